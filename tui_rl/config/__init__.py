@@ -1,6 +1,6 @@
 """Run configuration: pydantic models and TOML presets. Imports neither torch nor textual."""
 
-from tui_rl.config.models import ALGORITHMS, RunConfig, TransformConfig, live_fields
+from tui_rl.config.models import ALGORITHM_ACTION_KINDS, ALGORITHMS, RunConfig, TransformConfig, live_fields
 from tui_rl.config.presets import (
     DEFAULT_PRESET,
     ConfigError,
@@ -15,6 +15,7 @@ from tui_rl.config.presets import (
 )
 
 __all__ = [
+    "ALGORITHM_ACTION_KINDS",
     "ALGORITHMS",
     "DEFAULT_PRESET",
     "ConfigError",

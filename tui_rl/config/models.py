@@ -152,6 +152,14 @@ AlgorithmConfig = Annotated[
     Union[DQNConfig, DDPGConfig, SACConfig, PPOConfig, A2CConfig], Field(discriminator="name")
 ]
 ALGORITHMS = ("dqn", "ddpg", "sac", "ppo", "a2c")
+#: Which action spaces each algorithm can act in; the app offers only the ones that fit.
+ALGORITHM_ACTION_KINDS: dict[str, tuple[str, ...]] = {
+    "dqn": ("discrete",),
+    "ddpg": ("continuous",),
+    "sac": ("continuous",),
+    "ppo": ("discrete", "continuous"),
+    "a2c": ("discrete", "continuous"),
+}
 
 
 class CollectorConfig(Section):
