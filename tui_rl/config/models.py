@@ -15,7 +15,11 @@ LIVE = {"live": True}
 
 
 class Section(BaseModel):
-    """Base of every config section: unknown keys are errors, so typos in presets are caught."""
+    """Base of every config section: unknown keys are errors, so typos in presets are caught.
+
+    A field may default to None only if None is its default: TOML has no null, so a saved
+    config omits None values and loading gives the default back.
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -190,9 +194,8 @@ class OptimConfig(Section):
         1e-3, gt=0, le=1, description="Learning rate", json_schema_extra=LIVE
     )
     weight_decay: float = Field(0.0, ge=0, le=1, description="L2 weight decay")
-    max_grad_norm: float | None = Field(
-        10.0, gt=0, description="Clip gradients to this norm (None: no clipping)",
-        json_schema_extra=LIVE,
+    max_grad_norm: float = Field(
+        10.0, ge=0, description="Clip gradients to this norm (0: no clipping)", json_schema_extra=LIVE
     )
     anneal_lr: bool = Field(False, description="Decay the learning rate linearly to zero")
 
