@@ -1,0 +1,1 @@
+"""Widgets of the app's screens, one per file."""
