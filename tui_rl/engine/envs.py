@@ -1,0 +1,129 @@
+"""Envs for a run: a Gymnasium env wrapped by TorchRL, then the config's transform stack."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import gymnasium
+import torch
+from tensordict import TensorDictBase
+from torchrl.envs import EnvBase, GymWrapper, RewardSum, StepCounter, TransformedEnv
+
+from tui_rl.config.models import RunConfig
+from tui_rl.config.presets import ConfigError
+from tui_rl.engine.transforms import build_transform, prepare_transform
+
+#: keys the training loop reads: the running episode return and the step count within the episode
+EPISODE_REWARD_KEY = "episode_reward"
+STEP_COUNT_KEY = "step_count"
+
+
+class EnvError(ConfigError):
+    """The env could not be built: unknown id, a missing dependency, bad kwargs."""
+
+
+def make_gym_env(config: RunConfig, num_envs: int, render: bool) -> gymnasium.Env:
+    env_cfg = config.env
+    kwargs = dict(env_cfg.kwargs)
+    if env_cfg.max_episode_steps is not None:
+        kwargs["max_episode_steps"] = env_cfg.max_episode_steps
+    if render:
+        kwargs["render_mode"] = "rgb_array"
+    try:
+        if num_envs == 1:
+            return gymnasium.make(env_cfg.id, **kwargs)
+        # A sync vector env steps every copy in this process: on few cores it beats one process per
+        # copy. With autoreset DISABLED, TorchRL resets finished copies itself (partial resets).
+        return gymnasium.make_vec(
+            env_cfg.id,
+            num_envs=num_envs,
+            vectorization_mode="sync",
+            vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.DISABLED},
+            **kwargs,
+        )
+    except Exception as exc:  # gymnasium raises many kinds: unknown id, missing extras, bad kwargs
+        raise EnvError(f"env.id: cannot make {env_cfg.id!r}: {exc}") from None
+
+
+def make_env(
+    config: RunConfig,
+    *,
+    device: str | torch.device = "cpu",
+    num_envs: int | None = None,
+    render: bool = False,
+) -> TransformedEnv:
+    """The run's env: Gymnasium env -> GymWrapper -> the config's transforms -> bookkeeping.
+
+    The bookkeeping transforms (RewardSum into ``episode_reward``, StepCounter into ``step_count``)
+    are added unless the user's stack has them. They go first, so the episode return is the env's
+    own, before any reward scaling or clipping: the targets of presets are stated in those terms.
+    The env is seeded with ``config.env.seed``.
+    """
+    num_envs = num_envs or config.env.num_envs
+    gym_env = make_gym_env(config, num_envs, render)
+    try:
+        wrapped = GymWrapper(gym_env, device=device, categorical_action_encoding=True)
+    except Exception as exc:
+        gym_env.close()
+        raise EnvError(f"env.id: TorchRL cannot wrap {config.env.id!r}: {exc}") from None
+    # Batched gym envs come back already wrapped in a TransformedEnv (TorchRL's vector-env transform).
+    env = wrapped if isinstance(wrapped, TransformedEnv) else TransformedEnv(wrapped)
+
+    user_names = {t.name for t in config.transforms}
+    if "RewardSum" not in user_names:
+        env.append_transform(RewardSum(in_keys=["reward"], out_keys=[EPISODE_REWARD_KEY]))
+    if "StepCounter" not in user_names:
+        env.append_transform(StepCounter(step_count_key=STEP_COUNT_KEY))
+    env.set_seed(config.env.seed)
+    for cfg in config.transforms:
+        transform = build_transform(cfg)
+        env.append_transform(transform)
+        # Prepared at once: transforms stacked after it read its output specs (ObservationNorm's loc).
+        try:
+            prepare_transform(transform, cfg)
+        except Exception as exc:
+            env.close()
+            raise EnvError(f"transforms.{cfg.name}: preparing it on {config.env.id!r} failed: {exc}") from None
+    return env
+
+
+def action_kind(env: EnvBase) -> Literal["discrete", "continuous"]:
+    return "discrete" if env.action_spec.domain == "discrete" else "continuous"
+
+
+def describe_specs(env: EnvBase) -> dict[str, str]:
+    """Short readable strings for the observation, action, reward and done specs (one env copy)."""
+    batch_dims = len(env.batch_size)
+
+    def shape(spec) -> str:
+        return "x".join(str(s) for s in spec.shape[batch_dims:]) or "scalar"
+
+    observations = ", ".join(
+        f"{key}: {str(spec.dtype).removeprefix('torch.')} [{shape(spec)}]"
+        for key, spec in env.observation_spec.items(include_nested=True, leaves_only=True)
+    )
+    action = env.action_spec
+    if action_kind(env) == "discrete":
+        count = getattr(action.space, "n", None)
+        action_text = f"discrete: {count} actions" if count else f"discrete [{shape(action)}]"
+    else:
+        low = action.space.low.flatten().tolist()[:1] if hasattr(action, "space") else []
+        high = action.space.high.flatten().tolist()[:1] if hasattr(action, "space") else []
+        bounds = f" in [{low[0]:g}, {high[0]:g}]" if low and high else ""
+        action_text = f"continuous [{shape(action)}]{bounds}"
+    reward = env.reward_spec
+    return {
+        "observation": observations,
+        "action": action_text,
+        "reward": f"{str(reward.dtype).removeprefix('torch.')} [{shape(reward)}]",
+        "done": ", ".join(str(key) for key in env.done_keys),
+    }
+
+
+def preview_rollout(config: RunConfig, max_steps: int = 100) -> TensorDictBase:
+    """A short episode of the transformed env with random actions (the setup pane's Preview)."""
+    env = make_env(config, num_envs=1)
+    try:
+        return env.rollout(max_steps=max_steps)
+    finally:
+        env.close()
