@@ -1,0 +1,280 @@
+"""Live training charts: bounded, decimated metric histories drawn with plotext.
+
+textual-plotext rebuilds a whole chart on every refresh, so charts redraw on a 3 Hz timer and only
+when their data or size changed; each series keeps at most ``CAPACITY`` buckets (min / max / mean),
+halving its resolution when full, and is reduced to about the canvas width when drawn. Memory and
+redraw cost stay bounded however long the run; the full series lives on disk in the run folder.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Iterable
+
+from textual.app import ComposeResult
+from textual.containers import Container
+from textual.widget import Widget
+from textual.widgets import Tab, Tabs
+from textual_plotext import PlotextPlot
+
+CAPACITY = 512
+SMOOTHING_WINDOW = 20
+REDRAW_HZ = 3
+MAX_MARKERS = 64
+
+
+class DecimatedSeries:
+    """One metric's history as at most ``capacity`` buckets of consecutive points.
+
+    Each bucket keeps the frame count of its last point and the min, max, sum and count of its
+    values. When the buckets are full, neighbours merge pairwise: resolution halves, memory stays put.
+    """
+
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self.capacity = capacity
+        self.span = 1  # points per full bucket; doubles at each halving
+        self.revision = 0
+        self.last: float | None = None
+        self.xs: list[int] = []
+        self.lows: list[float] = []
+        self.highs: list[float] = []
+        self.sums: list[float] = []
+        self.counts: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.xs)
+
+    def add(self, x: int, y: float) -> None:
+        if not math.isfinite(y):
+            return  # NaN / inf cannot be drawn; the event log says why the run failed
+        self.revision += 1
+        self.last = y
+        if self.counts and self.counts[-1] < self.span:
+            self.xs[-1] = x
+            self.lows[-1] = min(self.lows[-1], y)
+            self.highs[-1] = max(self.highs[-1], y)
+            self.sums[-1] += y
+            self.counts[-1] += 1
+            return
+        if len(self.xs) >= self.capacity:
+            self._halve()
+        self.xs.append(x)
+        self.lows.append(y)
+        self.highs.append(y)
+        self.sums.append(y)
+        self.counts.append(1)
+
+    def _halve(self) -> None:
+        groups = self._grouped(2)
+        self.xs, self.lows, self.highs, self.sums, self.counts = (list(g) for g in groups)
+        self.span *= 2
+
+    def _grouped(self, size: int) -> tuple[list, list, list, list, list]:
+        """Buckets merged ``size`` at a time: (last x, min, max, sum, count) of each group."""
+        xs, lows, highs, sums, counts = [], [], [], [], []
+        for start in range(0, len(self.xs), size):
+            end = start + size
+            xs.append(self.xs[min(end, len(self.xs)) - 1])
+            lows.append(min(self.lows[start:end]))
+            highs.append(max(self.highs[start:end]))
+            sums.append(sum(self.sums[start:end]))
+            counts.append(sum(self.counts[start:end]))
+        return xs, lows, highs, sums, counts
+
+    def points(self, width: int) -> tuple[list[int], list[float]]:
+        """At most about ``width`` points (x, mean) for drawing."""
+        size = max(1, math.ceil(len(self.xs) / max(1, width)))
+        xs, _, _, sums, counts = self._grouped(size) if size > 1 else (
+            self.xs, None, None, self.sums, self.counts
+        )
+        return list(xs), [s / c for s, c in zip(sums, counts)]
+
+
+class RunCurves:
+    """Every metric of one run, decimated, plus hyperparameter-change markers (frames, label)."""
+
+    def __init__(self) -> None:
+        self.series: dict[str, DecimatedSeries] = {}
+        self.markers: deque[tuple[int, str]] = deque(maxlen=MAX_MARKERS)
+        self.marker_revision = 0
+        self._recent_returns: deque[float] = deque(maxlen=SMOOTHING_WINDOW)
+
+    def add(self, frames: int, values: dict[str, float]) -> None:
+        for name, value in values.items():
+            self._series(name).add(frames, float(value))
+        if "episode_return" in values and math.isfinite(values["episode_return"]):
+            # Smoothed return: the mean of the last SMOOTHING_WINDOW logged returns.
+            self._recent_returns.append(float(values["episode_return"]))
+            smoothed = sum(self._recent_returns) / len(self._recent_returns)
+            self._series("episode_return_smoothed").add(frames, smoothed)
+
+    def add_marker(self, frames: int, label: str) -> None:
+        self.markers.append((frames, label))
+        self.marker_revision += 1
+
+    def _series(self, name: str) -> DecimatedSeries:
+        if name not in self.series:
+            self.series[name] = DecimatedSeries()
+        return self.series[name]
+
+    def matching(self, names: tuple[str, ...], prefix: str = "") -> list[str]:
+        found = [n for n in names if n in self.series]
+        if prefix:
+            found += sorted(n for n in self.series if n.startswith(prefix))
+        return found
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """One chart: which metrics it draws (by name, or every metric with ``prefix``)."""
+
+    key: str
+    tab: str
+    title: str
+    metrics: tuple[str, ...] = ()
+    prefix: str = ""
+
+
+CHARTS = (
+    ChartSpec("return", "Return", "Episode return", ("episode_return", "episode_return_smoothed")),
+    ChartSpec("length", "Length", "Episode length", ("episode_length",)),
+    ChartSpec("loss", "Losses", "Losses", prefix="loss_"),
+    ChartSpec("exploration", "Exploration", "Exploration", ("epsilon", "entropy", "alpha")),
+    ChartSpec("fps", "Frames/s", "Frames per second", ("fps",)),
+    ChartSpec("eval", "Eval", "Evaluation return", ("eval_return",)),
+)
+
+LABELS = {"episode_return": "raw", "episode_return_smoothed": f"mean of {SMOOTHING_WINDOW}"}
+SERIES_COLORS = ("cyan", "orange", "magenta", "green", "red", "blue")
+
+
+def frames_label(frames: float) -> str:
+    """A short axis label: 0, 512, 25k, 1.5M."""
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(frames) >= scale:
+            return f"{frames / scale:.3g}{suffix}"
+    return f"{frames:.0f}"
+
+
+def round_ticks(high: float, most: int = 5) -> list[float]:
+    """Ticks at round steps (1, 2 or 5 times a power of ten) from 0 to ``high``, at most ``most``."""
+    if high <= 0:
+        return [0]
+    magnitude = 10 ** math.floor(math.log10(high / most))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if high / (m * magnitude) <= most)
+    return [i * step for i in range(int(high / step + 1e-9) + 1)]
+
+
+def draw_lines(
+    plot: PlotextPlot,
+    title: str,
+    lines: Iterable[tuple[str, DecimatedSeries]],
+    markers: Iterable[tuple[int, str]] = (),
+) -> None:
+    """Replace ``plot``'s figure with ``lines`` (label, series) against frames, and vertical markers."""
+    plt = plot.plt
+    plt.clear_figure()
+    plt.title(title)
+    width = max(8, plot.size.width - 10)  # the y tick labels take about ten columns
+    x_max = 0
+    drawn = 0
+    for index, (label, series) in enumerate(lines):
+        if not len(series):
+            continue
+        xs, ys = series.points(width)
+        plt.plot(xs, ys, label=label, marker="braille", color=SERIES_COLORS[index % len(SERIES_COLORS)])
+        x_max = max(x_max, xs[-1])
+        drawn += 1
+    if not drawn:
+        plt.xticks([])
+        plt.yticks([])
+        plt.text("no data yet", 0.5, 0.5, alignment="center")
+        plt.xlim(0, 1)
+        plt.ylim(0, 1)
+        return
+    for frames, _label in markers:
+        if frames <= x_max:
+            plt.vertical_line(frames, color="gray")
+    ticks = round_ticks(x_max)
+    plt.xticks(ticks, [frames_label(t) for t in ticks])
+    plt.xlim(0, x_max or 1)
+
+
+class MetricChart(PlotextPlot):
+    """One live chart of a run's curves; redrawn by :class:`TrainingCharts` when its data changed."""
+
+    def __init__(self, spec: ChartSpec, curves: RunCurves, **kwargs) -> None:
+        super().__init__(id=f"chart-{spec.key}", **kwargs)
+        self.spec = spec
+        self.curves = curves
+        self._drawn_key: tuple | None = None
+
+    def redraw_if_changed(self) -> None:
+        names = self.curves.matching(self.spec.metrics, self.spec.prefix)
+        key = (
+            tuple((n, self.curves.series[n].revision) for n in names),
+            self.curves.marker_revision,
+            self.size,
+            id(self.curves),
+        )
+        if key == self._drawn_key or not self.size.area:
+            return
+        self._drawn_key = key
+        lines = [(LABELS.get(n, n), self.curves.series[n]) for n in names]
+        draw_lines(self, self.spec.title, lines, self.curves.markers)
+        self.refresh()
+
+
+class TrainingCharts(Widget):
+    """Every training chart: one at a time with tabs in small terminals, all of them in a grid in
+    large ones (the screen sets the ``-grid`` class)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.curves = RunCurves()
+
+    def compose(self) -> ComposeResult:
+        yield Tabs(*(Tab(spec.tab, id=f"tab-{spec.key}") for spec in CHARTS), id="chart-tabs")
+        with Container(id="chart-grid"):
+            for spec in CHARTS:
+                yield MetricChart(spec, self.curves)
+
+    def on_mount(self) -> None:
+        self.show_chart(CHARTS[0].key)
+        self.set_interval(1 / REDRAW_HZ, self.redraw)
+
+    def reset(self) -> RunCurves:
+        """Start from empty curves (a new or another run); returns them for feeding."""
+        self.curves = RunCurves()
+        for chart in self.query(MetricChart):
+            chart.curves = self.curves
+        self.redraw()
+        return self.curves
+
+    def redraw(self) -> None:
+        if not self.screen.is_current:
+            return  # another mode is shown: nothing to paint
+        for chart in self.query(MetricChart):
+            if chart.display:
+                chart.redraw_if_changed()
+
+    def show_chart(self, key: str) -> None:
+        for chart in self.query(MetricChart):
+            chart.set_class(chart.spec.key == key, "-selected")
+        self.call_after_refresh(self.redraw)
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        event.stop()
+        if event.tab is not None and event.tab.id:
+            self.show_chart(event.tab.id.removeprefix("tab-"))
+
+    def action_cycle(self, step: int) -> None:
+        tabs = self.query_one(Tabs)
+        tabs.action_next_tab() if step > 0 else tabs.action_previous_tab()
+
+    @property
+    def selected(self) -> str:
+        active = self.query_one(Tabs).active
+        return active.removeprefix("tab-") if active else CHARTS[0].key
