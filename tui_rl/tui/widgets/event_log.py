@@ -1,0 +1,68 @@
+"""The run's event log: starts, evaluations, checkpoints, hyperparameter changes, warnings and
+errors with their reasons, each with the frame count it happened at."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import RichLog
+
+from tui_rl.engine.protocol import (
+    Checkpointed,
+    Evaluated,
+    Event,
+    HparamsChanged,
+    HparamsRejected,
+    Log,
+    StatusChanged,
+)
+
+LEVEL_STYLES = {"info": "", "warning": "yellow", "error": "bold red"}
+MAX_LINES = 1000
+
+
+def format_values(values: dict) -> str:
+    return ", ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}" for key, value in values.items())
+
+
+def describe_event(event: Event) -> tuple[str, str] | None:
+    """``(level, message)`` for an event worth a log line, else None (metrics, rollouts)."""
+    if isinstance(event, StatusChanged):
+        level = {"failed": "error", "stopped": "warning"}.get(event.state, "info")
+        reason = f": {event.reason}" if event.reason else ""
+        return level, f"run {event.state}{reason}"
+    if isinstance(event, HparamsChanged):
+        changes = ", ".join(
+            f"{key} {event.previous[key]} → {value}" if key in event.previous else f"{key}={value}"
+            for key, value in event.changes.items()
+        )
+        return "info", f"hyperparameters changed: {changes}"
+    if isinstance(event, HparamsRejected):
+        return "warning", f"refused {format_values(event.values)}: {event.reason}"
+    if isinstance(event, Checkpointed):
+        return "info", f"checkpoint written: {event.path}"
+    if isinstance(event, Evaluated):
+        return "info", (
+            f"evaluation: return {event.mean_return:.4g} ± {event.std_return:.3g} "
+            f"over {event.episodes} episodes"
+        )
+    if isinstance(event, Log):
+        return event.level, event.message
+    return None
+
+
+class EventLog(RichLog):
+    """A bounded, scrolling log of the run's events."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_lines=MAX_LINES, min_width=20, wrap=True, markup=False, **kwargs)
+
+    def add_event(self, event: Event) -> None:
+        described = describe_event(event)
+        if described is not None:
+            self.add_line(*described, frames=event.frames)
+
+    def add_line(self, level: str, message: str, frames: int | None = None) -> None:
+        line = Text()
+        line.append(f"{frames:>9,} " if frames is not None else " " * 10, "dim")
+        line.append(message, LEVEL_STYLES.get(level, ""))
+        self.write(line)
