@@ -1,0 +1,51 @@
+"""Asked when quitting while a run trains: stop it, leave it running detached, or stay."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+QuitChoice = Literal["stop", "detach", "cancel"]
+
+
+class QuitScreen(ModalScreen[QuitChoice]):
+    """Dismissed with "stop", "detach" or "cancel"."""
+
+    CSS_PATH = "quit.tcss"
+    BINDINGS = [
+        Binding("s", "choose('stop')", "Stop the run", id="quit.stop"),
+        Binding("d", "choose('detach')", "Leave it running", id="quit.detach"),
+        Binding("escape,c", "choose('cancel')", "Cancel", id="quit.cancel"),
+    ]
+
+    def __init__(self, run_name: str) -> None:
+        super().__init__()
+        self.run_name = run_name
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="quit-dialog"):
+            yield Static(f"Run {self.run_name} is still training.", id="quit-title")
+            yield Static(
+                "Leave it running and it goes on in the background; "
+                f"`tui-rl attach {self.run_name}` brings it back.",
+                id="quit-help",
+            )
+            with Horizontal(id="quit-buttons"):
+                yield Button("Stop the run [s]", id="stop", variant="error")
+                yield Button("Leave it running [d]", id="detach", variant="primary")
+                yield Button("Cancel [esc]", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#detach", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id)
+
+    def action_choose(self, choice: QuitChoice) -> None:
+        self.dismiss(choice)
