@@ -7,7 +7,7 @@ from typing import Literal
 import gymnasium
 import torch
 from tensordict import TensorDictBase
-from torchrl.envs import EnvBase, GymWrapper, RewardSum, StepCounter, TransformedEnv
+from torchrl.envs import EnvBase, GymWrapper, InitTracker, RewardSum, StepCounter, TransformedEnv
 
 from tui_rl.config.models import RunConfig
 from tui_rl.config.presets import ConfigError
@@ -52,10 +52,10 @@ def make_env(
     num_envs: int | None = None,
     render: bool = False,
 ) -> TransformedEnv:
-    """The run's env: Gymnasium env -> GymWrapper -> the config's transforms -> bookkeeping.
+    """The run's env: Gymnasium env -> GymWrapper -> bookkeeping -> the config's transforms.
 
-    The bookkeeping transforms (RewardSum into ``episode_reward``, StepCounter into ``step_count``)
-    are added unless the user's stack has them. They go first, so the episode return is the env's
+    The bookkeeping transforms (RewardSum into ``episode_reward``, StepCounter into ``step_count``,
+    InitTracker for OU noise) are added unless the user's stack has them. They go first, so the episode return is the env's
     own, before any reward scaling or clipping: the targets of presets are stated in those terms.
     The env is seeded with ``config.env.seed``.
     """
@@ -74,6 +74,8 @@ def make_env(
         env.append_transform(RewardSum(in_keys=["reward"], out_keys=[EPISODE_REWARD_KEY]))
     if "StepCounter" not in user_names:
         env.append_transform(StepCounter(step_count_key=STEP_COUNT_KEY))
+    if needs_init_tracker(config) and "InitTracker" not in user_names:
+        env.append_transform(InitTracker())
     env.set_seed(config.env.seed)
     for cfg in config.transforms:
         transform = build_transform(cfg)
@@ -85,6 +87,11 @@ def make_env(
             env.close()
             raise EnvError(f"transforms.{cfg.name}: preparing it on {config.env.id!r} failed: {exc}") from None
     return env
+
+
+def needs_init_tracker(config: RunConfig) -> bool:
+    """Ornstein-Uhlenbeck noise restarts with each episode, which it reads from InitTracker's flag."""
+    return config.algorithm.name == "ddpg" and config.algorithm.noise == "ou"
 
 
 def action_kind(env: EnvBase) -> Literal["discrete", "continuous"]:

@@ -1,0 +1,138 @@
+"""Each algorithm trains on its env with a plain TorchRL Collector; live hyperparameters take effect."""
+
+import math
+
+import pytest
+import torch
+from tensordict import TensorDict
+from torchrl.collectors import Collector
+
+from tui_rl.config import ConfigError, validate
+from tui_rl.engine.algorithms import build_algorithm
+from tui_rl.engine.algorithms.replay import make_replay_buffer
+from tui_rl.engine.envs import make_env
+
+torch.set_num_threads(1)
+
+CASES = [
+    ("dqn", "CartPole-v1", {}, {"epsilon"}),
+    ("dqn", "CartPole-v1", {"replay_buffer": {"prioritized": True, "batch_size": 16},
+                            "algorithm": {"name": "dqn", "target_update": "hard"}}, {"epsilon"}),
+    ("ppo", "CartPole-v1", {}, {"loss_objective", "loss_critic", "loss_entropy", "entropy"}),
+    ("ppo", "Pendulum-v1", {}, {"loss_objective", "loss_critic", "entropy"}),
+    ("a2c", "CartPole-v1", {}, {"loss_objective", "loss_critic", "entropy"}),
+    ("ddpg", "Pendulum-v1", {}, {"loss_actor", "loss_value"}),
+    ("ddpg", "Pendulum-v1", {"algorithm": {"name": "ddpg", "noise": "ou"}}, {"loss_actor"}),
+    ("sac", "Pendulum-v1", {}, {"loss_actor", "loss_qvalue", "loss_alpha", "alpha", "entropy"}),
+]
+
+
+def make_config(name, env_id, extra=None, num_envs=2):
+    data = {
+        "env": {"id": env_id, "num_envs": num_envs},
+        "algorithm": {"name": name},
+        "network": {"hidden_sizes": [32, 32]},
+        "collector": {"frames_per_batch": 64, "total_frames": 320, "init_random_frames": 64},
+        "replay_buffer": {"batch_size": 32, "size": 1000},
+    }
+    data.update(extra or {})
+    return validate(data)
+
+
+@pytest.mark.parametrize("name, env_id, extra, expected", CASES, ids=lambda c: str(c)[:20])
+def test_trains_a_few_hundred_frames_with_finite_losses(name, env_id, extra, expected):
+    config = make_config(name, env_id, extra)
+    env = make_env(config)
+    algorithm = build_algorithm(config, env, "cpu")
+    before = [p.detach().clone() for p in algorithm.loss_module.parameters()]
+    collector = Collector(
+        env, algorithm.collector_policy, frames_per_batch=64, total_frames=320,
+        init_random_frames=config.collector.init_random_frames if not algorithm.on_policy else 0,
+        auto_register_policy_transforms=False,
+    )
+    frames, logged = 0, {}
+    for batch in collector:
+        frames += batch.numel()
+        logged = algorithm.update(batch, frames)
+        assert all(type(value) is float and math.isfinite(value) for value in logged.values()), logged
+    collector.shutdown()
+    assert frames == 320
+    assert expected <= set(logged), logged
+    assert any(key.startswith("loss_") for key in logged)
+    after = list(algorithm.loss_module.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after)), "no parameter was trained"
+
+
+def test_live_hyperparameters_reach_the_optimiser_loss_and_exploration():
+    config = make_config("dqn", "CartPole-v1")
+    algorithm = build_algorithm(config, make_env(config), "cpu")
+    algorithm.before_updates(100_000)  # epsilon fully annealed
+    changed = validate({**config.model_dump(), "optim": {"lr": 3e-4}, "replay_buffer": {"batch_size": 16},
+                        "algorithm": {"name": "dqn", "gamma": 0.9, "eps_end": 0.2, "tau": 0.05}})
+    algorithm.apply_hparams(changed)
+    assert algorithm.optimizer.param_groups[0]["lr"] == pytest.approx(3e-4)
+    assert algorithm.loss_module.value_estimator.gamma.item() == pytest.approx(0.9)
+    assert algorithm.exploration.eps.item() == pytest.approx(0.2)
+    assert algorithm.target_updater.eps == pytest.approx(0.95)
+    assert algorithm.config.replay_buffer.batch_size == 16
+
+
+def test_live_ppo_hyperparameters_reach_the_loss_and_advantage():
+    config = make_config("ppo", "CartPole-v1")
+    algorithm = build_algorithm(config, make_env(config), "cpu")
+    changed = config.model_copy(deep=True)
+    changed.algorithm.clip_epsilon = 0.1
+    changed.algorithm.entropy_coef = 0.02
+    changed.algorithm.gae_lambda = 0.8
+    changed.optim.lr = 1e-4
+    algorithm.apply_hparams(changed)
+    assert algorithm.loss_module.clip_epsilon.item() == pytest.approx(0.1)
+    assert algorithm.loss_module.entropy_coeff.item() == pytest.approx(0.02)
+    assert algorithm.advantage.lmbda.item() == pytest.approx(0.8)
+    assert algorithm.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)
+
+
+def test_ddpg_noise_scale_is_live():
+    config = make_config("ddpg", "Pendulum-v1")
+    algorithm = build_algorithm(config, make_env(config), "cpu")
+    changed = config.model_copy(deep=True)
+    changed.algorithm.noise_sigma = 0.5
+    algorithm.apply_hparams(changed)
+    assert algorithm.exploration.sigma.item() == pytest.approx(0.5)
+
+
+def test_state_dict_restores_networks_targets_and_optimiser():
+    config = make_config("sac", "Pendulum-v1")
+    env = make_env(config)
+    trained = build_algorithm(config, env, "cpu")
+    batch = env.rollout(64, trained.collector_policy, break_when_any_done=False).detach()
+    trained.update(batch, frames=128)
+    fresh = build_algorithm(config, env, "cpu")
+    fresh.load_state_dict(trained.state_dict())
+    for (name, a), b in zip(trained.loss_module.state_dict().items(), fresh.loss_module.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert fresh.optimizer.state_dict()["state"].keys() == trained.optimizer.state_dict()["state"].keys()
+
+
+@pytest.mark.parametrize("name, env_id", [("dqn", "Pendulum-v1"), ("sac", "CartPole-v1")])
+def test_algorithm_that_does_not_fit_the_action_space_is_a_config_error(name, env_id):
+    config = make_config(name, env_id)
+    with pytest.raises(ConfigError, match=f"algorithm.name: {name} needs a") as error:
+        build_algorithm(config, make_env(config), "cpu")
+    assert env_id in str(error.value) and "choose one of" in str(error.value)
+
+
+def test_prioritized_replay_samples_high_priority_transitions_more_and_weights_them_less():
+    config = make_config("dqn", "CartPole-v1", {"replay_buffer": {"prioritized": True, "size": 100,
+                                                                   "batch_size": 8, "alpha": 1.0, "beta": 1.0}})
+    buffer = make_replay_buffer(config.replay_buffer, "cpu")
+    buffer.extend(TensorDict(value=torch.arange(100.0), batch_size=[100]))
+    first = buffer.sample(8)
+    first.set("td_error", torch.where(first["value"] == first["value"][0], 500.0, 0.01))
+    buffer.update_tensordict_priority(first)
+    favoured = first["value"][0].item()
+    draws = buffer.sample(2000)
+    share = (draws["value"] == favoured).float().mean().item()
+    assert share > 0.7, f"a transition with most of the priority mass was drawn {share:.0%} of the time"
+    weights = draws["priority_weight"]
+    assert weights[draws["value"] == favoured].max() < weights[draws["value"] != favoured].min()
