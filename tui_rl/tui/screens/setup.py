@@ -1,0 +1,366 @@
+"""Setup: the env, the transform stack, the policy and algorithm, and the hyperparameters of the
+run that `s` starts. Every valid edit goes to ``app.config`` at once; an invalid one stays beside
+its field and keeps the run from starting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, ScrollableContainer, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Static, TabbedContent, TabPane
+from textual.worker import get_current_worker
+
+from tui_rl.config import ConfigError, RunConfig, save_file
+from tui_rl.tui.screens.add_transform import AddTransformScreen
+from tui_rl.tui.screens.save_preset import SavePresetScreen
+from tui_rl.tui.widgets.algorithm_picker import AlgorithmPicker, fitting
+from tui_rl.tui.widgets.env_picker import EnvPicker
+from tui_rl.tui.widgets.hparam_form import LIVE_MARK, FieldForm, HparamForm, with_value
+from tui_rl.tui.widgets.spec_view import SpecView
+from tui_rl.tui.widgets.transform_stack import TransformStack
+
+PREVIEW_STEPS = 100
+TABS_GROUP = Binding.Group("Tabs", compact=True)
+#: tab -> the widget that takes the focus when the tab is shown by a key
+TAB_FOCUS = {
+    "tab-env": "#env-list",
+    "tab-transforms": "#transform-list",
+    "tab-policy": "#algorithm-set",
+    "tab-hparams": "#hparam-form Input",
+}
+OFF_POLICY = ("dqn", "ddpg", "sac")
+ENV_FIELDS = ["env.num_envs", "env.kwargs", "env.max_episode_steps", "env.seed"]
+#: Exploration fields of each algorithm: shown with the policy, not with the other hyperparameters.
+EXPLORATION = {
+    "dqn": ["eps_start", "eps_end", "eps_decay_frames"],
+    "ddpg": ["noise", "noise_sigma"],
+    "sac": ["alpha_init", "fixed_alpha", "target_entropy"],
+    "ppo": ["entropy_coef"],
+    "a2c": ["entropy_coef"],
+}
+GROUP_TITLES = {
+    "network": "Network",
+    "algorithm": "Algorithm",
+    "collector": "Collection",
+    "replay_buffer": "Replay buffer",
+    "optim": "Optimiser",
+    "eval": "Evaluation",
+    "checkpoint": "Checkpoints",
+    "logging": "Logging",
+    "": "Run",
+}
+
+
+def policy_paths(config: RunConfig) -> list[str]:
+    name = config.algorithm.name
+    return ["network.hidden_sizes", "network.activation"] + [
+        f"algorithm.{field}" for field in EXPLORATION[name]
+    ]
+
+
+def hparam_paths(config: RunConfig) -> list[str]:
+    """Every other tunable field; replay-buffer settings only for off-policy algorithms."""
+    algorithm = config.algorithm
+    skip = {"name", *EXPLORATION[algorithm.name]}
+    paths = [f"algorithm.{f}" for f in type(algorithm).model_fields if f not in skip]
+    sections = ["collector", "optim", "eval", "checkpoint", "logging"]
+    if algorithm.name in OFF_POLICY:
+        sections.insert(1, "replay_buffer")
+    for section in sections:
+        fields = type(getattr(config, section)).model_fields
+        paths += [
+            f"{section}.{f}"
+            for f in fields
+            if not (f == "init_random_frames" and algorithm.name not in OFF_POLICY)
+        ]
+    return paths + ["device", "description"]
+
+
+def describe_rollout(td: Any) -> Group:
+    """The preview as the tutorial prints it: a table of the per-step scalars, then the TensorDict."""
+    steps = td.batch_size[0] if td.batch_dims else 1
+    columns: dict[str, list[str]] = {"step": [str(i + 1) for i in range(steps)]}
+    after_step = [key for key in td.keys(include_nested=True, leaves_only=True) if isinstance(key, tuple)]
+    # The counters first: they show what the stack does (StepCounter's step_count 1..N).
+    after_step.sort(key=lambda key: (0 if key[-1].endswith("count") else 1 if key[-1].endswith("reward") else 2, key))
+    for key in [("action",), *after_step]:
+        if key not in td.keys(include_nested=True):
+            continue
+        values = td.get(key).reshape(steps, -1)
+        if values.shape[-1] > 3:
+            continue
+        columns[key[-1]] = [format_values(row.tolist()) for row in values]
+    table = Table(box=None, padding=(0, 1), header_style="bold")
+    for name in columns:
+        table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
+    for i in range(steps):
+        table.add_row(*(column[i] for column in columns.values()))
+    head = Text(f"{steps} steps with random actions (values after each step):", style="italic")
+    return Group(head, table, Text(""), Text(str(td), style="dim"))
+
+
+def format_values(values: list[Any]) -> str:
+    def one(v: Any) -> str:
+        if isinstance(v, bool):
+            return "✓" if v else "·"
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+    return one(values[0]) if len(values) == 1 else "[" + ", ".join(map(one, values)) + "]"
+
+
+class SetupScreen(Screen):
+    """Tabs for the env, transforms, policy and hyperparameters of the next run."""
+
+    CSS_PATH = "setup.tcss"
+    # Not a text box: single keys (s starts training) must work the moment the app opens.
+    AUTO_FOCUS = "#env-list"
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save_preset", "Save", tooltip="Save as a preset TOML file", id="setup.save_preset"),
+        Binding("p", "preview", "Preview", id="setup.preview"),
+        Binding("left_square_bracket", "cycle_tab(-1)", "Previous tab", group=TABS_GROUP, id="setup.previous_tab"),
+        Binding("right_square_bracket", "cycle_tab(1)", "Next tab", group=TABS_GROUP, id="setup.next_tab"),
+        Binding("slash", "search_envs", "Search envs", key_display="/", show=False, id="setup.search_envs"),
+        Binding("escape", "leave_field", show=False),
+    ]
+
+    class PreviewReady(Message):
+        """The preview rollout finished (posted from its worker)."""
+
+        def __init__(self, rollout: Any, rendered: Group | None, error: str) -> None:
+            super().__init__()
+            self.rollout = rollout
+            self.rendered = rendered
+            self.error = error
+
+    def compose(self) -> ComposeResult:
+        config: RunConfig = self.app.config
+        yield Header()
+        with TabbedContent(id="setup-tabs"):
+            with TabPane("Environment", id="tab-env"):
+                with Horizontal(id="env-columns"):
+                    yield EnvPicker(config.env.id, id="env-picker")
+                    with Vertical(id="env-details"):
+                        yield Static(id="env-chosen")
+                        yield HparamForm(config, ENV_FIELDS, id="env-form", classes="side-form")
+                        yield SpecView(id="spec-view")
+            with TabPane("Transforms", id="tab-transforms"):
+                with Horizontal(id="transform-area"):
+                    with Vertical(id="transform-side"):
+                        yield TransformStack(config.transforms, id="transform-stack")
+                        with Horizontal(id="transform-buttons"):
+                            yield Button("a Add", id="transform-add", compact=True)
+                            yield Button("del Remove", id="transform-remove", compact=True)
+                            yield Button("p Preview", id="transform-preview", compact=True)
+                            yield Static("⇧↑ ⇧↓ move", classes="key-hint")
+                    with ScrollableContainer(id="preview") as preview:
+                        preview.border_title = "Preview"
+                        yield Static(
+                            "p runs a short episode of the transformed env and shows it here.",
+                            id="preview-output",
+                        )
+            with TabPane("Policy", id="tab-policy"):
+                with Horizontal(id="policy-columns"):
+                    yield AlgorithmPicker(config.algorithm.name, id="algorithm-picker")
+                    yield HparamForm(
+                        config,
+                        policy_paths(config),
+                        group_titles={"network": "Network", "algorithm": "Exploration"},
+                        id="policy-form",
+                        classes="side-form",
+                    )
+            with TabPane("Hyperparameters", id="tab-hparams"):
+                yield Static(
+                    f"{LIVE_MARK} live: can be changed while the run goes on", id="live-legend"
+                )
+                yield HparamForm(
+                    config, hparam_paths(config), group_titles=GROUP_TITLES, id="hparam-form"
+                )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show_env(self.app.config)
+        # Probing imports torch (seconds): start it once the first frame is on screen.
+        self.call_after_refresh(self.probe_if_current)
+
+    @property
+    def invalid_fields(self) -> list[str]:
+        """Fields whose typed value is refused (the app will not start a run while there are any)."""
+        return [path for form in self.query(FieldForm) for path in form.invalid]
+
+    def use(self, config: RunConfig) -> None:
+        self.app.set_config(config)
+
+    # ---- environment -------------------------------------------------------------------------
+
+    def show_env(self, config: RunConfig) -> None:
+        self.query_one("#env-chosen", Static).update(
+            Text.assemble(("Env  ", "bold"), config.env.id)
+        )
+
+    def show_tab(self, tab: str) -> None:
+        # Focus moves into the tab: focus left in a hidden tab would switch back to it.
+        self.query_one(TabbedContent).active = tab
+        self.query(TAB_FOCUS[tab]).first().focus()
+
+    def action_cycle_tab(self, step: int) -> None:
+        tabs = list(TAB_FOCUS)
+        current = tabs.index(self.query_one(TabbedContent).active)
+        self.show_tab(tabs[(current + step) % len(tabs)])
+
+    def action_search_envs(self) -> None:
+        self.show_tab("tab-env")
+        self.query_one("#env-search").focus()
+
+    def on_env_picker_chosen(self, event: EnvPicker.Chosen) -> None:
+        try:
+            config = with_value(self.app.config, "env.id", event.env_id)
+        except ConfigError as exc:
+            self.notify(str(exc), title="Env", severity="error")
+            return
+        self.use(config)
+        self.show_env(config)
+        self.query_one(SpecView).probe(config)
+
+    def on_hparam_form_edited(self, event: HparamForm.Edited) -> None:
+        self.use(event.config)
+        if event.path.startswith("env."):
+            # Typing kwargs probes once the user pauses, not at every key.
+            self.set_timer(0.4, self.probe_if_current, name="probe-debounce")
+
+    def probe_if_current(self) -> None:
+        view = self.query_one(SpecView)
+        view.probe(self.app.config)
+
+    async def on_spec_view_probed(self, event: SpecView.Probed) -> None:
+        if event.env_id != self.app.config.env.id:
+            return  # a probe of an env the user has already moved away from
+        picker = self.query_one(AlgorithmPicker)
+        picker.fit_to(event.env_id, event.kind)
+        current = self.app.config.algorithm.name
+        if event.kind is not None and current not in fitting(event.kind):
+            chosen = fitting(event.kind)[0]
+            self.notify(
+                f"{current.upper()} cannot act in {event.env_id}'s {event.kind} action space: "
+                f"switched to {chosen.upper()}.",
+                title="Algorithm",
+            )
+            picker.show_choice(chosen)
+            await self.choose_algorithm(chosen)
+
+    # ---- transforms --------------------------------------------------------------------------
+
+    def on_transform_stack_changed(self, event: TransformStack.Changed) -> None:
+        data = [t.model_dump() for t in event.transforms]
+        try:
+            config = with_value(self.app.config, "transforms", data)
+        except ConfigError as exc:
+            self.notify(str(exc), title="Transforms", severity="error")
+            return
+        self.use(config)
+        self.set_timer(0.4, self.probe_if_current, name="probe-debounce")
+
+    def on_transform_stack_add_requested(self, event: TransformStack.AddRequested) -> None:
+        event.stop()
+        self.action_add_transform()
+
+    def action_add_transform(self) -> None:
+        async def add(name: str | None) -> None:
+            if name:
+                await self.query_one(TransformStack).add(name)
+
+        self.app.push_screen(AddTransformScreen(), add)
+
+    @on(Button.Pressed, "#transform-add")
+    def add_pressed(self) -> None:
+        self.action_add_transform()
+
+    @on(Button.Pressed, "#transform-remove")
+    async def remove_pressed(self) -> None:
+        await self.query_one(TransformStack).action_remove()
+
+    @on(Button.Pressed, "#transform-preview")
+    def preview_pressed(self) -> None:
+        self.action_preview()
+
+    def action_preview(self) -> None:
+        self.show_tab("tab-transforms")
+        self.query_one("#preview-output", Static).update(
+            Text(f"Running {self.app.config.env.id} with random actions…", style="italic")
+        )
+        self.run_preview(self.app.config)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="preview")
+    def run_preview(self, config: RunConfig) -> None:
+        rollout, rendered, error = None, None, ""
+        try:
+            from tui_rl.engine.envs import preview_rollout
+
+            rollout = preview_rollout(config, max_steps=PREVIEW_STEPS)
+            rendered = describe_rollout(rollout)
+        except ValueError as exc:  # ConfigError / EnvError: readable already
+            error = str(exc)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.PreviewReady(rollout, rendered, error))
+
+    def on_setup_screen_preview_ready(self, message: PreviewReady) -> None:
+        output = self.query_one("#preview-output", Static)
+        output.set_class(bool(message.error), "-error")
+        if message.error:
+            output.update(Text(f"Preview failed: {message.error}"))
+            return
+        self.app.preview_rollout = message.rollout  # the inspector can open it
+        output.update(message.rendered)
+
+    # ---- policy and algorithm ----------------------------------------------------------------
+
+    async def on_algorithm_picker_chosen(self, event: AlgorithmPicker.Chosen) -> None:
+        await self.choose_algorithm(event.name)
+
+    async def choose_algorithm(self, name: str) -> None:
+        """Switch algorithm: its section starts from the new algorithm's defaults."""
+        config = with_value(self.app.config, "algorithm.name", name)
+        self.use(config)
+        await self.query_one("#policy-form", HparamForm).rebuild(config, policy_paths(config))
+        await self.query_one("#hparam-form", HparamForm).rebuild(config, hparam_paths(config))
+
+    # ---- presets -----------------------------------------------------------------------------
+
+    def action_save_preset(self) -> None:
+        invalid = self.invalid_fields
+        if invalid:
+            self.notify(
+                f"Fix the invalid fields first: {', '.join(invalid)}",
+                title="Cannot save",
+                severity="error",
+            )
+            return
+
+        def save(path: Path | None) -> None:
+            if path is None:
+                return
+            try:
+                save_file(self.app.config, path)
+            except OSError as exc:
+                self.notify(f"{path}: {exc.strerror}", title="Cannot save", severity="error")
+                return
+            self.notify(f"Saved {path}. Train it with: tui-rl train {path}", title="Preset saved")
+
+        suggested = Path(f"{self.app.preset_name}-custom.toml")
+        self.app.push_screen(SavePresetScreen(suggested), save)
+
+    def action_leave_field(self) -> None:
+        """Escape leaves a text box, so single-key bindings (s, q, 1-4) work again."""
+        self.set_focus(None)

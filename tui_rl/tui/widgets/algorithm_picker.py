@@ -1,0 +1,96 @@
+"""The algorithm choice: one button per algorithm, and only those that fit the env's action space
+(``ALGORITHM_ACTION_KINDS``) can be pressed."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import RadioButton, RadioSet, Static
+
+from tui_rl.config import ALGORITHM_ACTION_KINDS, ALGORITHMS
+
+TITLES = {
+    "dqn": "DQN   Deep Q-Network",
+    "ddpg": "DDPG  Deep Deterministic PG",
+    "sac": "SAC   Soft Actor-Critic",
+    "ppo": "PPO   Proximal Policy Opt.",
+    "a2c": "A2C   Advantage Actor-Critic",
+}
+
+
+def fitting(kind: str) -> list[str]:
+    """The algorithms that can act in a ``kind`` ("discrete"/"continuous") action space."""
+    return [name for name in ALGORITHMS if kind in ALGORITHM_ACTION_KINDS[name]]
+
+
+class AlgorithmPicker(Vertical):
+    """Radio buttons over the algorithms; the ones that do not fit the env are disabled."""
+
+    class Chosen(Message):
+        """The user chose an algorithm."""
+
+        def __init__(self, picker: AlgorithmPicker, name: str) -> None:
+            super().__init__()
+            self.picker = picker
+            self.name = name
+
+        @property
+        def control(self) -> AlgorithmPicker:
+            return self.picker
+
+    def __init__(self, current: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.current = current
+        self.fit_note = "Action space not probed yet."
+
+    def compose(self) -> ComposeResult:
+        with RadioSet(id="algorithm-set"):
+            for name in ALGORITHMS:
+                yield RadioButton(TITLES[name], value=name == self.current, id=f"algorithm-{name}")
+        yield Static(id="algorithm-fit")
+
+    def on_mount(self) -> None:
+        self.show_note()
+
+    def offered(self) -> list[str]:
+        return [name for name in ALGORITHMS if not self.button(name).disabled]
+
+    def button(self, name: str) -> RadioButton:
+        return self.query_one(f"#algorithm-{name}", RadioButton)
+
+    def fit_to(self, env_id: str, kind: str | None) -> None:
+        """Offer only what fits ``kind``; None (the env could not be probed) offers everything."""
+        offered = fitting(kind) if kind else list(ALGORITHMS)
+        for name in ALGORITHMS:
+            self.button(name).disabled = name not in offered
+        if kind is None:
+            self.fit_note = "The action space is unknown: every algorithm is offered."
+        else:
+            left_out = ", ".join(n.upper() for n in ALGORITHMS if n not in offered)
+            self.fit_note = f"{env_id} has {kind} actions" + (
+                f": {left_out} cannot act in it." if left_out else "."
+            )
+        self.show_note()
+
+    def show_note(self) -> None:
+        # Said in words too: without colour a pressed radio button looks like the others.
+        self.query_one("#algorithm-fit", Static).update(
+            f"Training with {self.current.upper()}.\n{self.fit_note}"
+        )
+
+    def show_choice(self, name: str) -> None:
+        """Press ``name`` without posting a choice (the config changed elsewhere)."""
+        self.current = name
+        button = self.button(name)
+        with self.prevent(RadioSet.Changed):
+            button.value = True
+        self.show_note()
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        event.stop()
+        name = (event.pressed.id or "").removeprefix("algorithm-")
+        if name and name != self.current:
+            self.current = name
+            self.show_note()
+            self.post_message(self.Chosen(self, name))

@@ -1,0 +1,327 @@
+"""A form over some fields of the run config, built from the pydantic model: one row per field with
+its name, an input, and its description, which an error replaces while the value is invalid.
+
+Every keystroke is validated against the whole config (``app.config``), so cross-field rules and
+bounds apply as the user types. A valid value is posted as :class:`HparamForm.Edited` with the new
+config; an invalid one leaves the config alone and is posted as :class:`HparamForm.Invalid`.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+from dataclasses import dataclass
+from typing import Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Checkbox, Input, Label, Select, Static
+
+from tui_rl.config import ConfigError, RunConfig, validate
+from tui_rl.config.presets import parse_value, set_path
+
+LIVE_MARK = "●"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One config field, as the form shows it."""
+
+    path: str  # "optim.lr", or "device" for a top-level field
+    info: FieldInfo
+
+    @property
+    def name(self) -> str:
+        return self.path.rpartition(".")[2]
+
+    @property
+    def live(self) -> bool:
+        extra = self.info.json_schema_extra
+        return isinstance(extra, dict) and bool(extra.get("live"))
+
+    @property
+    def choices(self) -> tuple[Any, ...] | None:
+        """The allowed values of a pure Literal field (a Select), else None."""
+        annotation = self.info.annotation
+        return get_args(annotation) if get_origin(annotation) is Literal else None
+
+    @property
+    def is_bool(self) -> bool:
+        return self.info.annotation is bool
+
+    @property
+    def kinds(self) -> tuple[Any, ...]:
+        annotation = self.info.annotation
+        if get_origin(annotation) in (Union, types.UnionType):
+            return tuple(get_origin(arg) or arg for arg in get_args(annotation))
+        return (get_origin(annotation) or annotation,)
+
+    @property
+    def bounds(self) -> str:
+        """Bounds from the model (``> 0, <= 1``), for the description."""
+        symbols = {"gt": ">", "ge": "≥", "lt": "<", "le": "≤"}
+        parts = [
+            f"{symbol} {number_text(getattr(rule, attr))}"
+            for rule in self.info.metadata
+            for attr, symbol in symbols.items()
+            if getattr(rule, attr, None) is not None
+        ]
+        return ", ".join(parts)
+
+    @property
+    def note(self) -> str:
+        """The description, with the bounds when there are some."""
+        description = self.info.description or ""
+        return f"{description} ({self.bounds})" if self.bounds else description
+
+    def to_text(self, value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value)
+        if isinstance(value, dict):
+            return json.dumps(value) if value else ""
+        return str(value)
+
+    def parse(self, text: str) -> Any:
+        """The value typed, read as TOML would (``3e-4``, ``true``); lists may omit brackets,
+        tables may be JSON, and an empty box is None where the field allows it."""
+        text = text.strip()
+        kinds = self.kinds
+        if not text and type(None) in kinds:
+            return None
+        if kinds == (str,):
+            return text
+        if dict in kinds:
+            if not text:
+                return {}
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError:
+                return parse_value(text)
+        if list in kinds and not text.startswith("["):
+            text = f"[{text}]"
+        return parse_value(text)
+
+
+def number_text(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def field_spec(config: RunConfig, path: str) -> FieldSpec:
+    model: BaseModel = config
+    *sections, name = path.split(".")
+    for section in sections:
+        model = getattr(model, section)
+    return FieldSpec(path, type(model).model_fields[name])
+
+
+def field_value(config: RunConfig, path: str) -> Any:
+    value: Any = config
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def with_value(config: RunConfig, path: str, value: Any) -> RunConfig:
+    """``config`` with ``path`` set to ``value``, validated whole; ConfigError says what is wrong."""
+    data = config.model_dump(mode="json")
+    set_path(data, path, value)
+    return validate(data, source=path)
+
+
+def error_for(path: str, error: ConfigError) -> str:
+    """The part of a validation message about ``path`` ("Input should be greater than 0")."""
+    lines = str(error).splitlines()
+    for line in lines:
+        field, sep, message = line.strip().partition(": ")
+        if sep and field == path:
+            return message.rsplit(" (got ", 1)[0]
+    return lines[-1].strip()
+
+
+def control_id(path: str) -> str:
+    return "field-" + path.replace(".", "-").replace("_", "-")
+
+
+class FieldRow(Horizontal):
+    """Name (marked if live-tunable), input, and description or error, for any field that has a
+    ``path``, ``name``, ``live``, ``is_bool``, ``choices``, ``note``, ``to_text`` and ``parse``."""
+
+    def __init__(self, field: Any, value: Any) -> None:
+        super().__init__(classes="field-row")
+        self.field = field
+        self.value = value
+
+    def compose(self) -> ComposeResult:
+        field = self.field
+        label = f"{field.name} {LIVE_MARK}" if field.live else field.name
+        yield Label(label, classes="field-name -live" if field.live else "field-name")
+        yield self.make_control()
+        yield Static(field.note, classes="field-note", markup=False)
+
+    def make_control(self) -> Widget:
+        field = self.field
+        if field.is_bool:
+            return Checkbox(value=bool(self.value), id=control_id(field.path), compact=True)
+        if field.choices is not None:
+            return Select(
+                [(str(choice), choice) for choice in field.choices],
+                value=self.value,
+                allow_blank=False,
+                compact=True,
+                id=control_id(field.path),
+            )
+        return Input(
+            field.to_text(self.value), id=control_id(field.path), compact=True, select_on_focus=False
+        )
+
+    def show_error(self, message: str | None) -> None:
+        self.set_class(message is not None, "-invalid")
+        note = self.query_one(".field-note", Static)
+        note.update(self.field.note if message is None else f"✗ {message}")
+
+    def set_value(self, value: Any) -> None:
+        """Show ``value`` without posting a change (the config changed elsewhere)."""
+        self.value = value
+        control = self.query_one(f"#{control_id(self.field.path)}")
+        with control.prevent(Input.Changed, Checkbox.Changed, Select.Changed):
+            if isinstance(control, Input):
+                control.value = self.field.to_text(value)
+            else:
+                control.value = value
+        self.show_error(None)
+
+
+class FieldForm(VerticalScroll):
+    """Rows of fields; subclasses say how a typed value is checked and applied (:meth:`edit`)."""
+
+    class Invalid(Message):
+        """A field holds a value that is refused; nothing was applied."""
+
+        def __init__(self, form: FieldForm, path: str, message: str) -> None:
+            super().__init__()
+            self.form = form
+            self.path = path
+            self.message = message
+
+        @property
+        def control(self) -> FieldForm:
+            return self.form
+
+    def __init__(self, *, id: str | None = None, classes: str = "") -> None:
+        super().__init__(id=id, classes=f"field-form {classes}".strip())
+        #: path -> error message, for every field whose typed value is refused
+        self.invalid: dict[str, str] = {}
+
+    def rows(self) -> dict[str, FieldRow]:
+        return {row.field.path: row for row in self.query(FieldRow)}
+
+    def focus_first(self) -> None:
+        controls = self.query("FieldRow Input, FieldRow Checkbox, FieldRow Select")
+        if controls:
+            controls.first().focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        row = self.row_of(event.input)
+        self.changed(row, row.field.parse(event.value))
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        event.stop()
+        self.changed(self.row_of(event.checkbox), event.value)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        self.changed(self.row_of(event.select), event.value)
+
+    def changed(self, row: FieldRow, value: Any) -> None:
+        # Controls also report their first value when mounted: only a real change is an edit.
+        if value == row.value and row.field.path not in self.invalid:
+            return
+        self.edit(row, value)
+
+    def row_of(self, control: Widget) -> FieldRow:
+        return next(node for node in control.ancestors if isinstance(node, FieldRow))
+
+    def refuse(self, row: FieldRow, message: str) -> None:
+        self.invalid[row.field.path] = message
+        row.show_error(message)
+        self.post_message(self.Invalid(self, row.field.path, message))
+
+    def accept(self, row: FieldRow, value: Any) -> None:
+        self.invalid.pop(row.field.path, None)
+        row.value = value
+        row.show_error(None)
+
+    def edit(self, row: FieldRow, value: Any) -> None:
+        raise NotImplementedError
+
+
+class HparamForm(FieldForm):
+    """A form over config fields (``paths``), grouped under their section's title."""
+
+    class Edited(Message):
+        """A field took a valid value; ``config`` is the whole new config."""
+
+        def __init__(self, form: HparamForm, path: str, config: RunConfig) -> None:
+            super().__init__()
+            self.form = form
+            self.path = path
+            self.config = config
+
+        @property
+        def control(self) -> HparamForm:
+            return self.form
+
+    def __init__(
+        self,
+        config: RunConfig,
+        paths: list[str],
+        *,
+        group_titles: dict[str, str] | None = None,
+        id: str | None = None,
+        classes: str = "",
+    ) -> None:
+        super().__init__(id=id, classes=f"hparam-form {classes}".strip())
+        self.config = config
+        self.paths = paths
+        self.group_titles = group_titles or {}
+
+    def compose(self) -> ComposeResult:
+        group = None
+        for path in self.paths:
+            section = path.rpartition(".")[0]
+            if section != group and section in self.group_titles:
+                yield Static(self.group_titles[section], classes="group-title")
+            group = section
+            yield FieldRow(field_spec(self.config, path), field_value(self.config, path))
+
+    async def rebuild(self, config: RunConfig, paths: list[str]) -> None:
+        """New fields (another algorithm has other hyperparameters)."""
+        self.config = config
+        self.paths = paths
+        self.invalid.clear()
+        await self.recompose()
+
+    def show_config(self, config: RunConfig) -> None:
+        """Show ``config``'s values (loaded or changed elsewhere); pending errors are dropped."""
+        self.config = config
+        self.invalid.clear()
+        for path, row in self.rows().items():
+            row.set_value(field_value(config, path))
+
+    def edit(self, row: FieldRow, value: Any) -> None:
+        path = row.field.path
+        try:
+            config = with_value(self.app.config, path, value)
+        except ConfigError as exc:
+            self.refuse(row, error_for(path, exc))
+            return
+        self.accept(row, value)
+        self.config = config
+        self.post_message(self.Edited(self, path, config))
