@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 from tensordict import TensorDictBase
-from torchrl.objectives import HardUpdate, LossModule, SoftUpdate
+from torchrl.objectives import LossModule
 
 from tui_rl.config.models import RunConfig
 from tui_rl.engine.algorithms.base import Algorithm
@@ -19,6 +19,7 @@ from tui_rl.engine.algorithms.networks import (
     total_loss,
 )
 from tui_rl.engine.algorithms.replay import make_replay_buffer, replay_minibatches
+from tui_rl.engine.algorithms.targets import FusedHardUpdate, FusedSoftUpdate
 
 
 class OffPolicyAlgorithm(Algorithm):
@@ -33,11 +34,11 @@ class OffPolicyAlgorithm(Algorithm):
         self.loss_module = loss_module
         loss_module.make_value_estimator(gamma=config.algorithm.gamma)
         if getattr(config.algorithm, "target_update", "soft") == "hard":
-            self.target_updater = HardUpdate(
+            self.target_updater = FusedHardUpdate(
                 loss_module, value_network_update_interval=config.algorithm.hard_update_period
             )
         else:
-            self.target_updater = SoftUpdate(loss_module, tau=config.algorithm.tau)
+            self.target_updater = FusedSoftUpdate(loss_module, tau=config.algorithm.tau)
         # One optimiser over every trained network: each TorchRL loss term detaches the networks
         # it must not train, so one backward pass of the summed terms trains each net on its own term.
         self.optimizer = make_optimizer(config.optim, loss_module.parameters())
@@ -77,10 +78,8 @@ class OffPolicyAlgorithm(Algorithm):
         super().apply_hparams(config)
         algo = config.algorithm
         self.loss_module.value_estimator.gamma.fill_(algo.gamma)
-        if isinstance(self.target_updater, HardUpdate):
+        if isinstance(self.target_updater, FusedHardUpdate):
             self.target_updater.value_network_update_interval = algo.hard_update_period
-            # HardUpdate copies when its counter equals the period: never let it be past it.
-            self.target_updater.counter = min(self.target_updater.counter, algo.hard_update_period)
         else:
             self.target_updater.eps = 1 - algo.tau
         self.config = config
