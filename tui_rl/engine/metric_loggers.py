@@ -1,0 +1,64 @@
+"""The metric loggers of a run: TorchRL's CSVLogger always, TensorBoard and W&B (offline) on request."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from torchrl.record.loggers import CSVLogger, Logger
+
+from tui_rl.config import ConfigError
+from tui_rl.config.models import LoggingConfig
+from tui_rl.engine.runfolder import METRICS_DIR
+
+
+class MetricLoggers:
+    """Logs each batch's scalars to every configured logger, flushing at once.
+
+    The CSV files under ``metrics/`` are the run's history (``runfolder.read_metrics`` reads them);
+    the CSV logger's in-memory copy of every value is dropped after each write so memory stays flat
+    however long the run.
+    """
+
+    def __init__(self, run_dir: Path, config: LoggingConfig) -> None:
+        self.csv = CSVLogger(exp_name=METRICS_DIR, log_dir=str(run_dir))
+        self.loggers: dict[str, Logger] = {"csv": self.csv}
+        if config.tensorboard:
+            require("tensorboard", "logging.tensorboard")
+            from torchrl.record.loggers.tensorboard import TensorboardLogger
+
+            self.loggers["tensorboard"] = TensorboardLogger(exp_name="tensorboard", log_dir=str(run_dir))
+        if config.wandb:
+            require("wandb", "logging.wandb")
+            from torchrl.record.loggers.wandb import WandbLogger
+
+            self.loggers["wandb"] = WandbLogger(
+                exp_name=Path(run_dir).name, offline=True, save_dir=str(Path(run_dir) / "wandb")
+            )
+
+    def log(self, values: dict[str, float], frames: int) -> None:
+        for logger in self.loggers.values():
+            logger.log_metrics(values, step=frames)
+            logger.flush()  # TensorBoard's writer would otherwise wait up to 120 s
+        self.csv.experiment.scalars.clear()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {name: logger.state_dict() for name, logger in self.loggers.items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, logger in self.loggers.items():
+            if name in state:
+                logger.load_state_dict(state[name])
+
+    def close(self) -> None:
+        for logger in self.loggers.values():
+            logger.shutdown()
+
+
+def require(package: str, field: str) -> None:
+    if importlib.util.find_spec(package) is None:
+        raise ConfigError(
+            f"{field}: needs the {package} package, which is not installed "
+            f"(pip install 'tui-rl[{package}]'), or set {field} = false"
+        )

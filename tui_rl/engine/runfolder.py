@@ -1,0 +1,350 @@
+"""Run folders: where everything about one run lives, and how to read them back.
+
+Layout of ``runs/<name>/``::
+
+    config.toml        the resolved config (rewritten when live hyperparameters change)
+    run.json           status summary, rewritten atomically by the trainer
+    events.jsonl       logged events, one JSON object a line (status, evaluations, hparams, checkpoints)
+    metrics/scalars/   one CSV per metric (TorchRL's CSVLogger): ``frames,value`` lines
+    checkpoints/<frames>/  complete checkpoints (see ``checkpoint.py``)
+    rollouts/          saved rollouts
+    control.key        auth key of the control socket (0600); the socket path is in run.json
+    trainer.log        stdout / stderr of the trainer process
+
+No torch import: the app and ``tui-rl runs`` read run folders before (or without) loading torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import socket
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tui_rl.config import RunConfig, load_file, save_file
+from tui_rl.engine import protocol
+from tui_rl.engine.protocol import FINAL_STATES, Event
+
+CONFIG_FILE = "config.toml"
+RUN_FILE = "run.json"
+EVENTS_FILE = "events.jsonl"
+METRICS_DIR = "metrics"
+SCALARS_DIR = Path(METRICS_DIR) / "scalars"
+CHECKPOINTS_DIR = "checkpoints"
+ROLLOUTS_DIR = "rollouts"
+KEY_FILE = "control.key"
+SOCKET_FILE = "control.sock"
+LOG_FILE = "trainer.log"
+
+#: AF_UNIX socket paths must fit in sun_path (108 bytes with the terminating NUL).
+MAX_SOCKET_PATH = 100
+
+
+class RunFolderError(ValueError):
+    """A run that cannot be found or created; the message says which and why."""
+
+
+@dataclass
+class RunSummary:
+    """What ``run.json`` says about a run, with the status corrected for a trainer that died."""
+
+    name: str
+    path: Path
+    preset: str = ""
+    status: str = "starting"
+    reason: str = ""
+    frames: int = 0
+    total_frames: int = 0
+    best_eval: float | None = None
+    last_eval: float | None = None
+    env_id: str = ""
+    algorithm: str = ""
+    created: float = 0.0
+    updated: float = 0.0
+    pid: int | None = None
+    host: str = ""
+    socket: str = ""
+    train_seconds: float = 0.0
+    episodes: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["path"] = str(self.path)
+        return data
+
+
+@dataclass
+class RunHistory:
+    """Everything on disk about a run: the summary, every metric series and the logged events."""
+
+    run_dir: Path
+    summary: RunSummary
+    #: metric name -> [(frames, value), ...] in logging order
+    metrics: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return self.summary.status
+
+    @property
+    def last_seq(self) -> int:
+        return max((e.seq for e in self.events), default=0)
+
+
+# ---- writing ------------------------------------------------------------------------------------
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` so that readers see the old or the new file, never a partial one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as file:
+            json.dump(data, file, indent=2, default=str)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def create_run(
+    config: RunConfig, *, name: str | None = None, runs_dir: Path = Path("runs"), preset: str = ""
+) -> Path:
+    """Make a new run folder (owner-only) holding ``config`` and a ``starting`` summary."""
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    if name is not None:
+        check_run_name(name)
+        run_dir = runs_dir / name
+        try:
+            run_dir.mkdir(mode=0o700)
+        except FileExistsError:
+            raise RunFolderError(
+                f"--name: a run called {name!r} already exists in {runs_dir}; choose another name, "
+                f"or continue it with `tui-rl train --resume {name}`"
+            ) from None
+    else:
+        run_dir = make_unique_dir(runs_dir, default_run_name(config, preset))
+    save_file(config, run_dir / CONFIG_FILE)
+    now = time.time()
+    summary = RunSummary(
+        name=run_dir.name,
+        path=run_dir,
+        preset=preset,
+        total_frames=config.collector.total_frames,
+        env_id=config.env.id,
+        algorithm=config.algorithm.name,
+        created=now,
+        updated=now,
+    )
+    write_run_json(run_dir, summary)
+    return run_dir
+
+
+def check_run_name(name: str) -> None:
+    if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith("."):
+        raise RunFolderError(f"--name: {name!r} is not a usable folder name")
+
+
+def default_run_name(config: RunConfig, preset: str) -> str:
+    stem = Path(preset).stem if preset else f"{config.env.id.lower()}-{config.algorithm.name}"
+    return f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def make_unique_dir(parent: Path, stem: str) -> Path:
+    for suffix in ["", *(f"-{i}" for i in range(2, 1000))]:
+        candidate = parent / f"{stem}{suffix}"
+        try:
+            candidate.mkdir(mode=0o700)
+            return candidate
+        except FileExistsError:
+            continue
+    raise RunFolderError(f"cannot find a free run name like {stem!r} in {parent}")
+
+
+def write_run_json(run_dir: Path, summary: RunSummary) -> None:
+    data = summary.to_json()
+    data.pop("path")
+    write_json_atomic(Path(run_dir) / RUN_FILE, data)
+
+
+def save_config(run_dir: Path, config: RunConfig) -> None:
+    save_file(config, Path(run_dir) / CONFIG_FILE)
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    return {"type": type(event).__name__, **dataclasses.asdict(event)}
+
+
+def append_event(run_dir: Path, event: Event) -> None:
+    """Append one logged event to ``events.jsonl`` (flushed at once; a torn last line is skipped on read)."""
+    line = json.dumps(event_to_json(event), default=str, allow_nan=True)
+    with open(Path(run_dir) / EVENTS_FILE, "a") as file:
+        file.write(line + "\n")
+
+
+def trim_metrics(run_dir: Path, frames: int) -> None:
+    """Drop metric rows logged after ``frames``: a run resumed from a checkpoint at ``frames``
+    collects those frames again, and its series must go on without a step backwards."""
+    scalars = Path(run_dir) / SCALARS_DIR
+    if not scalars.is_dir():
+        return
+    for path in scalars.glob("*.csv"):
+        rows = read_series(path)
+        kept = [(step, value) for step, value in rows if step <= frames]
+        if len(kept) == len(rows) and path.read_text().endswith("\n"):
+            continue
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("".join(f"{step},{value}\n" for step, value in kept))
+        os.replace(tmp, path)
+
+
+# ---- reading ------------------------------------------------------------------------------------
+
+
+def read_config(run_dir: Path) -> RunConfig:
+    return load_file(Path(run_dir) / CONFIG_FILE)
+
+
+def read_summary(run_dir: Path) -> RunSummary:
+    run_dir = Path(run_dir)
+    try:
+        data = json.loads((run_dir / RUN_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunFolderError(f"{run_dir}: not a readable run folder ({exc})") from None
+    known = {f.name for f in dataclasses.fields(RunSummary)} - {"path"}
+    summary = RunSummary(path=run_dir, **{k: v for k, v in data.items() if k in known})
+    summary.name = run_dir.name
+    if summary.status not in FINAL_STATES and summary.pid is not None and trainer_is_gone(summary):
+        summary.status = "stopped"
+        summary.reason = (
+            "the trainer process ended without finishing (killed or crashed); "
+            f"continue it with `tui-rl train --resume {run_dir.name}`"
+        )
+    return summary
+
+
+def trainer_is_gone(summary: RunSummary) -> bool:
+    """Whether the recorded trainer process no longer runs (only judged on the host that ran it)."""
+    if summary.host and summary.host != socket.gethostname():
+        return False
+    try:
+        os.kill(summary.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def read_series(path: Path) -> list[tuple[int, float]]:
+    """One CSVLogger file as ``[(frames, value)]``; a torn last line (a killed writer) is skipped."""
+    series = []
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return series
+    for line in text.splitlines():
+        step, sep, value = line.partition(",")
+        try:
+            series.append((int(float(step)), float(value)))
+        except ValueError:
+            continue
+    return series
+
+
+def read_metrics(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    scalars = Path(run_dir) / SCALARS_DIR
+    if not scalars.is_dir():
+        return {}
+    return {path.stem: read_series(path) for path in sorted(scalars.glob("*.csv"))}
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for cls in vars(protocol).values()
+    if isinstance(cls, type) and issubclass(cls, Event) and cls is not Event
+}
+
+
+def event_from_json(data: dict[str, Any]) -> Event | None:
+    cls = EVENT_TYPES.get(data.pop("type", ""))
+    if cls is None:
+        return None
+    names = {f.name for f in dataclasses.fields(cls)}
+    try:
+        return cls(**{k: v for k, v in data.items() if k in names})
+    except TypeError:
+        return None
+
+
+def read_events(run_dir: Path) -> list[Event]:
+    events = []
+    try:
+        lines = (Path(run_dir) / EVENTS_FILE).read_text().splitlines()
+    except OSError:
+        return events
+    for line in lines:
+        try:
+            event = event_from_json(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line torn by a killed trainer
+        if event is not None:
+            events.append(event)
+    return events
+
+
+def read_history(run_dir: Path) -> RunHistory:
+    run_dir = Path(run_dir)
+    return RunHistory(run_dir, read_summary(run_dir), read_metrics(run_dir), read_events(run_dir))
+
+
+def is_run_dir(path: Path) -> bool:
+    return (Path(path) / RUN_FILE).is_file()
+
+
+def list_runs(runs_dir: Path = Path("runs")) -> list[RunSummary]:
+    """Every run under ``runs_dir``, newest first."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    summaries = []
+    for path in runs_dir.iterdir():
+        if path.is_dir() and is_run_dir(path):
+            try:
+                summaries.append(read_summary(path))
+            except RunFolderError:
+                continue
+    return sorted(summaries, key=lambda s: s.created, reverse=True)
+
+
+def resolve_run(name_or_path: str | Path, runs_dir: Path = Path("runs")) -> Path:
+    """A run folder from its name (in ``runs_dir``) or its path."""
+    path = Path(name_or_path)
+    for candidate in (path, Path(runs_dir) / path):
+        if is_run_dir(candidate):
+            return candidate.resolve()
+    known = ", ".join(s.name for s in list_runs(runs_dir)[:10]) or "none yet"
+    raise RunFolderError(f"no run {str(name_or_path)!r} in {runs_dir} (runs there: {known})")
+
+
+def socket_path_for(run_dir: Path) -> Path:
+    """The control socket's path: in the run folder when short enough for AF_UNIX, else in a
+    fresh owner-only temp folder (the path is recorded in run.json either way)."""
+    path = Path(run_dir).resolve() / SOCKET_FILE
+    if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
+        return path
+    return Path(tempfile.mkdtemp(prefix="tui-rl-")) / SOCKET_FILE
+
+
+def finite_or_none(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
