@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Footer, Static
 
 QuitChoice = Literal["stop", "detach", "cancel"]
 
@@ -36,9 +36,10 @@ class QuitScreen(ModalScreen[QuitChoice]):
                 id="quit-help",
             )
             with Horizontal(id="quit-buttons"):
-                yield Button("Stop the run [s]", id="stop", variant="error")
-                yield Button("Leave it running [d]", id="detach", variant="primary")
-                yield Button("Cancel [esc]", id="cancel")
+                yield Button("Stop the run (s)", id="stop", variant="error")
+                yield Button("Leave it running (d)", id="detach", variant="primary")
+                yield Button("Cancel (esc)", id="cancel")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#detach", Button).focus()

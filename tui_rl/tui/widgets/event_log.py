@@ -3,6 +3,8 @@ errors with their reasons, each with the frame count it happened at."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual.widgets import RichLog
 
@@ -39,7 +41,8 @@ def describe_event(event: Event) -> tuple[str, str] | None:
     if isinstance(event, HparamsRejected):
         return "warning", f"refused {format_values(event.values)}: {event.reason}"
     if isinstance(event, Checkpointed):
-        return "info", f"checkpoint written: {event.path}"
+        where = Path(event.path)
+        return "info", f"checkpoint written: {where.parent.name}/{where.name}"
     if isinstance(event, Evaluated):
         return "info", (
             f"evaluation: return {event.mean_return:.4g} ± {event.std_return:.3g} "

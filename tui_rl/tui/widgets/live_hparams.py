@@ -111,6 +111,13 @@ class LiveHparams(VerticalScroll):
         self.note(f"Sent {key}={shown(typed)}; waiting for the trainer…")
         self.post_message(self.ChangeRequested({key: typed}))
 
+    def on_descendant_blur(self, event) -> None:
+        # An edit left without Enter is not applied: show the value that holds again.
+        if isinstance(event.widget, Input) and self.config is not None and event.widget.name:
+            if not event.widget.has_class("-pending"):
+                event.widget.remove_class("-invalid")
+                self._show_value(event.widget, live_fields(self.config)[event.widget.name])
+
     def applied(self, changes: dict[str, Any]) -> None:
         """The trainer's ``HparamsChanged``: these values now hold."""
         if self.config is None:
