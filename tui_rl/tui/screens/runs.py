@@ -1,0 +1,132 @@
+"""The Runs screen: every run folder, opened in Train with Enter; mark two or more (space) to
+overlay their return curves. Folders are read in thread workers and re-listed every few seconds
+while the screen is shown, so live runs move on in the table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+from textual_plotext import PlotextPlot
+
+from tui_rl.engine.runfolder import list_runs, read_history
+from tui_rl.tui.widgets.charts import DecimatedSeries, RunCurves, draw_lines
+from tui_rl.tui.widgets.run_list import RunList
+
+REFRESH_SECONDS = 3.0
+OVERLAY_HINT = "Mark two or more runs with space to overlay their return curves."
+
+
+def smoothed_returns(run_dir: Path) -> DecimatedSeries:
+    """A run's episode return from disk, smoothed as the Train screen draws it."""
+    curves = RunCurves()
+    for frames, value in read_history(run_dir).metrics.get("episode_return", []):
+        curves.add(frames, {"episode_return": value})
+    return curves.series.get("episode_return_smoothed", DecimatedSeries())
+
+
+class RunsScreen(Screen):
+    """Run folders under the app's runs directory, and an overlay of the marked runs' returns."""
+
+    CSS_PATH = ["runs.tcss", "../widgets/run_list.tcss"]
+    BINDINGS = [Binding("r", "refresh_runs", "Refresh", id="runs.refresh")]
+
+    class RunsListed(Message):
+        """The run folders as read from disk: summaries and their folders, in the same order."""
+
+        def __init__(self, runs: list[Any], run_dirs: list[Path], error: str = "") -> None:
+            super().__init__()
+            self.runs = runs
+            self.run_dirs = run_dirs
+            self.error = error
+
+    class CurvesLoaded(Message):
+        """Smoothed return curves of the marked runs: (run name, series) pairs."""
+
+        def __init__(self, curves: list[tuple[str, DecimatedSeries]]) -> None:
+            super().__init__()
+            self.curves = curves
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="runs-note")
+        yield RunList(id="run-list")
+        yield Static(OVERLAY_HINT, id="overlay-hint")
+        yield PlotextPlot(id="overlay")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#overlay").display = False
+        self.action_refresh_runs()
+        self.set_interval(REFRESH_SECONDS, self._refresh_if_shown)
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh_runs()
+
+    def _refresh_if_shown(self) -> None:
+        if self.is_current:
+            self.action_refresh_runs()
+
+    def action_refresh_runs(self) -> None:
+        self._list_runs(Path(self.app.runs_dir))
+
+    @work(thread=True, exclusive=True, group="list-runs", exit_on_error=False)
+    def _list_runs(self, runs_dir: Path) -> None:
+        try:
+            runs = list_runs(runs_dir)
+        except Exception as exc:  # an unreadable folder is said, not raised
+            self.post_message(self.RunsListed([], [], f"cannot list {runs_dir}: {exc}"))
+            return
+        self.post_message(self.RunsListed(runs, [Path(run.path) for run in runs]))
+
+    def on_runs_screen_runs_listed(self, message: RunsListed) -> None:
+        note = self.query_one("#runs-note", Static)
+        if message.error:
+            note.update(message.error)
+            return
+        count = len(message.run_dirs)
+        note.update(
+            f"{count} run{'s' if count != 1 else ''} in {self.app.runs_dir}"
+            + ("  ·  Enter opens one in Train" if count else "  ·  press s to start one")
+        )
+        self.query_one(RunList).show_runs(message.runs, message.run_dirs)
+
+    async def on_run_list_open_requested(self, message: RunList.OpenRequested) -> None:
+        await self.app.switch_mode("train")
+        train = self.app.mode_screen("train")
+        if hasattr(train, "attach_run"):
+            train.attach_run(message.run_dir)
+
+    def on_run_list_marks_changed(self, message: RunList.MarksChanged) -> None:
+        if len(message.run_dirs) < 2:
+            self.query_one("#overlay").display = False
+            self.query_one("#overlay-hint", Static).display = True
+            return
+        self._load_curves(message.run_dirs)
+
+    @work(thread=True, exclusive=True, group="overlay", exit_on_error=False)
+    def _load_curves(self, run_dirs: list[Path]) -> None:
+        curves = []
+        for run_dir in run_dirs:
+            try:
+                curves.append((run_dir.name, smoothed_returns(run_dir)))
+            except Exception:  # a run with no readable metrics has no curve to overlay
+                curves.append((run_dir.name, DecimatedSeries()))
+        self.post_message(self.CurvesLoaded(curves))
+
+    def on_runs_screen_curves_loaded(self, message: CurvesLoaded) -> None:
+        overlay = self.query_one("#overlay", PlotextPlot)
+        self.query_one("#overlay-hint", Static).display = False
+        overlay.display = True
+        self.call_after_refresh(self._draw_overlay, message.curves)
+
+    def _draw_overlay(self, curves: list[tuple[str, DecimatedSeries]]) -> None:
+        overlay = self.query_one("#overlay", PlotextPlot)
+        draw_lines(overlay, "Episode return (mean of 20)", curves)
+        overlay.refresh()

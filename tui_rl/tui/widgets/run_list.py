@@ -1,0 +1,97 @@
+"""A table of run folders: name, preset, status, frames, best and last evaluation return.
+
+Enter opens the run under the cursor; space marks runs to compare.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable
+
+from tui_rl.tui.widgets.charts import frames_label
+from tui_rl.tui.widgets.status_line import STATE_STYLES
+
+COLUMNS = (("mark", "✓"), ("name", "Run"), ("preset", "Preset"), ("status", "Status"),
+           ("frames", "Frames"), ("best", "Best eval"), ("last", "Last eval"))
+
+
+def eval_cell(value: float | None) -> Text:
+    return Text("—" if value is None else f"{value:.4g}", justify="right")
+
+
+class RunList(DataTable):
+    """Run folders, newest first as ``list_runs`` gives them."""
+
+    BINDINGS = [
+        Binding("enter", "open_run", "Open", id="runs.open"),
+        Binding("space", "toggle_mark", "Mark to compare", id="runs.mark"),
+    ]
+
+    class OpenRequested(Message):
+        """The user asked to open the run at ``run_dir`` in the Train screen."""
+
+        def __init__(self, run_dir: Path) -> None:
+            super().__init__()
+            self.run_dir = run_dir
+
+    class MarksChanged(Message):
+        """The set of runs marked for comparison changed: ``run_dirs`` in table order."""
+
+        def __init__(self, run_dirs: list[Path]) -> None:
+            super().__init__()
+            self.run_dirs = run_dirs
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.run_dirs: dict[str, Path] = {}
+        self.marked: set[str] = set()
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    def show_runs(self, runs: list[Any], run_dirs: list[Path]) -> None:
+        """Replace the rows with ``runs`` (RunSummary) kept at ``run_dirs``; the cursor stays put."""
+        current = self.cursor_row_key
+        self.run_dirs = {run.name: path for run, path in zip(runs, run_dirs)}
+        self.marked &= set(self.run_dirs)
+        self.clear()
+        for run in runs:
+            total = f"/{frames_label(run.total_frames)}" if run.total_frames else ""
+            self.add_row(
+                "✓" if run.name in self.marked else " ",
+                run.name,
+                run.preset or f"{run.env_id} {run.algorithm}",
+                Text(run.status, style=STATE_STYLES.get(run.status, "")),
+                Text(f"{frames_label(run.frames)}{total}", justify="right"),
+                eval_cell(run.best_eval),
+                eval_cell(run.last_eval),
+                key=run.name,
+            )
+        if current in self.run_dirs:
+            self.move_cursor(row=self.get_row_index(current))
+
+    @property
+    def cursor_row_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+
+    def action_open_run(self) -> None:
+        name = self.cursor_row_key
+        if name is not None:
+            self.post_message(self.OpenRequested(self.run_dirs[name]))
+
+    def action_toggle_mark(self) -> None:
+        name = self.cursor_row_key
+        if name is None:
+            return
+        self.marked ^= {name}
+        self.update_cell(name, "mark", "✓" if name in self.marked else " ")
+        order = [n for n in self.run_dirs if n in self.marked]
+        self.post_message(self.MarksChanged([self.run_dirs[n] for n in order]))
