@@ -131,13 +131,13 @@ def with_value(config: RunConfig, path: str, value: Any) -> RunConfig:
     """``config`` with ``path`` set to ``value``, validated whole; ConfigError says what is wrong."""
     data = config.model_dump(mode="json")
     set_path(data, path, value)
-    return validate(data, source=path)
+    return validate(data, source="setup")
 
 
 def error_for(path: str, error: ConfigError) -> str:
     """The part of a validation message about ``path`` ("Input should be greater than 0")."""
     lines = str(error).splitlines()
-    for line in lines:
+    for line in lines[1:]:  # the first line names the source
         field, sep, message = line.strip().partition(": ")
         if sep and field == path:
             return message.rsplit(" (got ", 1)[0]

@@ -1,0 +1,261 @@
+"""The app shell and the Setup screen, driven like a user at an 80x24 terminal with the keyboard."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from rich.console import Console
+from textual.binding import Binding
+
+from tui_rl.config import load_file, load_preset
+from tui_rl.engine.transforms import TRANSFORMS
+from tui_rl.tui import app as app_module
+from tui_rl.tui.app import TuiRlApp, UnavailableScreen
+from tui_rl.tui.commands import BindingCommands
+from tui_rl.tui.screens.help import HelpScreen
+
+SMALL = (80, 24)
+
+
+def screen_text(app: TuiRlApp) -> str:
+    """What the terminal shows, as plain text."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True, color_system=None)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+def words_on_screen(app: TuiRlApp) -> str:
+    """The screen's text with line breaks and runs of spaces as one space (notes wrap)."""
+    return " ".join(screen_text(app).split())
+
+
+def renderable_text(renderable, width: int = 200) -> str:
+    console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+async def settle(pilot) -> None:
+    """Let the background workers (registry, spec probe, preview) finish and the screen catch up."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def clear_and_type(pilot, text: str) -> None:
+    await pilot.press("ctrl+a", "ctrl+k", *text)
+
+
+async def test_opens_on_cartpole_dqn_with_its_specs():
+    app = TuiRlApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        shown = screen_text(app)
+        assert app.current_mode == "setup"
+        assert "cartpole-dqn" in shown  # the header names the preset
+        assert "Env  CartPole-v1" in shown
+        assert "discrete: 2 actions" in shown
+        assert app.config == load_preset("cartpole-dqn")
+
+
+async def test_search_pendulum_shows_continuous_actions_and_drops_dqn():
+    app = TuiRlApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"Pendulum", "enter")
+        await settle(pilot)
+        assert app.config.env.id == "Pendulum-v1"
+        assert "continuous [1]" in screen_text(app)
+        specs = renderable_text(app.screen.query_one("#spec-view").content)
+        assert "action      continuous [1] in [-2, 2]" in specs
+
+        await pilot.press("escape", "right_square_bracket", "right_square_bracket")  # Policy tab
+        await pilot.pause()
+        shown = words_on_screen(app)
+        assert "Pendulum-v1 has continuous actions: DQN cannot act in it." in shown
+        assert app.screen.query_one("#algorithm-dqn").disabled
+        assert not app.screen.query_one("#algorithm-sac").disabled
+        # The config moved to an algorithm that can act in the env, and says so.
+        assert app.config.algorithm.name in ("ddpg", "sac", "ppo", "a2c")
+        assert f"Training with {app.config.algorithm.name.upper()}." in shown
+
+
+async def test_step_counter_preview_counts_one_to_ten():
+    app = TuiRlApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("right_square_bracket")  # Transforms tab
+        await pilot.press("a")
+        assert type(app.screen).__name__ == "AddTransformScreen"
+        await pilot.press(*["down"] * list(TRANSFORMS).index("StepCounter"), "enter")
+        await pilot.pause()
+        await pilot.press("enter")  # edit the highlighted transform's parameters
+        assert app.focused.id == "field-transforms-StepCounter-max-steps"
+        await pilot.press("1", "0", "escape", "p")
+        await settle(pilot)
+
+        assert [t.model_dump() for t in app.config.transforms] == [
+            {"name": "StepCounter", "params": {"max_steps": 10}}
+        ]
+        assert "1. StepCounter(max_steps=10)" in screen_text(app)
+        rollout = app.preview_rollout
+        assert rollout["next", "step_count"].flatten().tolist() == list(range(1, 11))
+
+        preview = renderable_text(app.screen.query_one("#preview-output").content)
+        lines = preview.splitlines()
+        header = next(line.split() for line in lines if "step_count" in line.split())
+        rows = [cells for cells in map(str.split, lines) if len(cells) == len(header) and cells[0].isdigit()]
+        column = header.index("step_count")
+        assert [int(row[column]) for row in rows] == list(range(1, 11))
+        assert "TensorDict(" in preview
+
+
+async def test_invalid_learning_rate_is_refused_beside_the_field():
+    app = TuiRlApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("left_square_bracket")  # Hyperparameters tab (cycling left)
+        app.screen.query_one("#field-optim-lr").focus()
+        await clear_and_type(pilot, "-1")
+        await pilot.pause()
+
+        row = app.screen.query_one("#field-optim-lr").parent
+        assert row.has_class("-invalid")
+        assert "✗ Input should be greater than 0" in screen_text(app)
+        assert app.config.optim.lr == load_preset("cartpole-dqn").optim.lr
+        assert app.screen.invalid_fields == ["optim.lr"]
+
+        await pilot.press("escape", "s")  # starting is refused while a field is invalid
+        await pilot.pause()
+        assert app.current_mode == "setup"
+
+        app.screen.query_one("#field-optim-lr").focus()
+        await clear_and_type(pilot, "3e-4")
+        await pilot.pause()
+        assert app.config.optim.lr == pytest.approx(3e-4)
+        assert not row.has_class("-invalid")
+
+
+async def test_save_as_preset_writes_a_file_that_loads_back(tmp_path):
+    target = tmp_path / "my-pendulum.toml"
+    app = TuiRlApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"Pendulum-v1", "enter")
+        await settle(pilot)
+        await pilot.press("escape", "ctrl+s")
+        await pilot.pause()
+        await clear_and_type(pilot, str(target))
+        await pilot.press("enter")
+        await pilot.pause()
+        saved = load_file(target)
+        assert saved == app.config
+        assert saved.env.id == "Pendulum-v1"
+
+
+async def test_help_lists_the_keys_of_the_app_and_the_screen():
+    app = TuiRlApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        table = app.screen.query_one("#help-keys")
+        rows = {tuple(table.get_row_at(i)) for i in range(table.row_count)}
+        assert ("s", "Start", "App") in rows
+        assert ("^s", "Save", "Setup") in rows
+        assert ("a", "Add transform", "Transform stack") in rows
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_palette_reaches_every_described_binding_of_every_mode():
+    app = TuiRlApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        provider = BindingCommands(app.screen)
+        titles = {command.title for command in provider.commands()}
+        assert {"Start", "Help", "Quit", "Setup: Preview", "Setup: Save"} <= titles
+        for mode in app.MODES:
+            screen_class = type(app_module.screen_factory(mode)())
+            for binding in Binding.make_bindings(screen_class.__dict__.get("BINDINGS", [])):
+                if binding.description:
+                    assert f"{mode.capitalize()}: {binding.description}" in titles
+
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Preview", "enter")
+        await settle(pilot)
+        assert app.preview_rollout is not None  # the palette ran the setup screen's preview
+
+
+async def test_a_broken_screen_module_shows_why_instead_of_crashing(monkeypatch):
+    monkeypatch.setitem(app_module.MODE_SCREENS, "inspect", ("tui_rl.tui.screens.missing", "Nope"))
+    app = TuiRlApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        assert isinstance(app.screen, UnavailableScreen)
+        assert "The inspect screen is not available." in words_on_screen(app)
+        reason = str(app.screen.query_one("#unavailable").content)
+        assert "No module named 'tui_rl.tui.screens.missing'" in reason
+        await pilot.press("1")
+        assert app.current_mode == "setup"
+
+
+def test_bad_preset_exits_2_with_a_message_and_no_traceback():
+    result = subprocess.run(
+        [sys.executable, "-c", "from tui_rl.tui.app import run_app; run_app('no-such-preset')"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "unknown preset 'no-such-preset'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sighup_detaches_instead_of_killing_the_app():
+    script = textwrap.dedent(
+        """
+        import asyncio, os, signal
+        from tui_rl.tui.app import TuiRlApp
+
+        class FakeHandle:
+            closed = False
+            def close(self):
+                FakeHandle.closed = True
+
+        async def main():
+            app = TuiRlApp()
+            async with app.run_test(size=(80, 24)) as pilot:
+                app.handle = FakeHandle()
+                os.kill(os.getpid(), signal.SIGHUP)
+                await pilot.pause(0.2)
+            print("detached", FakeHandle.closed, app.return_code)
+
+        asyncio.run(main())
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.split() == ["detached", "True", "0"], result.stderr
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["tui_rl.tui.app", "tui_rl.tui.commands", "tui_rl.tui.screens.setup", "tui_rl.tui.screens.help"],
+)
+def test_app_modules_and_the_app_load_no_torch(module):
+    code = (
+        f"import sys, {module}; from tui_rl.tui.app import TuiRlApp; TuiRlApp(); "
+        "print('torch' in sys.modules, 'torchrl' in sys.modules, 'tensordict' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.split() == ["False", "False", "False"]
