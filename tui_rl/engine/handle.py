@@ -218,8 +218,11 @@ class RunHandle:
             event = self._unseen(event)
             if event is None:
                 continue
+            final = isinstance(event, StatusChanged) and event.state in FINAL_STATES
+            if final:
+                self._drop()  # the trainer hangs up too
             yield event
-            if isinstance(event, StatusChanged) and event.state in FINAL_STATES:
+            if final:
                 return
 
     def _receive(self, timeout: float | None) -> Event | None:

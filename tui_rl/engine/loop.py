@@ -108,6 +108,8 @@ class Trainer:
         self.commands: queue.Queue[tuple[Command, Reply | None]] = commands or queue.Queue()
         self.state: RunState = "starting"
         self.reason = ""
+        #: the run failed because its config cannot be built (env, algorithm, logging, device)
+        self.config_error = False
         self.frames = 0
         self.episodes = 0
         self.train_seconds = 0.0
@@ -137,8 +139,14 @@ class Trainer:
         try:
             self.setup()
             self.train()
-        except (TrainingFailed, ConfigError) as exc:
+        except ConfigError as exc:
+            self.config_error = True
             self.fail(str(exc))
+        except TrainingFailed as exc:
+            self.fail(str(exc))
+        except KeyboardInterrupt:  # a second Ctrl-C: no waiting for the batch or a checkpoint
+            self.set_state("stopped", "interrupted; it resumes from its last checkpoint")
+            raise
         except Exception as exc:  # anything else is a bug or an odd env: a reason, not a traceback
             traceback.print_exc(file=sys.stderr)
             self.fail(f"{type(exc).__name__}: {exc} (details in {self.run_dir / 'trainer.log'})")
@@ -178,7 +186,7 @@ class Trainer:
             self.algorithm.eval_policy,
             num_trajectories=config.eval.episodes,
             exploration_type=self.eval_exploration(),
-            frames_per_batch=EVAL_POLL_FRAMES,
+            frames_per_batch=-(-EVAL_POLL_FRAMES // config.env.num_envs) * config.env.num_envs,
             collector_kwargs={"traj_format": "cat", "auto_register_policy_transforms": False},
             dump_video=False,
         )
@@ -190,6 +198,7 @@ class Trainer:
     def restore(self) -> None:
         latest = self.store.latest()
         if latest is None:
+            trim_metrics(self.run_dir, 0)
             self.log("no checkpoint to resume from: starting from frame 0", "warning")
             return
         metadata = self.store.load(latest, self.checkpoint_components(with_replay=True))
@@ -594,7 +603,7 @@ def check_losses(values: dict[str, float], frames: int, config: RunConfig) -> No
         if not math.isfinite(value):
             raise TrainingFailed(
                 f"{name} became {value} at frame {frames} (optim.lr={config.optim.lr:g}); the run "
-                "stopped before saving this state: the last checkpoint is still good. "
+                "stopped without saving this state (earlier checkpoints are intact). "
                 "A lower optim.lr or optim.max_grad_norm usually helps."
             )
 

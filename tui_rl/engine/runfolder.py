@@ -20,6 +20,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import socket
 import tempfile
 import time
@@ -157,6 +158,7 @@ def check_run_name(name: str) -> None:
 
 def default_run_name(config: RunConfig, preset: str) -> str:
     stem = Path(preset).stem if preset else f"{config.env.id.lower()}-{config.algorithm.name}"
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip(".-") or "run"  # env ids like ns/Name-v0
     return f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
@@ -187,9 +189,13 @@ def event_to_json(event: Event) -> dict[str, Any]:
 
 def append_event(run_dir: Path, event: Event) -> None:
     """Append one logged event to ``events.jsonl`` (flushed at once; a torn last line is skipped on read)."""
-    line = json.dumps(event_to_json(event), default=str, allow_nan=True)
-    with open(Path(run_dir) / EVENTS_FILE, "a") as file:
-        file.write(line + "\n")
+    line = json.dumps(event_to_json(event), default=str, allow_nan=True).encode() + b"\n"
+    with open(Path(run_dir) / EVENTS_FILE, "ab+") as file:
+        if file.seek(0, os.SEEK_END) > 0:
+            file.seek(-1, os.SEEK_END)
+            if file.read(1) != b"\n":
+                line = b"\n" + line  # end the line a killed trainer tore, so this one stays whole
+        file.write(line)
 
 
 def trim_metrics(run_dir: Path, frames: int) -> None:

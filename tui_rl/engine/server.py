@@ -220,14 +220,12 @@ def serve_run(
     *,
     resume: bool = False,
     on_event: Callable[[Event], None] | None = None,
-    stop_signals: dict[int, str] | None = None,
     on_trainer: Callable[[Any], None] | None = None,
 ) -> str:
     """Train the run in ``run_dir`` behind its control socket; returns the final state.
 
-    ``stop_signals`` maps signals to the reason a stop gives (SIGTERM -> "terminated"): the first
-    one checkpoints and stops after the current batch, a second one interrupts at once.
-    ``on_trainer`` receives the Trainer once built (the solve benchmark reads its counters).
+    ``on_event`` sees every event after the clients were sent it; ``on_trainer`` receives the
+    Trainer once built, before it runs (to install signal handlers, or read its counters later).
     """
     run_dir = Path(run_dir)
     commands: queue.Queue = queue.Queue()
@@ -248,20 +246,22 @@ def serve_run(
         trainer = Trainer(config, run_dir, broadcast, resume=resume, commands=commands)
         if on_trainer is not None:
             on_trainer(trainer)
-        for signum, reason in (stop_signals or {}).items():
-            signal.signal(signum, stop_handler(trainer, reason))
         return trainer.run()
     finally:
         server.close()
 
 
-def stop_handler(trainer: Any, reason: str) -> Callable[[int, Any], None]:
+def install_stop_signals(trainer: Any, reasons: dict[int, str]) -> None:
+    """The first of these signals checkpoints and stops ``trainer`` after the current batch,
+    giving its reason; a second one interrupts at once."""
+
     def handle(signum: int, frame: Any) -> None:
         if trainer.stopping:
-            raise KeyboardInterrupt  # asked twice: do not wait for the batch to end
-        trainer.stop(reason)
+            raise KeyboardInterrupt
+        trainer.stop(reasons[signum])
 
-    return handle
+    for signum in reasons:
+        signal.signal(signum, handle)
 
 
 def connect(run_dir: Path) -> Connection:

@@ -24,12 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     os.umask(0o077)  # everything the trainer writes is owner-only
 
-    from tui_rl.engine.server import serve_run
+    from tui_rl.engine.server import install_stop_signals, serve_run
 
+    reasons = {signal.SIGTERM: "terminated (SIGTERM)", signal.SIGINT: "interrupted (SIGINT)"}
     state = serve_run(
-        args.run_dir,
-        resume=args.resume,
-        stop_signals={signal.SIGTERM: "terminated (SIGTERM)", signal.SIGINT: "interrupted (SIGINT)"},
+        args.run_dir, resume=args.resume, on_trainer=lambda trainer: install_stop_signals(trainer, reasons)
     )
     print(f"run ended: {state}", flush=True)
     return 1 if state == "failed" else 0

@@ -1,0 +1,174 @@
+"""The training loop, in-process, on real TorchRL envs, algorithms and collectors with tiny budgets."""
+
+import gymnasium
+import numpy as np
+import pytest
+import torch
+
+from tui_rl.config import ConfigError, RunConfig, apply_overrides
+from tui_rl.engine.checkpoint import CheckpointStore
+from tui_rl.engine.loop import Trainer, with_live_values
+from tui_rl.engine.protocol import Checkpointed, Evaluated, Log, Metrics, StatusChanged
+from tui_rl.engine.runfolder import create_run, read_events, read_history, read_summary
+
+TINY_DQN = [
+    "collector.frames_per_batch=100",
+    "collector.total_frames=600",
+    "collector.init_random_frames=100",
+    "replay_buffer.batch_size=32",
+    "network.hidden_sizes=[32]",
+    "eval.every_frames=300",
+    "eval.episodes=2",
+    "checkpoint.every_frames=300",
+    "checkpoint.keep=2",
+]
+
+
+def tiny_dqn(*overrides: str) -> RunConfig:
+    return apply_overrides(RunConfig(), TINY_DQN + list(overrides))
+
+
+def train(config, run_dir, resume=False):
+    events = []
+    trainer = Trainer(config, run_dir, events.append, resume=resume)
+    trainer.run()
+    return trainer, events
+
+
+def of_type(events, cls):
+    return [e for e in events if isinstance(e, cls)]
+
+
+class FlakyEnv(gymnasium.Env):
+    """CartPole's spaces; after 120 steps it breaks down as a flaky simulator would: its step
+    raises, or (``nan_reward``) it returns a NaN reward."""
+
+    observation_space = gymnasium.spaces.Box(-1.0, 1.0, (4,), np.float32)
+    action_space = gymnasium.spaces.Discrete(2)
+
+    def __init__(self, nan_reward=False):
+        self.nan_reward = nan_reward
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.steps = 0
+        return np.zeros(4, np.float32), {}
+
+    def step(self, action):
+        self.steps += 1
+        reward = 1.0
+        if self.steps > 120:
+            if not self.nan_reward:
+                raise RuntimeError("simulator lost its connection")
+            reward = float("nan")
+        return np.zeros(4, np.float32), reward, False, False, {}
+
+
+gymnasium.register("TuiRlTest/Flaky-v0", entry_point=FlakyEnv, max_episode_steps=500)
+
+
+def test_a_short_run_trains_evaluates_checkpoints_and_finishes(tmp_path):
+    config = tiny_dqn()
+    run_dir = create_run(config, runs_dir=tmp_path, preset="tiny")
+    trainer, events = train(config, run_dir)
+
+    assert trainer.state == "finished"
+    statuses = of_type(events, StatusChanged)
+    assert [s.state for s in statuses] == ["running", "finished"]
+    assert [e.frames for e in of_type(events, Evaluated)] == [300, 600]
+    assert [e.frames for e in of_type(events, Checkpointed)] == [300, 600]
+    metrics = of_type(events, Metrics)
+    assert [m.frames for m in metrics] == [100, 200, 300, 400, 500, 600]
+    learning = metrics[-1].values
+    assert {"loss_qvalue", "epsilon", "fps", "lr"} <= set(learning)
+    assert all(np.isfinite(v) for v in learning.values())
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+
+    history = read_history(run_dir)
+    assert history.status == "finished" and history.summary.frames == 600
+    assert [f for f, _ in history.metrics["loss_qvalue"]] == [m.frames for m in metrics if "loss_qvalue" in m.values]
+    assert [f for f, _ in history.metrics["fps"]] == [100, 200, 300, 400, 500, 600]
+    assert [f for f, _ in history.metrics["eval_return"]] == [300, 600]
+    assert [e.seq for e in history.events] == [e.seq for e in events if not isinstance(e, Metrics)]
+    assert [p.name for p in CheckpointStore(run_dir, 2).checkpoints()] == ["300", "600"]
+    assert 0 < trainer.train_seconds == pytest.approx(history.summary.train_seconds)
+
+
+def test_resume_restores_networks_optimiser_buffer_and_counters_then_continues_the_history(tmp_path):
+    config = tiny_dqn()
+    run_dir = create_run(config, runs_dir=tmp_path)
+    first, _ = train(config, run_dir)
+
+    # Same budget: the resumed trainer restores the checkpoint at 600 frames and has nothing to do.
+    restored, _ = train(config, run_dir, resume=True)
+    assert restored.frames == 600 and restored.episodes == first.episodes
+    saved, loaded = first.algorithm.state_dict(), restored.algorithm.state_dict()
+    for name, tensor in saved["loss_module"].items():
+        assert torch.equal(tensor, loaded["loss_module"][name]), name
+    assert saved["optimizers"]["optimizer"]["state"].keys() == loaded["optimizers"]["optimizer"]["state"].keys()
+    assert len(restored.algorithm.replay_buffer) == len(first.algorithm.replay_buffer) == 600
+
+    # A bigger budget: frames and metric series go on from 600.
+    bigger = tiny_dqn("collector.total_frames=900")
+    resumed, events = train(bigger, run_dir, resume=True)
+    assert resumed.state == "finished"
+    assert any(isinstance(e, Log) and "resumed from the checkpoint at 600 frames" in e.message for e in events)
+    assert [m.frames for m in of_type(events, Metrics)] == [700, 800, 900]
+    series = read_history(run_dir).metrics["fps"]
+    assert [f for f, _ in series] == [100, 200, 300, 400, 500, 600, 700, 800, 900]
+    seqs = [e.seq for e in read_events(run_dir)]
+    assert seqs == sorted(set(seqs))  # event numbers go on too
+
+
+def test_a_loss_that_becomes_nan_fails_the_run_before_a_checkpoint_holds_it(tmp_path):
+    config = tiny_dqn(
+        "collector.frames_per_batch=50", "collector.total_frames=3000", "checkpoint.every_frames=100",
+        "optim.optimizer=sgd", "optim.lr=1", "optim.max_grad_norm=0", "network.hidden_sizes=[256, 256]",
+        "algorithm.updates_per_batch=4",
+    )
+    run_dir = create_run(config, runs_dir=tmp_path)
+    trainer, events = train(config, run_dir)
+
+    assert trainer.state == "failed"
+    assert "loss_qvalue became nan" in trainer.reason and "optim.lr=1" in trainer.reason
+    latest = CheckpointStore(run_dir, 2).latest()
+    assert latest is None or int(latest.name) < trainer.frames
+    assert of_type(events, StatusChanged)[-1].state == "failed"
+    summary = read_summary(run_dir)
+    assert (summary.status, summary.reason) == ("failed", trainer.reason)
+
+
+def test_an_env_that_raises_fails_the_run_with_the_env_and_its_message(tmp_path):
+    config = tiny_dqn("env.id=TuiRlTest/Flaky-v0")
+    run_dir = create_run(config, runs_dir=tmp_path)
+    trainer, _ = train(config, run_dir)
+    assert trainer.state == "failed"
+    assert "TuiRlTest/Flaky-v0" in trainer.reason
+    assert "simulator lost its connection" in trainer.reason
+    assert read_summary(run_dir).status == "failed"
+
+
+def test_a_nan_reward_from_the_env_fails_the_run_before_it_is_trained_on(tmp_path):
+    config = tiny_dqn("env.id=TuiRlTest/Flaky-v0", "env.kwargs={nan_reward = true}")
+    run_dir = create_run(config, runs_dir=tmp_path)
+    trainer, events = train(config, run_dir)
+    assert trainer.state == "failed"
+    assert "reward of nan" in trainer.reason
+    assert [m.frames for m in of_type(events, Metrics)] == [100]  # the batch holding the NaN never trains
+
+
+def test_a_config_that_cannot_be_built_fails_with_the_field_named(tmp_path):
+    config = tiny_dqn("env.id=Pendulum-v1")
+    run_dir = create_run(config, runs_dir=tmp_path)
+    trainer, _ = train(config, run_dir)
+    assert trainer.state == "failed" and trainer.config_error
+    assert trainer.reason.startswith("algorithm.name: dqn needs a discrete action space")
+
+
+def test_live_values_are_validated_against_the_model():
+    config = RunConfig()
+    assert with_live_values(config, {"optim.lr": 3e-4}).optim.lr == 3e-4
+    with pytest.raises(ConfigError, match="env.seed: not a live-tunable field; live fields: .*optim.lr"):
+        with_live_values(config, {"env.seed": 3})
+    with pytest.raises(ConfigError, match="optim.lr: Input should be less than or equal to 1"):
+        with_live_values(config, {"optim.lr": 5})
