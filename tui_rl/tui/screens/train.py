@@ -162,7 +162,7 @@ class TrainScreen(Screen):
     def attach_run(self, run_dir: Path) -> None:
         """Open a run folder: live with its full history if the trainer is up, else its record."""
         self._clear(state="starting")
-        self.query_one(EventLog).add_line("info", f"opening {run_dir}…")
+        self.query_one(EventLog).add_line("info", f"opening run {Path(run_dir).name}…")
         self._attach_worker(Path(run_dir))
 
     def confirm_quit(self) -> None:

@@ -1,0 +1,141 @@
+"""The app in a real terminal: tmux runs `tui-rl` at 80x24, the test types like a user and reads
+the screen. Killing the tmux session is what an SSH drop does to the app; the trainer must go on,
+and `tui-rl attach RUN` must bring its history back."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tui_rl.config import load_preset, save_file
+from tui_rl.engine.runfolder import RunSummary, list_runs, trainer_is_gone
+
+pytestmark = pytest.mark.e2e
+
+TUI_RL = Path(sys.executable).parent / "tui-rl"
+if shutil.which("tmux") is None or not TUI_RL.exists():
+    pytest.skip("needs tmux and the tui-rl console script", allow_module_level=True)
+
+STATUS = re.compile(r"(RUNNING|PAUSED|STARTING|FINISHED|STOPPED|FAILED) │ ([\d.]+)([kM]?)/")
+
+
+class Tmux:
+    """A private tmux server (its own socket), so the test touches no one else's sessions."""
+
+    def __init__(self, socket_name: str, cwd: Path) -> None:
+        self.socket_name = socket_name
+        self.cwd = cwd
+
+    def run(self, *args: str, check: bool = True) -> str:
+        result = subprocess.run(["tmux", "-L", self.socket_name, *args], capture_output=True,
+                                text=True, check=check, cwd=self.cwd)
+        return result.stdout
+
+    def start(self, session: str, *command: str) -> None:
+        shell = " ".join(str(part) for part in command)
+        self.run("new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+                 "-e", "TERM=xterm-256color", "-e", f"PATH={os.environ['PATH']}", shell)
+
+    def screen(self, session: str) -> str:
+        return self.run("capture-pane", "-p", "-t", session, check=False)
+
+    def keys(self, session: str, *keys: str) -> None:
+        self.run("send-keys", "-t", session, *keys)
+
+    def wait_for(self, session: str, predicate, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen(session)
+            if predicate(screen):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out; the screen shows:\n{screen}")
+            time.sleep(0.25)
+
+
+def shown_frames(screen: str) -> int | None:
+    """The frame counter of the status line (``12.3k/40k`` -> 12300), or None if not shown."""
+    match = STATUS.search(screen)
+    if match is None:
+        return None
+    scale = {"": 1, "k": 1_000, "M": 1_000_000}[match.group(3)]
+    return int(float(match.group(2)) * scale)
+
+
+def chart_rows(screen: str) -> list[str]:
+    """The inside of the shown chart, row by row: what follows the y axis."""
+    return [re.split("[┤│]", line, maxsplit=1)[1] for line in screen.splitlines() if re.search(r"^ *[-\d.]*[┤│]", line)]
+
+
+def chart_area(screen: str) -> str:
+    return "\n".join(chart_rows(screen))
+
+
+def plotted_from_the_start(screen: str) -> bool:
+    """Whether the chart has points near frame 0 (its left edge), legend rows aside."""
+    legend = ("raw", "mean of")
+    return any(
+        any("\u2801" <= cell <= "\u28ff" for cell in row[:3])
+        for row in chart_rows(screen)
+        if not any(word in row for word in legend)
+    )
+
+
+def the_run(runs_dir: Path) -> RunSummary:
+    (summary,) = list_runs(runs_dir)
+    return summary
+
+
+@pytest.fixture
+def workdir(tmp_path) -> Path:
+    """A working folder with a small CartPole DQN preset; long enough to outlive a detach."""
+    config = load_preset("cartpole-dqn")
+    config.collector.total_frames = 400_000
+    config.collector.frames_per_batch = 128
+    config.eval.every_frames = 5_000
+    config.eval.episodes = 2
+    save_file(config, tmp_path / "e2e.toml")
+    return tmp_path
+
+
+@pytest.fixture
+def tmux(workdir):
+    server = Tmux(f"tui-rl-e2e-{os.getpid()}", workdir)
+    yield server
+    server.run("kill-server", check=False)
+    for summary in list_runs(workdir / "runs"):
+        if summary.pid and not trainer_is_gone(summary):
+            os.killpg(summary.pid, signal.SIGTERM)  # the trainer leads its own session
+
+
+def test_a_run_survives_a_dropped_terminal_and_comes_back(tmux, workdir):
+    tmux.start("app", TUI_RL, "e2e.toml")
+    tmux.wait_for("app", lambda s: "Start" in s)
+
+    tmux.keys("app", "s")
+    first = tmux.wait_for("app", lambda s: (shown_frames(s) or 0) > 0)
+    later = tmux.wait_for("app", lambda s: (shown_frames(s) or 0) > shown_frames(first) + 2_000)
+    assert "RUNNING" in later
+    assert chart_area(later) != chart_area(first), "the chart did not move"
+
+    before = the_run(workdir / "runs")
+    tmux.run("kill-session", "-t", "app")  # what an SSH drop does: SIGHUP to the app
+    time.sleep(3)
+    after = the_run(workdir / "runs")
+    assert not trainer_is_gone(after), "the trainer died with the terminal"
+    assert after.status == "running"
+    assert after.frames > before.frames, "the trainer stopped making progress"
+
+    tmux.start("again", TUI_RL, "attach", after.name)
+    back = tmux.wait_for(
+        "again", lambda s: (shown_frames(s) or 0) >= after.frames and plotted_from_the_start(s)
+    )  # the chart reaches back to frame 0: the history before the drop came back
+    assert "RUNNING" in back
