@@ -172,14 +172,14 @@ def cmd_presets(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
     if args.action == "show":
-        console.print(resolve_preset(args.name).read_text(), markup=False, highlight=False, end="")
+        sys.stdout.write(resolve_preset(args.name).read_text())  # verbatim: no wrapping, no markup
         return EXIT_OK
+    console = Console()
     if args.action == "validate":
         config = load_file(Path(args.file))
         check_action_space(config)
-        console.print(f"{args.file}: valid ({config.env.id}, {config.algorithm.name})", markup=False)
+        print(f"{args.file}: valid ({config.env.id}, {config.algorithm.name})")
         return EXIT_OK
     table = Table("name", "env", "algorithm", "description", box=None, header_style="bold")
     for info in list_presets():

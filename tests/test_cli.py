@@ -1,0 +1,175 @@
+"""The ``tui-rl`` command as a user runs it: real subprocesses, exit codes, messages, run folders."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tui_rl.cli import main
+from tui_rl.config import RunConfig, apply_overrides, list_presets, load_file, to_toml
+from tui_rl.engine.checkpoint import CheckpointStore
+from tui_rl.engine.runfolder import read_summary
+
+TINY = [
+    "collector.frames_per_batch=100",
+    "collector.total_frames=400",
+    "collector.init_random_frames=100",
+    "replay_buffer.batch_size=32",
+    "network.hidden_sizes=[32]",
+    "eval.every_frames=200",
+    "eval.episodes=1",
+    "checkpoint.every_frames=200",
+]
+
+
+def tui_rl(*args, cwd=None, timeout=120):
+    return subprocess.run(
+        [sys.executable, "-m", "tui_rl.cli", *map(str, args)],
+        capture_output=True, text=True, timeout=timeout, cwd=cwd,
+    )
+
+
+@pytest.fixture
+def tiny_file(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(to_toml(apply_overrides(RunConfig(description="tiny DQN"), TINY)))
+    return path
+
+
+@pytest.fixture
+def runs_dir(tmp_path):
+    return tmp_path / "runs"
+
+
+def test_help_presets_and_runs_answer_without_loading_torch(runs_dir):
+    code = (
+        "import sys; from tui_rl.cli import main; "
+        f"main(['presets']); main(['runs', '--runs-dir', {str(runs_dir)!r}]); "
+        "print('torch loaded:', 'torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "torch loaded: False" in result.stdout
+    assert list_presets()[0].name in result.stdout
+    assert tui_rl("--help").returncode == 0
+
+
+def test_headless_training_prints_a_summary_and_the_run_is_listed(tiny_file, runs_dir):
+    result = tui_rl("train", tiny_file, "--name", "tiny", "--runs-dir", runs_dir)
+    assert result.returncode == 0, result.stderr
+    assert "finished: trained the whole budget of 400 frames" in result.stderr
+    assert "Traceback" not in result.stderr
+
+    listed = json.loads(tui_rl("runs", "--json", "--runs-dir", runs_dir).stdout)
+    assert [(r["name"], r["status"], r["frames"]) for r in listed] == [("tiny", "finished", 400)]
+    shown = json.loads(tui_rl("runs", "show", "tiny", "--json", "--runs-dir", runs_dir).stdout)
+    assert [frames for frames, _ in shown["series"]["eval_return"]] == [200, 400]
+    assert "tiny" in tui_rl("runs", "--runs-dir", runs_dir).stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--set", "optim.lr=fast"], "optim.lr: Input should be a valid number"),
+        (["--set", "optim.lr=5"], "optim.lr: Input should be less than or equal to 1"),
+        (["--set", "optim.speed=1"], "optim.speed: unknown field"),
+        (["--set", "optim.lr"], "expected KEY=VALUE"),
+        (["--frames", "0"], "--frames: must be a positive number"),
+    ],
+)
+def test_bad_arguments_exit_2_naming_the_field_without_a_traceback(tiny_file, runs_dir, args, message):
+    result = tui_rl("train", tiny_file, *args, "--runs-dir", runs_dir)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+def test_an_unknown_preset_exits_2_listing_the_shipped_ones(runs_dir):
+    result = tui_rl("train", "cartpole-nothing", "--runs-dir", runs_dir)
+    assert result.returncode == 2
+    assert "unknown preset 'cartpole-nothing'" in result.stderr and list_presets()[0].name in result.stderr
+
+
+def test_a_config_that_cannot_be_built_exits_2_and_leaves_no_run_behind(tiny_file, runs_dir):
+    result = tui_rl("train", tiny_file, "--set", "env.id=Pendulum-v1", "--runs-dir", runs_dir)
+    assert result.returncode == 2
+    assert "algorithm.name: dqn needs a discrete action space" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(runs_dir.iterdir()) == []
+
+
+def test_a_run_whose_loss_turns_nan_exits_1_with_the_reason_and_the_run_folder(tiny_file, runs_dir):
+    result = tui_rl(
+        "train", tiny_file, "--name", "diverges", "--runs-dir", runs_dir, "--frames", "3000",
+        "--set", "collector.frames_per_batch=50", "--set", "optim.optimizer=sgd", "--set", "optim.lr=1",
+        "--set", "optim.max_grad_norm=0", "--set", "network.hidden_sizes=[256, 256]",
+        "--set", "algorithm.updates_per_batch=4",
+    )
+    assert result.returncode == 1
+    assert "run failed: loss_qvalue became nan" in result.stderr
+    assert str(runs_dir / "diverges") in result.stderr.replace("\n", "")
+    assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_stops_with_a_checkpoint_and_resume_goes_on_to_a_new_budget(tiny_file, runs_dir):
+    command = [sys.executable, "-m", "tui_rl.cli", "train", str(tiny_file), "--name", "interrupted",
+               "--runs-dir", str(runs_dir), "--frames", "100000000"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run_dir = runs_dir / "interrupted"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not (run_dir.exists() and read_summary(run_dir).frames >= 300):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    summary = read_summary(run_dir)
+    assert (summary.status, summary.reason) == ("stopped", "interrupted (Ctrl-C)")
+    assert CheckpointStore(run_dir, 2).latest().name == str(summary.frames)
+
+    budget = summary.frames + 200
+    result = tui_rl("train", "--resume", "interrupted", "--frames", budget, "--set", "optim.lr=5e-4",
+                    "--runs-dir", runs_dir)
+    assert result.returncode == 0, result.stderr
+    resumed = read_summary(run_dir)
+    assert (resumed.status, resumed.frames) == ("finished", budget)
+    assert load_file(run_dir / "config.toml").optim.lr == 5e-4
+
+
+def test_resume_refuses_fields_that_would_not_fit_the_checkpoint(tiny_file, runs_dir, capsys):
+    from tui_rl.engine.runfolder import create_run
+
+    create_run(load_file(tiny_file), name="done", runs_dir=runs_dir)
+    summary_file = runs_dir / "done" / "run.json"
+    data = json.loads(summary_file.read_text())
+    summary_file.write_text(json.dumps({**data, "status": "stopped"}))
+    code = main(["train", "--resume", "done", "--set", "network.hidden_sizes=[8]", "--runs-dir", str(runs_dir)])
+    assert code == 2
+    assert "network.hidden_sizes: not a live-tunable field" in capsys.readouterr().err
+
+
+def test_presets_show_and_validate(tmp_path, tiny_file, capsys):
+    name = list_presets()[0].name
+    assert main(["presets", "show", name]) == 0
+    shown = tmp_path / "shown.toml"
+    shown.write_text(capsys.readouterr().out)
+    assert load_file(shown) == load_file(list_presets()[0].path)
+
+    assert main(["presets", "validate", str(tiny_file)]) == 0
+    assert "valid (CartPole-v1, dqn)" in capsys.readouterr().out
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(tiny_file.read_text().replace("[optim]", "[optim]\nspeed = 3"))
+    assert main(["presets", "validate", str(bad)]) == 2
+    assert "optim.speed: unknown field" in capsys.readouterr().err
+
+    misfit = tmp_path / "misfit.toml"
+    misfit.write_text(tiny_file.read_text().replace('id = "CartPole-v1"', 'id = "Pendulum-v1"'))
+    assert main(["presets", "validate", str(misfit)]) == 2
+    assert "dqn needs a discrete action space; Pendulum-v1 has a continuous one" in capsys.readouterr().err
+
+
+def test_attach_to_a_run_that_does_not_exist_exits_2(runs_dir, capsys):
+    assert main(["attach", "nowhere", "--runs-dir", str(runs_dir)]) == 2
+    assert "no run 'nowhere'" in capsys.readouterr().err
