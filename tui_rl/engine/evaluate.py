@@ -1,0 +1,171 @@
+"""Evaluate a run's newest checkpoint, and record an episode of it to a video file in the run folder.
+
+Frames are collected by TorchRL's :class:`VideoRecorder`. It writes MP4 through its CSVLogger when
+torchcodec (and the FFmpeg it needs) can encode here; otherwise the same frames are written as an
+animated PNG, which browsers and most image viewers play, with nothing beyond the standard library.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchrl.envs import set_exploration_type
+from torchrl.record import VideoRecorder
+from torchrl.record.loggers import CSVLogger
+
+from tui_rl.config import ConfigError
+from tui_rl.engine.algorithms import build_algorithm
+from tui_rl.engine.envs import make_env
+from tui_rl.engine.inspect import (
+    PIXELS_KEY,
+    episode_return,
+    exploration,
+    gym_env_of,
+    load_checkpoint,
+    make_render_env,
+)
+from tui_rl.engine.runfolder import METRICS_DIR, read_config
+
+#: longest episode an evaluation runs (envs without a time limit would run forever)
+MAX_EPISODE_STEPS = 10_000
+#: every how many env steps a frame goes into the video
+VIDEO_SKIP = 2
+#: videos are at most this wide (CartPole: 300x200)
+VIDEO_MAX_WIDTH = 320
+VIDEOS_DIR = Path(METRICS_DIR) / "videos"  # beside TorchRL's CSVLogger output of the run
+
+
+class EvalError(ConfigError):
+    """A run that cannot be evaluated; the message says why and what to do."""
+
+
+@dataclass
+class EvalReport:
+    """The returns and lengths of each episode, the checkpoint they came from, and the video."""
+
+    run_dir: Path
+    checkpoint_frames: int
+    returns: list[float] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    video: Path | None = None
+
+    @property
+    def mean_return(self) -> float:
+        return statistics.fmean(self.returns)
+
+    @property
+    def std_return(self) -> float:
+        return statistics.pstdev(self.returns)
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.run_dir.name}: checkpoint at {self.checkpoint_frames:,} frames, "
+            f"{len(self.returns)} episode(s)",
+            f"return {self.mean_return:.2f} ± {self.std_return:.2f} "
+            f"(min {min(self.returns):.2f}, max {max(self.returns):.2f}), "
+            f"mean length {statistics.fmean(self.lengths):.1f}",
+        ]
+        if self.video is not None:
+            lines.append(f"video of episode 1: {self.video}")
+        return "\n".join(lines)
+
+
+def evaluate_run(run_dir: Path, episodes: int = 10, record: bool = False) -> EvalReport:
+    """Run ``episodes`` episodes of the newest checkpoint's policy (deterministic when the config's
+    ``eval.deterministic`` says so); with ``record``, also write a video of episode 1."""
+    run_dir = Path(run_dir)
+    if episodes < 1:
+        raise EvalError(f"--episodes: must be at least 1, not {episodes}")
+    config = read_config(run_dir)
+    env = make_env(config, num_envs=1)
+    try:
+        algorithm = build_algorithm(config, env, "cpu")
+        frames = load_checkpoint(algorithm, run_dir)
+        if frames is None:
+            raise EvalError(
+                f"{run_dir.name}: no checkpoint to evaluate yet; one is written every "
+                f"checkpoint.every_frames ({config.checkpoint.every_frames:,}) frames and when the run ends"
+            )
+        report = EvalReport(run_dir, checkpoint_frames=frames)
+        with torch.no_grad():
+            for _ in range(episodes):
+                episode_return, length = play_episode(env, algorithm.eval_policy, config)
+                report.returns.append(episode_return)
+                report.lengths.append(length)
+    finally:
+        env.close()
+    if record:
+        report.video = record_episode(config, algorithm.eval_policy, run_dir, report.checkpoint_frames)
+    return report
+
+
+def play_episode(env, policy, config, max_steps: int = MAX_EPISODE_STEPS) -> tuple[float, int]:
+    """One episode from a reset; its return (the env's own, before reward transforms) and length."""
+    with set_exploration_type(exploration(config)):
+        rollout = env.rollout(max_steps, policy, break_when_any_done=True)
+    return episode_return(rollout), rollout.shape[0]
+
+
+def record_episode(config, policy, run_dir: Path, frames: int) -> Path:
+    """Replay episode 1 (same seed, same policy) with rendering on; returns the video's path."""
+    env = make_render_env(config, max_width=VIDEO_MAX_WIDTH)
+    if PIXELS_KEY not in env.observation_spec.keys():
+        env.close()
+        raise EvalError(f"--record: {config.env.id} cannot render frames (no rgb_array render mode)")
+    fps = max(1, round(gym_env_of(env).metadata.get("render_fps", 30) / VIDEO_SKIP))
+    folder = run_dir / VIDEOS_DIR
+    tag = f"eval-{frames}"
+    logger = CSVLogger(exp_name=METRICS_DIR, log_dir=str(run_dir), video_format="mp4", video_fps=fps)
+    recorder = VideoRecorder(logger, tag=tag, in_keys=[PIXELS_KEY], skip=VIDEO_SKIP, make_grid=False)
+    env.append_transform(recorder)
+    try:
+        with torch.no_grad():
+            play_episode(env, policy, config)
+        # the recorder keeps frames channel-first; dump() empties its buffer
+        recorded = [frame.permute(1, 2, 0).numpy() for frame in recorder.obs]
+        try:
+            recorder.dump(step=0)
+            return folder / f"{tag}_0.mp4"
+        except (ImportError, RuntimeError, OSError):  # no torchcodec, or no FFmpeg for it here
+            return write_apng(folder / f"{tag}.png", recorded, fps)
+    finally:
+        env.close()
+
+
+def write_apng(path: Path, frames: list[np.ndarray], fps: int) -> Path:
+    """Write RGB ``frames`` (H x W x 3, uint8) as an animated PNG that loops, atomically."""
+    height, width = frames[0].shape[:2]
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    parts = [
+        b"\x89PNG\r\n\x1a\n",
+        chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),  # 8-bit RGB
+        chunk(b"acTL", struct.pack(">II", len(frames), 0)),  # frame count, loop forever
+    ]
+    sequence = 0
+    for index, frame in enumerate(frames):
+        # frame control: size, offset 0, delay 1/fps s, no disposal, overwrite
+        parts.append(chunk(b"fcTL", struct.pack(">IIIIIHHBB", sequence, width, height, 0, 0, 1, fps, 0, 0)))
+        sequence += 1
+        rows = np.concatenate([np.zeros((height, 1), np.uint8), frame.reshape(height, width * 3)], axis=1)
+        data = zlib.compress(rows.tobytes(), 6)  # each row starts with filter type 0
+        if index == 0:
+            parts.append(chunk(b"IDAT", data))
+        else:
+            parts.append(chunk(b"fdAT", struct.pack(">I", sequence) + data))
+            sequence += 1
+    parts.append(chunk(b"IEND", b""))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_bytes(b"".join(parts))
+    os.replace(temp, path)
+    return path
