@@ -11,6 +11,7 @@ import pytest
 from tui_rl.cli import main
 from tui_rl.config import RunConfig, apply_overrides, list_presets, load_file, to_toml
 from tui_rl.engine.checkpoint import CheckpointStore
+from tui_rl.engine.handle import RunHandle
 from tui_rl.engine.runfolder import read_summary
 
 TINY = [
@@ -121,6 +122,8 @@ def test_ctrl_c_stops_with_a_checkpoint_and_resume_goes_on_to_a_new_budget(tiny_
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and not (run_dir.exists() and read_summary(run_dir).frames >= 300):
         time.sleep(0.2)
+    with RunHandle.attach(run_dir) as watcher:  # a headless run serves its control socket too
+        assert watcher.is_live and watcher.history().status == "running"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shutil
 import signal
 import sys
@@ -285,16 +286,10 @@ def number(value: float | None) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    if args.episodes < 1:
-        raise UsageError("--episodes: must be at least 1")
-    run_dir = resolve_run(args.run, args.runs_dir)
-    try:
-        from tui_rl.engine.evaluate import evaluate_run
-    except ImportError:
-        print("tui-rl: evaluation is not available in this version yet", file=sys.stderr)
-        return EXIT_FAILED
-    report = evaluate_run(run_dir, args.episodes, args.record)
-    print(report)
+    from tui_rl.engine.evaluate import evaluate_run  # bad episodes / no checkpoint: a ConfigError
+
+    report = evaluate_run(resolve_run(args.run, args.runs_dir), args.episodes, args.record)
+    print(report.summary())
     return EXIT_OK
 
 
@@ -361,6 +356,7 @@ def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
 
     from tui_rl.engine.server import install_stop_signals, serve_run
 
+    logging.getLogger("torchrl").setLevel(logging.WARNING)  # its INFO lines would break the bar
     console = Console(stderr=True)
     progress = TrainingProgress(console)
     holder: dict[str, Any] = {}
