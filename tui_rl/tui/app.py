@@ -81,6 +81,10 @@ class TuiRlApp(App[int]):
         Binding("s", "start_run", "Start", id="app.start_run"),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
+        Binding(
+            "ctrl+p", "command_palette", "Commands", show=False, priority=True,
+            tooltip="Every action by name", id="app.command_palette",
+        ),
     ]
 
     def __init__(

@@ -39,6 +39,10 @@ def is_listed(binding: Binding) -> bool:
     return bool(binding.description) and not binding.system
 
 
+def in_palette(command: PaletteCommand) -> bool:
+    return command.binding.action not in ("command_palette", "app.command_palette")
+
+
 def textual_defaults_of(node_class: type[DOMNode]) -> set[Binding]:
     """Bindings a screen inherits from Textual's own classes (focus next, copy...): not ours to list."""
     found: set[Binding] = set()
@@ -113,7 +117,8 @@ class BindingCommands(Provider):
             else:
                 for binding in class_bindings(app, mode):
                     commands.append(self.command(label, mode, binding, None))
-        return list({(c.title, c.binding.action): c for c in commands}.values())
+        unique = {(c.title, c.binding.action): c for c in commands if in_palette(c)}
+        return list(unique.values())
 
     def command(
         self, label: str, mode: str, binding: Binding, node: DOMNode | None

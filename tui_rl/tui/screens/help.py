@@ -29,12 +29,12 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(id="help-panel") as panel:
             panel.border_title = "Keys"
             panel.border_subtitle = "esc closes"
-            yield DataTable(id="help-keys", cursor_type="row", zebra_stripes=True)
             yield Static(
-                "[b]ctrl+p[/b] opens the command palette: every action by name, "
-                "in every mode. [b]tab[/b] moves between panes.",
+                "[b]ctrl+p[/b] finds any action by name, in every mode. "
+                "[b]tab[/b] moves between panes.",
                 id="help-hint",
             )
+            yield DataTable(id="help-keys", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -36,7 +36,7 @@ TAB_FOCUS = {
     "tab-env": "#env-list",
     "tab-transforms": "#transform-list",
     "tab-policy": "#algorithm-set",
-    "tab-hparams": "#hparam-form Input",
+    "tab-hparams": "#hparam-form",  # the form, not a box in it: [ and ] keep switching tabs
 }
 OFF_POLICY = ("dqn", "ddpg", "sac")
 ENV_FIELDS = ["env.num_envs", "env.kwargs", "env.max_episode_steps", "env.seed"]
