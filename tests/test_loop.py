@@ -7,7 +7,8 @@ import torch
 
 from tui_rl.config import ConfigError, RunConfig, apply_overrides
 from tui_rl.engine.checkpoint import CheckpointStore
-from tui_rl.engine.loop import Trainer, with_live_values
+from tui_rl.engine.envs import make_env
+from tui_rl.engine.loop import LatestEpisode, Trainer, with_live_values
 from tui_rl.engine.protocol import Checkpointed, Evaluated, Log, Metrics, StatusChanged
 from tui_rl.engine.runfolder import create_run, read_events, read_history, read_summary
 
@@ -172,3 +173,18 @@ def test_live_values_are_validated_against_the_model():
         with_live_values(config, {"env.seed": 3})
     with pytest.raises(ConfigError, match="optim.lr: Input should be less than or equal to 1"):
         with_live_values(config, {"optim.lr": 5})
+
+
+def test_the_latest_episode_is_assembled_across_batches_that_split_it():
+    env = make_env(RunConfig())
+    steps = env.rollout(300, break_when_any_done=False)  # random actions, several episodes
+    env.close()
+    ends = steps["next", "done"].squeeze(-1).nonzero().squeeze(-1).tolist()
+    expected = steps[ends[-2] + 1 : ends[-1] + 1]
+
+    latest = LatestEpisode()
+    for batch in steps.split(7):  # batches much shorter than an episode
+        latest.add(batch)
+    episode = latest.episode
+    assert torch.equal(episode["observation"], expected["observation"])
+    assert episode["next", "step_count"].squeeze(-1).tolist() == list(range(1, len(expected) + 1))
