@@ -151,11 +151,12 @@ class RunHandle:
     # ---- commands -------------------------------------------------------------------------------
 
     def send(self, command: Command) -> None:
-        if not self.is_live:
+        conn = self._conn
+        if conn is None or conn.closed:
             raise RunNotLive(f"run {self.name} has no trainer running; it is read-only")
         try:
             with self._send_lock:
-                self._conn.send_bytes(pickle.dumps(command, protocol=pickle.HIGHEST_PROTOCOL))
+                conn.send_bytes(pickle.dumps(command, protocol=pickle.HIGHEST_PROTOCOL))
         except (OSError, ValueError) as exc:
             self._drop()
             raise RunNotLive(f"run {self.name}: the trainer went away ({exc})") from None
@@ -226,12 +227,13 @@ class RunHandle:
                 return
 
     def _receive(self, timeout: float | None) -> Event | None:
-        if not self.is_live:
+        conn = self._conn  # close() may run in another thread (the app quits while a worker reads)
+        if conn is None or conn.closed:
             return None
         try:
-            if timeout is not None and not self._conn.poll(timeout):
+            if timeout is not None and not conn.poll(timeout):
                 return None
-            return pickle.loads(self._conn.recv_bytes())
+            return pickle.loads(conn.recv_bytes())
         except (EOFError, OSError):
             self._drop()
             return None
