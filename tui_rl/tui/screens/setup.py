@@ -15,6 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, ScrollableContainer, Vertical
+from textual.lazy import Lazy
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Static, TabbedContent, TabPane
@@ -154,8 +155,9 @@ class SetupScreen(Screen):
                         yield Static(id="env-chosen")
                         yield HparamForm(config, ENV_FIELDS, id="env-form", classes="side-form")
                         yield SpecView(id="spec-view")
+            # Hidden tabs mount after the first paint (Lazy): hundreds of form widgets to style.
             with TabPane("Transforms", id="tab-transforms"):
-                with Horizontal(id="transform-area"):
+                with Lazy(Horizontal(id="transform-area")):
                     with Vertical(id="transform-side"):
                         yield TransformStack(config.transforms, id="transform-stack")
                         with Horizontal(id="transform-buttons"):
@@ -170,7 +172,7 @@ class SetupScreen(Screen):
                             id="preview-output",
                         )
             with TabPane("Policy", id="tab-policy"):
-                with Horizontal(id="policy-columns"):
+                with Lazy(Horizontal(id="policy-columns")):
                     yield AlgorithmPicker(config.algorithm.name, id="algorithm-picker")
                     yield HparamForm(
                         config,
@@ -180,12 +182,13 @@ class SetupScreen(Screen):
                         classes="side-form",
                     )
             with TabPane("Hyperparameters", id="tab-hparams"):
-                yield Static(
-                    f"{LIVE_MARK} live: can be changed while the run goes on", id="live-legend"
-                )
-                yield HparamForm(
-                    config, hparam_paths(config), group_titles=GROUP_TITLES, id="hparam-form"
-                )
+                with Lazy(Vertical(id="hparam-area")):
+                    yield Static(
+                        f"{LIVE_MARK} live: can be changed while the run goes on", id="live-legend"
+                    )
+                    yield HparamForm(
+                        config, hparam_paths(config), group_titles=GROUP_TITLES, id="hparam-form"
+                    )
         yield Footer()
 
     def on_mount(self) -> None:
@@ -211,7 +214,8 @@ class SetupScreen(Screen):
     def show_tab(self, tab: str) -> None:
         # Focus moves into the tab: focus left in a hidden tab would switch back to it.
         self.query_one(TabbedContent).active = tab
-        self.query(TAB_FOCUS[tab]).first().focus()
+        for widget in self.query(TAB_FOCUS[tab])[:1]:  # absent for a moment while a tab mounts
+            widget.focus()
 
     def action_cycle_tab(self, step: int) -> None:
         tabs = list(TAB_FOCUS)
@@ -245,6 +249,9 @@ class SetupScreen(Screen):
     async def on_spec_view_probed(self, event: SpecView.Probed) -> None:
         if event.env_id != self.app.config.env.id:
             return  # a probe of an env the user has already moved away from
+        if not self.query(AlgorithmPicker):  # the Policy tab is still mounting (Lazy)
+            self.call_after_refresh(self.post_message, event.clone())
+            return
         picker = self.query_one(AlgorithmPicker)
         picker.fit_to(event.env_id, event.kind)
         current = self.app.config.algorithm.name

@@ -37,6 +37,10 @@ class SpecView(Static):
         def control(self) -> SpecView:
             return self.view
 
+        def clone(self) -> SpecView.Probed:
+            """The same result as a new message, to be handled again later."""
+            return SpecView.Probed(self.view, self.env_id, self.kind, self.specs, self.error)
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id)
         self.border_title = "Specs"
