@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -176,3 +177,23 @@ def test_presets_show_and_validate(tmp_path, tiny_file, capsys):
 def test_attach_to_a_run_that_does_not_exist_exits_2(runs_dir, capsys):
     assert main(["attach", "nowhere", "--runs-dir", str(runs_dir)]) == 2
     assert "no run 'nowhere'" in capsys.readouterr().err
+
+
+def test_without_a_subcommand_the_app_opens_on_a_preset_a_file_or_a_run(tmp_path, tiny_file, runs_dir, monkeypatch):
+    import tui_rl.tui.app as app
+    from tui_rl.engine.runfolder import create_run
+
+    opened = []
+    monkeypatch.setattr(app, "run_app", lambda **kwargs: opened.append(kwargs) or 0)
+    run_dir = create_run(load_file(tiny_file), name="earlier", runs_dir=runs_dir)
+    preset = list_presets()[0].name
+    assert main([]) == main([preset]) == main([str(tiny_file)]) == 0
+    assert main(["earlier", "--runs-dir", str(runs_dir)]) == main(["attach", "earlier", "--runs-dir", str(runs_dir)]) == 0
+    assert opened == [
+        {"preset": None, "run_dir": None, "runs_dir": Path("runs")},
+        {"preset": preset, "run_dir": None, "runs_dir": Path("runs")},
+        {"preset": str(tiny_file), "run_dir": None, "runs_dir": Path("runs")},
+        {"preset": None, "run_dir": run_dir.resolve(), "runs_dir": runs_dir},
+        {"preset": None, "run_dir": run_dir.resolve(), "runs_dir": runs_dir},
+    ]
+    assert main(["no-such-preset-or-run"]) == 2

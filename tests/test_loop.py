@@ -121,6 +121,39 @@ def test_resume_restores_networks_optimiser_buffer_and_counters_then_continues_t
     assert seqs == sorted(set(seqs))  # event numbers go on too
 
 
+def test_reaching_the_target_return_finishes_early_and_records_when(tmp_path):
+    config = tiny_dqn("collector.total_frames=100000", "eval.target_return=5")  # any CartPole episode
+    run_dir = create_run(config, runs_dir=tmp_path)
+    trainer, events = train(config, run_dir)
+    assert trainer.state == "finished" and trainer.frames == 300
+    assert trainer.reason.startswith("evaluation return") and "reached the target 5" in trainer.reason
+    assert trainer.solved_frames == 300
+    assert 0 < trainer.solved_train_seconds == trainer.train_seconds
+    assert [e.frames for e in of_type(events, Checkpointed)] == [300]
+
+
+def test_evaluation_sees_the_training_envs_normalisation_statistics(tmp_path):
+    data = tiny_dqn("collector.total_frames=300").model_dump(mode="json")
+    data["transforms"] = [{"name": "VecNorm", "params": {}}]
+    config = RunConfig.model_validate(data)
+    trainer, events = train(config, create_run(config, runs_dir=tmp_path))
+    assert of_type(events, Evaluated)
+    trained = dict(tensors(trainer.env.transform.state_dict()))
+    evaluated = dict(tensors(trainer.eval_env.transform.state_dict()))
+    assert any("loc" in key for key in trained) and trained.keys() == evaluated.keys()
+    for key, value in trained.items():
+        assert torch.equal(value, evaluated[key]), key
+
+
+def tensors(state, prefix=""):
+    """Every tensor of a (nested) state dict, by dotted key."""
+    for key, value in state.items():
+        if isinstance(value, dict):
+            yield from tensors(value, f"{prefix}{key}.")
+        elif isinstance(value, torch.Tensor):
+            yield f"{prefix}{key}", value
+
+
 def test_a_loss_that_becomes_nan_fails_the_run_before_a_checkpoint_holds_it(tmp_path):
     config = tiny_dqn(
         "collector.frames_per_batch=50", "collector.total_frames=3000", "checkpoint.every_frames=100",
