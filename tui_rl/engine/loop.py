@@ -18,7 +18,6 @@ import queue
 import random
 import shutil
 import socket
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -59,6 +58,7 @@ from tui_rl.engine.protocol import (
     WeightsReady,
 )
 from tui_rl.engine.runfolder import (
+    LOG_FILE,
     RunSummary,
     append_event,
     read_events,
@@ -148,8 +148,8 @@ class Trainer:
             self.set_state("stopped", "interrupted; it resumes from its last checkpoint")
             raise
         except Exception as exc:  # anything else is a bug or an odd env: a reason, not a traceback
-            traceback.print_exc(file=sys.stderr)
-            self.fail(f"{type(exc).__name__}: {exc} (details in {self.run_dir / 'trainer.log'})")
+            self.log_traceback()
+            self.fail(f"{type(exc).__name__}: {exc} (details in {self.run_dir / LOG_FILE})")
         finally:
             self.close()
         return self.state
@@ -255,7 +255,7 @@ class Trainer:
         try:
             batch = next(self.batches)
         except Exception as exc:
-            traceback.print_exc(file=sys.stderr)
+            self.log_traceback()
             raise TrainingFailed(
                 f"collecting from {self.config.env.id} failed: {type(exc).__name__}: {exc}"
             ) from None
@@ -264,7 +264,7 @@ class Trainer:
         try:
             values = self.algorithm.update(batch, self.frames)
         except Exception as exc:
-            traceback.print_exc(file=sys.stderr)
+            self.log_traceback()
             raise TrainingFailed(f"the {self.config.algorithm.name} update failed: {type(exc).__name__}: {exc}") from None
         elapsed = time.perf_counter() - started
         self.train_seconds += elapsed
@@ -515,8 +515,16 @@ class Trainer:
         self.emit(StatusChanged(state, reason, total_frames=self.config.collector.total_frames))
 
     def fail(self, reason: str) -> None:
-        print(f"run failed: {reason}", file=sys.stderr)
+        self.append_to_log(f"run failed: {reason}\n")
         self.set_state("failed", reason)
+
+    def log_traceback(self) -> None:
+        """The current exception's traceback, for the trainer log only (users see the reason)."""
+        self.append_to_log(traceback.format_exc())
+
+    def append_to_log(self, text: str) -> None:
+        with open(self.run_dir / LOG_FILE, "a") as log:
+            log.write(text)
 
     def write_summary(self) -> None:
         summary = self.summary
@@ -541,7 +549,7 @@ class Trainer:
                 try:
                     part.shutdown()
                 except Exception:
-                    traceback.print_exc(file=sys.stderr)
+                    self.log_traceback()
         for name in ("env", "eval_env"):
             env = getattr(self, name, None)
             if env is not None and not env.is_closed:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import re
 import socket
@@ -349,8 +348,10 @@ def socket_path_for(run_dir: Path) -> Path:
     path = Path(run_dir).resolve() / SOCKET_FILE
     if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
         return path
-    return Path(tempfile.mkdtemp(prefix="tui-rl-")) / SOCKET_FILE
+    for base in (None, "/tmp"):  # $TMPDIR first; it may itself be too deep
+        folder = Path(tempfile.mkdtemp(prefix="tui-rl-", dir=base))
+        if len(os.fsencode(folder / SOCKET_FILE)) <= MAX_SOCKET_PATH:
+            return folder / SOCKET_FILE
+        folder.rmdir()
+    raise RunFolderError(f"no folder short enough for the control socket of {run_dir}")
 
-
-def finite_or_none(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
