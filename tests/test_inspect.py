@@ -4,6 +4,7 @@ evaluation of a trained run folder (with a recorded video)."""
 from __future__ import annotations
 
 import struct
+import time
 import zlib
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from tui_rl.engine.inspect import (
     load_source,
 )
 from tui_rl.engine.rollouts import RolloutError, list_rollouts, load_rollout, save_rollout
-from tui_rl.engine.runfolder import create_run
+from tui_rl.engine.runfolder import create_run, read_summary
 
 torch.set_num_threads(1)
 
@@ -232,3 +233,38 @@ def test_a_run_without_a_checkpoint_cannot_be_evaluated(tmp_path):
     run_dir = create_run(cartpole_dqn(), name="fresh", runs_dir=tmp_path)
     with pytest.raises(EvalError, match="no checkpoint to evaluate yet"):
         evaluate_run(run_dir, episodes=1)
+
+
+def test_rollouts_and_weights_come_from_a_running_trainer(tmp_path):
+    """The trainer's latest episode and a replay sample arrive with the policy's outputs added,
+    and a live env gets the trainer's weights; the trainer keeps training throughout."""
+    from tui_rl.config import apply_overrides
+    from tui_rl.engine.handle import RunHandle
+    from tui_rl.engine.inspect import live_session_for, run_weights
+
+    config = apply_overrides(cartpole_dqn(), [
+        "collector.frames_per_batch=64", "collector.total_frames=100000000",
+        "replay_buffer.batch_size=32", "network.hidden_sizes=[32]",
+        "eval.every_frames=100000000", "checkpoint.every_frames=100000000",
+    ])
+    handle = RunHandle.start(config, name="live", runs_dir=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while read_summary(handle.run_dir).episodes < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        latest, description = load_source("latest", config, handle.run_dir)
+        assert description == "latest episode from the trainer"
+        assert latest.get(("next", "done"))[-1].item()
+        assert latest.get((POLICY_KEY, "action_value")).shape == (latest.batch_size[0], 2)
+        replay, _ = load_source("replay", config, handle.run_dir)
+        assert replay.batch_size == torch.Size([32]) and (POLICY_KEY, "action_value") in replay.keys(True)
+        weights = run_weights(handle.run_dir)
+        assert isinstance(weights, dict)  # the live trainer's, not the (absent) checkpoint
+        live = live_session_for(config, handle.run_dir)
+        live.step_policy()
+        assert live.weights_note == "the trainer's latest weights"
+        live.close()
+        assert read_summary(handle.run_dir).status == "running"
+    finally:
+        handle.stop()
+        handle.process.wait(timeout=60)

@@ -1,0 +1,226 @@
+"""The inspector in the app, driven by the keyboard: step through the setup's preview, drive a live
+env by hand, save its rollout and open it again from the run folder."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import torch
+from rich.console import Console
+from textual.widgets import OptionList
+
+from tui_rl.config.models import EnvConfig, RunConfig, SACConfig
+from tui_rl.engine.envs import preview_rollout
+from tui_rl.engine.inspect import LiveEnvSession
+from tui_rl.engine.rollouts import list_rollouts, save_rollout
+from tui_rl.engine.runfolder import create_run
+from tui_rl.tui.app import TuiRlApp
+from tui_rl.tui.screens.inspector import InspectorScreen
+from tui_rl.tui.screens.inspector_dialogs import ActionPrompt, SourcePicker
+from tui_rl.tui.widgets.frame_view import FrameView
+from tui_rl.tui.widgets.step_table import StepTable
+from tui_rl.tui.widgets.tensordict_tree import TensorDictTree
+
+torch.set_num_threads(1)
+
+
+def plain(renderable, width: int = 100) -> str:
+    """What a widget's renderable shows, as plain text."""
+    console = Console(width=width, file=io.StringIO(), record=True)
+    console.print(renderable)
+    return console.export_text()
+
+
+def shown_rows(screen: InspectorScreen) -> dict[str, str]:
+    return {name: value for name, value, _style in screen.query_one(StepTable).rows()}
+
+
+def numbers(text: str) -> list[float]:
+    return [float(word) for word in text.split()]
+
+
+async def open_inspector(pilot) -> InspectorScreen:
+    await pilot.press("4")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, InspectorScreen)
+    return screen
+
+
+async def open_live_env(pilot) -> InspectorScreen:
+    screen = await open_inspector(pilot)
+    await pilot.press("l")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    assert screen.session is not None, [n.message for n in pilot.app._notifications]
+    return screen
+
+
+async def test_stepping_through_the_setup_preview_shows_each_steps_values():
+    config = RunConfig(env=EnvConfig(seed=5))
+    app = TuiRlApp(config, preset_name="test")
+    app.preview_rollout = rollout = preview_rollout(config, max_steps=200)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_inspector(pilot)  # the preview opens by itself
+        assert screen.rollout is rollout and screen.step == 0
+        await pilot.press("right", "right", "right", "left")
+        assert screen.step == 2
+        rows = shown_rows(screen)
+        assert numbers(rows["observation"]) == pytest.approx(rollout["observation"][2].tolist(), abs=1e-3)
+        assert int(rows["action"]) == rollout["action"][2].item()
+        assert float(rows["next.reward"]) == rollout["next", "reward"][2].item()
+        assert int(rows["next.step_count"]) == rollout["next", "step_count"][2].item() == 3
+        assert rows["next.done"] == "False"
+        header = plain(screen.query_one(StepTable).header())
+        assert f"step 2/{len(rollout) - 1}" in header and "episode 1" in header
+
+        await pilot.press("end")
+        assert screen.step == len(rollout) - 1
+        await pilot.press("home", "n")  # the next step that ends an episode
+        done = rollout["next", "done"].squeeze(-1).nonzero().flatten().tolist()
+        assert screen.step == done[0]
+        assert shown_rows(screen)["next.done"] == "True"
+        assert "■ ends" in plain(screen.query_one(StepTable).header())
+
+
+async def test_the_tree_shows_every_key_and_the_statistics_of_the_highlighted_one():
+    config = RunConfig(env=EnvConfig(seed=5))
+    app = TuiRlApp(config, preset_name="test")
+    app.preview_rollout = rollout = preview_rollout(config, max_steps=200)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_inspector(pilot)
+        await pilot.press("right", "v")  # small terminal: switch to the TensorDict view
+        tree = screen.query_one(TensorDictTree)
+        assert tree.display and tree.tree.has_focus
+        labels = {key: plain(node.label) for key, node in tree.nodes.items()}
+        assert labels[()].strip() == f"TensorDict(batch_size=torch.Size([{len(rollout)}]), device=cpu)"
+        assert labels[("next",)].startswith("next: TensorDict(")
+        assert labels[("next", "reward")].strip() == (
+            f"reward: Tensor(shape=torch.Size([{len(rollout)}, 1]), device=cpu, dtype=torch.float32)"
+        )
+        while tree.highlighted != ("observation",):
+            await pilot.press("down")
+        details = plain(screen.query_one("#td-leaf").content, width=120)
+        observations = rollout["observation"]
+        assert "observation at step 1" in details
+        for line, expected in (("min", observations.amin(0)), ("max", observations.amax(0)), ("mean", observations.mean(0))):
+            row = next(text for text in details.splitlines() if text.startswith(line))
+            assert numbers(row.split("steps", 1)[1]) == pytest.approx(expected.tolist(), abs=1e-3)
+        await pilot.press("right")  # stepping still works from the tree
+        assert screen.step == 2 and "observation at step 2" in plain(screen.query_one("#td-leaf").content)
+
+
+async def test_driving_a_live_env_by_hand_grows_the_rollout_and_the_view_follows():
+    app = TuiRlApp(RunConfig(), preset_name="test")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_live_env(pilot)
+        assert screen.query_one(FrameView).frame is not None  # the reset frame, before any step
+        await pilot.press("p", "0", "1", "1", "r")
+        rollout = screen.session.rollout
+        assert screen.rollout.batch_size == torch.Size([5]) and screen.step == 4
+        assert rollout["action"][1:4].tolist() == [0, 1, 1]
+        assert rollout["action"][0].item() == rollout["policy", "action_value"][0].argmax().item()
+        assert numbers(shown_rows(screen)["policy.action_value"]) == pytest.approx(
+            rollout["policy", "action_value"][4].tolist(), abs=1e-3
+        )
+        assert torch.equal(torch.as_tensor(screen.query_one(FrameView).frame), rollout["pixels"][4])
+
+        await pilot.press("7")  # CartPole has two actions: refused, and no mode switch
+        assert isinstance(app.screen, InspectorScreen) and len(screen.rollout) == 5
+        assert "choose one of 0..1" in list(app._notifications)[-1].message
+
+        await pilot.press("left", "left")
+        assert screen.step == 2
+        await pilot.press("p")
+        assert screen.step == 5  # a new step brings the view to the end
+
+        await pilot.press("R")
+        assert screen.session.episodes == 2
+        await pilot.press("l")  # close the live env: its rollout stays, digits switch modes again
+        assert screen.session is None and len(screen.rollout) == 6
+        await pilot.press("1")
+        assert app.current_mode == "setup"
+
+
+async def test_a_continuous_action_is_typed_and_checked_against_the_bounds():
+    config = RunConfig(env=EnvConfig(id="Pendulum-v1"), algorithm=SACConfig())
+    app = TuiRlApp(config, preset_name="test")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_live_env(pilot)
+        await pilot.press("a")
+        assert isinstance(app.screen, ActionPrompt)
+        await pilot.press("5", "enter")
+        assert isinstance(app.screen, ActionPrompt)  # refused: the reason shows, the prompt stays
+        assert "out of bounds" in str(app.screen.query_one("#action-error").content)
+        await pilot.press("backspace", "minus", "1", ".", "5", "enter")
+        await pilot.pause()
+        assert app.screen is screen
+        assert screen.session.rollout["action"].tolist() == [[-1.5]]
+
+
+async def test_a_live_rollout_saved_into_the_run_folder_opens_again(tmp_path):
+    run_dir = create_run(RunConfig(), name="saved", runs_dir=tmp_path)
+    app = TuiRlApp(RunConfig(), preset_name="test", runs_dir=tmp_path)
+    app.current_run_dir = run_dir
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_live_env(pilot)
+        await pilot.press("r", "r", "r", "w")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        (saved,) = list_rollouts(run_dir)
+        assert saved.name.startswith("live-")
+        recorded = screen.session.rollout.clone()
+
+        await pilot.press("o")
+        assert isinstance(app.screen, SourcePicker)
+        labels = [source.label for source in app.screen.sources]
+        saved_index = labels.index(f"Saved: {saved.name}")
+        options = app.screen.query_one(OptionList)
+        for _ in range(len(labels)):  # down skips the sources that cannot be opened
+            if options.highlighted == saved_index:
+                break
+            await pilot.press("down")
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.session is None  # opening another rollout closes the live env
+        assert screen.description == f"saved rollout {saved.name}"
+        assert (screen.rollout == recorded).all()
+
+
+async def test_a_saved_rollout_of_another_session_steps_like_any_other(tmp_path):
+    run_dir = create_run(RunConfig(), name="other", runs_dir=tmp_path)
+    live = LiveEnvSession(RunConfig(env=EnvConfig(seed=11)))
+    for _ in range(6):
+        live.step_random()
+    path = save_rollout(run_dir, live.rollout, "by hand")
+    live.close()
+    app = TuiRlApp(RunConfig(), preset_name="test", runs_dir=tmp_path)
+    app.current_run_dir = run_dir
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_inspector(pilot)
+        screen.open_source(next(s for s in screen.sources() if s.path == path))
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert len(screen.rollout) == 6
+        await pilot.press("end")
+        assert int(shown_rows(screen)["action"]) == screen.rollout["action"][5].item()
+        assert screen.query_one(TensorDictTree).display  # large terminal: everything at once
+        assert screen.query_one(FrameView).frame is not None
+
+
+async def test_trainer_sources_say_why_they_are_unavailable_without_a_run():
+    app = TuiRlApp(RunConfig(), preset_name="test")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_inspector(pilot)
+        await pilot.press("o")
+        picker = app.screen
+        assert isinstance(picker, SourcePicker)
+        unavailable = {source.kind: source.unavailable for source in picker.sources}
+        assert unavailable["latest"] == unavailable["replay"] == "no run yet: s starts one"
+        assert unavailable["eval"] == ""  # an untrained policy can still play an episode
+        assert "Setup" in unavailable["preview"]
+        await pilot.press("escape")
+        assert isinstance(app.screen, InspectorScreen)

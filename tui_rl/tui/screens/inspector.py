@@ -1,0 +1,416 @@
+"""The inspector: step through a rollout TensorDict frame by frame, or drive an env by hand.
+
+Rollouts come from the running trainer (its latest episode, a replay buffer sample), from an
+evaluation episode of the current policy played here (so it has frames), from the run folder
+(saved rollouts) and from the setup's transforms preview. A live env takes one step per key, by
+the policy, by an action the user picks, or at random; each step grows the rollout on screen.
+
+Torch is only touched in workers and through the rollout objects they hand over: this module
+loads without it. The trainer is asked for rollouts and weights through the inspector's own
+RunHandle; it answers between batches, so stepping here never pauses training.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from tui_rl.config import RunConfig
+from tui_rl.engine.protocol import FINAL_STATES
+from tui_rl.engine.rollouts import list_rollouts
+from tui_rl.engine.runfolder import RunFolderError, read_summary
+from tui_rl.tui.screens.inspector_dialogs import ActionPrompt, Source, SourcePicker
+from tui_rl.tui.widgets.frame_view import FrameView
+from tui_rl.tui.widgets.step_table import StepTable, episode_ends
+from tui_rl.tui.widgets.tensordict_tree import TensorDictTree
+
+#: from this terminal size on, the frame, the step and the TensorDict tree show at once
+WIDE_SIZE = (120, 36)
+PIXELS_KEY = "pixels"
+LIVE_ACTIONS = {"step_policy", "step_random", "reset_env", "refresh_weights"}
+NO_FRAMES = "no frames in this rollout: the trainer's envs do not render.\nOpen an evaluation episode (o) or a live env (l) to see them."
+
+
+def reason(exc: Exception) -> str:
+    """What went wrong, for a notification: our own errors say it already; others get their type."""
+    message = str(exc) or type(exc).__name__
+    return message if isinstance(exc, ValueError) else f"{type(exc).__name__}: {message}"
+
+
+class InspectorScreen(Screen):
+    """A rollout at one step: the rendered frame, the step's entries and the TensorDict's keys."""
+
+    CSS_PATH = "inspector.tcss"
+    BINDINGS = [
+        # priority: the tree would otherwise take ←/→/home/end for scrolling
+        Binding("left", "step(-1)", "Step", key_display="←/→", priority=True, id="inspect.back"),
+        Binding("right", "step(1)", "Step forward", show=False, priority=True, id="inspect.forward"),
+        Binding("shift+left", "step(-10)", "10 steps back", show=False, priority=True, id="inspect.back10"),
+        Binding("shift+right", "step(10)", "10 steps forward", show=False, priority=True, id="inspect.forward10"),
+        Binding("home", "first", "First step", show=False, priority=True, id="inspect.first"),
+        Binding("end", "last", "Last step", show=False, priority=True, id="inspect.last"),
+        Binding("n", "next_done", "Next done", id="inspect.next_done"),
+        Binding("N", "previous_done", "Previous done", show=False, id="inspect.previous_done"),
+        Binding("o", "open", "Open", id="inspect.open"),
+        Binding("l", "live", "Live env", id="inspect.live"),
+        Binding("p", "step_policy", "Policy step", id="inspect.policy_step"),
+        Binding("r", "step_random", "Random", id="inspect.random_step"),
+        Binding("0", "act(0)", "Action", key_display="0-9", id="inspect.action0"),
+        *(Binding(str(i), f"act({i})", f"Action {i}", show=False, id=f"inspect.action{i}") for i in range(1, 10)),
+        Binding("a", "enter_action", "Action…", id="inspect.enter_action"),
+        Binding("R", "reset_env", "Reset", id="inspect.reset"),
+        Binding("u", "refresh_weights", "Fresh weights", show=False, id="inspect.weights"),
+        Binding("w", "save", "Save", id="inspect.save"),
+        Binding("v", "toggle_view", "View", id="inspect.view"),
+    ]
+
+    class RolloutOpened(Message):
+        """A worker opened a rollout (``session``: the live env it belongs to, if any)."""
+
+        def __init__(self, rollout: Any, description: str, kind: str, session: Any = None) -> None:
+            super().__init__()
+            self.rollout = rollout
+            self.description = description
+            self.kind = kind
+            self.session = session
+
+    class WeightsFetched(Message):
+        """Fresh policy weights for the live env arrived from the run."""
+
+        def __init__(self, weights: Any) -> None:
+            super().__init__()
+            self.weights = weights
+
+    class Failed(Message):
+        """A worker could not do its job; ``reason`` says why."""
+
+        def __init__(self, reason: str) -> None:
+            super().__init__()
+            self.reason = reason
+
+    class Saved(Message):
+        """The rollout was saved to ``path``."""
+
+        def __init__(self, path: Path) -> None:
+            super().__init__()
+            self.path = path
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rollout: Any = None
+        self.kind = ""
+        self.description = ""
+        self.step = 0
+        self.session: Any = None
+        self.view = "step"  # on small terminals: "step" (frame + step) or "tensordict"
+        self.last_action = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="inspector-status")
+        with Horizontal(id="inspector-top"):
+            yield FrameView(id="frame")
+            yield StepTable(id="step-table")
+        yield TensorDictTree(id="tensordict")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.update_layout()
+        self.show_step()
+
+    def on_screen_resume(self) -> None:
+        if self.rollout is None and self.session is None and self.app.preview_rollout is not None:
+            self.action_open_preview()
+
+    def on_resize(self) -> None:
+        self.update_layout()
+
+    def on_unmount(self) -> None:
+        self.close_session()
+
+    # ---- layout and drawing ---------------------------------------------------------------------
+
+    @property
+    def compact(self) -> bool:
+        return self.size.width < WIDE_SIZE[0] or self.size.height < WIDE_SIZE[1]
+
+    def update_layout(self) -> None:
+        self.set_class(self.compact, "-compact")
+        self.set_class(self.compact and self.view == "tensordict", "-tensordict-view")
+        self.refresh_bindings()
+
+    @property
+    def length(self) -> int:
+        return self.rollout.batch_size[0] if self.rollout is not None and self.rollout.batch_size else 0
+
+    def show_step(self) -> None:
+        frame_view = self.query_one(FrameView)
+        if self.length:
+            self.step = max(0, min(self.step, self.length - 1))
+            frames = self.rollout.get(PIXELS_KEY, None)
+            frame_view.show(frames[self.step] if frames is not None else None, NO_FRAMES)
+            self.query_one(StepTable).show(self.rollout, self.step)
+            self.query_one(TensorDictTree).show(self.rollout, self.step)
+        elif self.session is not None:  # a live env before its first step: the reset frame
+            frame_view.show(self.session.current.get(PIXELS_KEY, None), "this env does not render")
+        else:
+            frame_view.show(None, "press o to open a rollout, or l to drive a live env")
+        self.query_one("#inspector-status", Static).update(self.status_text())
+
+    def status_text(self) -> str:
+        if self.session is not None:
+            env_id = self.session.config.env.id
+            if self.session.kind == "discrete":
+                keys = f"0-{self.session.action_count - 1} action"
+            else:
+                keys = f"a action ({self.session.describe_actions()})"
+            return (
+                f"[b]LIVE[/b] {env_id} · {self.length} steps · policy: {self.session.weights_note}\n"
+                f"p policy step · r random · {keys} · R reset · l close"
+            )
+        if self.rollout is None:
+            return "No rollout open: o opens one (trainer, evaluation, replay, saved, preview); l drives a live env."
+        return f"{self.description} · {self.length} steps"
+
+    # ---- stepping through -----------------------------------------------------------------------
+
+    def go(self, step: int) -> None:
+        if self.length:
+            self.step = max(0, min(step, self.length - 1))
+            self.show_step()
+
+    def action_step(self, delta: int) -> None:
+        self.go(self.step + delta)
+
+    def action_first(self) -> None:
+        self.go(0)
+
+    def action_last(self) -> None:
+        self.go(self.length - 1)
+
+    def action_next_done(self) -> None:
+        later = [end for end in episode_ends(self.rollout) if end > self.step] if self.length else []
+        if later:
+            self.go(later[0])
+        else:
+            self.notify("No episode ends after this step.", severity="warning")
+
+    def action_previous_done(self) -> None:
+        earlier = [end for end in episode_ends(self.rollout) if end < self.step] if self.length else []
+        if earlier:
+            self.go(earlier[-1])
+        else:
+            self.notify("No episode ends before this step.", severity="warning")
+
+    def action_toggle_view(self) -> None:
+        self.view = "tensordict" if self.view == "step" else "step"
+        self.update_layout()
+        if self.view == "tensordict":
+            self.query_one(TensorDictTree).tree.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in LIVE_ACTIONS:
+            return self.session is not None
+        if action == "act":  # off a live env, digits stay the app's mode keys
+            return self.session is not None and self.session.kind == "discrete"
+        if action == "enter_action":
+            return self.session is not None and self.session.kind == "continuous"
+        if action == "toggle_view":
+            return self.compact
+        return True
+
+    # ---- opening rollouts -----------------------------------------------------------------------
+
+    def sources(self) -> list[Source]:
+        run_dir = self.app.current_run_dir
+        trainer = "" if run_is_live(run_dir) else ("no run yet: s starts one" if run_dir is None else "the run's trainer is not running")
+        sources = [
+            Source("latest", "Latest episode from the trainer", unavailable=trainer),
+            Source("eval", "Evaluation episode of the current policy (played here, with frames)"),
+            Source("replay", "Replay buffer sample", unavailable=trainer),
+            Source("preview", "Setup preview (random actions)",
+                   unavailable="" if self.app.preview_rollout is not None else "none yet: p in Setup makes one"),
+        ]
+        if run_dir is not None:
+            sources += [Source("saved", f"Saved: {path.name}", path) for path in list_rollouts(run_dir)]
+        return sources
+
+    def action_open(self) -> None:
+        self.app.push_screen(SourcePicker(self.sources()), self.open_source)
+
+    def open_source(self, source: Source | None) -> None:
+        if source is None:
+            return
+        if source.kind == "preview":
+            self.action_open_preview()
+            return
+        self.notify(f"Opening: {source.label}…")
+        self.load_source(source, self.app.config, self.app.current_run_dir)
+
+    def action_open_preview(self) -> None:
+        self.opened(self.app.preview_rollout, "setup preview (random actions)", "preview")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="inspector-open")
+    def load_source(self, source: Source, config: RunConfig, run_dir: Path | None) -> None:
+        try:
+            from tui_rl.engine.inspect import load_source
+
+            rollout, description = load_source(source.kind, config, run_dir, source.path)
+        except Exception as exc:  # shown, not raised: a failed source must not end the app
+            self.post_message(self.Failed(f"{source.label}: {reason(exc)}"))
+            return
+        self.post_message(self.RolloutOpened(rollout, description, source.kind))
+
+    def on_inspector_screen_rollout_opened(self, message: RolloutOpened) -> None:
+        if message.session is None:
+            self.opened(message.rollout, message.description, message.kind)
+            return
+        self.close_session()
+        self.session = message.session
+        self.opened(message.rollout, message.description, message.kind)
+
+    def opened(self, rollout: Any, description: str, kind: str) -> None:
+        if kind != "live":
+            self.close_session()
+        self.rollout, self.description, self.kind, self.step = rollout, description, kind, 0
+        self.refresh_bindings()
+        self.show_step()
+
+    def on_inspector_screen_failed(self, message: Failed) -> None:
+        self.notify(message.reason, title="Inspector", severity="error", timeout=8)
+
+    # ---- the live env ---------------------------------------------------------------------------
+
+    def action_live(self) -> None:
+        if self.session is not None:
+            self.close_session()
+            self.refresh_bindings()
+            self.show_step()
+            self.notify("Live env closed; its rollout stays open.")
+            return
+        self.notify(f"Opening a live {self.app.config.env.id}…")
+        self.open_live(self.app.config, self.app.current_run_dir)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="inspector-open")
+    def open_live(self, config: RunConfig, run_dir: Path | None) -> None:
+        try:
+            from tui_rl.engine.inspect import live_session_for
+
+            session = live_session_for(config, run_dir)
+        except Exception as exc:
+            self.post_message(self.Failed(f"live env: {reason(exc)}"))
+            return
+        self.post_message(self.RolloutOpened(session.rollout, f"live {config.env.id}", "live", session))
+
+    def close_session(self) -> None:
+        session, self.session = self.session, None
+        if session is not None:
+            session.close()
+
+    def live_step(self, take: Callable[[], object]) -> None:
+        try:
+            take()
+        except ValueError as exc:  # ActionError: an action the env cannot take
+            self.notify(str(exc), severity="error")
+            return
+        except Exception as exc:  # the env itself failed: say so, keep the app
+            self.notify(f"the env failed: {reason(exc)}", severity="error")
+            return
+        self.rollout = self.session.rollout
+        self.go(self.length - 1)  # the view follows the growing rollout
+
+    def action_step_policy(self) -> None:
+        self.live_step(self.session.step_policy)
+
+    def action_step_random(self) -> None:
+        self.live_step(self.session.step_random)
+
+    def action_act(self, index: int) -> None:
+        self.live_step(lambda: self.session.step_action(index))
+
+    def action_enter_action(self) -> None:
+        prompt = f"Action for {self.session.config.env.id}: {self.session.describe_actions()}"
+        self.app.push_screen(ActionPrompt(prompt, self.session.parse_action, self.last_action), self.take_typed_action)
+
+    def take_typed_action(self, value: str | None) -> None:
+        if value is None or self.session is None:
+            return
+        self.last_action = value
+        self.live_step(lambda: self.session.step_action(value))
+
+    def action_reset_env(self) -> None:
+        self.session.reset()
+        self.notify("New episode.")
+        self.show_step()
+
+    def action_refresh_weights(self) -> None:
+        self.fetch_weights(self.app.current_run_dir)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="inspector-weights")
+    def fetch_weights(self, run_dir: Path | None) -> None:
+        try:
+            from tui_rl.engine.inspect import run_weights
+
+            weights = run_weights(run_dir)
+        except Exception as exc:
+            self.post_message(self.Failed(f"weights: {reason(exc)}"))
+            return
+        self.post_message(self.WeightsFetched(weights))
+
+    def on_inspector_screen_weights_fetched(self, message: WeightsFetched) -> None:
+        if self.session is None:
+            return
+        try:
+            self.session.load_weights(message.weights)
+        except Exception as exc:
+            self.notify(f"weights: {reason(exc)}", severity="error")
+            return
+        self.notify(f"Policy: {self.session.weights_note}")
+        self.show_step()
+
+    # ---- saving ---------------------------------------------------------------------------------
+
+    def action_save(self) -> None:
+        run_dir = self.app.current_run_dir
+        if run_dir is None:
+            self.notify("No run folder to save into: start a run (s) or open one in Runs (3).", severity="error")
+            return
+        if not self.length:
+            self.notify("Nothing to save: the rollout has no steps.", severity="warning")
+            return
+        self.save_rollout(run_dir, self.rollout, f"{self.kind}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+    @work(thread=True, exit_on_error=False, group="inspector-save")
+    def save_rollout(self, run_dir: Path, rollout: Any, name: str) -> None:
+        try:
+            from tui_rl.engine.rollouts import save_rollout
+
+            path = save_rollout(run_dir, rollout, name)
+        except Exception as exc:
+            self.post_message(self.Failed(f"save: {reason(exc)}"))
+            return
+        self.post_message(self.Saved(path))
+
+    def on_inspector_screen_saved(self, message: Saved) -> None:
+        self.notify(f"Saved to {message.path}; o opens it again.")
+
+
+def run_is_live(run_dir: Path | None) -> bool:
+    """Whether the run's trainer is up (judged from run.json, without connecting)."""
+    if run_dir is None:
+        return False
+    try:
+        summary = read_summary(run_dir)
+    except RunFolderError:
+        return False
+    return summary.pid is not None and summary.status not in FINAL_STATES
