@@ -172,12 +172,14 @@ def draw_lines(
     title: str,
     lines: Iterable[tuple[str, DecimatedSeries]],
     markers: Iterable[tuple[int, str]] = (),
+    width: int | None = None,
 ) -> None:
-    """Replace ``plot``'s figure with ``lines`` (label, series) against frames, and vertical markers."""
+    """Replace ``plot``'s figure with ``lines`` (label, series) against frames, and vertical markers,
+    each series cut to about ``width`` (default: the plot's own) points."""
     plt = plot.plt
     plt.clear_figure()
     plt.title(title)
-    width = max(8, plot.size.width - 10)  # the y tick labels take about ten columns
+    width = max(8, (width or plot.size.width) - 10)  # the y tick labels take about ten columns
     x_max = 0
     drawn = 0
     for index, (label, series) in enumerate(lines):
@@ -203,7 +205,8 @@ def draw_lines(
 
 
 class MetricChart(PlotextPlot):
-    """One live chart of a run's curves; redrawn by :class:`TrainingCharts` when its data changed."""
+    """One live chart of a run's curves. Its figure is kept current even while hidden (cheap), so
+    switching charts paints at once; building the picture (the costly part) happens only on screen."""
 
     def __init__(self, spec: ChartSpec, curves: RunCurves, **kwargs) -> None:
         super().__init__(id=f"chart-{spec.key}", **kwargs)
@@ -211,20 +214,22 @@ class MetricChart(PlotextPlot):
         self.curves = curves
         self._drawn_key: tuple | None = None
 
-    def redraw_if_changed(self) -> None:
+    def update_figure(self, width: int) -> None:
+        """Redo the figure for ``width`` columns if the data changed; repaint if it is shown."""
         names = self.curves.matching(self.spec.metrics, self.spec.prefix)
         key = (
             tuple((n, self.curves.series[n].revision) for n in names),
             self.curves.marker_revision,
-            self.size,
+            width,
             id(self.curves),
         )
-        if key == self._drawn_key or not self.size.area:
+        if key == self._drawn_key:
             return
         self._drawn_key = key
         lines = [(LABELS.get(n, n), self.curves.series[n]) for n in names]
-        draw_lines(self, self.spec.title, lines, self.curves.markers)
-        self.refresh()
+        draw_lines(self, self.spec.title, lines, self.curves.markers, width)
+        if self.display:
+            self.refresh()
 
 
 class TrainingCharts(Widget):
@@ -256,9 +261,10 @@ class TrainingCharts(Widget):
     def redraw(self) -> None:
         if not self.screen.is_current:
             return  # another mode is shown: nothing to paint
+        # A hidden chart has no size yet: it will get the width of the area the shown one fills.
+        area = self.query_one("#chart-grid").size.width
         for chart in self.query(MetricChart):
-            if chart.display:
-                chart.redraw_if_changed()
+            chart.update_figure(chart.size.width or area)
 
     def show_chart(self, key: str) -> None:
         for chart in self.query(MetricChart):
@@ -273,8 +279,3 @@ class TrainingCharts(Widget):
     def action_cycle(self, step: int) -> None:
         tabs = self.query_one(Tabs)
         tabs.action_next_tab() if step > 0 else tabs.action_previous_tab()
-
-    @property
-    def selected(self) -> str:
-        active = self.query_one(Tabs).active
-        return active.removeprefix("tab-") if active else CHARTS[0].key
