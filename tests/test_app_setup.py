@@ -85,6 +85,27 @@ async def test_search_pendulum_shows_continuous_actions_and_drops_dqn():
         assert f"Training with {app.config.algorithm.name.upper()}." in shown
 
 
+async def test_an_unknown_env_id_is_explained_and_kwargs_reach_the_env():
+    app = TuiRlApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"NoSuchEnv-v0", "enter")
+        await settle(pilot)
+        assert app.config.env.id == "NoSuchEnv-v0"  # a free-text id is taken as typed
+        specs = renderable_text(app.screen.query_one("#spec-view").content)
+        assert "cannot make 'NoSuchEnv-v0'" in specs
+        assert app.screen.query_one("#spec-view").has_class("-error")
+
+        await pilot.press("slash", *"MountainCarContinuous", "enter")
+        app.screen.query_one("#field-env-kwargs").focus()
+        await pilot.press(*'{"goal_velocity": 0.1}')
+        await pilot.pause(0.6)  # the probe waits for a pause in typing
+        await settle(pilot)
+        assert app.config.env.kwargs == {"goal_velocity": 0.1}
+        specs = renderable_text(app.screen.query_one("#spec-view").content)
+        assert "continuous [1] in [-1, 1]" in specs
+
+
 async def test_step_counter_preview_counts_one_to_ten():
     app = TuiRlApp()
     async with app.run_test(size=SMALL) as pilot:

@@ -41,6 +41,8 @@ TAB_FOCUS = {
 }
 OFF_POLICY = ("dqn", "ddpg", "sac")
 ENV_FIELDS = ["env.num_envs", "env.kwargs", "env.max_episode_steps", "env.seed"]
+#: env fields that can change the specs (the probe builds one copy, so num_envs does not)
+PROBED_FIELDS = ("env.kwargs", "env.max_episode_steps")
 #: Exploration fields of each algorithm: shown with the policy, not with the other hyperparameters.
 EXPLORATION = {
     "dqn": ["eps_start", "eps_end", "eps_decay_frames"],
@@ -238,8 +240,8 @@ class SetupScreen(Screen):
 
     def on_hparam_form_edited(self, event: HparamForm.Edited) -> None:
         self.use(event.config)
-        if event.path.startswith("env."):
-            # Typing kwargs probes once the user pauses, not at every key.
+        if event.path in PROBED_FIELDS:
+            # The specs may change: probe once the user pauses typing, not at every key.
             self.set_timer(0.4, self.probe_if_current, name="probe-debounce")
 
     def probe_if_current(self) -> None:

@@ -137,6 +137,8 @@ class EnvPicker(Vertical):
     def choose(self, env_id: str) -> None:
         self.current = env_id
         self.post_message(self.Chosen(self, env_id))
+        # Out of the search box, so single keys (s to start) work; / comes back to search.
+        self.query_one(OptionList).focus()
 
     def action_list_cursor(self, direction: str) -> None:
         """Up and down in the search box move the list's highlight, as in a combo box."""
