@@ -224,3 +224,18 @@ async def test_trainer_sources_say_why_they_are_unavailable_without_a_run():
         assert "Setup" in unavailable["preview"]
         await pilot.press("escape")
         assert isinstance(app.screen, InspectorScreen)
+
+
+async def test_recording_a_video_of_the_newest_checkpoint_from_the_app(tmp_path):
+    from test_inspect import trained_run
+
+    run_dir = trained_run(tmp_path)
+    app = TuiRlApp(RunConfig(), preset_name="test", runs_dir=tmp_path)
+    app.current_run_dir = run_dir
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_inspector(pilot)
+        await pilot.press("V")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        (video,) = (run_dir / "metrics" / "videos").glob("eval-512*")
+        assert str(video) in list(app._notifications)[-1].message

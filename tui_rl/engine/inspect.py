@@ -55,8 +55,12 @@ def downscale_frame(frame: np.ndarray, max_width: int = MAX_FRAME_WIDTH) -> np.n
     if factor <= 1:
         return np.ascontiguousarray(frame)
     height, width = frame.shape[0] // factor * factor, frame.shape[1] // factor * factor
-    blocks = frame[:height, :width].reshape(height // factor, factor, width // factor, factor, -1)
-    return blocks.mean(axis=(1, 3)).round().astype(np.uint8)
+    # one strided view per offset in the block: a few fast adds instead of a slow axis reduction
+    total = np.zeros((height // factor, width // factor, frame.shape[2]), np.uint32)
+    for row in range(factor):
+        for col in range(factor):
+            total += frame[row:height:factor, col:width:factor]
+    return ((total + factor * factor // 2) // (factor * factor)).astype(np.uint8)
 
 
 def gym_env_of(env: EnvBase) -> Any:

@@ -71,6 +71,7 @@ class InspectorScreen(Screen):
         Binding("R", "reset_env", "Reset", id="inspect.reset"),
         Binding("u", "refresh_weights", "Fresh weights", show=False, id="inspect.weights"),
         Binding("w", "save", "Save", id="inspect.save"),
+        Binding("V", "record_video", "Record video", show=False, id="inspect.record"),
         Binding("v", "toggle_view", "View", id="inspect.view"),
     ]
 
@@ -99,11 +100,12 @@ class InspectorScreen(Screen):
             self.reason = reason
 
     class Saved(Message):
-        """The rollout was saved to ``path``."""
+        """The rollout (or a recorded video: ``what``) was saved to ``path``."""
 
-        def __init__(self, path: Path) -> None:
+        def __init__(self, path: Path, what: str = "rollout") -> None:
             super().__init__()
             self.path = path
+            self.what = what
 
     def __init__(self) -> None:
         super().__init__()
@@ -402,7 +404,30 @@ class InspectorScreen(Screen):
         self.post_message(self.Saved(path))
 
     def on_inspector_screen_saved(self, message: Saved) -> None:
-        self.notify(f"Saved to {message.path}; o opens it again.")
+        if message.what == "rollout":
+            self.notify(f"Saved to {message.path}; o opens it again.")
+        else:
+            self.notify(f"{message.what} written to {message.path}", timeout=10)
+
+    def action_record_video(self) -> None:
+        run_dir = self.app.current_run_dir
+        if run_dir is None:
+            self.notify("No run to record: start a run (s) or open one in Runs (3).", severity="error")
+            return
+        self.notify("Recording an evaluation episode of the newest checkpoint…")
+        self.record_video(run_dir)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="inspector-record")
+    def record_video(self, run_dir: Path) -> None:
+        try:
+            from tui_rl.engine.evaluate import evaluate_run
+
+            report = evaluate_run(run_dir, episodes=1, record=True)
+        except Exception as exc:
+            self.post_message(self.Failed(f"record: {reason(exc)}"))
+            return
+        what = f"A video of an episode with return {report.returns[0]:g}"
+        self.post_message(self.Saved(report.video, what))
 
 
 def run_is_live(run_dir: Path | None) -> bool:
