@@ -190,7 +190,7 @@ def test_stop_checkpoints_then_the_trainer_exits_and_removes_its_socket(handle):
         late.pause()
 
 
-def test_a_killed_trainer_resumes_from_its_last_complete_checkpoint(tmp_path):
+def test_a_killed_trainer_resumes_from_its_last_complete_checkpoint_and_sigterm_stops_it(tmp_path):
     config = endless_dqn("checkpoint.every_frames=200", "checkpoint.keep=2")
     first = RunHandle.start(config, name="killed", runs_dir=tmp_path)
     wait_for(first, lambda e: isinstance(e, Checkpointed) and e.frames >= 600)
@@ -214,8 +214,9 @@ def test_a_killed_trainer_resumes_from_its_last_complete_checkpoint(tmp_path):
         assert resumed.message == f"resumed from the checkpoint at {resumed_from} frames"
         going_on, _ = wait_for(second, metrics)
         assert going_on.frames == resumed_from + BATCH
-        second.stop()
-        wait_for(second, status("stopped"))
+        second.process.send_signal(signal.SIGTERM)  # as a shutdown or `kill` would
+        stopped, _ = wait_for(second, status("stopped"))
+        assert stopped.reason == "terminated (SIGTERM)"
         assert second.process.wait(timeout=30) == 0
     finally:
         if second.process.poll() is None:
