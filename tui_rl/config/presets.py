@@ -103,7 +103,7 @@ def format_validation_error(exc: ValidationError, source: str = "config") -> str
 
 def to_toml(config: RunConfig) -> str:
     # TOML has no null: fields left at None are simply omitted and come back as their default None.
-    return tomli_w.dumps(config.model_dump(mode="json", exclude_none=True))
+    return tomli_w.dumps(config.model_dump(exclude_none=True))
 
 
 def save_file(config: RunConfig, path: Path) -> None:
