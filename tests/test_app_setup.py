@@ -130,7 +130,9 @@ async def test_step_counter_preview_counts_one_to_ten():
         preview = renderable_text(app.screen.query_one("#preview-output").content)
         lines = preview.splitlines()
         header = next(line.split() for line in lines if "step_count" in line.split())
-        rows = [cells for cells in map(str.split, lines) if len(cells) == len(header) and cells[0].isdigit()]
+        rows = [
+            cells for cells in map(str.split, lines) if len(cells) == len(header) and cells[0].isdigit()
+        ]
         column = header.index("step_count")
         assert [int(row[column]) for row in rows] == list(range(1, 11))
         assert "TensorDict(" in preview

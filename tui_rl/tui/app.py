@@ -71,7 +71,9 @@ class TuiRlApp(App[int]):
 
     TITLE = "tui-rl"
     CSS_PATH = "app.tcss"
-    MODES: ClassVar[dict[str, Callable[[], Screen]]] = {mode: screen_factory(mode) for mode in MODE_SCREENS}
+    MODES: ClassVar[dict[str, Callable[[], Screen]]] = {
+        mode: screen_factory(mode) for mode in MODE_SCREENS
+    }
     COMMANDS = App.COMMANDS | {BindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "switch_mode('setup')", "Setup", id="app.mode.setup", group=MODES_GROUP),

@@ -19,6 +19,7 @@ from textual.lazy import Lazy
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Static, TabbedContent, TabPane
+from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from tui_rl.config import ConfigError, RunConfig, save_file
@@ -93,9 +94,10 @@ def describe_rollout(td: Any) -> Group:
     """The preview as the tutorial prints it: a table of the per-step scalars, then the TensorDict."""
     steps = td.batch_size[0] if td.batch_dims else 1
     columns: dict[str, list[str]] = {"step": [str(i + 1) for i in range(steps)]}
-    after_step = [key for key in td.keys(include_nested=True, leaves_only=True) if isinstance(key, tuple)]
+    leaves = td.keys(include_nested=True, leaves_only=True)
+    after_step = [key for key in leaves if isinstance(key, tuple)]  # the ("next", ...) entries
     # The counters first: they show what the stack does (StepCounter's step_count 1..N).
-    after_step.sort(key=lambda key: (0 if key[-1].endswith("count") else 1 if key[-1].endswith("reward") else 2, key))
+    after_step.sort(key=lambda key: (not key[-1].endswith("count"), not key[-1].endswith("reward"), key))
     for key in [("action",), *after_step]:
         if key not in td.keys(include_nested=True):
             continue
@@ -129,11 +131,23 @@ class SetupScreen(Screen):
     AUTO_FOCUS = "#env-list"
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save_preset", "Save", tooltip="Save as a preset TOML file", id="setup.save_preset"),
+        Binding(
+            "ctrl+s", "save_preset", "Save", tooltip="Save as a preset TOML file",
+            id="setup.save_preset",
+        ),
         Binding("p", "preview", "Preview", id="setup.preview"),
-        Binding("left_square_bracket", "cycle_tab(-1)", "Previous tab", group=TABS_GROUP, id="setup.previous_tab"),
-        Binding("right_square_bracket", "cycle_tab(1)", "Next tab", group=TABS_GROUP, id="setup.next_tab"),
-        Binding("slash", "search_envs", "Search envs", key_display="/", show=False, id="setup.search_envs"),
+        Binding(
+            "left_square_bracket", "cycle_tab(-1)", "Previous tab", group=TABS_GROUP,
+            id="setup.previous_tab",
+        ),
+        Binding(
+            "right_square_bracket", "cycle_tab(1)", "Next tab", group=TABS_GROUP,
+            id="setup.next_tab",
+        ),
+        Binding(
+            "slash", "search_envs", "Search envs", key_display="/", show=False,
+            id="setup.search_envs",
+        ),
         Binding("escape", "leave_field", show=False),
     ]
 
@@ -145,6 +159,10 @@ class SetupScreen(Screen):
             self.rollout = rollout
             self.rendered = rendered
             self.error = error
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.probe_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         config: RunConfig = self.app.config
@@ -196,7 +214,7 @@ class SetupScreen(Screen):
     def on_mount(self) -> None:
         self.show_env(self.app.config)
         # Probing imports torch (seconds): start it once the first frame is on screen.
-        self.call_after_refresh(self.probe_if_current)
+        self.call_after_refresh(self.probe_specs)
 
     @property
     def invalid_fields(self) -> list[str]:
@@ -241,12 +259,16 @@ class SetupScreen(Screen):
     def on_hparam_form_edited(self, event: HparamForm.Edited) -> None:
         self.use(event.config)
         if event.path in PROBED_FIELDS:
-            # The specs may change: probe once the user pauses typing, not at every key.
-            self.set_timer(0.4, self.probe_if_current, name="probe-debounce")
+            self.probe_soon()
 
-    def probe_if_current(self) -> None:
-        view = self.query_one(SpecView)
-        view.probe(self.app.config)
+    def probe_specs(self) -> None:
+        self.query_one(SpecView).probe(self.app.config)
+
+    def probe_soon(self) -> None:
+        """Probe once the user pauses typing, not at every key."""
+        if self.probe_timer is not None:
+            self.probe_timer.stop()
+        self.probe_timer = self.set_timer(0.4, self.probe_specs)
 
     async def on_spec_view_probed(self, event: SpecView.Probed) -> None:
         if event.env_id != self.app.config.env.id:
@@ -277,7 +299,7 @@ class SetupScreen(Screen):
             self.notify(str(exc), title="Transforms", severity="error")
             return
         self.use(config)
-        self.set_timer(0.4, self.probe_if_current, name="probe-debounce")
+        self.probe_soon()
 
     def on_transform_stack_add_requested(self, event: TransformStack.AddRequested) -> None:
         event.stop()

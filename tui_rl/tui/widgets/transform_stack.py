@@ -139,9 +139,18 @@ class TransformStack(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
         # Out of the footer (full at 80 columns): the buttons under the stack name these keys.
         Binding("a", "add", "Add transform", show=False, id="transforms.add"),
-        Binding("delete,x", "remove", "Remove transform", key_display="del", show=False, id="transforms.remove"),
-        Binding("shift+up,K", "move(-1)", "Move transform up", key_display="⇧↑", show=False, id="transforms.up"),
-        Binding("shift+down,J", "move(1)", "Move transform down", key_display="⇧↓", show=False, id="transforms.down"),
+        Binding(
+            "delete,x", "remove", "Remove transform", key_display="del", show=False,
+            id="transforms.remove",
+        ),
+        Binding(
+            "shift+up,K", "move(-1)", "Move transform up", key_display="⇧↑", show=False,
+            id="transforms.up",
+        ),
+        Binding(
+            "shift+down,J", "move(1)", "Move transform down", key_display="⇧↓", show=False,
+            id="transforms.down",
+        ),
     ]
 
     class Changed(Message):
