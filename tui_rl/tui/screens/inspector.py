@@ -160,7 +160,8 @@ class InspectorScreen(Screen):
         if self.length:
             self.step = max(0, min(self.step, self.length - 1))
             frames = self.rollout.get(PIXELS_KEY, None)
-            frame_view.show(frames[self.step] if frames is not None else None, NO_FRAMES)
+            note = "this env does not render frames" if self.session is not None else NO_FRAMES
+            frame_view.show(frames[self.step] if frames is not None else None, note)
             self.query_one(StepTable).show(self.rollout, self.step)
             self.query_one(TensorDictTree).show(self.rollout, self.step)
         elif self.session is not None:  # a live env before its first step: the reset frame
