@@ -131,7 +131,7 @@ def command_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="evaluate a run's policy from its last checkpoint")
     evaluate.add_argument("run")
     evaluate.add_argument("--episodes", type=int, default=10)
-    evaluate.add_argument("--record", action="store_true", help="save the episodes as rollouts")
+    evaluate.add_argument("--record", action="store_true", help="record episode 1 as a video (MP4, or a GIF without FFmpeg) in the run folder")
     runs_dir_option(evaluate)
     evaluate.set_defaults(handler=cmd_eval)
     return parser

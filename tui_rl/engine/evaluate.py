@@ -1,21 +1,20 @@
 """Evaluate a run's newest checkpoint, and record an episode of it to a video file in the run folder.
 
 Frames are collected by TorchRL's :class:`VideoRecorder`. It writes MP4 through its CSVLogger when
-torchcodec (and the FFmpeg it needs) can encode here; otherwise the same frames are written as an
-animated PNG, which browsers and most image viewers play, with nothing beyond the standard library.
+torchcodec (and the FFmpeg it needs) can encode here; otherwise Pillow writes the same frames as a
+looping GIF.
 """
 
 from __future__ import annotations
 
 import os
 import statistics
-import struct
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torchrl.envs import set_exploration_type
 from torchrl.record import VideoRecorder
 from torchrl.record.loggers import CSVLogger
@@ -134,38 +133,18 @@ def record_episode(config, policy, run_dir: Path, frames: int) -> Path:
             recorder.dump(step=0)
             return folder / f"{tag}_0.mp4"
         except (ImportError, RuntimeError, OSError):  # no torchcodec, or no FFmpeg for it here
-            return write_apng(folder / f"{tag}.png", recorded, fps)
+            return write_gif(folder / f"{tag}.gif", recorded, fps)
     finally:
         env.close()
 
 
-def write_apng(path: Path, frames: list[np.ndarray], fps: int) -> Path:
-    """Write RGB ``frames`` (H x W x 3, uint8) as an animated PNG that loops, atomically."""
-    height, width = frames[0].shape[:2]
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    parts = [
-        b"\x89PNG\r\n\x1a\n",
-        chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),  # 8-bit RGB
-        chunk(b"acTL", struct.pack(">II", len(frames), 0)),  # frame count, loop forever
-    ]
-    sequence = 0
-    for index, frame in enumerate(frames):
-        # frame control: size, offset 0, delay 1/fps s, no disposal, overwrite
-        parts.append(chunk(b"fcTL", struct.pack(">IIIIIHHBB", sequence, width, height, 0, 0, 1, fps, 0, 0)))
-        sequence += 1
-        rows = np.concatenate([np.zeros((height, 1), np.uint8), frame.reshape(height, width * 3)], axis=1)
-        data = zlib.compress(rows.tobytes(), 6)  # each row starts with filter type 0
-        if index == 0:
-            parts.append(chunk(b"IDAT", data))
-        else:
-            parts.append(chunk(b"fdAT", struct.pack(">I", sequence) + data))
-            sequence += 1
-    parts.append(chunk(b"IEND", b""))
+def write_gif(path: Path, frames: list[np.ndarray], fps: int) -> Path:
+    """Write RGB ``frames`` (H x W x 3, uint8) as a looping GIF, atomically."""
+    images = [Image.fromarray(frame) for frame in frames]
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.tmp")
-    temp.write_bytes(b"".join(parts))
+    images[0].save(
+        temp, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0
+    )
     os.replace(temp, path)
     return path
