@@ -91,5 +91,6 @@ def test_live_fields_follow_the_algorithm():
     ppo = live_fields(validate({"algorithm": {"name": "ppo"}}))
     assert "algorithm.eps_end" in dqn and "algorithm.eps_end" not in ppo
     assert "algorithm.entropy_coef" in ppo
+    assert "replay_buffer.batch_size" not in ppo  # PPO has no replay buffer
     assert {"optim.lr", "replay_buffer.batch_size"} <= dqn.keys()
     assert "env.id" not in dqn

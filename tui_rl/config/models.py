@@ -246,12 +246,19 @@ class RunConfig(Section):
     )
 
 
+#: Algorithms that learn from fresh batches only: the replay buffer section does not apply to them.
+ON_POLICY = ("ppo", "a2c")
+
+
 def live_fields(config: RunConfig) -> dict[str, Any]:
-    """Every live-tunable hyperparameter of ``config`` as ``{"section.field": value}``."""
+    """Every live-tunable hyperparameter of ``config`` that applies to its algorithm, as
+    ``{"section.field": value}``."""
     found: dict[str, Any] = {}
     for section_name in type(config).model_fields:
         section = getattr(config, section_name)
         if not isinstance(section, BaseModel):
+            continue
+        if section_name == "replay_buffer" and config.algorithm.name in ON_POLICY:
             continue
         for field_name, field in type(section).model_fields.items():
             extra = field.json_schema_extra
