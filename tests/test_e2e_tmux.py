@@ -33,16 +33,21 @@ class Tmux:
     def __init__(self, socket_name: str, cwd: Path) -> None:
         self.socket_name = socket_name
         self.cwd = cwd
+        self.app_pids: list[int] = []
 
     def run(self, *args: str, check: bool = True) -> str:
         result = subprocess.run(["tmux", "-L", self.socket_name, *args], capture_output=True,
                                 text=True, check=check, cwd=self.cwd)
         return result.stdout
 
-    def start(self, session: str, *command: str) -> None:
-        shell = " ".join(str(part) for part in command)
+    def start(self, session: str, *command: str) -> int:
+        """Run ``command`` as the session's pane process; returns its pid."""
+        shell = "exec " + " ".join(str(part) for part in command)
         self.run("new-session", "-d", "-s", session, "-x", "80", "-y", "24",
                  "-e", "TERM=xterm-256color", "-e", f"PATH={os.environ['PATH']}", shell)
+        pid = int(self.run("display-message", "-p", "-t", session, "#{pane_pid}").strip())
+        self.app_pids.append(pid)
+        return pid
 
     def screen(self, session: str) -> str:
         return self.run("capture-pane", "-p", "-t", session, check=False)
@@ -89,6 +94,20 @@ def plotted_from_the_start(screen: str) -> bool:
     )
 
 
+def gone(pid: int, timeout: float) -> bool:
+    """Whether process ``pid`` ends (or is a zombie) within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return True
+        except (OSError, IndexError):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+
+
 def the_run(runs_dir: Path) -> RunSummary:
     (summary,) = list_runs(runs_dir)
     return summary
@@ -112,13 +131,16 @@ def tmux(workdir):
     server = Tmux(f"tui-rl-e2e-{os.getpid()}", workdir)
     yield server
     server.run("kill-server", check=False)
+    for pid in server.app_pids:
+        if not gone(pid, timeout=0):
+            os.kill(pid, signal.SIGKILL)  # an app that hung on its way out
     for summary in list_runs(workdir / "runs"):
         if summary.pid and not trainer_is_gone(summary):
             os.killpg(summary.pid, signal.SIGTERM)  # the trainer leads its own session
 
 
 def test_a_run_survives_a_dropped_terminal_and_comes_back(tmux, workdir):
-    tmux.start("app", TUI_RL, "e2e.toml")
+    app = tmux.start("app", TUI_RL, "e2e.toml")
     tmux.wait_for("app", lambda s: "Start" in s)
 
     tmux.keys("app", "s")
@@ -129,7 +151,8 @@ def test_a_run_survives_a_dropped_terminal_and_comes_back(tmux, workdir):
 
     before = the_run(workdir / "runs")
     tmux.run("kill-session", "-t", "app")  # what an SSH drop does: SIGHUP to the app
-    time.sleep(3)
+    assert gone(app, timeout=10), "the app did not exit when its terminal went away"
+    time.sleep(2)
     after = the_run(workdir / "runs")
     assert not trainer_is_gone(after), "the trainer died with the terminal"
     assert after.status == "running"
