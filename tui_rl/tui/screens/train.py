@@ -148,6 +148,9 @@ class TrainScreen(Screen):
 
     def start_run(self, config: RunConfig, preset: str) -> None:
         """Launch a trainer process for ``config``; the screen fills in as it comes up."""
+        if self.state == "starting":
+            self.app.notify("A run is starting already.", severity="warning")
+            return
         if self.has_live_run:
             self.app.notify(
                 f"Run {self.handle.name} is still training: stop it (x) first, or quit and leave it running.",
