@@ -8,10 +8,11 @@ import asyncio
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
-from tui_rl.config import apply_overrides, load_preset
+from tui_rl.config import RunConfig, apply_overrides, load_preset
 from tui_rl.engine.protocol import HparamsChanged, HparamsRejected
 from tui_rl.engine.runfolder import list_runs, read_events, read_summary, trainer_is_gone
 from tui_rl.tui.app import TuiRlApp
@@ -19,6 +20,7 @@ from tui_rl.tui.screens.quit import QuitScreen
 from tui_rl.tui.screens.train import TrainScreen
 from tui_rl.tui.widgets.charts import CAPACITY, DecimatedSeries, MetricChart
 from tui_rl.tui.widgets.event_log import EventLog
+from tui_rl.tui.widgets.run_list import RunList
 from tui_rl.tui.widgets.status_line import StatusLine
 
 SMALL_RUN = [
@@ -159,3 +161,31 @@ def test_chart_history_stays_bounded_over_a_long_run():
     assert min(series.lows) == 0 and max(series.highs) == 99
     xs, ys = series.points(width=70)
     assert len(xs) <= 70 and xs == sorted(xs)
+
+
+async def test_the_runs_screen_overlays_marked_runs_and_opens_one(tmp_path, monkeypatch):
+    from test_snapshots_train import START, demo_run  # the same fixture run folders
+
+    monkeypatch.chdir(tmp_path)
+    runs = Path("runs")
+    demo_run(runs, "cartpole-fast", learns=2.0, created=START)
+    demo_run(runs, "cartpole-slow", learns=0.5, created=START + 100)
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=runs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        table = app.screen.query_one(RunList)
+        await until(pilot, lambda: table.row_count == 2, what="the run list")
+        assert [table.get_row_at(i)[1] for i in range(2)] == ["cartpole-slow", "cartpole-fast"]
+
+        await pilot.press("space", "down", "space")
+        overlay = app.screen.query_one("#overlay")
+        await until(pilot, lambda: overlay.display and "cartpole-fast" in str(overlay.render()),
+                    what="the overlay")
+        assert "cartpole-slow" in str(overlay.render())
+
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen) and app.screen.state == "finished",
+                    what="the run to open in Train")
+        assert app.current_run_dir.name == "cartpole-fast"
+        assert shown_frames(app) == 40_960
+        assert "run finished" in log_text(app)

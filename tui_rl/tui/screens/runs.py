@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual_plotext import PlotextPlot
 
+from tui_rl.engine.protocol import FINAL_STATES
 from tui_rl.engine.runfolder import list_runs, read_history
 from tui_rl.tui.widgets.charts import DecimatedSeries, RunCurves, draw_lines
 from tui_rl.tui.widgets.run_list import RunList
@@ -95,7 +96,11 @@ class RunsScreen(Screen):
             f"{count} run{'s' if count != 1 else ''} in {self.app.runs_dir}"
             + ("  ·  Enter opens one in Train" if count else "  ·  press s to start one")
         )
-        self.query_one(RunList).show_runs(message.runs, message.run_dirs)
+        run_list = self.query_one(RunList)
+        run_list.show_runs(message.runs, message.run_dirs)
+        marked = [run for run in message.runs if run.name in run_list.marked]
+        if len(marked) >= 2 and any(run.status not in FINAL_STATES for run in marked):
+            self._load_curves([Path(run.path) for run in marked])  # live curves move on
 
     async def on_run_list_open_requested(self, message: RunList.OpenRequested) -> None:
         await self.app.switch_mode("train")

@@ -11,18 +11,18 @@ from __future__ import annotations
 import threading
 from collections import deque
 from pathlib import Path
+
 from textual import work
-from textual.worker import get_current_worker
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Footer, Header, Input
+from textual.worker import get_current_worker
 
 from tui_rl.config import ConfigError, RunConfig, load_file
 from tui_rl.engine.handle import RunHandle
-from tui_rl.engine.runfolder import RunHistory
 from tui_rl.engine.protocol import (
     FINAL_STATES,
     CheckpointNow,
@@ -39,6 +39,7 @@ from tui_rl.engine.protocol import (
     StepBatch,
     Stop,
 )
+from tui_rl.engine.runfolder import RunHistory
 from tui_rl.tui.screens.quit import QuitChoice, QuitScreen
 from tui_rl.tui.widgets.charts import TrainingCharts
 from tui_rl.tui.widgets.event_log import EventLog
@@ -54,19 +55,20 @@ LIVE_ACTIONS = {"pause_resume", "stop", "checkpoint", "step_batch"}
 
 
 class EventInbox:
-    """Events from the reader thread, waiting for the UI; ``put`` says whether the UI needs a nudge
-    (only the first event after a drain does, so messages coalesce under load)."""
+    """Events from the reader thread, with the handle they came from, waiting for the UI; ``put``
+    says whether the UI needs a nudge (only the first event after a drain does, so messages
+    coalesce under load)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._events: deque[Event] = deque()
+        self._events: deque[tuple[RunHandle, Event]] = deque()
 
-    def put(self, event: Event) -> bool:
+    def put(self, handle: RunHandle, event: Event) -> bool:
         with self._lock:
-            self._events.append(event)
+            self._events.append((handle, event))
             return len(self._events) == 1
 
-    def drain(self) -> list[Event]:
+    def drain(self) -> list[tuple[RunHandle, Event]]:
         with self._lock:
             events = list(self._events)
             self._events.clear()
@@ -110,11 +112,7 @@ class TrainScreen(Screen):
             self.reason = reason
 
     class EventsArrived(Message):
-        """Live events wait in the inbox of ``handle``."""
-
-        def __init__(self, handle: RunHandle) -> None:
-            super().__init__()
-            self.handle = handle
+        """Live events wait in the screen's inbox."""
 
     class EventsEnded(Message):
         """The live stream of ``handle`` ended: the run ended, or the connection dropped."""
@@ -131,13 +129,18 @@ class TrainScreen(Screen):
         self._inbox = EventInbox()
 
     def compose(self) -> ComposeResult:
+        # Kept at hand: events reach them many times a second.
+        self.status = StatusLine(id="status-line")
+        self.charts = TrainingCharts(id="charts")
+        self.log_pane = EventLog(id="event-log")
+        self.hparams = LiveHparams(id="live-hparams")
         yield Header()
-        yield StatusLine(id="status-line")
+        yield self.status
         with Horizontal(id="train-body"):
             with Vertical(id="train-main"):
-                yield TrainingCharts(id="charts")
-                yield EventLog(id="event-log")
-            yield LiveHparams(id="live-hparams")
+                yield self.charts
+                yield self.log_pane
+            yield self.hparams
         yield Footer()
 
     # ---- the app's contract -----------------------------------------------------------------
@@ -159,13 +162,13 @@ class TrainScreen(Screen):
             )
             return
         self._clear(state="starting")
-        self.query_one(EventLog).add_line("info", f"starting a {config.algorithm.name} run on {config.env.id}…")
+        self.log_pane.add_line("info", f"starting a {config.algorithm.name} run on {config.env.id}…")
         self._start_worker(config, preset)
 
     def attach_run(self, run_dir: Path) -> None:
         """Open a run folder: live with its full history if the trainer is up, else its record."""
         self._clear(state="starting")
-        self.query_one(EventLog).add_line("info", f"opening run {Path(run_dir).name}…")
+        self.log_pane.add_line("info", f"opening run {Path(run_dir).name}…")
         self._attach_worker(Path(run_dir))
 
     def confirm_quit(self) -> None:
@@ -219,8 +222,8 @@ class TrainScreen(Screen):
         try:
             while handle.is_live and not worker.is_cancelled:
                 for event in handle.events(timeout=EVENT_WAIT_S):
-                    if self._inbox.put(event):
-                        self.post_message(self.EventsArrived(handle))
+                    if self._inbox.put(handle, event):
+                        self.post_message(self.EventsArrived())
         except Exception as exc:  # a broken connection ends the stream; the UI says so
             reason = str(exc) or type(exc).__name__
         self.post_message(self.EventsEnded(handle, reason))
@@ -231,7 +234,7 @@ class TrainScreen(Screen):
             handle.send(command)
         except Exception as exc:
             self.app.call_from_thread(
-                self.query_one(EventLog).add_line, "error", f"could not send {type(command).__name__}: {exc}"
+                self.log_pane.add_line, "error", f"could not send {type(command).__name__}: {exc}"
             )
 
     # ---- messages ---------------------------------------------------------------------------
@@ -244,7 +247,7 @@ class TrainScreen(Screen):
         self.app.current_run_dir = message.handle.run_dir
         self.sub_title = message.handle.name
         if message.config is not None:
-            await self.query_one(LiveHparams).load(message.config, editable=message.handle.is_live)
+            await self.hparams.load(message.config, editable=message.handle.is_live)
         self._replay(message.history)
         summary = message.history.summary
         if message.handle.is_live:
@@ -252,31 +255,29 @@ class TrainScreen(Screen):
         elif self.state not in FINAL_STATES:
             # The trainer is gone without saying so (killed, crashed): the summary knows.
             if summary.reason:
-                self.query_one(EventLog).add_line("warning", summary.reason, summary.frames)
-            self.query_one(StatusLine).update_progress(reason=summary.reason)
+                self.log_pane.add_line("warning", summary.reason, summary.frames)
+            self.status.update_progress(reason=summary.reason)
             self._set_state(summary.status)
         self.refresh_bindings()
 
     def on_train_screen_run_failed_to_open(self, message: RunFailedToOpen) -> None:
-        self.query_one(EventLog).add_line("error", message.reason)
+        self.log_pane.add_line("error", message.reason)
         self._set_state("failed")
 
-    def on_train_screen_events_arrived(self, message: EventsArrived) -> None:
-        if message.handle is not self.handle:
-            self._inbox.drain()  # a previous run's leftovers
-            return
-        for event in self._inbox.drain():
-            self._apply(event)
+    def on_train_screen_events_arrived(self, message: EventsArrived | None = None) -> None:
+        for handle, event in self._inbox.drain():
+            if handle is self.handle:  # not a previous run's leftovers
+                self._apply(event)
 
     def on_train_screen_events_ended(self, message: EventsEnded) -> None:
         if message.handle is not self.handle:
             return
-        self.on_train_screen_events_arrived(self.EventsArrived(message.handle))
+        self.on_train_screen_events_arrived()
         if self.state not in FINAL_STATES:
             why = f": {message.reason}" if message.reason else ""
-            self.query_one(EventLog).add_line("error", f"lost the connection to the trainer{why}")
+            self.log_pane.add_line("error", f"lost the connection to the trainer{why}")
             self._set_state("disconnected")
-        self.query_one(LiveHparams).set_editable(False)
+        self.hparams.set_editable(False)
         self.refresh_bindings()
 
     def on_live_hparams_change_requested(self, message: LiveHparams.ChangeRequested) -> None:
@@ -288,19 +289,19 @@ class TrainScreen(Screen):
     def _clear(self, state: str) -> None:
         self.state = state
         self._inbox.drain()
-        self.query_one(TrainingCharts).reset()
-        self.query_one(EventLog).clear()
-        self.query_one(StatusLine).reset(state=state)
+        self.charts.reset()
+        self.log_pane.clear()
+        self.status.reset(state=state)
 
     def _replay(self, history: RunHistory) -> None:
         """Fill the screen from the run's record on disk (summary, metric series, logged events)."""
-        curves = self.query_one(TrainingCharts).curves
+        curves = self.charts.curves
         for name, points in history.metrics.items():
             for frames, value in points:
                 curves.add(frames, {name: value})
         summary = history.summary
         fps = history.metrics.get("fps")
-        self.query_one(StatusLine).update_progress(
+        self.status.update_progress(
             frames=summary.frames,
             total_frames=summary.total_frames,
             fps=fps[-1][1] if fps else None,
@@ -311,20 +312,20 @@ class TrainScreen(Screen):
             self._apply(event, replaying=True)
 
     def _apply(self, event: Event, replaying: bool = False) -> None:
-        status = self.query_one(StatusLine)
+        status = self.status
         if event.frames > status.progress.frames:
             status.update_progress(frames=event.frames)
         if isinstance(event, Metrics):
-            self.query_one(TrainingCharts).curves.add(event.frames, event.values)
+            self.charts.curves.add(event.frames, event.values)
             if "fps" in event.values:
                 status.update_progress(fps=event.values["fps"])
             return
-        self.query_one(EventLog).add_event(event)
+        self.log_pane.add_event(event)
         if isinstance(event, StatusChanged):
             self._on_status(event)
         elif isinstance(event, Evaluated):
             if not replaying:  # on disk, evaluations are a metric series like the others
-                self.query_one(TrainingCharts).curves.add(event.frames, {"eval_return": event.mean_return})
+                self.charts.curves.add(event.frames, {"eval_return": event.mean_return})
             best = status.progress.best_eval
             status.update_progress(
                 last_eval=event.mean_return,
@@ -332,34 +333,34 @@ class TrainScreen(Screen):
             )
         elif isinstance(event, HparamsChanged):
             label = ", ".join(f"{key}={value}" for key, value in event.changes.items())
-            self.query_one(TrainingCharts).curves.add_marker(event.frames, label)
-            self.query_one(LiveHparams).applied(event.changes)
+            self.charts.curves.add_marker(event.frames, label)
+            self.hparams.applied(event.changes)
         elif isinstance(event, HparamsRejected) and not replaying:
-            self.query_one(LiveHparams).rejected(event.values, event.reason)
+            self.hparams.rejected(event.values, event.reason)
 
     def _on_status(self, event: StatusChanged) -> None:
-        status = self.query_one(StatusLine)
+        status = self.status
         if status.progress.started is None:
             status.update_progress(started=event.time)
         if event.total_frames:
             status.update_progress(total_frames=event.total_frames)
         if event.state in FINAL_STATES:
             status.update_progress(ended=event.time, reason=event.reason if event.state == "failed" else "")
-            self.query_one(LiveHparams).set_editable(False)
+            self.hparams.set_editable(False)
         self._set_state(event.state)
         if event.state == "failed":
             self.app.notify(event.reason or "the run failed", title="Run failed", severity="error")
 
     def _set_state(self, state: str) -> None:
         self.state = state
-        self.query_one(StatusLine).update_progress(state=state)
+        self.status.update_progress(state=state)
         self.refresh_bindings()
 
     # ---- layout -------------------------------------------------------------------------------
 
     def on_resize(self, event) -> None:
         width, height = event.size
-        self.query_one(TrainingCharts).set_class(
+        self.charts.set_class(
             width >= GRID_MIN_SIZE[0] and height >= GRID_MIN_SIZE[1], "-grid"
         )
         self.set_class(width >= SIDE_MIN_WIDTH, "-wide")
@@ -386,14 +387,17 @@ class TrainScreen(Screen):
         self._send(self.handle, StepBatch())
 
     def action_edit_hparams(self) -> None:
-        side = self.query_one(LiveHparams)
+        side = self.hparams
+        editable = [field for field in side.query(Input) if not field.disabled]
+        if side.has_class("-open") and not editable:
+            side.remove_class("-open")  # a read-only pane has no input to leave with escape
+            return
         side.add_class("-open")
-        inputs = side.query("Input")
-        if inputs:
-            inputs.first().focus()
+        if editable:
+            editable[0].focus()
 
     def action_cycle_chart(self, step: int) -> None:
-        self.query_one(TrainingCharts).action_cycle(step)
+        self.charts.action_cycle(step)
 
     def on_unmount(self) -> None:
         if self.handle is not None:

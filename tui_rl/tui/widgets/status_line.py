@@ -46,7 +46,7 @@ def clock(seconds: float) -> str:
 def describe(progress: RunProgress, now: float) -> Text:
     if progress.state == "idle":
         return Text("No run yet: press s to start one from the setup, or open one in Runs (3).", style="dim")
-    text = Text()
+    text = Text(no_wrap=True, overflow="ellipsis")
     text.append(progress.state.upper(), STATE_STYLES.get(progress.state, "bold"))
     total = f"/{frames_label(progress.total_frames)}" if progress.total_frames else ""
     text.append(f" │ {frames_label(progress.frames)}{total}")
@@ -68,11 +68,16 @@ def describe(progress: RunProgress, now: float) -> Text:
 
 
 class StatusLine(Static):
-    """One line about the shown run; ticks once a second while the run is live for elapsed / ETA."""
+    """One line about the shown run; ticks once a second while the run is live for elapsed / ETA.
+
+    Many changes in one UI turn (a burst of events) repaint once; the line never changes height,
+    so a repaint needs no layout of the screen.
+    """
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.progress = RunProgress()
+        self._repaint_pending = False
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick)
@@ -80,15 +85,21 @@ class StatusLine(Static):
 
     def update_progress(self, **changes) -> None:
         self.progress = replace(self.progress, **changes)
-        self._show()
+        self._repaint()
 
     def reset(self, **values) -> None:
         self.progress = RunProgress(**values)
-        self._show()
+        self._repaint()
+
+    def _repaint(self) -> None:
+        if not self._repaint_pending:
+            self._repaint_pending = True
+            self.call_later(self._show)
 
     def _tick(self) -> None:
         if self.progress.state not in FINAL_STATES and self.progress.started is not None:
             self._show()
 
     def _show(self) -> None:
-        self.update(describe(self.progress, time.time()))
+        self._repaint_pending = False
+        self.update(describe(self.progress, time.time()), layout=False)
