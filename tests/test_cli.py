@@ -162,6 +162,8 @@ def test_presets_show_and_validate(tmp_path, tiny_file, capsys):
 
     assert main(["presets", "validate", str(tiny_file)]) == 0
     assert "valid (CartPole-v1, dqn)" in capsys.readouterr().out
+    assert main(["presets", "validate", name]) == 0  # a shipped preset by name, as `show` takes it
+    assert f"{name}: valid" in capsys.readouterr().out
 
     bad = tmp_path / "bad.toml"
     bad.write_text(tiny_file.read_text().replace("[optim]", "[optim]\nspeed = 3"))

@@ -30,7 +30,6 @@ from tui_rl.config import (
     RunConfig,
     apply_overrides,
     list_presets,
-    load_file,
     load_preset,
 )
 from tui_rl.config.presets import resolve_preset
@@ -109,8 +108,8 @@ def command_parser() -> argparse.ArgumentParser:
     presets_sub = presets.add_subparsers(dest="action", metavar="ACTION")
     show = presets_sub.add_parser("show", help="print a preset's TOML")
     show.add_argument("name")
-    validate = presets_sub.add_parser("validate", help="check a preset file")
-    validate.add_argument("file")
+    validate = presets_sub.add_parser("validate", help="check a preset file (or a shipped preset)")
+    validate.add_argument("file", metavar="FILE|NAME")
     presets.set_defaults(handler=cmd_presets)
 
     runs = sub.add_parser("runs", help="list runs, or show one with its metric series")
@@ -178,7 +177,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
         return EXIT_OK
     console = Console()
     if args.action == "validate":
-        config = load_file(Path(args.file))
+        config = load_preset(args.file)
         check_action_space(config)
         print(f"{args.file}: valid ({config.env.id}, {config.algorithm.name})")
         return EXIT_OK
