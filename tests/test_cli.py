@@ -176,6 +176,17 @@ def test_presets_show_and_validate(tmp_path, tiny_file, capsys):
     assert "dqn needs a discrete action space; Pendulum-v1 has a continuous one" in capsys.readouterr().err
 
 
+def test_output_into_a_closed_pipe_ends_quietly():
+    """`tui-rl presets | head -1`: the reader goes away before the table is written."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui_rl.cli", "presets", "show", list_presets()[0].name],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    process.stdout.close()
+    assert process.wait(timeout=60) == 1
+    assert process.stderr.read() == ""
+
+
 def test_attach_to_a_run_that_does_not_exist_exits_2(runs_dir, capsys):
     assert main(["attach", "nowhere", "--runs-dir", str(runs_dir)]) == 2
     assert "no run 'nowhere'" in capsys.readouterr().err

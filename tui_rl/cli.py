@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -65,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, RunFolderError, UsageError) as exc:
         print(f"tui-rl: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `tui-rl runs show RUN --json | head`: the reader left, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return EXIT_FAILED
 
 
 # ---- parsers ------------------------------------------------------------------------------------
