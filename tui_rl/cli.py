@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import shutil
 import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -359,7 +359,7 @@ def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
 
     from tui_rl.engine.server import install_stop_signals, serve_run
 
-    logging.getLogger("torchrl").setLevel(logging.WARNING)  # its INFO lines would break the bar
+    os.environ.setdefault("RL_LOGGING_LEVEL", "WARNING")  # torchrl's INFO lines would break the bar
     console = Console(stderr=True)
     progress = TrainingProgress(console)
     holder: dict[str, Any] = {}
@@ -379,7 +379,8 @@ def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
 
     console.print(f"run folder: {run_dir}", markup=False, highlight=False)
     try:
-        with progress:
+        with progress, warnings.catch_warnings():
+            warnings.showwarning = progress.warn
             state = serve_run(run_dir, resume=resume, on_event=progress.update, on_trainer=on_trainer)
     except KeyboardInterrupt:
         console.print("interrupted; the run resumes from its last checkpoint with "
@@ -422,6 +423,11 @@ class TrainingProgress:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.progress.stop()
+
+    def warn(self, message: Warning | str, category: type, *location: Any, **kwargs: Any) -> None:
+        """A Python warning as one line above the bar, not a multi-line dump through it."""
+        text = " ".join(str(message).split())
+        self.progress.console.print(f"warning: {text}", markup=False, highlight=False)
 
     def start(self, total_frames: int) -> None:
         self.task = self.progress.add_task("starting", total=total_frames, fps="-", ret="-", eval="-")
