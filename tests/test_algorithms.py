@@ -136,3 +136,29 @@ def test_prioritized_replay_samples_high_priority_transitions_more_and_weights_t
     assert share > 0.7, f"a transition with most of the priority mass was drawn {share:.0%} of the time"
     weights = draws["priority_weight"]
     assert weights[draws["value"] == favoured].max() < weights[draws["value"] != favoured].min()
+
+
+def test_soft_target_update_moves_targets_by_tau_and_hard_update_copies_on_its_period():
+    config = make_config("ddpg", "Pendulum-v1")
+    soft = build_algorithm(config, make_env(config), "cpu")
+    loss = soft.loss_module
+    source = next(iter(loss.value_network_params.values(True, True)))
+    target = next(iter(loss.target_value_network_params.values(True, True)))
+    with torch.no_grad():
+        source.add_(1.0)
+    before = target.clone()
+    soft.target_updater.step()
+    assert torch.allclose(target, before + 0.005 * (source.data - before))
+
+    config = make_config("dqn", "CartPole-v1", {"algorithm": {"name": "dqn", "target_update": "hard",
+                                                              "hard_update_period": 3}})
+    hard = build_algorithm(config, make_env(config), "cpu")
+    source = next(iter(hard.loss_module.value_network_params.values(True, True)))
+    target = next(iter(hard.loss_module.target_value_network_params.values(True, True)))
+    with torch.no_grad():
+        source.add_(1.0)
+    hard.target_updater.step()
+    hard.target_updater.step()
+    assert not torch.equal(target, source.data), "copied before its period"
+    hard.target_updater.step()
+    assert torch.equal(target, source.data)

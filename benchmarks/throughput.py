@@ -1,0 +1,107 @@
+"""Env steps per second collected on CartPole, beside raw Gymnasium and one plain TorchRL GymEnv.
+
+    python benchmarks/throughput.py [PRESET] [--num-envs 8 32 64] [--seconds 3]
+
+All figures come from the same run, so the ratios hold on any machine. The preset's collector is
+what the training loop runs: the preset's env and transforms, a TorchRL Collector with the
+algorithm's exploration policy (one forward pass per step of all env copies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def steps_per_second(step_batch, seconds: float) -> float:
+    """Call ``step_batch()`` (which returns how many env steps it took) for ``seconds``; steps/s."""
+    step_batch()  # warm-up: first resets, lazy allocations
+    steps, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        steps += step_batch()
+    return steps / (time.perf_counter() - started)
+
+
+def raw_gymnasium(env_id: str, seconds: float) -> float:
+    import gymnasium
+
+    env = gymnasium.make(env_id)
+    env.reset(seed=0)
+
+    def step_batch() -> int:
+        for _ in range(1000):
+            _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            if terminated or truncated:
+                env.reset()
+        return 1000
+
+    return steps_per_second(step_batch, seconds)
+
+
+def collector_rate(env, policy, frames_per_batch: int, seconds: float) -> float:
+    from torchrl.collectors import Collector
+
+    collector = Collector(
+        env, policy, frames_per_batch=frames_per_batch, total_frames=-1,
+        auto_register_policy_transforms=False,
+    )
+    batches = iter(collector)
+    try:
+        return steps_per_second(lambda: next(batches).numel(), seconds)
+    finally:
+        collector.shutdown()
+
+
+def plain_gym_env(env_id: str, seconds: float) -> float:
+    """One TorchRL GymEnv and a Collector with its default random policy."""
+    from torchrl.envs import GymEnv
+
+    return collector_rate(GymEnv(env_id), None, 256, seconds)
+
+
+def preset_collector(preset: str, num_envs: int | None, seconds: float) -> tuple[int, float]:
+    from tui_rl.config import apply_overrides, load_preset
+    from tui_rl.engine.algorithms import build_algorithm
+    from tui_rl.engine.envs import make_env
+
+    config = load_preset(preset)
+    if num_envs is not None:
+        config = apply_overrides(config, [f"env.num_envs={num_envs}"])
+    env = make_env(config)
+    algorithm = build_algorithm(config, env, "cpu")
+    # At least one step of every copy per batch, as the loop would need.
+    frames = max(config.collector.frames_per_batch, config.env.num_envs)
+    return config.env.num_envs, collector_rate(env, algorithm.collector_policy, frames, seconds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("preset", nargs="?", default="cartpole-dqn")
+    parser.add_argument(
+        "--num-envs", type=int, nargs="*", default=[32],
+        help="also measure the preset's collector with these numbers of env copies",
+    )
+    parser.add_argument("--seconds", type=float, default=3.0, help="measuring time per figure")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(1)
+    from tui_rl.config import load_preset
+
+    env_id = load_preset(args.preset).env.id
+    raw = raw_gymnasium(env_id, args.seconds)
+    print(f"{env_id}, env steps per second (ratios to raw Gymnasium / to one GymEnv):")
+    print(f"  raw Gymnasium, one env            {raw:10,.0f}")
+    single = plain_gym_env(env_id, args.seconds)
+    print(f"  TorchRL GymEnv + Collector        {single:10,.0f}   {single / raw:6.3f}   1.00")
+    for num_envs in [None, *args.num_envs]:
+        copies, rate = preset_collector(args.preset, num_envs, args.seconds)
+        label = f"{args.preset} collector, {copies} env{'s' if copies > 1 else ''}"
+        print(f"  {label:33s} {rate:10,.0f}   {rate / raw:6.3f}   {rate / single:4.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
