@@ -133,6 +133,7 @@ def test_ctrl_c_stops_with_a_checkpoint_and_resume_goes_on_to_a_new_budget(tiny_
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
+    assert f"go on with `tui-rl train --resume interrupted --runs-dir {runs_dir}`" in stderr
     summary = read_summary(run_dir)
     assert (summary.status, summary.reason) == ("stopped", "interrupted (Ctrl-C)")
     assert CheckpointStore(run_dir, 2).latest().name == str(summary.frames)

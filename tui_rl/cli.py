@@ -391,6 +391,10 @@ def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
         shutil.rmtree(run_dir, ignore_errors=True)  # nothing was trained: leave no empty run behind
         raise ConfigError(trainer.reason)
     print_summary(console, read_summary(run_dir))
+    if state == "stopped":
+        where = "" if run_dir.resolve().parent == Path("runs").resolve() else f" --runs-dir {run_dir.parent}"
+        console.print(f"go on with `tui-rl train --resume {run_dir.name}{where}`",
+                      markup=False, highlight=False, soft_wrap=True)
     if state == "failed":
         console.print(f"run failed: {read_summary(run_dir).reason}\nrun folder: {run_dir}", markup=False)
         return EXIT_FAILED
