@@ -208,11 +208,13 @@ def test_without_a_subcommand_the_app_opens_on_a_preset_a_file_or_a_run(tmp_path
     preset = list_presets()[0].name
     assert main([]) == main([preset]) == main([str(tiny_file)]) == 0
     assert main(["earlier", "--runs-dir", str(runs_dir)]) == main(["attach", "earlier", "--runs-dir", str(runs_dir)]) == 0
+    assert main(["--runs-dir", str(runs_dir)]) == 0  # options first: still the app, not a subcommand
     assert opened == [
         {"preset": None, "run_dir": None, "runs_dir": Path("runs")},
         {"preset": preset, "run_dir": None, "runs_dir": Path("runs")},
         {"preset": str(tiny_file), "run_dir": None, "runs_dir": Path("runs")},
         {"preset": None, "run_dir": run_dir.resolve(), "runs_dir": runs_dir},
         {"preset": None, "run_dir": run_dir.resolve(), "runs_dir": runs_dir},
+        {"preset": None, "run_dir": None, "runs_dir": runs_dir},
     ]
     assert main(["no-such-preset-or-run"]) == 2

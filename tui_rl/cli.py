@@ -59,7 +59,7 @@ class UsageError(Exception):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        if argv and (argv[0] in SUBCOMMANDS or argv[0].startswith("-")):
+        if argv and (argv[0] in SUBCOMMANDS or argv[0] in ("-h", "--help")):
             args = command_parser().parse_args(argv)
             return args.handler(args)
         return open_app(app_parser().parse_args(argv))
