@@ -18,7 +18,7 @@ from tui_rl.engine.runfolder import list_runs, read_events, read_summary, traine
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.screens.quit import QuitScreen
 from tui_rl.tui.screens.train import TrainScreen
-from tui_rl.tui.widgets.charts import CAPACITY, DecimatedSeries, MetricChart
+from tui_rl.tui.widgets.charts import CAPACITY, DecimatedSeries
 from tui_rl.tui.widgets.event_log import EventLog
 from tui_rl.tui.widgets.run_list import RunList
 from tui_rl.tui.widgets.status_line import StatusLine
@@ -54,8 +54,9 @@ def log_text(app) -> str:
     return "\n".join(line.text for line in app.screen.query_one(EventLog).lines)
 
 
-def chart_text(app, key: str = "return") -> str:
-    return str(app.screen.query_one(f"#chart-{key}", MetricChart).render())
+def chart_text(app) -> str:
+    """The chart on screen (at 80x24 one is shown at a time)."""
+    return str(app.screen.query_one("#charts").viewer.render())
 
 
 def shown_frames(app) -> int:

@@ -360,9 +360,7 @@ class TrainScreen(Screen):
 
     def on_resize(self, event) -> None:
         width, height = event.size
-        self.charts.set_class(
-            width >= GRID_MIN_SIZE[0] and height >= GRID_MIN_SIZE[1], "-grid"
-        )
+        self.charts.set_grid(width >= GRID_MIN_SIZE[0] and height >= GRID_MIN_SIZE[1])
         self.set_class(width >= SIDE_MIN_WIDTH, "-wide")
 
     # ---- actions ------------------------------------------------------------------------------

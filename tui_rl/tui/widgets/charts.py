@@ -205,50 +205,77 @@ def draw_lines(
 
 
 class MetricChart(PlotextPlot):
-    """One live chart of a run's curves. Its figure is kept current even while hidden (cheap), so
-    switching charts paints at once; building the picture (the costly part) happens only on screen."""
+    """One live chart of a run's curves, drawing whichever :class:`ChartSpec` it is given."""
 
     def __init__(self, spec: ChartSpec, curves: RunCurves, **kwargs) -> None:
-        super().__init__(id=f"chart-{spec.key}", **kwargs)
+        super().__init__(**kwargs)
         self.spec = spec
         self.curves = curves
         self._drawn_key: tuple | None = None
 
+    def show(self, spec: ChartSpec) -> None:
+        self.spec = spec
+        self.update_figure(self.size.width)
+
     def update_figure(self, width: int) -> None:
-        """Redo the figure for ``width`` columns if the data changed; repaint if it is shown."""
+        """Redo the figure for ``width`` columns if its data changed, and repaint."""
         names = self.curves.matching(self.spec.metrics, self.spec.prefix)
         key = (
+            self.spec,
             tuple((n, self.curves.series[n].revision) for n in names),
             self.curves.marker_revision,
             width,
             id(self.curves),
         )
-        if key == self._drawn_key:
+        if key == self._drawn_key or not width:
             return
         self._drawn_key = key
         lines = [(LABELS.get(n, n), self.curves.series[n]) for n in names]
         draw_lines(self, self.spec.title, lines, self.curves.markers, width)
-        if self.display:
-            self.refresh()
+        self.refresh()
+
+
+class ChartTabs(Tabs):
+    """Tabs whose underline jumps instead of gliding: the glide repaints the screen for 0.3 s
+    after every switch, which costs CPU beside a trainer and bandwidth over SSH."""
+
+    def _highlight_active(self, animate: bool = True) -> None:
+        super()._highlight_active(animate=False)
 
 
 class TrainingCharts(Widget):
-    """Every training chart: one at a time with tabs in small terminals, all of them in a grid in
-    large ones (the screen sets the ``-grid`` class)."""
+    """Every training chart: all of them in a grid in large terminals (``set_grid``), else one at
+    a time under tabs. One at a time is one chart widget that changes what it draws, so switching
+    repaints a chart without laying out the screen again."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.curves = RunCurves()
+        self.selected = CHARTS[0]
 
     def compose(self) -> ComposeResult:
-        yield Tabs(*(Tab(spec.tab, id=f"tab-{spec.key}") for spec in CHARTS), id="chart-tabs")
+        yield ChartTabs(*(Tab(spec.tab, id=f"tab-{spec.key}") for spec in CHARTS), id="chart-tabs")
         with Container(id="chart-grid"):
-            for spec in CHARTS:
-                yield MetricChart(spec, self.curves)
+            for index, spec in enumerate(CHARTS):
+                yield MetricChart(spec, self.curves, classes="-viewer" if index == 0 else "")
 
     def on_mount(self) -> None:
-        self.show_chart(CHARTS[0].key)
         self.set_interval(1 / REDRAW_HZ, self.redraw)
+
+    @property
+    def viewer(self) -> MetricChart:
+        """The chart shown when one is shown at a time."""
+        return self.query_one(".-viewer", MetricChart)
+
+    def set_grid(self, grid: bool) -> None:
+        if grid == self.has_class("-grid"):
+            return
+        self.set_class(grid, "-grid")
+        for chart, spec in zip(self.query(MetricChart), CHARTS):
+            chart.spec = spec
+        if not grid:
+            self.viewer.spec = self.selected
+        self.call_after_refresh(self.redraw)
 
     def reset(self) -> RunCurves:
         """Start from empty curves (a new or another run); returns them for feeding."""
@@ -261,21 +288,22 @@ class TrainingCharts(Widget):
     def redraw(self) -> None:
         if not self.screen.is_current:
             return  # another mode is shown: nothing to paint
-        # A hidden chart has no size yet: it will get the width of the area the shown one fills.
-        area = self.query_one("#chart-grid").size.width
         for chart in self.query(MetricChart):
-            chart.update_figure(chart.size.width or area)
+            if chart.display:
+                chart.update_figure(chart.size.width)
 
-    def show_chart(self, key: str) -> None:
-        for chart in self.query(MetricChart):
-            chart.set_class(chart.spec.key == key, "-selected")
-        self.call_after_refresh(self.redraw)
+    def select(self, spec: ChartSpec) -> None:
+        """Show ``spec``'s chart (one at a time) and its tab."""
+        self.selected = spec
+        if not self.has_class("-grid"):
+            self.viewer.show(spec)
+        self.query_one(ChartTabs).active = f"tab-{spec.key}"
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         event.stop()
-        if event.tab is not None and event.tab.id:
-            self.show_chart(event.tab.id.removeprefix("tab-"))
+        self.select(next(spec for spec in CHARTS if f"tab-{spec.key}" == event.tab.id))
 
     def action_cycle(self, step: int) -> None:
-        tabs = self.query_one(Tabs)
-        tabs.action_next_tab() if step > 0 else tabs.action_previous_tab()
+        # The chart is redrawn here, not when the tabs report back: then it joins the tabs' repaint
+        # instead of waiting for the next frame.
+        self.select(CHARTS[(CHARTS.index(self.selected) + step) % len(CHARTS)])
