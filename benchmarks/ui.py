@@ -1,0 +1,332 @@
+"""The app's costs, measured through a real pseudo-terminal (80x24), beside their baselines:
+
+    python benchmarks/ui.py [--preset cartpole-dqn] [--frames 40000]
+
+1. Time to first paint of `tui-rl` (until the header's title is on screen), beside
+   `python -c "import torchrl"` timed in the same run.
+2. Training frames/s with the app attached, divided by headless (`tui-rl train`) for the same
+   preset: frames / training seconds (collection and updates; evaluation and checkpoints are
+   excluded by the trainer's own clock). Runs alternate headless / app to share the machine's load.
+3. Key press to screen latency while training at full speed: `]` and `[` switch the chart, and
+   the time runs from writing the key to the pty until the new chart's title arrives (p50, p95).
+4. The app's memory growth: its resident set size sampled while it shows a long live run (one
+   update per batch, so many batches a second), as MB per million frames after a warm-up; and
+   over one million frames of events replayed through the same Train screen in-process at the
+   preset's batch size (no trainer needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import re
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+SIZE = (80, 24)
+
+
+class TerminalApp:
+    """A command in a pseudo-terminal; everything it prints is kept with its arrival time."""
+
+    def __init__(self, command: list[str], cwd: Path) -> None:
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
+        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(SIZE[0]), "LINES": str(SIZE[1])}
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True
+        )
+        os.close(slave)
+        self.master = master
+        self.chunks: list[tuple[float, bytes]] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            with self.lock:
+                self.chunks.append((time.perf_counter(), data))
+
+    def press(self, key: str) -> float:
+        """Type ``key``; returns when it was written."""
+        sent = time.perf_counter()
+        os.write(self.master, key.encode())
+        return sent
+
+    def wait_for(self, text: str, since: float, timeout: float = 60.0) -> float:
+        """When ``text`` (escape sequences aside) had arrived in output written after ``since``."""
+        needle = text.encode()
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            with self.lock:
+                chunks = [c for c in self.chunks if c[0] >= since]
+            seen = b""
+            for arrived, data in chunks:
+                seen += data
+                if needle in ANSI.sub(b"", seen):
+                    return arrived
+            time.sleep(0.002)
+        raise TimeoutError(f"{text!r} did not appear in {timeout:.0f} s")
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+        os.close(self.master)
+
+
+def first_paint(preset_file: Path, workdir: Path) -> float:
+    app = TerminalApp([str(BIN / "tui-rl"), str(preset_file)], workdir)
+    try:
+        return app.wait_for("tui-rl", since=0.0) - app.started
+    finally:
+        app.close()
+
+
+def import_torchrl() -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import torchrl"], check=True)
+    return time.perf_counter() - started
+
+
+def only_run(runs_dir: Path, before: set[str]):
+    from tui_rl.engine.runfolder import list_runs
+
+    runs = [run for run in list_runs(runs_dir) if run.name not in before]
+    return runs[0] if runs else None
+
+
+def train_headless(preset_file: Path, runs_dir: Path) -> float:
+    from tui_rl.engine.runfolder import list_runs
+
+    before = {run.name for run in list_runs(runs_dir)}
+    subprocess.run(
+        [str(BIN / "tui-rl"), "train", str(preset_file), "--runs-dir", str(runs_dir)],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    run = only_run(runs_dir, before)
+    return run.frames / run.train_seconds
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+class AppRun:
+    """The app started on ``preset_file`` with `s`; what happened while its run trained."""
+
+    def __init__(self, preset_file: Path, runs_dir: Path, workdir: Path) -> None:
+        self.preset_file, self.runs_dir, self.workdir = preset_file, runs_dir, workdir
+        self.latencies: list[float] = []
+        self.memory: list[tuple[int, float]] = []  # (frames, app RSS MB)
+        self.fps = self.app_cpu = float("nan")
+
+    def train(self, press_keys: bool = False) -> AppRun:
+        from tui_rl.engine.protocol import FINAL_STATES
+        from tui_rl.engine.runfolder import list_runs
+
+        before = {run.name for run in list_runs(self.runs_dir)}
+        app = TerminalApp([str(BIN / "tui-rl"), str(self.preset_file), "--runs-dir", str(self.runs_dir)], self.workdir)
+        titles = ("Episode length", "Episode return")
+        try:
+            app.wait_for("Start", since=0.0)
+            app.wait_for("RUNNING", since=app.press("s"))
+            cpu_start, wall_start = cpu_seconds(app.process.pid), time.perf_counter()
+            while True:
+                run = only_run(self.runs_dir, before)  # its folder exists once RUNNING shows
+                if run.status in FINAL_STATES:
+                    break
+                self.memory.append((run.frames, app.rss_mb()))
+                if press_keys and len(self.latencies) < 40:
+                    key, title = ("]", titles[0]) if len(self.latencies) % 2 == 0 else ("[", titles[1])
+                    sent = app.press(key)
+                    self.latencies.append(app.wait_for(title, since=sent, timeout=10) - sent)
+                time.sleep(0.25)
+            self.app_cpu = (cpu_seconds(app.process.pid) - cpu_start) / (time.perf_counter() - wall_start)
+            app.press("q")  # no live run: the app quits at once
+            app.process.wait(20)
+        finally:
+            app.close()
+        self.fps = run.frames / run.train_seconds
+        return self
+
+
+def growth_per_million(memory: list[tuple[int, float]]) -> float:
+    """MB per million frames: the least-squares slope of RSS over frames, after the first third."""
+    samples = memory[len(memory) // 3 :]
+    if len(samples) < 3:
+        return float("nan")
+    frames = [f for f, _ in samples]
+    rss = [m for _, m in samples]
+    slope = statistics.linear_regression(frames, rss).slope
+    return slope * 1_000_000
+
+
+def replayed_growth(preset: str) -> tuple[float, float, int]:
+    """RSS (MB) before and after one million frames of events go through the Train screen, in a
+    fresh process so nothing else of this script counts."""
+    code = (
+        f"import asyncio, sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); "
+        f"from ui import replay_million_frames; print(*asyncio.run(replay_million_frames({preset!r})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, after, batches = out.stdout.split()[-3:]
+    return float(before), float(after), int(batches)
+
+
+def rss_self_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def replay_million_frames(preset: str) -> tuple[float, float, int]:
+    """Feed the Train screen one million frames of events, as a trainer at the preset's batch size
+    sends them, through its real events reader; returns RSS before / after and the batch count."""
+    import math
+
+    from tui_rl.config import load_preset
+    from tui_rl.engine.protocol import Evaluated, Metrics, StatusChanged
+    from tui_rl.engine.runfolder import RunHistory, RunSummary
+    from tui_rl.tui.app import TuiRlApp
+
+    config = load_preset(preset)
+    batch = config.collector.frames_per_batch
+    batches = 1_000_000 // batch
+    total = batches * batch
+
+    class ReplayHandle:
+        """Stands in for a trainer connection: a long run's events, about 1000 a second."""
+
+        name, run_dir, process = "replay", Path("replay"), None
+
+        def __init__(self) -> None:
+            self.is_live = True
+
+        def history(self) -> RunHistory:
+            return RunHistory(self.run_dir, RunSummary("replay", self.run_dir, total_frames=total))
+
+        def events(self, timeout=None):
+            yield StatusChanged("running", total_frames=total, seq=1)
+            for i in range(1, batches + 1):
+                time.sleep(0.001)
+                values = {"episode_return": 100 + 50 * math.sin(i / 50), "episode_length": 100.0,
+                          "loss_qvalue": 1 / i, "epsilon": 0.05, "fps": 2_000.0, "lr": 1e-3}
+                yield Metrics(values, seq=i + 1, frames=i * batch)
+                if i % 40 == 0:
+                    yield Evaluated(120.0, 5.0, 10, seq=i + 1, frames=i * batch)
+            self.is_live = False
+            yield StatusChanged("finished", total_frames=total, seq=batches + 2, frames=total)
+
+        def send(self, command) -> None:
+            pass
+
+        def close(self) -> None:
+            self.is_live = False
+
+    app = TuiRlApp(config, preset_name=preset, runs_dir=Path(tempfile.mkdtemp()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.switch_mode("train")
+        train = app.screen
+        await app.workers.wait_for_complete()  # the setup screen's env probe loads torch: not ours
+        await pilot.pause(1.0)
+        before = rss_self_mb()
+        handle = ReplayHandle()
+        train.post_message(train.RunOpened(handle, None, handle.history()))
+        while train.state != "finished":
+            await pilot.pause(0.25)
+        await pilot.pause(1.0)  # a last chart redraw
+        after = rss_self_mb()
+    return before, after, batches
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="cartpole-dqn")
+    parser.add_argument("--frames", type=int, default=20_000, help="frames per run compared with headless")
+    parser.add_argument("--rounds", type=int, default=2, help="headless / app pairs")
+    parser.add_argument("--long-frames", type=int, default=200_000, help="frames of the memory run")
+    args = parser.parse_args()
+
+    from tui_rl.config import apply_overrides, load_preset, save_file
+
+    workdir = Path(tempfile.mkdtemp(prefix="tui-rl-ui-bench-"))
+    runs_dir = workdir / "runs"
+
+    def preset_file(name: str, overrides: list[str]) -> Path:
+        path = workdir / f"{name}.toml"
+        save_file(apply_overrides(load_preset(args.preset), overrides), path)
+        return path
+
+    # Evaluations only at the end and no target: every run trains its whole budget.
+    quiet = ["eval.target_return=none"]
+    compared = preset_file(args.preset, [f"collector.total_frames={args.frames}", f"eval.every_frames={args.frames}", *quiet])
+
+    paints, imports = [], []
+    for _ in range(3):
+        paints.append(first_paint(compared, workdir))
+        imports.append(import_torchrl())
+    print(f"first paint of tui-rl: {statistics.median(paints):.2f} s (median of 3: {', '.join(f'{p:.2f}' for p in paints)})")
+    print(f"python -c 'import torchrl': {statistics.median(imports):.2f} s (median of 3: {', '.join(f'{p:.2f}' for p in imports)})")
+
+    headless, attached = [], []
+    for round_ in range(args.rounds):
+        headless.append(train_headless(compared, runs_dir))
+        run = AppRun(compared, runs_dir, workdir).train()
+        attached.append(run.fps)
+        print(f"round {round_ + 1}: {args.preset} {args.frames:,} frames: headless {headless[-1]:,.0f} frames/s, "
+              f"app attached {run.fps:,.0f} frames/s (ratio {run.fps / headless[-1]:.3f}); "
+              f"app CPU {100 * run.app_cpu:.1f}% of a core")
+    ratio = statistics.median(attached) / statistics.median(headless)
+    print(f"training frames/s, app attached / headless: {ratio:.3f} (median of {args.rounds} rounds; goal >= 0.95)")
+
+    keys = AppRun(compared, runs_dir, workdir).train(press_keys=True)
+    cuts = statistics.quantiles(keys.latencies, n=20)
+    print(f"key press to screen while training at full speed: p50 {1000 * statistics.median(keys.latencies):.1f} ms, "
+          f"p95 {1000 * cuts[18]:.1f} ms, max {1000 * max(keys.latencies):.1f} ms over {len(keys.latencies)} presses "
+          f"(goal p95 <= 50 ms)")
+
+    # Many batches a second (one update per batch) so a long run's events arrive in minutes.
+    long = preset_file("long", [f"collector.total_frames={args.long_frames}", "algorithm.updates_per_batch=1",
+                                f"eval.every_frames={args.long_frames // 10}", "eval.episodes=2", *quiet])
+    memory = AppRun(long, runs_dir, workdir).train().memory
+    print(f"app memory while attached to a {args.long_frames:,}-frame run (updates_per_batch=1): "
+          f"RSS {memory[0][1]:.0f} -> {memory[-1][1]:.0f} MB; growth after the first third "
+          f"{growth_per_million(memory):+.1f} MB per million frames (goal <= 20)")
+    before, after, batches = replayed_growth(args.preset)
+    print(f"app memory over 1,000,000 replayed frames ({batches:,} batches of events through the Train screen): "
+          f"{after - before:+.1f} MB (RSS {before:.0f} -> {after:.0f} MB; goal <= 20)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
