@@ -115,7 +115,9 @@ async def test_step_counter_preview_counts_one_to_ten():
         assert type(app.screen).__name__ == "AddTransformScreen"
         await pilot.press(*["down"] * list(TRANSFORMS).index("StepCounter"), "enter")
         await pilot.pause()
-        await pilot.press("enter")  # edit the highlighted transform's parameters
+        await pilot.press("tab")  # from the stack straight into its first parameter's box
+        assert app.focused.id == "field-transforms-StepCounter-max-steps"
+        await pilot.press("shift+tab", "enter")  # enter on the stack goes there too
         assert app.focused.id == "field-transforms-StepCounter-max-steps"
         await pilot.press("1", "0", "escape", "p")
         await settle(pilot)

@@ -207,7 +207,8 @@ class SetupScreen(Screen):
                         f"{LIVE_MARK} live: can be changed while the run goes on", id="live-legend"
                     )
                     yield HparamForm(
-                        config, hparam_paths(config), group_titles=GROUP_TITLES, id="hparam-form"
+                        config, hparam_paths(config), group_titles=GROUP_TITLES, id="hparam-form",
+                        focusable=True,
                     )
         yield Footer()
 

@@ -213,8 +213,11 @@ class FieldForm(VerticalScroll):
         def control(self) -> FieldForm:
             return self.form
 
-    def __init__(self, *, id: str | None = None, classes: str = "") -> None:
+    def __init__(self, *, id: str | None = None, classes: str = "", focusable: bool = False) -> None:
         super().__init__(id=id, classes=f"field-form {classes}".strip())
+        # Tab goes from the widget before straight into the first box, not onto the scroll area;
+        # a focusable form is one a tab focuses as a whole (the keys still switch tabs there).
+        self.can_focus = focusable
         #: path -> error message, for every field whose typed value is refused
         self.invalid: dict[str, str] = {}
 
@@ -286,8 +289,9 @@ class HparamForm(FieldForm):
         group_titles: dict[str, str] | None = None,
         id: str | None = None,
         classes: str = "",
+        focusable: bool = False,
     ) -> None:
-        super().__init__(id=id, classes=f"hparam-form {classes}".strip())
+        super().__init__(id=id, classes=f"hparam-form {classes}".strip(), focusable=focusable)
         self.config = config
         self.paths = paths
         self.group_titles = group_titles or {}
