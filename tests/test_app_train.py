@@ -25,7 +25,7 @@ from tui_rl.tui.widgets.status_line import StatusLine
 
 SMALL_RUN = [
     "collector.total_frames=300000",  # far more than the test needs: it ends the run itself
-    "collector.frames_per_batch=128",
+    "collector.frames_per_batch=128",  # one batch = 128 frames
     "eval.every_frames=2000",
     "eval.episodes=2",
     "eval.target_return=none",  # never finish early by solving it
@@ -109,6 +109,11 @@ async def test_a_user_trains_tunes_pauses_detaches_and_attaches_again(runs_dir):
         await asyncio.sleep(1.0)
         await pilot.pause(0.2)
         assert shown_frames(app) == paused_at, "frames went on while paused"
+        await pilot.press("n")  # one batch, then paused again
+        await until(pilot, lambda: shown_frames(app) == paused_at + 128, what="one more batch")
+        await asyncio.sleep(0.5)
+        await pilot.pause(0.2)
+        assert screen.state == "paused" and shown_frames(app) == paused_at + 128
         await pilot.press("p")
         await until(pilot, lambda: shown_frames(app) > paused_at, what="the resume")
         assert screen.state == "running"
