@@ -60,6 +60,7 @@ async def test_opens_on_cartpole_dqn_with_its_specs():
         assert "cartpole-dqn" in shown  # the header names the preset
         assert "Env  CartPole-v1" in shown
         assert "discrete: 2 actions" in shown
+        assert "/ to search" in shown  # the list has the focus (single keys work): say how to search
         assert app.config == load_preset("cartpole-dqn")
 
 

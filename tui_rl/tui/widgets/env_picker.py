@@ -57,7 +57,7 @@ class EnvPicker(Vertical):
         self.groups: dict[str, list[str]] = {}
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="Search, or type any id", id="env-search")
+        yield Input(placeholder="/ to search, or type any id", id="env-search")
         options = OptionList(Option("Loading the Gymnasium registry…", disabled=True), id="env-list")
         options.border_title = "Registered envs"
         yield options
