@@ -120,7 +120,12 @@ async def test_step_counter_preview_counts_one_to_ten():
         assert app.focused.id == "field-transforms-StepCounter-max-steps"
         await pilot.press("shift+tab", "enter")  # enter on the stack goes there too
         assert app.focused.id == "field-transforms-StepCounter-max-steps"
-        await pilot.press("1", "0", "escape", "p")
+        await pilot.press(*"ten")  # refused: the whole reason shows under the box, once
+        shown = words_on_screen(app)
+        assert "✗ expected" in shown and "got 'ten'" in shown
+        assert "transforms.StepCounter.max_steps" not in shown
+        await clear_and_type(pilot, "10")
+        await pilot.press("escape", "p")
         await settle(pilot)
 
         assert [t.model_dump() for t in app.config.transforms] == [

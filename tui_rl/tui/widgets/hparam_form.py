@@ -137,7 +137,7 @@ def with_value(config: RunConfig, path: str, value: Any) -> RunConfig:
 def error_for(path: str, error: ConfigError) -> str:
     """The part of a validation message about ``path`` ("Input should be greater than 0")."""
     lines = str(error).splitlines()
-    for line in lines[1:]:  # the first line names the source
+    for line in lines:  # a validation error's first line names the source; a check's, the field
         field, sep, message = line.strip().partition(": ")
         if sep and field == path:
             return message.rsplit(" (got ", 1)[0]
