@@ -125,7 +125,9 @@ async def test_step_counter_preview_counts_one_to_ten():
         assert "✗ expected" in shown and "got 'ten'" in shown
         assert "transforms.StepCounter.max_steps" not in shown
         await clear_and_type(pilot, "10")
-        await pilot.press("escape", "p")
+        await pilot.press("escape")  # back on the stack, where a adds the next transform
+        assert app.focused.id == "transform-list"
+        await pilot.press("p")
         await settle(pilot)
 
         assert [t.model_dump() for t in app.config.transforms] == [

@@ -394,5 +394,10 @@ class SetupScreen(Screen):
         self.app.push_screen(SavePresetScreen(suggested), save)
 
     def action_leave_field(self) -> None:
-        """Escape leaves a text box, so single-key bindings (s, q, 1-4) work again."""
-        self.set_focus(None)
+        """Escape leaves a text box for the tab's main widget, so single keys work again: the
+        screen's (s, q, 1-4) and that widget's (a adds a transform)."""
+        targets = self.query(TAB_FOCUS[self.query_one(TabbedContent).active])
+        if targets:
+            targets.first().focus()
+        else:
+            self.set_focus(None)
