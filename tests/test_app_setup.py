@@ -148,6 +148,18 @@ async def test_step_counter_preview_counts_one_to_ten():
         assert "TensorDict(" in preview
 
 
+async def test_a_failed_preview_shows_its_whole_reason():
+    app = TuiRlApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("right_square_bracket", "a")
+        await pilot.press(*["down"] * list(TRANSFORMS).index("ObservationNorm"), "enter", "p")
+        await settle(pilot)
+        assert app.screen.query_one("#preview-output").has_class("-error")
+        assert "ObservationNorm needs loc and scale" in words_on_screen(app)
+        assert "to measure them from random steps" in words_on_screen(app)  # wrapped, not cut
+
+
 async def test_invalid_learning_rate_is_refused_beside_the_field():
     app = TuiRlApp()
     async with app.run_test(size=SMALL) as pilot:
