@@ -193,6 +193,16 @@ def test_output_into_a_closed_pipe_ends_quietly():
     assert process.stderr.read() == ""
 
 
+def test_runs_lists_whole_names_in_an_80_column_terminal(tiny_file, runs_dir, capsys, monkeypatch):
+    from tui_rl.engine.runfolder import create_run
+
+    monkeypatch.setenv("COLUMNS", "80")
+    name = "cartpole-dqn-custom-20261124-201624"  # as the app names a run of a saved preset
+    create_run(load_file(tiny_file), name=name, runs_dir=runs_dir, preset="cartpole-dqn-custom.toml")
+    assert main(["runs", "--runs-dir", str(runs_dir)]) == 0
+    assert name in capsys.readouterr().out
+
+
 def test_attach_to_a_run_that_does_not_exist_exits_2(runs_dir, capsys):
     assert main(["attach", "nowhere", "--runs-dir", str(runs_dir)]) == 2
     assert "no run 'nowhere'" in capsys.readouterr().err

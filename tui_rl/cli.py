@@ -234,9 +234,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not summaries:
         print(f"no runs in {args.runs_dir}")
         return EXIT_OK
-    table = Table(
-        "name", "preset", "status", "frames", "best eval", "last eval", box=None, header_style="bold"
-    )
+    table = Table(box=None, header_style="bold")
+    # Whole names, never cut: they are what `attach`, `runs show` and `--resume` take.
+    table.add_column("name", no_wrap=True, min_width=max(len(s.name) for s in summaries))
+    table.add_column("preset", overflow="fold")
+    for column in ("status", "frames"):
+        table.add_column(column, no_wrap=True)
+    for column in ("best eval", "last eval"):
+        table.add_column(column, justify="right")
     for s in summaries:
         table.add_row(
             s.name, s.preset, s.status, f"{s.frames:,}/{s.total_frames:,}", number(s.best_eval), number(s.last_eval)
