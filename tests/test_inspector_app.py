@@ -117,6 +117,7 @@ async def test_driving_a_live_env_by_hand_grows_the_rollout_and_the_view_follows
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_live_env(pilot)
         assert screen.query_one(FrameView).frame is not None  # the reset frame, before any step
+        assert "the env is reset" in plain(screen.query_one(StepTable).render())
         await pilot.press("p", "0", "1", "1", "r")
         rollout = screen.session.rollout
         assert screen.rollout.batch_size == torch.Size([5]) and screen.step == 4

@@ -166,6 +166,8 @@ class InspectorScreen(Screen):
             self.query_one(TensorDictTree).show(self.rollout, self.step)
         elif self.session is not None:  # a live env before its first step: the reset frame
             frame_view.show(self.session.current.get(PIXELS_KEY, None), "this env does not render")
+            # not the steps of the rollout open before, as if they were this env's
+            self.query_one(StepTable).show(self.rollout, 0, "the env is reset: p, r or an action takes a step")
         else:
             frame_view.show(None, "press o to open a rollout, or l to drive a live env")
         self.query_one("#inspector-status", Static).update(self.status_text())

@@ -109,6 +109,9 @@ def timeline(length: int, step: int, ends: list[int], width: int) -> Text:
     return text
 
 
+NO_ROLLOUT = "no rollout: press o to open one, or l for a live env"
+
+
 class StepTable(Widget):
     """The step under the cursor of a rollout, with its place in the rollout's episodes."""
 
@@ -116,10 +119,13 @@ class StepTable(Widget):
         super().__init__(**kwargs)
         self.rollout: Any = None
         self.step = 0
+        self.empty_note = NO_ROLLOUT
 
-    def show(self, rollout: Any, step: int) -> None:
+    def show(self, rollout: Any, step: int, empty_note: str = NO_ROLLOUT) -> None:
+        """Show ``rollout`` at ``step``; ``empty_note`` says what to do while it has no steps."""
         self.rollout = rollout
         self.step = step
+        self.empty_note = empty_note
         self.refresh(layout=True)
 
     def rows(self) -> list[tuple[str, str, str]]:
@@ -156,7 +162,7 @@ class StepTable(Widget):
 
     def render(self) -> Any:
         if self.rollout is None or not self.rollout.batch_size or self.rollout.batch_size[0] == 0:
-            return Text("no rollout: press o to open one, or l for a live env", style="dim")
+            return Text(self.empty_note, style="dim")
         table = Table.grid(padding=(0, 1))
         table.add_column(style="bold", no_wrap=True)
         table.add_column(overflow="fold")
