@@ -150,6 +150,8 @@ async def test_a_continuous_action_is_typed_and_checked_against_the_bounds():
     app = TuiRlApp(config, preset_name="test")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_live_env(pilot)
+        status = plain(screen.query_one("#inspector-status").render(), width=78)  # 80 less padding
+        assert "a action (1 value(s) in [-2, 2]) · R reset · l close" in status.splitlines()[1]
         await pilot.press("a")
         assert isinstance(app.screen, ActionPrompt)
         await pilot.press("5", "enter")

@@ -181,7 +181,7 @@ class InspectorScreen(Screen):
                 keys = f"a action ({self.session.describe_actions()})"
             return (
                 f"[b]LIVE[/b] {env_id} · {self.length} steps · policy: {self.session.weights_note}\n"
-                f"p policy step · r random · {keys} · R reset · l close"
+                f"p policy · r random · {keys} · R reset · l close"  # fits 80 columns
             )
         if self.rollout is None:
             return "No rollout open: o opens one (trainer, evaluation, replay, saved, preview); l drives a live env."
