@@ -1,6 +1,6 @@
 """Live training charts: bounded, decimated metric histories drawn with plotext.
 
-textual-plotext rebuilds a whole chart on every refresh, so charts redraw on a 3 Hz timer and only
+textual-plotext rebuilds a whole chart on every refresh, so charts redraw on a 2.5 Hz timer and only
 when their data or size changed; each series keeps at most ``CAPACITY`` buckets (min / max / mean),
 halving its resolution when full, and is reduced to about the canvas width when drawn. Memory and
 redraw cost stay bounded however long the run; the full series lives on disk in the run folder.
@@ -21,7 +21,7 @@ from textual_plotext import PlotextPlot
 
 CAPACITY = 512
 SMOOTHING_WINDOW = 20
-REDRAW_HZ = 3
+REDRAW_HZ = 2.5  # "at least twice a second", with room for a late timer
 MAX_MARKERS = 64
 
 
