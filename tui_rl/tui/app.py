@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import signal
 import sys
 from pathlib import Path
@@ -121,7 +122,7 @@ class TuiRlApp(App[int]):
     def _catch_hangup(self) -> None:
         # A lost SSH session or a killed tmux sends SIGHUP: detach and leave the run going.
         try:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.detach)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.hang_up)
         except (NotImplementedError, RuntimeError, AttributeError):
             pass  # not the main thread, or no SIGHUP on this platform
 
@@ -136,6 +137,16 @@ class TuiRlApp(App[int]):
         if self.handle is not None:
             self.handle.close()
         self.exit(0)
+
+    def hang_up(self) -> None:
+        """The terminal is gone (SSH dropped, tmux killed): detach at once.
+
+        A normal exit would restore the terminal by writing to it, which can block forever on a
+        dead pty and leave an orphaned app behind, so the process ends without that.
+        """
+        if self.handle is not None:
+            self.handle.close()
+        os._exit(0)
 
     def mode_screen(self, mode: str) -> Screen | None:
         """The base screen of ``mode``, or None if that mode was never shown."""
