@@ -160,6 +160,11 @@ class TuiRlApp(App[int]):
         """Replace the config being edited (the setup screen calls this with every valid edit)."""
         self.config = config
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "start_run" and getattr(self.mode_screen("train"), "has_live_run", False):
+            return False  # one live run at a time; hiding the key leaves room in an 80-column footer
+        return True
+
     async def action_start_run(self) -> None:
         setup = self.mode_screen("setup")
         invalid = list(getattr(setup, "invalid_fields", []))

@@ -86,12 +86,12 @@ class TrainScreen(Screen):
         "../widgets/live_hparams.tcss",
     ]
     BINDINGS = [
-        Binding("p", "pause_resume", "Pause/resume", id="train.pause"),
+        Binding("p", "pause_resume", "Pause", id="train.pause"),
         Binding("x", "stop", "Stop", id="train.stop"),
-        Binding("c", "checkpoint", "Checkpoint", id="train.checkpoint"),
-        Binding("n", "step_batch", "Step batch", id="train.step"),
+        Binding("c", "checkpoint", "Checkpoint", id="train.checkpoint", show=False),
+        Binding("n", "step_batch", "Step", id="train.step"),
         Binding("e", "edit_hparams", "Hparams", id="train.hparams"),
-        Binding("right_square_bracket", "cycle_chart(1)", "Next chart", key_display="]", id="train.next_chart"),
+        Binding("right_square_bracket", "cycle_chart(1)", "Chart", key_display="]", id="train.next_chart", show=False),
         Binding("left_square_bracket", "cycle_chart(-1)", "Previous chart", key_display="[", id="train.prev_chart", show=False),
     ]
 
