@@ -21,6 +21,7 @@ CASES = [
     ("ppo", "CartPole-v1", {}, {"loss_objective", "loss_critic", "loss_entropy", "entropy"}),
     ("ppo", "Pendulum-v1", {}, {"loss_objective", "loss_critic", "entropy"}),
     ("a2c", "CartPole-v1", {}, {"loss_objective", "loss_critic", "entropy"}),
+    ("a2c", "Pendulum-v1", {"algorithm": {"name": "a2c", "entropy_coef": 0.0}}, {"loss_entropy", "entropy"}),
     ("ddpg", "Pendulum-v1", {}, {"loss_actor", "loss_value"}),
     ("ddpg", "Pendulum-v1", {"algorithm": {"name": "ddpg", "noise": "ou"}}, {"loss_actor"}),
     ("sac", "Pendulum-v1", {}, {"loss_actor", "loss_qvalue", "loss_alpha", "alpha", "entropy"}),

@@ -54,8 +54,8 @@ def action_size(env: EnvBase) -> int:
     return spec.shape[-1]
 
 
-def make_mlp(network: NetworkConfig, in_features: int | None, out_features: int, device) -> MLP:
-    """An MLP with the config's hidden sizes and activation (``in_features`` None: inferred lazily)."""
+def make_mlp(network: NetworkConfig, in_features: int, out_features: int, device) -> MLP:
+    """An MLP with the config's hidden sizes and activation; several inputs are concatenated."""
     return MLP(
         in_features=in_features,
         out_features=out_features,

@@ -38,6 +38,9 @@ class OnPolicyAlgorithm(Algorithm):
         )
 
     def setup(self, loss_module: LossModule) -> None:
+        # Entropy is computed even at coefficient 0 (A2CLoss would skip it): it is logged, and
+        # entropy_coef can then be raised live.
+        loss_module.entropy_bonus = True
         self.loss_module = loss_module
         self.optimizer = make_optimizer(self.config.optim, loss_module.parameters())
 
