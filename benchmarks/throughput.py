@@ -1,6 +1,6 @@
 """Env steps per second collected on CartPole, beside raw Gymnasium and one plain TorchRL GymEnv.
 
-    python benchmarks/throughput.py [PRESET] [--num-envs 8 32 64] [--seconds 3]
+    python benchmarks/throughput.py [PRESET] [--num-envs 64 128] [--seconds 3]
 
 All figures come from the same run, so the ratios hold on any machine. The preset's collector is
 what the training loop runs: the preset's env and transforms, a TorchRL Collector with the
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("preset", nargs="?", default="cartpole-dqn")
     parser.add_argument(
-        "--num-envs", type=int, nargs="*", default=[32],
+        "--num-envs", type=int, nargs="*", default=[128],
         help="also measure the preset's collector with these numbers of env copies",
     )
     parser.add_argument("--seconds", type=float, default=3.0, help="measuring time per figure")
