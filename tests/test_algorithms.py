@@ -48,7 +48,7 @@ def test_trains_a_few_hundred_frames_with_finite_losses(name, env_id, extra, exp
     before = [p.detach().clone() for p in algorithm.loss_module.parameters()]
     collector = Collector(
         env, algorithm.collector_policy, frames_per_batch=64, total_frames=320,
-        init_random_frames=config.collector.init_random_frames if not algorithm.on_policy else 0,
+        init_random_frames=config.collector.init_random_frames if not config.algorithm.on_policy else 0,
         auto_register_policy_transforms=False,
     )
     frames, logged = 0, {}

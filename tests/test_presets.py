@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from tui_rl.config import DEFAULT_PRESET, list_presets, load_preset
-from tui_rl.config.models import ALGORITHM_ACTION_KINDS
+from tui_rl.config import ALGORITHMS
 from tui_rl.engine.algorithms import build_algorithm
 from tui_rl.engine.envs import action_kind, make_env
 
@@ -35,7 +35,7 @@ def test_preset_builds_its_env_and_algorithm(name):
     config = load_preset(name)
     env = make_env(config)
     algorithm = build_algorithm(config, env, "cpu")
-    assert action_kind(env) in ALGORITHM_ACTION_KINDS[config.algorithm.name]
+    assert action_kind(env) in ALGORITHMS[config.algorithm.name].action_kinds
     # One step of the collector policy gives an action the env accepts.
     with torch.no_grad():
         step = env.rollout(2, algorithm.collector_policy, break_when_any_done=False)

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from tui_rl.config import (
-    ALGORITHM_ACTION_KINDS,
     ConfigError,
     RunConfig,
     apply_overrides,
     list_presets,
     load_preset,
 )
+from tui_rl.config.algorithms import action_kind_mismatch
 from tui_rl.config.presets import resolve_preset
 from tui_rl.engine.runfolder import (
     RunFolderError,
@@ -202,13 +202,9 @@ def check_action_space(config: RunConfig) -> None:
         raise ConfigError(f"env.id: cannot make {config.env.id!r}: {exc}") from None
     kind = "discrete" if isinstance(env.action_space, gymnasium.spaces.Discrete) else "continuous"
     env.close()
-    allowed = ALGORITHM_ACTION_KINDS[config.algorithm.name]
-    if kind not in allowed:
-        fitting = [name for name, kinds in ALGORITHM_ACTION_KINDS.items() if kind in kinds]
-        raise ConfigError(
-            f"algorithm.name: {config.algorithm.name} needs a {' or '.join(allowed)} action space; "
-            f"{config.env.id} has a {kind} one; choose one of {', '.join(fitting)}"
-        )
+    mismatch = action_kind_mismatch(config.algorithm.name, config.env.id, kind)
+    if mismatch:
+        raise ConfigError(mismatch)
 
 
 # ---- runs ---------------------------------------------------------------------------------------

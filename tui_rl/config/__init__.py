@@ -1,6 +1,7 @@
 """Run configuration: pydantic models and TOML presets. Imports neither torch nor textual."""
 
-from tui_rl.config.models import ALGORITHM_ACTION_KINDS, ALGORITHMS, RunConfig, TransformConfig, live_fields
+from tui_rl.config.algorithms import ALGORITHMS, fitting_algorithms
+from tui_rl.config.models import RunConfig, TransformConfig, live_fields
 from tui_rl.config.presets import (
     DEFAULT_PRESET,
     ConfigError,
@@ -15,7 +16,6 @@ from tui_rl.config.presets import (
 )
 
 __all__ = [
-    "ALGORITHM_ACTION_KINDS",
     "ALGORITHMS",
     "DEFAULT_PRESET",
     "ConfigError",
@@ -25,6 +25,7 @@ __all__ = [
     "apply_overrides",
     "list_presets",
     "live_fields",
+    "fitting_algorithms",
     "load_file",
     "load_preset",
     "save_file",

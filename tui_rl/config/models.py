@@ -9,19 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-LIVE = {"live": True}
-
-
-class Section(BaseModel):
-    """Base of every config section: unknown keys are errors, so typos in presets are caught.
-
-    A field may default to None only if None is its default: TOML has no null, so a saved
-    config omits None values and loading gives the default back.
-    """
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+from tui_rl.config.algorithms import ALGORITHMS, DQNConfig
+from tui_rl.config.section import LIVE, Section
 
 
 class EnvConfig(Section):
@@ -55,115 +46,7 @@ class NetworkConfig(Section):
     )
 
 
-class DQNConfig(Section):
-    name: Literal["dqn"] = "dqn"
-    gamma: float = Field(0.99, gt=0, le=1, description="Discount factor", json_schema_extra=LIVE)
-    updates_per_batch: int = Field(
-        1, ge=1, le=1000, description="Gradient steps per collected batch", json_schema_extra=LIVE
-    )
-    eps_start: float = Field(1.0, ge=0, le=1, description="Initial epsilon of epsilon-greedy")
-    eps_end: float = Field(
-        0.05, ge=0, le=1, description="Final epsilon of epsilon-greedy", json_schema_extra=LIVE
-    )
-    eps_decay_frames: int = Field(
-        10_000, ge=1, description="Frames over which epsilon anneals from start to end"
-    )
-    target_update: Literal["soft", "hard"] = Field(
-        "soft", description="Soft (Polyak, tau) or hard (copy every N updates) target updates"
-    )
-    tau: float = Field(
-        0.005, gt=0, le=1, description="Soft target-update rate", json_schema_extra=LIVE
-    )
-    hard_update_period: int = Field(
-        500, ge=1, description="Updates between hard target copies", json_schema_extra=LIVE
-    )
-    double_dqn: bool = Field(True, description="Double DQN targets")
-    loss_function: Literal["l2", "smooth_l1"] = Field("l2", description="TD error loss")
-
-
-class DDPGConfig(Section):
-    name: Literal["ddpg"] = "ddpg"
-    gamma: float = Field(0.99, gt=0, le=1, description="Discount factor", json_schema_extra=LIVE)
-    updates_per_batch: int = Field(
-        1, ge=1, le=1000, description="Gradient steps per collected batch", json_schema_extra=LIVE
-    )
-    tau: float = Field(
-        0.005, gt=0, le=1, description="Soft target-update rate", json_schema_extra=LIVE
-    )
-    noise: Literal["gaussian", "ou"] = Field(
-        "gaussian", description="Exploration noise: additive Gaussian or Ornstein-Uhlenbeck"
-    )
-    noise_sigma: float = Field(
-        0.1, ge=0, le=10, description="Exploration noise scale", json_schema_extra=LIVE
-    )
-
-
-class SACConfig(Section):
-    name: Literal["sac"] = "sac"
-    gamma: float = Field(0.99, gt=0, le=1, description="Discount factor", json_schema_extra=LIVE)
-    updates_per_batch: int = Field(
-        1, ge=1, le=1000, description="Gradient steps per collected batch", json_schema_extra=LIVE
-    )
-    tau: float = Field(
-        0.005, gt=0, le=1, description="Soft target-update rate", json_schema_extra=LIVE
-    )
-    alpha_init: float = Field(1.0, gt=0, description="Initial entropy temperature")
-    fixed_alpha: bool = Field(False, description="Keep alpha fixed instead of learning it")
-    target_entropy: float | Literal["auto"] = Field(
-        "auto", description="Target entropy for the learned alpha ('auto': -action dims)"
-    )
-
-
-class PPOConfig(Section):
-    name: Literal["ppo"] = "ppo"
-    gamma: float = Field(0.99, gt=0, le=1, description="Discount factor", json_schema_extra=LIVE)
-    gae_lambda: float = Field(
-        0.95, ge=0, le=1, description="GAE lambda", json_schema_extra=LIVE
-    )
-    clip_epsilon: float = Field(
-        0.2, gt=0, le=1, description="PPO ratio clip", json_schema_extra=LIVE
-    )
-    entropy_coef: float = Field(
-        0.0, ge=0, le=1, description="Entropy bonus coefficient", json_schema_extra=LIVE
-    )
-    critic_coef: float = Field(
-        0.5, ge=0, le=10, description="Value loss coefficient", json_schema_extra=LIVE
-    )
-    epochs: int = Field(
-        10, ge=1, le=100, description="Passes over each batch", json_schema_extra=LIVE
-    )
-    minibatch_size: int = Field(
-        64, ge=1, description="Minibatch size within a batch", json_schema_extra=LIVE
-    )
-    normalize_advantage: bool = Field(True, description="Normalise advantages per minibatch")
-
-
-class A2CConfig(Section):
-    name: Literal["a2c"] = "a2c"
-    gamma: float = Field(0.99, gt=0, le=1, description="Discount factor", json_schema_extra=LIVE)
-    gae_lambda: float = Field(
-        1.0, ge=0, le=1, description="GAE lambda", json_schema_extra=LIVE
-    )
-    entropy_coef: float = Field(
-        0.01, ge=0, le=1, description="Entropy bonus coefficient", json_schema_extra=LIVE
-    )
-    critic_coef: float = Field(
-        0.5, ge=0, le=10, description="Value loss coefficient", json_schema_extra=LIVE
-    )
-
-
-AlgorithmConfig = Annotated[
-    Union[DQNConfig, DDPGConfig, SACConfig, PPOConfig, A2CConfig], Field(discriminator="name")
-]
-ALGORITHMS = ("dqn", "ddpg", "sac", "ppo", "a2c")
-#: Which action spaces each algorithm can act in; the app offers only the ones that fit.
-ALGORITHM_ACTION_KINDS: dict[str, tuple[str, ...]] = {
-    "dqn": ("discrete",),
-    "ddpg": ("continuous",),
-    "sac": ("continuous",),
-    "ppo": ("discrete", "continuous"),
-    "a2c": ("discrete", "continuous"),
-}
+AlgorithmConfig = Annotated[Union[tuple(ALGORITHMS.values())], Field(discriminator="name")]
 
 
 class CollectorConfig(Section):
@@ -246,10 +129,6 @@ class RunConfig(Section):
     )
 
 
-#: Algorithms that learn from fresh batches only: the replay buffer section does not apply to them.
-ON_POLICY = ("ppo", "a2c")
-
-
 def live_fields(config: RunConfig) -> dict[str, Any]:
     """Every live-tunable hyperparameter of ``config`` that applies to its algorithm, as
     ``{"section.field": value}``."""
@@ -258,7 +137,7 @@ def live_fields(config: RunConfig) -> dict[str, Any]:
         section = getattr(config, section_name)
         if not isinstance(section, BaseModel):
             continue
-        if section_name == "replay_buffer" and config.algorithm.name in ON_POLICY:
+        if section_name == "replay_buffer" and config.algorithm.on_policy:
             continue
         for field_name, field in type(section).model_fields.items():
             extra = field.json_schema_extra

@@ -14,6 +14,7 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
+from tui_rl.config.algorithms import ALGORITHMS
 from tui_rl.config.models import RunConfig
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -90,13 +91,13 @@ def format_validation_error(exc: ValidationError, source: str = "config") -> str
     lines = [f"{source}: invalid configuration"]
     for error in exc.errors():
         # The discriminated union adds the tag ("dqn") to the location: drop it, users never type it.
-        loc = [str(part) for part in error["loc"] if part not in ("dqn", "ddpg", "sac", "ppo", "a2c")]
+        loc = [str(part) for part in error["loc"] if part not in ALGORITHMS]
         field = ".".join(loc) or "(top level)"
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown field"
         elif error["type"] == "union_tag_invalid":
-            message = "unknown algorithm; allowed: dqn, ddpg, sac, ppo, a2c"
+            message = f"unknown algorithm; allowed: {', '.join(ALGORITHMS)}"
         lines.append(f"  {field}: {message} (got {error.get('input')!r})")
     return "\n".join(lines)
 

@@ -74,7 +74,7 @@ def make_env(
         env.append_transform(RewardSum(in_keys=["reward"], out_keys=[EPISODE_REWARD_KEY]))
     if "StepCounter" not in user_names:
         env.append_transform(StepCounter(step_count_key=STEP_COUNT_KEY))
-    if needs_init_tracker(config) and "InitTracker" not in user_names:
+    if config.algorithm.needs_init_tracker() and "InitTracker" not in user_names:
         env.append_transform(InitTracker())
     env.set_seed(config.env.seed)
     for cfg in config.transforms:
@@ -87,11 +87,6 @@ def make_env(
             env.close()
             raise EnvError(f"transforms.{cfg.name}: preparing it on {config.env.id!r} failed: {exc}") from None
     return env
-
-
-def needs_init_tracker(config: RunConfig) -> bool:
-    """Ornstein-Uhlenbeck noise restarts with each episode, which it reads from InitTracker's flag."""
-    return config.algorithm.name == "ddpg" and config.algorithm.noise == "ou"
 
 
 def action_kind(env: EnvBase) -> Literal["discrete", "continuous"]:

@@ -172,7 +172,7 @@ class Trainer:
             self.algorithm.collector_policy,
             frames_per_batch=config.collector.frames_per_batch,
             total_frames=-1,  # the loop keeps the budget: it can change on resume
-            init_random_frames=0 if self.algorithm.on_policy else config.collector.init_random_frames,
+            init_random_frames=0 if config.algorithm.on_policy else config.collector.init_random_frames,
             policy_device=self.device,
             storing_device=self.device,
             env_device="cpu",

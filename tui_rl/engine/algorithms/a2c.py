@@ -6,13 +6,13 @@ import torch
 from torchrl.envs import EnvBase
 from torchrl.objectives import A2CLoss
 
-from tui_rl.config.models import A2CConfig, RunConfig
+from tui_rl.config.algorithms import A2CConfig
+from tui_rl.config.models import RunConfig
 from tui_rl.engine.algorithms.on_policy import OnPolicyAlgorithm
 
 
 class A2C(OnPolicyAlgorithm):
     name = "a2c"
-    action_kinds = ("discrete", "continuous")
 
     def __init__(self, config: RunConfig, env: EnvBase, device: torch.device) -> None:
         super().__init__(config, env, device)

@@ -9,7 +9,7 @@ checkpoints and commands. A reader should find the whole of one algorithm in its
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
 from tensordict import TensorDictBase
@@ -19,18 +19,11 @@ from torch import nn
 from tui_rl.config.models import RunConfig
 from torchrl.envs import EnvBase
 
-ActionKind = Literal["discrete", "continuous"]
-
-
 class Algorithm(ABC):
     """Base of DQN, DDPG, SAC, PPO and A2C."""
 
     #: the ``algorithm.name`` of the config
     name: ClassVar[str]
-    #: which action spaces it can act in
-    action_kinds: ClassVar[tuple[ActionKind, ...]]
-    #: on-policy algorithms have no replay buffer and no random warm-up frames
-    on_policy: ClassVar[bool]
 
     #: the policy the collector runs (with exploration)
     collector_policy: TensorDictModuleBase

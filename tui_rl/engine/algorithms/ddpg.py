@@ -8,7 +8,8 @@ from torchrl.envs import EnvBase
 from torchrl.modules import AdditiveGaussianModule, OrnsteinUhlenbeckProcessModule, TanhModule
 from torchrl.objectives import DDPGLoss
 
-from tui_rl.config.models import DDPGConfig, RunConfig
+from tui_rl.config.algorithms import DDPGConfig
+from tui_rl.config.models import RunConfig
 from tui_rl.engine.algorithms.networks import (
     OBSERVATION_KEY,
     action_size,
@@ -21,7 +22,6 @@ from tui_rl.engine.algorithms.off_policy import OffPolicyAlgorithm
 
 class DDPG(OffPolicyAlgorithm):
     name = "ddpg"
-    action_kinds = ("continuous",)
 
     def __init__(self, config: RunConfig, env: EnvBase, device: torch.device) -> None:
         super().__init__(config, env, device)

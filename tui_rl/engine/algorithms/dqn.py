@@ -9,14 +9,14 @@ from torchrl.envs import EnvBase
 from torchrl.modules import EGreedyModule, QValueActor
 from torchrl.objectives import DQNLoss
 
-from tui_rl.config.models import DQNConfig, RunConfig
+from tui_rl.config.algorithms import DQNConfig
+from tui_rl.config.models import RunConfig
 from tui_rl.engine.algorithms.networks import OBSERVATION_KEY, action_size, make_mlp, observation_size
 from tui_rl.engine.algorithms.off_policy import OffPolicyAlgorithm
 
 
 class DQN(OffPolicyAlgorithm):
     name = "dqn"
-    action_kinds = ("discrete",)
 
     def __init__(self, config: RunConfig, env: EnvBase, device: torch.device) -> None:
         super().__init__(config, env, device)

@@ -25,7 +25,6 @@ from tui_rl.engine.algorithms.targets import FusedHardUpdate, FusedSoftUpdate
 class OffPolicyAlgorithm(Algorithm):
     """Subclasses build ``collector_policy``, ``eval_policy`` and ``loss_module``, then call :meth:`setup`."""
 
-    on_policy = False
     #: scalars of the loss output logged besides the ``loss_*`` terms (``alpha``, ``entropy``)
     logged_keys: tuple[str, ...] = ()
 

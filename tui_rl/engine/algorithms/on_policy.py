@@ -25,7 +25,6 @@ from tui_rl.engine.algorithms.networks import (
 class OnPolicyAlgorithm(Algorithm):
     """Subclasses build their loss from ``self.actor`` and ``self.critic`` and call :meth:`setup`."""
 
-    on_policy = True
 
     def __init__(self, config: RunConfig, env: EnvBase, device: torch.device) -> None:
         super().__init__(config, env, device)

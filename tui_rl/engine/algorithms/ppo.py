@@ -6,13 +6,13 @@ import torch
 from torchrl.envs import EnvBase
 from torchrl.objectives import ClipPPOLoss
 
-from tui_rl.config.models import PPOConfig, RunConfig
+from tui_rl.config.algorithms import PPOConfig
+from tui_rl.config.models import RunConfig
 from tui_rl.engine.algorithms.on_policy import OnPolicyAlgorithm
 
 
 class PPO(OnPolicyAlgorithm):
     name = "ppo"
-    action_kinds = ("discrete", "continuous")
 
     def __init__(self, config: RunConfig, env: EnvBase, device: torch.device) -> None:
         super().__init__(config, env, device)

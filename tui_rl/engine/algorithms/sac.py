@@ -6,14 +6,14 @@ import torch
 from torchrl.envs import EnvBase
 from torchrl.objectives import SACLoss
 
-from tui_rl.config.models import RunConfig, SACConfig
+from tui_rl.config.algorithms import SACConfig
+from tui_rl.config.models import RunConfig
 from tui_rl.engine.algorithms.networks import make_critic, make_stochastic_actor
 from tui_rl.engine.algorithms.off_policy import OffPolicyAlgorithm
 
 
 class SAC(OffPolicyAlgorithm):
     name = "sac"
-    action_kinds = ("continuous",)
     logged_keys = ("alpha", "entropy")
 
     def __init__(self, config: RunConfig, env: EnvBase, device: torch.device) -> None:

@@ -22,10 +22,10 @@ from textual.widgets import Button, Footer, Header, Static, TabbedContent, TabPa
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
-from tui_rl.config import ConfigError, RunConfig, save_file
+from tui_rl.config import ConfigError, RunConfig, fitting_algorithms, save_file
 from tui_rl.tui.screens.add_transform import AddTransformScreen
 from tui_rl.tui.screens.save_preset import SavePresetScreen
-from tui_rl.tui.widgets.algorithm_picker import AlgorithmPicker, fitting
+from tui_rl.tui.widgets.algorithm_picker import AlgorithmPicker
 from tui_rl.tui.widgets.env_picker import EnvPicker
 from tui_rl.tui.widgets.hparam_form import LIVE_MARK, FieldForm, HparamForm, with_value
 from tui_rl.tui.widgets.spec_view import SpecView
@@ -40,18 +40,9 @@ TAB_FOCUS = {
     "tab-policy": "#algorithm-set",
     "tab-hparams": "#hparam-form",  # the form, not a box in it: [ and ] keep switching tabs
 }
-OFF_POLICY = ("dqn", "ddpg", "sac")
 ENV_FIELDS = ["env.num_envs", "env.kwargs", "env.max_episode_steps", "env.seed"]
 #: env fields that can change the specs (the probe builds one copy, so num_envs does not)
 PROBED_FIELDS = ("env.kwargs", "env.max_episode_steps")
-#: Exploration fields of each algorithm: shown with the policy, not with the other hyperparameters.
-EXPLORATION = {
-    "dqn": ["eps_start", "eps_end", "eps_decay_frames"],
-    "ddpg": ["noise", "noise_sigma"],
-    "sac": ["alpha_init", "fixed_alpha", "target_entropy"],
-    "ppo": ["entropy_coef"],
-    "a2c": ["entropy_coef"],
-}
 GROUP_TITLES = {
     "network": "Network",
     "algorithm": "Algorithm",
@@ -66,26 +57,25 @@ GROUP_TITLES = {
 
 
 def policy_paths(config: RunConfig) -> list[str]:
-    name = config.algorithm.name
     return ["network.hidden_sizes", "network.activation"] + [
-        f"algorithm.{field}" for field in EXPLORATION[name]
+        f"algorithm.{field}" for field in config.algorithm.exploration_fields
     ]
 
 
 def hparam_paths(config: RunConfig) -> list[str]:
     """Every other tunable field; replay-buffer settings only for off-policy algorithms."""
     algorithm = config.algorithm
-    skip = {"name", *EXPLORATION[algorithm.name]}
+    skip = {"name", *algorithm.exploration_fields}
     paths = [f"algorithm.{f}" for f in type(algorithm).model_fields if f not in skip]
     sections = ["collector", "optim", "eval", "checkpoint", "logging"]
-    if algorithm.name in OFF_POLICY:
+    if not algorithm.on_policy:
         sections.insert(1, "replay_buffer")
     for section in sections:
         fields = type(getattr(config, section)).model_fields
         paths += [
             f"{section}.{f}"
             for f in fields
-            if not (f == "init_random_frames" and algorithm.name not in OFF_POLICY)
+            if not (f == "init_random_frames" and algorithm.on_policy)
         ]
     return paths + ["device", "description"]
 
@@ -280,8 +270,8 @@ class SetupScreen(Screen):
         picker = self.query_one(AlgorithmPicker)
         picker.fit_to(event.env_id, event.kind)
         current = self.app.config.algorithm.name
-        if event.kind is not None and current not in fitting(event.kind):
-            chosen = fitting(event.kind)[0]
+        if event.kind is not None and current not in fitting_algorithms(event.kind):
+            chosen = fitting_algorithms(event.kind)[0]
             self.notify(
                 f"{current.upper()} cannot act in {event.env_id}'s {event.kind} action space: "
                 f"switched to {chosen.upper()}.",

@@ -1,5 +1,5 @@
 """The algorithm choice: one button per algorithm, and only those that fit the env's action space
-(``ALGORITHM_ACTION_KINDS``) can be pressed."""
+(the registry's ``action_kinds``) can be pressed."""
 
 from __future__ import annotations
 
@@ -8,21 +8,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import RadioButton, RadioSet, Static
 
-from tui_rl.config import ALGORITHM_ACTION_KINDS, ALGORITHMS
-
-TITLES = {
-    "dqn": "DQN   Deep Q-Network",
-    "ddpg": "DDPG  Deep Deterministic PG",
-    "sac": "SAC   Soft Actor-Critic",
-    "ppo": "PPO   Proximal Policy Opt.",
-    "a2c": "A2C   Advantage Actor-Critic",
-}
-
-
-def fitting(kind: str) -> list[str]:
-    """The algorithms that can act in a ``kind`` ("discrete"/"continuous") action space."""
-    return [name for name in ALGORITHMS if kind in ALGORITHM_ACTION_KINDS[name]]
-
+from tui_rl.config import ALGORITHMS, fitting_algorithms
 
 class AlgorithmPicker(Vertical):
     """Radio buttons over the algorithms; the ones that do not fit the env are disabled."""
@@ -47,7 +33,7 @@ class AlgorithmPicker(Vertical):
     def compose(self) -> ComposeResult:
         with RadioSet(id="algorithm-set"):
             for name in ALGORITHMS:
-                yield RadioButton(TITLES[name], value=name == self.current, id=f"algorithm-{name}")
+                yield RadioButton(ALGORITHMS[name].title, value=name == self.current, id=f"algorithm-{name}")
         yield Static(id="algorithm-fit")
 
     def on_mount(self) -> None:
@@ -61,7 +47,7 @@ class AlgorithmPicker(Vertical):
 
     def fit_to(self, env_id: str, kind: str | None) -> None:
         """Offer only what fits ``kind``; None (the env could not be probed) offers everything."""
-        offered = fitting(kind) if kind else list(ALGORITHMS)
+        offered = fitting_algorithms(kind) if kind else list(ALGORITHMS)
         for name in ALGORITHMS:
             self.button(name).disabled = name not in offered
         if kind is None:

@@ -1,0 +1,175 @@
+"""The algorithm registry: every fact about an algorithm that is not TorchRL code.
+
+Each algorithm is one config section here: its fields (``json_schema_extra=LIVE`` marks the
+live-tunable ones) and, as class variables, its title, the action spaces it acts in, whether it
+learns on-policy, which fields are its exploration settings, and what it needs from the env.
+Everything else that lists algorithms (the config union, the CLI, the app's picker and forms, the
+engine's builders) derives from :data:`ALGORITHMS`. Adding an algorithm is one section here plus
+its engine file. Imports neither torch nor textual.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from tui_rl.config.section import LIVE, Section
+
+ActionKind = Literal["discrete", "continuous"]
+
+
+class AlgorithmSection(Section):
+    """What every algorithm section declares besides its fields."""
+
+    #: the picker's label: short name, then the long one
+    title: ClassVar[str]
+    #: the action spaces it can act in
+    action_kinds: ClassVar[tuple[ActionKind, ...]]
+    #: on-policy algorithms learn from fresh batches only: no replay buffer, no random warm-up
+    on_policy: ClassVar[bool]
+    #: fields shown with the policy (how it explores), not with the other hyperparameters
+    exploration_fields: ClassVar[tuple[str, ...]] = ()
+
+    #: the discriminator; each algorithm narrows it to its own Literal (declared here to come first)
+    name: str
+    gamma: float = Field(0.99, gt=0, le=1, description="Discount factor", json_schema_extra=LIVE)
+
+    @classmethod
+    def algorithm_name(cls) -> str:
+        return cls.model_fields["name"].default
+
+    def needs_init_tracker(self) -> bool:
+        """Whether its policy reads the env's ``is_init`` flag (TorchRL's InitTracker)."""
+        return False
+
+
+class OffPolicySection(AlgorithmSection):
+    on_policy: ClassVar[bool] = False
+
+    updates_per_batch: int = Field(
+        1, ge=1, le=1000, description="Gradient steps per collected batch", json_schema_extra=LIVE
+    )
+    tau: float = Field(
+        0.005, gt=0, le=1, description="Soft target-update rate", json_schema_extra=LIVE
+    )
+
+
+class OnPolicySection(AlgorithmSection):
+    on_policy: ClassVar[bool] = True
+    action_kinds: ClassVar[tuple[ActionKind, ...]] = ("discrete", "continuous")
+    exploration_fields: ClassVar[tuple[str, ...]] = ("entropy_coef",)
+
+    gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE lambda", json_schema_extra=LIVE)
+    entropy_coef: float = Field(
+        0.0, ge=0, le=1, description="Entropy bonus coefficient", json_schema_extra=LIVE
+    )
+    critic_coef: float = Field(
+        0.5, ge=0, le=10, description="Value loss coefficient", json_schema_extra=LIVE
+    )
+
+
+class DQNConfig(OffPolicySection):
+    title: ClassVar[str] = "DQN   Deep Q-Network"
+    action_kinds: ClassVar[tuple[ActionKind, ...]] = ("discrete",)
+    exploration_fields: ClassVar[tuple[str, ...]] = ("eps_start", "eps_end", "eps_decay_frames")
+
+    name: Literal["dqn"] = "dqn"
+    eps_start: float = Field(1.0, ge=0, le=1, description="Initial epsilon of epsilon-greedy")
+    eps_end: float = Field(
+        0.05, ge=0, le=1, description="Final epsilon of epsilon-greedy", json_schema_extra=LIVE
+    )
+    eps_decay_frames: int = Field(
+        10_000, ge=1, description="Frames over which epsilon anneals from start to end"
+    )
+    target_update: Literal["soft", "hard"] = Field(
+        "soft", description="Soft (Polyak, tau) or hard (copy every N updates) target updates"
+    )
+    hard_update_period: int = Field(
+        500, ge=1, description="Updates between hard target copies", json_schema_extra=LIVE
+    )
+    double_dqn: bool = Field(True, description="Double DQN targets")
+    loss_function: Literal["l2", "smooth_l1"] = Field("l2", description="TD error loss")
+
+
+class DDPGConfig(OffPolicySection):
+    title: ClassVar[str] = "DDPG  Deep Deterministic PG"
+    action_kinds: ClassVar[tuple[ActionKind, ...]] = ("continuous",)
+    exploration_fields: ClassVar[tuple[str, ...]] = ("noise", "noise_sigma")
+
+    name: Literal["ddpg"] = "ddpg"
+    noise: Literal["gaussian", "ou"] = Field(
+        "gaussian", description="Exploration noise: additive Gaussian or Ornstein-Uhlenbeck"
+    )
+    noise_sigma: float = Field(
+        0.1, ge=0, le=10, description="Exploration noise scale", json_schema_extra=LIVE
+    )
+
+    def needs_init_tracker(self) -> bool:
+        # Ornstein-Uhlenbeck noise restarts with each episode, which it reads from InitTracker.
+        return self.noise == "ou"
+
+
+class SACConfig(OffPolicySection):
+    title: ClassVar[str] = "SAC   Soft Actor-Critic"
+    action_kinds: ClassVar[tuple[ActionKind, ...]] = ("continuous",)
+    exploration_fields: ClassVar[tuple[str, ...]] = ("alpha_init", "fixed_alpha", "target_entropy")
+
+    name: Literal["sac"] = "sac"
+    alpha_init: float = Field(1.0, gt=0, description="Initial entropy temperature")
+    fixed_alpha: bool = Field(False, description="Keep alpha fixed instead of learning it")
+    target_entropy: float | Literal["auto"] = Field(
+        "auto", description="Target entropy for the learned alpha ('auto': -action dims)"
+    )
+
+
+class PPOConfig(OnPolicySection):
+    title: ClassVar[str] = "PPO   Proximal Policy Opt."
+
+    name: Literal["ppo"] = "ppo"
+    clip_epsilon: float = Field(
+        0.2, gt=0, le=1, description="PPO ratio clip", json_schema_extra=LIVE
+    )
+    epochs: int = Field(
+        10, ge=1, le=100, description="Passes over each batch", json_schema_extra=LIVE
+    )
+    minibatch_size: int = Field(
+        64, ge=1, description="Minibatch size within a batch", json_schema_extra=LIVE
+    )
+    normalize_advantage: bool = Field(True, description="Normalise advantages per minibatch")
+
+
+class A2CConfig(OnPolicySection):
+    title: ClassVar[str] = "A2C   Advantage Actor-Critic"
+
+    name: Literal["a2c"] = "a2c"
+    gae_lambda: float = Field(1.0, ge=0, le=1, description="GAE lambda", json_schema_extra=LIVE)
+    entropy_coef: float = Field(
+        0.01, ge=0, le=1, description="Entropy bonus coefficient", json_schema_extra=LIVE
+    )
+
+
+#: name -> section class, in the order the app lists them
+ALGORITHMS: dict[str, type[AlgorithmSection]] = {
+    cls.algorithm_name(): cls for cls in (DQNConfig, DDPGConfig, SACConfig, PPOConfig, A2CConfig)
+}
+
+
+def algorithm_section(name: str) -> type[AlgorithmSection]:
+    return ALGORITHMS[name]
+
+
+def fitting_algorithms(kind: str) -> list[str]:
+    """The algorithms that can act in a ``kind`` ("discrete" / "continuous") action space."""
+    return [name for name, cls in ALGORITHMS.items() if kind in cls.action_kinds]
+
+
+def action_kind_mismatch(name: str, env_id: str, kind: str) -> str | None:
+    """Why ``name`` cannot act in ``env_id``'s ``kind`` action space, or None when it can."""
+    allowed = ALGORITHMS[name].action_kinds
+    if kind in allowed:
+        return None
+    return (
+        f"algorithm.name: {name} needs a {' or '.join(allowed)} action space; {env_id} has a {kind} "
+        f"one; choose one of {', '.join(fitting_algorithms(kind))}"
+    )
