@@ -8,7 +8,8 @@ import torch
 from tui_rl.config import ConfigError, RunConfig, apply_overrides
 from tui_rl.engine.checkpoint import CheckpointStore
 from tui_rl.engine.envs import make_env
-from tui_rl.engine.loop import LatestEpisode, Trainer, with_live_values
+from tui_rl.config import edit
+from tui_rl.engine.loop import LatestEpisode, Trainer
 from tui_rl.engine.protocol import Checkpointed, Evaluated, Log, Metrics, StatusChanged
 from tui_rl.engine.runfolder import create_run, read_events, read_history, read_summary
 
@@ -201,11 +202,11 @@ def test_a_config_that_cannot_be_built_fails_with_the_field_named(tmp_path):
 
 def test_live_values_are_validated_against_the_model():
     config = RunConfig()
-    assert with_live_values(config, {"optim.lr": 3e-4}).optim.lr == 3e-4
+    assert edit(config, {"optim.lr": 3e-4}, live_only=True).optim.lr == 3e-4
     with pytest.raises(ConfigError, match="env.seed: not a live-tunable field; live fields: .*optim.lr"):
-        with_live_values(config, {"env.seed": 3})
+        edit(config, {"env.seed": 3}, live_only=True)
     with pytest.raises(ConfigError, match="optim.lr: Input should be less than or equal to 1"):
-        with_live_values(config, {"optim.lr": 5})
+        edit(config, {"optim.lr": 5}, live_only=True)
 
 
 def test_the_latest_episode_is_assembled_across_batches_that_split_it():

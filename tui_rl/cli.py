@@ -29,10 +29,12 @@ from tui_rl.config import (
     ConfigError,
     RunConfig,
     apply_overrides,
+    edit,
     list_presets,
     load_preset,
 )
 from tui_rl.config.algorithms import action_kind_mismatch
+from tui_rl.config.edit import parse_overrides
 from tui_rl.config.presets import resolve_preset
 from tui_rl.engine.runfolder import (
     RunFolderError,
@@ -337,17 +339,8 @@ def prepare_resume(args: argparse.Namespace) -> Path:
             f"watch it with `tui-rl attach {summary.name}`"
         )
     config = read_config(run_dir)
-    if args.overrides:
-        from tui_rl.engine.loop import with_live_values  # only live fields: the networks stay as saved
-        from tui_rl.config.presets import parse_value
-
-        values = {}
-        for override in args.overrides:
-            key, sep, raw = override.partition("=")
-            if not sep:
-                raise UsageError(f"--set {override!r}: expected KEY=VALUE, such as optim.lr=3e-4")
-            values[key.strip()] = parse_value(raw.strip())
-        config = with_live_values(config, values)
+    if args.overrides:  # only live fields: the networks stay as saved
+        config = edit(config, parse_overrides(args.overrides), live_only=True, source="--set")
     if args.frames is not None:
         config = apply_overrides(config, [f"collector.total_frames={args.frames}"])
     save_config(run_dir, config)

@@ -10,7 +10,7 @@ from tensordict import TensorDictBase
 from torchrl.envs import EnvBase, GymWrapper, InitTracker, RewardSum, StepCounter, TransformedEnv
 
 from tui_rl.config.models import RunConfig
-from tui_rl.config.presets import ConfigError
+from tui_rl.config.errors import ConfigError
 from tui_rl.engine.transforms import build_transform, prepare_transform
 
 #: keys the training loop reads: the running episode return and the step count within the episode

@@ -30,8 +30,7 @@ from torchrl.checkpoint import GlobalRNGState
 from torchrl.collectors import Collector, Evaluator
 from torchrl.envs import ExplorationType, set_exploration_type
 
-from tui_rl.config import ConfigError, RunConfig, live_fields, validate
-from tui_rl.config.presets import set_path
+from tui_rl.config import ConfigError, RunConfig, edit, live_fields
 from tui_rl.engine.checkpoint import CheckpointStore
 from tui_rl.engine.metric_loggers import MetricLoggers
 from tui_rl.engine.protocol import (
@@ -402,7 +401,7 @@ class Trainer:
     def set_hparams(self, values: dict[str, Any]) -> None:
         previous_config = self.config
         try:
-            new_config = with_live_values(previous_config, values)
+            new_config = edit(previous_config, values, live_only=True, source="set_hparams")
             self.algorithm.apply_hparams(new_config)
         except Exception as exc:
             self.algorithm.apply_hparams(previous_config)
@@ -599,17 +598,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device: cuda was asked for, but torch sees no CUDA device; use cpu or auto")
     return torch.device(name)
-
-
-def with_live_values(config: RunConfig, values: dict[str, Any]) -> RunConfig:
-    """``config`` with ``values`` (dotted keys) applied; only live-tunable fields, validated."""
-    live = live_fields(config)
-    data = config.model_dump(mode="json")
-    for key, value in values.items():
-        if key not in live:
-            raise ConfigError(f"{key}: not a live-tunable field; live fields: {', '.join(sorted(live))}")
-        set_path(data, key, value)
-    return validate(data, source="set_hparams")
 
 
 def check_rewards(batch: TensorDictBase, frames: int) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
 from tui_rl.config.models import TransformConfig
-from tui_rl.config.presets import ConfigError
+from tui_rl.config.errors import ConfigError
 
 ParamKind = Literal["int", "float", "bool", "str", "keys", "list"]
 

@@ -7,7 +7,7 @@ from torchrl.envs import EnvBase
 
 from tui_rl.config.algorithms import action_kind_mismatch
 from tui_rl.config.models import RunConfig
-from tui_rl.config.presets import ConfigError
+from tui_rl.config.errors import ConfigError
 from tui_rl.engine.algorithms.a2c import A2C
 from tui_rl.engine.algorithms.base import Algorithm
 from tui_rl.engine.algorithms.ddpg import DDPG

@@ -12,7 +12,7 @@ from torchrl.envs import EnvBase
 from torchrl.modules import MLP, ProbabilisticActor, TanhNormal, ValueOperator
 
 from tui_rl.config.models import NetworkConfig, OptimConfig, RunConfig
-from tui_rl.config.presets import ConfigError
+from tui_rl.config.errors import ConfigError
 
 OBSERVATION_KEY = "observation"
 

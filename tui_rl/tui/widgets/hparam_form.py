@@ -22,7 +22,7 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from tui_rl.config import ConfigError, RunConfig, validate
-from tui_rl.config.presets import parse_value, set_path
+from tui_rl.config.edit import parse_value, set_path
 
 LIVE_MARK = "●"
 

@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, Static
 
 from tui_rl.config import ConfigError, RunConfig, live_fields, validate
-from tui_rl.config.presets import parse_value, set_path
+from tui_rl.config.edit import parse_value, set_path
 
 
 def with_values(config: RunConfig, values: dict[str, Any]) -> RunConfig:

@@ -1,0 +1,92 @@
+"""The one way to change a config: dotted paths and values in, a validated config out.
+
+The form, the live-hyperparameter panel, the trainer and the CLI's ``--set`` all edit through
+:func:`edit`; an edit that does not validate raises :class:`ConfigError` whose ``errors`` name
+each field.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from tui_rl.config.errors import ConfigError, from_validation_error
+from tui_rl.config.models import RunConfig, live_fields
+
+#: sections whose keys are free-form (passed on as keyword arguments), not fields
+FREE_FORM = ("kwargs", "params")
+
+
+def validate(data: dict[str, Any], source: str = "config") -> RunConfig:
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc, source) from None
+
+
+def edit(
+    config: RunConfig, changes: Mapping[str, Any], *, live_only: bool = False, source: str = "config"
+) -> RunConfig:
+    """``config`` with ``changes`` (``{"optim.lr": 3e-4}``) applied and the whole validated.
+
+    With ``live_only``, a field that cannot change while a run trains is refused.
+    """
+    live = live_fields(config) if live_only else None
+    data = config.model_dump(mode="json")
+    for path, value in changes.items():
+        if not isinstance(path, str):
+            raise ConfigError.at(repr(path), "a field path must be text, such as optim.lr")
+        if live is not None and path not in live:
+            raise ConfigError.at(path, f"not a live-tunable field; live fields: {', '.join(sorted(live))}")
+        set_path(data, path, value)
+    return validate(data, source=source)
+
+
+def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``dotted`` in a config dump; an unknown section or field is a ConfigError naming it."""
+    parts = dotted.split(".")
+    node = data
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if not isinstance(child, dict):
+            raise ConfigError.at(".".join(parts[: i + 1]), "unknown section")
+        node = child
+    if parts[-1] == "name" and parts[0] == "algorithm":
+        # Switching algorithm replaces its whole section, so the new one's defaults apply.
+        fresh = validate({"algorithm": {"name": value}}, source=dotted).algorithm
+        node.clear()
+        node.update(fresh.model_dump(mode="json"))
+    elif parts[-1] not in node and len(parts) > 1 and parts[-2] not in FREE_FORM:
+        known = ", ".join(sorted(node))
+        raise ConfigError.at(dotted, f"unknown field; known in {'.'.join(parts[:-1])}: {known}")
+    node[parts[-1]] = value
+
+
+def parse_value(text: str) -> Any:
+    """A typed value as TOML would read it (``3e-4``, ``true``, ``[64, 64]``, ``"x"``), else text."""
+    if text.lower() in ("none", "null"):
+        return None
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, Any]:
+    """``["optim.lr=3e-4"]`` as ``{"optim.lr": 3e-4}``; a malformed one is a ConfigError."""
+    changes: dict[str, Any] = {}
+    for override in overrides:
+        key, sep, raw = override.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set {override!r}: expected KEY=VALUE, such as optim.lr=3e-4")
+        changes[key] = parse_value(raw.strip())
+    return changes
+
+
+def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
+    """``--set`` overrides (``KEY=VALUE`` strings) applied to ``config``, validated whole."""
+    return edit(config, parse_overrides(overrides), source="--set")
