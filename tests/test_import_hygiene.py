@@ -1,6 +1,7 @@
 """The layers import in one direction: config never loads torch or textual, the engine never loads
 textual, and the modules the app imports before its first paint never load torch."""
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,55 @@ TORCH_FREE_ENGINE_MODULES = [
 @pytest.mark.parametrize("module", TORCH_FREE_ENGINE_MODULES)
 def test_modules_loaded_before_first_paint_never_load_torch(module):
     assert "torch" not in loaded_after_import(module)
+
+
+@pytest.mark.parametrize("module", modules_in("tui"))
+def test_app_modules_load_no_torch_at_import(module):
+    """Screens and widgets import torch inside the functions that need it, after the first paint."""
+    assert "torch" not in loaded_after_import(module)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The tui_rl modules ``path`` imports, at load time or inside functions (a lazy import that
+    closes a circle is still a circle); imports for type checkers only are left out."""
+    tree = ast.parse(path.read_text())
+    skipped = {
+        id(child)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for child in ast.walk(node)
+    }
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in found if name.startswith("tui_rl")}
+
+
+def test_no_import_circles():
+    paths = {name: PACKAGE.parent / (name.replace(".", "/") + ".py") for name in modules_in("")}
+    for name in list(paths):
+        if not paths[name].exists():
+            paths[name] = PACKAGE.parent / name.replace(".", "/") / "__init__.py"
+    graph = {name: imported_modules(path) & set(paths) - {name} for name, path in paths.items()}
+
+    def cycle_from(start: str) -> list[str] | None:
+        stack = [(start, [start])]
+        seen = set()
+        while stack:
+            node, trail = stack.pop()
+            for nxt in graph[node]:
+                if nxt == start:
+                    return trail + [start]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, trail + [nxt]))
+        return None
+
+    circles = [" -> ".join(c) for name in graph if (c := cycle_from(name))]
+    assert not circles, "import circles:\n" + "\n".join(circles)
