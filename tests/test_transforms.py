@@ -5,7 +5,7 @@ import torch
 
 from tui_rl.config import ConfigError, TransformConfig, validate
 from tui_rl.engine.envs import make_env
-from tui_rl.engine.transforms import TRANSFORMS, build_transform, check_params
+from tui_rl.engine.transforms import TRANSFORMS, build_transform, check_params, check_transforms
 
 
 def test_registry_has_the_common_transforms_with_described_params():
@@ -53,6 +53,7 @@ def test_each_transform_builds_into_a_working_env(name):
 
 
 def test_observation_norm_measures_stats_when_the_env_is_built():
+    torch.manual_seed(0)  # random play measures the stats: the same play whatever ran before
     cfg = validate({
         "env": {"id": "Pendulum-v1", "num_envs": 4},
         "transforms": [
@@ -66,28 +67,51 @@ def test_observation_norm_measures_stats_when_the_env_is_built():
     raw_velocity_std = norm.scale[2].item()
     assert raw_velocity_std > 2, "Pendulum's angular velocity spreads far wider than unit"
     velocity = env.rollout(200, break_when_any_done=False)["next", "observation"][..., 2]
-    # Random play spins the pendulum alike again: its normalised velocity is near standard normal.
+    # Random play spins the pendulum alike again: its normalised velocity is near standard normal
+    # (200 strongly correlated steps: near, not at).
     assert velocity.mean().abs() < 0.5
-    assert (velocity.std() - 1).abs() < 0.5
+    assert 0.5 < velocity.std() < 1.6
     env.close()
 
 
 @pytest.mark.parametrize(
     "name, params, message",
     [
-        ("NoSuchTransform", {}, "unknown transform 'NoSuchTransform'"),
+        ("NoSuchTransform", {}, "transforms.NoSuchTransform: unknown transform 'NoSuchTransform'"),
         ("StepCounter", {"max_step": 3}, "transforms.StepCounter.max_step: unknown parameter"),
-        ("StepCounter", {"max_steps": "ten"}, "transforms.StepCounter.max_steps: expected a int"),
+        ("StepCounter", {"max_steps": "ten"}, "transforms.StepCounter.max_steps: expected an int"),
+        ("StepCounter", {"max_steps": 2.5}, "transforms.StepCounter.max_steps: expected an int"),
+        ("RewardScaling", {"scale": float("nan")}, "transforms.RewardScaling.scale: expected a finite number"),
+        ("RewardScaling", {"loc": float("-inf")}, "transforms.RewardScaling.loc: expected a finite number"),
+        ("ObservationNorm", {"loc": [0.0, float("inf")], "scale": 1.0},
+         "transforms.ObservationNorm.loc: expected a finite number"),
+        ("ClipTransform", {"low": float("nan")}, "transforms.ClipTransform.low: expected a finite number"),
+        ("InitTracker", {"init_key": 3}, "transforms.InitTracker.init_key: expected a string"),
         ("StepCounter", {"max_steps": 0}, "transforms.StepCounter.max_steps: must be at least 1"),
         ("CatFrames", {"N": 2, "in_keys": [3]}, "transforms.CatFrames.in_keys: expected a list of keys"),
         ("CatFrames", {}, "transforms.CatFrames.N: required"),
-        ("ObservationNorm", {}, "ObservationNorm needs loc and scale, or init_stats_steps"),
+        ("ObservationNorm", {"scale": 1.0}, "transforms.ObservationNorm.loc: ObservationNorm needs loc and scale"),
         ("ObservationNorm", {"loc": "x", "scale": 1}, "transforms.ObservationNorm.loc: expected a number"),
     ],
 )
 def test_bad_params_are_config_errors_naming_the_transform_and_param(name, params, message):
-    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
-        build_transform(TransformConfig(name=name, params=params))
+    # Built unvalidated: the config models refuse NaN too; this checks the transform's own check.
+    with pytest.raises(ConfigError) as error:
+        build_transform(TransformConfig.model_construct(name=name, params=params))
+    assert str(error.value).startswith(message)
+    # The field is named in the structured errors too, so a form can put the message beside it.
+    path, _, text = message.partition(": ")
+    assert [(e.path, e.message) for e in error.value.errors] == [(path, str(error.value)[len(path) + 2:])]
+    assert text in error.value.errors[0].message
+
+
+def test_check_transforms_names_the_first_transform_that_does_not_build():
+    good = {"name": "RewardScaling", "params": {"scale": 0.5}}
+    check_transforms(validate({"transforms": [good]}))
+    bad = validate({"transforms": [good, {"name": "CatFrames", "params": {"N": 0}}]})
+    with pytest.raises(ConfigError) as error:
+        check_transforms(bad)
+    assert [e.path for e in error.value.errors] == ["transforms.CatFrames.N"]
 
 
 def test_defaults_fill_missing_params_and_nested_keys_become_tuples():

@@ -37,11 +37,11 @@ def observation_size(env: EnvBase) -> int:
     spec = env.observation_spec_unbatched.get(OBSERVATION_KEY, None)
     if spec is None:
         keys = ", ".join(str(k) for k in env.observation_spec.keys())
-        raise ConfigError(f"env.id: the networks read 'observation', but the env gives {keys}")
+        raise ConfigError.at("env.id", f"the networks read 'observation', but the env gives {keys}")
     shape = spec.shape
     if len(shape) != 1:
-        raise ConfigError(
-            f"env.id: the networks are MLPs and need a flat observation; this one has shape {tuple(shape)}"
+        raise ConfigError.at(
+            "env.id", f"the networks are MLPs and need a flat observation; this one has shape {tuple(shape)}"
         )
     return shape[0]
 
