@@ -2,8 +2,9 @@
 
 An algorithm builds its policies and its TorchRL loss from the config and a proof env
 (:meth:`Algorithm.build`), and turns each collected batch into gradient steps with :meth:`update`.
-The training loop does everything else: collection, evaluation, logging, checkpoints and commands.
-A reader should find the whole of one algorithm in its own short file.
+The training loop (``tui_rl.engine.trainer``) does everything else: collection, evaluation,
+logging, checkpoints and commands. A reader should find the whole of one algorithm in its own
+short file.
 
 Live hyperparameters reach the TorchRL objects in one of two ways: a field read from
 ``self.config`` at each update (learning rate, gradient clipping, batch sizes, passes) takes
@@ -136,7 +137,8 @@ class Algorithm(ABC):
         self.config = config
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume: networks (targets included), optimisers, exploration state."""
+        """Everything needed to resume: networks (targets included) and optimisers. Exploration
+        follows the frame count, which the trainer keeps."""
         return {
             "loss_module": self.loss_module.state_dict(),
             "optimizers": {k: o.state_dict() for k, o in self.optimizers().items()},
