@@ -43,6 +43,7 @@ class Rig:
     """A real env and algorithm, a collected batch, and a record of what the loss was called on."""
 
     def __init__(self, name: str, changes: dict | None = None) -> None:
+        torch.manual_seed(0)  # the same networks and play whatever ran before
         self.config = base_config(name, changes)
         self.env = make_env(self.config)
         self.algorithm = build_algorithm(self.config, self.env, "cpu")
