@@ -220,10 +220,8 @@ def check_params(cfg: TransformConfig) -> dict[str, Any]:
             raise ConfigError.at(where, f"required ({param.description})")
         if param.name not in cfg.params:
             checked[param.name] = param.default
-        elif value is not None:
-            checked[param.name] = _check_value(where, param, value)
-        else:
-            checked[param.name] = None
+        else:  # an explicit None leaves an optional param empty
+            checked[param.name] = None if value is None else _check_value(where, param, value)
     return checked
 
 
