@@ -64,42 +64,19 @@ def test_trains_a_few_hundred_frames_with_finite_losses(name, env_id, extra, exp
     assert any(not torch.equal(a, b) for a, b in zip(before, after)), "no parameter was trained"
 
 
-def test_live_hyperparameters_reach_the_optimiser_loss_and_exploration():
-    config = make_config("dqn", "CartPole-v1")
-    algorithm = build_algorithm(config, make_env(config), "cpu")
-    algorithm.before_updates(100_000)  # epsilon fully annealed
-    changed = validate({**config.model_dump(), "optim": {"lr": 3e-4}, "replay_buffer": {"batch_size": 16},
-                        "algorithm": {"name": "dqn", "gamma": 0.9, "eps_end": 0.2, "tau": 0.05}})
-    algorithm.apply_hparams(changed)
-    assert algorithm.optimizer.param_groups[0]["lr"] == pytest.approx(3e-4)
-    assert algorithm.loss_module.value_estimator.gamma.item() == pytest.approx(0.9)
-    assert algorithm.exploration.eps.item() == pytest.approx(0.2)
-    assert algorithm.target_updater.eps == pytest.approx(0.95)
-    assert algorithm.config.replay_buffer.batch_size == 16
-
-
-def test_live_ppo_hyperparameters_reach_the_loss_and_advantage():
-    config = make_config("ppo", "CartPole-v1")
-    algorithm = build_algorithm(config, make_env(config), "cpu")
-    changed = config.model_copy(deep=True)
-    changed.algorithm.clip_epsilon = 0.1
-    changed.algorithm.entropy_coef = 0.02
-    changed.algorithm.gae_lambda = 0.8
-    changed.optim.lr = 1e-4
-    algorithm.apply_hparams(changed)
-    assert algorithm.loss_module.clip_epsilon.item() == pytest.approx(0.1)
-    assert algorithm.loss_module.entropy_coeff.item() == pytest.approx(0.02)
-    assert algorithm.advantage.lmbda.item() == pytest.approx(0.8)
-    assert algorithm.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)
-
-
-def test_ddpg_noise_scale_is_live():
-    config = make_config("ddpg", "Pendulum-v1")
-    algorithm = build_algorithm(config, make_env(config), "cpu")
-    changed = config.model_copy(deep=True)
-    changed.algorithm.noise_sigma = 0.5
-    algorithm.apply_hparams(changed)
-    assert algorithm.exploration.sigma.item() == pytest.approx(0.5)
+def test_epsilon_follows_the_frame_count_so_a_resumed_run_picks_up_its_schedule():
+    config = make_config("dqn", "CartPole-v1", {"algorithm": {"name": "dqn", "eps_start": 1.0, "eps_end": 0.1,
+                                                              "eps_decay_frames": 1000}})
+    env = make_env(config)
+    running = build_algorithm(config, env, "cpu")
+    for frames in range(100, 701, 100):
+        epsilon = running.before_updates(frames)["epsilon"]
+    assert epsilon == pytest.approx(1.0 - 0.9 * 0.7, abs=1e-4)
+    # A run resumed at 700 frames builds a fresh algorithm: its first batch brings epsilon to the same place.
+    resumed = build_algorithm(config, env, "cpu")
+    assert resumed.before_updates(700)["epsilon"] == pytest.approx(epsilon, abs=1e-4)
+    assert resumed.exploration.eps.item() == pytest.approx(epsilon, abs=1e-4)
+    assert build_algorithm(config, env, "cpu").before_updates(50_000)["epsilon"] == pytest.approx(0.1)
 
 
 def test_state_dict_restores_networks_targets_and_optimiser():

@@ -6,6 +6,10 @@ learns on-policy, which fields are its exploration settings, and what it needs f
 Everything else that lists algorithms (the config union, the CLI, the app's picker and forms, the
 engine's builders) derives from :data:`ALGORITHMS`. Adding an algorithm is one section here plus
 its engine file. Imports neither torch nor textual.
+
+A field marked live must reach the TorchRL object it tunes: the engine reads it from the config at
+each update, or pushes it there through ``Algorithm.live_settings`` (engine/algorithms/base.py).
+tests/test_live_fields.py observes the effect of each one, and fails for a live field it cannot.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import gymnasium
 import torch
@@ -42,7 +42,28 @@ def make_gym_env(config: RunConfig, num_envs: int, render: bool) -> gymnasium.En
             **kwargs,
         )
     except Exception as exc:  # gymnasium raises many kinds: unknown id, missing extras, bad kwargs
-        raise EnvError(f"env.id: cannot make {env_cfg.id!r}: {exc}") from None
+        raise make_error(env_cfg.id, env_cfg.kwargs, exc) from None
+
+
+def make_error(env_id: str, kwargs: dict[str, Any], exc: Exception) -> EnvError:
+    """Why ``env_id`` could not be made, blaming the field at fault: a kwarg the env refuses
+    (``env.kwargs.<key>``) when it makes without its kwargs, else the id."""
+    if not kwargs or gym_make_refusal(env_id, {}) is not None:
+        return EnvError.at("env.id", f"cannot make {env_id!r}: {exc}")
+    for key, value in kwargs.items():
+        refusal = gym_make_refusal(env_id, {key: value})
+        if refusal is not None:
+            return EnvError.at(f"env.kwargs.{key}", f"{env_id} does not take {key}={value!r}: {refusal}")
+    return EnvError.at("env.kwargs", f"{env_id} cannot be made with {', '.join(kwargs)} together: {exc}")
+
+
+def gym_make_refusal(env_id: str, kwargs: dict[str, Any]) -> Exception | None:
+    """What ``gymnasium.make`` raises for ``env_id`` with ``kwargs``; None when it makes."""
+    try:
+        gymnasium.make(env_id, **kwargs).close()
+    except Exception as exc:  # the same many kinds as above
+        return exc
+    return None
 
 
 def make_env(
@@ -65,7 +86,7 @@ def make_env(
         wrapped = GymWrapper(gym_env, device=device, categorical_action_encoding=True)
     except Exception as exc:
         gym_env.close()
-        raise EnvError(f"env.id: TorchRL cannot wrap {config.env.id!r}: {exc}") from None
+        raise EnvError.at("env.id", f"TorchRL cannot wrap {config.env.id!r}: {exc}") from None
     # Batched gym envs come back already wrapped in a TransformedEnv (TorchRL's vector-env transform).
     env = wrapped if isinstance(wrapped, TransformedEnv) else TransformedEnv(wrapped)
 
@@ -85,7 +106,7 @@ def make_env(
             prepare_transform(transform, cfg)
         except Exception as exc:
             env.close()
-            raise EnvError(f"transforms.{cfg.name}: preparing it on {config.env.id!r} failed: {exc}") from None
+            raise EnvError.at(f"transforms.{cfg.name}", f"preparing it on {config.env.id!r} failed: {exc}") from None
     return env
 
 

@@ -6,13 +6,24 @@ No torch import at module level: the app reads :data:`TRANSFORMS` before its fir
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
-from tui_rl.config.models import TransformConfig
 from tui_rl.config.errors import ConfigError
+from tui_rl.config.models import RunConfig, TransformConfig
 
 ParamKind = Literal["int", "float", "bool", "str", "keys", "list"]
+
+#: what a value of each kind is called in an error ("expected an int")
+KIND_NAMES: dict[str, str] = {
+    "int": "an int",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "a string",
+    "keys": 'a list of keys such as ["observation"]',
+    "list": "a number or a list of numbers",
+}
 
 
 @dataclass(frozen=True)
@@ -51,10 +62,11 @@ def _observation_norm(params: dict[str, Any]) -> Any:
     from torchrl.envs import ObservationNorm
 
     steps = params["init_stats_steps"]
-    if steps == 0 and (params["loc"] is None or params["scale"] is None):
-        raise ConfigError(
-            "transforms: ObservationNorm needs loc and scale, or init_stats_steps > 0 "
-            "to measure them from random steps"
+    missing = [name for name in ("loc", "scale") if params[name] is None]
+    if steps == 0 and missing:
+        raise ConfigError.at(
+            f"transforms.ObservationNorm.{missing[0]}",
+            "ObservationNorm needs loc and scale, or init_stats_steps > 0 to measure them from random steps",
         )
     # With measured stats the loc/scale are left empty: prepare_transform fills them in.
     loc = None if steps else _tensor(params["loc"])
@@ -180,59 +192,64 @@ TRANSFORMS: dict[str, TransformSpec] = {
 }
 
 
+def check_transforms(config: RunConfig) -> None:
+    """Every transform of ``config`` builds from its params; ConfigError naming
+    ``transforms.<Name>.<param>`` (or ``transforms.<Name>``) otherwise."""
+    for cfg in config.transforms:
+        build_transform(cfg)
+
+
 def check_params(cfg: TransformConfig) -> dict[str, Any]:
     """The transform's params, defaults filled in and types checked; ConfigError naming what is wrong."""
     spec = TRANSFORMS.get(cfg.name)
     if spec is None:
-        raise ConfigError(
-            f"transforms: unknown transform {cfg.name!r}; available: {', '.join(TRANSFORMS)}"
+        raise ConfigError.at(
+            f"transforms.{cfg.name}", f"unknown transform {cfg.name!r}; available: {', '.join(TRANSFORMS)}"
         )
     known = {param.name: param for param in spec.params}
     unknown = sorted(set(cfg.params) - set(known))
     if unknown:
-        raise ConfigError(
-            f"transforms.{cfg.name}.{unknown[0]}: unknown parameter; "
-            f"{cfg.name} takes {', '.join(known)}"
+        raise ConfigError.at(
+            f"transforms.{cfg.name}.{unknown[0]}", f"unknown parameter; {cfg.name} takes {', '.join(known)}"
         )
     checked = {}
     for param in spec.params:
         where = f"transforms.{cfg.name}.{param.name}"
+        value = cfg.params.get(param.name)
+        if value is None and param.required:
+            raise ConfigError.at(where, f"required ({param.description})")
         if param.name not in cfg.params:
-            if param.required:
-                raise ConfigError(f"{where}: required ({param.description})")
             checked[param.name] = param.default
-            continue
-        checked[param.name] = _check_value(where, param, cfg.params[param.name])
+        else:  # an explicit None leaves an optional param empty
+            checked[param.name] = None if value is None else _check_value(where, param, value)
     return checked
 
 
 def _check_value(where: str, param: ParamSpec, value: Any) -> Any:
-    if value is None:
-        if param.required:
-            raise ConfigError(f"{where}: required ({param.description})")
-        return None
     kind = param.kind
     if kind == "keys":
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(_is_key(key) for key in value):
-            raise ConfigError(f"{where}: expected a list of keys such as [\"observation\"], got {value!r}")
+            raise ConfigError.at(where, f"expected {KIND_NAMES[kind]}, got {value!r}")
         return [key if isinstance(key, str) else tuple(key) for key in value]
-    if kind == "list":
-        numbers = value if isinstance(value, list) else [value]
-        if not numbers or not all(_is_number(v) for v in numbers):
-            raise ConfigError(f"{where}: expected a number or a list of numbers, got {value!r}")
-        return value
-    ok = {
-        "int": isinstance(value, int) and not isinstance(value, bool),
-        "float": _is_number(value),
-        "bool": isinstance(value, bool),
-        "str": isinstance(value, str),
-    }[kind]
+    numbers = value if kind == "list" and isinstance(value, list) else [value]
+    ok = bool(numbers) and all(
+        {
+            "int": isinstance(v, int) and not isinstance(v, bool),
+            "float": _is_number(v),
+            "list": _is_number(v),
+            "bool": isinstance(v, bool),
+            "str": isinstance(v, str),
+        }[kind]
+        for v in numbers
+    )
     if not ok:
-        raise ConfigError(f"{where}: expected {'a number' if kind == 'float' else 'a ' + kind}, got {value!r}")
+        raise ConfigError.at(where, f"expected {KIND_NAMES[kind]}, got {value!r}")
+    if kind in ("float", "list") and not all(math.isfinite(v) for v in numbers):
+        raise ConfigError.at(where, f"expected a finite number, got {value!r}")
     if param.minimum is not None and value < param.minimum:
-        raise ConfigError(f"{where}: must be at least {param.minimum:g}, got {value!r}")
+        raise ConfigError.at(where, f"must be at least {param.minimum:g}, got {value!r}")
     return float(value) if kind == "float" else value
 
 
@@ -248,8 +265,8 @@ def _is_key(key: Any) -> bool:
 
 def build_transform(cfg: TransformConfig) -> Any:
     """A TorchRL transform from its config; ConfigError naming the transform and param when wrong."""
-    spec = TRANSFORMS.get(cfg.name)
     params = check_params(cfg)
+    spec = TRANSFORMS[cfg.name]
     kwargs = {k: v for k, v in params.items() if k not in spec.prepare_params}
     try:
         if spec.factory is not None:
@@ -260,7 +277,7 @@ def build_transform(cfg: TransformConfig) -> Any:
     except ConfigError:
         raise
     except (TypeError, ValueError, RuntimeError) as exc:
-        raise ConfigError(f"transforms.{cfg.name}: {exc}") from None
+        raise ConfigError.at(f"transforms.{cfg.name}", str(exc)) from None
 
 
 def prepare_transform(transform: Any, cfg: TransformConfig) -> None:

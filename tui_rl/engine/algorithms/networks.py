@@ -37,11 +37,11 @@ def observation_size(env: EnvBase) -> int:
     spec = env.observation_spec_unbatched.get(OBSERVATION_KEY, None)
     if spec is None:
         keys = ", ".join(str(k) for k in env.observation_spec.keys())
-        raise ConfigError(f"env.id: the networks read 'observation', but the env gives {keys}")
+        raise ConfigError.at("env.id", f"the networks read 'observation', but the env gives {keys}")
     shape = spec.shape
     if len(shape) != 1:
-        raise ConfigError(
-            f"env.id: the networks are MLPs and need a flat observation; this one has shape {tuple(shape)}"
+        raise ConfigError.at(
+            "env.id", f"the networks are MLPs and need a flat observation; this one has shape {tuple(shape)}"
         )
     return shape[0]
 
@@ -65,6 +65,11 @@ def make_mlp(network: NetworkConfig, in_features: int, out_features: int, device
     )
 
 
+def make_action_mlp(config: RunConfig, env: EnvBase, device) -> MLP:
+    """An MLP from the observation to one output per discrete action, or per action dimension."""
+    return make_mlp(config.network, observation_size(env), action_size(env), device)
+
+
 def make_critic(config: RunConfig, env: EnvBase, device, with_action: bool = False) -> ValueOperator:
     """V(s), or Q(s, a) with ``with_action`` (the MLP concatenates observation and action)."""
     in_features = observation_size(env) + (action_size(env) if with_action else 0)
@@ -76,7 +81,7 @@ def make_stochastic_actor(config: RunConfig, env: EnvBase, device) -> Probabilis
     """A policy that samples actions: Categorical over discrete ones, TanhNormal within the bounds otherwise."""
     spec = env.action_spec_unbatched
     if spec.domain == "discrete":
-        net = make_mlp(config.network, observation_size(env), action_size(env), device)
+        net = make_action_mlp(config, env, device)
         module = TensorDictModule(net, in_keys=[OBSERVATION_KEY], out_keys=["logits"])
         distribution, kwargs = torch.distributions.Categorical, {}
     else:

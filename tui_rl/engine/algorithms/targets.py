@@ -22,7 +22,15 @@ def target_source_pairs(updater) -> tuple[list[torch.Tensor], list[torch.Tensor]
 
 
 class FusedSoftUpdate(SoftUpdate):
-    """target <- (1 - tau) * target + tau * source; ``eps`` (1 - tau) may be changed live."""
+    """target <- (1 - tau) * target + tau * source; ``tau`` (TorchRL keeps ``eps``, 1 - tau) is live."""
+
+    @property
+    def tau(self) -> float:
+        return 1 - self.eps
+
+    @tau.setter
+    def tau(self, value: float) -> None:
+        self.eps = 1 - value
 
     def init_(self) -> None:
         super().init_()
