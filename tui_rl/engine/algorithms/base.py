@@ -2,7 +2,7 @@
 
 An algorithm builds its modules, loss and optimiser from the config and a proof env, gives the
 collector a policy, and turns each collected batch into gradient steps with :meth:`update`. The
-training loop (``tui_rl.engine.loop``) does everything else: collection, evaluation, logging,
+training loop (``tui_rl.engine.trainer``) does everything else: collection, evaluation, logging,
 checkpoints and commands. A reader should find the whole of one algorithm in its own short file.
 """
 

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from tui_rl.config import ConfigError, RunConfig, apply_overrides
+from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit
 from tui_rl.engine.checkpoint import CheckpointStore
 from tui_rl.engine.envs import make_env
-from tui_rl.config import edit
-from tui_rl.engine.loop import LatestEpisode, Trainer
+from tui_rl.engine.snapshots import LatestEpisode
+from tui_rl.engine.trainer import Trainer
 from tui_rl.engine.protocol import Checkpointed, Evaluated, Log, Metrics, StatusChanged
 from tui_rl.engine.runfolder import create_run, read_events, read_history, read_summary
 
@@ -30,9 +30,9 @@ def tiny_dqn(*overrides: str) -> RunConfig:
     return apply_overrides(RunConfig(), TINY_DQN + list(overrides))
 
 
-def train(config, run_dir, resume=False):
+def train(config, run_dir, from_checkpoint=False):
     events = []
-    trainer = Trainer(config, run_dir, events.append, resume=resume)
+    trainer = Trainer(config, run_dir, events.append, from_checkpoint=from_checkpoint)
     trainer.run()
     return trainer, events
 
@@ -93,7 +93,7 @@ def test_a_short_run_trains_evaluates_checkpoints_and_finishes(tmp_path):
     assert [f for f, _ in history.metrics["eval_return"]] == [300, 600]
     assert [e.seq for e in history.events] == [e.seq for e in events if not isinstance(e, Metrics)]
     assert [p.name for p in CheckpointStore(run_dir, 2).checkpoints()] == ["300", "600"]
-    assert 0 < trainer.train_seconds == pytest.approx(history.summary.train_seconds)
+    assert 0 < trainer.counters.train_seconds == pytest.approx(history.summary.train_seconds)
 
 
 def test_resume_restores_networks_optimiser_buffer_and_counters_then_continues_the_history(tmp_path):
@@ -102,8 +102,8 @@ def test_resume_restores_networks_optimiser_buffer_and_counters_then_continues_t
     first, _ = train(config, run_dir)
 
     # Same budget: the resumed trainer restores the checkpoint at 600 frames and has nothing to do.
-    restored, _ = train(config, run_dir, resume=True)
-    assert restored.frames == 600 and restored.episodes == first.episodes
+    restored, _ = train(config, run_dir, from_checkpoint=True)
+    assert restored.counters.frames == 600 and restored.counters.episodes == first.counters.episodes
     saved, loaded = first.algorithm.state_dict(), restored.algorithm.state_dict()
     for name, tensor in saved["loss_module"].items():
         assert torch.equal(tensor, loaded["loss_module"][name]), name
@@ -112,7 +112,7 @@ def test_resume_restores_networks_optimiser_buffer_and_counters_then_continues_t
 
     # A bigger budget: frames and metric series go on from 600.
     bigger = tiny_dqn("collector.total_frames=900")
-    resumed, events = train(bigger, run_dir, resume=True)
+    resumed, events = train(bigger, run_dir, from_checkpoint=True)
     assert resumed.state == "finished"
     assert any(isinstance(e, Log) and "resumed from the checkpoint at 600 frames" in e.message for e in events)
     assert [m.frames for m in of_type(events, Metrics)] == [700, 800, 900]
@@ -126,10 +126,10 @@ def test_reaching_the_target_return_finishes_early_and_records_when(tmp_path):
     config = tiny_dqn("collector.total_frames=100000", "eval.target_return=5")  # any CartPole episode
     run_dir = create_run(config, runs_dir=tmp_path)
     trainer, events = train(config, run_dir)
-    assert trainer.state == "finished" and trainer.frames == 300
+    assert trainer.state == "finished" and trainer.counters.frames == 300
     assert trainer.reason.startswith("evaluation return") and "reached the target 5" in trainer.reason
-    assert trainer.solved_frames == 300
-    assert 0 < trainer.solved_train_seconds == trainer.train_seconds
+    assert trainer.counters.solved_frames == 300
+    assert 0 < trainer.counters.solved_train_seconds == trainer.counters.train_seconds
     assert [e.frames for e in of_type(events, Checkpointed)] == [300]
 
 
@@ -167,7 +167,7 @@ def test_a_loss_that_becomes_nan_fails_the_run_before_a_checkpoint_holds_it(tmp_
     assert trainer.state == "failed"
     assert "loss_qvalue became nan" in trainer.reason and "optim.lr=1" in trainer.reason
     latest = CheckpointStore(run_dir, 2).latest()
-    assert latest is None or int(latest.name) < trainer.frames
+    assert latest is None or int(latest.name) < trainer.counters.frames
     assert of_type(events, StatusChanged)[-1].state == "failed"
     summary = read_summary(run_dir)
     assert (summary.status, summary.reason) == ("failed", trainer.reason)

@@ -1,0 +1,430 @@
+"""The one training loop, for headless runs and app runs alike.
+
+A :class:`Trainer` builds the env, the algorithm and a TorchRL Collector from the config, then per
+batch: collect, update, log, evaluate every ``eval.every_frames``, checkpoint every
+``checkpoint.every_frames``. Between batches it applies the commands waiting in its queue, in the
+order they arrived. Every change of state goes out as a protocol event through its
+:class:`RunRecord` (the control server broadcasts them; the CLI draws a progress bar from them).
+
+Anything that goes wrong (the env raises, a loss or a weight turns NaN) ends the run in state
+``failed`` with a reason a user can act on; the traceback goes to the trainer log only.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import random
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from tensordict import TensorDictBase
+from torchrl.collectors import Collector, Evaluator
+from torchrl.envs import ExplorationType, set_exploration_type
+
+from tui_rl.config import ConfigError, RunConfig, edit, live_fields
+from tui_rl.engine.checkpoint_policy import CheckpointPolicy
+from tui_rl.engine.counters import RunCounters
+from tui_rl.engine.health import TrainingFailed, check_losses, check_parameters, check_rewards
+from tui_rl.engine.metric_loggers import MetricLoggers
+from tui_rl.engine.protocol import (
+    CheckpointNow,
+    Command,
+    Evaluated,
+    Event,
+    GetWeights,
+    HparamsChanged,
+    HparamsRejected,
+    Metrics,
+    Pause,
+    Resume,
+    RolloutReady,
+    RunState,
+    SetHparams,
+    SnapshotRollout,
+    StepBatch,
+    Stop,
+    WeightsReady,
+)
+from tui_rl.engine.run_record import RunRecord
+from tui_rl.engine.runfolder import LOG_FILE, save_config, trim_metrics
+from tui_rl.engine.snapshots import MAX_EPISODE_STEPS, LatestEpisode
+
+#: steps the evaluation collector takes between checks for finished episodes
+EVAL_POLL_FRAMES = 100
+
+Reply = Callable[[Event], None]
+
+
+class Trainer:
+    """Trains one run folder's config; ``run()`` returns the final state.
+
+    ``from_checkpoint`` continues from the newest loadable checkpoint; without it the run starts
+    at frame 0 (on an existing folder, its checkpoints and metric rows are cleared first).
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        run_dir: Path,
+        on_event: Callable[[Event], None] | None = None,
+        *,
+        from_checkpoint: bool = False,
+        commands: queue.Queue | None = None,
+    ) -> None:
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.from_checkpoint = from_checkpoint
+        self.commands: queue.Queue[tuple[Command, Reply | None]] = commands or queue.Queue()
+        self.counters = RunCounters()
+        self.record = RunRecord(self.run_dir, self.counters, config.collector.total_frames, on_event)
+        #: the run failed because its config cannot be built (env, algorithm, logging, device)
+        self.config_error = False
+        #: an evaluation reaching ``eval.target_return`` ends the run (not once it did: a resume trains on)
+        self.stop_at_target = True
+        self.checkpoints = CheckpointPolicy(self)
+        self.latest_episode = LatestEpisode()
+        self._pending_batches = 0
+        self._stop_reason = ""
+        self._checkpoint_requested = False
+        self._last_eval_frames = 0
+
+    @property
+    def state(self) -> RunState:
+        return self.record.state
+
+    @property
+    def reason(self) -> str:
+        return self.record.reason
+
+    # ---- public ---------------------------------------------------------------------------------
+
+    def submit(self, command: Command, reply: Reply | None = None) -> None:
+        """Queue a command (thread-safe); answers go to ``reply``, or out as events without one."""
+        self.commands.put((command, reply))
+
+    def stop(self, reason: str) -> None:
+        """Ask the loop to checkpoint and stop after the current batch, saying why (thread-safe)."""
+        self._stop_reason = reason
+        self.submit(Stop())
+
+    @property
+    def stopping(self) -> bool:
+        return bool(self._stop_reason)
+
+    def run(self) -> RunState:
+        torch.set_num_threads(1)
+        try:
+            self.setup()
+            self.train()
+        except ConfigError as exc:
+            self.config_error = True
+            self.record.fail(str(exc))
+        except TrainingFailed as exc:
+            self.record.fail(str(exc))
+        except KeyboardInterrupt:  # a second Ctrl-C: no waiting for the batch or a checkpoint
+            self.record.set_state("stopped", "interrupted; it resumes from its last checkpoint")
+            raise
+        except Exception as exc:  # anything else is a bug or an odd env: a reason, not a traceback
+            self.record.log_traceback()
+            self.record.fail(f"{type(exc).__name__}: {exc} (details in {self.run_dir / LOG_FILE})")
+        finally:
+            self.close()
+        return self.state
+
+    # ---- setup ----------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        from tui_rl.engine.algorithms import build_algorithm
+        from tui_rl.engine.envs import make_env
+
+        config = self.config
+        self.seed_everything(config.env.seed)
+        self.device = resolve_device(config.device)
+        self.loggers = MetricLoggers(self.run_dir, config.logging)
+        self.env = make_env(config)
+        self.eval_env = make_env(config)
+        self.algorithm = build_algorithm(config, self.env, self.device)
+        self.collector = Collector(
+            self.env,
+            self.algorithm.collector_policy,
+            frames_per_batch=config.collector.frames_per_batch,
+            total_frames=-1,  # the loop keeps the budget: it can change on resume
+            init_random_frames=0 if config.algorithm.on_policy else config.collector.init_random_frames,
+            policy_device=self.device,
+            storing_device=self.device,
+            env_device="cpu",
+            # MLP policies need no InitTracker / primers; appending them would make the training
+            # env's transforms differ from the evaluation env's.
+            auto_register_policy_transforms=False,
+        )
+        self.batches = iter(self.collector)
+        self.evaluator = Evaluator(
+            self.eval_env,
+            self.algorithm.eval_policy,
+            num_trajectories=config.eval.episodes,
+            exploration_type=self.eval_exploration(),
+            frames_per_batch=-(-EVAL_POLL_FRAMES // config.env.num_envs) * config.env.num_envs,
+            collector_kwargs={"traj_format": "cat", "auto_register_policy_transforms": False},
+            dump_video=False,
+        )
+        self.checkpoints.store.clean_partial()
+        if self.from_checkpoint:
+            self.restore()
+        else:
+            self.start_over()
+        self.record.set_state("running")
+
+    def restore(self) -> None:
+        if not self.checkpoints.restore():
+            trim_metrics(self.run_dir, 0)
+            self.record.log("no checkpoint to resume from: starting from frame 0", "warning")
+            return
+        frames = self.counters.frames
+        self._last_eval_frames = frames
+        trim_metrics(self.run_dir, frames)
+        self.record.log(f"resumed from the checkpoint at {frames} frames")
+        if self.counters.solved_frames is not None and frames < self.config.collector.total_frames:
+            self.stop_at_target = False
+            self.record.log(
+                f"the target return was reached at frame {self.counters.solved_frames}: "
+                f"training on to the budget of {self.config.collector.total_frames} frames"
+            )
+
+    def start_over(self) -> None:
+        """Frame 0 on a folder that may hold an earlier attempt: its checkpoints and metric rows go."""
+        removed = self.checkpoints.store.remove_all()
+        trim_metrics(self.run_dir, 0)
+        if removed:
+            self.record.log(f"started over from frame 0: {removed} earlier checkpoints removed", "warning")
+
+    def seed_everything(self, seed: int) -> None:
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        random.seed(seed)
+
+    def eval_exploration(self) -> ExplorationType:
+        return ExplorationType.DETERMINISTIC if self.config.eval.deterministic else ExplorationType.RANDOM
+
+    # ---- the loop -------------------------------------------------------------------------------
+
+    def train(self) -> None:
+        while True:
+            self.apply_commands(block=self.state == "paused" and not self._pending_batches)
+            if self._stop_reason:
+                self.checkpoints.save()
+                self.record.set_state("stopped", self._stop_reason)
+                return
+            if self._checkpoint_requested:
+                self._checkpoint_requested = False
+                self.checkpoints.save(announce_existing=True)
+            if self.state == "paused" and not self._pending_batches:
+                continue
+            if self.counters.frames >= self.config.collector.total_frames:
+                self.finish(f"trained the whole budget of {self.config.collector.total_frames} frames")
+                return
+            self.train_one_batch()
+            if self._pending_batches:
+                self._pending_batches -= 1
+            every = self.config.eval.every_frames
+            if self.counters.frames // every > self._last_eval_frames // every and self.evaluate():
+                return
+            if self.checkpoints.due():
+                self.checkpoints.save()
+
+    def train_one_batch(self) -> None:
+        started = time.perf_counter()
+        try:
+            batch = next(self.batches)
+        except Exception as exc:
+            self.record.log_traceback()
+            raise TrainingFailed(
+                f"collecting from {self.config.env.id} failed: {type(exc).__name__}: {exc}"
+            ) from None
+        frames = self.counters.frames = self.counters.frames + batch.numel()
+        check_rewards(batch, frames)
+        try:
+            values = self.algorithm.update(batch, frames)
+        except Exception as exc:
+            self.record.log_traceback()
+            raise TrainingFailed(f"the {self.config.algorithm.name} update failed: {type(exc).__name__}: {exc}") from None
+        elapsed = time.perf_counter() - started
+        self.counters.train_seconds += elapsed
+        check_losses(values, frames, self.config)
+        check_parameters(self.algorithm.loss_module, frames)
+        values.update(self.episode_metrics(batch))
+        values["fps"] = batch.numel() / max(elapsed, 1e-9)
+        values["lr"] = self.current_lr()
+        self.latest_episode.add(batch)
+        self.loggers.log(values, frames)
+        self.record.emit(Metrics(values))
+
+    def episode_metrics(self, batch: TensorDictBase) -> dict[str, float]:
+        done = batch.get(("next", "done")).squeeze(-1)
+        ended = int(done.sum())
+        if not ended:
+            return {}
+        self.counters.episodes += ended
+        found = {}
+        for name, key in (("episode_return", "episode_reward"), ("episode_length", "step_count")):
+            value = batch.get(("next", key), None)
+            if value is not None:
+                found[name] = value.squeeze(-1)[done].float().mean().item()
+        return found
+
+    def current_lr(self) -> float:
+        for optimizer in self.algorithm.optimizers().values():
+            return float(optimizer.param_groups[0]["lr"])
+        return math.nan
+
+    def finish(self, reason: str) -> None:
+        if self._last_eval_frames != self.counters.frames:
+            self.evaluate(final=True)
+        self.checkpoints.save()
+        self.record.set_state("finished", reason)
+
+    # ---- evaluation -----------------------------------------------------------------------------
+
+    def evaluate(self, final: bool = False) -> bool:
+        """Run ``eval.episodes`` episodes; True when the run reached its target and finished."""
+        frames = self._last_eval_frames = self.counters.frames
+        self.sync_eval_env()
+        result = self.evaluator.evaluate(step=frames)
+        mean = float(result["eval/reward"])
+        std = float(result.get("eval/reward_std", 0.0))
+        self.record.emit(
+            Evaluated(
+                mean_return=mean,
+                std_return=std if math.isfinite(std) else 0.0,
+                episodes=int(result.get("eval/num_episodes", self.config.eval.episodes)),
+                mean_length=float(result.get("eval/episode_length", 0.0)),
+            )
+        )
+        self.loggers.log({"eval_return": mean}, frames)
+        target = self.config.eval.target_return
+        if not self.counters.record_eval(mean, target) or final or not self.stop_at_target:
+            return False
+        self.checkpoints.save()
+        total = self.config.collector.total_frames
+        self.record.set_state(
+            "finished",
+            f"evaluation return {mean:.1f} reached the target {target:g} at frame {frames}; "
+            f"to train on to the whole budget of {total} frames: `tui-rl train --resume {self.run_dir.name}`",
+        )
+        return True
+
+    def sync_eval_env(self) -> None:
+        """Give the evaluation env the training env's transform state (ObservationNorm, VecNorm)."""
+        self.eval_env.transform.load_state_dict(self.env.transform.state_dict())
+
+    def eval_episode(self) -> TensorDictBase:
+        self.sync_eval_env()
+        with set_exploration_type(self.eval_exploration()), torch.no_grad():
+            rollout = self.eval_env.rollout(MAX_EPISODE_STEPS, self.algorithm.eval_policy, break_when_any_done=True)
+        if rollout.ndim > 1:  # copies of a vector env: the one that finished
+            done = rollout.get(("next", "done")).squeeze(-1)
+            rollout = rollout[int(done.any(-1).float().argmax())]
+        return rollout
+
+    # ---- commands -------------------------------------------------------------------------------
+
+    def apply_commands(self, block: bool) -> None:
+        """Apply every queued command in arrival order; while paused, wait (briefly) for one."""
+        while True:
+            try:
+                command, reply = self.commands.get(timeout=1.0) if block else self.commands.get_nowait()
+            except queue.Empty:
+                return
+            self.apply(command, reply)
+            block = False
+
+    def apply(self, command: Command, reply: Reply | None) -> None:
+        def answer(event: Event) -> None:
+            if reply is None:
+                self.record.emit(event)
+            else:
+                reply(self.record.stamp(event))
+
+        match command:
+            case Pause():
+                if self.state == "running":
+                    self.record.set_state("paused")
+            case Resume():
+                self._pending_batches = 0
+                if self.state == "paused":
+                    self.record.set_state("running")
+            case StepBatch():
+                if self.state == "paused":
+                    self._pending_batches += 1
+            case Stop():
+                self._stop_reason = self._stop_reason or "stopped by request"
+            case CheckpointNow():
+                self._checkpoint_requested = True
+            case SetHparams(values=values):
+                self.set_hparams(values)
+            case SnapshotRollout(source=source, request_id=request_id):
+                answer(RolloutReady(source, self.snapshot(source), request_id=request_id))
+            case GetWeights(request_id=request_id):
+                weights = {k: v.detach().cpu() for k, v in self.algorithm.eval_policy.state_dict().items()}
+                answer(WeightsReady(weights, request_id=request_id))
+            case _:
+                self.record.log(f"unknown command {type(command).__name__} ignored", "warning")
+
+    def set_hparams(self, values: dict[str, Any]) -> None:
+        previous_config = self.config
+        try:
+            new_config = edit(previous_config, values, live_only=True, source="set_hparams")
+            self.algorithm.apply_hparams(new_config)
+        except Exception as exc:
+            self.algorithm.apply_hparams(previous_config)
+            self.record.emit(HparamsRejected(values, str(exc)))
+            return
+        before, after = live_fields(previous_config), live_fields(new_config)
+        self.config = self.algorithm.config = new_config
+        save_config(self.run_dir, new_config)
+        self.record.emit(
+            HparamsChanged(
+                changes={key: after[key] for key in values},
+                previous={key: before[key] for key in values},
+            )
+        )
+
+    def snapshot(self, source: str) -> TensorDictBase | None:
+        if source == "eval":
+            return self.eval_episode().cpu()
+        if source == "replay":
+            buffer = self.algorithm.replay_buffer
+            if buffer is None or len(buffer) == 0:
+                self.record.log(f"no replay buffer to sample from ({self.config.algorithm.name})", "warning")
+                return None
+            return buffer.sample().cpu()
+        episode = self.latest_episode.episode
+        return None if episode is None else episode.cpu()
+
+    def close(self) -> None:
+        for name in ("evaluator", "collector"):
+            part = getattr(self, name, None)
+            if part is not None:
+                try:
+                    part.shutdown()
+                except Exception:
+                    self.record.log_traceback()
+        for name in ("env", "eval_env"):
+            env = getattr(self, name, None)
+            if env is not None and not env.is_closed:
+                env.close()
+        loggers = getattr(self, "loggers", None)
+        if loggers is not None:
+            loggers.close()
+        self.record.write_summary()
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device: cuda was asked for, but torch sees no CUDA device; use cpu or auto")
+    return torch.device(name)
