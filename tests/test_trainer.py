@@ -5,40 +5,16 @@ import numpy as np
 import pytest
 import torch
 
-from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit
+import threading
+
+from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit, load_preset
 from tui_rl.engine.checkpoint import CheckpointStore
 from tui_rl.engine.envs import make_env
 from tui_rl.engine.snapshots import LatestEpisode
-from tui_rl.engine.trainer import Trainer
-from tui_rl.engine.protocol import Checkpointed, Evaluated, Log, Metrics, StatusChanged
-from tui_rl.engine.runfolder import create_run, read_events, read_history, read_summary
+from tui_rl.engine.protocol import CheckpointNow, Checkpointed, Evaluated, Log, Metrics, Pause, Resume, StatusChanged, Stop
+from tui_rl.engine.runfolder import SCALARS_DIR, create_run, read_events, read_history, read_metrics, read_summary
 
-TINY_DQN = [
-    "collector.frames_per_batch=100",
-    "collector.total_frames=600",
-    "collector.init_random_frames=100",
-    "replay_buffer.batch_size=32",
-    "network.hidden_sizes=[32]",
-    "eval.every_frames=300",
-    "eval.episodes=2",
-    "checkpoint.every_frames=300",
-    "checkpoint.keep=2",
-]
-
-
-def tiny_dqn(*overrides: str) -> RunConfig:
-    return apply_overrides(RunConfig(), TINY_DQN + list(overrides))
-
-
-def train(config, run_dir, from_checkpoint=False):
-    events = []
-    trainer = Trainer(config, run_dir, events.append, from_checkpoint=from_checkpoint)
-    trainer.run()
-    return trainer, events
-
-
-def of_type(events, cls):
-    return [e for e in events if isinstance(e, cls)]
+from conftest import PATIENCE_S, of_type, tiny_dqn, train_run, wait_until
 
 
 class FlakyEnv(gymnasium.Env):
@@ -72,7 +48,7 @@ gymnasium.register("TuiRlTest/Flaky-v0", entry_point=FlakyEnv, max_episode_steps
 def test_a_short_run_trains_evaluates_checkpoints_and_finishes(tmp_path):
     config = tiny_dqn()
     run_dir = create_run(config, runs_dir=tmp_path, preset="tiny")
-    trainer, events = train(config, run_dir)
+    trainer, events = train_run(config, run_dir)
 
     assert trainer.state == "finished"
     statuses = of_type(events, StatusChanged)
@@ -99,10 +75,10 @@ def test_a_short_run_trains_evaluates_checkpoints_and_finishes(tmp_path):
 def test_resume_restores_networks_optimiser_buffer_and_counters_then_continues_the_history(tmp_path):
     config = tiny_dqn()
     run_dir = create_run(config, runs_dir=tmp_path)
-    first, _ = train(config, run_dir)
+    first, _ = train_run(config, run_dir)
 
     # Same budget: the resumed trainer restores the checkpoint at 600 frames and has nothing to do.
-    restored, _ = train(config, run_dir, from_checkpoint=True)
+    restored, _ = train_run(config, run_dir, from_checkpoint=True)
     assert restored.counters.frames == 600 and restored.counters.episodes == first.counters.episodes
     saved, loaded = first.algorithm.state_dict(), restored.algorithm.state_dict()
     for name, tensor in saved["loss_module"].items():
@@ -112,7 +88,7 @@ def test_resume_restores_networks_optimiser_buffer_and_counters_then_continues_t
 
     # A bigger budget: frames and metric series go on from 600.
     bigger = tiny_dqn("collector.total_frames=900")
-    resumed, events = train(bigger, run_dir, from_checkpoint=True)
+    resumed, events = train_run(bigger, run_dir, from_checkpoint=True)
     assert resumed.state == "finished"
     assert any(isinstance(e, Log) and "resumed from the checkpoint at 600 frames" in e.message for e in events)
     assert [m.frames for m in of_type(events, Metrics)] == [700, 800, 900]
@@ -125,7 +101,7 @@ def test_resume_restores_networks_optimiser_buffer_and_counters_then_continues_t
 def test_reaching_the_target_return_finishes_early_and_records_when(tmp_path):
     config = tiny_dqn("collector.total_frames=100000", "eval.target_return=5")  # any CartPole episode
     run_dir = create_run(config, runs_dir=tmp_path)
-    trainer, events = train(config, run_dir)
+    trainer, events = train_run(config, run_dir)
     assert trainer.state == "finished" and trainer.counters.frames == 300
     assert trainer.reason.startswith("evaluation return") and "reached the target 5" in trainer.reason
     assert trainer.counters.solved_frames == 300
@@ -137,7 +113,7 @@ def test_evaluation_sees_the_training_envs_normalisation_statistics(tmp_path):
     data = tiny_dqn("collector.total_frames=300").model_dump(mode="json")
     data["transforms"] = [{"name": "VecNorm", "params": {}}]
     config = RunConfig.model_validate(data)
-    trainer, events = train(config, create_run(config, runs_dir=tmp_path))
+    trainer, events = train_run(config, create_run(config, runs_dir=tmp_path))
     assert of_type(events, Evaluated)
     trained = dict(tensors(trainer.env.transform.state_dict()))
     evaluated = dict(tensors(trainer.eval_env.transform.state_dict()))
@@ -162,7 +138,7 @@ def test_a_loss_that_becomes_nan_fails_the_run_before_a_checkpoint_holds_it(tmp_
         "algorithm.updates_per_batch=4",
     )
     run_dir = create_run(config, runs_dir=tmp_path)
-    trainer, events = train(config, run_dir)
+    trainer, events = train_run(config, run_dir)
 
     assert trainer.state == "failed"
     assert "loss_qvalue became nan" in trainer.reason and "optim.lr=1" in trainer.reason
@@ -176,7 +152,7 @@ def test_a_loss_that_becomes_nan_fails_the_run_before_a_checkpoint_holds_it(tmp_
 def test_an_env_that_raises_fails_the_run_with_the_env_and_its_message(tmp_path):
     config = tiny_dqn("env.id=TuiRlTest/Flaky-v0")
     run_dir = create_run(config, runs_dir=tmp_path)
-    trainer, _ = train(config, run_dir)
+    trainer, _ = train_run(config, run_dir)
     assert trainer.state == "failed"
     assert "TuiRlTest/Flaky-v0" in trainer.reason
     assert "simulator lost its connection" in trainer.reason
@@ -186,7 +162,7 @@ def test_an_env_that_raises_fails_the_run_with_the_env_and_its_message(tmp_path)
 def test_a_nan_reward_from_the_env_fails_the_run_before_it_is_trained_on(tmp_path):
     config = tiny_dqn("env.id=TuiRlTest/Flaky-v0", "env.kwargs={nan_reward = true}")
     run_dir = create_run(config, runs_dir=tmp_path)
-    trainer, events = train(config, run_dir)
+    trainer, events = train_run(config, run_dir)
     assert trainer.state == "failed"
     assert "reward of nan" in trainer.reason
     assert [m.frames for m in of_type(events, Metrics)] == [100]  # the batch holding the NaN never trains
@@ -195,7 +171,7 @@ def test_a_nan_reward_from_the_env_fails_the_run_before_it_is_trained_on(tmp_pat
 def test_a_config_that_cannot_be_built_fails_with_the_field_named(tmp_path):
     config = tiny_dqn("env.id=Pendulum-v1")
     run_dir = create_run(config, runs_dir=tmp_path)
-    trainer, _ = train(config, run_dir)
+    trainer, _ = train_run(config, run_dir)
     assert trainer.state == "failed" and trainer.config_error
     assert trainer.reason.startswith("algorithm.name: dqn needs a discrete action space")
 
@@ -222,3 +198,133 @@ def test_the_latest_episode_is_assembled_across_batches_that_split_it():
     episode = latest.episode
     assert torch.equal(episode["observation"], expected["observation"])
     assert episode["next", "step_count"].squeeze(-1).tolist() == list(range(1, len(expected) + 1))
+
+
+# ---- stops, pauses and checkpoints before the first batch ------------------------------------
+
+
+def test_a_stop_before_the_first_batch_ends_the_run_stopped_with_a_checkpoint_at_frame_0(tmp_path):
+    config = tiny_dqn()
+    run_dir = create_run(config, runs_dir=tmp_path)
+    trainer, events = train_run(config, run_dir, before=lambda t: t.stop("terminated (SIGTERM)"))
+    assert (trainer.state, trainer.reason) == ("stopped", "terminated (SIGTERM)")
+    assert trainer.counters.frames == 0 and not of_type(events, Metrics)
+    assert [e.frames for e in of_type(events, Checkpointed)] == [0]
+    assert read_summary(run_dir).status == "stopped"
+
+    # ... and it resumes from there to its whole budget.
+    resumed, _ = train_run(config, run_dir, from_checkpoint=True)
+    assert resumed.state == "finished" and resumed.counters.frames == 600
+
+
+def test_pause_and_checkpoint_at_frame_0_then_stop(tmp_path):
+    config = tiny_dqn()
+    run_dir = create_run(config, runs_dir=tmp_path)
+
+    def queue_commands(trainer):
+        for command in (Pause(), CheckpointNow(), Stop()):
+            trainer.submit(command)
+
+    trainer, events = train_run(config, run_dir, before=queue_commands)
+    assert [s.state for s in of_type(events, StatusChanged)] == ["running", "paused", "stopped"]
+    assert [e.frames for e in of_type(events, Checkpointed)] == [0]
+    assert trainer.state == "stopped" and trainer.reason == "stopped by request"
+
+
+# ---- numerical health ----------------------------------------------------------------------------
+
+
+def test_an_optimiser_state_that_overflows_to_inf_fails_the_run_before_a_checkpoint_holds_it(tmp_path):
+    """Pendulum DDPG with rewards scaled by 1e16 and no gradient clipping: Adam's second moment
+    overflows while the losses and weights stay finite."""
+    config = apply_overrides(
+        load_preset("pendulum-ddpg"),
+        ["optim.max_grad_norm=0", "collector.total_frames=4000", "checkpoint.every_frames=500", "eval.every_frames=100000"],
+    ).model_dump(mode="json")
+    config["transforms"].append({"name": "RewardScaling", "params": {"loc": 0.0, "scale": 1e16}})
+    config = RunConfig.model_validate(config)
+    run_dir = create_run(config, runs_dir=tmp_path)
+    trainer, events = train_run(config, run_dir)
+
+    assert trainer.state == "failed", trainer.reason
+    assert "the optimiser optimizer state exp_avg_sq holds non-finite values" in trainer.reason
+    assert "earlier checkpoints are intact" in trainer.reason
+    for checkpoint in CheckpointStore(run_dir, 10).checkpoints():
+        for state_file in checkpoint.rglob("state.pt"):
+            state = torch.load(state_file, weights_only=True)
+            for key, tensor in tensors(state):
+                assert not tensor.is_floating_point() or torch.isfinite(tensor).all(), (state_file, key)
+
+
+# ---- the target return, and training past it ----------------------------------------------------
+
+
+def test_a_run_that_reached_its_target_says_so_and_a_resume_trains_on_to_its_budget(tmp_path):
+    config = tiny_dqn("collector.total_frames=900", "eval.target_return=5")  # any CartPole episode
+    run_dir = create_run(config, runs_dir=tmp_path, name="solved")
+    trainer, _ = train_run(config, run_dir)
+    assert trainer.state == "finished" and trainer.counters.frames == 300
+    assert "reached the target 5 at frame 300" in trainer.reason
+    assert "`tui-rl train --resume solved`" in trainer.reason and "900 frames" in trainer.reason
+
+    resumed, events = train_run(config, run_dir, from_checkpoint=True)
+    assert resumed.state == "finished" and resumed.counters.frames == 900
+    assert resumed.reason == "trained the whole budget of 900 frames"
+    assert resumed.counters.solved_frames == 300  # when it first got there stays recorded
+    assert any(isinstance(e, Log) and "training on to the budget of 900 frames" in e.message for e in events)
+
+
+# ---- starting an existing run over -----------------------------------------------------------------
+
+
+def test_an_existing_run_started_without_its_checkpoints_starts_cleanly_at_frame_0(tmp_path):
+    config = tiny_dqn()
+    run_dir = create_run(config, runs_dir=tmp_path)
+    train_run(config, run_dir)
+    again, events = train_run(config, run_dir, from_checkpoint=False)
+    assert again.state == "finished" and again.counters.frames == 600
+    assert [m.frames for m in of_type(events, Metrics)] == [100, 200, 300, 400, 500, 600]
+    assert [f for f, _ in read_metrics(run_dir)["fps"]] == [100, 200, 300, 400, 500, 600]
+    assert [p.name for p in CheckpointStore(run_dir, 2).checkpoints()] == ["300", "600"]
+    assert any(isinstance(e, Log) and "started over from frame 0: 2 earlier checkpoints removed" in e.message for e in events)
+
+
+# ---- commands apply in the order they arrive -------------------------------------------------------
+
+
+def test_pause_and_resume_from_two_clients_apply_in_arrival_order(tmp_path):
+    config = tiny_dqn("collector.total_frames=100000")
+    run_dir = create_run(config, runs_dir=tmp_path)
+    states = []
+    done = threading.Event()
+
+    def on_event(event):
+        if isinstance(event, StatusChanged):
+            states.append(event.state)
+
+    from tui_rl.engine.trainer import Trainer
+
+    trainer = Trainer(config, run_dir, on_event)
+    # Two clients take turns; each sends its command only after the other's was queued.
+    turns = [threading.Event() for _ in range(9)]
+
+    def client(first_turn, command_type):
+        for turn in range(first_turn, len(turns) - 1, 2):
+            turns[turn].wait(PATIENCE_S)
+            trainer.submit(command_type())
+            turns[turn + 1].set()
+
+    clients = [threading.Thread(target=client, args=(0, Pause)), threading.Thread(target=client, args=(1, Resume))]
+    runner = threading.Thread(target=lambda: (trainer.run(), done.set()))
+    runner.start()
+    wait_until(lambda: "running" in states, what="the run to start")
+    for thread in clients:
+        thread.start()
+    turns[0].set()
+    for thread in clients:
+        thread.join(PATIENCE_S)
+    wait_until(lambda: trainer.commands.empty() and states[-1] == "running" and len(states) >= 9, what="all commands applied")
+    assert states == ["running"] + ["paused", "running"] * 4
+    trainer.stop("test over")
+    assert done.wait(PATIENCE_S)
+    assert trainer.state == "stopped"

@@ -28,7 +28,7 @@ from torchrl.envs import ExplorationType, set_exploration_type
 from tui_rl.config import ConfigError, RunConfig, edit, live_fields
 from tui_rl.engine.checkpoint_policy import CheckpointPolicy
 from tui_rl.engine.counters import RunCounters
-from tui_rl.engine.health import TrainingFailed, check_losses, check_parameters, check_rewards
+from tui_rl.engine.health import TrainingFailed, check_losses, check_optimizers, check_parameters, check_rewards
 from tui_rl.engine.metric_loggers import MetricLoggers
 from tui_rl.engine.protocol import (
     CheckpointNow,
@@ -255,6 +255,7 @@ class Trainer:
         self.counters.train_seconds += elapsed
         check_losses(values, frames, self.config)
         check_parameters(self.algorithm.loss_module, frames)
+        check_optimizers(self.algorithm.optimizers(), frames)
         values.update(self.episode_metrics(batch))
         values["fps"] = batch.numel() / max(elapsed, 1e-9)
         values["lr"] = self.current_lr()
