@@ -87,9 +87,9 @@ class CheckpointStore:
         """The manifest of ``path`` after making sure that loading it reads only ``state.pt``
         files inside the run folder; :class:`CheckpointUnusable` says what is wrong otherwise."""
         root = self.run_dir.resolve()
-        for link in (self.directory, path):
-            if link.is_symlink():
-                raise CheckpointUnusable(f"{link} is a symbolic link (to {os.readlink(link)}); not followed")
+        self.check_directory()
+        if path.is_symlink():
+            raise CheckpointUnusable(f"{path} is a symbolic link (to {os.readlink(path)}); not followed")
         if not path.resolve().is_relative_to(root):
             raise CheckpointUnusable(f"{path} lies outside the run folder {root}")
         listed = set()
@@ -114,6 +114,14 @@ class CheckpointStore:
                 raise CheckpointUnusable(f"{entry.relative_to(path)} is missing")
         return manifest
 
+    def check_directory(self) -> None:
+        """Checkpoints are read only from inside the run folder: ``checkpoints/`` is no link."""
+        if self.directory.is_symlink():
+            raise CheckpointUnusable(
+                f"{self.directory} is a symbolic link (to {os.readlink(self.directory)}); not followed: "
+                "checkpoints are read only from inside the run folder"
+            )
+
     def load(self, path: Path, components: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """Restore the ``components`` that ``path`` holds as state dicts; returns the checkpoint's
         metadata and the names of the components it does not hold in that form (left as they are)."""
@@ -137,7 +145,10 @@ class CheckpointStore:
             remove_tree(path)
 
     def remove_all(self) -> int:
-        """Remove every checkpoint (a run started over); returns how many there were."""
+        """Remove every checkpoint (a run started over); returns how many there were.
+        A ``checkpoints`` link is removed itself, never what it points to."""
+        if self.directory.is_symlink():
+            self.directory.unlink()
         found = self.candidates()
         for path in found:
             remove_tree(path)

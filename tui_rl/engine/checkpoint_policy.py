@@ -104,6 +104,10 @@ class CheckpointPolicy:
         frame 0 would throw the run's history away, so that takes an explicit ``--from-scratch``.
         """
         trainer = self.trainer
+        try:
+            self.store.check_directory()
+        except CheckpointUnusable as exc:
+            raise TrainingFailed(str(exc)) from None
         candidates = self.store.candidates()
         problems = []
         for path in candidates:
