@@ -96,7 +96,7 @@ def test_a_pickle_planted_in_a_checkpoint_never_runs_on_resume(trained, tmp_path
     if plant is plant_pickled_state:  # that checkpoint is unusable: the older one is used
         assert "checkpoint at 600 frames skipped" in messages and "resumed from the checkpoint at 300" in messages
     else:  # the pickled buffer is left out, said so, and the buffer refills
-        assert "never loaded" in messages and len(resumed.algorithm.replay_buffer) == 0
+        assert "never loaded" in messages and len(resumed.parts.algorithm.replay_buffer) == 0
 
 
 # ---- symbolic links --------------------------------------------------------------------------------
@@ -148,7 +148,7 @@ def test_a_truncated_newest_checkpoint_falls_back_to_the_older_one(trained, part
     assert any(m.startswith("checkpoint at 600 frames skipped") for m in skipped(events))
     assert "resumed from the checkpoint at 300 frames" in [e.message for e in of_type(events, Log)]
     assert resumed.state == "finished" and resumed.counters.frames == 600
-    assert len(resumed.algorithm.replay_buffer) == 600  # 300 restored, 300 collected again
+    assert len(resumed.parts.algorithm.replay_buffer) == 600  # 300 restored, 300 collected again
     assert [f for f, _ in read_metrics(run_dir)["fps"]] == [100, 200, 300, 400, 500, 600]
 
 

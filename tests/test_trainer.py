@@ -80,11 +80,11 @@ def test_resume_restores_networks_optimiser_buffer_and_counters_then_continues_t
     # Same budget: the resumed trainer restores the checkpoint at 600 frames and has nothing to do.
     restored, _ = train_run(config, run_dir, from_checkpoint=True)
     assert restored.counters.frames == 600 and restored.counters.episodes == first.counters.episodes
-    saved, loaded = first.algorithm.state_dict(), restored.algorithm.state_dict()
+    saved, loaded = first.parts.algorithm.state_dict(), restored.parts.algorithm.state_dict()
     for name, tensor in saved["loss_module"].items():
         assert torch.equal(tensor, loaded["loss_module"][name]), name
     assert saved["optimizers"]["optimizer"]["state"].keys() == loaded["optimizers"]["optimizer"]["state"].keys()
-    assert len(restored.algorithm.replay_buffer) == len(first.algorithm.replay_buffer) == 600
+    assert len(restored.parts.algorithm.replay_buffer) == len(first.parts.algorithm.replay_buffer) == 600
 
     # A bigger budget: frames and metric series go on from 600.
     bigger = tiny_dqn("collector.total_frames=900")
@@ -115,8 +115,8 @@ def test_evaluation_sees_the_training_envs_normalisation_statistics(tmp_path):
     config = RunConfig.model_validate(data)
     trainer, events = train_run(config, create_run(config, runs_dir=tmp_path))
     assert of_type(events, Evaluated)
-    trained = dict(tensors(trainer.env.transform.state_dict()))
-    evaluated = dict(tensors(trainer.eval_env.transform.state_dict()))
+    trained = dict(tensors(trainer.parts.env.transform.state_dict()))
+    evaluated = dict(tensors(trainer.parts.eval_env.transform.state_dict()))
     assert any("loc" in key for key in trained) and trained.keys() == evaluated.keys()
     for key, value in trained.items():
         assert torch.equal(value, evaluated[key]), key

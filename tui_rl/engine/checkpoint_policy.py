@@ -51,13 +51,13 @@ class CheckpointPolicy:
     def components(self, with_replay: bool) -> dict[str, Any]:
         trainer = self.trainer
         components: dict[str, Any] = {
-            "algorithm": trainer.algorithm,
-            "collector": trainer.collector,
+            "algorithm": trainer.parts.algorithm,
+            "collector": trainer.parts.collector,
             "rng": GlobalRNGState(),
-            "loggers": trainer.loggers,
+            "loggers": trainer.parts.loggers,
         }
-        if with_replay and trainer.algorithm.replay_buffer is not None:
-            components["replay_buffer"] = ReplayBufferState(trainer.algorithm.replay_buffer)
+        if with_replay and trainer.parts.algorithm.replay_buffer is not None:
+            components["replay_buffer"] = ReplayBufferState(trainer.parts.algorithm.replay_buffer)
         return components
 
     def due(self) -> bool:
@@ -74,8 +74,8 @@ class CheckpointPolicy:
             if announce_existing:
                 trainer.record.emit(Checkpointed(str(latest)))
             return
-        check_parameters(trainer.algorithm.loss_module, frames)
-        check_optimizers(trainer.algorithm.optimizers(), frames)
+        check_parameters(trainer.parts.algorithm.loss_module, frames)
+        check_optimizers(trainer.parts.algorithm.optimizers(), frames)
         self.store.keep = trainer.config.checkpoint.keep
         with_replay = trainer.config.checkpoint.replay_buffer and self.replay_buffer_fits()
         path = self.store.save(frames, self.components(with_replay), trainer.counters.to_dict())
@@ -83,7 +83,7 @@ class CheckpointPolicy:
         trainer.record.emit(Checkpointed(str(path)))
 
     def replay_buffer_fits(self) -> bool:
-        buffer = self.trainer.algorithm.replay_buffer
+        buffer = self.trainer.parts.algorithm.replay_buffer
         if buffer is None or len(buffer) == 0:  # nothing collected yet: nothing to save
             return False
         size = storage_bytes(buffer)
@@ -120,7 +120,7 @@ class CheckpointPolicy:
                 problems.append(f"{path.name}: {exc}")
                 trainer.record.log(f"checkpoint at {path.name} frames skipped: {exc}", "warning")
                 continue
-            buffer = trainer.algorithm.replay_buffer
+            buffer = trainer.parts.algorithm.replay_buffer
             if buffer is not None and "replay_buffer" in absent:
                 buffer.empty()  # a newer, broken checkpoint may have half-filled it
                 trainer.record.log(

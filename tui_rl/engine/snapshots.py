@@ -1,9 +1,17 @@
-"""Rollouts the trainer hands to clients on request: the latest collected episode, kept cheaply."""
+"""Rollouts the trainer hands to clients on request: the latest collected episode (kept cheaply),
+a fresh evaluation episode, or a replay-buffer sample."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Callable
+
 import torch
 from tensordict import TensorDictBase
+
+from tui_rl.config import RunConfig
+
+if TYPE_CHECKING:
+    from tui_rl.engine.run_parts import RunParts
 
 #: longest episode kept for snapshots
 MAX_EPISODE_STEPS = 10_000
@@ -40,3 +48,19 @@ class LatestEpisode:
     @property
     def episode(self) -> TensorDictBase | None:
         return torch.cat(self.episode_parts) if self.episode_parts else None
+
+
+def snapshot(
+    source: str, parts: RunParts, latest: LatestEpisode, config: RunConfig, log: Callable[[str, str], None]
+) -> TensorDictBase | None:
+    """The rollout a ``SnapshotRollout`` asks for, on CPU; None (and a warning) when there is none."""
+    if source == "eval":
+        return parts.eval_episode(config).cpu()
+    if source == "replay":
+        buffer = parts.algorithm.replay_buffer
+        if buffer is None or len(buffer) == 0:
+            log(f"no replay buffer to sample from ({config.algorithm.name})", "warning")
+            return None
+        return buffer.sample().cpu()
+    episode = latest.episode
+    return None if episode is None else episode.cpu()

@@ -22,14 +22,11 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from tensordict import TensorDictBase
-from torchrl.collectors import Collector, Evaluator
-from torchrl.envs import ExplorationType, set_exploration_type
 
 from tui_rl.config import ConfigError, RunConfig, edit, live_fields
 from tui_rl.engine.checkpoint_policy import CheckpointPolicy
 from tui_rl.engine.counters import RunCounters
 from tui_rl.engine.health import TrainingFailed, check_losses, check_optimizers, check_parameters, check_rewards
-from tui_rl.engine.metric_loggers import MetricLoggers
 from tui_rl.engine.protocol import (
     CheckpointNow,
     Command,
@@ -51,10 +48,8 @@ from tui_rl.engine.protocol import (
 )
 from tui_rl.engine.run_record import RunRecord
 from tui_rl.engine.runfolder import LOG_FILE, save_config, trim_metrics
-from tui_rl.engine.snapshots import MAX_EPISODE_STEPS, LatestEpisode
-
-#: steps the evaluation collector takes between checks for finished episodes
-EVAL_POLL_FRAMES = 100
+from tui_rl.engine.run_parts import RunParts
+from tui_rl.engine.snapshots import LatestEpisode, snapshot
 
 Reply = Callable[[Event], None]
 
@@ -138,39 +133,9 @@ class Trainer:
     # ---- setup ----------------------------------------------------------------------------------
 
     def setup(self) -> None:
-        from tui_rl.engine.algorithms import build_algorithm
-        from tui_rl.engine.envs import make_env
-
-        config = self.config
-        self.seed_everything(config.env.seed)
-        self.device = resolve_device(config.device)
-        self.loggers = MetricLoggers(self.run_dir, config.logging)
-        self.env = make_env(config)
-        self.eval_env = make_env(config)
-        self.algorithm = build_algorithm(config, self.env, self.device)
-        self.collector = Collector(
-            self.env,
-            self.algorithm.collector_policy,
-            frames_per_batch=config.collector.frames_per_batch,
-            total_frames=-1,  # the loop keeps the budget: it can change on resume
-            init_random_frames=0 if config.algorithm.on_policy else config.collector.init_random_frames,
-            policy_device=self.device,
-            storing_device=self.device,
-            env_device="cpu",
-            # MLP policies need no InitTracker / primers; appending them would make the training
-            # env's transforms differ from the evaluation env's.
-            auto_register_policy_transforms=False,
-        )
-        self.batches = iter(self.collector)
-        self.evaluator = Evaluator(
-            self.eval_env,
-            self.algorithm.eval_policy,
-            num_trajectories=config.eval.episodes,
-            exploration_type=self.eval_exploration(),
-            frames_per_batch=-(-EVAL_POLL_FRAMES // config.env.num_envs) * config.env.num_envs,
-            collector_kwargs={"traj_format": "cat", "auto_register_policy_transforms": False},
-            dump_video=False,
-        )
+        seed_everything(self.config.env.seed)
+        self.parts = RunParts.build(self.config, self.run_dir)
+        self.batches = iter(self.parts.collector)
         self.checkpoints.store.clean_partial()
         if self.from_checkpoint:
             self.restore()
@@ -200,14 +165,6 @@ class Trainer:
         trim_metrics(self.run_dir, 0)
         if removed:
             self.record.log(f"started over from frame 0: {removed} earlier checkpoints removed", "warning")
-
-    def seed_everything(self, seed: int) -> None:
-        torch.manual_seed(seed)
-        np.random.seed(seed)
-        random.seed(seed)
-
-    def eval_exploration(self) -> ExplorationType:
-        return ExplorationType.DETERMINISTIC if self.config.eval.deterministic else ExplorationType.RANDOM
 
     # ---- the loop -------------------------------------------------------------------------------
 
@@ -247,20 +204,20 @@ class Trainer:
         frames = self.counters.frames = self.counters.frames + batch.numel()
         check_rewards(batch, frames)
         try:
-            values = self.algorithm.update(batch, frames)
+            values = self.parts.algorithm.update(batch, frames)
         except Exception as exc:
             self.record.log_traceback()
             raise TrainingFailed(f"the {self.config.algorithm.name} update failed: {type(exc).__name__}: {exc}") from None
         elapsed = time.perf_counter() - started
         self.counters.train_seconds += elapsed
         check_losses(values, frames, self.config)
-        check_parameters(self.algorithm.loss_module, frames)
-        check_optimizers(self.algorithm.optimizers(), frames)
+        check_parameters(self.parts.algorithm.loss_module, frames)
+        check_optimizers(self.parts.algorithm.optimizers(), frames)
         values.update(self.episode_metrics(batch))
         values["fps"] = batch.numel() / max(elapsed, 1e-9)
         values["lr"] = self.current_lr()
         self.latest_episode.add(batch)
-        self.loggers.log(values, frames)
+        self.parts.loggers.log(values, frames)
         self.record.emit(Metrics(values))
 
     def episode_metrics(self, batch: TensorDictBase) -> dict[str, float]:
@@ -277,7 +234,7 @@ class Trainer:
         return found
 
     def current_lr(self) -> float:
-        for optimizer in self.algorithm.optimizers().values():
+        for optimizer in self.parts.algorithm.optimizers().values():
             return float(optimizer.param_groups[0]["lr"])
         return math.nan
 
@@ -292,8 +249,7 @@ class Trainer:
     def evaluate(self, final: bool = False) -> bool:
         """Run ``eval.episodes`` episodes; True when the run reached its target and finished."""
         frames = self._last_eval_frames = self.counters.frames
-        self.sync_eval_env()
-        result = self.evaluator.evaluate(step=frames)
+        result = self.parts.evaluate(frames)
         mean = float(result["eval/reward"])
         std = float(result.get("eval/reward_std", 0.0))
         self.record.emit(
@@ -304,7 +260,7 @@ class Trainer:
                 mean_length=float(result.get("eval/episode_length", 0.0)),
             )
         )
-        self.loggers.log({"eval_return": mean}, frames)
+        self.parts.loggers.log({"eval_return": mean}, frames)
         target = self.config.eval.target_return
         if not self.counters.record_eval(mean, target) or final or not self.stop_at_target:
             return False
@@ -316,19 +272,6 @@ class Trainer:
             f"to train on to the whole budget of {total} frames: `tui-rl train --resume {self.run_dir.name}`",
         )
         return True
-
-    def sync_eval_env(self) -> None:
-        """Give the evaluation env the training env's transform state (ObservationNorm, VecNorm)."""
-        self.eval_env.transform.load_state_dict(self.env.transform.state_dict())
-
-    def eval_episode(self) -> TensorDictBase:
-        self.sync_eval_env()
-        with set_exploration_type(self.eval_exploration()), torch.no_grad():
-            rollout = self.eval_env.rollout(MAX_EPISODE_STEPS, self.algorithm.eval_policy, break_when_any_done=True)
-        if rollout.ndim > 1:  # copies of a vector env: the one that finished
-            done = rollout.get(("next", "done")).squeeze(-1)
-            rollout = rollout[int(done.any(-1).float().argmax())]
-        return rollout
 
     # ---- commands -------------------------------------------------------------------------------
 
@@ -367,9 +310,10 @@ class Trainer:
             case SetHparams(values=values):
                 self.set_hparams(values)
             case SnapshotRollout(source=source, request_id=request_id):
-                answer(RolloutReady(source, self.snapshot(source), request_id=request_id))
+                rollout = snapshot(source, self.parts, self.latest_episode, self.config, self.record.log)
+                answer(RolloutReady(source, rollout, request_id=request_id))
             case GetWeights(request_id=request_id):
-                weights = {k: v.detach().cpu() for k, v in self.algorithm.eval_policy.state_dict().items()}
+                weights = {k: v.detach().cpu() for k, v in self.parts.algorithm.eval_policy.state_dict().items()}
                 answer(WeightsReady(weights, request_id=request_id))
             case _:
                 self.record.log(f"unknown command {type(command).__name__} ignored", "warning")
@@ -378,13 +322,13 @@ class Trainer:
         previous_config = self.config
         try:
             new_config = edit(previous_config, values, live_only=True, source="set_hparams")
-            self.algorithm.apply_hparams(new_config)
+            self.parts.algorithm.apply_hparams(new_config)
         except Exception as exc:
-            self.algorithm.apply_hparams(previous_config)
+            self.parts.algorithm.apply_hparams(previous_config)
             self.record.emit(HparamsRejected(values, str(exc)))
             return
         before, after = live_fields(previous_config), live_fields(new_config)
-        self.config = self.algorithm.config = new_config
+        self.config = self.parts.algorithm.config = new_config
         save_config(self.run_dir, new_config)
         self.record.emit(
             HparamsChanged(
@@ -393,39 +337,14 @@ class Trainer:
             )
         )
 
-    def snapshot(self, source: str) -> TensorDictBase | None:
-        if source == "eval":
-            return self.eval_episode().cpu()
-        if source == "replay":
-            buffer = self.algorithm.replay_buffer
-            if buffer is None or len(buffer) == 0:
-                self.record.log(f"no replay buffer to sample from ({self.config.algorithm.name})", "warning")
-                return None
-            return buffer.sample().cpu()
-        episode = self.latest_episode.episode
-        return None if episode is None else episode.cpu()
-
     def close(self) -> None:
-        for name in ("evaluator", "collector"):
-            part = getattr(self, name, None)
-            if part is not None:
-                try:
-                    part.shutdown()
-                except Exception:
-                    self.record.log_traceback()
-        for name in ("env", "eval_env"):
-            env = getattr(self, name, None)
-            if env is not None and not env.is_closed:
-                env.close()
-        loggers = getattr(self, "loggers", None)
-        if loggers is not None:
-            loggers.close()
+        parts = getattr(self, "parts", None)
+        if parts is not None:
+            parts.close(on_error=self.record.log_traceback)
         self.record.write_summary()
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device: cuda was asked for, but torch sees no CUDA device; use cpu or auto")
-    return torch.device(name)
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
