@@ -3,6 +3,7 @@ evaluator and metric loggers, and how the evaluation env plays the current polic
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -15,6 +16,7 @@ from torchrl.envs import EnvBase, ExplorationType, set_exploration_type
 from tui_rl.config import ConfigError, RunConfig
 from tui_rl.engine.algorithms.base import Algorithm
 from tui_rl.engine.metric_loggers import MetricLoggers
+from tui_rl.engine.protocol import Evaluated
 from tui_rl.engine.snapshots import MAX_EPISODE_STEPS
 
 #: steps the evaluation collector takes between checks for finished episodes
@@ -73,9 +75,17 @@ class RunParts:
         """Give the evaluation env the training env's transform state (ObservationNorm, VecNorm)."""
         self.eval_env.transform.load_state_dict(self.env.transform.state_dict())
 
-    def evaluate(self, frames: int) -> dict[str, Any]:
+    def evaluate(self, frames: int, episodes: int) -> Evaluated:
+        """Play ``episodes`` evaluation episodes with TorchRL's Evaluator."""
         self.sync_eval_env()
-        return self.evaluator.evaluate(step=frames)
+        result = self.evaluator.evaluate(step=frames)
+        std = float(result.get("eval/reward_std", 0.0))
+        return Evaluated(
+            mean_return=float(result["eval/reward"]),
+            std_return=std if math.isfinite(std) else 0.0,  # one episode: no spread
+            episodes=int(result.get("eval/num_episodes", episodes)),
+            mean_length=float(result.get("eval/episode_length", 0.0)),
+        )
 
     def eval_episode(self, config: RunConfig) -> TensorDictBase:
         self.sync_eval_env()

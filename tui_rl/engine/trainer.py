@@ -30,7 +30,6 @@ from tui_rl.engine.health import TrainingFailed, check_losses, check_optimizers,
 from tui_rl.engine.protocol import (
     CheckpointNow,
     Command,
-    Evaluated,
     Event,
     GetWeights,
     HparamsChanged,
@@ -249,20 +248,12 @@ class Trainer:
     def evaluate(self, final: bool = False) -> bool:
         """Run ``eval.episodes`` episodes; True when the run reached its target and finished."""
         frames = self._last_eval_frames = self.counters.frames
-        result = self.parts.evaluate(frames)
-        mean = float(result["eval/reward"])
-        std = float(result.get("eval/reward_std", 0.0))
-        self.record.emit(
-            Evaluated(
-                mean_return=mean,
-                std_return=std if math.isfinite(std) else 0.0,
-                episodes=int(result.get("eval/num_episodes", self.config.eval.episodes)),
-                mean_length=float(result.get("eval/episode_length", 0.0)),
-            )
-        )
+        evaluated = self.parts.evaluate(frames, self.config.eval.episodes)
+        mean, target = evaluated.mean_return, self.config.eval.target_return
+        reached = self.counters.record_eval(mean, target)  # before the event: run.json shows it
+        self.record.emit(evaluated)
         self.parts.loggers.log({"eval_return": mean}, frames)
-        target = self.config.eval.target_return
-        if not self.counters.record_eval(mean, target) or final or not self.stop_at_target:
+        if not reached or final or not self.stop_at_target:
             return False
         self.checkpoints.save()
         total = self.config.collector.total_frames
