@@ -33,7 +33,10 @@ class RunCounters:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunCounters:
         """The counters in ``data`` (checkpoint metadata, run.json); other keys are ignored and
-        missing ones keep their defaults, so older files still read."""
+        missing ones keep their defaults, so older files still read. ValueError / TypeError for
+        values of the wrong kind."""
+        if not isinstance(data, dict):
+            raise TypeError(f"counters must be a JSON object, not {type(data).__name__}")
         return RunCounters(
             **{name: COERCE[name](data[name]) for name in COUNTER_FIELDS if data.get(name) is not None}
         )
