@@ -12,7 +12,6 @@ Anything that goes wrong (the env raises, a loss or a weight turns NaN) ends the
 
 from __future__ import annotations
 
-import math
 import queue
 import random
 import time
@@ -21,12 +20,12 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from tensordict import TensorDictBase
 
 from tui_rl.config import ConfigError, RunConfig, edit, live_fields
 from tui_rl.engine.checkpoint_policy import CheckpointPolicy
 from tui_rl.engine.counters import RunCounters
 from tui_rl.engine.health import TrainingFailed, check_losses, check_optimizers, check_parameters, check_rewards
+from tui_rl.engine.metric_loggers import episode_metrics, learning_rate
 from tui_rl.engine.protocol import (
     CheckpointNow,
     Command,
@@ -46,8 +45,8 @@ from tui_rl.engine.protocol import (
     WeightsReady,
 )
 from tui_rl.engine.run_record import RunRecord
-from tui_rl.engine.runfolder import LOG_FILE, save_config, trim_metrics
 from tui_rl.engine.run_parts import RunParts
+from tui_rl.engine.runfolder import LOG_FILE, save_config, trim_metrics
 from tui_rl.engine.snapshots import LatestEpisode, snapshot
 
 Reply = Callable[[Event], None]
@@ -212,30 +211,14 @@ class Trainer:
         check_losses(values, frames, self.config)
         check_parameters(self.parts.algorithm.loss_module, frames)
         check_optimizers(self.parts.algorithm.optimizers(), frames)
-        values.update(self.episode_metrics(batch))
+        ended, episode_values = episode_metrics(batch)
+        self.counters.episodes += ended
+        values.update(episode_values)
         values["fps"] = batch.numel() / max(elapsed, 1e-9)
-        values["lr"] = self.current_lr()
+        values["lr"] = learning_rate(self.parts.algorithm.optimizers())
         self.latest_episode.add(batch)
         self.parts.loggers.log(values, frames)
         self.record.emit(Metrics(values))
-
-    def episode_metrics(self, batch: TensorDictBase) -> dict[str, float]:
-        done = batch.get(("next", "done")).squeeze(-1)
-        ended = int(done.sum())
-        if not ended:
-            return {}
-        self.counters.episodes += ended
-        found = {}
-        for name, key in (("episode_return", "episode_reward"), ("episode_length", "step_count")):
-            value = batch.get(("next", key), None)
-            if value is not None:
-                found[name] = value.squeeze(-1)[done].float().mean().item()
-        return found
-
-    def current_lr(self) -> float:
-        for optimizer in self.parts.algorithm.optimizers().values():
-            return float(optimizer.param_groups[0]["lr"])
-        return math.nan
 
     def finish(self, reason: str) -> None:
         if self._last_eval_frames != self.counters.frames:
