@@ -243,7 +243,7 @@ def install_stop_signals(trainer: Any, reasons: dict[int, str]) -> None:
 
     def handle(signum: int, frame: Any) -> None:
         if trainer.stopping:
-            raise KeyboardInterrupt
+            trainer.interrupt()
         trainer.stop(reasons[signum])
 
     for signum in reasons:

@@ -82,6 +82,7 @@ class Trainer:
         self.latest_episode = LatestEpisode()
         self._pending_batches = 0
         self._stop_reason = ""
+        self._interrupted = False
         self._checkpoint_requested = False
         self._last_eval_frames = 0
 
@@ -108,11 +109,23 @@ class Trainer:
     def stopping(self) -> bool:
         return bool(self._stop_reason)
 
+    def interrupt(self) -> None:
+        """End at once, without waiting for the batch or a checkpoint (a second stop signal; call
+        it from the signal handler). Libraries that turn the KeyboardInterrupt into another error
+        (tensordict does) still end the run "stopped", not "failed"."""
+        self._interrupted = True
+        raise KeyboardInterrupt
+
     def run(self) -> RunState:
         torch.set_num_threads(1)
         try:
-            self.setup()
-            self.train()
+            try:
+                self.setup()
+                self.train()
+            except Exception:
+                if self._interrupted:  # the interrupt surfaced as another error (tensordict does that)
+                    raise KeyboardInterrupt from None
+                raise
         except ConfigError as exc:
             self.config_error = True
             self.record.fail(str(exc))
