@@ -11,7 +11,7 @@ from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit, load_pr
 from tui_rl.engine.checkpoint import CheckpointStore
 from tui_rl.engine.envs import make_env
 from tui_rl.engine.snapshots import LatestEpisode
-from tui_rl.engine.protocol import CheckpointNow, Checkpointed, Evaluated, Log, Metrics, Pause, Resume, StatusChanged, Stop
+from tui_rl.engine.protocol import CheckpointNow, HparamsChanged, HparamsRejected, SetHparams, Checkpointed, Evaluated, Log, Metrics, Pause, Resume, StatusChanged, Stop
 from tui_rl.engine.runfolder import SCALARS_DIR, create_run, read_events, read_history, read_metrics, read_summary
 
 from conftest import PATIENCE_S, of_type, tiny_dqn, train_run, wait_until
@@ -317,6 +317,26 @@ def test_an_existing_run_started_without_its_checkpoints_starts_cleanly_at_frame
     assert [f for f, _ in read_metrics(run_dir)["fps"]] == [100, 200, 300, 400, 500, 600]
     assert [p.name for p in CheckpointStore(run_dir, 2).checkpoints()] == ["300", "600"]
     assert any(isinstance(e, Log) and "started over from frame 0: 2 earlier checkpoints removed" in e.message for e in events)
+
+
+# ---- live edits ----------------------------------------------------------------------------------
+
+
+def test_malformed_live_edits_are_rejected_and_the_run_goes_on(tmp_path):
+    config = tiny_dqn()
+    run_dir = create_run(config, runs_dir=tmp_path)
+
+    def queue_edits(trainer):
+        for values in ({("optim", "lr"): 0.1}, {3: 1.0}, ["optim.lr"], {"optim.lr": 5}, {"optim.lr": 3e-4}):
+            trainer.submit(SetHparams(values))
+
+    trainer, events = train_run(config, run_dir, before=queue_edits)
+    assert trainer.state == "finished"
+    rejected = of_type(events, HparamsRejected)
+    assert [r.values for r in rejected] == [{"('optim', 'lr')": 0.1}, {"3": 1.0}, {}, {"optim.lr": 5}]
+    assert "a field path must be text" in rejected[0].reason and "mapping" in rejected[2].reason
+    assert [c.changes for c in of_type(events, HparamsChanged)] == [{"optim.lr": 3e-4}]
+    assert [e.seq for e in read_events(run_dir)] == [e.seq for e in events if not isinstance(e, Metrics)]
 
 
 # ---- commands apply in the order they arrive -------------------------------------------------------

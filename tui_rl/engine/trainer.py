@@ -306,13 +306,17 @@ class Trainer:
                 self.record.log(f"unknown command {type(command).__name__} ignored", "warning")
 
     def set_hparams(self, values: dict[str, Any]) -> None:
+        if not isinstance(values, dict):
+            self.record.emit(HparamsRejected({}, f"set_hparams needs a {{field: value}} mapping, not {values!r}"))
+            return
         previous_config = self.config
         try:
             new_config = edit(previous_config, values, live_only=True, source="set_hparams")
             self.parts.algorithm.apply_hparams(new_config)
         except Exception as exc:
             self.parts.algorithm.apply_hparams(previous_config)
-            self.record.emit(HparamsRejected(values, str(exc)))
+            # keys as text: the events log is JSON, and a rejected key may be anything
+            self.record.emit(HparamsRejected({str(k): v for k, v in values.items()}, str(exc)))
             return
         before, after = live_fields(previous_config), live_fields(new_config)
         self.config = self.parts.algorithm.config = new_config
