@@ -122,23 +122,24 @@ class CheckpointStore:
                 "checkpoints are read only from inside the run folder"
             )
 
-    def load(self, path: Path, components: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-        """Restore the ``components`` that ``path`` holds as state dicts; returns the checkpoint's
-        metadata and the names of the components it does not hold in that form (left as they are)."""
+    def load(self, path: Path, components: dict[str, Any]) -> tuple[dict[str, Any], set[str], set[str]]:
+        """Restore the ``components`` that ``path`` holds as state dicts.
+
+        Returns the checkpoint's metadata, the names loaded, and the names it holds in another
+        form (such as TorchRL's pickle-based replay-buffer dump), which are never loaded.
+        """
         manifest = self.check(path)
-        records = manifest["components"]
-        present = [
+        records = {name: manifest["components"][name] for name in components if name in manifest["components"]}
+        loaded = {
             name
-            for name in components
-            if name in records
-            and records[name]["adapter"] == STATE_DICT_ADAPTER.adapter_id
-            and records[name]["files"] == [STATE_FILE]
-        ]
+            for name, record in records.items()
+            if record["adapter"] == STATE_DICT_ADAPTER.adapter_id and record["files"] == [STATE_FILE]
+        }
         try:
-            make_checkpoint(components).load(path, components=present, map_location="cpu")
+            make_checkpoint(components).load(path, components=loaded, map_location="cpu")
         except Exception as exc:
             raise CheckpointUnusable(f"{type(exc).__name__}: {exc}") from None
-        return manifest.get("metadata", {}), [name for name in components if name not in present]
+        return manifest.get("metadata", {}), loaded, set(records) - loaded
 
     def prune(self) -> None:
         for path in self.checkpoints()[: -self.keep]:

@@ -112,7 +112,7 @@ class CheckpointPolicy:
         problems = []
         for path in candidates:
             try:
-                metadata, absent = self.store.load(path, self.components(with_replay=True))
+                metadata, loaded, refused = self.store.load(path, self.components(with_replay=True))
                 counters = RunCounters.from_dict(metadata)
                 if counters.frames != int(path.name):
                     raise CheckpointUnusable(f"its metadata says {counters.frames} frames")
@@ -120,15 +120,15 @@ class CheckpointPolicy:
                 problems.append(f"{path.name}: {exc}")
                 trainer.record.log(f"checkpoint at {path.name} frames skipped: {exc}", "warning")
                 continue
-            buffer = trainer.parts.algorithm.replay_buffer
-            if buffer is not None and "replay_buffer" in absent:
-                buffer.empty()  # a newer, broken checkpoint may have half-filled it
+            for name in sorted(refused):
                 trainer.record.log(
-                    f"the checkpoint at {path.name} frames holds no replay buffer in the state-dict "
-                    "form (none saved, or an older pickle-based one, which is never loaded): "
-                    "the buffer refills from new experience",
+                    f"the {name} of the checkpoint at {path.name} frames is not in tui-rl's state-dict "
+                    "form (TorchRL's dump holds pickle files, which are never loaded): left out",
                     "warning",
                 )
+            buffer = trainer.parts.algorithm.replay_buffer
+            if buffer is not None and "replay_buffer" not in loaded:
+                buffer.empty()  # a newer, broken checkpoint may have half-filled it; new experience refills it
             trainer.counters.copy_from(counters)
             self.last_frames = counters.frames
             return True
