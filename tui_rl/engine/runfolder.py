@@ -29,7 +29,7 @@ from typing import Any
 
 from tui_rl.config import RunConfig, load_file, save_file
 from tui_rl.engine import protocol
-from tui_rl.engine.counters import RunCounters
+from tui_rl.engine.counters import COUNTER_FIELDS, RunCounters
 from tui_rl.engine.protocol import FINAL_STATES, Event
 
 CONFIG_FILE = "config.toml"
@@ -75,7 +75,7 @@ class RunSummary(RunCounters):
 
     @property
     def counters(self) -> RunCounters:
-        return RunCounters.from_dict(self.to_json())
+        return RunCounters(**{name: getattr(self, name) for name in COUNTER_FIELDS})
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
