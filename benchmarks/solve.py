@@ -58,7 +58,7 @@ class TrainingCpuClock:
 
 def solve_once(preset: str, seed: int, overrides: list[str]) -> SeedResult:
     from tui_rl.config import apply_overrides, load_preset
-    from tui_rl.engine.loop import Trainer
+    from tui_rl.engine.trainer import Trainer
     from tui_rl.engine.runfolder import create_run
 
     config = apply_overrides(load_preset(preset), [*overrides, f"env.seed={seed}"])
@@ -75,15 +75,15 @@ def solve_once(preset: str, seed: int, overrides: list[str]) -> SeedResult:
         wall = time.perf_counter() - started
     if state == "failed":
         raise SystemExit(f"{preset} seed {seed}: the run failed: {trainer.reason}")
-    solved = trainer.solved_frames is not None
+    solved = trainer.counters.solved_frames is not None
     return SeedResult(
         seed=seed,
         solved=solved,
-        frames=trainer.solved_frames if solved else trainer.frames,
-        train_seconds=trainer.solved_train_seconds if solved else trainer.train_seconds,
+        frames=trainer.counters.solved_frames if solved else trainer.counters.frames,
+        train_seconds=trainer.counters.solved_train_seconds if solved else trainer.counters.train_seconds,
         train_cpu_seconds=clock.at_solve if solved else clock.seconds,
         wall_seconds=wall,
-        best_eval=trainer.best_eval,
+        best_eval=trainer.counters.best_eval,
     )
 
 

@@ -87,3 +87,42 @@ def renderable_text(renderable, width: int = 200) -> str:
     console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
     console.print(renderable)
     return console.export_text()
+
+
+# ---- tiny real training runs (test_trainer.py, test_checkpoint.py) ------------------------------
+
+#: a DQN run on CartPole small enough to train in seconds: evaluations and checkpoints at 300, 600
+TINY_DQN = [
+    "collector.frames_per_batch=100",
+    "collector.total_frames=600",
+    "collector.init_random_frames=100",
+    "replay_buffer.batch_size=32",
+    "network.hidden_sizes=[32]",
+    "eval.every_frames=300",
+    "eval.episodes=2",
+    "checkpoint.every_frames=300",
+    "checkpoint.keep=2",
+]
+
+
+def tiny_dqn(*overrides: str):
+    from tui_rl.config import RunConfig, apply_overrides
+
+    return apply_overrides(RunConfig(), TINY_DQN + list(overrides))
+
+
+def train_run(config, run_dir: Path, from_checkpoint: bool = False, before=None):
+    """Train ``run_dir`` in-process with a real Trainer; returns it and every event it emitted.
+    ``before(trainer)`` runs first (to queue commands)."""
+    from tui_rl.engine.trainer import Trainer
+
+    events: list = []
+    trainer = Trainer(config, run_dir, events.append, from_checkpoint=from_checkpoint)
+    if before is not None:
+        before(trainer)
+    trainer.run()
+    return trainer, events
+
+
+def of_type(events: list, cls: type) -> list:
+    return [e for e in events if isinstance(e, cls)]

@@ -172,7 +172,7 @@ def test_frames_are_shrunk_by_averaging_so_thin_lines_stay_visible():
 
 def trained_run(runs_dir: Path) -> Path:
     """A CartPole DQN run trained for 512 frames by the real training loop, with checkpoints."""
-    from tui_rl.engine.loop import Trainer
+    from tui_rl.engine.trainer import Trainer
 
     config = cartpole_dqn()
     config.collector.total_frames = 512

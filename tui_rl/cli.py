@@ -381,7 +381,7 @@ def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
                       f"`tui-rl train --resume {run_dir.name}`", markup=False)
         return 130
     trainer = holder.get("trainer")
-    if trainer is not None and trainer.config_error and fresh and trainer.frames == 0:
+    if trainer is not None and trainer.config_error and fresh and trainer.counters.frames == 0:
         shutil.rmtree(run_dir, ignore_errors=True)  # nothing was trained: leave no empty run behind
         raise ConfigError(trainer.reason)
     print_summary(console, read_summary(run_dir))

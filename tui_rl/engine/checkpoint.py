@@ -1,44 +1,52 @@
-"""Checkpoints of a run: ``checkpoints/<frames>/``, each one complete or absent.
+"""Checkpoints of a run: ``checkpoints/<frames>/``, each one complete or absent, loaded without pickle.
 
 Each checkpoint is a TorchRL :class:`~torchrl.checkpoint.Checkpoint` directory (a manifest plus one
 folder per component). TorchRL stages and renames it, but does not fsync, so it is written into a
 temporary folder first, every file is fsynced, and only then is the folder renamed to its frame
-count. Older checkpoints are removed only after the new one is in place. Loading takes the newest
-folder with a valid manifest and ignores temporary leftovers of a trainer that was killed.
+count. Older checkpoints are removed only after the new one is in place.
+
+A run folder may come from elsewhere, so a checkpoint is data, never code: every component is a
+state dict in one ``state.pt`` read with ``torch.load(weights_only=True)``. Before loading,
+:meth:`CheckpointStore.check` refuses anything else (pickle files such as a replay buffer's
+``prefetch.pkl``, other adapters, symbolic links, files the manifest does not list), so nothing
+outside the run folder is read and nothing in it is unpickled.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 import uuid
 from pathlib import Path
 from typing import Any
 
-from torchrl.checkpoint import (
-    Checkpoint,
-    DumpLoadCheckpointAdapter,
-    StateDictCheckpointAdapter,
-)
+from torchrl.checkpoint import Checkpoint, StateDictCheckpointAdapter
 
 from tui_rl.engine.runfolder import CHECKPOINTS_DIR
 
 #: one torch file per state-dict component: fast to write, loaded with ``weights_only=True``
 STATE_DICT_ADAPTER = StateDictCheckpointAdapter(payload_format="torch")
-DUMP_LOAD_ADAPTER = DumpLoadCheckpointAdapter()
+#: the only file a component folder may hold
+STATE_FILE = StateDictCheckpointAdapter.state_torch
 TEMP_PREFIX = ".tmp-"
 REPLACED_PREFIX = ".replaced-"
+
+
+class CheckpointUnusable(Exception):
+    """A checkpoint that cannot be loaded (corrupt, truncated, unsafe); the message says why."""
 
 
 class CheckpointStore:
     """The checkpoints of one run folder, keeping the newest ``keep``."""
 
     def __init__(self, run_dir: Path, keep: int) -> None:
-        self.directory = Path(run_dir) / CHECKPOINTS_DIR
+        self.run_dir = Path(run_dir)
+        self.directory = self.run_dir / CHECKPOINTS_DIR
         self.keep = keep
 
     def save(self, frames: int, components: dict[str, Any], metadata: dict[str, Any]) -> Path:
-        """Write ``components`` (objects with ``state_dict`` or ``dump``/``load``) at ``frames``."""
+        """Write ``components`` (objects with ``state_dict``) at ``frames``."""
         self.directory.mkdir(parents=True, exist_ok=True)
         stage = self.directory / f"{TEMP_PREFIX}{frames}-{uuid.uuid4().hex[:8]}"
         try:
@@ -59,36 +67,98 @@ class CheckpointStore:
         self.prune()
         return final
 
-    def checkpoints(self) -> list[Path]:
-        """Complete checkpoints, oldest first."""
-        if not self.directory.is_dir():
+    def candidates(self) -> list[Path]:
+        """Every folder named for a frame count, intact or not, newest first."""
+        if not self.directory.is_dir() or self.directory.is_symlink():
             return []
-        found = [
-            path
-            for path in self.directory.iterdir()
-            if path.name.isdigit() and Checkpoint.is_checkpoint(path)
-        ]
-        return sorted(found, key=lambda path: int(path.name))
+        found = [path for path in self.directory.iterdir() if path.name.isdigit()]
+        return sorted(found, key=lambda path: int(path.name), reverse=True)
+
+    def checkpoints(self) -> list[Path]:
+        """Checkpoints with a valid manifest, oldest first."""
+        found = [path for path in self.candidates() if not path.is_symlink() and Checkpoint.is_checkpoint(path)]
+        return found[::-1]
 
     def latest(self) -> Path | None:
         found = self.checkpoints()
         return found[-1] if found else None
 
-    def load(self, path: Path, components: dict[str, Any]) -> dict[str, Any]:
-        """Restore the ``components`` that ``path`` holds; returns the checkpoint's metadata."""
-        manifest = Checkpoint.manifest(path)
-        present = [name for name in components if name in manifest["components"]]
-        make_checkpoint(components).load(path, components=present, map_location="cpu")
-        return manifest.get("metadata", {})
+    def check(self, path: Path) -> dict[str, Any]:
+        """The manifest of ``path`` after making sure that loading it reads only ``state.pt``
+        files inside the run folder; :class:`CheckpointUnusable` says what is wrong otherwise."""
+        root = self.run_dir.resolve()
+        self.check_directory()
+        if path.is_symlink():
+            raise CheckpointUnusable(f"{path} is a symbolic link (to {os.readlink(path)}); not followed")
+        if not path.resolve().is_relative_to(root):
+            raise CheckpointUnusable(f"{path} lies outside the run folder {root}")
+        listed = set()
+        try:
+            manifest = Checkpoint.manifest(path)
+        except Exception as exc:
+            raise CheckpointUnusable(f"no readable manifest ({exc})") from None
+        for name, record in manifest["components"].items():
+            if record["adapter"] != STATE_DICT_ADAPTER.adapter_id or record["files"] != [STATE_FILE]:
+                continue  # not loaded: restore() loads only the state-dict components it registers
+            listed.add(path / record["path"] / STATE_FILE)
+        for folder, dirs, files in os.walk(path):
+            for name in dirs + files:
+                entry = Path(folder, name)
+                mode = entry.lstat().st_mode
+                if stat.S_ISLNK(mode):
+                    raise CheckpointUnusable(f"{entry} is a symbolic link (to {os.readlink(entry)}); not followed")
+                if not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
+                    raise CheckpointUnusable(f"{entry} is not a regular file")
+        for entry in listed:
+            if not entry.is_file():
+                raise CheckpointUnusable(f"{entry.relative_to(path)} is missing")
+        return manifest
+
+    def check_directory(self) -> None:
+        """Checkpoints are read only from inside the run folder: ``checkpoints/`` is no link."""
+        if self.directory.is_symlink():
+            raise CheckpointUnusable(
+                f"{self.directory} is a symbolic link (to {os.readlink(self.directory)}); not followed: "
+                "checkpoints are read only from inside the run folder"
+            )
+
+    def load(self, path: Path, components: dict[str, Any]) -> tuple[dict[str, Any], set[str], set[str]]:
+        """Restore the ``components`` that ``path`` holds as state dicts.
+
+        Returns the checkpoint's metadata, the names loaded, and the names it holds in another
+        form (such as TorchRL's pickle-based replay-buffer dump), which are never loaded.
+        """
+        manifest = self.check(path)
+        records = {name: manifest["components"][name] for name in components if name in manifest["components"]}
+        loaded = {
+            name
+            for name, record in records.items()
+            if record["adapter"] == STATE_DICT_ADAPTER.adapter_id and record["files"] == [STATE_FILE]
+        }
+        try:
+            make_checkpoint(components).load(path, components=loaded, map_location="cpu")
+        except Exception as exc:
+            raise CheckpointUnusable(f"{type(exc).__name__}: {exc}") from None
+        return manifest.get("metadata", {}), loaded, set(records) - loaded
 
     def prune(self) -> None:
         for path in self.checkpoints()[: -self.keep]:
             remove_tree(path)
 
+    def remove_all(self) -> int:
+        """Remove every checkpoint (a run started over); returns how many there were.
+        A ``checkpoints`` link is removed itself, never what it points to."""
+        if self.directory.is_symlink():
+            self.directory.unlink()
+        found = self.candidates()
+        for path in found:
+            remove_tree(path)
+        return len(found)
+
     def clean_partial(self) -> None:
         """Remove temporary folders a killed trainer left behind; restore a checkpoint that was
         moved aside to be replaced when its replacement never arrived."""
-        if not self.directory.is_dir():
+        if not self.directory.is_dir() or self.directory.is_symlink():
             return
         for path in self.directory.iterdir():
             if path.name.startswith(REPLACED_PREFIX):
@@ -104,10 +174,7 @@ class CheckpointStore:
 def make_checkpoint(components: dict[str, Any]) -> Checkpoint:
     checkpoint = Checkpoint()
     for name, component in components.items():
-        has_dump = callable(getattr(component, "dump", None)) and callable(
-            getattr(component, "load", None)
-        )
-        checkpoint.register(name, component, adapter=DUMP_LOAD_ADAPTER if has_dump else STATE_DICT_ADAPTER)
+        checkpoint.register(name, component, adapter=STATE_DICT_ADAPTER)
     return checkpoint
 
 
@@ -132,8 +199,11 @@ def fsync_dir(path: Path) -> None:
 
 def remove_tree(path: Path) -> None:
     """Remove ``path`` by renaming it away first, so a half-deleted checkpoint is never seen."""
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return
     tombstone = path.with_name(f".delete-{path.name}-{uuid.uuid4().hex[:8]}")
     os.replace(path, tombstone)
-    shutil.rmtree(tombstone, ignore_errors=True)
+    if tombstone.is_symlink():
+        tombstone.unlink()  # the link only, never what it points to
+    else:
+        shutil.rmtree(tombstone, ignore_errors=True)

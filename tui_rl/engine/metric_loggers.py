@@ -1,11 +1,15 @@
-"""The metric loggers of a run: TorchRL's CSVLogger always, TensorBoard and W&B (offline) on request."""
+"""The metric loggers of a run: TorchRL's CSVLogger always, TensorBoard and W&B (offline) on request;
+and the per-batch values the trainer logs besides the algorithm's own."""
 
 from __future__ import annotations
 
 import importlib.util
+import math
 from pathlib import Path
 from typing import Any
 
+import torch
+from tensordict import TensorDictBase
 from torchrl.record.loggers import CSVLogger, Logger
 
 from tui_rl.config import ConfigError
@@ -62,3 +66,24 @@ def require(package: str, field: str) -> None:
             f"{field}: needs the {package} package, which is not installed "
             f"(pip install 'tui-rl[{package}]'), or set {field} = false"
         )
+
+
+def episode_metrics(batch: TensorDictBase) -> tuple[int, dict[str, float]]:
+    """How many episodes ended in ``batch``, and their mean return and length."""
+    done = batch.get(("next", "done")).squeeze(-1)
+    ended = int(done.sum())
+    if not ended:
+        return 0, {}
+    found = {}
+    for name, key in (("episode_return", "episode_reward"), ("episode_length", "step_count")):
+        value = batch.get(("next", key), None)
+        if value is not None:
+            found[name] = value.squeeze(-1)[done].float().mean().item()
+    return ended, found
+
+
+def learning_rate(optimizers: dict[str, torch.optim.Optimizer]) -> float:
+    """The first optimiser's learning rate (they share ``optim.lr``); NaN without one."""
+    for optimizer in optimizers.values():
+        return float(optimizer.param_groups[0]["lr"])
+    return math.nan

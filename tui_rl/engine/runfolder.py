@@ -29,6 +29,7 @@ from typing import Any
 
 from tui_rl.config import RunConfig, load_file, save_file
 from tui_rl.engine import protocol
+from tui_rl.engine.counters import COUNTER_FIELDS, RunCounters
 from tui_rl.engine.protocol import FINAL_STATES, Event
 
 CONFIG_FILE = "config.toml"
@@ -51,18 +52,19 @@ class RunFolderError(ValueError):
 
 
 @dataclass
-class RunSummary:
-    """What ``run.json`` says about a run, with the status corrected for a trainer that died."""
+class RunSummary(RunCounters):
+    """What ``run.json`` says about a run, with the status corrected for a trainer that died.
+
+    It carries the run's :class:`RunCounters` as flat fields (run.json keeps flat keys); the
+    ``counters`` property gives them as one value.
+    """
 
     name: str
     path: Path
     preset: str = ""
     status: str = "starting"
     reason: str = ""
-    frames: int = 0
     total_frames: int = 0
-    best_eval: float | None = None
-    last_eval: float | None = None
     env_id: str = ""
     algorithm: str = ""
     created: float = 0.0
@@ -70,8 +72,10 @@ class RunSummary:
     pid: int | None = None
     host: str = ""
     socket: str = ""
-    train_seconds: float = 0.0
-    episodes: int = 0
+
+    @property
+    def counters(self) -> RunCounters:
+        return RunCounters(**{name: getattr(self, name) for name in COUNTER_FIELDS})
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

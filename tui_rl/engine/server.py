@@ -29,16 +29,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tui_rl.config import ConfigError
-from tui_rl.engine.protocol import Command, Event, StatusChanged
-from tui_rl.engine.runfolder import (
-    KEY_FILE,
-    SOCKET_FILE,
-    append_event,
-    read_config,
-    read_summary,
-    socket_path_for,
-    write_run_json,
-)
+from tui_rl.engine import run_record
+from tui_rl.engine.protocol import Command, Event
+from tui_rl.engine.runfolder import KEY_FILE, SOCKET_FILE, read_config, read_summary, socket_path_for
 
 #: events a client may fall behind by before it is disconnected
 OUTBOX_LIMIT = 10_000
@@ -72,11 +65,7 @@ class ControlServer:
         self.acceptor.start()
 
     def record_address(self) -> None:
-        summary = read_summary(self.run_dir)
-        summary.socket = str(self.socket_path)
-        summary.pid = os.getpid()
-        summary.host = socket.gethostname()
-        write_run_json(self.run_dir, summary)
+        run_record.record_address(self.run_dir, self.socket_path, os.getpid(), socket.gethostname())
 
     def accept_loop(self) -> None:
         while not self.closing:
@@ -209,10 +198,7 @@ def wake_accept(path: Path) -> None:
 
 def record_failure(run_dir: Path, reason: str) -> None:
     """Mark a run failed before a trainer could be built (its config no longer loads)."""
-    summary = read_summary(run_dir)
-    summary.status, summary.reason, summary.updated = "failed", reason, time.time()
-    write_run_json(run_dir, summary)
-    append_event(run_dir, StatusChanged("failed", reason, seq=0, time=time.time()))
+    run_record.record_failure(run_dir, reason)
 
 
 def serve_run(
@@ -236,14 +222,14 @@ def serve_run(
         except ConfigError as exc:
             record_failure(run_dir, str(exc))
             return "failed"
-        from tui_rl.engine.loop import Trainer  # torch loads here, after the socket is up
+        from tui_rl.engine.trainer import Trainer  # torch loads here, after the socket is up
 
         def broadcast(event: Event) -> None:
             server.broadcast(event)
             if on_event is not None:
                 on_event(event)
 
-        trainer = Trainer(config, run_dir, broadcast, resume=resume, commands=commands)
+        trainer = Trainer(config, run_dir, broadcast, from_checkpoint=resume, commands=commands)
         if on_trainer is not None:
             on_trainer(trainer)
         return trainer.run()
@@ -257,7 +243,7 @@ def install_stop_signals(trainer: Any, reasons: dict[int, str]) -> None:
 
     def handle(signum: int, frame: Any) -> None:
         if trainer.stopping:
-            raise KeyboardInterrupt
+            trainer.interrupt()
         trainer.stop(reasons[signum])
 
     for signum in reasons:

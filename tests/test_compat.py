@@ -1,0 +1,66 @@
+"""The places tui-rl reaches past TorchRL's public API (tui_rl/engine/compat.py): when TorchRL
+changes one, these fail and name what moved."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+from tensordict import TensorDict
+
+from tui_rl.config import RunConfig, apply_overrides
+from tui_rl.engine.algorithms.replay import make_replay_buffer
+from tui_rl.engine.compat import SAMPLER_TREES, load_replay_state_dict, replay_state_dict, storage_bytes
+
+
+def buffer(prioritized: bool):
+    config = apply_overrides(RunConfig(), [f"replay_buffer.prioritized={str(prioritized).lower()}", "replay_buffer.size=64"])
+    return make_replay_buffer(config.replay_buffer, torch.device("cpu"))
+
+
+def transitions(count: int) -> TensorDict:
+    return TensorDict(
+        {"observation": torch.randn(count, 4), "td_error": torch.rand(count), "next": {"observation": torch.randn(count, 4)}},
+        [count],
+    )
+
+
+def test_storage_bytes_reads_the_size_of_the_storage():
+    replay = buffer(prioritized=False)
+    assert storage_bytes(replay) is None, "TorchRL's empty LazyTensorStorage now has data before its first write"
+    replay.extend(transitions(10))
+    expected = 64 * ((4 + 1 + 4) * 4 + 8)  # the whole capacity: float32 fields and the buffer's int64 index
+    assert storage_bytes(replay) == expected, (
+        "TorchRL's tensor storage no longer keeps its TensorDict in `storage._storage` with `bytes()`: "
+        "update tui_rl/engine/compat.py storage_bytes"
+    )
+
+
+@pytest.mark.parametrize("prioritized", [False, True])
+def test_a_replay_buffer_state_round_trips_through_weights_only_torch_load(prioritized):
+    replay = buffer(prioritized)
+    replay.extend(transitions(10))
+    if prioritized:
+        sample = replay.sample(6)
+        sample["td_error"] = torch.arange(6, dtype=torch.float32) + 1
+        replay.update_tensordict_priority(sample)
+    state = replay_state_dict(replay)
+    if prioritized:
+        assert set(SAMPLER_TREES) <= set(state["_sampler"]), (
+            "TorchRL's PrioritizedSampler.state_dict no longer names its trees "
+            f"{SAMPLER_TREES}: update tui_rl/engine/compat.py"
+        )
+    file = io.BytesIO()
+    torch.save(state, file)
+    file.seek(0)
+    loaded = torch.load(file, weights_only=True)  # raises if anything in it needs pickle
+
+    copy = buffer(prioritized)
+    load_replay_state_dict(copy, loaded)
+    assert len(copy) == 10
+    assert torch.equal(copy.storage[:10]["observation"], replay.storage[:10]["observation"])
+    if prioritized:
+        for key in SAMPLER_TREES:
+            assert torch.equal(replay_state_dict(copy)["_sampler"][key], state["_sampler"][key]), key
+    assert copy.sample(4).batch_size == (4,)

@@ -1,0 +1,53 @@
+"""The places tui-rl reaches past TorchRL's public API, each checked by ``tests/test_compat.py``.
+
+When TorchRL changes one of these, that test fails with the name of what moved, instead of a
+checkpoint silently losing its replay buffer or its size check.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torchrl.data import ReplayBuffer
+
+#: the sampler state-dict entries that hold TorchRL segment trees (PrioritizedSampler): objects
+#: that only pickle can store, converted to plain tensors of the priorities for checkpoints
+SAMPLER_TREES = ("_sum_tree", "_min_tree")
+
+
+def storage_bytes(buffer: ReplayBuffer) -> int | None:
+    """Bytes a replay buffer's tensor storage takes (None before its first write): TorchRL has no
+    public size, but its storage's TensorDict has ``bytes()``."""
+    data = getattr(buffer.storage, "_storage", None)
+    size = getattr(data, "bytes", None)
+    return int(size()) if callable(size) else None
+
+
+def replay_state_dict(buffer: ReplayBuffer) -> dict[str, Any]:
+    """``buffer.state_dict()`` holding only tensors and plain values, so a checkpoint stores it for
+    ``torch.load(weights_only=True)``: prioritised samplers' trees become priority tensors."""
+    state = buffer.state_dict()
+    sampler = dict(state["_sampler"])
+    for key in SAMPLER_TREES:
+        if key in sampler:
+            sampler[key] = tree_values(sampler[key], buffer.storage.max_size)
+    state["_sampler"] = sampler
+    return state
+
+
+def load_replay_state_dict(buffer: ReplayBuffer, state: dict[str, Any]) -> None:
+    """The inverse of :func:`replay_state_dict`: priority tensors go back into the sampler's trees."""
+    sampler = dict(state["_sampler"])
+    own = buffer.sampler.state_dict()  # trees of the right kind and capacity, to fill
+    for key in SAMPLER_TREES:
+        if key in sampler:
+            tree = own[key]
+            values = sampler[key]
+            tree[torch.arange(values.numel())] = values
+            sampler[key] = tree
+    buffer.load_state_dict({**state, "_sampler": sampler})
+
+
+def tree_values(tree: Any, capacity: int) -> torch.Tensor:
+    return torch.as_tensor(tree[torch.arange(capacity)], dtype=torch.float64).clone()

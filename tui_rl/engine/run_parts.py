@@ -1,0 +1,129 @@
+"""The TorchRL parts one run trains with, built from its config: envs, algorithm, collector,
+evaluator and metric loggers, and how the evaluation env plays the current policy."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from tensordict import TensorDictBase
+from torchrl.collectors import Collector, Evaluator
+from torchrl.envs import EnvBase, ExplorationType, set_exploration_type
+
+from tui_rl.config import ConfigError, RunConfig
+from tui_rl.engine.algorithms.base import Algorithm
+from tui_rl.engine.metric_loggers import MetricLoggers
+from tui_rl.engine.protocol import Evaluated
+from tui_rl.engine.snapshots import MAX_EPISODE_STEPS
+
+#: steps the evaluation collector takes between checks for finished episodes
+EVAL_POLL_FRAMES = 100
+
+
+@dataclass
+class RunParts:
+    device: torch.device
+    loggers: MetricLoggers
+    env: EnvBase
+    eval_env: EnvBase
+    algorithm: Algorithm
+    collector: Collector
+    evaluator: Evaluator
+
+    @classmethod
+    def build(cls, config: RunConfig, run_dir: Path) -> RunParts:
+        from tui_rl.engine.algorithms import build_algorithm
+        from tui_rl.engine.envs import make_env
+
+        parts: dict[str, Any] = {"device": resolve_device(config.device)}
+        try:
+            parts["loggers"] = MetricLoggers(run_dir, config.logging)
+            parts["env"] = make_env(config)
+            parts["eval_env"] = make_env(config)
+            algorithm = parts["algorithm"] = build_algorithm(config, parts["env"], parts["device"])
+            parts["collector"] = Collector(
+                parts["env"],
+                algorithm.collector_policy,
+                frames_per_batch=config.collector.frames_per_batch,
+                total_frames=-1,  # the trainer keeps the budget: it can change on resume
+                init_random_frames=0 if config.algorithm.on_policy else config.collector.init_random_frames,
+                policy_device=parts["device"],
+                storing_device=parts["device"],
+                env_device="cpu",
+                # MLP policies need no InitTracker / primers; appending them would make the training
+                # env's transforms differ from the evaluation env's.
+                auto_register_policy_transforms=False,
+            )
+            parts["evaluator"] = Evaluator(
+                parts["eval_env"],
+                algorithm.eval_policy,
+                num_trajectories=config.eval.episodes,
+                exploration_type=eval_exploration(config),
+                frames_per_batch=-(-EVAL_POLL_FRAMES // config.env.num_envs) * config.env.num_envs,
+                collector_kwargs={"traj_format": "cat", "auto_register_policy_transforms": False},
+                dump_video=False,
+            )
+        except BaseException:
+            close_parts(parts, on_error=lambda: None)  # the build's own error is the one to report
+            raise
+        return cls(**parts)
+
+    def sync_eval_env(self) -> None:
+        """Give the evaluation env the training env's transform state (ObservationNorm, VecNorm)."""
+        self.eval_env.transform.load_state_dict(self.env.transform.state_dict())
+
+    def evaluate(self, frames: int, episodes: int) -> Evaluated:
+        """Play ``episodes`` evaluation episodes with TorchRL's Evaluator."""
+        self.sync_eval_env()
+        result = self.evaluator.evaluate(step=frames)
+        std = float(result.get("eval/reward_std", 0.0))
+        return Evaluated(
+            mean_return=float(result["eval/reward"]),
+            std_return=std if math.isfinite(std) else 0.0,  # one episode: no spread
+            episodes=int(result.get("eval/num_episodes", episodes)),
+            mean_length=float(result.get("eval/episode_length", 0.0)),
+        )
+
+    def eval_episode(self, config: RunConfig) -> TensorDictBase:
+        self.sync_eval_env()
+        with set_exploration_type(eval_exploration(config)), torch.no_grad():
+            rollout = self.eval_env.rollout(MAX_EPISODE_STEPS, self.algorithm.eval_policy, break_when_any_done=True)
+        if rollout.ndim > 1:  # copies of a vector env: the one that finished
+            done = rollout.get(("next", "done")).squeeze(-1)
+            rollout = rollout[int(done.any(-1).float().argmax())]
+        return rollout
+
+    def close(self, on_error: Callable[[], None]) -> None:
+        close_parts(vars(self), on_error)
+
+
+def close_parts(parts: dict[str, Any], on_error: Callable[[], None]) -> None:
+    """Shut down whatever of a run's parts exist (also after a failed build); ``on_error`` is
+    called in the ``except`` block of a shutdown that raised, and the others still close."""
+    for name in ("evaluator", "collector"):
+        if name in parts:
+            try:
+                parts[name].shutdown()
+            except Exception:
+                on_error()
+    for name in ("env", "eval_env"):
+        env = parts.get(name)
+        if env is not None and not env.is_closed:
+            env.close()
+    if "loggers" in parts:
+        parts["loggers"].close()
+
+
+def eval_exploration(config: RunConfig) -> ExplorationType:
+    return ExplorationType.DETERMINISTIC if config.eval.deterministic else ExplorationType.RANDOM
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device: cuda was asked for, but torch sees no CUDA device; use cpu or auto")
+    return torch.device(name)

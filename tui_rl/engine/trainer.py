@@ -1,0 +1,341 @@
+"""The one training loop, for headless runs and app runs alike.
+
+A :class:`Trainer` builds the env, the algorithm and a TorchRL Collector from the config, then per
+batch: collect, update, log, evaluate every ``eval.every_frames``, checkpoint every
+``checkpoint.every_frames``. Between batches it applies the commands waiting in its queue, in the
+order they arrived. Every change of state goes out as a protocol event through its
+:class:`RunRecord` (the control server broadcasts them; the CLI draws a progress bar from them).
+
+Anything that goes wrong (the env raises, a loss or a weight turns NaN) ends the run in state
+``failed`` with a reason a user can act on; the traceback goes to the trainer log only.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from tui_rl.config import ConfigError, RunConfig, edit, live_fields
+from tui_rl.engine.checkpoint_policy import CheckpointPolicy
+from tui_rl.engine.counters import RunCounters
+from tui_rl.engine.health import TrainingFailed, check_losses, check_optimizers, check_parameters, check_rewards
+from tui_rl.engine.metric_loggers import episode_metrics, learning_rate
+from tui_rl.engine.protocol import (
+    CheckpointNow,
+    Command,
+    Event,
+    GetWeights,
+    HparamsChanged,
+    HparamsRejected,
+    Metrics,
+    Pause,
+    Resume,
+    RolloutReady,
+    RunState,
+    SetHparams,
+    SnapshotRollout,
+    StepBatch,
+    Stop,
+    WeightsReady,
+)
+from tui_rl.engine.run_record import RunRecord
+from tui_rl.engine.run_parts import RunParts
+from tui_rl.engine.runfolder import LOG_FILE, save_config, trim_metrics
+from tui_rl.engine.snapshots import LatestEpisode, snapshot
+
+Reply = Callable[[Event], None]
+
+
+class Trainer:
+    """Trains one run folder's config; ``run()`` returns the final state.
+
+    ``from_checkpoint`` continues from the newest loadable checkpoint; without it the run starts
+    at frame 0 (on an existing folder, its checkpoints and metric rows are cleared first).
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        run_dir: Path,
+        on_event: Callable[[Event], None] | None = None,
+        *,
+        from_checkpoint: bool = False,
+        commands: queue.Queue | None = None,
+    ) -> None:
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.from_checkpoint = from_checkpoint
+        self.commands: queue.Queue[tuple[Command, Reply | None]] = commands or queue.Queue()
+        self.counters = RunCounters()
+        self.record = RunRecord(self.run_dir, self.counters, config.collector.total_frames, on_event)
+        #: the run failed because its config cannot be built (env, algorithm, logging, device)
+        self.config_error = False
+        #: an evaluation reaching ``eval.target_return`` ends the run (not once it did: a resume trains on)
+        self.stop_at_target = True
+        self.checkpoints = CheckpointPolicy(self)
+        self.latest_episode = LatestEpisode()
+        self._pending_batches = 0
+        self._stop_reason = ""
+        self._interrupted = False
+        self._checkpoint_requested = False
+        self._last_eval_frames = 0
+
+    @property
+    def state(self) -> RunState:
+        return self.record.state
+
+    @property
+    def reason(self) -> str:
+        return self.record.reason
+
+    # ---- public ---------------------------------------------------------------------------------
+
+    def submit(self, command: Command, reply: Reply | None = None) -> None:
+        """Queue a command (thread-safe); answers go to ``reply``, or out as events without one."""
+        self.commands.put((command, reply))
+
+    def stop(self, reason: str) -> None:
+        """Ask the loop to checkpoint and stop after the current batch, saying why (thread-safe)."""
+        self._stop_reason = reason
+        self.submit(Stop())
+
+    @property
+    def stopping(self) -> bool:
+        return bool(self._stop_reason)
+
+    def interrupt(self) -> None:
+        """End at once, without waiting for the batch or a checkpoint (a second stop signal; call
+        it from the signal handler). Libraries that turn the KeyboardInterrupt into another error
+        (tensordict does) still end the run "stopped", not "failed"."""
+        self._interrupted = True
+        raise KeyboardInterrupt
+
+    def run(self) -> RunState:
+        torch.set_num_threads(1)
+        try:
+            try:
+                self.setup()
+                self.train()
+            except Exception:
+                if self._interrupted:  # the interrupt surfaced as another error (tensordict does that)
+                    raise KeyboardInterrupt from None
+                raise
+        except ConfigError as exc:
+            self.config_error = True
+            self.record.fail(str(exc))
+        except TrainingFailed as exc:
+            self.record.fail(str(exc))
+        except KeyboardInterrupt:  # a second Ctrl-C: no waiting for the batch or a checkpoint
+            self.record.set_state("stopped", "interrupted; it resumes from its last checkpoint")
+            raise
+        except Exception as exc:  # anything else is a bug or an odd env: a reason, not a traceback
+            self.record.log_traceback()
+            self.record.fail(f"{type(exc).__name__}: {exc} (details in {self.run_dir / LOG_FILE})")
+        finally:
+            self.close()
+        return self.state
+
+    # ---- setup ----------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        seed_everything(self.config.env.seed)
+        self.parts = RunParts.build(self.config, self.run_dir)
+        self.batches = iter(self.parts.collector)
+        self.checkpoints.store.clean_partial()
+        if self.from_checkpoint:
+            self.restore()
+        else:
+            self.start_over()
+        self.record.set_state("running")
+
+    def restore(self) -> None:
+        if not self.checkpoints.restore():
+            trim_metrics(self.run_dir, 0)
+            self.record.log("no checkpoint to resume from: starting from frame 0", "warning")
+            return
+        frames = self.counters.frames
+        self._last_eval_frames = frames
+        trim_metrics(self.run_dir, frames)
+        self.record.log(f"resumed from the checkpoint at {frames} frames")
+        if self.counters.solved_frames is not None and frames < self.config.collector.total_frames:
+            self.stop_at_target = False
+            self.record.log(
+                f"the target return was reached at frame {self.counters.solved_frames}: "
+                f"training on to the budget of {self.config.collector.total_frames} frames"
+            )
+
+    def start_over(self) -> None:
+        """Frame 0 on a folder that may hold an earlier attempt: its checkpoints and metric rows go."""
+        removed = self.checkpoints.store.remove_all()
+        trim_metrics(self.run_dir, 0)
+        if removed:
+            self.record.log(f"started over from frame 0: {removed} earlier checkpoints removed", "warning")
+
+    # ---- the loop -------------------------------------------------------------------------------
+
+    def train(self) -> None:
+        while True:
+            self.apply_commands(block=self.state == "paused" and not self._pending_batches)
+            if self._stop_reason:
+                self.checkpoints.save()
+                self.record.set_state("stopped", self._stop_reason)
+                return
+            if self._checkpoint_requested:
+                self._checkpoint_requested = False
+                self.checkpoints.save(announce_existing=True)
+            if self.state == "paused" and not self._pending_batches:
+                continue
+            if self.counters.frames >= self.config.collector.total_frames:
+                self.finish(f"trained the whole budget of {self.config.collector.total_frames} frames")
+                return
+            self.train_one_batch()
+            if self._pending_batches:
+                self._pending_batches -= 1
+            every = self.config.eval.every_frames
+            if self.counters.frames // every > self._last_eval_frames // every and self.evaluate():
+                return
+            if self.checkpoints.due():
+                self.checkpoints.save()
+
+    def train_one_batch(self) -> None:
+        started = time.perf_counter()
+        try:
+            batch = next(self.batches)
+        except Exception as exc:
+            self.record.log_traceback()
+            raise TrainingFailed(
+                f"collecting from {self.config.env.id} failed: {type(exc).__name__}: {exc}"
+            ) from None
+        frames = self.counters.frames = self.counters.frames + batch.numel()
+        check_rewards(batch, frames)
+        try:
+            values = self.parts.algorithm.update(batch, frames)
+        except Exception as exc:
+            self.record.log_traceback()
+            raise TrainingFailed(f"the {self.config.algorithm.name} update failed: {type(exc).__name__}: {exc}") from None
+        elapsed = time.perf_counter() - started
+        self.counters.train_seconds += elapsed
+        check_losses(values, frames, self.config)
+        check_parameters(self.parts.algorithm.loss_module, frames)
+        check_optimizers(self.parts.algorithm.optimizers(), frames)
+        ended, episode_values = episode_metrics(batch)
+        self.counters.episodes += ended
+        values.update(episode_values)
+        values["fps"] = batch.numel() / max(elapsed, 1e-9)
+        values["lr"] = learning_rate(self.parts.algorithm.optimizers())
+        self.latest_episode.add(batch)
+        self.parts.loggers.log(values, frames)
+        self.record.emit(Metrics(values))
+
+    def finish(self, reason: str) -> None:
+        if self._last_eval_frames != self.counters.frames:
+            self.evaluate(final=True)
+        self.checkpoints.save()
+        self.record.set_state("finished", reason)
+
+    # ---- evaluation -----------------------------------------------------------------------------
+
+    def evaluate(self, final: bool = False) -> bool:
+        """Run ``eval.episodes`` episodes; True when the run reached its target and finished."""
+        frames = self._last_eval_frames = self.counters.frames
+        evaluated = self.parts.evaluate(frames, self.config.eval.episodes)
+        mean, target = evaluated.mean_return, self.config.eval.target_return
+        reached = self.counters.record_eval(mean, target)  # before the event: run.json shows it
+        self.record.emit(evaluated)
+        self.parts.loggers.log({"eval_return": mean}, frames)
+        if not reached or final or not self.stop_at_target:
+            return False
+        self.checkpoints.save()
+        total = self.config.collector.total_frames
+        self.record.set_state(
+            "finished",
+            f"evaluation return {mean:.1f} reached the target {target:g} at frame {frames}; "
+            f"to train on to the whole budget of {total} frames: `tui-rl train --resume {self.run_dir.name}`",
+        )
+        return True
+
+    # ---- commands -------------------------------------------------------------------------------
+
+    def apply_commands(self, block: bool) -> None:
+        """Apply every queued command in arrival order; while paused, wait (briefly) for one."""
+        while True:
+            try:
+                command, reply = self.commands.get(timeout=1.0) if block else self.commands.get_nowait()
+            except queue.Empty:
+                return
+            self.apply(command, reply)
+            block = False
+
+    def apply(self, command: Command, reply: Reply | None) -> None:
+        def answer(event: Event) -> None:
+            if reply is None:
+                self.record.emit(event)
+            else:
+                reply(self.record.stamp(event))
+
+        match command:
+            case Pause():
+                if self.state == "running":
+                    self.record.set_state("paused")
+            case Resume():
+                self._pending_batches = 0
+                if self.state == "paused":
+                    self.record.set_state("running")
+            case StepBatch():
+                if self.state == "paused":
+                    self._pending_batches += 1
+            case Stop():
+                self._stop_reason = self._stop_reason or "stopped by request"
+            case CheckpointNow():
+                self._checkpoint_requested = True
+            case SetHparams(values=values):
+                self.set_hparams(values)
+            case SnapshotRollout(source=source, request_id=request_id):
+                rollout = snapshot(source, self.parts, self.latest_episode, self.config, self.record.log)
+                answer(RolloutReady(source, rollout, request_id=request_id))
+            case GetWeights(request_id=request_id):
+                weights = {k: v.detach().cpu() for k, v in self.parts.algorithm.eval_policy.state_dict().items()}
+                answer(WeightsReady(weights, request_id=request_id))
+            case _:
+                self.record.log(f"unknown command {type(command).__name__} ignored", "warning")
+
+    def set_hparams(self, values: dict[str, Any]) -> None:
+        if not isinstance(values, dict):
+            self.record.emit(HparamsRejected({}, f"set_hparams needs a {{field: value}} mapping, not {values!r}"))
+            return
+        previous_config = self.config
+        try:
+            new_config = edit(previous_config, values, live_only=True, source="set_hparams")
+            self.parts.algorithm.apply_hparams(new_config)
+        except Exception as exc:
+            self.parts.algorithm.apply_hparams(previous_config)
+            # keys as text: the events log is JSON, and a rejected key may be anything
+            self.record.emit(HparamsRejected({str(k): v for k, v in values.items()}, str(exc)))
+            return
+        before, after = live_fields(previous_config), live_fields(new_config)
+        self.config = self.parts.algorithm.config = new_config
+        save_config(self.run_dir, new_config)
+        self.record.emit(
+            HparamsChanged(
+                changes={key: after[key] for key in values},
+                previous={key: before[key] for key in values},
+            )
+        )
+
+    def close(self) -> None:
+        parts = getattr(self, "parts", None)
+        if parts is not None:
+            parts.close(on_error=self.record.log_traceback)
+        self.record.write_summary()
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
