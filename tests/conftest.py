@@ -87,3 +87,27 @@ def renderable_text(renderable, width: int = 200) -> str:
     console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
     console.print(renderable)
     return console.export_text()
+
+
+def crafted_rollout(run_dir: Path, marker: Path, name: str = "crafted") -> Path:
+    """A saved rollout (four CartPole-like steps) with a non-tensor entry ``info`` whose pickle
+    would create ``marker`` when unpickled: what a rollout folder received from someone else may hold."""
+    import pickle
+
+    import torch
+    from tensordict import NonTensorData, TensorDict
+
+    class Plant:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    steps = TensorDict(
+        {"observation": torch.randn(4, 4), "action": torch.arange(4) % 2,
+         "next": {"reward": torch.ones(4, 1), "done": torch.tensor([[False]] * 3 + [[True]])},
+         "info": NonTensorData(object(), batch_size=[4])},
+        batch_size=[4],
+    )
+    folder = Path(run_dir) / "rollouts" / name
+    steps.memmap(prefix=folder)
+    (folder / "info" / "other.pickle").write_bytes(pickle.dumps(Plant()))
+    return folder

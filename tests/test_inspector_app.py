@@ -11,7 +11,8 @@ import torch
 from rich.console import Console
 from textual.widgets import OptionList
 
-from tui_rl.config.models import EnvConfig, RunConfig, SACConfig
+from tui_rl.config.algorithms import SACConfig
+from tui_rl.config.models import EnvConfig, RunConfig
 from tui_rl.engine.envs import preview_rollout
 from tui_rl.engine.inspect import LiveEnvSession
 from tui_rl.engine.rollouts import list_rollouts, save_rollout
