@@ -4,11 +4,10 @@ evaluation of a trained run folder (with a recorded video)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import torch
-from conftest import crafted_rollout, wait_until
+from conftest import cartpole_dqn, crafted_rollout, trained_run, wait_until
 from PIL import Image
 from tensordict import TensorDict
 
@@ -24,10 +23,6 @@ from tui_rl.engine.runfolder import create_run, read_summary
 from tui_rl.engine.weights import WeightsError
 
 torch.set_num_threads(1)
-
-
-def cartpole_dqn() -> RunConfig:
-    return RunConfig(env=EnvConfig(id="CartPole-v1", seed=3))
 
 
 @pytest.fixture
@@ -221,23 +216,6 @@ def test_frames_are_shrunk_by_averaging_so_thin_lines_stay_visible():
     assert small[50].max() < 255  # the line still darkens its row
 
 
-def trained_run(runs_dir: Path) -> Path:
-    """A CartPole DQN run trained for 512 frames by the real training loop, with checkpoints."""
-    from tui_rl.engine.loop import Trainer
-
-    config = cartpole_dqn()
-    config.collector.total_frames = 512
-    config.collector.frames_per_batch = 128
-    config.eval.every_frames = 100_000
-    config.eval.episodes = 1
-    config.checkpoint.every_frames = 256
-    config.replay_buffer.size = 1_000
-    config.replay_buffer.batch_size = 32
-    run_dir = create_run(config, name="tiny", runs_dir=runs_dir)
-    assert Trainer(config, run_dir).run() == "finished"
-    return run_dir
-
-
 def test_evaluating_a_trained_run_reports_returns_and_records_a_video(tmp_path):
     run_dir = trained_run(tmp_path)
     report = evaluate_run(run_dir, episodes=2, record=True)
@@ -347,3 +325,13 @@ def test_rollouts_and_weights_come_from_a_running_trainer(tmp_path, monkeypatch)
     finally:
         handle.stop()
         handle.process.wait(timeout=60)
+
+
+def test_a_long_live_session_keeps_its_latest_steps_only():
+    from tui_rl.engine.live_env import GrowingRollout
+
+    steps = GrowingRollout(capacity=4, limit=10)
+    for index in range(23):
+        steps.append(TensorDict({"index": torch.tensor(index)}, batch_size=[]))
+    assert steps.view.get("index").tolist() == list(range(15, 23))
+    assert steps.dropped == 15 and len(steps) == 8

@@ -4,12 +4,9 @@ again from the run folder; a crafted saved rollout opens without running its pic
 
 from __future__ import annotations
 
-import io
-
 import pytest
 import torch
-from conftest import crafted_rollout, until
-from rich.console import Console
+from conftest import crafted_rollout, renderable_text, trained_run, until
 from textual.widgets import OptionList
 
 from tui_rl.config.algorithms import SACConfig
@@ -26,13 +23,6 @@ from tui_rl.tui.widgets.step_table import StepTable
 from tui_rl.tui.widgets.tensordict_tree import TensorDictTree
 
 torch.set_num_threads(1)
-
-
-def plain(renderable, width: int = 100) -> str:
-    """What a widget's renderable shows, as plain text."""
-    console = Console(width=width, file=io.StringIO(), record=True)
-    console.print(renderable)
-    return console.export_text()
 
 
 def shown_rows(screen: InspectorScreen) -> dict[str, str]:
@@ -87,7 +77,7 @@ async def test_stepping_through_the_setup_preview_shows_each_steps_values():
         assert float(rows["next.reward"]) == rollout["next", "reward"][2].item()
         assert int(rows["next.step_count"]) == rollout["next", "step_count"][2].item() == 3
         assert rows["next.done"] == "False"
-        header = plain(screen.query_one(StepTable).header())
+        header = renderable_text(screen.query_one(StepTable).header())
         assert f"step 2/{len(rollout) - 1}" in header and "episode 1" in header
 
         await pilot.press("end")
@@ -96,7 +86,7 @@ async def test_stepping_through_the_setup_preview_shows_each_steps_values():
         done = rollout["next", "done"].squeeze(-1).nonzero().flatten().tolist()
         assert screen.step == done[0]
         assert shown_rows(screen)["next.done"] == "True"
-        assert "■ ends" in plain(screen.query_one(StepTable).header())
+        assert "■ ends" in renderable_text(screen.query_one(StepTable).header())
 
 
 async def test_the_tree_shows_every_key_and_the_statistics_of_the_highlighted_one():
@@ -108,7 +98,7 @@ async def test_the_tree_shows_every_key_and_the_statistics_of_the_highlighted_on
         await pilot.press("right", "v")  # small terminal: switch to the TensorDict view
         tree = screen.query_one(TensorDictTree)
         assert tree.display and tree.tree.has_focus
-        labels = {key: plain(node.label) for key, node in tree.nodes.items()}
+        labels = {key: renderable_text(node.label) for key, node in tree.nodes.items()}
         assert labels[()].strip() == f"TensorDict(batch_size=[{len(rollout)}], device=cpu)"
         assert labels[("next",)].startswith("next: TensorDict(")
         assert labels[("next", "reward")].strip() == f"reward: Tensor(shape=[{len(rollout)}, 1], dtype=float32)"
@@ -118,14 +108,14 @@ async def test_the_tree_shows_every_key_and_the_statistics_of_the_highlighted_on
             assert 4 * len(key) + 2 + len(label.strip()) <= width, label
         while tree.highlighted != ("observation",):
             await pilot.press("down")
-        details = plain(screen.query_one("#td-leaf").content, width=120)
+        details = renderable_text(screen.query_one("#td-leaf").content, width=120)
         observations = rollout["observation"]
         assert "observation at step 1" in details
         for line, expected in (("min", observations.amin(0)), ("max", observations.amax(0)), ("mean", observations.mean(0))):
             row = next(text for text in details.splitlines() if text.startswith(line))
             assert numbers(row.split("steps", 1)[1]) == pytest.approx(expected.tolist(), abs=1e-3)
         await pilot.press("right")  # stepping still works from the tree
-        assert screen.step == 2 and "observation at step 2" in plain(screen.query_one("#td-leaf").content)
+        assert screen.step == 2 and "observation at step 2" in renderable_text(screen.query_one("#td-leaf").content)
 
 
 async def test_driving_a_live_env_by_hand_grows_the_rollout_and_the_view_follows():
@@ -133,7 +123,7 @@ async def test_driving_a_live_env_by_hand_grows_the_rollout_and_the_view_follows
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_live_env(pilot)
         assert screen.query_one(FrameView).frame is not None  # the reset frame, before any step
-        assert "the env is reset" in plain(screen.query_one(StepTable).render())
+        assert "the env is reset" in renderable_text(screen.query_one(StepTable).render())
         # the steps run in a worker, in the order of the keys, however fast they come
         await pilot.press("p", "0", "1", "1", "r")
         await until(pilot, lambda: screen.length == 5 and screen.step == 4, what="five steps")
@@ -148,7 +138,7 @@ async def test_driving_a_live_env_by_hand_grows_the_rollout_and_the_view_follows
         await pilot.press("7")  # CartPole has two actions: refused, and no mode switch
         await until(pilot, lambda: "choose one of 0..1" in last_notice(app), what="the refusal")
         assert isinstance(app.screen, InspectorScreen) and len(screen.rollout) == 5
-        status = plain(screen.query_one("#inspector-status").render(), width=78)
+        status = renderable_text(screen.query_one("#inspector-status").render(), width=78)
         assert "0-1 action · R reset · l close · ^p modes" in status.splitlines()[1]
 
         await pilot.press("left", "left")
@@ -169,7 +159,7 @@ async def test_a_continuous_action_is_typed_and_checked_against_the_bounds():
     app = TuiRlApp(config, preset_name="test")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_live_env(pilot)
-        status = plain(screen.query_one("#inspector-status").render(), width=78)  # 80 less padding
+        status = renderable_text(screen.query_one("#inspector-status").render(), width=78)  # 80 less padding
         assert "a action (1 value(s) in [-2, 2]) · R reset · l close" in status.splitlines()[1]
         await pilot.press("a")
         assert isinstance(app.screen, ActionPrompt)
@@ -242,7 +232,7 @@ async def test_a_crafted_saved_rollout_opens_without_running_its_pickle(tmp_path
         await open_saved(pilot, screen, path)
         assert not marker.exists()
         assert screen.kind == "saved" and len(screen.rollout) == 4
-        status = plain(screen.query_one("#inspector-status").render(), width=78)
+        status = renderable_text(screen.query_one("#inspector-status").render(), width=78)
         assert "skipped, not tensors: info" in " ".join(status.split())
 
 
@@ -254,7 +244,7 @@ async def test_a_replay_sample_is_shown_as_transitions_not_an_episode():
         screen = await open_inspector(pilot)
         screen.opened(sample, "replay buffer sample of transitions", "replay")
         await pilot.pause()
-        header = plain(screen.query_one(StepTable).header())
+        header = renderable_text(screen.query_one(StepTable).header())
         assert "transition of a sample, not in episode order" in header and "episode 1" not in header
 
 
@@ -288,8 +278,6 @@ async def test_trainer_sources_say_why_they_are_unavailable_without_a_run():
 
 
 async def test_recording_a_video_of_the_newest_checkpoint_from_the_app(tmp_path):
-    from test_inspect import trained_run
-
     run_dir = trained_run(tmp_path)
     app = TuiRlApp(RunConfig(), preset_name="test", runs_dir=tmp_path)
     app.current_run_dir = run_dir

@@ -32,27 +32,36 @@ class ActionError(ValueError):
 
 class GrowingRollout:
     """Steps appended one at a time into a buffer that doubles when full: each step costs O(1),
-    and :attr:`view` (the first ``len`` steps) is a slice, not a copy."""
+    and :attr:`view` (the first ``len`` steps) is a slice, not a copy. At ``limit`` steps (frames
+    are kept) the older half is dropped, so a long session cannot fill the memory."""
 
-    def __init__(self, capacity: int = 64) -> None:
+    def __init__(self, capacity: int = 64, limit: int = MAX_RECORDED_STEPS) -> None:
         self.capacity = capacity
+        self.limit = limit
         self.buffer: TensorDictBase | None = None
         self.length = 0
+        self.dropped = 0  # steps dropped from the front so far
 
     def __len__(self) -> int:
         return self.length
 
     def append(self, step: TensorDictBase) -> None:
         if self.buffer is None:
-            self.buffer = step.expand(self.capacity).clone()
+            self.buffer = step.expand(min(self.capacity, self.limit)).clone()
+        elif self.length == self.limit:
+            keep = self.limit // 2
+            self.buffer[:keep] = self.buffer[self.length - keep : self.length].clone()
+            self.dropped += self.length - keep
+            self.length = keep
         elif self.length == self.buffer.batch_size[0]:
-            self.buffer = torch.cat([self.buffer, self.buffer.clone()])
+            grown = min(self.length, self.limit - self.length)
+            self.buffer = torch.cat([self.buffer, self.buffer[:grown].clone()])
         self.buffer[self.length] = step
         self.length += 1
 
     def replace(self, rollout: TensorDictBase) -> None:
         """Hold ``rollout`` (batch size [T]) instead of the steps so far."""
-        self.buffer, self.length = rollout, rollout.batch_size[0]
+        self.buffer, self.length, self.dropped = rollout, rollout.batch_size[0], 0
 
     @property
     def view(self) -> TensorDictBase:

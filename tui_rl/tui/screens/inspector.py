@@ -42,6 +42,10 @@ NO_FRAMES = "no frames in this rollout: the trainer's envs do not render.\nOpen 
 ACTION_HELP = "(live env; modes: ctrl+p, or l to close it)"
 
 
+def dropped_note(dropped: int) -> str:
+    return f" (the {dropped:,} before dropped)" if dropped else ""
+
+
 class InspectorScreen(LiveEnvPanel, Screen):
     """A rollout at one step: the rendered frame, the step's entries and the TensorDict's keys."""
 
@@ -170,7 +174,8 @@ class InspectorScreen(LiveEnvPanel, Screen):
             else:
                 keys = f"a action ({self.session.describe_actions()}) · R reset · l close"
             return (
-                f"[b]LIVE[/b] {env_id} · {self.length} steps · policy: {self.session.weights_note}\n"
+                f"[b]LIVE[/b] {env_id} · {self.length} steps{dropped_note(self.session.steps.dropped)} · "
+                f"policy: {self.session.weights_note}\n"
                 f"p policy · r random · {keys}"  # fits 80 columns
             )
         if self.rollout is None:
