@@ -154,6 +154,20 @@ async def test_driving_a_live_env_by_hand_grows_the_rollout_and_the_view_follows
         assert app.current_mode == "setup"
 
 
+async def test_while_digits_take_actions_the_modes_are_reached_by_the_palette_as_the_key_line_says():
+    app = TuiRlApp(RunConfig(), preset_name="test")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_live_env(pilot)
+        assert "^p modes" in renderable_text(screen.query_one("#inspector-status").render(), width=78)
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: type(app.screen).__name__ == "CommandPalette", what="the palette")
+        await pilot.press(*"runs")
+        await until(pilot, lambda: app.screen.query_one("CommandList").option_count, what="the palette's hits")
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: app.current_mode == "runs", what="the Runs mode")
+        assert screen.session is not None  # the live env stays open behind
+
+
 async def test_a_continuous_action_is_typed_and_checked_against_the_bounds():
     config = RunConfig(env=EnvConfig(id="Pendulum-v1"), algorithm=SACConfig())
     app = TuiRlApp(config, preset_name="test")

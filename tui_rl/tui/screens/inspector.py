@@ -43,7 +43,7 @@ ACTION_HELP = "(live env; modes: ctrl+p, or l to close it)"
 
 
 def dropped_note(dropped: int) -> str:
-    return f" (the {dropped:,} before dropped)" if dropped else ""
+    return f" ({dropped:,} older dropped)" if dropped else ""
 
 
 class InspectorScreen(LiveEnvPanel, Screen):
