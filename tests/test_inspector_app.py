@@ -291,13 +291,20 @@ async def test_trainer_sources_say_why_they_are_unavailable_without_a_run():
         assert isinstance(app.screen, InspectorScreen)
 
 
-async def test_recording_a_video_of_the_newest_checkpoint_from_the_app(tmp_path):
+async def test_recording_a_video_and_fresh_weights_for_a_live_env_from_the_app(tmp_path):
     run_dir = trained_run(tmp_path)
     app = TuiRlApp(RunConfig(), preset_name="test", runs_dir=tmp_path)
     app.current_run_dir = run_dir
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_inspector(pilot)
+        screen = await open_inspector(pilot)
         await pilot.press("V")
         await until(pilot, lambda: "written to" in last_notice(app), what="the video")
         (video,) = (run_dir / "metrics" / "videos").glob("eval-512*")
         assert str(video) in last_notice(app)
+
+        # a live env takes the run's freshest weights when asked (u), between its steps
+        await pilot.press("l")
+        await until(pilot, lambda: screen.session is not None, what="the live env")
+        await pilot.press("p", "u", "p")
+        await until(pilot, lambda: "Policy: checkpoint at 512 frames" in last_notice(app), what="the fresh weights")
+        await until(pilot, lambda: screen.length == 2, what="both steps")
