@@ -126,3 +126,52 @@ def train_run(config, run_dir: Path, from_checkpoint: bool = False, before=None)
 
 def of_type(events: list, cls: type) -> list:
     return [e for e in events if isinstance(e, cls)]
+
+
+def crafted_rollout(run_dir: Path, marker: Path, name: str = "crafted") -> Path:
+    """A saved rollout (four CartPole-like steps) with a non-tensor entry ``info`` whose pickle
+    would create ``marker`` when unpickled: what a rollout folder received from someone else may hold."""
+    import pickle
+
+    import torch
+    from tensordict import NonTensorData, TensorDict
+
+    class Plant:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    steps = TensorDict(
+        {"observation": torch.randn(4, 4), "action": torch.arange(4) % 2,
+         "next": {"reward": torch.ones(4, 1), "done": torch.tensor([[False]] * 3 + [[True]])},
+         "info": NonTensorData(object(), batch_size=[4])},
+        batch_size=[4],
+    )
+    folder = Path(run_dir) / "rollouts" / name
+    steps.memmap(prefix=folder)
+    (folder / "info" / "other.pickle").write_bytes(pickle.dumps(Plant()))
+    return folder
+
+
+def cartpole_dqn():
+    """The default CartPole DQN config with a fixed seed."""
+    from tui_rl.config.models import EnvConfig, RunConfig
+
+    return RunConfig(env=EnvConfig(id="CartPole-v1", seed=3))
+
+
+def trained_run(runs_dir: Path) -> Path:
+    """A CartPole DQN run trained for 512 frames by the real training loop, with checkpoints."""
+    from tui_rl.engine.trainer import Trainer
+    from tui_rl.engine.runfolder import create_run
+
+    config = cartpole_dqn()
+    config.collector.total_frames = 512
+    config.collector.frames_per_batch = 128
+    config.eval.every_frames = 100_000
+    config.eval.episodes = 1
+    config.checkpoint.every_frames = 256
+    config.replay_buffer.size = 1_000
+    config.replay_buffer.batch_size = 32
+    run_dir = create_run(config, name="tiny", runs_dir=runs_dir)
+    assert Trainer(config, run_dir).run() == "finished"
+    return run_dir

@@ -1,35 +1,28 @@
-"""The inspector's engine: a live env stepped by hand or by the policy, saved rollouts, and the
+"""The inspector's engine: a live env stepped by hand or by the policy, saved rollouts (tensors
+only, never unpickled), playback of an episode, the policy's outputs beside each step, and the
 evaluation of a trained run folder (with a recorded video)."""
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import cartpole_dqn, crafted_rollout, trained_run, wait_until
 from PIL import Image
+from tensordict import TensorDict
 
-from tui_rl.config.models import DDPGConfig, EnvConfig, PPOConfig, RunConfig, SACConfig
+from tui_rl.config.algorithms import DDPGConfig, PPOConfig, SACConfig
+from tui_rl.config.models import EnvConfig, RunConfig
 from tui_rl.engine.evaluate import EvalError, evaluate_run
-from tui_rl.engine.inspect import (
-    PIXELS_KEY,
-    POLICY_KEY,
-    ActionError,
-    LiveEnvSession,
-    WeightsError,
-    annotate_policy_outputs,
-    downscale_frame,
-    load_source,
-)
+from tui_rl.engine.frames import PIXELS_KEY, downscale_frame
+from tui_rl.engine.live_env import ActionError, LiveEnvSession
+from tui_rl.engine.policy_outputs import POLICY_KEY, with_policy_outputs
+from tui_rl.engine.rollout_sources import completed, load_source
 from tui_rl.engine.rollouts import RolloutError, list_rollouts, load_rollout, save_rollout
 from tui_rl.engine.runfolder import create_run, read_summary
+from tui_rl.engine.weights import WeightsError
 
 torch.set_num_threads(1)
-
-
-def cartpole_dqn() -> RunConfig:
-    return RunConfig(env=EnvConfig(id="CartPole-v1", seed=3))
 
 
 @pytest.fixture
@@ -127,10 +120,30 @@ def test_policy_outputs_can_be_added_to_a_rollout_from_elsewhere(session):
     for _ in range(5):
         session.step_random()
     plain = session.rollout.exclude(POLICY_KEY)
-    weights = session.policy.state_dict()
-    annotated = annotate_policy_outputs(plain, cartpole_dqn(), weights)
+    annotated = with_policy_outputs(plain, session.algorithm)
     assert torch.allclose(annotated.get((POLICY_KEY, "action_value")), session.rollout.get((POLICY_KEY, "action_value")))
     assert POLICY_KEY not in plain.keys()
+    # without the trainer's outputs, the inspector builds the policy from the config and weights
+    rebuilt, note = completed(plain, cartpole_dqn(), session.policy.state_dict())
+    assert note == "" and torch.allclose(rebuilt.get((POLICY_KEY, "action_value")), annotated.get((POLICY_KEY, "action_value")))
+
+
+def test_a_rollout_that_came_with_policy_outputs_is_shown_as_it_came(session):
+    """The trainer adds the outputs before sending: nothing is built here (an env id that does
+    not exist would fail the moment anything tried)."""
+    session.step_random()
+    unbuildable = RunConfig(env=EnvConfig(id="NoSuchEnv-v0"))
+    received = session.rollout
+    rollout, note = completed(received, unbuildable, weights=None)
+    assert rollout is received and note == ""
+
+
+def test_a_rollout_without_what_the_policy_reads_says_so(session):
+    session.step_random()
+    bare = session.rollout.exclude(POLICY_KEY, "observation")
+    assert with_policy_outputs(bare, session.policy) is bare
+    _, note = completed(bare, cartpole_dqn(), session.policy.state_dict())
+    assert "no policy outputs: the rollout has no observation" in note
 
 
 def test_weights_of_another_network_are_refused(session):
@@ -146,15 +159,48 @@ def test_weights_of_another_network_are_refused(session):
 def test_a_saved_rollout_loads_back_equal_and_is_listed(session, tmp_path):
     for _ in range(4):
         session.step_random()
-    first = save_rollout(tmp_path, session.rollout, "live episode/1")
-    second = save_rollout(tmp_path, session.rollout, "live episode/1")
-    assert first.name == "live-episode-1" and second.name == "live-episode-1-2"
+    first, skipped = save_rollout(tmp_path, session.rollout, "live episode/1")
+    second, _ = save_rollout(tmp_path, session.rollout, "live episode/1")
+    assert first.name == "live-episode-1" and second.name == "live-episode-1-2" and skipped == []
     assert set(list_rollouts(tmp_path)) == {first, second}
-    loaded = load_rollout(first)
-    assert loaded.batch_size == torch.Size([4])
+    loaded, skipped = load_rollout(first)
+    assert loaded.batch_size == torch.Size([4]) and skipped == []
     assert (loaded == session.rollout).all()
     rollout, description = load_source("saved", cartpole_dqn(), None, first)
     assert rollout.batch_size == torch.Size([4]) and "live-episode-1" in description
+
+
+def test_a_pickle_in_a_saved_rollout_is_never_run_its_entry_is_skipped_and_named(tmp_path):
+    marker = tmp_path / "pwned"
+    folder = crafted_rollout(tmp_path, marker)
+    loaded, skipped = load_rollout(folder)
+    assert not marker.exists()
+    assert skipped == ["info"] and "info" not in loaded.keys()
+    assert loaded.get(("next", "reward")).shape == (4, 1)  # the tensors are all there
+    rollout, description = load_source("saved", cartpole_dqn(), tmp_path, folder)
+    assert not marker.exists()
+    assert "skipped, not tensors: info" in description and rollout.batch_size == torch.Size([4])
+
+
+def test_a_pickle_planted_anywhere_in_a_rollout_is_refused_not_run(tmp_path):
+    """A pickle beside a tensor's file, or where tensordict would not look for one: still never run."""
+    marker = tmp_path / "pwned"
+    folder = crafted_rollout(tmp_path, marker)
+    (folder / "other.pickle").write_bytes((folder / "info" / "other.pickle").read_bytes())
+    with pytest.raises(RolloutError, match="pickled data, which is never loaded"):
+        load_rollout(folder)
+    assert not marker.exists()
+
+
+def test_non_tensor_entries_are_left_out_of_a_saved_rollout(tmp_path):
+    from tensordict import NonTensorData
+
+    steps = torch.zeros(3, 2)
+    td = TensorDict({"observation": steps, "note": NonTensorData("hello", batch_size=[3])}, batch_size=[3])
+    path, skipped = save_rollout(tmp_path, td, "with a note")
+    assert skipped == ["note"] and not list(path.rglob("*.pickle"))
+    loaded, _ = load_rollout(path)
+    assert list(loaded.keys()) == ["observation"]
 
 
 def test_a_folder_that_is_not_a_rollout_gives_a_clear_error(tmp_path):
@@ -168,23 +214,6 @@ def test_frames_are_shrunk_by_averaging_so_thin_lines_stay_visible():
     small = downscale_frame(frame, max_width=160)
     assert small.shape == (100, 150, 3)
     assert small[50].max() < 255  # the line still darkens its row
-
-
-def trained_run(runs_dir: Path) -> Path:
-    """A CartPole DQN run trained for 512 frames by the real training loop, with checkpoints."""
-    from tui_rl.engine.trainer import Trainer
-
-    config = cartpole_dqn()
-    config.collector.total_frames = 512
-    config.collector.frames_per_batch = 128
-    config.eval.every_frames = 100_000
-    config.eval.episodes = 1
-    config.checkpoint.every_frames = 256
-    config.replay_buffer.size = 1_000
-    config.replay_buffer.batch_size = 32
-    run_dir = create_run(config, name="tiny", runs_dir=runs_dir)
-    assert Trainer(config, run_dir).run() == "finished"
-    return run_dir
 
 
 def test_evaluating_a_trained_run_reports_returns_and_records_a_video(tmp_path):
@@ -209,6 +238,47 @@ def test_the_eval_source_plays_an_episode_of_the_checkpoint_with_frames(tmp_path
     assert "checkpoint at 512 frames" in description
     assert rollout.get(("next", "done"))[-1].item()
     assert rollout.get(PIXELS_KEY).shape[0] == rollout.batch_size[0]
+    assert rollout.get((POLICY_KEY, "action_value")).shape == (rollout.batch_size[0], 2)
+
+
+def test_an_episode_is_played_to_its_end_or_cut_at_the_cap():
+    from tui_rl.engine.envs import make_env
+    from tui_rl.engine.playback import MAX_RECORDED_STEPS, episode_return, play_episode, was_cut
+
+    env = make_env(cartpole_dqn(), num_envs=3)  # copies of a vector env: the one that ended
+    live = LiveEnvSession(cartpole_dqn())
+    try:
+        episode = play_episode(env, live.policy, deterministic=True)
+        assert episode.ndim == 1 and episode.get(("next", "done"))[-1].item()
+        assert not episode.get(("next", "done"))[:-1].any()
+        assert episode_return(episode) == episode.batch_size[0]  # CartPole: +1 a step
+        cut = play_episode(env, live.policy, deterministic=True, max_steps=3)
+        assert cut.batch_size[0] == 3 and was_cut(cut, 3) and not was_cut(episode, MAX_RECORDED_STEPS)
+        # the inspector's evaluation episode: played by the same function, frames and outputs kept
+        played = live.play_episode(max_steps=4)
+        assert played.batch_size[0] <= 4 and played.get(PIXELS_KEY).shape[0] == played.batch_size[0]
+        assert (POLICY_KEY, "action_value") in played.keys(True) and ("next", PIXELS_KEY) not in played.keys(True)
+    finally:
+        env.close()
+        live.close()
+
+
+def test_the_video_path_is_the_file_torchrls_logger_wrote(tmp_path):
+    """The MP4 branch asks TorchRL's CSVLogger to write, and reports the file that appeared, not
+    a guessed name; shown here with the logger's torch format, which needs no encoder."""
+    from torchrl.record import VideoRecorder
+    from torchrl.record.loggers import CSVLogger
+
+    from tui_rl.engine.evaluate import files_written
+
+    logger = CSVLogger(exp_name="metrics", log_dir=str(tmp_path), video_format="pt")
+    recorder = VideoRecorder(logger, tag="eval-7", in_keys=[PIXELS_KEY], make_grid=False)
+    recorder.obs = [torch.zeros(3, 4, 6, dtype=torch.uint8)] * 2
+    folder = tmp_path / "metrics" / "videos"
+    (written,) = files_written(folder, lambda: recorder.dump(step=3))
+    assert written.parent == folder and written.is_file() and written.suffix == ".pt"
+    recorder.obs = [torch.zeros(3, 4, 6, dtype=torch.uint8)] * 2
+    assert files_written(folder, lambda: recorder.dump(step=3)) == [written]  # written again
 
 
 def test_a_run_without_a_checkpoint_cannot_be_evaluated(tmp_path):
@@ -217,12 +287,13 @@ def test_a_run_without_a_checkpoint_cannot_be_evaluated(tmp_path):
         evaluate_run(run_dir, episodes=1)
 
 
-def test_rollouts_and_weights_come_from_a_running_trainer(tmp_path):
+def test_rollouts_and_weights_come_from_a_running_trainer(tmp_path, monkeypatch):
     """The trainer's latest episode and a replay sample arrive with the policy's outputs added,
-    and a live env gets the trainer's weights; the trainer keeps training throughout."""
+    each over one connection, and a live env gets the trainer's weights; the trainer keeps
+    training throughout."""
     from tui_rl.config import apply_overrides
     from tui_rl.engine.handle import RunHandle
-    from tui_rl.engine.inspect import live_session_for, run_weights
+    from tui_rl.engine.rollout_sources import live_session_for, run_weights
 
     config = apply_overrides(cartpole_dqn(), [
         "collector.frames_per_batch=64", "collector.total_frames=100000000",
@@ -231,15 +302,19 @@ def test_rollouts_and_weights_come_from_a_running_trainer(tmp_path):
     ])
     handle = RunHandle.start(config, name="live", runs_dir=tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while read_summary(handle.run_dir).episodes < 2 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_until(lambda: read_summary(handle.run_dir).episodes >= 2, what="two finished episodes")
+        connections = []
+        attach = RunHandle.attach
+        monkeypatch.setattr(RunHandle, "attach", lambda *args, **kwargs: connections.append(args) or attach(*args, **kwargs))
         latest, description = load_source("latest", config, handle.run_dir)
+        assert len(connections) == 1
         assert description == "latest episode from the trainer"
         assert latest.get(("next", "done"))[-1].item()
         assert latest.get((POLICY_KEY, "action_value")).shape == (latest.batch_size[0], 2)
-        replay, _ = load_source("replay", config, handle.run_dir)
+        replay, description = load_source("replay", config, handle.run_dir)
+        assert description == "replay buffer sample of transitions"
         assert replay.batch_size == torch.Size([32]) and (POLICY_KEY, "action_value") in replay.keys(True)
+        assert len(connections) == 2
         weights = run_weights(handle.run_dir)
         assert isinstance(weights, dict)  # the live trainer's, not the (absent) checkpoint
         live = live_session_for(config, handle.run_dir)
@@ -250,3 +325,13 @@ def test_rollouts_and_weights_come_from_a_running_trainer(tmp_path):
     finally:
         handle.stop()
         handle.process.wait(timeout=60)
+
+
+def test_a_long_live_session_keeps_its_latest_steps_only():
+    from tui_rl.engine.live_env import GrowingRollout
+
+    steps = GrowingRollout(capacity=4, limit=10)
+    for index in range(23):
+        steps.append(TensorDict({"index": torch.tensor(index)}, batch_size=[]))
+    assert steps.view.get("index").tolist() == list(range(15, 23))
+    assert steps.dropped == 15 and len(steps) == 8

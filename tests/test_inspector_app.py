@@ -1,19 +1,18 @@
 """The inspector in the app, driven by the keyboard: step through the setup's preview, drive a live
-env by hand, save its rollout and open it again from the run folder."""
+env by hand (its steps run in a worker, in the order of the keys), save its rollout and open it
+again from the run folder; a crafted saved rollout opens without running its pickle."""
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
-
 import pytest
 import torch
-from rich.console import Console
+from conftest import crafted_rollout, renderable_text, trained_run, until
 from textual.widgets import OptionList
 
-from tui_rl.config.models import EnvConfig, RunConfig, SACConfig
+from tui_rl.config.algorithms import SACConfig
+from tui_rl.config.models import EnvConfig, RunConfig
 from tui_rl.engine.envs import preview_rollout
-from tui_rl.engine.inspect import LiveEnvSession
+from tui_rl.engine.live_env import LiveEnvSession
 from tui_rl.engine.rollouts import list_rollouts, save_rollout
 from tui_rl.engine.runfolder import create_run
 from tui_rl.tui.app import TuiRlApp
@@ -24,13 +23,6 @@ from tui_rl.tui.widgets.step_table import StepTable
 from tui_rl.tui.widgets.tensordict_tree import TensorDictTree
 
 torch.set_num_threads(1)
-
-
-def plain(renderable, width: int = 100) -> str:
-    """What a widget's renderable shows, as plain text."""
-    console = Console(width=width, file=io.StringIO(), record=True)
-    console.print(renderable)
-    return console.export_text()
 
 
 def shown_rows(screen: InspectorScreen) -> dict[str, str]:
@@ -58,6 +50,18 @@ async def open_live_env(pilot) -> InspectorScreen:
     return screen
 
 
+def last_notice(app) -> str:
+    notices = list(app._notifications)
+    return notices[-1].message if notices else ""
+
+
+async def open_saved(pilot, screen: InspectorScreen, path) -> None:
+    """Open the saved rollout at ``path`` as the source picker would."""
+    screen.open_source(next(source for source in screen.sources() if source.path == path))
+    await until(pilot, lambda: screen.kind == "saved" or "Saved:" in last_notice(pilot.app), what="the rollout to open")
+    await pilot.pause()
+
+
 async def test_stepping_through_the_setup_preview_shows_each_steps_values():
     config = RunConfig(env=EnvConfig(seed=5))
     app = TuiRlApp(config, preset_name="test")
@@ -73,7 +77,7 @@ async def test_stepping_through_the_setup_preview_shows_each_steps_values():
         assert float(rows["next.reward"]) == rollout["next", "reward"][2].item()
         assert int(rows["next.step_count"]) == rollout["next", "step_count"][2].item() == 3
         assert rows["next.done"] == "False"
-        header = plain(screen.query_one(StepTable).header())
+        header = renderable_text(screen.query_one(StepTable).header())
         assert f"step 2/{len(rollout) - 1}" in header and "episode 1" in header
 
         await pilot.press("end")
@@ -82,7 +86,7 @@ async def test_stepping_through_the_setup_preview_shows_each_steps_values():
         done = rollout["next", "done"].squeeze(-1).nonzero().flatten().tolist()
         assert screen.step == done[0]
         assert shown_rows(screen)["next.done"] == "True"
-        assert "■ ends" in plain(screen.query_one(StepTable).header())
+        assert "■ ends" in renderable_text(screen.query_one(StepTable).header())
 
 
 async def test_the_tree_shows_every_key_and_the_statistics_of_the_highlighted_one():
@@ -94,22 +98,24 @@ async def test_the_tree_shows_every_key_and_the_statistics_of_the_highlighted_on
         await pilot.press("right", "v")  # small terminal: switch to the TensorDict view
         tree = screen.query_one(TensorDictTree)
         assert tree.display and tree.tree.has_focus
-        labels = {key: plain(node.label) for key, node in tree.nodes.items()}
-        assert labels[()].strip() == f"TensorDict(batch_size=torch.Size([{len(rollout)}]), device=cpu)"
+        labels = {key: renderable_text(node.label) for key, node in tree.nodes.items()}
+        assert labels[()].strip() == f"TensorDict(batch_size=[{len(rollout)}], device=cpu)"
         assert labels[("next",)].startswith("next: TensorDict(")
-        assert labels[("next", "reward")].strip() == (
-            f"reward: Tensor(shape=torch.Size([{len(rollout)}, 1]), device=cpu, dtype=torch.float32)"
-        )
+        assert labels[("next", "reward")].strip() == f"reward: Tensor(shape=[{len(rollout)}, 1], dtype=float32)"
+        # no row is cut at 80 columns: each label fits beside its guide lines (4 cells a level)
+        width = tree.tree.scrollable_content_region.width
+        for key, label in labels.items():
+            assert 4 * len(key) + 2 + len(label.strip()) <= width, label
         while tree.highlighted != ("observation",):
             await pilot.press("down")
-        details = plain(screen.query_one("#td-leaf").content, width=120)
+        details = renderable_text(screen.query_one("#td-leaf").content, width=120)
         observations = rollout["observation"]
         assert "observation at step 1" in details
         for line, expected in (("min", observations.amin(0)), ("max", observations.amax(0)), ("mean", observations.mean(0))):
             row = next(text for text in details.splitlines() if text.startswith(line))
             assert numbers(row.split("steps", 1)[1]) == pytest.approx(expected.tolist(), abs=1e-3)
         await pilot.press("right")  # stepping still works from the tree
-        assert screen.step == 2 and "observation at step 2" in plain(screen.query_one("#td-leaf").content)
+        assert screen.step == 2 and "observation at step 2" in renderable_text(screen.query_one("#td-leaf").content)
 
 
 async def test_driving_a_live_env_by_hand_grows_the_rollout_and_the_view_follows():
@@ -117,10 +123,11 @@ async def test_driving_a_live_env_by_hand_grows_the_rollout_and_the_view_follows
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_live_env(pilot)
         assert screen.query_one(FrameView).frame is not None  # the reset frame, before any step
-        assert "the env is reset" in plain(screen.query_one(StepTable).render())
+        assert "the env is reset" in renderable_text(screen.query_one(StepTable).render())
+        # the steps run in a worker, in the order of the keys, however fast they come
         await pilot.press("p", "0", "1", "1", "r")
+        await until(pilot, lambda: screen.length == 5 and screen.step == 4, what="five steps")
         rollout = screen.session.rollout
-        assert screen.rollout.batch_size == torch.Size([5]) and screen.step == 4
         assert rollout["action"][1:4].tolist() == [0, 1, 1]
         assert rollout["action"][0].item() == rollout["policy", "action_value"][0].argmax().item()
         assert numbers(shown_rows(screen)["policy.action_value"]) == pytest.approx(
@@ -129,20 +136,36 @@ async def test_driving_a_live_env_by_hand_grows_the_rollout_and_the_view_follows
         assert torch.equal(torch.as_tensor(screen.query_one(FrameView).frame), rollout["pixels"][4])
 
         await pilot.press("7")  # CartPole has two actions: refused, and no mode switch
+        await until(pilot, lambda: "choose one of 0..1" in last_notice(app), what="the refusal")
         assert isinstance(app.screen, InspectorScreen) and len(screen.rollout) == 5
-        assert "choose one of 0..1" in list(app._notifications)[-1].message
+        status = renderable_text(screen.query_one("#inspector-status").render(), width=78)
+        assert "0-1 action · R reset · l close · ^p modes" in status.splitlines()[1]
 
         await pilot.press("left", "left")
         assert screen.step == 2
         await pilot.press("p")
-        assert screen.step == 5  # a new step brings the view to the end
+        await until(pilot, lambda: screen.step == 5, what="the view at the new step")  # a new step brings the view to the end
 
         await pilot.press("R")
-        assert screen.session.episodes == 2
+        await until(pilot, lambda: screen.session.episodes == 2, what="a new episode")
         await pilot.press("l")  # close the live env: its rollout stays, digits switch modes again
         assert screen.session is None and len(screen.rollout) == 6
         await pilot.press("1")
         assert app.current_mode == "setup"
+
+
+async def test_while_digits_take_actions_the_modes_are_reached_by_the_palette_as_the_key_line_says():
+    app = TuiRlApp(RunConfig(), preset_name="test")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_live_env(pilot)
+        assert "^p modes" in renderable_text(screen.query_one("#inspector-status").render(), width=78)
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: type(app.screen).__name__ == "CommandPalette", what="the palette")
+        await pilot.press(*"runs")
+        await until(pilot, lambda: app.screen.query_one("CommandList").option_count, what="the palette's hits")
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: app.current_mode == "runs", what="the Runs mode")
+        assert screen.session is not None  # the live env stays open behind
 
 
 async def test_a_continuous_action_is_typed_and_checked_against_the_bounds():
@@ -150,7 +173,7 @@ async def test_a_continuous_action_is_typed_and_checked_against_the_bounds():
     app = TuiRlApp(config, preset_name="test")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_live_env(pilot)
-        status = plain(screen.query_one("#inspector-status").render(), width=78)  # 80 less padding
+        status = renderable_text(screen.query_one("#inspector-status").render(), width=78)  # 80 less padding
         assert "a action (1 value(s) in [-2, 2]) · R reset · l close" in status.splitlines()[1]
         await pilot.press("a")
         assert isinstance(app.screen, ActionPrompt)
@@ -158,7 +181,7 @@ async def test_a_continuous_action_is_typed_and_checked_against_the_bounds():
         assert isinstance(app.screen, ActionPrompt)  # refused: the reason shows, the prompt stays
         assert "out of bounds" in str(app.screen.query_one("#action-error").content)
         await pilot.press("backspace", "minus", "1", ".", "5", "enter")
-        await pilot.pause()
+        await until(pilot, lambda: screen.length == 1, what="the typed step")
         assert app.screen is screen
         assert screen.session.rollout["action"].tolist() == [[-1.5]]
 
@@ -169,9 +192,10 @@ async def test_a_live_rollout_saved_into_the_run_folder_opens_again(tmp_path):
     app.current_run_dir = run_dir
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_live_env(pilot)
-        await pilot.press("r", "r", "r", "w")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await pilot.press("r", "r", "r")
+        await until(pilot, lambda: screen.length == 3, what="three steps")
+        await pilot.press("w")
+        await until(pilot, lambda: list_rollouts(run_dir), what="the saved rollout")
         (saved,) = list_rollouts(run_dir)
         assert saved.name.startswith("live-")
         recorded = screen.session.rollout.clone()
@@ -186,8 +210,7 @@ async def test_a_live_rollout_saved_into_the_run_folder_opens_again(tmp_path):
                 break
             await pilot.press("down")
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await until(pilot, lambda: screen.kind == "saved", what="the saved rollout to open")
         assert screen.session is None  # opening another rollout closes the live env
         assert screen.description == f"saved rollout {saved.name}"
         assert (screen.rollout == recorded).all()
@@ -198,20 +221,59 @@ async def test_a_saved_rollout_of_another_session_steps_like_any_other(tmp_path)
     live = LiveEnvSession(RunConfig(env=EnvConfig(seed=11)))
     for _ in range(6):
         live.step_random()
-    path = save_rollout(run_dir, live.rollout, "by hand")
+    path, _ = save_rollout(run_dir, live.rollout, "by hand")
     live.close()
     app = TuiRlApp(RunConfig(), preset_name="test", runs_dir=tmp_path)
     app.current_run_dir = run_dir
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await open_inspector(pilot)
-        screen.open_source(next(s for s in screen.sources() if s.path == path))
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await open_saved(pilot, screen, path)
         assert len(screen.rollout) == 6
         await pilot.press("end")
         assert int(shown_rows(screen)["action"]) == screen.rollout["action"][5].item()
         assert screen.query_one(TensorDictTree).display  # large terminal: everything at once
         assert screen.query_one(FrameView).frame is not None
+
+
+async def test_a_crafted_saved_rollout_opens_without_running_its_pickle(tmp_path):
+    run_dir = create_run(RunConfig(), name="received", runs_dir=tmp_path)
+    marker = tmp_path / "pwned"
+    path = crafted_rollout(run_dir, marker)
+    app = TuiRlApp(RunConfig(), preset_name="test", runs_dir=tmp_path)
+    app.current_run_dir = run_dir
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_inspector(pilot)
+        await open_saved(pilot, screen, path)
+        assert not marker.exists()
+        assert screen.kind == "saved" and len(screen.rollout) == 4
+        status = renderable_text(screen.query_one("#inspector-status").render(), width=78)
+        assert "skipped, not tensors: info" in " ".join(status.split())
+
+
+async def test_a_replay_sample_is_shown_as_transitions_not_an_episode():
+    config = RunConfig(env=EnvConfig(seed=5))
+    app = TuiRlApp(config, preset_name="test")
+    sample = preview_rollout(config, max_steps=40)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_inspector(pilot)
+        screen.opened(sample, "replay buffer sample of transitions", "replay")
+        await pilot.pause()
+        header = renderable_text(screen.query_one(StepTable).header())
+        assert "transition of a sample, not in episode order" in header and "episode 1" not in header
+
+
+async def test_a_key_held_while_a_step_runs_queues_a_bounded_number_of_steps():
+    from tui_rl.tui.screens.inspector_live import MAX_QUEUED
+
+    app = TuiRlApp(RunConfig(), preset_name="test")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_live_env(pilot)
+        driver = screen.driver
+        with driver.lock:  # a step that takes long: the worker waits for the env
+            await pilot.press(*["r"] * (MAX_QUEUED + 5))
+            assert driver.busy and len(driver.queue) == MAX_QUEUED  # the rest were ignored
+            assert screen.length == 0  # the UI kept answering while the env was busy
+        await until(pilot, lambda: screen.length == MAX_QUEUED + 1 and not driver.busy, what="the queued steps")
 
 
 async def test_trainer_sources_say_why_they_are_unavailable_without_a_run():
@@ -229,16 +291,20 @@ async def test_trainer_sources_say_why_they_are_unavailable_without_a_run():
         assert isinstance(app.screen, InspectorScreen)
 
 
-async def test_recording_a_video_of_the_newest_checkpoint_from_the_app(tmp_path):
-    from test_inspect import trained_run
-
+async def test_recording_a_video_and_fresh_weights_for_a_live_env_from_the_app(tmp_path):
     run_dir = trained_run(tmp_path)
     app = TuiRlApp(RunConfig(), preset_name="test", runs_dir=tmp_path)
     app.current_run_dir = run_dir
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_inspector(pilot)
+        screen = await open_inspector(pilot)
         await pilot.press("V")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await until(pilot, lambda: "written to" in last_notice(app), what="the video")
         (video,) = (run_dir / "metrics" / "videos").glob("eval-512*")
-        assert str(video) in list(app._notifications)[-1].message
+        assert str(video) in last_notice(app)
+
+        # a live env takes the run's freshest weights when asked (u), between its steps
+        await pilot.press("l")
+        await until(pilot, lambda: screen.session is not None, what="the live env")
+        await pilot.press("p", "u", "p")
+        await until(pilot, lambda: "Policy: checkpoint at 512 frames" in last_notice(app), what="the fresh weights")
+        await until(pilot, lambda: screen.length == 2, what="both steps")

@@ -8,10 +8,11 @@ import os
 import numpy as np
 import pytest
 import torch
+from conftest import settle
 from textual.app import App, ComposeResult
 
 from tui_rl.config.models import EnvConfig, RunConfig
-from tui_rl.engine.inspect import LiveEnvSession
+from tui_rl.engine.live_env import LiveEnvSession
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.widgets.frame_view import FrameView
 
@@ -94,7 +95,7 @@ def test_the_inspector_on_a_rollout(snap_compare, demo_rollout, size):
         if size == "large":  # the tree shows beside: highlight the observation
             while pilot.app.screen.query_one("TensorDictTree").highlighted != ("observation",):
                 await pilot.press("down")
-        await pilot.pause(0.3)
+        await settle(pilot)
 
     app = TuiRlApp(RunConfig(), preset_name="test")
     assert snap_compare(app, terminal_size=SIZES[size], run_before=open_demo)
@@ -108,6 +109,6 @@ def test_the_inspector_tensordict_view_on_a_small_terminal(snap_compare, demo_ro
         await pilot.press("v")
         while pilot.app.screen.query_one("TensorDictTree").highlighted != ("action",):
             await pilot.press("down")
-        await pilot.pause(0.3)
+        await settle(pilot)
 
     assert snap_compare(TuiRlApp(RunConfig(), preset_name="test"), terminal_size=(80, 24), run_before=open_tree)

@@ -16,7 +16,7 @@ from torchrl.objectives.value import GAE
 from tui_rl.config import ALGORITHMS, RunConfig, apply_overrides, edit, live_fields, validate
 from tui_rl.engine.algorithms import build_algorithm
 from tui_rl.engine.envs import make_env
-from tui_rl.engine.loop import Trainer
+from tui_rl.engine.trainer import Trainer
 from tui_rl.engine.protocol import Checkpointed, Evaluated, SetHparams
 from tui_rl.engine.runfolder import create_run
 

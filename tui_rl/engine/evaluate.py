@@ -2,38 +2,31 @@
 
 Frames are collected by TorchRL's :class:`VideoRecorder`. It writes MP4 through its CSVLogger when
 torchcodec (and the FFmpeg it needs) can encode here; otherwise Pillow writes the same frames as a
-looping GIF.
+looping GIF. Episodes are played by :func:`~tui_rl.engine.playback.play_episode`; a recorded one
+is cut at ``MAX_RECORDED_STEPS``.
 """
 
 from __future__ import annotations
 
 import os
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
-from torchrl.envs import set_exploration_type
 from torchrl.record import VideoRecorder
 from torchrl.record.loggers import CSVLogger
 
 from tui_rl.config import ConfigError
 from tui_rl.engine.algorithms import build_algorithm
 from tui_rl.engine.envs import make_env
-from tui_rl.engine.inspect import (
-    PIXELS_KEY,
-    episode_return,
-    exploration,
-    gym_env_of,
-    load_checkpoint,
-    make_render_env,
-)
+from tui_rl.engine.frames import PIXELS_KEY, gym_env_of, make_render_env
+from tui_rl.engine.playback import MAX_RECORDED_STEPS, episode_return, play_episode, was_cut
 from tui_rl.engine.runfolder import METRICS_DIR, read_config
+from tui_rl.engine.weights import load_checkpoint
 
-#: longest episode an evaluation runs (envs without a time limit would run forever)
-MAX_EPISODE_STEPS = 10_000
 #: every how many env steps a frame goes into the video
 VIDEO_SKIP = 2
 #: videos are at most this wide (CartPole: 300x200)
@@ -54,6 +47,8 @@ class EvalReport:
     returns: list[float] = field(default_factory=list)
     lengths: list[int] = field(default_factory=list)
     video: Path | None = None
+    #: whether the recorded episode was longer than the video (cut at ``MAX_RECORDED_STEPS``)
+    video_cut: bool = False
 
     @property
     def mean_return(self) -> float:
@@ -72,7 +67,8 @@ class EvalReport:
             f"mean length {statistics.fmean(self.lengths):.1f}",
         ]
         if self.video is not None:
-            lines.append(f"video of episode 1: {self.video}")
+            cut = f" (its first {MAX_RECORDED_STEPS:,} steps)" if self.video_cut else ""
+            lines.append(f"video of episode 1{cut}: {self.video}")
         return "\n".join(lines)
 
 
@@ -93,27 +89,20 @@ def evaluate_run(run_dir: Path, episodes: int = 10, record: bool = False) -> Eva
                 f"checkpoint.every_frames ({config.checkpoint.every_frames:,}) frames and when the run ends"
             )
         report = EvalReport(run_dir, checkpoint_frames=frames)
-        with torch.no_grad():
-            for _ in range(episodes):
-                episode_return, length = play_episode(env, algorithm.eval_policy, config)
-                report.returns.append(episode_return)
-                report.lengths.append(length)
+        for _ in range(episodes):
+            rollout = play_episode(env, algorithm.eval_policy, deterministic=config.eval.deterministic)
+            report.returns.append(episode_return(rollout))
+            report.lengths.append(rollout.batch_size[0])
     finally:
         env.close()
     if record:
-        report.video = record_episode(config, algorithm.eval_policy, run_dir, report.checkpoint_frames)
+        report.video, report.video_cut = record_episode(config, algorithm.eval_policy, run_dir, report.checkpoint_frames)
     return report
 
 
-def play_episode(env, policy, config, max_steps: int = MAX_EPISODE_STEPS) -> tuple[float, int]:
-    """One episode from a reset; its return (the env's own, before reward transforms) and length."""
-    with set_exploration_type(exploration(config)):
-        rollout = env.rollout(max_steps, policy, break_when_any_done=True)
-    return episode_return(rollout), rollout.shape[0]
-
-
-def record_episode(config, policy, run_dir: Path, frames: int) -> Path:
-    """Replay episode 1 (same seed, same policy) with rendering on; returns the video's path."""
+def record_episode(config, policy, run_dir: Path, frames: int) -> tuple[Path, bool]:
+    """Replay episode 1 (same seed, same policy) with rendering on, at most ``MAX_RECORDED_STEPS``
+    steps; returns the path of the video written and whether the episode was cut."""
     env = make_render_env(config, max_width=VIDEO_MAX_WIDTH)
     if PIXELS_KEY not in env.observation_spec.keys():
         env.close()
@@ -125,17 +114,30 @@ def record_episode(config, policy, run_dir: Path, frames: int) -> Path:
     recorder = VideoRecorder(logger, tag=tag, in_keys=[PIXELS_KEY], skip=VIDEO_SKIP, make_grid=False)
     env.append_transform(recorder)
     try:
-        with torch.no_grad():
-            play_episode(env, policy, config)
+        rollout = play_episode(env, policy, deterministic=config.eval.deterministic, max_steps=MAX_RECORDED_STEPS)
+        cut = was_cut(rollout, MAX_RECORDED_STEPS)
         # the recorder keeps frames channel-first; dump() empties its buffer
         recorded = [frame.permute(1, 2, 0).numpy() for frame in recorder.obs]
         try:
-            recorder.dump(step=0)
-            return folder / f"{tag}_0.mp4"
+            written = files_written(folder, lambda: recorder.dump(step=0))
         except (ImportError, RuntimeError, OSError):  # no torchcodec, or no FFmpeg for it here
-            return write_gif(folder / f"{tag}.gif", recorded, fps)
+            written = []
+        if not written:
+            return write_gif(folder / f"{tag}.gif", recorded, fps), cut
+        return written[0], cut
     finally:
         env.close()
+
+
+def files_written(folder: Path, write: Callable[[], object]) -> list[Path]:
+    """The files in ``folder`` that ``write()`` created or rewrote: where a writer that does not
+    say where it wrote (TorchRL's CSVLogger names videos itself) put its output."""
+    def stamps() -> dict[Path, int]:
+        return {path: path.stat().st_mtime_ns for path in folder.glob("*")} if folder.is_dir() else {}
+
+    before = stamps()
+    write()
+    return sorted(path for path, stamp in stamps().items() if before.get(path) != stamp)
 
 
 def write_gif(path: Path, frames: list[np.ndarray], fps: int) -> Path:

@@ -7,13 +7,13 @@ the policy, by an action the user picks, or at random; each step grows the rollo
 
 Torch is only touched in workers and through the rollout objects they hand over: this module
 loads without it. The trainer is asked for rollouts and weights through the inspector's own
-RunHandle; it answers between batches, so stepping here never pauses training.
+RunHandle; it answers between batches, so stepping here never pauses training. The live env's
+steps run in a thread worker too (:mod:`inspector_live`), in the order their keys were pressed.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +26,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from tui_rl.config import RunConfig
-from tui_rl.engine.protocol import FINAL_STATES
-from tui_rl.engine.rollouts import list_rollouts
-from tui_rl.engine.runfolder import RunFolderError, read_summary
-from tui_rl.tui.screens.inspector_dialogs import ActionPrompt, Source, SourcePicker
+from tui_rl.tui.screens.inspector_dialogs import Source, SourcePicker
+from tui_rl.tui.screens.inspector_live import LiveDriver, LiveEnvPanel, reason
+from tui_rl.tui.screens.inspector_sources import available_sources
 from tui_rl.tui.widgets.frame_view import FrameView
 from tui_rl.tui.widgets.step_table import StepTable, episode_ends
 from tui_rl.tui.widgets.tensordict_tree import TensorDictTree
@@ -39,15 +38,15 @@ WIDE_SIZE = (120, 36)
 PIXELS_KEY = "pixels"
 LIVE_ACTIONS = {"step_policy", "step_random", "reset_env", "refresh_weights"}
 NO_FRAMES = "no frames in this rollout: the trainer's envs do not render.\nOpen an evaluation episode (o) or a live env (l) to see them."
+#: on a live env with discrete actions the digits take actions, so the modes are reached by ctrl+p
+ACTION_HELP = "(live env; modes: ctrl+p, or l to close it)"
 
 
-def reason(exc: Exception) -> str:
-    """What went wrong, for a notification: our own errors say it already; others get their type."""
-    message = str(exc) or type(exc).__name__
-    return message if isinstance(exc, ValueError) else f"{type(exc).__name__}: {message}"
+def dropped_note(dropped: int) -> str:
+    return f" ({dropped:,} older dropped)" if dropped else ""
 
 
-class InspectorScreen(Screen):
+class InspectorScreen(LiveEnvPanel, Screen):
     """A rollout at one step: the rendered frame, the step's entries and the TensorDict's keys."""
 
     CSS_PATH = "inspector.tcss"
@@ -65,8 +64,8 @@ class InspectorScreen(Screen):
         Binding("l", "live", "Live env", id="inspect.live"),
         Binding("p", "step_policy", "Policy step", id="inspect.policy_step"),
         Binding("r", "step_random", "Random", id="inspect.random_step"),
-        Binding("0", "act(0)", "Action", key_display="0-9", id="inspect.action0"),
-        *(Binding(str(i), f"act({i})", f"Action {i}", show=False, id=f"inspect.action{i}") for i in range(1, 10)),
+        Binding("0", "act(0)", "Action", key_display="0-9", tooltip=f"Action 0-9 {ACTION_HELP}", id="inspect.action0"),
+        *(Binding(str(i), f"act({i})", f"Action {i} {ACTION_HELP}", show=False, id=f"inspect.action{i}") for i in range(1, 10)),
         Binding("a", "enter_action", "Action…", id="inspect.enter_action"),
         Binding("R", "reset_env", "Reset", id="inspect.reset"),
         Binding("u", "refresh_weights", "Fresh weights", show=False, id="inspect.weights"),
@@ -85,13 +84,6 @@ class InspectorScreen(Screen):
             self.kind = kind
             self.session = session
 
-    class WeightsFetched(Message):
-        """Fresh policy weights for the live env arrived from the run."""
-
-        def __init__(self, weights: Any) -> None:
-            super().__init__()
-            self.weights = weights
-
     class Failed(Message):
         """A worker could not do its job; ``reason`` says why."""
 
@@ -100,12 +92,14 @@ class InspectorScreen(Screen):
             self.reason = reason
 
     class Saved(Message):
-        """The rollout (or a recorded video: ``what``) was saved to ``path``."""
+        """The rollout (or a recorded video: ``what``) was saved to ``path``, without the
+        ``skipped`` entries (those that are not tensors)."""
 
-        def __init__(self, path: Path, what: str = "rollout") -> None:
+        def __init__(self, path: Path, what: str = "rollout", skipped: list[str] | None = None) -> None:
             super().__init__()
             self.path = path
             self.what = what
+            self.skipped = skipped or []
 
     def __init__(self) -> None:
         super().__init__()
@@ -113,7 +107,7 @@ class InspectorScreen(Screen):
         self.kind = ""
         self.description = ""
         self.step = 0
-        self.session: Any = None
+        self.driver: LiveDriver | None = None
         self.view = "step"  # on small terminals: "step" (frame + step) or "tensordict"
         self.last_action = ""
 
@@ -162,7 +156,7 @@ class InspectorScreen(Screen):
             frames = self.rollout.get(PIXELS_KEY, None)
             note = "this env does not render frames" if self.session is not None else NO_FRAMES
             frame_view.show(frames[self.step] if frames is not None else None, note)
-            self.query_one(StepTable).show(self.rollout, self.step)
+            self.query_one(StepTable).show(self.rollout, self.step, transitions=self.kind == "replay")
             self.query_one(TensorDictTree).show(self.rollout, self.step)
         elif self.session is not None:  # a live env before its first step: the reset frame
             frame_view.show(self.session.current.get(PIXELS_KEY, None), "this env does not render")
@@ -175,13 +169,14 @@ class InspectorScreen(Screen):
     def status_text(self) -> str:
         if self.session is not None:
             env_id = self.session.config.env.id
-            if self.session.kind == "discrete":
-                keys = f"0-{self.session.action_count - 1} action"
+            if self.session.kind == "discrete":  # the digits act: say how the modes are reached
+                keys = f"0-{self.session.action_count - 1} action · R reset · l close · ^p modes"
             else:
-                keys = f"a action ({self.session.describe_actions()})"
+                keys = f"a action ({self.session.describe_actions()}) · R reset · l close"
             return (
-                f"[b]LIVE[/b] {env_id} · {self.length} steps · policy: {self.session.weights_note}\n"
-                f"p policy · r random · {keys} · R reset · l close"  # fits 80 columns
+                f"[b]LIVE[/b] {env_id} · {self.length} steps{dropped_note(self.session.steps.dropped)} · "
+                f"policy: {self.session.weights_note}\n"
+                f"p policy · r random · {keys}"  # fits 80 columns
             )
         if self.rollout is None:
             return "No rollout open: o opens one (trainer, evaluation, replay, saved, preview); l drives a live env."
@@ -237,18 +232,7 @@ class InspectorScreen(Screen):
     # ---- opening rollouts -----------------------------------------------------------------------
 
     def sources(self) -> list[Source]:
-        run_dir = self.app.current_run_dir
-        trainer = "" if run_is_live(run_dir) else ("no run yet: s starts one" if run_dir is None else "the run's trainer is not running")
-        sources = [
-            Source("latest", "Latest episode from the trainer", unavailable=trainer),
-            Source("eval", "Evaluation episode of the current policy (played here, with frames)"),
-            Source("replay", "Replay buffer sample", unavailable=trainer),
-            Source("preview", "Setup preview (random actions)",
-                   unavailable="" if self.app.preview_rollout is not None else "none yet: p in Setup makes one"),
-        ]
-        if run_dir is not None:
-            sources += [Source("saved", f"Saved: {path.name}", path) for path in list_rollouts(run_dir)]
-        return sources
+        return available_sources(self.app.current_run_dir, self.app.preview_rollout)
 
     def action_open(self) -> None:
         self.app.push_screen(SourcePicker(self.sources()), self.open_source)
@@ -268,7 +252,7 @@ class InspectorScreen(Screen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="inspector-open")
     def load_source(self, source: Source, config: RunConfig, run_dir: Path | None) -> None:
         try:
-            from tui_rl.engine.inspect import load_source
+            from tui_rl.engine.rollout_sources import load_source
 
             rollout, description = load_source(source.kind, config, run_dir, source.path)
         except Exception as exc:  # shown, not raised: a failed source must not end the app
@@ -281,7 +265,7 @@ class InspectorScreen(Screen):
             self.opened(message.rollout, message.description, message.kind)
             return
         self.close_session()
-        self.session = message.session
+        self.driver = LiveDriver(self, message.session)
         self.opened(message.rollout, message.description, message.kind)
 
     def opened(self, rollout: Any, description: str, kind: str) -> None:
@@ -293,95 +277,6 @@ class InspectorScreen(Screen):
 
     def on_inspector_screen_failed(self, message: Failed) -> None:
         self.notify(message.reason, title="Inspector", severity="error", timeout=8)
-
-    # ---- the live env ---------------------------------------------------------------------------
-
-    def action_live(self) -> None:
-        if self.session is not None:
-            self.close_session()
-            self.refresh_bindings()
-            self.show_step()
-            self.notify("Live env closed; its rollout stays open.")
-            return
-        self.notify(f"Opening a live {self.app.config.env.id}…")
-        self.open_live(self.app.config, self.app.current_run_dir)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="inspector-open")
-    def open_live(self, config: RunConfig, run_dir: Path | None) -> None:
-        try:
-            from tui_rl.engine.inspect import live_session_for
-
-            session = live_session_for(config, run_dir)
-        except Exception as exc:
-            self.post_message(self.Failed(f"live env: {reason(exc)}"))
-            return
-        self.post_message(self.RolloutOpened(session.rollout, f"live {config.env.id}", "live", session))
-
-    def close_session(self) -> None:
-        session, self.session = self.session, None
-        if session is not None:
-            session.close()
-
-    def live_step(self, take: Callable[[], object]) -> None:
-        try:
-            take()
-        except ValueError as exc:  # ActionError: an action the env cannot take
-            self.notify(str(exc), severity="error")
-            return
-        except Exception as exc:  # the env itself failed: say so, keep the app
-            self.notify(f"the env failed: {reason(exc)}", severity="error")
-            return
-        self.rollout = self.session.rollout
-        self.go(self.length - 1)  # the view follows the growing rollout
-
-    def action_step_policy(self) -> None:
-        self.live_step(self.session.step_policy)
-
-    def action_step_random(self) -> None:
-        self.live_step(self.session.step_random)
-
-    def action_act(self, index: int) -> None:
-        self.live_step(lambda: self.session.step_action(index))
-
-    def action_enter_action(self) -> None:
-        prompt = f"Action for {self.session.config.env.id}: {self.session.describe_actions()}"
-        self.app.push_screen(ActionPrompt(prompt, self.session.parse_action, self.last_action), self.take_typed_action)
-
-    def take_typed_action(self, value: str | None) -> None:
-        if value is None or self.session is None:
-            return
-        self.last_action = value
-        self.live_step(lambda: self.session.step_action(value))
-
-    def action_reset_env(self) -> None:
-        self.session.reset()
-        self.notify("New episode.")
-        self.show_step()
-
-    def action_refresh_weights(self) -> None:
-        self.fetch_weights(self.app.current_run_dir)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="inspector-weights")
-    def fetch_weights(self, run_dir: Path | None) -> None:
-        try:
-            from tui_rl.engine.inspect import run_weights
-
-            weights = run_weights(run_dir)
-        except Exception as exc:
-            self.post_message(self.Failed(f"weights: {reason(exc)}"))
-            return
-        self.post_message(self.WeightsFetched(weights))
-
-    def on_inspector_screen_weights_fetched(self, message: WeightsFetched) -> None:
-        if self.session is None:
-            return
-        try:
-            self.session.load_weights(message.weights)
-        except Exception as exc:
-            self.notify(f"weights: {reason(exc)}", severity="error")
-            return
-        self.notify(f"Policy: {self.session.weights_note}")
-        self.show_step()
 
     # ---- saving ---------------------------------------------------------------------------------
 
@@ -400,15 +295,16 @@ class InspectorScreen(Screen):
         try:
             from tui_rl.engine.rollouts import save_rollout
 
-            path = save_rollout(run_dir, rollout, name)
+            path, skipped = save_rollout(run_dir, rollout, name)
         except Exception as exc:
             self.post_message(self.Failed(f"save: {reason(exc)}"))
             return
-        self.post_message(self.Saved(path))
+        self.post_message(self.Saved(path, skipped=skipped))
 
     def on_inspector_screen_saved(self, message: Saved) -> None:
         if message.what == "rollout":
-            self.notify(f"Saved to {message.path}; o opens it again.")
+            left_out = f" Not tensors, left out: {', '.join(message.skipped)}." if message.skipped else ""
+            self.notify(f"Saved to {message.path}; o opens it again.{left_out}")
         else:
             self.notify(f"{message.what} written to {message.path}", timeout=10)
 
@@ -432,13 +328,3 @@ class InspectorScreen(Screen):
         what = f"A video of an episode with return {report.returns[0]:g}"
         self.post_message(self.Saved(report.video, what))
 
-
-def run_is_live(run_dir: Path | None) -> bool:
-    """Whether the run's trainer is up (judged from run.json, without connecting)."""
-    if run_dir is None:
-        return False
-    try:
-        summary = read_summary(run_dir)
-    except RunFolderError:
-        return False
-    return summary.pid is not None and summary.status not in FINAL_STATES

@@ -1,6 +1,7 @@
 """The current step of a rollout: where it is (step, episode, a timeline with the episode ends
 marked) and its entries: observation, action, reward, done / terminated / truncated, step_count,
-and the policy's outputs beside them.
+and the policy's outputs beside them. A sample of transitions (from a replay buffer) has no
+episodes: its steps are said to be transitions.
 
 Entries are named by their TensorDict keys (``next.reward``), as the rollout holds them.
 """
@@ -120,12 +121,15 @@ class StepTable(Widget):
         self.rollout: Any = None
         self.step = 0
         self.empty_note = NO_ROLLOUT
+        self.transitions = False
 
-    def show(self, rollout: Any, step: int, empty_note: str = NO_ROLLOUT) -> None:
-        """Show ``rollout`` at ``step``; ``empty_note`` says what to do while it has no steps."""
+    def show(self, rollout: Any, step: int, empty_note: str = NO_ROLLOUT, transitions: bool = False) -> None:
+        """Show ``rollout`` at ``step``; ``empty_note`` says what to do while it has no steps;
+        ``transitions``: its steps are a sample of transitions, not episodes."""
         self.rollout = rollout
         self.step = step
         self.empty_note = empty_note
+        self.transitions = transitions
         self.refresh(layout=True)
 
     def rows(self) -> list[tuple[str, str, str]]:
@@ -148,14 +152,20 @@ class StepTable(Widget):
     def header(self) -> Text:
         length = self.rollout.batch_size[0]
         ends = episode_ends(self.rollout)
-        episode = episode_at(ends, self.step, length)
         text = Text()
         text.append(f"step {self.step}", "bold")
         text.append(f"/{length - 1} · ")
-        text.append(f"episode {episode.number}", "bold")
-        text.append(f": {episode.start}–{episode.end}{'' if episode.finished else '…'}")
-        if self.step == episode.end and episode.finished:
-            text.append(" ■ ends", "bold magenta")
+        if self.transitions:
+            text.append("transition", "bold")
+            text.append(" of a sample, not in episode order")
+            if self.step in ends:
+                text.append(" ■ ends an episode", "bold magenta")
+        else:
+            episode = episode_at(ends, self.step, length)
+            text.append(f"episode {episode.number}", "bold")
+            text.append(f": {episode.start}–{episode.end}{'' if episode.finished else '…'}")
+            if self.step == episode.end and episode.finished:
+                text.append(" ■ ends", "bold magenta")
         text.append("\n")
         text.append_text(timeline(length, self.step, ends, self.content_size.width or 40))
         return text

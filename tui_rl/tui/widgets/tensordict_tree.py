@@ -1,6 +1,7 @@
-"""A rollout TensorDict as a tree: every nested key with its shape, device and dtype, written as the
-TorchRL tutorial prints a TensorDict, and below it the highlighted entry's value at the current step
-with its min / max / mean across the rollout (for float entries)."""
+"""A rollout TensorDict as a tree: every nested key with its shape and dtype (and each TensorDict's
+device), in the words TensorDict prints but short enough for an 80-column terminal, and below it
+the highlighted entry's value at the current step with its min / max / mean across the rollout
+(for float entries)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ MAX_COMPONENT_STATS = 8
 
 
 def size_text(shape: Any) -> str:
-    return f"torch.Size({list(shape)})"
+    return str(list(shape))
 
 
 def tensordict_label(name: str, td: Any) -> Text:
-    """``next: TensorDict(batch_size=torch.Size([200]), device=cpu)``."""
+    """``next: TensorDict(batch_size=[200], device=cpu)``."""
     text = Text()
     if name:
         text.append(f"{name}: ", "bold")
@@ -35,11 +36,11 @@ def tensordict_label(name: str, td: Any) -> Text:
 
 
 def tensor_label(name: str, tensor: Any) -> Text:
-    """``observation: Tensor(shape=torch.Size([200, 4]), device=cpu, dtype=torch.float32)``."""
+    """``observation: Tensor(shape=[200, 4], dtype=float32)`` (its device is its TensorDict's)."""
     text = Text()
     text.append(f"{name}: ", "bold")
     text.append("Tensor", "green")
-    text.append(f"(shape={size_text(tensor.shape)}, device={tensor.device}, dtype={tensor.dtype})")
+    text.append(f"(shape={size_text(tensor.shape)}, dtype={str(tensor.dtype).removeprefix('torch.')})")
     return text
 
 

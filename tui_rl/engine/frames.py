@@ -1,0 +1,56 @@
+"""Frames of an env: the run's env made to render into the TensorDict, shrunk to what a terminal draws."""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from typing import Any
+
+import numpy as np
+from torchrl.envs import EnvBase
+from torchrl.record.recorder import PixelRenderTransform
+
+from tui_rl.config.models import RunConfig
+from tui_rl.engine.envs import make_env
+
+PIXELS_KEY = "pixels"
+#: frames are stored at most this wide (area-averaged): wider than any terminal pane draws them,
+#: and small enough that a long episode of frames fits in memory (CartPole: 150x100, 45 kB a step)
+MAX_FRAME_WIDTH = 160
+
+
+def downscale_frame(frame: np.ndarray, max_width: int = MAX_FRAME_WIDTH) -> np.ndarray:
+    """``frame`` (H x W x 3, uint8) shrunk by a whole factor to at most ``max_width``, averaging
+    each block of pixels so thin lines (a pole, a track) do not vanish."""
+    factor = math.ceil(frame.shape[1] / max_width)
+    if factor <= 1:
+        return np.ascontiguousarray(frame)
+    height, width = frame.shape[0] // factor * factor, frame.shape[1] // factor * factor
+    # one strided view per offset in the block: a few fast adds instead of a slow axis reduction
+    total = np.zeros((height // factor, width // factor, frame.shape[2]), np.uint32)
+    for row in range(factor):
+        for col in range(factor):
+            total += frame[row:height:factor, col:width:factor]
+    return ((total + factor * factor // 2) // (factor * factor)).astype(np.uint8)
+
+
+def gym_env_of(env: EnvBase) -> Any:
+    """The Gymnasium env under TorchRL's wrapper and transforms."""
+    return env.base_env._env
+
+
+def can_render(env: EnvBase) -> bool:
+    return "rgb_array" in gym_env_of(env).metadata.get("render_modes", [])
+
+
+def make_render_env(config: RunConfig, max_width: int = MAX_FRAME_WIDTH) -> EnvBase:
+    """The run's env (one copy) that also writes its rendered frame under ``pixels``, when it can."""
+    # pygame, which renders the classic-control envs, complains about a missing display straight
+    # to file descriptor 2, which would scribble over the app's screen; rgb_array needs no display.
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    env = make_env(config, num_envs=1, render=True)
+    if can_render(env):
+        preproc = functools.partial(downscale_frame, max_width=max_width)
+        env.append_transform(PixelRenderTransform(out_keys=[PIXELS_KEY], preproc=preproc))
+    return env
