@@ -11,13 +11,13 @@ from typing import Any, Callable
 import torch
 from tensordict import TensorDictBase
 from torchrl.collectors import Collector, Evaluator
-from torchrl.envs import EnvBase, ExplorationType, set_exploration_type
+from torchrl.envs import EnvBase
 
 from tui_rl.config import ConfigError, RunConfig
 from tui_rl.engine.algorithms.base import Algorithm
 from tui_rl.engine.metric_loggers import MetricLoggers
 from tui_rl.engine.protocol import Evaluated
-from tui_rl.engine.snapshots import MAX_EPISODE_STEPS
+from tui_rl.engine.playback import exploration_type, play_episode
 
 #: steps the evaluation collector takes between checks for finished episodes
 EVAL_POLL_FRAMES = 100
@@ -61,7 +61,7 @@ class RunParts:
                 parts["eval_env"],
                 algorithm.eval_policy,
                 num_trajectories=config.eval.episodes,
-                exploration_type=eval_exploration(config),
+                exploration_type=exploration_type(config.eval.deterministic),
                 frames_per_batch=-(-EVAL_POLL_FRAMES // config.env.num_envs) * config.env.num_envs,
                 collector_kwargs={"traj_format": "cat", "auto_register_policy_transforms": False},
                 dump_video=False,
@@ -89,12 +89,7 @@ class RunParts:
 
     def eval_episode(self, config: RunConfig) -> TensorDictBase:
         self.sync_eval_env()
-        with set_exploration_type(eval_exploration(config)), torch.no_grad():
-            rollout = self.eval_env.rollout(MAX_EPISODE_STEPS, self.algorithm.eval_policy, break_when_any_done=True)
-        if rollout.ndim > 1:  # copies of a vector env: the one that finished
-            done = rollout.get(("next", "done")).squeeze(-1)
-            rollout = rollout[int(done.any(-1).float().argmax())]
-        return rollout
+        return play_episode(self.eval_env, self.algorithm.eval_policy, deterministic=config.eval.deterministic)
 
     def close(self, on_error: Callable[[], None]) -> None:
         close_parts(vars(self), on_error)
@@ -115,10 +110,6 @@ def close_parts(parts: dict[str, Any], on_error: Callable[[], None]) -> None:
             env.close()
     if "loggers" in parts:
         parts["loggers"].close()
-
-
-def eval_exploration(config: RunConfig) -> ExplorationType:
-    return ExplorationType.DETERMINISTIC if config.eval.deterministic else ExplorationType.RANDOM
 
 
 def resolve_device(name: str) -> torch.device:

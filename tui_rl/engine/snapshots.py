@@ -9,12 +9,12 @@ import torch
 from tensordict import TensorDictBase
 
 from tui_rl.config import RunConfig
+from tui_rl.engine.playback import MAX_EPISODE_STEPS
+from tui_rl.engine.policy_outputs import with_policy_outputs
 
 if TYPE_CHECKING:
     from tui_rl.engine.run_parts import RunParts
 
-#: longest episode kept for snapshots
-MAX_EPISODE_STEPS = 10_000
 
 
 class LatestEpisode:
@@ -53,14 +53,19 @@ class LatestEpisode:
 def snapshot(
     source: str, parts: RunParts, latest: LatestEpisode, config: RunConfig, log: Callable[[str, str], None]
 ) -> TensorDictBase | None:
-    """The rollout a ``SnapshotRollout`` asks for, on CPU; None (and a warning) when there is none."""
+    """The rollout a ``SnapshotRollout`` asks for, on CPU, with what the policy makes of each step
+    (so a client shows it without building a policy of its own); None (and a warning) when there
+    is none."""
     if source == "eval":
-        return parts.eval_episode(config).cpu()
-    if source == "replay":
+        rollout = parts.eval_episode(config)
+    elif source == "replay":
         buffer = parts.algorithm.replay_buffer
         if buffer is None or len(buffer) == 0:
             log(f"no replay buffer to sample from ({config.algorithm.name})", "warning")
             return None
-        return buffer.sample().cpu()
-    episode = latest.episode
-    return None if episode is None else episode.cpu()
+        rollout = buffer.sample()
+    else:
+        rollout = latest.episode
+        if rollout is None:
+            return None
+    return with_policy_outputs(rollout, parts.algorithm, deterministic=config.eval.deterministic).cpu()

@@ -14,7 +14,7 @@ from torchrl.envs import EnvBase
 
 from tui_rl.config.models import RunConfig
 from tui_rl.engine.algorithms import Algorithm, build_algorithm
-from tui_rl.engine.checkpoint import CheckpointStore
+from tui_rl.engine.checkpoint import CheckpointStore, CheckpointUnusable
 
 
 class WeightsError(ValueError):
@@ -41,17 +41,29 @@ def load_policy_weights(algorithm: Algorithm, weights: Mapping[str, Any]) -> Non
 
 
 def load_checkpoint(algorithm: Algorithm, run_dir: Path) -> int | None:
-    """Load the newest checkpoint of ``run_dir`` into ``algorithm``; its frame count, or None if
-    the run has none yet."""
+    """Load the newest checkpoint of ``run_dir`` that loads into ``algorithm``; its frame count, or
+    None if the run has none yet. Damaged or unsafe checkpoints are passed over; when none loads,
+    a WeightsError says why for each."""
     store = CheckpointStore(Path(run_dir), keep=1)
-    latest = store.latest()
-    if latest is None:
-        return None
     try:
-        metadata = store.load(latest, {"algorithm": algorithm})
-    except (RuntimeError, KeyError) as exc:  # a network of another shape, or a foreign checkpoint
-        raise WeightsError(f"the checkpoint {latest} does not fit the {algorithm.name} policy built from this config ({str(exc).splitlines()[0]})") from None
-    return int(metadata.get("frames", latest.name))
+        store.check_directory()
+    except CheckpointUnusable as exc:
+        raise WeightsError(str(exc)) from None
+    problems = []
+    for path in store.candidates():
+        try:
+            metadata, loaded, _refused = store.load(path, {"algorithm": algorithm})
+        except CheckpointUnusable as exc:
+            problems.append(f"{path.name}: {exc}")
+            continue
+        except (RuntimeError, KeyError) as exc:  # a network of another shape, or a foreign checkpoint
+            raise WeightsError(f"the checkpoint {path} does not fit the {algorithm.name} policy built from this config ({str(exc).splitlines()[0]})") from None
+        if "algorithm" in loaded:
+            return int(metadata.get("frames", path.name))
+        problems.append(f"{path.name}: it holds no policy weights")
+    if problems:
+        raise WeightsError(f"no checkpoint of {Path(run_dir).name} can be loaded ({'; '.join(problems)})")
+    return None
 
 
 def apply_weights(algorithm: Algorithm, weights: Weights) -> str:
