@@ -104,7 +104,7 @@ def test_a_config_that_cannot_be_built_exits_2_and_leaves_no_run_behind(tiny_fil
     assert result.returncode == 2
     assert "algorithm.name: dqn needs a discrete action space" in result.stderr
     assert "Traceback" not in result.stderr
-    assert list(runs_dir.iterdir()) == []
+    assert not runs_dir.exists()  # refused before any run folder was made
 
 
 def test_a_run_whose_loss_turns_nan_exits_1_with_the_reason_and_the_run_folder(tiny_file, runs_dir):
@@ -209,11 +209,13 @@ def test_attach_to_a_run_that_does_not_exist_exits_2(runs_dir, capsys):
 
 
 def test_without_a_subcommand_the_app_opens_on_a_preset_a_file_or_a_run(tmp_path, tiny_file, runs_dir, monkeypatch):
+    import tui_rl.cli.app as cli_app
     import tui_rl.tui.app as app
     from tui_rl.engine.runfolder import create_run
 
     opened = []
     monkeypatch.setattr(app, "run_app", lambda **kwargs: opened.append(kwargs) or 0)
+    monkeypatch.setattr(cli_app, "has_terminal", lambda: True)
     run_dir = create_run(load_file(tiny_file), name="earlier", runs_dir=runs_dir)
     preset = list_presets()[0].name
     assert main([]) == main([preset]) == main([str(tiny_file)]) == 0
