@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tui_rl.cli.outcome import EXIT_OK
+from tui_rl.cli.outcome import EXIT_OK, quiet_torchrl
 from tui_rl.config import ConfigError, list_presets, load_preset
 from tui_rl.config.presets import resolve_preset
 
@@ -20,6 +20,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
         sys.stdout.write(text)  # verbatim: no wrapping, no markup
         return EXIT_OK
     if args.action == "validate":
+        quiet_torchrl()
         from tui_rl.engine.preflight import check_buildable  # loads torch: only to validate
 
         config = load_preset(args.file)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import signal
 import warnings
 from pathlib import Path
 from typing import Any
 
-from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, UsageError
+from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, UsageError, quiet_torchrl
 from tui_rl.cli.progress import TrainingProgress
 from tui_rl.cli.runs import print_summary
 from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit, load_preset
@@ -20,6 +19,7 @@ from tui_rl.engine.runfolder import check_run_name, create_run, read_config, rea
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    quiet_torchrl()  # before the preflight check first imports it
     if args.frames is not None and args.frames < 1:
         raise UsageError("--frames: must be a positive number of frames")
     if args.resume:
@@ -79,7 +79,6 @@ def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
 
     from tui_rl.engine.server import install_stop_signals, serve_run
 
-    os.environ.setdefault("RL_LOGGING_LEVEL", "WARNING")  # torchrl's INFO lines would break the bar
     console = Console(stderr=True)
     progress = TrainingProgress(console)
     holder: dict[str, Any] = {}

@@ -368,6 +368,8 @@ def list_runs(runs_dir: Path = Path("runs")) -> list[RunSummary]:
         paths = [path for path in runs_dir.iterdir() if path.is_dir() and is_run_dir(path)]
     except FileNotFoundError:
         return []
+    except NotADirectoryError:
+        raise RunFolderError(f"--runs-dir: {runs_dir} is a file, not a folder") from None
     except OSError as exc:
         raise RunFolderError(f"--runs-dir: cannot list {runs_dir} ({exc.strerror or exc})") from None
     summaries = []
