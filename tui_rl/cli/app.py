@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, UsageError
 from tui_rl.config.presets import resolve_preset
-from tui_rl.engine.runfolder import is_run_dir, list_runs, resolve_run
+from tui_rl.engine.runfolder import is_run_dir, list_runs, read_summary, resolve_run
 
 
 def open_app(args: argparse.Namespace) -> int:
@@ -34,6 +34,8 @@ def has_terminal() -> bool:
 
 def launch_app(*, preset: str | None = None, run_dir: Path | None = None, runs_dir: Path) -> int:
     list_runs(runs_dir)  # a --runs-dir that cannot be listed is refused here, not in the Runs pane
+    if run_dir is not None:
+        read_summary(run_dir)  # so is a run whose run.json is damaged
     if not has_terminal():  # without one, the app would write escape codes into a pipe forever
         raise UsageError(
             "the app needs a terminal (stdin and stdout are not one); without one, use "
