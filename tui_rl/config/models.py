@@ -19,9 +19,9 @@ from tui_rl.config.section import LIVE, FieldValueError, Section
 MAX_NESTING = 8
 #: seeds go to numpy, which takes 32-bit ones
 MAX_SEED = 2**32 - 1
-#: the replay storage is allocated in memory whole: 10^8 transitions of even a 4-number observation
-#: take about 4 GB; a bigger buffer is refused here, and one that does not fit this machine's memory
-#: by the preflight check (engine/preflight.py), before a run starts
+#: the replay storage is allocated whole, in memory: 10^8 transitions of even CartPole's 4-number
+#: observations take about 6 GB. A bigger buffer is refused here, on any machine; one that does not
+#: fit this machine's memory is refused by the preflight check (engine/preflight.py) before a run starts
 MAX_REPLAY_SIZE = 100_000_000
 
 
