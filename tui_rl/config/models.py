@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from tui_rl.config.algorithms import ALGORITHMS, DQNConfig
 from tui_rl.config.section import LIVE, FieldValueError, Section
@@ -25,17 +25,9 @@ MAX_SEED = 2**32 - 1
 MAX_REPLAY_SIZE = 100_000_000
 
 
-def check_keyword_values(values: dict[str, Any]) -> dict[str, Any]:
-    """Free-form keyword arguments (env kwargs, transform params) must be what TOML can hold:
-    text, booleans, finite numbers, and lists or tables of them."""
-    for key, value in values.items():
-        problem = keyword_value_problem(value, MAX_NESTING)
-        if problem:
-            raise FieldValueError(str(key), problem)
-    return values
-
-
 def keyword_value_problem(value: Any, depth: int) -> str | None:
+    """Why a keyword argument (env kwargs, transform params) cannot be stored in TOML: only text,
+    booleans, finite numbers, and lists or tables of them can; None when it can."""
     if depth < 0:
         return f"nested more than {MAX_NESTING} levels deep"
     if isinstance(value, float) and not math.isfinite(value):
@@ -51,13 +43,9 @@ def keyword_value_problem(value: Any, depth: int) -> str | None:
     return None
 
 
-#: keyword arguments passed on to a constructor, checked to be storable in TOML
-KeywordArgs = Annotated[dict[str, Any], AfterValidator(check_keyword_values)]
-
-
 class EnvConfig(Section):
     id: str = Field("CartPole-v1", min_length=1, description="Gymnasium environment id")
-    kwargs: KeywordArgs = Field(
+    kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Keyword arguments passed to gymnasium.make"
     )
     num_envs: int = Field(
@@ -73,7 +61,7 @@ class EnvConfig(Section):
 
 class TransformConfig(Section):
     name: str = Field(..., description="A transform from the registry (tui-rl: engine/transforms)")
-    params: KeywordArgs = Field(default_factory=dict, description="Its keyword arguments")
+    params: dict[str, Any] = Field(default_factory=dict, description="Its keyword arguments")
 
 
 class NetworkConfig(Section):
@@ -180,6 +168,19 @@ class RunConfig(Section):
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Where the networks train ('auto': cuda when available)"
     )
+
+    @model_validator(mode="after")
+    def _keyword_args_are_storable(self) -> RunConfig:
+        # Checked here, not in their sections: a form builds a TransformConfig on its own, then
+        # sets it into the config through edit(), whose ConfigError it shows.
+        free_form = {"env.kwargs": self.env.kwargs}
+        free_form.update({f"transforms.{i}.params": t.params for i, t in enumerate(self.transforms)})
+        for path, values in free_form.items():
+            for key, value in values.items():
+                problem = keyword_value_problem(value, MAX_NESTING)
+                if problem:
+                    raise FieldValueError(f"{path}.{key}", problem)
+        return self
 
 
 def live_fields(config: RunConfig) -> dict[str, Any]:

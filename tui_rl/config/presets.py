@@ -100,8 +100,12 @@ def name_problem(name: str) -> str | None:
 
 
 def to_toml(config: RunConfig) -> str:
+    """The config as TOML, validated again first: a section changed in place (``config.env.kwargs =
+    ...`` validates only that section) never writes a file that would not load."""
     # TOML has no null: fields left at None are simply omitted and come back as their default None.
-    return tomli_w.dumps(config.model_dump(exclude_none=True))
+    data = config.model_dump(exclude_none=True)
+    validate(data, source="config to save")
+    return tomli_w.dumps(data)
 
 
 def save_file(config: RunConfig, path: Path) -> None:
