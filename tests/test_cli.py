@@ -314,6 +314,10 @@ def test_a_runs_dir_that_is_a_file_or_in_proc_exits_2(tiny_file, tmp_path, capsy
         ("logging = {tensorboard = true}", "pip install 'tui-rl[tensorboard]'"),
         ("env = {id = 'CartPole-v1', kwargs = {gravity = 3}}", "env.kwargs.gravity"),
         ("env = {id = 'NoSuchEnv-v0'}", "env.id: cannot make 'NoSuchEnv-v0'"),
+        ("transforms = [{name = 'CatFrames', params = {N = 2, dim = -5}}]", "transforms.0: CatFrames does not fit"),
+        ("transforms = [{name = 'StepCounter', params = {step_count_key = ''}}]", "transforms.0: StepCounter"),
+        ("transforms = [{name = 'StepCounter'}, {name = 'RewardSum', params = {in_keys = ['nope']}}]",
+         "transforms.1: RewardSum does not fit CartPole-v1"),
     ],
 )
 def test_presets_validate_refuses_what_train_would_refuse(tmp_path, capsys, monkeypatch, edit_preset, path):

@@ -32,6 +32,11 @@ NASTY_VALUES = [
     "text", "", "\x00", "a\nb", "x" * 5000, True, False, -1, 0, 10**30, -(10**30), 2**32, 1e308,
     math.nan, math.inf, -math.inf, [], [1, "a"], {}, {"x": 1}, [[[[[[[[[[[1]]]]]]]]]]],
 ]
+#: values of the right type that still do not fit (a key the env lacks, a dim out of range)
+WELL_TYPED = [["nope"], [["next"]], "", "done", -5, 3, 2, [1.0, 2.0, 3.0], 0.5]
+TRANSFORMS = ["NoSuch", "RewardScaling", "CatFrames", "ObservationNorm", "StepCounter", "RewardSum",
+              "VecNorm", "InitTracker", "ClipTransform", "DoubleToFloat"]
+TRANSFORM_PARAMS = ["loc", "scale", "N", "dim", "in_keys", "out_keys", "step_count_key", "init_key", "low", "zzz"]
 NASTY_TEXT = [
     "true", "nan", "inf", "-inf", "1e999", "-1", "0", "[1, [2, [3]]]", "{a = 1}", '"quoted"',
     "[" * 3000, "x" * 3000, "1\nx = 2", "\x07", "\udcff", "", "none", "[true]", "{x = nan}",
@@ -74,8 +79,11 @@ def bad_preset(rng: random.Random, tmp: Path, index: int) -> Path:
         section = rng.choice([k for k, v in data.items() if isinstance(v, dict)])
         data[section][rng.choice(["speed", "lr ", "csvv", "ñ", "x.y"])] = rng.choice(NASTY_VALUES)
     elif kind == 4:  # transforms and kwargs nobody can build
-        data["transforms"] = [{"name": rng.choice(["NoSuch", "RewardScaling", "CatFrames", "ObservationNorm"]),
-                               "params": {rng.choice(["loc", "scale", "N", "dim", "zzz"]): rng.choice(NASTY_VALUES)}}]
+        data["transforms"] = [
+            {"name": rng.choice(TRANSFORMS),
+             "params": {rng.choice(TRANSFORM_PARAMS): rng.choice(NASTY_VALUES + WELL_TYPED)}}
+            for _ in range(rng.randint(1, 3))
+        ]
         data["env"]["kwargs"] = {rng.choice(["g", "gravity", "render_mode"]): rng.choice(NASTY_VALUES)}
     path = tmp / f"preset-{index}.toml"
     try:

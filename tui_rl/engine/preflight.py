@@ -58,32 +58,50 @@ def check_device(device: str) -> None:
 
 def make_checked_env(config: RunConfig):
     """The run's env (one copy), each transform built first so a bad one is named by its place."""
-    from tui_rl.engine.envs import EnvError, make_env
     from tui_rl.engine.transforms import build_transform
 
     for index, transform in enumerate(config.transforms):
         with about(f"transforms.{index}"):
             build_transform(transform)
     try:
-        return make_env(config, num_envs=1)
-    except EnvError as exc:
-        blamed = blame_kwargs(config)
-        if blamed is not None:
-            raise blamed from None
-        with about("env.id"):
-            raise
+        return make_usable_env(config)
+    except Exception as exc:  # torchrl refuses a transform that does not fit the specs in many ways
+        raise blame(config, exc) from None
 
 
-def blame_kwargs(config: RunConfig) -> ConfigError | None:
-    """When the env makes without its kwargs, the error of the first kwarg it refuses."""
-    env_id, kwargs = config.env.id, config.env.kwargs
-    if not kwargs or probe(env_id, {}) is not None:
-        return None
-    for key, value in kwargs.items():
-        refusal = probe(env_id, {key: value})
+def make_usable_env(config: RunConfig):
+    """The env, reset once and its specs read whole: what the trainer does first."""
+    from tui_rl.engine.envs import make_env
+
+    env = make_env(config, num_envs=1)
+    try:
+        env.reset()
+        env.fake_tensordict()
+    except BaseException:
+        env.close()
+        raise
+    return env
+
+
+def blame(config: RunConfig, exc: Exception) -> ConfigError:
+    """The field at fault when the env cannot be made: its id, one of its kwargs, or the first
+    transform of the stack that does not fit what comes before it."""
+    reason = str(exc) if isinstance(exc, ConfigError) else first_line(exc)
+    refusal = probe(config.env.id, {})
+    if refusal is not None:
+        return ConfigError.at("env.id", f"cannot make {config.env.id!r}: {first_line(refusal)}")
+    for key, value in config.env.kwargs.items():
+        refusal = probe(config.env.id, {key: value})
         if refusal is not None:
-            return ConfigError.at(f"env.kwargs.{key}", f"{env_id} does not take {key}={value!r}: {refusal}")
-    return ConfigError.at("env.kwargs", f"{env_id} cannot be made with {', '.join(kwargs)} together")
+            return ConfigError.at(
+                f"env.kwargs.{key}", f"{config.env.id} does not take {key}={value!r}: {first_line(refusal)}"
+            )
+    for index, transform in enumerate(config.transforms):
+        if not makes(config.model_copy(update={"transforms": config.transforms[: index + 1]})):
+            return ConfigError.at(
+                f"transforms.{index}", f"{transform.name} does not fit {config.env.id} here: {reason}"
+            )
+    return ConfigError(reason, (FieldError("env", reason),))
 
 
 def probe(env_id: str, kwargs: dict) -> Exception | None:
@@ -95,6 +113,21 @@ def probe(env_id: str, kwargs: dict) -> Exception | None:
     except Exception as exc:  # gymnasium raises many kinds: unknown id, missing extras, bad kwargs
         return exc
     return None
+
+
+def makes(config: RunConfig) -> bool:
+    try:
+        make_usable_env(config).close()
+    except Exception:  # the failure itself is reported by the caller
+        return False
+    return True
+
+
+def first_line(exc: Exception, limit: int = 300) -> str:
+    """An exception as one short line: torchrl's messages can hold whole specs."""
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0] if lines else ''}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def check_action_space(config: RunConfig, env) -> None:
