@@ -366,3 +366,18 @@ def test_eval_on_a_damaged_checkpoint_exits_1_with_the_reason(tiny_file, runs_di
     err = capsys.readouterr().err
     assert "cannot evaluate damaged" in err and "Traceback" not in err
     assert main(["eval", "damaged", "--episodes", "0", "--runs-dir", str(runs_dir)]) == 2
+
+
+def test_json_output_stays_strict_json_when_values_are_not_finite(tiny_file, runs_dir, capsys):
+    from tui_rl.engine.runfolder import SCALARS_DIR, create_run
+
+    run_dir = create_run(load_file(tiny_file), name="diverged", runs_dir=runs_dir)
+    data = json.loads((run_dir / "run.json").read_text())
+    (run_dir / "run.json").write_text(json.dumps({**data, "best_eval": float("nan"), "last_eval": float("inf")}))
+    (run_dir / SCALARS_DIR).mkdir(parents=True)
+    (run_dir / SCALARS_DIR / "loss.csv").write_text("100,0.5\n200,inf\n300,nan\n")
+    assert main(["runs", "show", "diverged", "--json", "--runs-dir", str(runs_dir)]) == 0
+    shown = json.loads(capsys.readouterr().out, parse_constant=lambda token: pytest.fail(f"{token} is not JSON"))
+    assert shown["best_eval"] is None and shown["series"]["loss"] == [[100, 0.5], [200, None], [300, None]]
+    assert main(["runs", "--json", "--runs-dir", str(runs_dir)]) == 0
+    assert json.loads(capsys.readouterr().out, parse_constant=lambda token: pytest.fail(token))[0]["last_eval"] is None

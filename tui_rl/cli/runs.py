@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from typing import Any
 
 from tui_rl.cli.outcome import EXIT_OK
@@ -16,19 +17,34 @@ def cmd_runs(args: argparse.Namespace) -> int:
         if args.json:
             data = history.summary.to_json()
             data["series"] = {name: [list(point) for point in series] for name, series in history.metrics.items()}
-            print(json.dumps(data, indent=2))
+            print(as_json(data))
         else:
             print_run(history)
         return EXIT_OK
     summaries = list_runs(args.runs_dir)
     if args.json:
-        print(json.dumps([s.to_json() for s in summaries], indent=2))
+        print(as_json([s.to_json() for s in summaries]))
         return EXIT_OK
     if not summaries:
         print(f"no runs in {args.runs_dir}")
         return EXIT_OK
     print_runs(summaries)
     return EXIT_OK
+
+
+def as_json(data: Any) -> str:
+    """Strict JSON: a value that became NaN or infinite (a diverged loss) is written as null."""
+
+    def finite(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: finite(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [finite(v) for v in value]
+        return value
+
+    return json.dumps(finite(data), indent=2, allow_nan=False)
 
 
 def print_runs(summaries: list[RunSummary]) -> None:
