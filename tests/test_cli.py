@@ -381,3 +381,22 @@ def test_json_output_stays_strict_json_when_values_are_not_finite(tiny_file, run
     assert shown["best_eval"] is None and shown["series"]["loss"] == [[100, 0.5], [200, None], [300, None]]
     assert main(["runs", "--json", "--runs-dir", str(runs_dir)]) == 0
     assert json.loads(capsys.readouterr().out, parse_constant=lambda token: pytest.fail(token))[0]["last_eval"] is None
+
+
+def test_the_progress_line_shows_every_number_and_the_clock_at_80_columns():
+    import io
+
+    from rich.console import Console
+
+    from tui_rl.cli.progress import TrainingProgress
+
+    console = Console(width=80, file=io.StringIO(), record=True, force_terminal=True)
+    progress = TrainingProgress(console)
+    progress.start(100_000)
+    progress.progress.update(progress.task, completed=54_321, fps="12,345", ret="-123.4", eval="-150.2",
+                             description="running")
+    console.print(progress.progress.get_renderable())
+    line = console.export_text().rstrip("\n")
+    assert len(line) <= 80 and "…" not in line
+    for shown in ("running", "54,321/100,000", "12,345 fps", "return -123.4", "eval -150.2", "0:00:00"):
+        assert shown in line

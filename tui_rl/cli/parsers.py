@@ -62,7 +62,7 @@ def command_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list runs, or show one with its metric series")
     runs_sub = runs.add_subparsers(dest="action", metavar="ACTION")
     runs_show = runs_sub.add_parser("show", help="one run with its metric series")
-    runs_show.add_argument("run", help=RUN_HELP)
+    runs_show.add_argument("run", metavar="RUN", help=RUN_HELP)
     runs_show.add_argument("--json", action="store_true", help="machine-readable output")
     runs_dir_option(runs_show)
     runs.add_argument("--json", action="store_true", help="machine-readable output")
@@ -70,14 +70,14 @@ def command_parser() -> argparse.ArgumentParser:
     runs.set_defaults(handler=cmd_runs)
 
     attach = sub.add_parser("attach", help="open the app on a run (live or finished)")
-    attach.add_argument("run", help=RUN_HELP)
+    attach.add_argument("run", metavar="RUN", help=RUN_HELP)
     runs_dir_option(attach)
     attach.set_defaults(handler=cmd_attach)
 
     evaluate = sub.add_parser("eval", help="evaluate a run's policy from its last checkpoint")
-    evaluate.add_argument("run", help=RUN_HELP)
+    evaluate.add_argument("run", metavar="RUN", help=RUN_HELP)
     evaluate.add_argument(
-        "--episodes", type=int, default=10, help="episodes to play (default: 10)"
+        "--episodes", type=int, default=10, metavar="N", help="episodes to play (default: 10)"
     )
     evaluate.add_argument(
         "--record", action="store_true",

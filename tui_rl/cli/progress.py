@@ -13,15 +13,17 @@ class TrainingProgress:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.console = console
+        # The bar takes what the text leaves: at 80 columns every number and the clock still show.
         self.progress = Progress(
             TextColumn("{task.description:<8}"),
-            BarColumn(),
-            TextColumn("{task.completed:,.0f}/{task.total:,.0f} frames"),
-            TextColumn("{task.fields[fps]:>7} fps"),
-            TextColumn("return {task.fields[ret]:>7}"),
-            TextColumn("eval {task.fields[eval]:>7}"),
+            BarColumn(bar_width=None),
+            TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+            TextColumn("{task.fields[fps]:>6} fps"),
+            TextColumn("return {task.fields[ret]:>6}"),
+            TextColumn("eval {task.fields[eval]:>6}"),
             TimeElapsedColumn(),
             console=console,
+            expand=True,
         )
         self.task = None
 
