@@ -267,16 +267,6 @@ def read_summary(run_dir: Path) -> RunSummary:
     return summary
 
 
-def unreadable_summary(run_dir: Path, reason: str) -> RunSummary:
-    """A run folder whose run.json cannot be read, listed as such rather than hidden."""
-    try:
-        created = run_dir.stat().st_mtime
-    except OSError:
-        created = 0.0
-    return RunSummary(name=run_dir.name, path=run_dir, status=UNREADABLE, reason=reason,
-                      created=created, updated=created)
-
-
 def trainer_is_gone(summary: RunSummary) -> bool:
     """Whether the recorded trainer process no longer runs (only judged on the host that ran it)."""
     if summary.host and summary.host != socket.gethostname():
@@ -361,8 +351,8 @@ def is_run_dir(path: Path) -> bool:
 
 
 def list_runs(runs_dir: Path = Path("runs")) -> list[RunSummary]:
-    """Every run under ``runs_dir``, newest first; one whose run.json cannot be read has status
-    :data:`UNREADABLE` and the reason, so one damaged folder never hides the others."""
+    """Every run under ``runs_dir``, newest first; one whose run.json cannot be read comes last,
+    with status :data:`UNREADABLE` and the reason, so one damaged folder never hides the others."""
     runs_dir = Path(runs_dir)
     try:
         paths = [path for path in runs_dir.iterdir() if path.is_dir() and is_run_dir(path)]
@@ -376,8 +366,9 @@ def list_runs(runs_dir: Path = Path("runs")) -> list[RunSummary]:
     for path in paths:
         try:
             summaries.append(read_summary(path))
-        except RunFolderError as exc:
-            summaries.append(unreadable_summary(path, str(exc).removeprefix(f"{path}: ")))
+        except RunFolderError as exc:  # shown, with why, rather than hidden; last (created 0)
+            reason = str(exc).removeprefix(f"{path}: ")
+            summaries.append(RunSummary(name=path.name, path=path, status=UNREADABLE, reason=reason))
     return sorted(summaries, key=lambda s: s.created, reverse=True)
 
 
