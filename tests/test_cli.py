@@ -104,7 +104,7 @@ def test_a_config_that_cannot_be_built_exits_2_and_leaves_no_run_behind(tiny_fil
     assert result.returncode == 2
     assert "algorithm.name: dqn needs a discrete action space" in result.stderr
     assert "Traceback" not in result.stderr
-    assert list(runs_dir.iterdir()) == []
+    assert not runs_dir.exists()  # refused before any run folder was made
 
 
 def test_a_run_whose_loss_turns_nan_exits_1_with_the_reason_and_the_run_folder(tiny_file, runs_dir):
@@ -209,11 +209,13 @@ def test_attach_to_a_run_that_does_not_exist_exits_2(runs_dir, capsys):
 
 
 def test_without_a_subcommand_the_app_opens_on_a_preset_a_file_or_a_run(tmp_path, tiny_file, runs_dir, monkeypatch):
+    import tui_rl.cli.app as cli_app
     import tui_rl.tui.app as app
     from tui_rl.engine.runfolder import create_run
 
     opened = []
     monkeypatch.setattr(app, "run_app", lambda **kwargs: opened.append(kwargs) or 0)
+    monkeypatch.setattr(cli_app, "has_terminal", lambda: True)
     run_dir = create_run(load_file(tiny_file), name="earlier", runs_dir=runs_dir)
     preset = list_presets()[0].name
     assert main([]) == main([preset]) == main([str(tiny_file)]) == 0
@@ -228,3 +230,173 @@ def test_without_a_subcommand_the_app_opens_on_a_preset_a_file_or_a_run(tmp_path
         {"preset": None, "run_dir": None, "runs_dir": runs_dir},
     ]
     assert main(["no-such-preset-or-run"]) == 2
+
+
+def every_action(parser):
+    for action in parser._actions:  # argparse keeps its arguments here; there is no public list
+        if action.choices and hasattr(action, "_name_parser_map"):
+            for sub in action.choices.values():
+                yield from every_action(sub)
+        else:
+            yield parser.prog, action
+
+
+def test_every_argument_has_help():
+    from tui_rl.cli.parsers import app_parser, command_parser
+
+    actions = [*every_action(command_parser()), *every_action(app_parser())]
+    missing = [f"{prog} {action.dest}" for prog, action in actions if not action.help]
+    assert missing == []
+    assert len(actions) > 20
+    helps = {(prog, action.dest): action.help for prog, action in actions}
+    assert "episodes" in helps[("tui-rl eval", "episodes")]
+    assert "run" in helps[("tui-rl attach", "run")]
+
+
+def test_runs_lists_every_other_run_when_one_run_json_is_damaged(tiny_file, runs_dir, capsys):
+    from tui_rl.engine.runfolder import create_run
+
+    create_run(load_file(tiny_file), name="good", runs_dir=runs_dir)
+    damaged = create_run(load_file(tiny_file), name="damaged", runs_dir=runs_dir)
+    (damaged / "run.json").write_text('{"status": "stopped", "frames": "lots"}')
+    assert main(["runs", "--runs-dir", str(runs_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "good" in out and "unreadable" in out and "frames: 'lots' is not a whole number" in out
+    assert main(["runs", "--json", "--runs-dir", str(runs_dir)]) == 0
+    listed = {run["name"]: run for run in json.loads(capsys.readouterr().out)}
+    assert listed["good"]["status"] == "starting"
+    assert listed["damaged"]["status"] == "unreadable" and "frames" in listed["damaged"]["reason"]
+    for command in (["runs", "show", "damaged"], ["train", "--resume", "damaged"], ["attach", "damaged"]):
+        assert main([*command, "--runs-dir", str(runs_dir)]) == 2
+        err = capsys.readouterr().err
+        assert "run.json is damaged" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--seed", str(2**32)], "env.seed: Input should be less than or equal to 4294967295"),
+        (["--set", "algorithm.eps_start=0.01"], "algorithm.eps_start: must be at least eps_end"),
+        (["--set", "replay_buffer.size=1000000000000"], "replay_buffer.size: Input should be less than"),
+        (["--set", "optim.lr=true"], "optim.lr: expected a number, not True"),
+        (["--set", "env.kwargs.nope=1"], "env.kwargs.nope: CartPole-v1 does not take nope=1"),
+        (["--name", "n" * 300], "--name: 'nnn"),
+        (["--name", "two\nlines"], "--name: 'two\\nlines' is not a usable run name"),
+        (["--set", "logging.tensorboard=true", "--set", "logging.wandb=true"], "logging."),
+    ],
+)
+def test_config_errors_exit_2_before_any_run_folder_exists(tiny_file, runs_dir, capsys, monkeypatch, args, message):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("tensorboard", "wandb") else find_spec(name, *a))
+    assert main(["train", str(tiny_file), *args, "--runs-dir", str(runs_dir)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not runs_dir.exists()
+
+
+def test_a_runs_dir_that_is_a_file_or_in_proc_exits_2(tiny_file, tmp_path, capsys):
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    for runs_dir, message in ((a_file, "is a file, not a folder"), ("/proc", "cannot create runs in /proc")):
+        assert main(["train", str(tiny_file), "--runs-dir", str(runs_dir)]) == 2
+        assert message in capsys.readouterr().err
+    assert main(["runs", "--runs-dir", str(a_file)]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "edit_preset, path",
+    [
+        ("transforms = [{name = 'NoSuchTransform'}]", "unknown transform 'NoSuchTransform'"),
+        ("transforms = [{name = 'RewardScaling', params = {loc = 'high'}}]", "transforms.RewardScaling.loc"),
+        ("logging = {tensorboard = true}", "pip install 'tui-rl[tensorboard]'"),
+        ("env = {id = 'CartPole-v1', kwargs = {gravity = 3}}", "env.kwargs.gravity"),
+        ("env = {id = 'NoSuchEnv-v0'}", "env.id: cannot make 'NoSuchEnv-v0'"),
+        ("transforms = [{name = 'CatFrames', params = {N = 2, dim = -5}}]", "transforms.0: CatFrames does not fit"),
+        ("transforms = [{name = 'StepCounter', params = {step_count_key = ''}}]", "transforms.0: StepCounter"),
+        ("transforms = [{name = 'StepCounter'}, {name = 'RewardSum', params = {in_keys = ['nope']}}]",
+         "transforms.1: RewardSum does not fit CartPole-v1"),
+    ],
+)
+def test_presets_validate_refuses_what_train_would_refuse(tmp_path, capsys, monkeypatch, edit_preset, path):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else find_spec(name, *a))
+    preset = tmp_path / "preset.toml"
+    preset.write_text(f'description = "x"\n{edit_preset}\n')
+    assert main(["presets", "validate", str(preset)]) == 2
+    err = capsys.readouterr().err
+    assert path in err and "Traceback" not in err
+
+
+def test_a_replay_buffer_larger_than_memory_is_refused_saying_how_many_fit(tiny_file, capsys, monkeypatch):
+    import tui_rl.engine.preflight as preflight
+
+    monkeypatch.setattr(preflight, "memory_bytes", lambda device: 1_000_000)
+    assert main(["presets", "validate", str(tiny_file)]) == 2
+    err = capsys.readouterr().err
+    assert "replay_buffer.size: 100,000 transitions of" in err and "holds at most" in err
+
+
+def test_the_app_without_a_terminal_says_so_and_exits_2(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "tui_rl.cli", "--runs-dir", str(tmp_path)],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert "the app needs a terminal" in result.stderr and "\x1b[" not in result.stdout
+
+
+def test_eval_on_a_damaged_checkpoint_exits_1_with_the_reason(tiny_file, runs_dir, capsys):
+    from tui_rl.engine.algorithms import build_algorithm
+    from tui_rl.engine.envs import make_env
+    from tui_rl.engine.runfolder import create_run
+
+    config = load_file(tiny_file)
+    run_dir = create_run(config, name="damaged", runs_dir=runs_dir)
+    env = make_env(config)
+    checkpoint = CheckpointStore(run_dir, 2).save(100, {"algorithm": build_algorithm(config, env, "cpu")}, {"frames": 100})
+    env.close()
+    for path in checkpoint.rglob("*.pt"):
+        path.write_bytes(b"not a tensor file")
+    assert main(["eval", "damaged", "--episodes", "1", "--runs-dir", str(runs_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "cannot evaluate damaged" in err and "Traceback" not in err
+    assert main(["eval", "damaged", "--episodes", "0", "--runs-dir", str(runs_dir)]) == 2
+
+
+def test_json_output_stays_strict_json_when_values_are_not_finite(tiny_file, runs_dir, capsys):
+    from tui_rl.engine.runfolder import SCALARS_DIR, create_run
+
+    run_dir = create_run(load_file(tiny_file), name="diverged", runs_dir=runs_dir)
+    data = json.loads((run_dir / "run.json").read_text())
+    (run_dir / "run.json").write_text(json.dumps({**data, "best_eval": float("nan"), "last_eval": float("inf")}))
+    (run_dir / SCALARS_DIR).mkdir(parents=True)
+    (run_dir / SCALARS_DIR / "loss.csv").write_text("100,0.5\n200,inf\n300,nan\n")
+    assert main(["runs", "show", "diverged", "--json", "--runs-dir", str(runs_dir)]) == 0
+    shown = json.loads(capsys.readouterr().out, parse_constant=lambda token: pytest.fail(f"{token} is not JSON"))
+    assert shown["best_eval"] is None and shown["series"]["loss"] == [[100, 0.5], [200, None], [300, None]]
+    assert main(["runs", "--json", "--runs-dir", str(runs_dir)]) == 0
+    assert json.loads(capsys.readouterr().out, parse_constant=lambda token: pytest.fail(token))[0]["last_eval"] is None
+
+
+def test_the_progress_line_shows_every_number_and_the_clock_at_80_columns():
+    import io
+
+    from rich.console import Console
+
+    from tui_rl.cli.progress import TrainingProgress
+
+    console = Console(width=80, file=io.StringIO(), record=True, force_terminal=True)
+    progress = TrainingProgress(console)
+    progress.start(100_000)
+    progress.progress.update(progress.task, completed=54_321, fps="12,345", ret="-123.4", eval="-150.2",
+                             description="running")
+    console.print(progress.progress.get_renderable())
+    line = console.export_text().rstrip("\n")
+    assert len(line) <= 80 and "…" not in line
+    for shown in ("running", "54,321/100,000", "12,345 fps", "return -123.4", "eval -150.2", "0:00:00"):
+        assert shown in line

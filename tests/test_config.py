@@ -8,12 +8,16 @@ from tui_rl.config import (
     ConfigError,
     RunConfig,
     apply_overrides,
+    edit,
     live_fields,
     load_file,
     load_preset,
+    parse_value,
     save_file,
+    to_toml,
     validate,
 )
+from tui_rl.config.presets import name_problem
 
 
 def test_defaults_are_the_seed_dqn_on_cartpole():
@@ -94,3 +98,81 @@ def test_live_fields_follow_the_algorithm():
     assert "replay_buffer.batch_size" not in ppo  # PPO has no replay buffer
     assert {"optim.lr", "replay_buffer.batch_size"} <= dqn.keys()
     assert "env.id" not in dqn
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "message"),
+    [
+        ({"optim.lr": True}, "optim.lr", "expected a number, not True"),
+        ({"replay_buffer.batch_size": False}, "replay_buffer.batch_size", "expected a number"),
+        ({"network.hidden_sizes": [64, True]}, "network.hidden_sizes", "expected a number"),
+        ({"algorithm.gamma": True}, "algorithm.gamma", "expected a number"),
+        ({"algorithm.double_dqn": 1}, "algorithm.double_dqn", "expected true or false"),
+        ({"eval.target_return": float("nan")}, "eval.target_return", "finite number"),
+        ({"optim.max_grad_norm": float("inf")}, "optim.max_grad_norm", "finite number"),
+        ({"env.seed": 2**32}, "env.seed", "less than or equal to 4294967295"),
+        ({"replay_buffer.size": 10**12}, "replay_buffer.size", "less than or equal to 100000000"),
+        ({"algorithm.eps_start": 0.01}, "algorithm.eps_start", "must be at least eps_end (0.05)"),
+        ({"env.kwargs": {"g": float("nan")}}, "env.kwargs.g", "finite number, not nan"),
+        ({"env.kwargs.g": [1.0, [float("inf")]]}, "env.kwargs.g", "finite number, not inf"),
+        ({"env.kwargs.g": None}, "env.kwargs.g", "TOML has no null"),
+        ({"env.kwargs.deep": [[[[[[[[[[1]]]]]]]]]]}, "env.kwargs.deep", "nested more than"),
+        ({"transforms": [{"name": "RewardScaling", "params": {"loc": float("nan")}}]},
+         "transforms.0.params.loc", "finite number"),
+        ({"optim.speed": 1}, "optim.speed", "unknown field"),
+    ],
+)
+def test_refused_values_carry_the_dotted_path_of_the_field(changes, path, message):
+    with pytest.raises(ConfigError) as error:
+        edit(RunConfig(), changes)
+    assert [e.path for e in error.value.errors] == [path]
+    assert message in error.value.errors[0].message
+
+
+def test_a_config_with_nan_never_reaches_a_saved_file(tmp_path: Path):
+    config = RunConfig()
+    with pytest.raises(ConfigError):
+        edit(config, {"transforms": [{"name": "RewardScaling", "params": {"loc": float("nan")}}]})
+    save_file(config, tmp_path / "saved.toml")
+    config.env.kwargs = {"g": float("nan")}  # validates the section only, which takes any kwargs
+    with pytest.raises(ConfigError) as error:
+        save_file(config, tmp_path / "saved.toml")
+    assert [e.path for e in error.value.errors] == ["env.kwargs.g"]
+    assert load_file(tmp_path / "saved.toml") == RunConfig()  # the file saved before is intact
+
+
+def test_logging_csv_is_retired_and_old_files_saying_it_still_load(tmp_path: Path):
+    assert "csv" not in type(RunConfig().logging).model_fields
+    old = tmp_path / "old.toml"
+    old.write_text("[logging]\ncsv = true\ntensorboard = false\n")
+    assert load_file(old).logging == RunConfig().logging
+    assert "csv" not in to_toml(load_file(old))
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b'description = "caf\xe9"\n', "not UTF-8"),
+        (b"a = " + b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+        (b"[env]\nkwargs = " + b"{a = " * 3000 + b"1" + b"}" * 3000, "nested too deeply"),
+    ],
+)
+def test_unreadable_preset_files_are_config_errors(tmp_path: Path, content, message):
+    path = tmp_path / "bad.toml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=message):
+        load_file(path)
+
+
+@pytest.mark.parametrize("text", ["[" * 5000, "1\nx = 2"])
+def test_parse_value_reads_one_value_or_keeps_the_text(text):
+    assert parse_value(text) == text
+
+
+@pytest.mark.parametrize("name", ["x" * 101, "a\nb", "a\tb", "esc\x1b[2J", "a/b", ".", ""])
+def test_unusable_names_are_named(name):
+    assert name_problem(name)
+
+
+def test_usable_names_pass():
+    assert name_problem("cartpole dqn-é_2.v1") is None

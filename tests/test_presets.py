@@ -42,3 +42,10 @@ def test_preset_builds_its_env_and_algorithm(name):
     first = step[:, 0] if step.ndim > 1 else step[0]
     assert env.action_spec.is_in(first["action"])
     env.close()
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_passes_the_preflight_check_that_train_and_validate_run(name):
+    from tui_rl.engine.preflight import check_buildable
+
+    assert check_buildable(load_preset(name)) is None

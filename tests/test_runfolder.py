@@ -4,6 +4,7 @@ import json
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from tui_rl.engine.runfolder import (
     MAX_SOCKET_PATH,
     RUN_FILE,
     SCALARS_DIR,
+    UNREADABLE,
     RunFolderError,
     append_event,
     create_run,
@@ -127,3 +129,73 @@ def test_a_run_folder_too_deep_for_a_unix_socket_gets_a_short_socket_path(tmp_pa
     assert len(str(path)) <= MAX_SOCKET_PATH
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert socket_path_for(tmp_path) == tmp_path.resolve() / "control.sock"
+
+
+DAMAGED_RUN_JSON = {
+    "a list": (b"[]", "expected a JSON object, found a list"),
+    "null": (b"null", "found null"),
+    "not UTF-8": (b'{"status": "\xff"}', "utf-8"),
+    "not JSON": (b'{"status": ', "damaged"),
+    "a wrong type": (b'{"frames": "many"}', "frames: 'many' is not a whole number"),
+    "a boolean for a number": (b'{"total_frames": true}', "total_frames: True is not a whole number"),
+    "a pid out of range": (b'{"status": "running", "pid": 99999999999999}', "pid: 99999999999999"),
+    "deep nesting": (b"[" * 100_000, "damaged"),
+}
+
+
+@pytest.mark.parametrize("case", DAMAGED_RUN_JSON)
+def test_a_damaged_run_json_is_listed_as_unreadable_and_hides_no_other_run(tmp_path, case):
+    content, reason = DAMAGED_RUN_JSON[case]
+    create_run(RunConfig(), name="good", runs_dir=tmp_path)
+    damaged = create_run(RunConfig(), name="damaged", runs_dir=tmp_path)
+    (damaged / RUN_FILE).write_bytes(content)
+    listed = {s.name: s for s in list_runs(tmp_path)}
+    assert listed["good"].status == "starting"
+    assert listed["damaged"].status == UNREADABLE
+    assert reason in listed["damaged"].reason and str(damaged) not in listed["damaged"].reason
+    with pytest.raises(RunFolderError, match="damaged"):
+        read_summary(damaged)
+
+
+def test_events_that_are_not_utf8_objects_or_well_typed_are_skipped(run_dir):
+    append_event(run_dir, StatusChanged("running", seq=1, frames=0))
+    with open(run_dir / EVENTS_FILE, "ab") as file:
+        file.write(b'{"type": "StatusChanged", "state": "\xff"}\n')  # not UTF-8
+        file.write(b'[1, 2]\n"text"\nnull\n42\n')  # JSON, but not objects
+        file.write(b'{"type": "StatusChanged", "state": "running", "seq": "x"}\n')  # a wrong type
+        file.write(b'{"type": "Metrics", "values": {"fps": "fast"}}\n')
+        file.write(b'{"type": 5}\n' + b"[" * 100_000 + b"\n")
+    append_event(run_dir, Checkpointed("x", seq=2))
+    assert read_events(run_dir) == [StatusChanged("running", seq=1, frames=0), Checkpointed("x", seq=2)]
+    assert read_history(run_dir).last_seq == 2
+
+
+def test_metric_rows_with_an_infinite_frame_or_bad_bytes_are_skipped(run_dir):
+    write_metric(run_dir, "episode_return", "100,1.0\ninf,2.0\nnan,3.0\n-inf,4\n")
+    (run_dir / SCALARS_DIR / "loss.csv").write_bytes(b"100,\xff\n200,0.5\n")
+    metrics = read_history(run_dir).metrics
+    assert metrics["episode_return"] == [(100, 1.0)]
+    assert metrics["loss"] == [(200, 0.5)]
+
+
+@pytest.mark.parametrize(
+    "name, problem",
+    [("x" * 300, "at most 100 characters"), ("two\nlines", "newlines"), ("tab\there", "control"),
+     ("bell\x07", "control"), ("a/b", "slashes"), (".hidden", "dot"), ("", "empty")],
+)
+def test_unusable_run_names_are_refused_before_any_folder_is_made(tmp_path, name, problem):
+    with pytest.raises(RunFolderError, match=f"--name: .*{problem}"):
+        create_run(RunConfig(), name=name, runs_dir=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
+
+
+def test_a_runs_dir_that_is_a_file_or_cannot_hold_folders_is_refused(tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    with pytest.raises(RunFolderError, match="--runs-dir: .* is a file"):
+        create_run(RunConfig(), runs_dir=a_file)
+    with pytest.raises(RunFolderError, match="--runs-dir: cannot create runs in /proc"):
+        create_run(RunConfig(), name="x", runs_dir=Path("/proc"))
+    with pytest.raises(RunFolderError, match="--runs-dir: .* is a file"):
+        list_runs(a_file)
+    assert list_runs(tmp_path / "not-yet") == []

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from tui_rl.config.section import LIVE, Section
+from tui_rl.config.section import LIVE, FieldValueError, Section
 
 ActionKind = Literal["discrete", "continuous"]
 
@@ -94,6 +94,12 @@ class DQNConfig(OffPolicySection):
     )
     double_dqn: bool = Field(True, description="Double DQN targets")
     loss_function: Literal["l2", "smooth_l1"] = Field("l2", description="TD error loss")
+
+    @model_validator(mode="after")
+    def _epsilon_anneals_down(self) -> DQNConfig:
+        if self.eps_start < self.eps_end:
+            raise FieldValueError("eps_start", f"must be at least eps_end ({self.eps_end:g}); epsilon anneals down")
+        return self
 
 
 class DDPGConfig(OffPolicySection):

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tui_rl.config.errors import ConfigError, from_validation_error
+from tui_rl.config.errors import ConfigError, from_validation_error, shorten
 from tui_rl.config.models import RunConfig, live_fields
 
 #: sections whose keys are free-form (passed on as keyword arguments), not fields
@@ -69,9 +69,11 @@ def parse_value(text: str) -> Any:
     """A typed value as TOML would read it (``3e-4``, ``true``, ``[64, 64]``, ``"x"``), else text."""
     if text.lower() in ("none", "null"):
         return None
+    if "\n" in text or "\r" in text:  # one value only: never a second TOML line
+        return text
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return text
 
 
@@ -82,7 +84,7 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
         key, sep, raw = override.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ConfigError(f"--set {override!r}: expected KEY=VALUE, such as optim.lr=3e-4")
+            raise ConfigError.at(key, f"--set {shorten(override)}: expected KEY=VALUE, such as optim.lr=3e-4")
         changes[key] = parse_value(raw.strip())
     return changes
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from tui_rl.config.algorithms import ALGORITHMS
+from tui_rl.config.section import FieldValueError
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,24 @@ def from_validation_error(exc: ValidationError, source: str = "config") -> Confi
     errors = []
     for error in exc.errors():
         # The discriminated union adds the tag ("dqn") to the location: drop it, users never type it.
-        path = ".".join(str(part) for part in error["loc"] if part not in ALGORITHMS)
+        parts = [str(part) for part in error["loc"] if part not in ALGORITHMS]
         message = error["msg"]
-        if error["type"] == "extra_forbidden":
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, FieldValueError):  # a validator that names the field it refuses
+            parts.append(cause.field)
+            message = cause.message
+        elif error["type"] == "extra_forbidden":
             message = "unknown field"
         elif error["type"] == "union_tag_invalid":
             message = f"unknown algorithm; allowed: {', '.join(ALGORITHMS)}"
-        errors.append(FieldError(path, f"{message} (got {error.get('input')!r})"))
+        else:
+            message = f"{message} (got {shorten(error.get('input'))})"
+        errors.append(FieldError(".".join(parts), message))
     lines = [f"{source}: invalid configuration", *(f"  {error}" for error in errors)]
     return ConfigError("\n".join(lines), tuple(errors))
+
+
+def shorten(value: object, limit: int = 80) -> str:
+    """A value as the user wrote it, cut so a huge one does not flood the message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -7,12 +7,40 @@ forms from the model. Fields that the trainer can change while it runs carry ``l
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from tui_rl.config.algorithms import ALGORITHMS, DQNConfig
-from tui_rl.config.section import LIVE, Section
+from tui_rl.config.section import LIVE, FieldValueError, Section
+
+#: how deep a keyword-argument value may nest (a list of lists of ...): far beyond any real use
+MAX_NESTING = 8
+#: seeds go to numpy, which takes 32-bit ones
+MAX_SEED = 2**32 - 1
+#: the replay storage is allocated whole, in memory: 10^8 transitions of even CartPole's 4-number
+#: observations take about 6 GB. A bigger buffer is refused here, on any machine; one that does not
+#: fit this machine's memory is refused by the preflight check (engine/preflight.py) before a run starts
+MAX_REPLAY_SIZE = 100_000_000
+
+
+def keyword_value_problem(value: Any, depth: int) -> str | None:
+    """Why a keyword argument (env kwargs, transform params) cannot be stored in TOML: only text,
+    booleans, finite numbers, and lists or tables of them can; None when it can."""
+    if depth < 0:
+        return f"nested more than {MAX_NESTING} levels deep"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, not {value}"
+    if value is None:
+        return "TOML has no null: leave the key out instead"
+    if isinstance(value, (list, tuple)):
+        return next(filter(None, (keyword_value_problem(v, depth - 1) for v in value)), None)
+    if isinstance(value, dict):
+        return next(filter(None, (keyword_value_problem(v, depth - 1) for v in value.values())), None)
+    if not isinstance(value, (str, bool, int, float)):
+        return f"must be text, a number, true/false or a list of them, not {type(value).__name__}"
+    return None
 
 
 class EnvConfig(Section):
@@ -23,7 +51,9 @@ class EnvConfig(Section):
     num_envs: int = Field(
         1, ge=1, le=256, description="Parallel copies of the env (a synchronous vector env)"
     )
-    seed: int = Field(0, ge=0, description="Seed for the env, torch and the replay buffer")
+    seed: int = Field(
+        0, ge=0, le=MAX_SEED, description="Seed for the env, torch and the replay buffer"
+    )
     max_episode_steps: int | None = Field(
         None, ge=1, description="Cut episodes after this many steps (None: the env's own limit)"
     )
@@ -62,7 +92,9 @@ class CollectorConfig(Section):
 
 
 class ReplayBufferConfig(Section):
-    size: int = Field(100_000, ge=1, description="Transitions kept in the replay buffer")
+    size: int = Field(
+        100_000, ge=1, le=MAX_REPLAY_SIZE, description="Transitions kept in the replay buffer"
+    )
     batch_size: int = Field(
         128, ge=1, le=65_536, description="Transitions per gradient step", json_schema_extra=LIVE
     )
@@ -105,9 +137,18 @@ class CheckpointConfig(Section):
 
 
 class LoggingConfig(Section):
-    csv: bool = Field(True, description="CSV metrics (always readable by tui-rl)")
+    """CSV metrics are always written (they are the run's history); these add other loggers."""
+
     tensorboard: bool = Field(False, description="Also write TensorBoard event files")
     wandb: bool = Field(False, description="Also log to Weights & Biases, offline")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired_csv(cls, data: Any) -> Any:
+        # Older presets and run folders say `csv = true`; CSV is always on, so the key is dropped.
+        if isinstance(data, dict) and "csv" in data:
+            data = {k: v for k, v in data.items() if k != "csv"}
+        return data
 
 
 class RunConfig(Section):
@@ -127,6 +168,19 @@ class RunConfig(Section):
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Where the networks train ('auto': cuda when available)"
     )
+
+    @model_validator(mode="after")
+    def _keyword_args_are_storable(self) -> RunConfig:
+        # Checked here, not in their sections: a form builds a TransformConfig on its own, then
+        # sets it into the config through edit(), whose ConfigError it shows.
+        free_form = {"env.kwargs": self.env.kwargs}
+        free_form.update({f"transforms.{i}.params": t.params for i, t in enumerate(self.transforms)})
+        for path, values in free_form.items():
+            for key, value in values.items():
+                problem = keyword_value_problem(value, MAX_NESTING)
+                if problem:
+                    raise FieldValueError(f"{path}.{key}", problem)
+        return self
 
 
 def live_fields(config: RunConfig) -> dict[str, Any]:

@@ -7,16 +7,20 @@ CLI and the app can show it without a traceback.
 from __future__ import annotations
 
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+
 import tomli_w
 
 from tui_rl.config.edit import validate
-from tui_rl.config.errors import ConfigError
+from tui_rl.config.errors import ConfigError, shorten
 from tui_rl.config.models import RunConfig
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_PRESET = "cartpole-dqn"
+#: run and preset names become folder and file names, shown in one table cell
+MAX_NAME_LENGTH = 100
 
 
 @dataclass(frozen=True)
@@ -49,15 +53,21 @@ def list_presets() -> list[PresetInfo]:
 def resolve_preset(name_or_path: str) -> Path:
     """A preset name (``cartpole-dqn``) or a path to a TOML file."""
     path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise ConfigError(f"no such preset file: {path}")
-        return path
-    shipped = presets_dir() / f"{name_or_path}.toml"
-    if shipped.is_file():
-        return shipped
+    try:
+        if path.suffix == ".toml" or path.exists():
+            if not path.is_file():
+                raise ConfigError(f"no such preset file: {path}")
+            return path
+        shipped = presets_dir() / f"{name_or_path}.toml"
+        if shipped.is_file():
+            return shipped
+    except (OSError, ValueError) as exc:  # a name too long for a path, or holding a NUL
+        if isinstance(exc, ConfigError):
+            raise
+        why = getattr(exc, "strerror", None) or exc
+        raise ConfigError(f"{shorten(name_or_path)}: not a preset name or file ({why})") from None
     names = ", ".join(p.stem for p in sorted(presets_dir().glob("*.toml")))
-    raise ConfigError(f"unknown preset {name_or_path!r}; shipped presets: {names}")
+    raise ConfigError(f"unknown preset {shorten(name_or_path)}; shipped presets: {names}")
 
 
 def load_preset(name_or_path: str) -> RunConfig:
@@ -66,17 +76,36 @@ def load_preset(name_or_path: str) -> RunConfig:
 
 def load_file(path: Path) -> RunConfig:
     try:
-        data = tomllib.loads(Path(path).read_text())
+        data = tomllib.loads(Path(path).read_bytes().decode())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); TOML files are UTF-8") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to read") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return validate(data, source=str(path))
 
 
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a run or a preset (a folder or file name shown in tables), or None."""
+    if not name or name in (".", "..") or name.startswith("."):
+        return "must not be empty or start with a dot"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"at most {MAX_NAME_LENGTH} characters, not {len(name)}"
+    if any(ch in "/\\" or unicodedata.category(ch)[0] in "CZ" and ch != " " for ch in name):
+        return "letters, digits, spaces and punctuation only: no slashes, tabs, newlines or control characters"
+    return None
+
+
 def to_toml(config: RunConfig) -> str:
+    """The config as TOML, validated again first: a section changed in place (``config.env.kwargs =
+    ...`` validates only that section) never writes a file that would not load."""
     # TOML has no null: fields left at None are simply omitted and come back as their default None.
-    return tomli_w.dumps(config.model_dump(exclude_none=True))
+    data = config.model_dump(exclude_none=True)
+    validate(data, source="config to save")
+    return tomli_w.dumps(data)
 
 
 def save_file(config: RunConfig, path: Path) -> None:

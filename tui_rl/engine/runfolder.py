@@ -28,9 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from tui_rl.config import RunConfig, load_file, save_file
+from tui_rl.config.presets import name_problem
+from tui_rl.config.errors import shorten
 from tui_rl.engine import protocol
 from tui_rl.engine.counters import COUNTER_FIELDS, RunCounters
 from tui_rl.engine.protocol import FINAL_STATES, Event
+from tui_rl.engine.typed_json import from_json
 
 CONFIG_FILE = "config.toml"
 RUN_FILE = "run.json"
@@ -45,6 +48,10 @@ LOG_FILE = "trainer.log"
 
 #: AF_UNIX socket paths must fit in sun_path (108 bytes with the terminating NUL).
 MAX_SOCKET_PATH = 100
+#: the status :func:`list_runs` gives a folder whose run.json cannot be read; ``reason`` says why
+UNREADABLE = "unreadable"
+#: the largest pid a run.json may name (the kernel's PID_MAX_LIMIT)
+MAX_PID = 2**22
 
 
 class RunFolderError(ValueError):
@@ -125,7 +132,7 @@ def create_run(
 ) -> Path:
     """Make a new run folder (owner-only) holding ``config`` and a ``starting`` summary."""
     runs_dir = Path(runs_dir)
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    make_runs_dir(runs_dir)
     if name is not None:
         check_run_name(name)
         run_dir = runs_dir / name
@@ -136,6 +143,8 @@ def create_run(
                 f"--name: a run called {name!r} already exists in {runs_dir}; choose another name, "
                 f"or continue it with `tui-rl train --resume {name}`"
             ) from None
+        except OSError as exc:  # /proc, a read-only disk
+            raise cannot_create(runs_dir, exc) from None
     else:
         run_dir = make_unique_dir(runs_dir, default_run_name(config, preset))
     save_file(config, run_dir / CONFIG_FILE)
@@ -155,8 +164,23 @@ def create_run(
 
 
 def check_run_name(name: str) -> None:
-    if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith("."):
-        raise RunFolderError(f"--name: {name!r} is not a usable folder name")
+    problem = name_problem(name)
+    if problem:
+        raise RunFolderError(f"--name: {shorten(name)} is not a usable run name: {problem}")
+
+
+def make_runs_dir(runs_dir: Path) -> None:
+    """``runs_dir`` exists as a folder this user can create runs in; RunFolderError says why not."""
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise RunFolderError(f"--runs-dir: {runs_dir} is a file, not a folder") from None
+    except OSError as exc:
+        raise cannot_create(runs_dir, exc) from None
+
+
+def cannot_create(runs_dir: Path, exc: OSError) -> RunFolderError:
+    return RunFolderError(f"--runs-dir: cannot create runs in {runs_dir} ({exc.strerror or exc})")
 
 
 def default_run_name(config: RunConfig, preset: str) -> str:
@@ -173,6 +197,8 @@ def make_unique_dir(parent: Path, stem: str) -> Path:
             return candidate
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise cannot_create(parent, exc) from None
     raise RunFolderError(f"cannot find a free run name like {stem!r} in {parent}")
 
 
@@ -225,14 +251,17 @@ def read_config(run_dir: Path) -> RunConfig:
 
 
 def read_summary(run_dir: Path) -> RunSummary:
+    """run.json, each field checked for its type; RunFolderError says what is wrong."""
     run_dir = Path(run_dir)
     try:
-        data = json.loads((run_dir / RUN_FILE).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RunFolderError(f"{run_dir}: not a readable run folder ({exc})") from None
-    known = {f.name for f in dataclasses.fields(RunSummary)} - {"path"}
-    summary = RunSummary(path=run_dir, **{k: v for k, v in data.items() if k in known})
-    summary.name = run_dir.name
+        data = json.loads((run_dir / RUN_FILE).read_bytes().decode())
+        summary = from_json(RunSummary, data, name=run_dir.name, path=run_dir)
+    except OSError as exc:
+        raise RunFolderError(f"{run_dir}: not a readable run folder ({exc.strerror or exc})") from None
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, not an object, a wrong type
+        raise RunFolderError(f"{run_dir}: {RUN_FILE} is damaged ({exc})") from None
+    if summary.pid is not None and not 0 < summary.pid <= MAX_PID:
+        raise RunFolderError(f"{run_dir}: {RUN_FILE} is damaged (pid: {summary.pid} is not a process id)")
     if summary.status not in FINAL_STATES and summary.pid is not None and trainer_is_gone(summary):
         summary.status = "stopped"
         summary.reason = (
@@ -256,17 +285,18 @@ def trainer_is_gone(summary: RunSummary) -> bool:
 
 
 def read_series(path: Path) -> list[tuple[int, float]]:
-    """One CSVLogger file as ``[(frames, value)]``; a torn last line (a killed writer) is skipped."""
+    """One CSVLogger file as ``[(frames, value)]``; a torn last line (a killed writer) or a row
+    that is not ``frames,value`` is skipped."""
     series = []
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_bytes().decode(errors="replace")
     except OSError:
         return series
     for line in text.splitlines():
         step, sep, value = line.partition(",")
         try:
             series.append((int(float(step)), float(value)))
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: a frame count of inf
             continue
     return series
 
@@ -285,28 +315,28 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 
 
-def event_from_json(data: dict[str, Any]) -> Event | None:
-    cls = EVENT_TYPES.get(data.pop("type", ""))
+def event_from_json(data: Any) -> Event | None:
+    """The event a line of events.jsonl holds, or None for a line this version cannot use."""
+    cls = EVENT_TYPES.get(data.get("type")) if isinstance(data, dict) else None
     if cls is None:
         return None
-    names = {f.name for f in dataclasses.fields(cls)}
     try:
-        return cls(**{k: v for k, v in data.items() if k in names})
-    except TypeError:
+        return from_json(cls, data)
+    except (TypeError, ValueError):
         return None
 
 
 def read_events(run_dir: Path) -> list[Event]:
     events = []
     try:
-        lines = (Path(run_dir) / EVENTS_FILE).read_text().splitlines()
+        lines = (Path(run_dir) / EVENTS_FILE).read_bytes().splitlines()
     except OSError:
         return events
     for line in lines:
         try:
-            event = event_from_json(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line torn by a killed trainer
+            event = event_from_json(json.loads(line.decode()))
+        except (ValueError, RecursionError):
+            continue  # a line torn by a killed trainer, or not UTF-8 / JSON at all
         if event is not None:
             events.append(event)
     return events
@@ -318,21 +348,31 @@ def read_history(run_dir: Path) -> RunHistory:
 
 
 def is_run_dir(path: Path) -> bool:
-    return (Path(path) / RUN_FILE).is_file()
+    try:
+        return (Path(path) / RUN_FILE).is_file()
+    except (OSError, ValueError):  # a name too long for a path, or holding a NUL
+        return False
 
 
 def list_runs(runs_dir: Path = Path("runs")) -> list[RunSummary]:
-    """Every run under ``runs_dir``, newest first."""
+    """Every run under ``runs_dir``, newest first; one whose run.json cannot be read comes last,
+    with status :data:`UNREADABLE` and the reason, so one damaged folder never hides the others."""
     runs_dir = Path(runs_dir)
-    if not runs_dir.is_dir():
+    try:
+        paths = [path for path in runs_dir.iterdir() if path.is_dir() and is_run_dir(path)]
+    except FileNotFoundError:
         return []
+    except NotADirectoryError:
+        raise RunFolderError(f"--runs-dir: {runs_dir} is a file, not a folder") from None
+    except OSError as exc:
+        raise RunFolderError(f"--runs-dir: cannot list {runs_dir} ({exc.strerror or exc})") from None
     summaries = []
-    for path in runs_dir.iterdir():
-        if path.is_dir() and is_run_dir(path):
-            try:
-                summaries.append(read_summary(path))
-            except RunFolderError:
-                continue
+    for path in paths:
+        try:
+            summaries.append(read_summary(path))
+        except RunFolderError as exc:  # shown, with why, rather than hidden; last (created 0)
+            reason = str(exc).removeprefix(f"{path}: ")
+            summaries.append(RunSummary(name=path.name, path=path, status=UNREADABLE, reason=reason))
     return sorted(summaries, key=lambda s: s.created, reverse=True)
 
 
@@ -343,7 +383,7 @@ def resolve_run(name_or_path: str | Path, runs_dir: Path = Path("runs")) -> Path
         if is_run_dir(candidate):
             return candidate.resolve()
     known = ", ".join(s.name for s in list_runs(runs_dir)[:10]) or "none yet"
-    raise RunFolderError(f"no run {str(name_or_path)!r} in {runs_dir} (runs there: {known})")
+    raise RunFolderError(f"no run {shorten(str(name_or_path))} in {runs_dir} (runs there: {known})")
 
 
 def socket_path_for(run_dir: Path) -> Path:

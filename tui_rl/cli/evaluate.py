@@ -1,0 +1,27 @@
+"""``tui-rl eval RUN``: play a run's policy from its newest checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, UsageError
+from tui_rl.config import ConfigError
+from tui_rl.engine.runfolder import resolve_run
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    if args.episodes < 1:
+        raise UsageError(f"--episodes: must be at least 1, not {args.episodes}")
+    run_dir = resolve_run(args.run, args.runs_dir)
+    from tui_rl.engine.evaluate import evaluate_run  # bad config / no checkpoint: a ConfigError
+
+    try:
+        report = evaluate_run(run_dir, args.episodes, args.record)
+    except ConfigError:
+        raise
+    except Exception as exc:  # a damaged checkpoint, or one from another version: the reason, not a traceback
+        print(f"tui-rl: cannot evaluate {run_dir.name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(report.summary())
+    return EXIT_OK

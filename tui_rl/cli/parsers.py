@@ -1,0 +1,88 @@
+"""The command line: the app's arguments, and one subparser per command (each argument with help)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tui_rl.cli.app import cmd_attach
+from tui_rl.cli.evaluate import cmd_eval
+from tui_rl.cli.presets import cmd_presets
+from tui_rl.cli.runs import cmd_runs
+from tui_rl.cli.train import cmd_train
+
+SUBCOMMANDS = ("train", "presets", "runs", "attach", "eval")
+RUN_HELP = "a run's name (in --runs-dir) or its folder"
+
+
+def runs_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runs-dir", type=Path, default=Path("runs"), help="where run folders live (default: ./runs)"
+    )
+
+
+def app_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tui-rl", description="Open the tui-rl app.")
+    parser.add_argument("target", nargs="?", help="a preset name, a preset TOML file, or a run")
+    runs_dir_option(parser)
+    return parser
+
+
+def command_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tui-rl",
+        description="A terminal workbench for reinforcement learning on TorchRL. "
+        "`tui-rl [PRESET|FILE|RUN]` opens the app.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train headless with a progress bar")
+    train.add_argument("target", nargs="?", help="a preset name or a preset TOML file")
+    train.add_argument("--resume", metavar="RUN", help="go on from this run's last checkpoint")
+    train.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config field, such as optim.lr=3e-4 (repeatable)",
+    )
+    train.add_argument("--frames", type=int, help="frame budget (collector.total_frames)")
+    train.add_argument("--seed", type=int, help="seed (env.seed), 0 to 2^32-1")
+    train.add_argument("--name", help="run folder name (default: preset and time)")
+    runs_dir_option(train)
+    train.set_defaults(handler=cmd_train)
+
+    presets = sub.add_parser("presets", help="list, show or validate presets")
+    presets_sub = presets.add_subparsers(dest="action", metavar="ACTION")
+    show = presets_sub.add_parser("show", help="print a preset's TOML")
+    show.add_argument("name", help="a shipped preset's name (see `tui-rl presets`)")
+    validate = presets_sub.add_parser(
+        "validate", help="check a preset file (or a shipped preset) as `train` would, short of training"
+    )
+    validate.add_argument("file", metavar="FILE|NAME", help="a preset TOML file or a shipped preset's name")
+    presets.set_defaults(handler=cmd_presets)
+
+    runs = sub.add_parser("runs", help="list runs, or show one with its metric series")
+    runs_sub = runs.add_subparsers(dest="action", metavar="ACTION")
+    runs_show = runs_sub.add_parser("show", help="one run with its metric series")
+    runs_show.add_argument("run", metavar="RUN", help=RUN_HELP)
+    runs_show.add_argument("--json", action="store_true", help="machine-readable output")
+    runs_dir_option(runs_show)
+    runs.add_argument("--json", action="store_true", help="machine-readable output")
+    runs_dir_option(runs)
+    runs.set_defaults(handler=cmd_runs)
+
+    attach = sub.add_parser("attach", help="open the app on a run (live or finished)")
+    attach.add_argument("run", metavar="RUN", help=RUN_HELP)
+    runs_dir_option(attach)
+    attach.set_defaults(handler=cmd_attach)
+
+    evaluate = sub.add_parser("eval", help="evaluate a run's policy from its last checkpoint")
+    evaluate.add_argument("run", metavar="RUN", help=RUN_HELP)
+    evaluate.add_argument(
+        "--episodes", type=int, default=10, metavar="N", help="episodes to play (default: 10)"
+    )
+    evaluate.add_argument(
+        "--record", action="store_true",
+        help="record episode 1 as a video (MP4, or a GIF without FFmpeg) in the run folder",
+    )
+    runs_dir_option(evaluate)
+    evaluate.set_defaults(handler=cmd_eval)
+    return parser

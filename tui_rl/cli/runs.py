@@ -1,0 +1,112 @@
+"""``tui-rl runs``: the runs of a folder as a table (or JSON), and one run with its metric series."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from typing import Any
+
+from tui_rl.cli.outcome import EXIT_OK
+from tui_rl.engine.runfolder import UNREADABLE, RunHistory, RunSummary, list_runs, read_history, resolve_run
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    if args.action == "show":
+        history = read_history(resolve_run(args.run, args.runs_dir))
+        if args.json:
+            data = history.summary.to_json()
+            data["series"] = {name: [list(point) for point in series] for name, series in history.metrics.items()}
+            print(as_json(data))
+        else:
+            print_run(history)
+        return EXIT_OK
+    summaries = list_runs(args.runs_dir)
+    if args.json:
+        print(as_json([s.to_json() for s in summaries]))
+        return EXIT_OK
+    if not summaries:
+        print(f"no runs in {args.runs_dir}")
+        return EXIT_OK
+    print_runs(summaries)
+    return EXIT_OK
+
+
+def as_json(data: Any) -> str:
+    """Strict JSON: a value that became NaN or infinite (a diverged loss) is written as null."""
+
+    def finite(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: finite(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [finite(v) for v in value]
+        return value
+
+    return json.dumps(finite(data), indent=2, allow_nan=False)
+
+
+def print_runs(summaries: list[RunSummary]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, header_style="bold")
+    # Whole names, never cut: they are what `attach`, `runs show` and `--resume` take.
+    table.add_column("name", no_wrap=True, min_width=max(len(s.name) for s in summaries))
+    table.add_column("preset", overflow="fold")
+    for column in ("status", "frames"):
+        table.add_column(column, no_wrap=True)
+    for column in ("best eval", "last eval"):
+        table.add_column(column, justify="right")
+    for s in summaries:
+        frames = "-" if s.status == UNREADABLE else f"{s.frames:,}/{s.total_frames:,}"
+        cells = (s.name, s.preset, s.status, frames, number(s.best_eval), number(s.last_eval))
+        table.add_row(*map(Text, cells))  # Text: a name holding [brackets] is not markup
+    console = Console()
+    console.print(table)
+    for s in summaries:
+        if s.status == UNREADABLE:
+            console.print(f"{s.name}: {s.reason}", markup=False, highlight=False)
+
+
+def print_run(history: RunHistory) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console()
+    print_summary(console, history.summary)
+    table = Table("metric", "points", "first", "last", "min", "max", box=None, header_style="bold")
+    for name, series in history.metrics.items():
+        if series:
+            values = [v for _, v in series]
+            table.add_row(
+                Text(name), str(len(series)), f"{series[0][1]:.4g} @ {series[0][0]:,}",
+                f"{series[-1][1]:.4g} @ {series[-1][0]:,}", f"{min(values):.4g}", f"{max(values):.4g}",
+            )
+    console.print(table)
+
+
+def print_summary(console: Any, s: RunSummary) -> None:
+    from rich.table import Table
+
+    table = Table.grid(padding=(0, 2))
+    rows = [
+        ("run", f"{s.name}  ({s.path})"),
+        ("preset", s.preset or "-"),
+        ("env / algorithm", f"{s.env_id} / {s.algorithm}"),
+        ("status", s.status + (f": {s.reason}" if s.reason else "")),
+        ("frames", f"{s.frames:,} of {s.total_frames:,}"),
+        ("episodes", f"{s.episodes:,}"),
+        ("training time", f"{s.train_seconds:.1f} s"),
+        ("eval return", f"best {number(s.best_eval)}, last {number(s.last_eval)}"),
+    ]
+    for key, value in rows:
+        table.add_row(f"[bold]{key}[/]", value.replace("[", r"\["))
+    console.print(table)
+
+
+def number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"

@@ -1,0 +1,120 @@
+"""``tui-rl train``: a new run from a preset, or ``--resume RUN``, trained in this process."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import warnings
+from pathlib import Path
+from typing import Any
+
+from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, UsageError, quiet_torchrl
+from tui_rl.cli.progress import TrainingProgress
+from tui_rl.cli.runs import print_summary
+from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit, load_preset
+from tui_rl.config.edit import parse_overrides
+from tui_rl.engine.protocol import FINAL_STATES
+from tui_rl.engine.runfolder import check_run_name, create_run, read_config, read_summary, resolve_run, save_config
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    quiet_torchrl()  # before the preflight check first imports it
+    if args.frames is not None and args.frames < 1:
+        raise UsageError("--frames: must be a positive number of frames")
+    if args.resume:
+        if args.target:
+            raise UsageError("give either a preset to start a run or --resume RUN, not both")
+        run_dir, resume = prepare_resume(args), True
+    else:
+        if not args.target:
+            raise UsageError("train: name a preset or a preset file (see `tui-rl presets`), or --resume RUN")
+        if args.name is not None:
+            check_run_name(args.name)
+        config = apply_overrides(load_preset(args.target), training_overrides(args))
+        check(config)
+        run_dir = create_run(config, name=args.name, runs_dir=args.runs_dir, preset=args.target)
+        resume = False
+    return train_headless(run_dir, resume=resume, fresh=not resume)
+
+
+def check(config: RunConfig) -> None:
+    """Refuse, before any run folder exists, a config that cannot be built."""
+    from tui_rl.engine.preflight import check_buildable
+
+    check_buildable(config)
+
+
+def training_overrides(args: argparse.Namespace) -> list[str]:
+    overrides = list(args.overrides)
+    if args.frames is not None:
+        overrides.append(f"collector.total_frames={args.frames}")
+    if args.seed is not None:
+        overrides.append(f"env.seed={args.seed}")
+    return overrides
+
+
+def prepare_resume(args: argparse.Namespace) -> Path:
+    """The run folder to go on with, its config updated by --frames and live --set values."""
+    if args.seed is not None or args.name is not None:
+        raise UsageError("--seed and --name cannot change a run that is resumed")
+    run_dir = resolve_run(args.resume, args.runs_dir)
+    summary = read_summary(run_dir)
+    if summary.status not in FINAL_STATES:
+        raise UsageError(
+            f"run {summary.name} is {summary.status} (trainer pid {summary.pid}); "
+            f"watch it with `tui-rl attach {summary.name}`"
+        )
+    config = read_config(run_dir)
+    if args.overrides:  # only live fields: the networks stay as saved
+        config = edit(config, parse_overrides(args.overrides), live_only=True, source="--set")
+    if args.frames is not None:
+        config = apply_overrides(config, [f"collector.total_frames={args.frames}"])
+    check(config)
+    save_config(run_dir, config)
+    return run_dir
+def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
+    """Train in this process, behind the run's control socket, with a progress bar."""
+    from rich.console import Console
+
+    from tui_rl.engine.server import install_stop_signals, serve_run
+
+    console = Console(stderr=True)
+    progress = TrainingProgress(console)
+    holder: dict[str, Any] = {}
+
+    def on_trainer(trainer: Any) -> None:
+        holder["trainer"] = trainer
+        install_stop_signals(
+            trainer, {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
+        )
+
+        def hangup(signum: int, frame: Any) -> None:
+            console.quiet = True  # the terminal is gone: writing to it would raise
+            trainer.stop("the terminal closed")
+
+        signal.signal(signal.SIGHUP, hangup)
+        progress.start(trainer.config.collector.total_frames)
+
+    console.print(f"run folder: {run_dir}", markup=False, highlight=False)
+    try:
+        with progress, warnings.catch_warnings():
+            warnings.showwarning = progress.warn
+            state = serve_run(run_dir, resume=resume, on_event=progress.update, on_trainer=on_trainer)
+    except KeyboardInterrupt:
+        console.print("interrupted; the run resumes from its last checkpoint with "
+                      f"`tui-rl train --resume {run_dir.name}`", markup=False)
+        return 130
+    trainer = holder.get("trainer")
+    if trainer is not None and trainer.config_error and fresh and trainer.frames == 0:
+        shutil.rmtree(run_dir, ignore_errors=True)  # nothing was trained: leave no empty run behind
+        raise ConfigError(trainer.reason)
+    print_summary(console, read_summary(run_dir))
+    if state == "stopped":
+        where = "" if run_dir.resolve().parent == Path("runs").resolve() else f" --runs-dir {run_dir.parent}"
+        console.print(f"go on with `tui-rl train --resume {run_dir.name}{where}`",
+                      markup=False, highlight=False, soft_wrap=True)
+    if state == "failed":
+        console.print(f"run failed: {read_summary(run_dir).reason}\nrun folder: {run_dir}", markup=False)
+        return EXIT_FAILED
+    return EXIT_OK

@@ -1,0 +1,166 @@
+"""Whether a config can be built, checked before anything starts: ``tui-rl train`` (before the run
+folder exists), ``tui-rl presets validate`` and the app's Start run the same checks, so a config
+that passes here does not fail at set-up in the trainer.
+
+Each failure is a :class:`ConfigError` whose ``errors`` name the field.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tui_rl.config import ConfigError, FieldError, RunConfig
+from tui_rl.config.algorithms import action_kind_mismatch
+
+
+def check_buildable(config: RunConfig) -> None:
+    """The env makes with its kwargs, each transform builds with its params, the algorithm fits
+    the action space, the replay buffer fits in memory, the loggers' packages are installed and
+    the device is there. Raises ConfigError naming the field; returns None when all hold."""
+    check_loggers(config)
+    check_device(config.device)
+    env = make_checked_env(config)
+    try:
+        check_action_space(config, env)
+        check_replay_memory(config, env)
+    finally:
+        env.close()
+
+
+@contextmanager
+def about(path: str) -> Iterator[None]:
+    """Give a ConfigError raised inside that names no field the field ``path``."""
+    try:
+        yield
+    except ConfigError as exc:
+        if any(error.path for error in exc.errors):
+            raise
+        raise ConfigError(str(exc), (FieldError(path, str(exc)),)) from None
+
+
+def check_loggers(config: RunConfig) -> None:
+    from tui_rl.engine.metric_loggers import require
+
+    for name, wanted in config.logging:
+        if wanted:  # each logging field is named for the package it needs
+            with about(f"logging.{name}"):
+                require(name, f"logging.{name}")
+
+
+def check_device(device: str) -> None:
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError.at("device", "cuda was asked for, but torch sees no CUDA device; use cpu or auto")
+
+
+def make_checked_env(config: RunConfig):
+    """The run's env (one copy), each transform built first so a bad one is named by its place."""
+    from tui_rl.engine.transforms import build_transform
+
+    for index, transform in enumerate(config.transforms):
+        with about(f"transforms.{index}"):
+            build_transform(transform)
+    try:
+        return make_usable_env(config)
+    except Exception as exc:  # torchrl refuses a transform that does not fit the specs in many ways
+        raise blame(config, exc) from None
+
+
+def make_usable_env(config: RunConfig):
+    """The env, reset once and its specs read whole: what the trainer does first."""
+    from tui_rl.engine.envs import make_env
+
+    env = make_env(config, num_envs=1)
+    try:
+        env.reset()
+        env.fake_tensordict()
+    except BaseException:
+        env.close()
+        raise
+    return env
+
+
+def blame(config: RunConfig, exc: Exception) -> ConfigError:
+    """The field at fault when the env cannot be made: its id, one of its kwargs, or the first
+    transform of the stack that does not fit what comes before it."""
+    reason = str(exc) if isinstance(exc, ConfigError) else first_line(exc)
+    refusal = probe(config.env.id, {})
+    if refusal is not None:
+        return ConfigError.at("env.id", f"cannot make {config.env.id!r}: {first_line(refusal)}")
+    for key, value in config.env.kwargs.items():
+        refusal = probe(config.env.id, {key: value})
+        if refusal is not None:
+            return ConfigError.at(
+                f"env.kwargs.{key}", f"{config.env.id} does not take {key}={value!r}: {first_line(refusal)}"
+            )
+    for index, transform in enumerate(config.transforms):
+        if not makes(config.model_copy(update={"transforms": config.transforms[: index + 1]})):
+            return ConfigError.at(
+                f"transforms.{index}", f"{transform.name} does not fit {config.env.id} here: {reason}"
+            )
+    return ConfigError(reason, (FieldError("env", reason),))
+
+
+def probe(env_id: str, kwargs: dict) -> Exception | None:
+    """What gymnasium raises making ``env_id`` with ``kwargs`` (None: it makes)."""
+    import gymnasium
+
+    try:
+        gymnasium.make(env_id, **kwargs).close()
+    except Exception as exc:  # gymnasium raises many kinds: unknown id, missing extras, bad kwargs
+        return exc
+    return None
+
+
+def makes(config: RunConfig) -> bool:
+    try:
+        make_usable_env(config).close()
+    except Exception:  # the failure itself is reported by the caller
+        return False
+    return True
+
+
+def first_line(exc: Exception, limit: int = 300) -> str:
+    """An exception as one short line: torchrl's messages can hold whole specs."""
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0] if lines else ''}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_action_space(config: RunConfig, env) -> None:
+    from tui_rl.engine.envs import action_kind
+
+    mismatch = action_kind_mismatch(config.algorithm.name, config.env.id, action_kind(env))
+    if mismatch:
+        raise ConfigError(mismatch, (FieldError("algorithm.name", mismatch),))
+
+
+def check_replay_memory(config: RunConfig, env) -> None:
+    """The replay storage is allocated whole on the training device: it must fit there."""
+    if config.algorithm.on_policy:
+        return
+    size = config.replay_buffer.size
+    per_transition = env.fake_tensordict().bytes() + (16 if config.replay_buffer.prioritized else 0)
+    needed, available = size * per_transition, memory_bytes(config.device)
+    if needed > available:
+        raise ConfigError.at(
+            "replay_buffer.size",
+            f"{size:,} transitions of {per_transition:,} bytes need {gigabytes(needed)}; this machine "
+            f"has {gigabytes(available)} of memory, which holds at most {available // per_transition:,}",
+        )
+
+
+def memory_bytes(device: str) -> int:
+    """The memory the replay storage can live in: the GPU's with cuda, else this machine's RAM."""
+    import torch
+
+    if device != "cpu" and torch.cuda.is_available():
+        return torch.cuda.mem_get_info()[1]
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def gigabytes(count: int) -> str:
+    return f"{count / 1e9:,.1f} GB"
