@@ -86,33 +86,17 @@ def make_usable_env(config: RunConfig):
 def blame(config: RunConfig, exc: Exception) -> ConfigError:
     """The field at fault when the env cannot be made: its id, one of its kwargs, or the first
     transform of the stack that does not fit what comes before it."""
+    from tui_rl.engine.envs import EnvError
+
+    if isinstance(exc, EnvError):  # make_env already named the env field at fault
+        return exc
     reason = str(exc) if isinstance(exc, ConfigError) else first_line(exc)
-    refusal = probe(config.env.id, {})
-    if refusal is not None:
-        return ConfigError.at("env.id", f"cannot make {config.env.id!r}: {first_line(refusal)}")
-    for key, value in config.env.kwargs.items():
-        refusal = probe(config.env.id, {key: value})
-        if refusal is not None:
-            return ConfigError.at(
-                f"env.kwargs.{key}", f"{config.env.id} does not take {key}={value!r}: {first_line(refusal)}"
-            )
     for index, transform in enumerate(config.transforms):
         if not makes(config.model_copy(update={"transforms": config.transforms[: index + 1]})):
             return ConfigError.at(
                 f"transforms.{index}", f"{transform.name} does not fit {config.env.id} here: {reason}"
             )
     return ConfigError(reason, (FieldError("env", reason),))
-
-
-def probe(env_id: str, kwargs: dict) -> Exception | None:
-    """What gymnasium raises making ``env_id`` with ``kwargs`` (None: it makes)."""
-    import gymnasium
-
-    try:
-        gymnasium.make(env_id, **kwargs).close()
-    except Exception as exc:  # gymnasium raises many kinds: unknown id, missing extras, bad kwargs
-        return exc
-    return None
 
 
 def makes(config: RunConfig) -> bool:
