@@ -190,16 +190,16 @@ def check_params(cfg: TransformConfig) -> dict[str, Any]:
     known = {param.name: param for param in spec.params}
     unknown = sorted(set(cfg.params) - set(known))
     if unknown:
-        raise ConfigError(
-            f"transforms.{cfg.name}.{unknown[0]}: unknown parameter; "
-            f"{cfg.name} takes {', '.join(known)}"
+        raise ConfigError.at(
+            f"transforms.{cfg.name}.{unknown[0]}",
+            f"unknown parameter; {cfg.name} takes {', '.join(known)}",
         )
     checked = {}
     for param in spec.params:
         where = f"transforms.{cfg.name}.{param.name}"
         if param.name not in cfg.params:
             if param.required:
-                raise ConfigError(f"{where}: required ({param.description})")
+                raise ConfigError.at(where, f"required ({param.description})")
             checked[param.name] = param.default
             continue
         checked[param.name] = _check_value(where, param, cfg.params[param.name])
@@ -209,19 +209,19 @@ def check_params(cfg: TransformConfig) -> dict[str, Any]:
 def _check_value(where: str, param: ParamSpec, value: Any) -> Any:
     if value is None:
         if param.required:
-            raise ConfigError(f"{where}: required ({param.description})")
+            raise ConfigError.at(where, f"required ({param.description})")
         return None
     kind = param.kind
     if kind == "keys":
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(_is_key(key) for key in value):
-            raise ConfigError(f"{where}: expected a list of keys such as [\"observation\"], got {value!r}")
+            raise ConfigError.at(where, f"expected a list of keys such as [\"observation\"], got {value!r}")
         return [key if isinstance(key, str) else tuple(key) for key in value]
     if kind == "list":
         numbers = value if isinstance(value, list) else [value]
         if not numbers or not all(_is_number(v) for v in numbers):
-            raise ConfigError(f"{where}: expected a number or a list of numbers, got {value!r}")
+            raise ConfigError.at(where, f"expected a number or a list of numbers, got {value!r}")
         return value
     ok = {
         "int": isinstance(value, int) and not isinstance(value, bool),
@@ -230,9 +230,9 @@ def _check_value(where: str, param: ParamSpec, value: Any) -> Any:
         "str": isinstance(value, str),
     }[kind]
     if not ok:
-        raise ConfigError(f"{where}: expected {'a number' if kind == 'float' else 'a ' + kind}, got {value!r}")
+        raise ConfigError.at(where, f"expected {'a number' if kind == 'float' else 'a ' + kind}, got {value!r}")
     if param.minimum is not None and value < param.minimum:
-        raise ConfigError(f"{where}: must be at least {param.minimum:g}, got {value!r}")
+        raise ConfigError.at(where, f"must be at least {param.minimum:g}, got {value!r}")
     return float(value) if kind == "float" else value
 
 

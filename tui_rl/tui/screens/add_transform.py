@@ -17,7 +17,7 @@ from tui_rl.engine.transforms import TRANSFORMS
 class AddTransformScreen(ModalScreen[str | None]):
     """Dismisses with the chosen transform's name, or None."""
 
-    CSS_PATH = "setup.tcss"
+    CSS_PATH = "add_transform.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Cancel", id="add_transform.cancel"),
     ]

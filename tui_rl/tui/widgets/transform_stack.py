@@ -17,7 +17,7 @@ from textual.widgets.option_list import Option
 from tui_rl.config import ConfigError, TransformConfig
 from tui_rl.config.edit import parse_value
 from tui_rl.engine.transforms import TRANSFORMS, ParamSpec, check_params
-from tui_rl.tui.widgets.hparam_form import FieldForm, FieldRow, error_for
+from tui_rl.tui.widgets.hparam_form import FieldForm, FieldRow, message_for
 
 
 def summary(transform: TransformConfig) -> str:
@@ -43,6 +43,7 @@ class ParamField:
 
     live = False
     choices = None
+    placeholder = ""
 
     @property
     def is_bool(self) -> bool:
@@ -126,7 +127,7 @@ class ParamForm(FieldForm):
         try:
             check_params(candidate)
         except ConfigError as exc:
-            self.refuse(row, error_for(row.field.path, exc))
+            self.refuse(row, message_for(row.field.path, exc))
             return
         self.accept(row, value)
         self.transform = candidate
