@@ -102,9 +102,11 @@ class ParamForm(FieldForm):
             return
         spec = TRANSFORMS.get(self.transform.name)
         if spec is None:
-            yield Static(f"{self.transform.name} is not in the registry.", classes="empty-note")
+            yield Static(
+                f"{self.transform.name} is not in the registry.", classes="empty-note", markup=False
+            )
             return
-        yield Static(spec.description, classes="group-title")
+        yield Static(spec.description, classes="group-title", markup=False)
         for param in spec.params:
             value = self.transform.params.get(param.name, param.default)
             yield FieldRow(ParamField(spec.name, param), value)
@@ -175,7 +177,7 @@ class TransformStack(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="transform-columns"):
-            stack = OptionList(id="transform-list")
+            stack = OptionList(id="transform-list", markup=False)  # params hold brackets: [0.5]
             stack.border_title = "Stack (applied in order)"
             yield stack
             form = ParamForm(self.transforms[0] if self.transforms else None, id="transform-params")
