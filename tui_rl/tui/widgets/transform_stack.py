@@ -93,7 +93,8 @@ class ParamForm(FieldForm):
             return self.form
 
     def __init__(self, transform: TransformConfig | None, *, id: str | None = None) -> None:
-        super().__init__(id=id, classes="param-form side-form")
+        # Half of the Transforms tab at every size: each note goes under its row.
+        super().__init__(id=id, classes="param-form side-form notes-under")
         self.transform = transform
 
     def compose(self) -> ComposeResult:
