@@ -29,7 +29,8 @@ def switch_algorithm(
     """
     section_class = ALGORITHMS.get(name)
     if section_class is None:
-        raise ConfigError.at("algorithm.name", f"unknown algorithm {name!r}; allowed: {', '.join(ALGORITHMS)}")
+        allowed = ", ".join(ALGORITHMS)
+        raise ConfigError.at("algorithm.name", f"unknown algorithm {name!r}; allowed: {allowed}")
     old = config.algorithm
     if old.name == name:
         return config, []
@@ -58,7 +59,8 @@ def switch_algorithm(
 
 def shared_fields(old: AlgorithmSection, new: AlgorithmSection) -> list[str]:
     """Fields both sections have (the name aside), in the new section's order."""
-    return [field for field in type(new).model_fields if field != "name" and field in type(old).model_fields]
+    theirs = type(old).model_fields
+    return [field for field in type(new).model_fields if field != "name" and field in theirs]
 
 
 def carry_over(

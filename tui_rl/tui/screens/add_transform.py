@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.console import Group
+from rich.padding import Padding
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -25,7 +27,11 @@ class AddTransformScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         options = OptionList(
             *[
-                Option(Text.assemble((name, "bold"), "\n  ", (spec.description, "dim")), id=name)
+                # The description indented on every line it wraps to, under its name.
+                Option(
+                    Group(Text(name, "bold"), Padding(Text(spec.description, "dim"), (0, 0, 0, 2))),
+                    id=name,
+                )
                 for name, spec in TRANSFORMS.items()
             ],
             id="add-transform-list",

@@ -265,12 +265,8 @@ class SetupScreen(Screen):
         config, changes = switch_algorithm(self.app.config, name, self.remembered)
         self.use(config)
         self.query_one(AlgorithmPicker).show_changes(changes)
-        self.notify(
-            "\n".join([reason, *changes] if reason else changes),
-            title="Algorithm",
-            timeout=10,
-            markup=False,
-        )
+        if reason:  # a switch the user did not make, maybe out of sight: say it where they are
+            self.notify("\n".join([reason, *changes]), title="Algorithm", timeout=10, markup=False)
         await self.query_one("#policy-form", HparamForm).rebuild(config, policy_paths(config))
         await self.query_one("#hparam-form", HparamForm).rebuild(config, hparam_paths(config))
 

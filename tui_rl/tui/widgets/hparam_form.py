@@ -26,6 +26,7 @@ from tui_rl.config import ConfigError, RunConfig, edit, parse_value
 
 LIVE_MARK = "●"
 JSON_EXAMPLE = '{"key": value}'
+WANTED_JSON = f"expected a JSON object such as {JSON_EXAMPLE}"
 
 
 @dataclass(frozen=True)
@@ -119,11 +120,10 @@ class FieldSpec:
         try:
             value = json.loads(text, parse_constant=refuse_constant)
         except json.JSONDecodeError as exc:
-            raise ConfigError.at(
-                self.path, f"expected a JSON object such as {JSON_EXAMPLE} ({exc.msg} at column {exc.colno})"
-            ) from None
+            where = f"{exc.msg} at column {exc.colno}"
+            raise ConfigError.at(self.path, f"{WANTED_JSON} ({where})") from None
         if not isinstance(value, dict):
-            raise ConfigError.at(self.path, f"expected a JSON object such as {JSON_EXAMPLE}, got {text}")
+            raise ConfigError.at(self.path, f"{WANTED_JSON}, got {text}")
         return value
 
 
