@@ -12,14 +12,14 @@ from conftest import renderable_text, screen_text, settle, until, words_on_scree
 from textual.binding import Binding
 from textual.message import Message
 
-from tui_rl.config import load_file, load_preset
+from tui_rl.config import ConfigError, FieldError, load_file, load_preset
 from tui_rl.engine.transforms import TRANSFORMS
 from tui_rl.tui import app as app_module
 from tui_rl.tui.app import TuiRlApp, UnavailableScreen
 from tui_rl.tui.commands import BindingCommands
 from tui_rl.tui.screens.help import HelpScreen
 from tui_rl.tui.widgets.algorithm_picker import AlgorithmPicker
-from tui_rl.tui.widgets.hparam_form import FieldForm, HparamForm
+from tui_rl.tui.widgets.hparam_form import FieldForm, HparamForm, message_for
 
 SMALL = (80, 24)
 
@@ -406,3 +406,14 @@ async def test_text_from_data_is_shown_as_typed_not_read_as_markup(tmp_path, mon
         await pilot.press("enter")
         await until(pilot, lambda: "tui-rl[tensorboard]/p.toml:" in words_on_screen(app),
                     what="the save error, brackets and all")
+
+
+def test_a_field_shows_its_own_errors_and_names_the_fields_of_the_others():
+    error = ConfigError(
+        "setup: invalid configuration",
+        (FieldError("algorithm.eps_start", "must not be below eps_end"), FieldError("optim.lr", "too big")),
+    )
+    assert message_for("optim.lr", error) == "too big"
+    assert message_for("algorithm.eps_end", error) == (
+        "algorithm.eps_start: must not be below eps_end; optim.lr: too big"
+    )
