@@ -2,49 +2,48 @@
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
-from rich.console import Console
+from conftest import renderable_text, screen_text, settle, until, words_on_screen
 from textual.binding import Binding
+from textual.message import Message
 
-from tui_rl.config import load_file, load_preset
+from tui_rl.config import ConfigError, FieldError, load_file, load_preset
 from tui_rl.engine.transforms import TRANSFORMS
 from tui_rl.tui import app as app_module
 from tui_rl.tui.app import TuiRlApp, UnavailableScreen
 from tui_rl.tui.commands import BindingCommands
 from tui_rl.tui.screens.help import HelpScreen
+from tui_rl.tui.widgets.algorithm_picker import AlgorithmPicker
+from tui_rl.tui.widgets.hparam_form import FieldForm, HparamForm, message_for
 
 SMALL = (80, 24)
 
 
-def screen_text(app: TuiRlApp) -> str:
-    """What the terminal shows, as plain text."""
-    width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), record=True, color_system=None)
-    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
-    return console.export_text()
+class RecordingApp(TuiRlApp):
+    """The app, keeping the messages of the Setup widgets that bubble up to it, in order."""
 
+    CSS_PATH = str(Path(app_module.__file__).with_name(TuiRlApp.CSS_PATH))  # not beside this file
 
-def words_on_screen(app: TuiRlApp) -> str:
-    """The screen's text with line breaks and runs of spaces as one space (notes wrap)."""
-    return " ".join(screen_text(app).split())
+    def __init__(self) -> None:
+        super().__init__()
+        self.posted: list[Message] = []
 
+    def on_algorithm_picker_chosen(self, message: AlgorithmPicker.Chosen) -> None:
+        self.posted.append(message)
 
-def renderable_text(renderable, width: int = 200) -> str:
-    console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
-    console.print(renderable)
-    return console.export_text()
+    def on_field_form_invalid(self, message: FieldForm.Invalid) -> None:
+        self.posted.append(message)
 
+    def on_hparam_form_edited(self, message: HparamForm.Edited) -> None:
+        self.posted.append(message)
 
-async def settle(pilot) -> None:
-    """Let the background workers (registry, spec probe, preview) finish and the screen catch up."""
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.pause()
+    def posted_of(self, kind: type[Message]) -> list:
+        return [message for message in self.posted if isinstance(message, kind)]
 
 
 async def clear_and_type(pilot, text: str) -> None:
@@ -65,7 +64,7 @@ async def test_opens_on_cartpole_dqn_with_its_specs():
 
 
 async def test_search_pendulum_shows_continuous_actions_and_drops_dqn():
-    app = TuiRlApp()
+    app = RecordingApp()
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await pilot.press("slash", *"Pendulum", "enter")
@@ -81,9 +80,19 @@ async def test_search_pendulum_shows_continuous_actions_and_drops_dqn():
         assert "Pendulum-v1 has continuous actions: DQN cannot act in it." in shown
         assert app.screen.query_one("#algorithm-dqn").disabled
         assert not app.screen.query_one("#algorithm-sac").disabled
-        # The config moved to an algorithm that can act in the env, and says so.
-        assert app.config.algorithm.name in ("ddpg", "sac", "ppo", "a2c")
-        assert f"Training with {app.config.algorithm.name.upper()}." in shown
+        # The config moved to an algorithm that can act in the env, kept the tuned values both
+        # share, and says so; the user chose nothing, so no choice was posted.
+        assert app.config.algorithm.name == "ddpg"
+        assert (app.config.algorithm.gamma, app.config.algorithm.updates_per_batch) == (0.98, 32)
+        assert "Training with DDPG." in shown
+        assert "kept from DQN: gamma 0.98, updates_per_batch 32" in shown
+        assert app.posted_of(AlgorithmPicker.Chosen) == []
+
+        # Back on CartPole the switch back gives the preset's DQN again, not DQN's defaults.
+        await pilot.press("slash", *"CartPole-v1", "enter")
+        await settle(pilot)
+        await until(pilot, lambda: app.config.algorithm.name == "dqn", what="the switch back to DQN")
+        assert app.config == load_preset("cartpole-dqn")
 
 
 async def test_an_unknown_env_id_is_explained_and_kwargs_reach_the_env():
@@ -133,7 +142,13 @@ async def test_step_counter_preview_counts_one_to_ten():
         assert [t.model_dump() for t in app.config.transforms] == [
             {"name": "StepCounter", "params": {"max_steps": 10}}
         ]
-        assert "1. StepCounter(max_steps=10)" in screen_text(app)
+        shown = screen_text(app)
+        assert "1. StepCounter(max_steps=10)" in shown
+        # At 80x24 all ten steps are on screen without focusing or scrolling the preview.
+        steps_shown = [int(cells[1]) for cells in map(str.split, shown.splitlines())
+                       if len(cells) > 3 and cells[0] == "│" and cells[1].isdigit()]
+        assert steps_shown == list(range(1, 11))
+        assert app.focused.id == "transform-list"
         rollout = app.preview_rollout
         assert rollout["next", "step_count"].flatten().tolist() == list(range(1, 11))
 
@@ -304,3 +319,101 @@ def test_app_modules_and_the_app_load_no_torch(module):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert result.stdout.split() == ["False", "False", "False"]
+
+
+async def test_switching_dqn_to_ppo_and_back_by_keys_keeps_the_presets_tuned_values():
+    app = RecordingApp()
+    preset = load_preset("cartpole-dqn")  # gamma 0.98, 32 updates per batch, hard targets, ...
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("right_square_bracket", "right_square_bracket")  # the Policy tab
+        await until(pilot, lambda: getattr(app.focused, "id", None) == "algorithm-set")
+        await pilot.press("down", "enter")  # DDPG and SAC cannot act in CartPole: down is PPO
+        await until(pilot, lambda: app.config.algorithm.name == "ppo", what="the switch to PPO")
+        assert app.config.algorithm.gamma == 0.98  # carried over, not PPO's default 0.99
+        assert "kept from DQN: gamma 0.98" in words_on_screen(app)
+
+        await pilot.press("up", "enter")
+        await until(pilot, lambda: app.config.algorithm.name == "dqn", what="the switch back")
+        assert app.config == preset
+        note = str(app.screen.query_one("#algorithm-changes").content)
+        assert "Algorithm PPO → DQN: DQN's values are back as last set" in note
+        assert "gamma 0.99" not in note  # PPO kept DQN's gamma: nothing to report about it
+        assert "DQN's values are back as last set" in words_on_screen(app)
+        assert [message.name for message in app.posted_of(AlgorithmPicker.Chosen)] == ["ppo", "dqn"]
+
+        await pilot.press("right_square_bracket")  # the hyperparameters show DQN's values again
+        await pilot.pause()
+        assert app.screen.query_one("#field-algorithm-updates-per-batch").value == "32"
+        assert app.screen.query_one("#field-algorithm-target-update").value == "hard"
+
+
+async def test_env_kwargs_asks_for_a_json_object_and_refuses_anything_else_by_name():
+    app = RecordingApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        assert 'JSON {"key": value}' in screen_text(app)  # the empty box says what it wants
+        app.screen.query_one("#field-env-kwargs").focus()
+        await pilot.press(*"render_mode=rgb_array")
+        await pilot.pause()
+        assert app.screen.invalid_fields == ["env.kwargs"]
+        note = app.screen.query_one("#field-env-kwargs").parent.query_one(".field-note")
+        assert str(note.content).startswith('✗ expected a JSON object such as {"key": value}')
+        await until(pilot, lambda: "✗ expected a JSON object such as" in screen_text(app))
+        refused = app.posted_of(FieldForm.Invalid)[-1]
+        assert refused.path == "env.kwargs"
+        assert refused.message.startswith('expected a JSON object such as {"key": value}')
+
+        await clear_and_type(pilot, '{"x": NaN}')
+        await pilot.pause()
+        assert app.posted_of(FieldForm.Invalid)[-1].message == "NaN is not allowed; use a finite number"
+        assert app.config.env.kwargs == {}
+
+        await clear_and_type(pilot, '{"render_mode": "rgb_array"}')
+        await pilot.pause()
+        assert app.screen.invalid_fields == []
+        edited = app.posted_of(HparamForm.Edited)[-1]
+        assert edited.path == "env.kwargs"
+        assert edited.config.env.kwargs == {"render_mode": "rgb_array"} == app.config.env.kwargs
+
+
+async def test_help_scrolls_to_its_last_key_at_80x24():
+    app = TuiRlApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        table = app.screen.query_one("#help-keys")
+        last = " ".join(table.get_row_at(table.row_count - 1))
+        assert last not in words_on_screen(app)  # more keys than rows at 80x24
+        await pilot.press("pagedown", "pagedown")
+        await until(pilot, lambda: last in words_on_screen(app), what="the last key, scrolled to")
+
+
+async def test_text_from_data_is_shown_as_typed_not_read_as_markup(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tui-rl[tensorboard]").write_text("a file where the preset wants a folder")
+    app = TuiRlApp()
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"x[bold]y")
+        await pilot.pause()
+        await until(pilot, lambda: "No registered id matches" in screen_text(app))
+        assert "'x[bold]y'" in screen_text(app)  # the end of that line, brackets and all
+
+        await pilot.press("escape", "ctrl+s")
+        await pilot.pause()
+        await clear_and_type(pilot, "tui-rl[tensorboard]/p.toml")
+        await pilot.press("enter")
+        await until(pilot, lambda: "tui-rl[tensorboard]/p.toml:" in words_on_screen(app),
+                    what="the save error, brackets and all")
+
+
+def test_a_field_shows_its_own_errors_and_names_the_fields_of_the_others():
+    error = ConfigError(
+        "setup: invalid configuration",
+        (FieldError("algorithm.eps_start", "must not be below eps_end"), FieldError("optim.lr", "too big")),
+    )
+    assert message_for("optim.lr", error) == "too big"
+    assert message_for("algorithm.eps_end", error) == (
+        "algorithm.eps_start: must not be below eps_end; optim.lr: too big"
+    )

@@ -8,25 +8,35 @@ preset, so retuning a preset does not change the pictures.
 from __future__ import annotations
 
 import pytest
+from conftest import settle, until
 
-from tui_rl.config import RunConfig
+from tui_rl.config import RunConfig, TransformConfig
 from tui_rl.tui.app import TuiRlApp
+from tui_rl.tui.widgets.spec_view import SpecView
 
 SIZES = {"small": (80, 24), "large": (160, 48)}
+#: a stack for the Transforms tab's picture: one transform with a parameter set, one without
+STACK = [
+    TransformConfig(name="StepCounter", params={"max_steps": 200}),
+    TransformConfig(name="RewardSum"),
+]
 
 
-def make_app() -> TuiRlApp:
-    return TuiRlApp(RunConfig(description="CartPole with DQN"), preset_name="defaults")
+def make_app(config: RunConfig | None = None) -> TuiRlApp:
+    return TuiRlApp(config or RunConfig(description="CartPole with DQN"), preset_name="defaults")
 
 
-async def settle(pilot) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+async def settled(pilot) -> None:
+    """The background work done: the specs probed (the probe starts after the first paint, so
+    waiting for the workers alone can come too early) and the env registry listed."""
+    view = pilot.app.screen.query_one(SpecView)
+    await until(pilot, lambda: view.kind is not None, what="the specs of CartPole")
+    await settle(pilot)
 
 
 def on_tab(tab: str):
     async def run_before(pilot) -> None:
-        await settle(pilot)
+        await settled(pilot)
         pilot.app.screen.show_tab(tab)
         await pilot.pause()
 
@@ -40,9 +50,15 @@ def test_setup_tabs(snap_compare, tab, size):
 
 
 @pytest.mark.parametrize("size", SIZES)
+def test_transforms_tab(snap_compare, size):
+    app = make_app(RunConfig(description="CartPole with DQN", transforms=STACK))
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=on_tab("tab-transforms"))
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_help_screen(snap_compare, size):
     async def run_before(pilot) -> None:
-        await settle(pilot)
+        await settled(pilot)
         await pilot.press("question_mark")
         await pilot.pause()
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.console import Group
+from rich.padding import Padding
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -17,7 +19,7 @@ from tui_rl.engine.transforms import TRANSFORMS
 class AddTransformScreen(ModalScreen[str | None]):
     """Dismisses with the chosen transform's name, or None."""
 
-    CSS_PATH = "setup.tcss"
+    CSS_PATH = "add_transform.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Cancel", id="add_transform.cancel"),
     ]
@@ -25,7 +27,11 @@ class AddTransformScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         options = OptionList(
             *[
-                Option(Text.assemble((name, "bold"), "\n  ", (spec.description, "dim")), id=name)
+                # The description indented on every line it wraps to, under its name.
+                Option(
+                    Group(Text(name, "bold"), Padding(Text(spec.description, "dim"), (0, 0, 0, 2))),
+                    id=name,
+                )
                 for name, spec in TRANSFORMS.items()
             ],
             id="add-transform-list",

@@ -28,7 +28,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="help-panel") as panel:
             panel.border_title = "Keys"
-            panel.border_subtitle = "esc closes"
+            panel.border_subtitle = "↑↓ scroll · esc closes"
             yield Static(
                 "[b]ctrl+p[/b] finds any action by name, in every mode. "
                 "[b]tab[/b] moves between panes.",

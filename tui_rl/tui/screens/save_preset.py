@@ -15,7 +15,7 @@ from textual.widgets import Button, Input, Label, Static
 class SavePresetScreen(ModalScreen[Path | None]):
     """Dismisses with the path typed, or None."""
 
-    CSS_PATH = "setup.tcss"
+    CSS_PATH = "save_preset.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Cancel", id="save_preset.cancel"),
     ]

@@ -6,32 +6,38 @@ its field and keeps the run from starting.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from rich.console import Group
-from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, ScrollableContainer, Vertical
+from textual.containers import Horizontal, Vertical
 from textual.lazy import Lazy
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Static, TabbedContent, TabPane
 from textual.timer import Timer
-from textual.worker import get_current_worker
 
-from tui_rl.config import ConfigError, RunConfig, fitting_algorithms, save_file
+from tui_rl.config import ConfigError, RunConfig, edit, fitting_algorithms, save_file
+from tui_rl.config.algorithm_switch import switch_algorithm
+from tui_rl.config.algorithms import AlgorithmSection
 from tui_rl.tui.screens.add_transform import AddTransformScreen
 from tui_rl.tui.screens.save_preset import SavePresetScreen
+from tui_rl.tui.screens.setup_fields import (
+    ENV_FIELDS,
+    GROUP_TITLES,
+    POLICY_TITLES,
+    PROBED_FIELDS,
+    hparam_paths,
+    policy_paths,
+)
 from tui_rl.tui.widgets.algorithm_picker import AlgorithmPicker
 from tui_rl.tui.widgets.env_picker import EnvPicker
-from tui_rl.tui.widgets.hparam_form import LIVE_MARK, FieldForm, HparamForm, with_value
+from tui_rl.tui.widgets.hparam_form import LIVE_MARK, FieldForm, HparamForm
+from tui_rl.tui.widgets.rollout_preview import RolloutPreview
 from tui_rl.tui.widgets.spec_view import SpecView
 from tui_rl.tui.widgets.transform_stack import TransformStack
 
-PREVIEW_STEPS = 100
 TABS_GROUP = Binding.Group("Tabs", compact=True)
 #: tab -> the widget that takes the focus when the tab is shown by a key
 TAB_FOCUS = {
@@ -40,83 +46,20 @@ TAB_FOCUS = {
     "tab-policy": "#algorithm-set",
     "tab-hparams": "#hparam-form",  # the form, not a box in it: [ and ] keep switching tabs
 }
-ENV_FIELDS = ["env.num_envs", "env.kwargs", "env.max_episode_steps", "env.seed"]
-#: env fields that can change the specs (the probe builds one copy, so num_envs does not)
-PROBED_FIELDS = ("env.kwargs", "env.max_episode_steps")
-GROUP_TITLES = {
-    "network": "Network",
-    "algorithm": "Algorithm",
-    "collector": "Collection",
-    "replay_buffer": "Replay buffer",
-    "optim": "Optimiser",
-    "eval": "Evaluation",
-    "checkpoint": "Checkpoints",
-    "logging": "Logging",
-    "": "Run",
-}
-
-
-def policy_paths(config: RunConfig) -> list[str]:
-    return ["network.hidden_sizes", "network.activation"] + [
-        f"algorithm.{field}" for field in config.algorithm.exploration_fields
-    ]
-
-
-def hparam_paths(config: RunConfig) -> list[str]:
-    """Every other tunable field; replay-buffer settings only for off-policy algorithms."""
-    algorithm = config.algorithm
-    skip = {"name", *algorithm.exploration_fields}
-    paths = [f"algorithm.{f}" for f in type(algorithm).model_fields if f not in skip]
-    sections = ["collector", "optim", "eval", "checkpoint", "logging"]
-    if not algorithm.on_policy:
-        sections.insert(1, "replay_buffer")
-    for section in sections:
-        fields = type(getattr(config, section)).model_fields
-        paths += [
-            f"{section}.{f}"
-            for f in fields
-            if not (f == "init_random_frames" and algorithm.on_policy)
-        ]
-    return paths + ["device", "description"]
-
-
-def describe_rollout(td: Any) -> Group:
-    """The preview as the tutorial prints it: a table of the per-step scalars, then the TensorDict."""
-    steps = td.batch_size[0] if td.batch_dims else 1
-    columns: dict[str, list[str]] = {"step": [str(i + 1) for i in range(steps)]}
-    leaves = td.keys(include_nested=True, leaves_only=True)
-    after_step = [key for key in leaves if isinstance(key, tuple)]  # the ("next", ...) entries
-    # The counters first: they show what the stack does (StepCounter's step_count 1..N).
-    after_step.sort(key=lambda key: (not key[-1].endswith("count"), not key[-1].endswith("reward"), key))
-    for key in [("action",), *after_step]:
-        if key not in td.keys(include_nested=True):
-            continue
-        values = td.get(key).reshape(steps, -1)
-        if values.shape[-1] > 3:
-            continue
-        columns[key[-1]] = [format_values(row.tolist()) for row in values]
-    table = Table(box=None, padding=(0, 1), header_style="bold")
-    for name in columns:
-        table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
-    for i in range(steps):
-        table.add_row(*(column[i] for column in columns.values()))
-    head = Text(f"{steps} steps with random actions (values after each step):", style="italic")
-    return Group(head, table, Text(""), Text(str(td), style="dim"))
-
-
-def format_values(values: list[Any]) -> str:
-    def one(v: Any) -> str:
-        if isinstance(v, bool):
-            return "✓" if v else "·"
-        return f"{v:.3g}" if isinstance(v, float) else str(v)
-
-    return one(values[0]) if len(values) == 1 else "[" + ", ".join(map(one, values)) + "]"
 
 
 class SetupScreen(Screen):
     """Tabs for the env, transforms, policy and hyperparameters of the next run."""
 
-    CSS_PATH = "setup.tcss"
+    CSS_PATH: ClassVar[list[str]] = [
+        "setup.tcss",
+        "../widgets/env_picker.tcss",
+        "../widgets/spec_view.tcss",
+        "../widgets/transform_stack.tcss",
+        "../widgets/rollout_preview.tcss",
+        "../widgets/algorithm_picker.tcss",
+        "../widgets/hparam_form.tcss",
+    ]
     # Not a text box: single keys (s starts training) must work the moment the app opens.
     AUTO_FOCUS = "#env-list"
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
@@ -141,18 +84,11 @@ class SetupScreen(Screen):
         Binding("escape", "leave_field", show=False),
     ]
 
-    class PreviewReady(Message):
-        """The preview rollout finished (posted from its worker)."""
-
-        def __init__(self, rollout: Any, rendered: Group | None, error: str) -> None:
-            super().__init__()
-            self.rollout = rollout
-            self.rendered = rendered
-            self.error = error
-
     def __init__(self) -> None:
         super().__init__()
         self.probe_timer: Timer | None = None
+        #: algorithm name -> its section as last left, so a switch back restores what was tuned
+        self.remembered: dict[str, AlgorithmSection] = {}
 
     def compose(self) -> ComposeResult:
         config: RunConfig = self.app.config
@@ -175,19 +111,14 @@ class SetupScreen(Screen):
                             yield Button("del Remove", id="transform-remove", compact=True)
                             yield Button("p Preview", id="transform-preview", compact=True)
                             yield Static("⇧↑ ⇧↓ move", classes="key-hint")
-                    with ScrollableContainer(id="preview") as preview:
-                        preview.border_title = "Preview"
-                        yield Static(
-                            "p runs a short episode of the transformed env and shows it here.",
-                            id="preview-output",
-                        )
+                    yield RolloutPreview(id="preview")
             with TabPane("Policy", id="tab-policy"):
                 with Lazy(Horizontal(id="policy-columns")):
                     yield AlgorithmPicker(config.algorithm.name, id="algorithm-picker")
                     yield HparamForm(
                         config,
                         policy_paths(config),
-                        group_titles={"network": "Network", "algorithm": "Exploration"},
+                        group_titles=POLICY_TITLES,
                         id="policy-form",
                         classes="side-form",
                     )
@@ -239,9 +170,9 @@ class SetupScreen(Screen):
 
     def on_env_picker_chosen(self, event: EnvPicker.Chosen) -> None:
         try:
-            config = with_value(self.app.config, "env.id", event.env_id)
+            config = edit(self.app.config, {"env.id": event.env_id}, source="setup")
         except ConfigError as exc:
-            self.notify(str(exc), title="Env", severity="error")
+            self.notify(str(exc), title="Env", severity="error", markup=False)
             return
         self.use(config)
         self.show_env(config)
@@ -272,22 +203,19 @@ class SetupScreen(Screen):
         current = self.app.config.algorithm.name
         if event.kind is not None and current not in fitting_algorithms(event.kind):
             chosen = fitting_algorithms(event.kind)[0]
-            self.notify(
-                f"{current.upper()} cannot act in {event.env_id}'s {event.kind} action space: "
-                f"switched to {chosen.upper()}.",
-                title="Algorithm",
-            )
             picker.show_choice(chosen)
-            await self.choose_algorithm(chosen)
+            await self.choose_algorithm(
+                chosen, f"{current.upper()} cannot act in {event.env_id}'s {event.kind} action space."
+            )
 
     # ---- transforms --------------------------------------------------------------------------
 
     def on_transform_stack_changed(self, event: TransformStack.Changed) -> None:
         data = [t.model_dump() for t in event.transforms]
         try:
-            config = with_value(self.app.config, "transforms", data)
+            config = edit(self.app.config, {"transforms": data}, source="setup")
         except ConfigError as exc:
-            self.notify(str(exc), title="Transforms", severity="error")
+            self.notify(str(exc), title="Transforms", severity="error", markup=False)
             return
         self.use(config)
         self.probe_soon()
@@ -317,44 +245,28 @@ class SetupScreen(Screen):
 
     def action_preview(self) -> None:
         self.show_tab("tab-transforms")
-        self.query_one("#preview-output", Static).update(
-            Text(f"Running {self.app.config.env.id} with random actions…", style="italic")
-        )
-        self.run_preview(self.app.config)
+        self.query_one(RolloutPreview).run(self.app.config)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="preview")
-    def run_preview(self, config: RunConfig) -> None:
-        rollout, rendered, error = None, None, ""
-        try:
-            from tui_rl.engine.envs import preview_rollout
-
-            rollout = preview_rollout(config, max_steps=PREVIEW_STEPS)
-            rendered = describe_rollout(rollout)
-        except ValueError as exc:  # ConfigError / EnvError: readable already
-            error = str(exc)
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        if not get_current_worker().is_cancelled:
-            self.post_message(self.PreviewReady(rollout, rendered, error))
-
-    def on_setup_screen_preview_ready(self, message: PreviewReady) -> None:
-        output = self.query_one("#preview-output", Static)
-        output.set_class(bool(message.error), "-error")
-        if message.error:
-            output.update(Text(f"Preview failed: {message.error}"))
-            return
-        self.app.preview_rollout = message.rollout  # the inspector can open it
-        output.update(message.rendered)
+    def on_rollout_preview_finished(self, message: RolloutPreview.Finished) -> None:
+        # At 80x24 a shown rollout gets the room of its ten-odd rows: the stack shrinks.
+        self.query_one("#transform-area").set_class(message.rollout is not None, "-previewed")
+        if message.rollout is not None:
+            self.app.preview_rollout = message.rollout  # the inspector can open it
 
     # ---- policy and algorithm ----------------------------------------------------------------
 
     async def on_algorithm_picker_chosen(self, event: AlgorithmPicker.Chosen) -> None:
         await self.choose_algorithm(event.name)
 
-    async def choose_algorithm(self, name: str) -> None:
-        """Switch algorithm: its section starts from the new algorithm's defaults."""
-        config = with_value(self.app.config, "algorithm.name", name)
+    async def choose_algorithm(self, name: str, reason: str = "") -> None:
+        """Switch algorithm, keeping what was tuned (see switch_algorithm), and say what changed."""
+        current = self.app.config.algorithm
+        self.remembered[current.name] = current
+        config, changes = switch_algorithm(self.app.config, name, self.remembered)
         self.use(config)
+        self.query_one(AlgorithmPicker).show_changes(changes)
+        if reason:  # a switch the user did not make, maybe out of sight: say it where they are
+            self.notify("\n".join([reason, *changes]), title="Algorithm", timeout=10, markup=False)
         await self.query_one("#policy-form", HparamForm).rebuild(config, policy_paths(config))
         await self.query_one("#hparam-form", HparamForm).rebuild(config, hparam_paths(config))
 
@@ -367,6 +279,7 @@ class SetupScreen(Screen):
                 f"Fix the invalid fields first: {', '.join(invalid)}",
                 title="Cannot save",
                 severity="error",
+                markup=False,
             )
             return
 
@@ -376,9 +289,13 @@ class SetupScreen(Screen):
             try:
                 save_file(self.app.config, path)
             except OSError as exc:
-                self.notify(f"{path}: {exc.strerror}", title="Cannot save", severity="error")
+                self.notify(
+                    f"{path}: {exc.strerror}", title="Cannot save", severity="error", markup=False
+                )
                 return
-            self.notify(f"Saved {path}. Train it with: tui-rl train {path}", title="Preset saved")
+            self.notify(
+                f"Saved {path}. Train it with: tui-rl train {path}", title="Preset saved", markup=False
+            )
 
         suggested = Path(f"{self.app.preset_name}-custom.toml")
         self.app.push_screen(SavePresetScreen(suggested), save)

@@ -1,5 +1,5 @@
 """The algorithm choice: one button per algorithm, and only those that fit the env's action space
-(the registry's ``action_kinds``) can be pressed."""
+(the registry's ``action_kinds``) can be pressed; under them, what the last switch changed."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from textual.message import Message
 from textual.widgets import RadioButton, RadioSet, Static
 
 from tui_rl.config import ALGORITHMS, fitting_algorithms
+
 
 class AlgorithmPicker(Vertical):
     """Radio buttons over the algorithms; the ones that do not fit the env are disabled."""
@@ -34,7 +35,8 @@ class AlgorithmPicker(Vertical):
         with RadioSet(id="algorithm-set"):
             for name in ALGORITHMS:
                 yield RadioButton(ALGORITHMS[name].title, value=name == self.current, id=f"algorithm-{name}")
-        yield Static(id="algorithm-fit")
+        yield Static(id="algorithm-fit", markup=False)
+        yield Static(id="algorithm-changes", markup=False)
 
     def on_mount(self) -> None:
         self.show_note()
@@ -64,6 +66,10 @@ class AlgorithmPicker(Vertical):
         self.query_one("#algorithm-fit", Static).update(
             f"Training with {self.current.upper()}.\n{self.fit_note}"
         )
+
+    def show_changes(self, changes: list[str]) -> None:
+        """What the last switch did to the algorithm's values (switch_algorithm's sentences)."""
+        self.query_one("#algorithm-changes", Static).update("\n".join(changes))
 
     def show_choice(self, name: str) -> None:
         """Press ``name`` without posting a choice (the config changed elsewhere)."""

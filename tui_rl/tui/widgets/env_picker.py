@@ -58,7 +58,10 @@ class EnvPicker(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="/ to search, or type any id", id="env-search")
-        options = OptionList(Option("Loading the Gymnasium registry…", disabled=True), id="env-list")
+        # Ids, the search text and registry errors are data, never markup.
+        options = OptionList(
+            Option("Loading the Gymnasium registry…", disabled=True), id="env-list", markup=False
+        )
         options.border_title = "Registered envs"
         yield options
 

@@ -1,9 +1,10 @@
 """A form over some fields of the run config, built from the pydantic model: one row per field with
 its name, an input, and its description, which an error replaces while the value is invalid.
 
-Every keystroke is validated against the whole config (``app.config``), so cross-field rules and
-bounds apply as the user types. A valid value is posted as :class:`HparamForm.Edited` with the new
-config; an invalid one leaves the config alone and is posted as :class:`HparamForm.Invalid`.
+Every keystroke is validated against the whole config (``app.config``) through the config-edit
+API, so cross-field rules and bounds apply as the user types. A valid value is posted as
+:class:`HparamForm.Edited` with the new config; an invalid one leaves the config alone, shows the
+error's message for that field (``ConfigError.errors``) and is posted as :class:`FieldForm.Invalid`.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from tui_rl.config import ConfigError, RunConfig, validate
-from tui_rl.config.edit import parse_value, set_path
+from tui_rl.config import ConfigError, RunConfig, edit, parse_value
 
 LIVE_MARK = "●"
+JSON_EXAMPLE = '{"key": value}'
+WANTED_JSON = f"expected a JSON object such as {JSON_EXAMPLE}"
 
 
 @dataclass(frozen=True)
@@ -74,9 +76,15 @@ class FieldSpec:
 
     @property
     def note(self) -> str:
-        """The description, with the bounds when there are some."""
+        """The description, with the bounds or the expected form when there are some."""
         description = self.info.description or ""
+        if dict in self.kinds:
+            return f"{description}, as a JSON object: {JSON_EXAMPLE}"
         return f"{description} ({self.bounds})" if self.bounds else description
+
+    @property
+    def placeholder(self) -> str:
+        return f"JSON {JSON_EXAMPLE}" if dict in self.kinds else ""
 
     def to_text(self, value: Any) -> str:
         if value is None:
@@ -97,15 +105,26 @@ class FieldSpec:
         if kinds == (str,):
             return text
         if dict in kinds:
-            if not text:
-                return {}
-            try:
-                return json.loads(text)
-            except json.JSONDecodeError:
-                return parse_value(text)
+            return {} if not text else self.parse_json_object(text)
         if list in kinds and not text.startswith("["):
             text = f"[{text}]"
         return parse_value(text)
+
+
+    def parse_json_object(self, text: str) -> dict[str, Any]:
+        """A JSON object; anything else is a ConfigError naming this field and the form wanted."""
+
+        def refuse_constant(name: str) -> Any:
+            raise ConfigError.at(self.path, f"{name} is not allowed; use a finite number")
+
+        try:
+            value = json.loads(text, parse_constant=refuse_constant)
+        except json.JSONDecodeError as exc:
+            where = f"{exc.msg} at column {exc.colno}"
+            raise ConfigError.at(self.path, f"{WANTED_JSON} ({where})") from None
+        if not isinstance(value, dict):
+            raise ConfigError.at(self.path, f"{WANTED_JSON}, got {text}")
+        return value
 
 
 def number_text(value: float) -> str:
@@ -127,21 +146,11 @@ def field_value(config: RunConfig, path: str) -> Any:
     return value
 
 
-def with_value(config: RunConfig, path: str, value: Any) -> RunConfig:
-    """``config`` with ``path`` set to ``value``, validated whole; ConfigError says what is wrong."""
-    data = config.model_dump(mode="json")
-    set_path(data, path, value)
-    return validate(data, source="setup")
-
-
-def error_for(path: str, error: ConfigError) -> str:
-    """The part of a validation message about ``path`` ("Input should be greater than 0")."""
-    lines = str(error).splitlines()
-    for line in lines:  # a validation error's first line names the source; a check's, the field
-        field, sep, message = line.strip().partition(": ")
-        if sep and field == path:
-            return message.rsplit(" (got ", 1)[0]
-    return lines[-1].strip()
+def message_for(path: str, error: ConfigError) -> str:
+    """What ``error`` says about ``path``; errors of other fields (a rule across fields) with
+    their paths."""
+    own = [field_error.message for field_error in error.errors if field_error.path == path]
+    return "; ".join(own) if own else "; ".join(map(str, error.errors))
 
 
 def control_id(path: str) -> str:
@@ -150,7 +159,8 @@ def control_id(path: str) -> str:
 
 class FieldRow(Horizontal):
     """Name (marked if live-tunable), input, and description or error, for any field that has a
-    ``path``, ``name``, ``live``, ``is_bool``, ``choices``, ``note``, ``to_text`` and ``parse``."""
+    ``path``, ``name``, ``live``, ``is_bool``, ``choices``, ``note``, ``placeholder``, ``to_text``
+    and ``parse`` (which raises ConfigError for text it cannot read)."""
 
     def __init__(self, field: Any, value: Any) -> None:
         super().__init__(classes="field-row")
@@ -177,7 +187,11 @@ class FieldRow(Horizontal):
                 id=control_id(field.path),
             )
         return Input(
-            field.to_text(self.value), id=control_id(field.path), compact=True, select_on_focus=False
+            field.to_text(self.value),
+            placeholder=field.placeholder,
+            id=control_id(field.path),
+            compact=True,
+            select_on_focus=False,
         )
 
     def show_error(self, message: str | None) -> None:
@@ -232,7 +246,12 @@ class FieldForm(VerticalScroll):
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
         row = self.row_of(event.input)
-        self.changed(row, row.field.parse(event.value))
+        try:
+            value = row.field.parse(event.value)
+        except ConfigError as exc:
+            self.refuse(row, message_for(row.field.path, exc))
+            return
+        self.changed(row, value)
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         event.stop()
@@ -322,9 +341,9 @@ class HparamForm(FieldForm):
     def edit(self, row: FieldRow, value: Any) -> None:
         path = row.field.path
         try:
-            config = with_value(self.app.config, path, value)
+            config = edit(self.app.config, {path: value}, source="setup")
         except ConfigError as exc:
-            self.refuse(row, error_for(path, exc))
+            self.refuse(row, message_for(path, exc))
             return
         self.accept(row, value)
         self.config = config

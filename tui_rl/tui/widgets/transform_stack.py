@@ -17,7 +17,7 @@ from textual.widgets.option_list import Option
 from tui_rl.config import ConfigError, TransformConfig
 from tui_rl.config.edit import parse_value
 from tui_rl.engine.transforms import TRANSFORMS, ParamSpec, check_params
-from tui_rl.tui.widgets.hparam_form import FieldForm, FieldRow, error_for
+from tui_rl.tui.widgets.hparam_form import FieldForm, FieldRow, message_for
 
 
 def summary(transform: TransformConfig) -> str:
@@ -43,6 +43,7 @@ class ParamField:
 
     live = False
     choices = None
+    placeholder = ""
 
     @property
     def is_bool(self) -> bool:
@@ -92,7 +93,8 @@ class ParamForm(FieldForm):
             return self.form
 
     def __init__(self, transform: TransformConfig | None, *, id: str | None = None) -> None:
-        super().__init__(id=id, classes="param-form side-form")
+        # Half of the Transforms tab at every size: each note goes under its row.
+        super().__init__(id=id, classes="param-form side-form notes-under")
         self.transform = transform
 
     def compose(self) -> ComposeResult:
@@ -101,9 +103,11 @@ class ParamForm(FieldForm):
             return
         spec = TRANSFORMS.get(self.transform.name)
         if spec is None:
-            yield Static(f"{self.transform.name} is not in the registry.", classes="empty-note")
+            yield Static(
+                f"{self.transform.name} is not in the registry.", classes="empty-note", markup=False
+            )
             return
-        yield Static(spec.description, classes="group-title")
+        yield Static(spec.description, classes="group-title", markup=False)
         for param in spec.params:
             value = self.transform.params.get(param.name, param.default)
             yield FieldRow(ParamField(spec.name, param), value)
@@ -126,7 +130,7 @@ class ParamForm(FieldForm):
         try:
             check_params(candidate)
         except ConfigError as exc:
-            self.refuse(row, error_for(row.field.path, exc))
+            self.refuse(row, message_for(row.field.path, exc))
             return
         self.accept(row, value)
         self.transform = candidate
@@ -174,7 +178,7 @@ class TransformStack(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="transform-columns"):
-            stack = OptionList(id="transform-list")
+            stack = OptionList(id="transform-list", markup=False)  # params hold brackets: [0.5]
             stack.border_title = "Stack (applied in order)"
             yield stack
             form = ParamForm(self.transforms[0] if self.transforms else None, id="transform-params")
