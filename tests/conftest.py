@@ -78,8 +78,9 @@ def screen_text(app) -> str:
 
 
 def words_on_screen(app) -> str:
-    """The screen's text with line breaks and runs of spaces as one space (notes wrap)."""
-    return " ".join(screen_text(app).split())
+    """The screen's text with line breaks, panel sides and runs of spaces as one space, so a
+    note wrapped inside a bordered panel reads as one sentence."""
+    return " ".join(screen_text(app).replace("│", " ").split())
 
 
 def renderable_text(renderable, width: int = 200) -> str:
