@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from tui_rl.config.algorithm_switch import carry_over
+from tui_rl.config.algorithms import ALGORITHMS
 from tui_rl.config.errors import ConfigError, from_validation_error, shorten
 from tui_rl.config.models import RunConfig, live_fields
 
@@ -54,15 +56,28 @@ def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
         if not isinstance(child, dict):
             raise ConfigError.at(".".join(parts[: i + 1]), "unknown section")
         node = child
-    if parts[-1] == "name" and parts[0] == "algorithm":
-        # Switching algorithm replaces its whole section, so the new one's defaults apply.
-        fresh = validate({"algorithm": {"name": value}}, source=dotted).algorithm
+    if parts == ["algorithm", "name"]:
+        new_section = switched_section(node, value)
         node.clear()
-        node.update(fresh.model_dump(mode="json"))
-    elif parts[-1] not in node and len(parts) > 1 and parts[-2] not in FREE_FORM:
+        node.update(new_section)
+        return
+    if parts[-1] not in node and len(parts) > 1 and parts[-2] not in FREE_FORM:
         known = ", ".join(sorted(node))
         raise ConfigError.at(dotted, f"unknown field; known in {'.'.join(parts[:-1])}: {known}")
     node[parts[-1]] = value
+
+
+def switched_section(section: dict[str, Any], name: Any) -> dict[str, Any]:
+    """The section of algorithm ``name`` replacing ``section``: its defaults, with the values both
+    algorithms share (gamma, tau, ...) carried over, as the app's switch does."""
+    section_class = ALGORITHMS.get(name) if isinstance(name, str) else None
+    if section_class is None:
+        raise ConfigError.at("algorithm.name", f"unknown algorithm {name!r}; allowed: {', '.join(ALGORITHMS)}")
+    try:
+        old = ALGORITHMS[section["name"]].model_validate(section)
+    except (KeyError, TypeError, ValidationError):  # a section already broken by earlier edits
+        return section_class().model_dump(mode="json")
+    return carry_over(old, section_class)[0].model_dump(mode="json")
 
 
 def parse_value(text: str) -> Any:
