@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import PATIENCE_S
 
 from tui_rl.config import RunConfig, apply_overrides
 from tui_rl.engine.checkpoint import CheckpointStore
@@ -46,7 +47,7 @@ def endless_dqn(*overrides: str) -> RunConfig:
     )
 
 
-def wait_for(handle, predicate, timeout=60.0):
+def wait_for(handle, predicate, timeout=PATIENCE_S):
     """Read live events until one satisfies ``predicate``; returns it and everything read."""
     seen = []
     deadline = time.monotonic() + timeout
@@ -182,7 +183,7 @@ def test_stop_checkpoints_then_the_trainer_exits_and_removes_its_socket(handle):
     checkpoint = [e for e in seen if isinstance(e, Checkpointed)][-1]
     assert checkpoint.frames == stopped.frames
     assert CheckpointStore(handle.run_dir, 2).latest().name == str(stopped.frames)
-    assert handle.process.wait(timeout=30) == 0
+    assert handle.process.wait(timeout=PATIENCE_S) == 0
     assert not socket_path.exists() and not handle.is_live
     late = RunHandle.attach(handle.run_dir)
     assert not late.is_live and late.history().status == "stopped"
@@ -208,7 +209,7 @@ def test_a_killed_trainer_resumes_from_its_last_complete_checkpoint_and_sigterm_
     assert len(read_events(first.run_dir)) == len(lines)
     resumed_from = int(checkpoints[-1].name)
 
-    second = RunHandle.resume_run(first.run_dir)
+    second = RunHandle.continue_run(first.run_dir)
     try:
         resumed, _ = wait_for(second, lambda e: isinstance(e, Log) and "resumed" in e.message)
         assert resumed.message == f"resumed from the checkpoint at {resumed_from} frames"
@@ -217,7 +218,7 @@ def test_a_killed_trainer_resumes_from_its_last_complete_checkpoint_and_sigterm_
         second.process.send_signal(signal.SIGTERM)  # as a shutdown or `kill` would
         stopped, _ = wait_for(second, status("stopped"))
         assert stopped.reason == "terminated (SIGTERM)"
-        assert second.process.wait(timeout=30) == 0
+        assert second.process.wait(timeout=PATIENCE_S) == 0
     finally:
         if second.process.poll() is None:
             second.process.kill()

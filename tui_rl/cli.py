@@ -351,7 +351,10 @@ def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
     """Train in this process, behind the run's control socket, with a progress bar."""
     from rich.console import Console
 
-    from tui_rl.engine.server import install_stop_signals, serve_run
+    from tui_rl.engine.server import serve_run
+    from tui_rl.engine.stop_signals import StopSignals
+
+    stop_signals = StopSignals({signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"})
 
     os.environ.setdefault("RL_LOGGING_LEVEL", "WARNING")  # torchrl's INFO lines would break the bar
     console = Console(stderr=True)
@@ -360,9 +363,6 @@ def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
 
     def on_trainer(trainer: Any) -> None:
         holder["trainer"] = trainer
-        install_stop_signals(
-            trainer, {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
-        )
 
         def hangup(signum: int, frame: Any) -> None:
             console.quiet = True  # the terminal is gone: writing to it would raise
@@ -375,7 +375,9 @@ def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
     try:
         with progress, warnings.catch_warnings():
             warnings.showwarning = progress.warn
-            state = serve_run(run_dir, resume=resume, on_event=progress.update, on_trainer=on_trainer)
+            state = serve_run(
+                run_dir, from_checkpoint=resume, on_event=progress.update, on_trainer=on_trainer, stop_signals=stop_signals
+            )
     except KeyboardInterrupt:
         console.print("interrupted; the run resumes from its last checkpoint with "
                       f"`tui-rl train --resume {run_dir.name}`", markup=False)
