@@ -75,6 +75,8 @@ class Channel:
         data = PREFIX.pack(len(header), len(payload)) + header
         with self._send_lock:
             for chunk in (data, payload):
+                if not chunk:
+                    continue  # a send of nothing still fails on a socket the peer closed
                 if stall_timeout is None:
                     self.sock.sendall(chunk)
                     continue
@@ -106,21 +108,31 @@ class Channel:
 
     def recv_json(self) -> tuple[dict[str, Any], bytes]:
         header, payload = self.recv_frame()
-        try:
-            data = json.loads(header)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise WireError(f"a header that is not JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise WireError("a header that is not a JSON object")
-        return data, payload
+        return parse_header(header), payload
 
     def close(self) -> None:
+        """Hang up: wakes any thread reading or writing. Safe from any thread, as it frees no fd."""
         self.closed = True
         try:
-            self.sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked reading it
+            self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+    def release(self) -> None:
+        """Free the socket; only for the last thread that uses it (a closed fd's number is soon
+        reused, and a thread still holding it would then read or write someone else's socket)."""
+        self.close()
         self.sock.close()
+
+
+def parse_header(header: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(header)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise WireError(f"a header that is not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise WireError("a header that is not a JSON object")
+    return data
 
 
 # ---- handshake ----------------------------------------------------------------------------------
@@ -136,6 +148,8 @@ def _timed(channel: Channel, timeout: float, step) -> None:
         step()
     except (TimeoutError, socket.timeout):
         raise AuthFailed(f"no answer to the handshake in {timeout:.0f} s") from None
+    except EOFError:
+        raise AuthFailed("the other end hung up during the handshake (it does not know our key)") from None
     finally:
         channel.sock.settimeout(None)
 
@@ -208,7 +222,7 @@ def connect(address: Path, key: bytes, timeout: float = AUTH_TIMEOUT_S) -> Chann
         sock.connect(str(address))
         answer_handshake(channel, key, timeout)
     except BaseException:
-        channel.close()
+        channel.release()
         raise
     return channel
 

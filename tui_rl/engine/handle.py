@@ -333,6 +333,8 @@ class RunHandle:
                 reason = str(exc)
                 break
         self._lost(channel, reason)
+        with self._send_lock:  # no send() in flight on it: the socket can go
+            channel.release()
 
     def _deliver(self, event: Event) -> None:
         answers = self._answers.get(getattr(event, "request_id", None))

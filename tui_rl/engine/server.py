@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from tui_rl.config import ConfigError
 from tui_rl.engine import liveness
-from tui_rl.engine.channel import AuthFailed, Channel, WireError, decode, encode, serve_handshake
+from tui_rl.engine.channel import AuthFailed, Channel, WireError, decode, encode, parse_header, serve_handshake
 from tui_rl.engine.protocol import COMMAND_TYPES, Command, Event, StatusChanged
 from tui_rl.engine.stop_signals import StopSignals
 from tui_rl.engine.runfolder import (
@@ -97,6 +97,9 @@ class ControlServer:
                 if self.closing:
                     return
                 continue
+            if self.closing:
+                conn.close()
+                return
             threading.Thread(target=self.admit, args=(Channel(conn),), name="control-auth", daemon=True).start()
 
     def admit(self, channel: Channel) -> None:
@@ -104,11 +107,11 @@ class ControlServer:
         try:
             serve_handshake(channel, self.key)
         except (AuthFailed, OSError, EOFError, WireError):
-            channel.close()
+            channel.release()
             return
         with self.lock:
             if self.closing:
-                channel.close()
+                channel.release()
                 return
             self.clients.append(ClientLink(channel, self.submit, self.forget, self.outbox_limit))
 
@@ -131,10 +134,8 @@ class ControlServer:
         with self.lock:
             self.closing = True
             clients = list(self.clients)
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept loop
-        except OSError:
-            pass
+        wake_accept(self.socket_path)
+        self.acceptor.join(DRAIN_TIMEOUT_S)
         self.listener.close()
         self.socket_path.unlink(missing_ok=True)
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
@@ -178,7 +179,7 @@ class ClientLink:
         received = 0
         while not self.closed:
             try:
-                header, payload = self.channel.recv_json()
+                header, payload = self.channel.recv_frame()
             except (EOFError, OSError):
                 break
             except WireError as exc:  # an oversized frame: the stream cannot be trusted further
@@ -186,7 +187,7 @@ class ClientLink:
                 break
             received += 1
             try:
-                command = decode(header, payload, COMMAND_TYPES)
+                command = decode(parse_header(header), payload, COMMAND_TYPES)
             except WireError as exc:
                 print(f"control: refused a command: {exc}", file=sys.stderr, flush=True)
                 self.notice({"control": "refused", "n": received, "reason": str(exc)})
@@ -212,6 +213,8 @@ class ClientLink:
             except (OSError, TimeoutError, ValueError):
                 break
         self.close()
+        self.reader.join()  # it wakes on the hang-up; then nothing uses the socket any more
+        self.channel.release()
 
     def send(self, event: Event) -> None:
         """An answer for this client only (the trainer's ``reply``)."""
@@ -269,6 +272,16 @@ def write_key(path: Path, key: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as file:
         file.write(key)
+
+
+def wake_accept(path: Path) -> None:
+    """Connect once so a thread blocked in ``accept`` returns and sees that the server closes."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(1.0)
+            sock.connect(str(path))
+    except OSError:
+        pass
 
 
 def record_state(run_dir: Path, state: str, reason: str) -> None:
