@@ -12,7 +12,8 @@ import pytest
 from conftest import PATIENCE_S, endless_dqn, wait_for_event, wait_until
 
 from tui_rl.engine.channel import connect
-from tui_rl.engine.handle import RunHandle, launch_trainer
+from tui_rl.engine.handle import RunHandle
+from tui_rl.engine.launch import launch_trainer
 from tui_rl.engine.protocol import HparamsRejected, Log, Metrics, StatusChanged
 from tui_rl.engine.runfolder import KEY_FILE, create_run, list_runs, read_summary
 
@@ -138,6 +139,8 @@ def test_a_trainer_killed_before_it_records_its_pid_leaves_a_stopped_resumable_r
 def test_a_sigterm_while_torch_loads_stops_the_run_cleanly(runs_dir):
     handle = RunHandle.start(endless_dqn(), name="early-term", runs_dir=runs_dir)
     handle.process.send_signal(signal.SIGTERM)  # its socket is up; torch is still loading
+    stopped, _ = wait_for_event(handle, lambda e: isinstance(e, StatusChanged))
+    assert (stopped.state, stopped.reason) == ("stopped", "terminated (SIGTERM)")
     summary = stopped_cleanly(handle)
     assert (summary.status, summary.reason) == ("stopped", "terminated (SIGTERM)")
 

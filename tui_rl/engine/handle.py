@@ -17,18 +17,25 @@ ended, or dropped this client for falling behind: ``drop_reason`` says), ``event
 
 from __future__ import annotations
 
-import os
 import queue
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from tui_rl.config import RunConfig
-from tui_rl.engine import liveness
-from tui_rl.engine.channel import AuthFailed, Channel, UnsafeSocket, WireError, check_socket_path, connect, decode, encode
+from tui_rl.engine.channel import (
+    AuthFailed,
+    Channel,
+    UnsafeSocket,
+    WireError,
+    check_socket_path,
+    connect,
+    decode,
+    encode,
+)
+from tui_rl.engine.launch import RunStartError, launch_trainer, log_tail
 from tui_rl.engine.protocol import (
     EVENT_TYPES,
     FINAL_STATES,
@@ -50,7 +57,6 @@ from tui_rl.engine.protocol import (
 )
 from tui_rl.engine.runfolder import (
     KEY_FILE,
-    LOG_FILE,
     SOCKET_FILE,
     RunHistory,
     RunSummary,
@@ -71,10 +77,6 @@ _DROPPED = object()  # wakes a reader of events() when the connection drops
 
 class RunNotLive(RuntimeError):
     """A command was sent to a run whose trainer is not reachable."""
-
-
-class RunStartError(RuntimeError):
-    """The trainer process could not be started; the message holds the end of its log."""
 
 
 class RunHandle:
@@ -374,30 +376,6 @@ class RunHandle:
         self.close()
 
 
-def launch_trainer(run_dir: Path, from_checkpoint: bool = False) -> subprocess.Popen:
-    """Start ``trainer_main`` for ``run_dir``, in its own session (a closing terminal's SIGHUP to
-    our process group does not reach it), handing it the run's lock."""
-    try:
-        lock_fd = liveness.hand_over(run_dir)
-    except liveness.RunBusy as exc:
-        raise RunStartError(str(exc)) from None
-    command = [sys.executable, "-m", "tui_rl.engine.trainer_main", str(run_dir), "--lock-fd", str(lock_fd)]
-    if from_checkpoint:
-        command.append("--from-checkpoint")
-    try:
-        with open(Path(run_dir) / LOG_FILE, "ab") as log:
-            return subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                pass_fds=(lock_fd,),
-            )
-    finally:
-        os.close(lock_fd)  # the trainer holds the lock now; if it could not start, nobody does
-
-
 def try_connect(run_dir: Path, pid: int | None) -> Channel | None:
     """A connection to the trainer, or None when it is not (yet, or any more) listening.
     UnsafeSocket when run.json names a socket this user should not trust."""
@@ -411,11 +389,3 @@ def try_connect(run_dir: Path, pid: int | None) -> Channel | None:
         raise
     except (OSError, EOFError, WireError, AuthFailed):  # not up yet, gone, or a stale key
         return None
-
-
-def log_tail(run_dir: Path, lines: int = 20) -> str:
-    try:
-        text = (Path(run_dir) / LOG_FILE).read_text(errors="replace")
-    except OSError:
-        return "(no trainer log)"
-    return "\n".join(text.splitlines()[-lines:])

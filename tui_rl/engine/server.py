@@ -37,6 +37,7 @@ from tui_rl.engine.runfolder import (
     KEY_FILE,
     append_event,
     read_config,
+    read_events,
     read_summary,
     socket_path_for,
     write_run_json,
@@ -284,13 +285,16 @@ def wake_accept(path: Path) -> None:
         pass
 
 
-def record_state(run_dir: Path, state: str, reason: str) -> None:
+def record_state(run_dir: Path, state: str, reason: str) -> StatusChanged:
     """Record a final state reached before a trainer was built (its config no longer loads, or a
-    signal stopped it while torch was loading)."""
+    signal stopped it while torch was loading); returns the event, to tell the clients too."""
     summary = read_summary(run_dir)
     summary.status, summary.reason, summary.updated = state, reason, time.time()
     write_run_json(run_dir, summary)
-    append_event(run_dir, StatusChanged(state, reason, seq=0, time=time.time()))
+    seq = max((event.seq for event in read_events(run_dir)), default=0) + 1
+    event = StatusChanged(state, reason, seq=seq, frames=summary.frames, time=time.time())
+    append_event(run_dir, event)
+    return event
 
 
 def serve_run(
@@ -305,8 +309,8 @@ def serve_run(
 
     ``on_event`` sees every event after the clients were sent it; ``on_trainer`` receives the
     Trainer once built, before it runs (to read its counters later). ``stop_signals``, installed
-    by the caller as early as it can, stop the trainer (or keep it from starting). This process holds the run's
-    lock while it trains (see ``liveness.py``).
+    by the caller as early as it can, stop the trainer (or keep it from starting). This process
+    holds the run's lock while it trains (see ``liveness.py``).
     """
     run_dir = Path(run_dir)
     signals = stop_signals or StopSignals({})
@@ -317,12 +321,12 @@ def serve_run(
         try:
             config = read_config(run_dir)
         except ConfigError as exc:
-            record_state(run_dir, "failed", str(exc))
+            server.broadcast(record_state(run_dir, "failed", str(exc)))
             return "failed"
         from tui_rl.engine.loop import Trainer  # torch loads here, after the socket is up
 
         if signals.reason:  # stopped while torch loaded: nothing was built, nothing to save
-            record_state(run_dir, "stopped", signals.reason)
+            server.broadcast(record_state(run_dir, "stopped", signals.reason))
             return "stopped"
 
         def broadcast(event: Event) -> None:
