@@ -154,3 +154,27 @@ def test_two_sigterms_in_quick_succession_stop_the_run_cleanly(runs_dir):
     stopped, _ = wait_for_event(handle, lambda e: isinstance(e, StatusChanged) and e.state != "running")
     assert (stopped.state, stopped.reason) == ("stopped", "terminated (SIGTERM)")
     assert stopped_cleanly(handle).status == "stopped"
+
+
+def test_headless_training_stops_cleanly_on_a_sigterm_while_torch_loads(runs_dir, tmp_path):
+    import subprocess
+    import sys
+
+    from tui_rl.config import save_file
+
+    preset = tmp_path / "endless.toml"
+    save_file(endless_dqn(), preset)
+    command = [sys.executable, "-m", "tui_rl.cli", "train", str(preset), "--name", "headless", "--runs-dir", str(runs_dir)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        first = process.stderr.readline()  # printed once the handlers are up, before torch loads
+        assert first.startswith("run folder:"), first
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=PATIENCE_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    summary = read_summary(runs_dir / "headless")
+    assert (summary.status, summary.reason) == ("stopped", "terminated (SIGTERM)")
+    assert "Traceback" not in stderr

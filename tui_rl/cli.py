@@ -351,24 +351,26 @@ def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
     """Train in this process, behind the run's control socket, with a progress bar."""
     from rich.console import Console
 
-    from tui_rl.engine.server import serve_run
     from tui_rl.engine.stop_signals import StopSignals
 
-    stop_signals = StopSignals({signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"})
+    console = Console(stderr=True)
+
+    def quiet_on_hangup(signum: int) -> None:
+        if signum == signal.SIGHUP:
+            console.quiet = True  # the terminal is gone: writing to it would raise
+
+    stop_reasons = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)",
+                    signal.SIGHUP: "the terminal closed"}
+    stop_signals = StopSignals(stop_reasons, on_signal=quiet_on_hangup)  # before torch loads
+
+    from tui_rl.engine.server import serve_run
 
     os.environ.setdefault("RL_LOGGING_LEVEL", "WARNING")  # torchrl's INFO lines would break the bar
-    console = Console(stderr=True)
     progress = TrainingProgress(console)
     holder: dict[str, Any] = {}
 
     def on_trainer(trainer: Any) -> None:
         holder["trainer"] = trainer
-
-        def hangup(signum: int, frame: Any) -> None:
-            console.quiet = True  # the terminal is gone: writing to it would raise
-            trainer.stop("the terminal closed")
-
-        signal.signal(signal.SIGHUP, hangup)
         progress.start(trainer.config.collector.total_frames)
 
     console.print(f"run folder: {run_dir}", markup=False, highlight=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from typing import Any
+from typing import Any, Callable
 
 
 class StopSignals:
@@ -25,8 +25,9 @@ class StopSignals:
 
     FORCE_AFTER = 3
 
-    def __init__(self, reasons: dict[int, str]) -> None:
+    def __init__(self, reasons: dict[int, str], on_signal: Callable[[int], None] | None = None) -> None:
         self.reasons = reasons
+        self.on_signal = on_signal  # runs in the handler: set a flag, take no lock
         self.reason = ""
         self.count = 0
         self.trainer: Any = None
@@ -40,6 +41,8 @@ class StopSignals:
     def handle(self, signum: int, frame: Any) -> None:
         self.count += 1
         self.reason = self.reason or self.reasons[signum]
+        if self.on_signal is not None:
+            self.on_signal(signum)
         if self.count >= self.FORCE_AFTER:
             os.write(2, f"{self.reasons[signum]} again: exiting at once\n".encode())
             os._exit(128 + signum)
