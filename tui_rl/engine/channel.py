@@ -43,7 +43,7 @@ PREFIX = struct.Struct(">IQ")
 MAX_HEADER_BYTES = 16 * 1024**2
 MAX_PAYLOAD_BYTES = 8 * 1024**3
 #: how long either side may take to answer the handshake
-AUTH_TIMEOUT_S = 5.0
+AUTH_TIMEOUT_S = 10.0
 NONCE_BYTES = 32
 
 
@@ -81,8 +81,10 @@ class Channel:
                     self.sock.sendall(chunk)
                     continue
                 view = memoryview(chunk)
+                poller = select.poll()  # not select(): fds above 1024 are common in a trainer
+                poller.register(self.sock, select.POLLOUT)
                 while view:
-                    if not select.select([], [self.sock], [], stall_timeout)[1]:
+                    if not poller.poll(stall_timeout * 1000):
                         raise TimeoutError(f"the peer read nothing for {stall_timeout:.0f} s")
                     view = view[self.sock.send(view) :]
 
