@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PATIENCE_S, endless_dqn, wait_for_event, wait_until
+from conftest import ENDLESS_BATCH, PATIENCE_S, endless_dqn, wait_for_event, wait_until
 
 from tui_rl.engine.channel import connect
 from tui_rl.engine.handle import RunHandle
@@ -105,6 +105,28 @@ def test_commands_from_two_clients_apply_in_the_order_they_were_sent(shared, las
     finally:
         other.close()
     shared.resume()
+
+
+def test_a_client_that_stops_reading_is_dropped_and_catches_up_without_a_gap(shared, monkeypatch):
+    from tui_rl.engine import handle as handle_module
+
+    monkeypatch.setattr(handle_module, "INBOX_LIMIT", 5)
+    slow = RunHandle.attach(shared.run_dir)
+    slow.history()
+    wait_until(lambda: not slow.is_live, what="the unread events to overflow")  # nobody reads meanwhile
+    assert "reattach" in slow.drop_reason
+    before_drop = [e.frames for e in slow.events(timeout=0) if isinstance(e, Metrics) and "fps" in e.values]
+    monkeypatch.setattr(handle_module, "INBOX_LIMIT", 100_000)  # from now on it keeps up
+    history = slow.reattach()
+    assert slow.is_live
+    frames = [frames for frames, _ in history.metrics["fps"]]
+    assert set(before_drop) <= set(frames)  # what it had read is on disk too
+    for _ in range(3):  # the live events go on right after the history
+        event, _ = wait_for_event(slow, lambda e: isinstance(e, Metrics) and "fps" in e.values)
+        frames.append(event.frames)
+    slow.close()
+    step = ENDLESS_BATCH
+    assert frames == list(range(step, frames[-1] + 1, step))  # no gap, no repeat
 
 
 def test_the_trainer_reaps_and_liveness_follows_a_kill(runs_dir):
