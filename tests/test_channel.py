@@ -26,7 +26,7 @@ from tui_rl.engine.channel import (
     serve_handshake,
 )
 from tui_rl.engine.handle import RunHandle, RunNotLive
-from tui_rl.engine.protocol import COMMAND_TYPES, EVENT_TYPES, Log, Pause, SetHparams
+from tui_rl.engine.protocol import COMMAND_TYPES, EVENT_TYPES, Log, Metrics, Pause, SetHparams
 from tui_rl.engine.runfolder import KEY_FILE, SOCKET_FILE, append_event, create_run, read_summary, write_run_json
 from tui_rl.engine.server import LAGGED, ControlServer
 
@@ -88,6 +88,10 @@ def test_messages_travel_as_json_checked_against_their_types():
         decode({"type": "Pause", "fields": {}}, b"data", COMMAND_TYPES)
     with pytest.raises(WireError, match="keys must be strings"):
         encode(SetHparams({1: 0.5}))
+    import numpy as np
+
+    header, _ = encode(Metrics({"loss": np.float32(0.5)}, frames=np.int64(7)))  # as numbers, not refused
+    assert json.loads(header)["fields"]["values"] == {"loss": 0.5} and json.loads(header)["fields"]["frames"] == 7
 
 
 def test_rollouts_and_weights_travel_as_plain_tensors(tmp_path):

@@ -3,10 +3,9 @@
 A frame is a length prefix, a header and an optional payload. After the handshake every header is
 JSON: a protocol message (``{"type": "Pause", "fields": {...}}``, its fields checked against the
 dataclass's types) or a channel notice (``{"control": "ack" | "refused" | "bye", ...}``). Tensors
-(rollouts, weights) travel in the payload, written with ``torch.save`` and read back with
-``torch.load(weights_only=True)``. Nothing received is unpickled, so a crafted message can be
-refused but never run code. Commands carry no payload at all: the trainer never loads tensors a
-client sent.
+(rollouts, weights) travel in the payload: ``torch.save``, read back with ``weights_only=True``.
+Nothing received is unpickled, so a crafted message is refused, never run. Commands carry no
+payload: the trainer never loads tensors a client sent.
 
 The handshake proves both ends know the run's key (``control.key``): an HMAC over a fresh nonce
 from each side. Clients only connect to the run folder's own ``control.sock`` or to one in a
@@ -24,6 +23,7 @@ import hashlib
 import hmac
 import io
 import json
+import numbers
 import os
 import secrets
 import select
@@ -245,8 +245,7 @@ def encode(message: Any) -> tuple[bytes, bytes]:
         if spec.metadata.get("tensors"):
             fields[spec.name], payload = (None, b"") if value is None else _pack_tensors(value)
         else:
-            _check(value, hint, f"{name}.{spec.name}")
-            fields[spec.name] = value
+            fields[spec.name] = _check(value, hint, f"{name}.{spec.name}")
     return json.dumps({"type": name, "fields": fields}, allow_nan=True).encode(), payload
 
 
@@ -270,8 +269,7 @@ def decode(header: dict[str, Any], payload: bytes, types: dict[str, type]) -> An
             used_payload = value is not None
             values[field_name] = None if value is None else _unpack_tensors(value, payload, name)
         else:
-            _check(value, hint, f"{name}.{field_name}")
-            values[field_name] = value
+            values[field_name] = _check(value, hint, f"{name}.{field_name}")
     if payload and not used_payload:
         raise WireError(f"{name}: a payload it cannot carry")
     try:
@@ -286,22 +284,25 @@ def _fields(cls: type) -> tuple[tuple[dataclasses.Field, Any], ...]:
     return tuple((spec, hints[spec.name]) for spec in dataclasses.fields(cls))
 
 
-def _check(value: Any, hint: Any, where: str) -> None:
-    """WireError unless ``value`` is JSON data of type ``hint``."""
+def _check(value: Any, hint: Any, where: str) -> Any:
+    """``value`` as JSON data of type ``hint`` (numpy / torch scalars become plain numbers);
+    WireError if it is not of that type."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is Any:
         _check_json(value, where)
-    elif origin is typing.Literal:
+        return value
+    if origin is typing.Literal:
         if value not in args or isinstance(value, bool):
             raise WireError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
-    elif origin is dict:
+        return value
+    if origin is dict:
         if not isinstance(value, dict):
             raise WireError(f"{where}: expected an object, got {type(value).__name__}")
-        for key, item in value.items():
+        for key in value:
             if not isinstance(key, str):
                 raise WireError(f"{where}: keys must be strings (dotted field paths), got {key!r}")
-            _check(item, args[1], f"{where}[{key!r}]")
-    elif origin in (typing.Union, types.UnionType):
+        return {key: _check(item, args[1], f"{where}[{key!r}]") for key, item in value.items()}
+    if origin in (typing.Union, types.UnionType):
         errors = []
         for option in args:
             try:
@@ -309,17 +310,20 @@ def _check(value: Any, hint: Any, where: str) -> None:
             except WireError as exc:
                 errors.append(str(exc))
         raise WireError(errors[0])
-    elif hint is type(None):
+    if hint is type(None):
         if value is not None:
             raise WireError(f"{where}: expected null")
-    elif hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise WireError(f"{where}: expected a number, got {type(value).__name__}")
-    elif hint in (int, str, bool):
-        if isinstance(value, bool) != (hint is bool) or not isinstance(value, hint):
+        return value
+    numeric = {float: numbers.Real, int: numbers.Integral}.get(hint)
+    if numeric is not None:
+        if isinstance(value, bool) or not isinstance(value, numeric):
+            raise WireError(f"{where}: expected {'a number' if hint is float else 'int'}, got {type(value).__name__}")
+        return hint(value)
+    if hint in (str, bool):
+        if not isinstance(value, hint):
             raise WireError(f"{where}: expected {hint.__name__}, got {type(value).__name__}")
-    else:
-        raise WireError(f"{where}: no wire form for {hint}")
+        return value
+    raise WireError(f"{where}: no wire form for {hint}")
 
 
 def _check_json(value: Any, where: str, depth: int = 0) -> None:
