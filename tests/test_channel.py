@@ -144,6 +144,15 @@ def test_a_client_that_never_answers_the_handshake_holds_up_no_one(trainer, run)
         silent.close()
 
 
+def test_a_client_receives_every_event_from_the_moment_its_connect_returns(trainer, run):
+    """It joins the broadcast before the handshake ends: an event logged after it read the
+    history is never lost between the two."""
+    with RunHandle.attach(run) as handle:
+        assert len(trainer.server.clients) == 1  # already in, as attach returned
+        trainer.emit("first")
+        assert next(handle.events(timeout=PATIENCE_S)).message == "first"
+
+
 def test_a_client_with_the_wrong_key_is_refused(trainer, run):
     with pytest.raises(ConnectionError):
         connect(trainer.server.socket_path, b"not the key")

@@ -34,7 +34,7 @@ import threading
 import types
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from tui_rl.engine import protocol
 
@@ -156,8 +156,11 @@ def _timed(channel: Channel, timeout: float, step) -> None:
         channel.sock.settimeout(None)
 
 
-def serve_handshake(channel: Channel, key: bytes, timeout: float = AUTH_TIMEOUT_S) -> None:
-    """Server side: the client must prove it knows ``key``; then we prove it back."""
+def serve_handshake(
+    channel: Channel, key: bytes, timeout: float = AUTH_TIMEOUT_S, verified: Callable[[], None] = lambda: None
+) -> None:
+    """Server side: the client must prove it knows ``key``; then ``verified()`` runs (the client
+    starts to receive events from there on, nothing it could miss), and we prove it back."""
 
     def step() -> None:
         nonce = secrets.token_bytes(NONCE_BYTES)
@@ -166,6 +169,7 @@ def serve_handshake(channel: Channel, key: bytes, timeout: float = AUTH_TIMEOUT_
         proof, client_nonce = answer[:32], answer[32:]
         if len(client_nonce) != NONCE_BYTES or not hmac.compare_digest(proof, _digest(key, b"client", nonce)):
             raise AuthFailed("the client does not know the run's key")
+        verified()
         channel.send_frame(_digest(key, b"server", client_nonce))
 
     _timed(channel, timeout, step)

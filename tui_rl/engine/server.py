@@ -104,17 +104,23 @@ class ControlServer:
             threading.Thread(target=self.admit, args=(Channel(conn),), name="control-auth", daemon=True).start()
 
     def admit(self, channel: Channel) -> None:
-        """Authenticate one client (within the handshake timeout) and start serving it."""
+        """Authenticate one client (within the handshake timeout) and start serving it. It joins
+        the broadcast before it learns it is in, so events it must not miss queue up for it."""
+        link = ClientLink(channel, self.submit, self.forget, self.outbox_limit)
+
+        def join() -> None:
+            with self.lock:
+                if self.closing:
+                    raise AuthFailed("the trainer is closing")
+                self.clients.append(link)
+
         try:
-            serve_handshake(channel, self.key)
+            serve_handshake(channel, self.key, verified=join)
         except (AuthFailed, OSError, EOFError, WireError):
+            link.close()
             channel.release()
             return
-        with self.lock:
-            if self.closing:
-                channel.release()
-                return
-            self.clients.append(ClientLink(channel, self.submit, self.forget, self.outbox_limit))
+        link.start()
 
     def broadcast(self, event: Event) -> None:
         frame = encode_or_log(event)
@@ -173,6 +179,8 @@ class ClientLink:
         self.closed = False
         self.reader = threading.Thread(target=self.read_loop, name="control-read", daemon=True)
         self.sender = threading.Thread(target=self.send_loop, name="control-send", daemon=True)
+
+    def start(self) -> None:
         self.reader.start()
         self.sender.start()
 
@@ -252,7 +260,8 @@ class ClientLink:
             self.outbox.put(None, timeout=timeout)
         except queue.Full:
             pass
-        self.sender.join(timeout)
+        if self.sender.ident is not None:  # started (a client still in its handshake is not)
+            self.sender.join(timeout)
         self.close()
 
     def close(self) -> None:
