@@ -377,9 +377,8 @@ def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
     try:
         with progress, warnings.catch_warnings():
             warnings.showwarning = progress.warn
-            state = serve_run(
-                run_dir, from_checkpoint=resume, on_event=progress.update, on_trainer=on_trainer, stop_signals=stop_signals
-            )
+            state = serve_run(run_dir, from_checkpoint=resume, on_event=progress.update,
+                              on_trainer=on_trainer, stop_signals=stop_signals)
     except KeyboardInterrupt:
         console.print("interrupted; the run resumes from its last checkpoint with "
                       f"`tui-rl train --resume {run_dir.name}`", markup=False)
