@@ -176,3 +176,43 @@ def trained_run(runs_dir: Path) -> Path:
     run_dir = create_run(config, name="tiny", runs_dir=runs_dir)
     assert Trainer(config, run_dir).run() == "finished"
     return run_dir
+
+
+#: frames per batch of :func:`endless_dqn`
+ENDLESS_BATCH = 100
+
+
+def endless_dqn(*overrides: str):
+    """A small DQN config that trains until stopped: no evaluations or checkpoints unless asked."""
+    from tui_rl.config import RunConfig, apply_overrides
+
+    return apply_overrides(
+        RunConfig(),
+        [
+            f"collector.frames_per_batch={ENDLESS_BATCH}",
+            "collector.total_frames=100000000",
+            "collector.init_random_frames=100",
+            "replay_buffer.batch_size=32",
+            "network.hidden_sizes=[32]",
+            "eval.every_frames=100000000",
+            "eval.episodes=1",
+            "checkpoint.every_frames=100000000",
+            *overrides,
+        ],
+    )
+
+
+def wait_for_event(handle, predicate: Callable[[object], object], timeout: float = PATIENCE_S):
+    """Read a RunHandle's live events until one satisfies ``predicate``; returns it and all read."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for event in handle.events(timeout=max(0.1, deadline - time.monotonic())):
+            seen.append(event)
+            if predicate(event):
+                return event, seen
+        if not handle.is_live:
+            break
+    names = [type(e).__name__ for e in seen][-20:]
+    raise AssertionError(f"no such event within {timeout:.0f} s (live: {handle.is_live}, "
+                         f"{handle.drop_reason or 'connected'}); saw {names}")

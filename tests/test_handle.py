@@ -7,12 +7,11 @@ hyperparameters, gains a second client, answers snapshots, and stops.
 import os
 import signal
 import stat
-import time
 from pathlib import Path
 
 import pytest
+from conftest import ENDLESS_BATCH, PATIENCE_S, endless_dqn, wait_for_event
 
-from tui_rl.config import RunConfig, apply_overrides
 from tui_rl.engine.checkpoint import CheckpointStore
 from tui_rl.engine.handle import RunHandle, RunNotLive
 from tui_rl.engine.protocol import (
@@ -26,38 +25,7 @@ from tui_rl.engine.protocol import (
 )
 from tui_rl.engine.runfolder import KEY_FILE, read_config, read_events, read_history, read_summary
 
-BATCH = 100
-
-
-def endless_dqn(*overrides: str) -> RunConfig:
-    return apply_overrides(
-        RunConfig(),
-        [
-            f"collector.frames_per_batch={BATCH}",
-            "collector.total_frames=100000000",
-            "collector.init_random_frames=100",
-            "replay_buffer.batch_size=32",
-            "network.hidden_sizes=[32]",
-            "eval.every_frames=100000000",
-            "eval.episodes=1",
-            "checkpoint.every_frames=100000000",
-            *overrides,
-        ],
-    )
-
-
-def wait_for(handle, predicate, timeout=60.0):
-    """Read live events until one satisfies ``predicate``; returns it and everything read."""
-    seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for event in handle.events(timeout=max(0.1, deadline - time.monotonic())):
-            seen.append(event)
-            if predicate(event):
-                return event, seen
-        if not handle.is_live:
-            break
-    raise AssertionError(f"no such event within {timeout} s; saw {[type(e).__name__ for e in seen][-20:]}")
+BATCH = ENDLESS_BATCH
 
 
 def status(state):
@@ -97,19 +65,19 @@ def test_the_trainer_runs_in_its_own_session_behind_an_owner_only_socket(handle)
 
 
 def test_a_hangup_does_not_end_the_run(handle):
-    wait_for(handle, metrics)
+    wait_for_event(handle, metrics)
     os.kill(handle.process.pid, signal.SIGHUP)
-    first, _ = wait_for(handle, metrics)
-    later, _ = wait_for(handle, lambda e: metrics(e) and e.frames > first.frames)
+    first, _ = wait_for_event(handle, metrics)
+    later, _ = wait_for_event(handle, lambda e: metrics(e) and e.frames > first.frames)
     assert handle.process.poll() is None
 
 
 def test_pause_holds_the_frame_count_and_step_batch_trains_exactly_one_batch(handle):
     handle.pause()
-    paused, _ = wait_for(handle, status("paused"))
+    paused, _ = wait_for_event(handle, status("paused"))
     assert list(handle.events(timeout=0.5)) == []  # nothing trains while paused
     handle.step_batch()
-    stepped, _ = wait_for(handle, metrics)
+    stepped, _ = wait_for_event(handle, metrics)
     assert stepped.frames == paused.frames + BATCH
     assert [e for e in handle.events(timeout=0.5) if metrics(e)] == []  # and it stays paused
     assert read_summary(handle.run_dir).status == "paused"
@@ -117,11 +85,11 @@ def test_pause_holds_the_frame_count_and_step_batch_trains_exactly_one_batch(han
 
 def test_new_hyperparameters_reach_the_optimiser_at_the_next_batch(handle):
     handle.set_hparams({"optim.lr": 2.5e-4, "algorithm.gamma": 0.95})
-    changed, _ = wait_for(handle, lambda e: isinstance(e, HparamsChanged))
+    changed, _ = wait_for_event(handle, lambda e: isinstance(e, HparamsChanged))
     assert changed.changes == {"optim.lr": 2.5e-4, "algorithm.gamma": 0.95}
     assert changed.previous == {"optim.lr": 1e-3, "algorithm.gamma": 0.99}
     handle.step_batch()
-    trained, _ = wait_for(handle, metrics)
+    trained, _ = wait_for_event(handle, metrics)
     assert trained.values["lr"] == 2.5e-4  # read back from the optimiser's param groups
     assert read_config(handle.run_dir).optim.lr == 2.5e-4
     assert any(isinstance(e, HparamsChanged) and e.frames == changed.frames for e in read_events(handle.run_dir))
@@ -136,7 +104,7 @@ def test_new_hyperparameters_reach_the_optimiser_at_the_next_batch(handle):
 )
 def test_bad_hyperparameters_are_refused_with_the_field_named(handle, values, reason):
     handle.set_hparams(values)
-    rejected, _ = wait_for(handle, lambda e: isinstance(e, HparamsRejected))
+    rejected, _ = wait_for_event(handle, lambda e: isinstance(e, HparamsRejected))
     assert rejected.values == values and reason in rejected.reason
     assert read_config(handle.run_dir).optim.lr == 2.5e-4
 
@@ -151,13 +119,13 @@ def test_a_second_client_catches_up_from_disk_then_follows_live(handle):
         last_frames = history.metrics["fps"][-1][0]
         handle.resume()
         for client in (handle, other):
-            wait_for(client, status("running"))
-        fresh, seen = wait_for(other, metrics)
+            wait_for_event(client, status("running"))
+        fresh, seen = wait_for_event(other, metrics)
         assert fresh.frames > last_frames
         assert not any(e.seq <= history.last_seq for e in seen if not metrics(e))
         other.pause()
         for client in (handle, other):
-            wait_for(client, status("paused"))
+            wait_for_event(client, status("paused"))
     finally:
         other.close()
 
@@ -177,12 +145,12 @@ def test_snapshots_and_weights_go_only_to_the_client_that_asked(handle):
 def test_stop_checkpoints_then_the_trainer_exits_and_removes_its_socket(handle):
     socket_path = Path(read_summary(handle.run_dir).socket)
     handle.stop()
-    stopped, seen = wait_for(handle, status("stopped"))
+    stopped, seen = wait_for_event(handle, status("stopped"))
     assert stopped.reason == "stopped by request"
     checkpoint = [e for e in seen if isinstance(e, Checkpointed)][-1]
     assert checkpoint.frames == stopped.frames
     assert CheckpointStore(handle.run_dir, 2).latest().name == str(stopped.frames)
-    assert handle.process.wait(timeout=30) == 0
+    assert handle.process.wait(timeout=PATIENCE_S) == 0
     assert not socket_path.exists() and not handle.is_live
     late = RunHandle.attach(handle.run_dir)
     assert not late.is_live and late.history().status == "stopped"
@@ -193,8 +161,8 @@ def test_stop_checkpoints_then_the_trainer_exits_and_removes_its_socket(handle):
 def test_a_killed_trainer_resumes_from_its_last_complete_checkpoint_and_sigterm_stops_it(tmp_path):
     config = endless_dqn("checkpoint.every_frames=200", "checkpoint.keep=2")
     first = RunHandle.start(config, name="killed", runs_dir=tmp_path)
-    wait_for(first, lambda e: isinstance(e, Checkpointed) and e.frames >= 600)
-    wait_for(first, lambda e: metrics(e) and e.frames % 200 == 100)  # between two checkpoints
+    wait_for_event(first, lambda e: isinstance(e, Checkpointed) and e.frames >= 600)
+    wait_for_event(first, lambda e: metrics(e) and e.frames % 200 == 100)  # between two checkpoints
     first.process.send_signal(signal.SIGKILL)
     first.process.wait(timeout=10)
     first.close()
@@ -208,16 +176,16 @@ def test_a_killed_trainer_resumes_from_its_last_complete_checkpoint_and_sigterm_
     assert len(read_events(first.run_dir)) == len(lines)
     resumed_from = int(checkpoints[-1].name)
 
-    second = RunHandle.resume_run(first.run_dir)
+    second = RunHandle.continue_run(first.run_dir)
     try:
-        resumed, _ = wait_for(second, lambda e: isinstance(e, Log) and "resumed" in e.message)
+        resumed, _ = wait_for_event(second, lambda e: isinstance(e, Log) and "resumed" in e.message)
         assert resumed.message == f"resumed from the checkpoint at {resumed_from} frames"
-        going_on, _ = wait_for(second, metrics)
+        going_on, _ = wait_for_event(second, metrics)
         assert going_on.frames == resumed_from + BATCH
         second.process.send_signal(signal.SIGTERM)  # as a shutdown or `kill` would
-        stopped, _ = wait_for(second, status("stopped"))
+        stopped, _ = wait_for_event(second, status("stopped"))
         assert stopped.reason == "terminated (SIGTERM)"
-        assert second.process.wait(timeout=30) == 0
+        assert second.process.wait(timeout=PATIENCE_S) == 0
     finally:
         if second.process.poll() is None:
             second.process.kill()

@@ -8,7 +8,7 @@ import json
 from tui_rl.config import RunConfig
 from tui_rl.engine.counters import COUNTER_FIELDS, RunCounters
 from tui_rl.engine.protocol import Log, StatusChanged
-from tui_rl.engine.run_record import RunRecord, record_address, record_failure
+from tui_rl.engine.run_record import RunRecord, record_address, record_state
 from tui_rl.engine.runfolder import RUN_FILE, create_run, read_events, read_summary
 
 
@@ -54,7 +54,7 @@ def test_the_server_records_its_address_and_a_failure_through_the_record(tmp_pat
     summary = read_summary(run_dir)
     assert (summary.socket, summary.pid, summary.host) == (str(run_dir / "control.sock"), 4242, "somehost")
 
-    record_failure(run_dir, "config.toml: env.id: unknown")
+    record_state(run_dir, "failed", "config.toml: env.id: unknown")
     summary = read_summary(run_dir)
     assert (summary.status, summary.reason) == ("failed", "config.toml: env.id: unknown")
     events = read_events(run_dir)

@@ -40,6 +40,11 @@ def command_parser() -> argparse.ArgumentParser:
     train.add_argument("target", nargs="?", help="a preset name or a preset TOML file")
     train.add_argument("--resume", metavar="RUN", help="go on from this run's last checkpoint")
     train.add_argument(
+        "--from-scratch", action="store_true",
+        help="with --resume: train the run again from frame 0, dropping its checkpoints and the "
+        "metrics logged after frame 0 (for a run whose checkpoints cannot be loaded)",
+    )
+    train.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a config field, such as optim.lr=3e-4 (repeatable)",
     )

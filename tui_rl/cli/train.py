@@ -22,10 +22,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     quiet_torchrl()  # before the preflight check first imports it
     if args.frames is not None and args.frames < 1:
         raise UsageError("--frames: must be a positive number of frames")
+    if args.from_scratch and not args.resume:
+        raise UsageError("--from-scratch goes with --resume RUN")
     if args.resume:
         if args.target:
             raise UsageError("give either a preset to start a run or --resume RUN, not both")
-        run_dir, resume = prepare_resume(args), True
+        # --from-scratch: the same folder trained again from frame 0 (its checkpoints are dropped)
+        run_dir, resume = prepare_resume(args), not args.from_scratch
     else:
         if not args.target:
             raise UsageError("train: name a preset or a preset file (see `tui-rl presets`), or --resume RUN")
@@ -35,7 +38,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         check(config)
         run_dir = create_run(config, name=args.name, runs_dir=args.runs_dir, preset=args.target)
         resume = False
-    return train_headless(run_dir, resume=resume, fresh=not resume)
+    return train_headless(run_dir, resume=resume, fresh=not args.resume)
 
 
 def check(config: RunConfig) -> None:
@@ -77,36 +80,39 @@ def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
     """Train in this process, behind the run's control socket, with a progress bar."""
     from rich.console import Console
 
-    from tui_rl.engine.server import install_stop_signals, serve_run
+    from tui_rl.engine.stop_signals import StopSignals
 
     console = Console(stderr=True)
+
+    def quiet_on_hangup(signum: int) -> None:
+        if signum == signal.SIGHUP:
+            console.quiet = True  # the terminal is gone: writing to it would raise
+
+    stop_reasons = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)",
+                    signal.SIGHUP: "the terminal closed"}
+    stop_signals = StopSignals(stop_reasons, on_signal=quiet_on_hangup)  # before torch loads
+
+    from tui_rl.engine.server import serve_run
+
     progress = TrainingProgress(console)
     holder: dict[str, Any] = {}
 
     def on_trainer(trainer: Any) -> None:
         holder["trainer"] = trainer
-        install_stop_signals(
-            trainer, {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
-        )
-
-        def hangup(signum: int, frame: Any) -> None:
-            console.quiet = True  # the terminal is gone: writing to it would raise
-            trainer.stop("the terminal closed")
-
-        signal.signal(signal.SIGHUP, hangup)
         progress.start(trainer.config.collector.total_frames)
 
     console.print(f"run folder: {run_dir}", markup=False, highlight=False)
     try:
         with progress, warnings.catch_warnings():
             warnings.showwarning = progress.warn
-            state = serve_run(run_dir, resume=resume, on_event=progress.update, on_trainer=on_trainer)
+            state = serve_run(run_dir, from_checkpoint=resume, on_event=progress.update,
+                              on_trainer=on_trainer, stop_signals=stop_signals)
     except KeyboardInterrupt:
         console.print("interrupted; the run resumes from its last checkpoint with "
                       f"`tui-rl train --resume {run_dir.name}`", markup=False)
         return 130
     trainer = holder.get("trainer")
-    if trainer is not None and trainer.config_error and fresh and trainer.frames == 0:
+    if trainer is not None and trainer.config_error and fresh and trainer.counters.frames == 0:
         shutil.rmtree(run_dir, ignore_errors=True)  # nothing was trained: leave no empty run behind
         raise ConfigError(trainer.reason)
     print_summary(console, read_summary(run_dir))

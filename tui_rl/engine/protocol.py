@@ -1,7 +1,8 @@
 """The messages between a trainer process and its clients (the app, the CLI).
 
-Commands go in, events come out. All are plain dataclasses, pickled over the control socket;
-rollouts travel as TensorDicts. Every event carries ``seq`` (its position in the run's event
+Commands go in, events come out. All are plain dataclasses; on the control socket each travels as
+a JSON header checked against these field types, and the tensors of a ``TENSORS`` field (rollouts
+as TensorDicts, weights as state dicts) as a ``weights_only`` torch payload (see ``channel.py``). Every event carries ``seq`` (its position in the run's event
 stream, assigned by the trainer) and ``frames`` (the run's frame count when it happened), so a late
 client can merge the on-disk history with the live stream without gaps or duplicates.
 
@@ -15,6 +16,9 @@ from typing import Any, Literal
 
 RunState = Literal["starting", "running", "paused", "finished", "stopped", "failed"]
 FINAL_STATES = ("finished", "stopped", "failed")
+
+#: field metadata: the value is tensors (a TensorDict or a dict of tensors), or None
+TENSORS = {"tensors": True}
 
 
 # ---- commands (client -> trainer) -------------------------------------------------------------
@@ -146,7 +150,7 @@ class RolloutReady(Event):
     """The answer to ``SnapshotRollout``: ``rollout`` is a TensorDict with batch size [T]."""
 
     source: str
-    rollout: Any
+    rollout: Any = field(metadata=TENSORS)
     request_id: int = 0
 
 
@@ -154,10 +158,24 @@ class RolloutReady(Event):
 class WeightsReady(Event):
     """The answer to ``GetWeights``: ``state_dict`` of the policy module, on CPU."""
 
-    state_dict: Any
+    state_dict: Any = field(metadata=TENSORS)
     request_id: int = 0
 
 
 #: Events written to the run's events log (``events.jsonl``). Metrics go to the metric files;
 #: rollouts and weights are answers, not history.
 LOGGED_EVENTS = (StatusChanged, Evaluated, HparamsChanged, HparamsRejected, Checkpointed, Log)
+
+
+def _subclasses(base: type) -> dict[str, type]:
+    found, todo = {}, list(base.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        found[cls.__name__] = cls
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+#: every message by its type name: what the control channel accepts in each direction
+COMMAND_TYPES: dict[str, type[Command]] = _subclasses(Command)
+EVENT_TYPES: dict[str, type[Event]] = _subclasses(Event)

@@ -3,7 +3,7 @@
 The trainer keeps a :class:`RunRecord`: every event it emits is numbered and stamped here, the
 logged ones are appended to the events log, and the summary in ``run.json`` is rewritten from its
 state and :class:`RunCounters`. The control server records its address and a failure before any
-trainer exists through :func:`record_address` and :func:`record_failure`.
+trainer exists through :func:`record_address` and :func:`record_state`.
 
 No torch import: the control server uses it before torch loads.
 """
@@ -112,10 +112,13 @@ def record_address(run_dir: Path, socket_path: Path | str, pid: int, host: str) 
     write_run_json(run_dir, summary)
 
 
-def record_failure(run_dir: Path, reason: str) -> None:
-    """Mark a run failed before a trainer could be built (its config no longer loads)."""
+def record_state(run_dir: Path, state: RunState, reason: str) -> StatusChanged:
+    """Record a final state reached before a trainer was built (its config no longer loads, or a
+    signal stopped it while torch was loading); returns the event, to tell the clients too."""
     summary = read_summary(run_dir)
-    summary.status, summary.reason, summary.updated = "failed", reason, time.time()
+    summary.status, summary.reason, summary.updated = state, reason, time.time()
     write_run_json(run_dir, summary)
     seq = max((e.seq for e in read_events(run_dir)), default=0) + 1
-    append_event(run_dir, StatusChanged("failed", reason, seq=seq, time=time.time()))
+    event = StatusChanged(state, reason, seq=seq, frames=summary.frames, time=time.time())
+    append_event(run_dir, event)
+    return event

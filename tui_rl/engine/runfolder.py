@@ -9,6 +9,7 @@ Layout of ``runs/<name>/``::
     checkpoints/<frames>/  complete checkpoints (see ``checkpoint.py``)
     rollouts/          saved rollouts
     control.key        auth key of the control socket (0600); the socket path is in run.json
+    run.lock           flock'd by the process that owns the run (see ``liveness.py``)
     trainer.log        stdout / stderr of the trainer process
 
 No torch import: the app and ``tui-rl runs`` read run folders before (or without) loading torch.
@@ -30,7 +31,7 @@ from typing import Any
 from tui_rl.config import RunConfig, load_file, save_file
 from tui_rl.config.presets import name_problem
 from tui_rl.config.errors import shorten
-from tui_rl.engine import protocol
+from tui_rl.engine import liveness, protocol
 from tui_rl.engine.counters import COUNTER_FIELDS, RunCounters
 from tui_rl.engine.protocol import FINAL_STATES, Event
 from tui_rl.engine.typed_json import from_json
@@ -130,7 +131,10 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 def create_run(
     config: RunConfig, *, name: str | None = None, runs_dir: Path = Path("runs"), preset: str = ""
 ) -> Path:
-    """Make a new run folder (owner-only) holding ``config`` and a ``starting`` summary."""
+    """Make a new run folder (owner-only) holding ``config`` and a ``starting`` summary.
+
+    This process holds the run's lock from before run.json exists until it hands it to a trainer
+    (or trains in-process), so a run can never look "starting" with nobody behind it."""
     runs_dir = Path(runs_dir)
     make_runs_dir(runs_dir)
     if name is not None:
@@ -147,6 +151,7 @@ def create_run(
             raise cannot_create(runs_dir, exc) from None
     else:
         run_dir = make_unique_dir(runs_dir, default_run_name(config, preset))
+    liveness.hold(run_dir)
     save_file(config, run_dir / CONFIG_FILE)
     now = time.time()
     summary = RunSummary(
@@ -262,7 +267,7 @@ def read_summary(run_dir: Path) -> RunSummary:
         raise RunFolderError(f"{run_dir}: {RUN_FILE} is damaged ({exc})") from None
     if summary.pid is not None and not 0 < summary.pid <= MAX_PID:
         raise RunFolderError(f"{run_dir}: {RUN_FILE} is damaged (pid: {summary.pid} is not a process id)")
-    if summary.status not in FINAL_STATES and summary.pid is not None and trainer_is_gone(summary):
+    if summary.status not in FINAL_STATES and trainer_is_gone(summary):
         summary.status = "stopped"
         summary.reason = (
             "the trainer process ended without finishing (killed or crashed); "
@@ -272,8 +277,17 @@ def read_summary(run_dir: Path) -> RunSummary:
 
 
 def trainer_is_gone(summary: RunSummary) -> bool:
-    """Whether the recorded trainer process no longer runs (only judged on the host that ran it)."""
+    """Whether nobody owns the run any more: its lock is free. Runs without a lock file (older
+    ones), and a lock this process holds while another trainer pid is recorded, are judged by the
+    pid. Only judged on the host that ran it."""
     if summary.host and summary.host != socket.gethostname():
+        return False  # another machine's lock may not show here
+    held = liveness.is_held(summary.path)
+    if held is False:
+        return True
+    if held and not (liveness.holds(summary.path) and summary.pid not in (None, os.getpid())):
+        return False
+    if summary.pid is None:
         return False
     try:
         os.kill(summary.pid, 0)

@@ -1,65 +1,76 @@
 """The control channel of a running trainer: a Unix socket in (or recorded in) its run folder.
 
-Clients (the app, the inspector, ``tui-rl attach``) connect with ``multiprocessing.connection``
-and the run's auth key (``control.key``, 0600). Every event the trainer emits is broadcast to
-every connected client; each client's commands go into the trainer's queue, and answers
-(rollouts, weights) go back to the client that asked. Each client has its own outbox and sender
-thread, so a slow client can never hold up training; one that falls far behind is dropped.
-Messages are plain pickles: ``Connection.send`` would use torch's multiprocessing reductions,
-which pass tensors as file descriptors that only a child process could open.
+Clients (the app, the inspector, ``tui-rl attach``) connect and prove they know the run's key
+(``control.key``, 0600); each is authenticated in its own thread with a timeout, so one that never
+answers holds up no one. Every event the trainer emits is encoded once (see ``channel.py``: JSON
+plus tensors, never pickles) and broadcast to every client; commands go into the trainer's one
+queue in the order they are read, and each is acknowledged only once queued, so a command sent
+after another's ``send`` returned is applied after it. Answers (rollouts, weights) go back to the
+client that asked. Each client has its own outbox and sender thread, so a slow client never holds
+up training; one that falls far behind is told (a ``bye`` notice) and dropped, and catches up
+from the run folder when it reconnects.
 
 :func:`serve_run` is how a run is trained, in ``trainer_main`` (the subprocess the app starts)
-and in ``tui-rl train`` (headless, in-process) alike: the socket comes up first, so clients can
-connect while torch is still being imported.
+and in ``tui-rl train`` (headless, in-process) alike: the stop signals and the socket come up
+first, so clients can connect (and signals stop the run cleanly) while torch is still loading.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import pickle
 import queue
 import secrets
-import signal
 import socket
 import sys
 import threading
 import time
-from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
 from typing import Any, Callable
 
 from tui_rl.config import ConfigError
-from tui_rl.engine import run_record
-from tui_rl.engine.protocol import Command, Event
-from tui_rl.engine.runfolder import KEY_FILE, SOCKET_FILE, read_config, read_summary, socket_path_for
+from tui_rl.engine import liveness, run_record
+from tui_rl.engine.channel import AuthFailed, Channel, WireError, decode, encode, parse_header, serve_handshake
+from tui_rl.engine.protocol import COMMAND_TYPES, Command, Event
+from tui_rl.engine.runfolder import KEY_FILE, read_config, socket_path_for
+from tui_rl.engine.stop_signals import StopSignals
 
-#: events a client may fall behind by before it is disconnected
+#: frames a client may fall behind by before it is told and disconnected
 OUTBOX_LIMIT = 10_000
+#: a client that reads nothing for this long while frames wait for it is disconnected
+STALL_TIMEOUT_S = 60.0
 #: how long closing waits for the outboxes to drain (the final status must reach the clients)
 DRAIN_TIMEOUT_S = 3.0
+#: connections waiting to be accepted
+BACKLOG = 64
+LAGGED = "this client fell too far behind and was disconnected; reconnect to catch up from the run folder"
 
 Submit = Callable[[Command, Callable[[Event], None]], None]
+Frame = tuple[bytes, bytes]
 
 
 class ControlServer:
     """Listens on the run's socket; broadcasts events; hands commands to ``submit``."""
 
-    def __init__(self, run_dir: Path, submit: Submit) -> None:
+    def __init__(self, run_dir: Path, submit: Submit, outbox_limit: int = OUTBOX_LIMIT) -> None:
         self.run_dir = Path(run_dir)
         self.submit = submit
+        self.outbox_limit = outbox_limit
         self.clients: list[ClientLink] = []
         self.lock = threading.Lock()
         self.closing = False
-        key = secrets.token_bytes(32)
-        write_key(self.run_dir / KEY_FILE, key)
+        self.key = secrets.token_bytes(32)
+        write_key(self.run_dir / KEY_FILE, self.key)
         self.socket_path = socket_path_for(self.run_dir)
         self.socket_path.unlink(missing_ok=True)  # left by a trainer that was killed
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old_umask = os.umask(0o077)  # the socket file is created owner-only
         try:
-            self.listener = Listener(str(self.socket_path), family="AF_UNIX", authkey=key)
+            self.listener.bind(str(self.socket_path))
         finally:
             os.umask(old_umask)
         os.chmod(self.socket_path, 0o600)
+        self.listener.listen(BACKLOG)
         self.record_address()
         self.acceptor = threading.Thread(target=self.accept_loop, name="control-accept", daemon=True)
         self.acceptor.start()
@@ -70,25 +81,43 @@ class ControlServer:
     def accept_loop(self) -> None:
         while not self.closing:
             try:
-                conn = self.listener.accept()
+                conn, _ = self.listener.accept()
             except OSError:
                 if self.closing:
                     return
-                continue  # a client that failed the auth handshake, or hung up during it
-            except Exception:  # AuthenticationError and friends: a bad key, ignore that client
                 continue
             if self.closing:
                 conn.close()
                 return
-            link = ClientLink(conn, self.submit, self.forget)
+            threading.Thread(target=self.admit, args=(Channel(conn),), name="control-auth", daemon=True).start()
+
+    def admit(self, channel: Channel) -> None:
+        """Authenticate one client (within the handshake timeout) and start serving it. It joins
+        the broadcast before it learns it is in, so events it must not miss queue up for it."""
+        link = ClientLink(channel, self.submit, self.forget, self.outbox_limit)
+
+        def join() -> None:
             with self.lock:
+                if self.closing:
+                    raise AuthFailed("the trainer is closing")
                 self.clients.append(link)
 
+        try:
+            serve_handshake(channel, self.key, verified=join)
+        except (AuthFailed, OSError, EOFError, WireError):
+            link.close()
+            channel.release()
+            return
+        link.start()
+
     def broadcast(self, event: Event) -> None:
+        frame = encode_or_log(event)
+        if frame is None:
+            return
         with self.lock:
             clients = list(self.clients)
         for link in clients:
-            link.send(event)
+            link.send_frame(frame)
 
     def forget(self, link: ClientLink) -> None:
         with self.lock:
@@ -97,11 +126,13 @@ class ControlServer:
 
     def close(self) -> None:
         """Stop listening, let the clients receive what is queued, then disconnect them."""
-        self.closing = True
-        wake_accept(self.socket_path)
-        self.listener.close()  # also unlinks the socket file
         with self.lock:
+            self.closing = True
             clients = list(self.clients)
+        wake_accept(self.socket_path)
+        self.acceptor.join(DRAIN_TIMEOUT_S)
+        self.listener.close()
+        self.socket_path.unlink(missing_ok=True)
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         for link in clients:
             link.finish(max(0.0, deadline - time.monotonic()))
@@ -112,52 +143,104 @@ class ControlServer:
                 pass
 
 
+def encode_or_log(event: Event) -> Frame | None:
+    """The event's frame; one that cannot be encoded is logged and skipped, never raised into the trainer."""
+    try:
+        return encode(event)
+    except WireError as exc:
+        print(f"control: an event that cannot be sent: {exc}", file=sys.stderr, flush=True)
+        return None
+
+
 class ClientLink:
     """One connected client: a reader thread for its commands, a sender thread for its events."""
 
-    def __init__(self, conn: Connection, submit: Submit, on_close: Callable[[ClientLink], None]) -> None:
-        self.conn = conn
+    def __init__(
+        self, channel: Channel, submit: Submit, on_close: Callable[[ClientLink], None], outbox_limit: int
+    ) -> None:
+        self.channel = channel
         self.submit = submit
         self.on_close = on_close
-        self.outbox: queue.Queue[Event | None] = queue.Queue(maxsize=OUTBOX_LIMIT)
+        self.outbox: queue.Queue[Frame | None] = queue.Queue(maxsize=outbox_limit)
+        self.lock = threading.Lock()
+        self.lagged = False
         self.closed = False
         self.reader = threading.Thread(target=self.read_loop, name="control-read", daemon=True)
         self.sender = threading.Thread(target=self.send_loop, name="control-send", daemon=True)
+
+    def start(self) -> None:
         self.reader.start()
         self.sender.start()
 
     def read_loop(self) -> None:
+        received = 0
         while not self.closed:
             try:
-                command = pickle.loads(self.conn.recv_bytes())
+                header, payload = self.channel.recv_frame()
             except (EOFError, OSError):
                 break
-            except Exception as exc:  # an object that does not unpickle here: tell the client
-                print(f"control: unreadable command: {exc}", file=sys.stderr)
+            except WireError as exc:  # an oversized frame: the stream cannot be trusted further
+                print(f"control: dropped a client: {exc}", file=sys.stderr, flush=True)
+                break
+            received += 1
+            try:
+                command = decode(parse_header(header), payload, COMMAND_TYPES)
+            except WireError as exc:
+                print(f"control: refused a command: {exc}", file=sys.stderr, flush=True)
+                self.notice({"control": "refused", "n": received, "reason": str(exc)})
                 continue
-            if isinstance(command, Command):
-                self.submit(command, self.send)
+            self.submit(command, self.send)
+            self.notice({"control": "ack", "n": received})
         self.close()
+
+    def notice(self, header: dict[str, Any]) -> None:
+        """A channel notice, straight to the socket (between two frames of the sender's)."""
+        try:
+            self.channel.send_json(header, stall_timeout=STALL_TIMEOUT_S)
+        except (OSError, TimeoutError):
+            self.close()
 
     def send_loop(self) -> None:
         while True:
-            event = self.outbox.get()
-            if event is None or self.closed:
+            frame = self.outbox.get()
+            if frame is None or self.closed:
                 break
             try:
-                self.conn.send_bytes(pickle.dumps(event, protocol=pickle.HIGHEST_PROTOCOL))
-            except (OSError, ValueError):
+                self.channel.send_frame(*frame, stall_timeout=STALL_TIMEOUT_S)
+            except (OSError, TimeoutError, ValueError):
                 break
         self.close()
+        self.reader.join()  # it wakes on the hang-up; then nothing uses the socket any more
+        self.channel.release()
 
     def send(self, event: Event) -> None:
-        if self.closed:
-            return
-        try:
-            self.outbox.put_nowait(event)
-        except queue.Full:
-            print("control: a client fell too far behind and was disconnected", file=sys.stderr)
-            self.close()
+        """An answer for this client only (the trainer's ``reply``)."""
+        frame = encode_or_log(event)
+        if frame is not None:
+            self.send_frame(frame)
+
+    def send_frame(self, frame: Frame) -> None:
+        with self.lock:
+            if self.closed or self.lagged:
+                return
+            try:
+                self.outbox.put_nowait(frame)
+                return
+            except queue.Full:
+                self.lagged = True
+        print("control: a client fell too far behind; told it and disconnected it", file=sys.stderr, flush=True)
+        self.say_bye(LAGGED)
+
+    def say_bye(self, reason: str) -> None:
+        """Drop what is queued and end with a ``bye`` notice saying why."""
+        while True:
+            try:
+                self.outbox.get_nowait()
+            except queue.Empty:
+                break
+        bye = (json.dumps({"control": "bye", "reason": reason}).encode(), b"")
+        self.outbox.put(bye)
+        self.outbox.put(None)
 
     def finish(self, timeout: float) -> None:
         """Send what is queued (within ``timeout``), then hang up."""
@@ -165,17 +248,20 @@ class ClientLink:
             self.outbox.put(None, timeout=timeout)
         except queue.Full:
             pass
-        self.sender.join(timeout)
+        if self.sender.ident is not None:  # started (a client still in its handshake is not)
+            self.sender.join(timeout)
         self.close()
 
     def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
         try:
-            self.conn.close()
-        except OSError:
-            pass
+            self.outbox.put_nowait(None)  # wakes the sender
+        except queue.Full:
+            pass  # then the sender is busy, and sees ``closed`` next
+        self.channel.close()
         self.on_close(self)
 
 
@@ -196,63 +282,50 @@ def wake_accept(path: Path) -> None:
         pass
 
 
-def record_failure(run_dir: Path, reason: str) -> None:
-    """Mark a run failed before a trainer could be built (its config no longer loads)."""
-    run_record.record_failure(run_dir, reason)
 
 
 def serve_run(
     run_dir: Path,
     *,
-    resume: bool = False,
+    from_checkpoint: bool = False,
     on_event: Callable[[Event], None] | None = None,
     on_trainer: Callable[[Any], None] | None = None,
+    stop_signals: StopSignals | None = None,
 ) -> str:
     """Train the run in ``run_dir`` behind its control socket; returns the final state.
 
     ``on_event`` sees every event after the clients were sent it; ``on_trainer`` receives the
-    Trainer once built, before it runs (to install signal handlers, or read its counters later).
+    Trainer once built, before it runs (to read its counters later). ``stop_signals``, installed
+    by the caller as early as it can, stop the trainer (or keep it from starting). This process
+    holds the run's lock while it trains (see ``liveness.py``).
     """
     run_dir = Path(run_dir)
+    signals = stop_signals or StopSignals({})
+    liveness.hold(run_dir)
     commands: queue.Queue = queue.Queue()
     server = ControlServer(run_dir, lambda command, reply: commands.put((command, reply)))
     try:
         try:
             config = read_config(run_dir)
         except ConfigError as exc:
-            record_failure(run_dir, str(exc))
+            server.broadcast(run_record.record_state(run_dir, "failed", str(exc)))
             return "failed"
         from tui_rl.engine.trainer import Trainer  # torch loads here, after the socket is up
+
+        if signals.reason:  # stopped while torch loaded: nothing was built, nothing to save
+            server.broadcast(run_record.record_state(run_dir, "stopped", signals.reason))
+            return "stopped"
 
         def broadcast(event: Event) -> None:
             server.broadcast(event)
             if on_event is not None:
                 on_event(event)
 
-        trainer = Trainer(config, run_dir, broadcast, from_checkpoint=resume, commands=commands)
+        trainer = Trainer(config, run_dir, broadcast, from_checkpoint=from_checkpoint, commands=commands)
         if on_trainer is not None:
             on_trainer(trainer)
+        signals.attach(trainer)
         return trainer.run()
     finally:
         server.close()
-
-
-def install_stop_signals(trainer: Any, reasons: dict[int, str]) -> None:
-    """The first of these signals checkpoints and stops ``trainer`` after the current batch,
-    giving its reason; a second one interrupts at once."""
-
-    def handle(signum: int, frame: Any) -> None:
-        if trainer.stopping:
-            trainer.interrupt()
-        trainer.stop(reasons[signum])
-
-    for signum in reasons:
-        signal.signal(signum, handle)
-
-
-def connect(run_dir: Path) -> Connection:
-    """A connection to the trainer of ``run_dir``; OSError / EOFError / AuthenticationError if none."""
-    summary = read_summary(run_dir)
-    address = summary.socket or str(Path(run_dir) / SOCKET_FILE)
-    key = (Path(run_dir) / KEY_FILE).read_bytes()
-    return Client(address, family="AF_UNIX", authkey=key)
+        liveness.release(run_dir)

@@ -1,9 +1,10 @@
-"""The trainer process: ``python -m tui_rl.engine.trainer_main RUN_DIR [--resume]``.
+"""The trainer process: ``python -m tui_rl.engine.trainer_main RUN_DIR [--from-checkpoint] [--lock-fd N]``.
 
-Started by :meth:`RunHandle.start` in its own session, with stdout / stderr going to the run's
-``trainer.log``. It ignores SIGHUP, so a closing terminal or a lost SSH connection does not end
-the run; SIGTERM / SIGINT checkpoint and stop it. Exits 0 when the run finished or was stopped,
-1 when it failed.
+Started by :meth:`RunHandle.spawn` in its own session, with stdout / stderr going to the run's
+``trainer.log`` and the run's lock (``--lock-fd``, see ``liveness.py``) handed over. It ignores
+SIGHUP, so a closing terminal or a lost SSH connection does not end the run; SIGTERM / SIGINT
+checkpoint and stop it, from the first moment (their handlers exist before torch loads). Exits 0
+when the run finished or was stopped, 1 when it failed.
 """
 
 from __future__ import annotations
@@ -14,22 +15,27 @@ import signal
 import sys
 from pathlib import Path
 
+from tui_rl.engine.stop_signals import StopSignals
+
+STOP_REASONS = {signal.SIGTERM: "terminated (SIGTERM)", signal.SIGINT: "interrupted (SIGINT)"}
+
 
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    stop_signals = StopSignals(STOP_REASONS)
+    os.umask(0o077)  # everything the trainer writes is owner-only
     parser = argparse.ArgumentParser(prog="tui_rl.engine.trainer_main")
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    parser.add_argument("--from-checkpoint", action="store_true", help="continue from the last checkpoint")
+    parser.add_argument("--lock-fd", type=int, help="the run's lock, locked by the parent")
     args = parser.parse_args(argv)
 
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    os.umask(0o077)  # everything the trainer writes is owner-only
+    from tui_rl.engine import liveness
+    from tui_rl.engine.server import serve_run
 
-    from tui_rl.engine.server import install_stop_signals, serve_run
-
-    reasons = {signal.SIGTERM: "terminated (SIGTERM)", signal.SIGINT: "interrupted (SIGINT)"}
-    state = serve_run(
-        args.run_dir, resume=args.resume, on_trainer=lambda trainer: install_stop_signals(trainer, reasons)
-    )
+    if args.lock_fd is not None:
+        liveness.adopt(args.run_dir, args.lock_fd)
+    state = serve_run(args.run_dir, from_checkpoint=args.from_checkpoint, stop_signals=stop_signals)
     print(f"run ended: {state}", flush=True)
     return 1 if state == "failed" else 0
 

@@ -1,0 +1,50 @@
+"""Starting a trainer process for a run folder (``trainer_main``), as the app does.
+
+Torch-free: the app starts runs before torch is loaded anywhere in it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tui_rl.engine import liveness
+from tui_rl.engine.runfolder import LOG_FILE
+
+
+class RunStartError(RuntimeError):
+    """The trainer process could not be started; the message holds the end of its log."""
+
+
+def launch_trainer(run_dir: Path, from_checkpoint: bool = False) -> subprocess.Popen:
+    """Start ``trainer_main`` for ``run_dir``, in its own session (a closing terminal's SIGHUP to
+    our process group does not reach it), handing it the run's lock."""
+    try:
+        lock_fd = liveness.hand_over(run_dir)
+    except liveness.RunBusy as exc:
+        raise RunStartError(str(exc)) from None
+    command = [sys.executable, "-m", "tui_rl.engine.trainer_main", str(run_dir), "--lock-fd", str(lock_fd)]
+    if from_checkpoint:
+        command.append("--from-checkpoint")
+    try:
+        with open(Path(run_dir) / LOG_FILE, "ab") as log:
+            return subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(lock_fd,),
+            )
+    finally:
+        os.close(lock_fd)  # the trainer holds the lock now; if it could not start, nobody does
+
+
+def log_tail(run_dir: Path, lines: int = 20) -> str:
+    try:
+        text = (Path(run_dir) / LOG_FILE).read_text(errors="replace")
+    except OSError:
+        return "(no trainer log)"
+    return "\n".join(text.splitlines()[-lines:])
