@@ -400,3 +400,21 @@ def test_the_progress_line_shows_every_number_and_the_clock_at_80_columns():
     assert len(line) <= 80 and "…" not in line
     for shown in ("running", "54,321/100,000", "12,345 fps", "return -123.4", "eval -150.2", "0:00:00"):
         assert shown in line
+
+
+def test_a_run_whose_checkpoints_are_all_damaged_says_so_and_trains_again_from_scratch(tiny_file, runs_dir):
+    assert tui_rl("train", tiny_file, "--name", "broken", "--runs-dir", runs_dir).returncode == 0
+    run_dir = runs_dir / "broken"
+    for path in (run_dir / "checkpoints").rglob("*.pt"):
+        path.write_bytes(b"not a tensor file")
+
+    resumed = tui_rl("train", "--resume", "broken", "--frames", "600", "--runs-dir", runs_dir)
+    assert resumed.returncode == 1
+    assert "--from-scratch" in resumed.stderr + resumed.stdout and "Traceback" not in resumed.stderr
+    assert read_summary(run_dir).frames == 400  # the history is kept as it was
+
+    assert tui_rl("train", "--from-scratch", "--runs-dir", runs_dir).returncode == 2
+    again = tui_rl("train", "--resume", "broken", "--from-scratch", "--frames", "600", "--runs-dir", runs_dir)
+    assert again.returncode == 0, again.stderr
+    summary = read_summary(run_dir)
+    assert (summary.status, summary.frames) == ("finished", 600)

@@ -12,7 +12,7 @@ from tui_rl.engine.checkpoint import CheckpointStore
 from tui_rl.engine.envs import make_env
 from tui_rl.engine.snapshots import LatestEpisode
 from tui_rl.engine.protocol import CheckpointNow, HparamsChanged, HparamsRejected, SetHparams, Checkpointed, Evaluated, Log, Metrics, Pause, Resume, StatusChanged, Stop
-from tui_rl.engine.runfolder import SCALARS_DIR, create_run, read_events, read_history, read_metrics, read_summary
+from tui_rl.engine.runfolder import create_run, read_events, read_history, read_metrics, read_summary
 
 from conftest import PATIENCE_S, of_type, tiny_dqn, train_run, wait_until
 
@@ -229,36 +229,6 @@ def test_pause_and_checkpoint_at_frame_0_then_stop(tmp_path):
     assert [s.state for s in of_type(events, StatusChanged)] == ["running", "paused", "stopped"]
     assert [e.frames for e in of_type(events, Checkpointed)] == [0]
     assert trainer.state == "stopped" and trainer.reason == "stopped by request"
-
-
-def test_a_second_stop_signal_that_a_library_turns_into_another_error_still_ends_stopped(tmp_path):
-    """A second SIGTERM 40 ms after the first raised KeyboardInterrupt inside tensordict, which
-    turned it into "Converting a tensordict to boolean value is not permitted": the run was
-    marked failed. The signal handler calls Trainer.interrupt(), so the run knows better."""
-    config = tiny_dqn("collector.total_frames=100000")
-    run_dir = create_run(config, runs_dir=tmp_path)
-
-    def signals_during_the_first_update(trainer):
-        setup = trainer.setup
-
-        def setup_then_patch():
-            setup()
-
-            def interrupted_update(batch, frames):
-                trainer.stop("terminated (SIGTERM)")  # the first signal
-                try:
-                    trainer.interrupt()  # the second one, as the signal handler calls it
-                except KeyboardInterrupt:
-                    raise RuntimeError("Converting a tensordict to boolean value is not permitted") from None
-
-            trainer.parts.algorithm.update = interrupted_update
-
-        trainer.setup = setup_then_patch
-
-    with pytest.raises(KeyboardInterrupt):
-        train_run(config, run_dir, before=signals_during_the_first_update)
-    summary = read_summary(run_dir)
-    assert (summary.status, summary.reason) == ("stopped", "interrupted; it resumes from its last checkpoint")
 
 
 # ---- numerical health ----------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from tui_rl.engine.protocol import (
 )
 from tui_rl.engine.run_record import RunRecord
 from tui_rl.engine.run_parts import RunParts
-from tui_rl.engine.runfolder import LOG_FILE, save_config, trim_metrics
+from tui_rl.engine.runfolder import LOG_FILE, RunFolderError, read_summary, save_config, trim_metrics
 from tui_rl.engine.snapshots import LatestEpisode, snapshot
 
 Reply = Callable[[Event], None]
@@ -72,7 +72,9 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.from_checkpoint = from_checkpoint
         self.commands: queue.Queue[tuple[Command, Reply | None]] = commands or queue.Queue()
-        self.counters = RunCounters()
+        # A resume starts from what the run recorded, so a failure before a checkpoint loads
+        # leaves run.json's counters as they were.
+        self.counters = recorded_counters(self.run_dir) if from_checkpoint else RunCounters()
         self.record = RunRecord(self.run_dir, self.counters, config.collector.total_frames, on_event)
         #: the run failed because its config cannot be built (env, algorithm, logging, device)
         self.config_error = False
@@ -82,7 +84,6 @@ class Trainer:
         self.latest_episode = LatestEpisode()
         self._pending_batches = 0
         self._stop_reason = ""
-        self._interrupted = False
         self._checkpoint_requested = False
         self._last_eval_frames = 0
 
@@ -109,23 +110,11 @@ class Trainer:
     def stopping(self) -> bool:
         return bool(self._stop_reason)
 
-    def interrupt(self) -> None:
-        """End at once, without waiting for the batch or a checkpoint (a second stop signal; call
-        it from the signal handler). Libraries that turn the KeyboardInterrupt into another error
-        (tensordict does) still end the run "stopped", not "failed"."""
-        self._interrupted = True
-        raise KeyboardInterrupt
-
     def run(self) -> RunState:
         torch.set_num_threads(1)
         try:
-            try:
-                self.setup()
-                self.train()
-            except Exception:
-                if self._interrupted:  # the interrupt surfaced as another error (tensordict does that)
-                    raise KeyboardInterrupt from None
-                raise
+            self.setup()
+            self.train()
         except ConfigError as exc:
             self.config_error = True
             self.record.fail(str(exc))
@@ -156,6 +145,7 @@ class Trainer:
 
     def restore(self) -> None:
         if not self.checkpoints.restore():
+            self.counters.copy_from(RunCounters())
             trim_metrics(self.run_dir, 0)
             self.record.log("no checkpoint to resume from: starting from frame 0", "warning")
             return
@@ -339,3 +329,10 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed)
     random.seed(seed)
+
+
+def recorded_counters(run_dir: Path) -> RunCounters:
+    try:
+        return read_summary(run_dir).counters
+    except RunFolderError:
+        return RunCounters()
