@@ -44,11 +44,16 @@ def test_config_never_loads_torch(module):
 TORCH_FREE_ENGINE_MODULES = [
     "tui_rl.engine.protocol",
     "tui_rl.engine.handle",
+    "tui_rl.engine.channel",
+    "tui_rl.engine.launch",
+    "tui_rl.engine.liveness",
+    "tui_rl.engine.stop_signals",
+    "tui_rl.engine.counters",
     "tui_rl.engine.runfolder",
     "tui_rl.engine.transforms",
     "tui_rl.engine.gym_registry",
     "tui_rl.engine.rollouts",
-    "tui_rl.cli",
+    *(name for name in modules_in("cli") if not name.endswith("__main__")),  # __main__ runs the CLI
 ]
 
 
