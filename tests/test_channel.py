@@ -21,10 +21,9 @@ from tui_rl.engine.channel import (
     UnsafeSocket,
     WireError,
     connect,
-    decode,
-    encode,
     serve_handshake,
 )
+from tui_rl.engine.wire import decode, encode
 from tui_rl.engine.handle import RunHandle, RunNotLive
 from tui_rl.engine.protocol import COMMAND_TYPES, EVENT_TYPES, Log, Metrics, Pause, SetHparams
 from tui_rl.engine.runfolder import KEY_FILE, SOCKET_FILE, append_event, create_run, read_summary, write_run_json

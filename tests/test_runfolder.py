@@ -10,9 +10,9 @@ import pytest
 
 from tui_rl.config import RunConfig, load_file
 from tui_rl.engine.protocol import Checkpointed, HparamsChanged, StatusChanged
+from tui_rl.engine.channel import MAX_SOCKET_PATH, socket_path_for
 from tui_rl.engine.runfolder import (
     EVENTS_FILE,
-    MAX_SOCKET_PATH,
     RUN_FILE,
     SCALARS_DIR,
     UNREADABLE,
@@ -24,7 +24,6 @@ from tui_rl.engine.runfolder import (
     read_history,
     read_summary,
     resolve_run,
-    socket_path_for,
     trim_metrics,
     write_run_json,
 )

@@ -32,9 +32,8 @@ from tui_rl.engine.channel import (
     WireError,
     check_socket_path,
     connect,
-    decode,
-    encode,
 )
+from tui_rl.engine.wire import decode, encode
 from tui_rl.engine.launch import RunStartError, launch_trainer, log_tail
 from tui_rl.engine.protocol import (
     EVENT_TYPES,

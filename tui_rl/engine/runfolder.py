@@ -47,8 +47,6 @@ KEY_FILE = "control.key"
 SOCKET_FILE = "control.sock"
 LOG_FILE = "trainer.log"
 
-#: AF_UNIX socket paths must fit in sun_path (108 bytes with the terminating NUL).
-MAX_SOCKET_PATH = 100
 #: the status :func:`list_runs` gives a folder whose run.json cannot be read; ``reason`` says why
 UNREADABLE = "unreadable"
 #: the largest pid a run.json may name (the kernel's PID_MAX_LIMIT)
@@ -322,16 +320,9 @@ def read_metrics(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     return {path.stem: read_series(path) for path in sorted(scalars.glob("*.csv"))}
 
 
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.__name__: cls
-    for cls in vars(protocol).values()
-    if isinstance(cls, type) and issubclass(cls, Event) and cls is not Event
-}
-
-
 def event_from_json(data: Any) -> Event | None:
     """The event a line of events.jsonl holds, or None for a line this version cannot use."""
-    cls = EVENT_TYPES.get(data.get("type")) if isinstance(data, dict) else None
+    cls = protocol.EVENT_TYPES.get(data.get("type")) if isinstance(data, dict) else None
     if cls is None:
         return None
     try:
@@ -398,18 +389,3 @@ def resolve_run(name_or_path: str | Path, runs_dir: Path = Path("runs")) -> Path
             return candidate.resolve()
     known = ", ".join(s.name for s in list_runs(runs_dir)[:10]) or "none yet"
     raise RunFolderError(f"no run {shorten(str(name_or_path))} in {runs_dir} (runs there: {known})")
-
-
-def socket_path_for(run_dir: Path) -> Path:
-    """The control socket's path: in the run folder when short enough for AF_UNIX, else in a
-    fresh owner-only temp folder (the path is recorded in run.json either way)."""
-    path = Path(run_dir).resolve() / SOCKET_FILE
-    if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
-        return path
-    for base in (None, "/tmp"):  # $TMPDIR first; it may itself be too deep
-        folder = Path(tempfile.mkdtemp(prefix="tui-rl-", dir=base))
-        if len(os.fsencode(folder / SOCKET_FILE)) <= MAX_SOCKET_PATH:
-            return folder / SOCKET_FILE
-        folder.rmdir()
-    raise RunFolderError(f"no folder short enough for the control socket of {run_dir}")
-

@@ -30,9 +30,10 @@ from typing import Any, Callable
 
 from tui_rl.config import ConfigError
 from tui_rl.engine import liveness, run_record
-from tui_rl.engine.channel import AuthFailed, Channel, WireError, decode, encode, parse_header, serve_handshake
+from tui_rl.engine.channel import AuthFailed, Channel, WireError, parse_header, serve_handshake, socket_path_for
+from tui_rl.engine.wire import decode, encode
 from tui_rl.engine.protocol import COMMAND_TYPES, Command, Event
-from tui_rl.engine.runfolder import KEY_FILE, read_config, socket_path_for
+from tui_rl.engine.runfolder import KEY_FILE, read_config
 from tui_rl.engine.stop_signals import StopSignals
 
 #: frames a client may fall behind by before it is told and disconnected
