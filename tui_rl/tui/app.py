@@ -19,7 +19,7 @@ from textual.screen import Screen
 
 from tui_rl.config import DEFAULT_PRESET, ConfigError, RunConfig, load_file, load_preset
 from tui_rl.tui.commands import BindingCommands
-from tui_rl.tui.hangup import HangupWatch
+from tui_rl.tui.hangup import HangupWatch, terminal_fds
 from tui_rl.tui.messages import ContinueRun, OpenRun, RunShown, StartRun
 from tui_rl.tui.modes import MODES
 
@@ -74,7 +74,7 @@ class TuiRlApp(App[int]):
         self._hangup = HangupWatch(self.hang_up)
 
     async def on_mount(self) -> None:
-        self._hangup.start(watch_terminal=not self.is_headless)
+        self._hangup.start([] if self.is_headless else terminal_fds())
         if self.attach_dir is None:
             await self.switch_mode("setup")
         else:

@@ -28,19 +28,17 @@ class HangupWatch:
     def __init__(self, on_hangup: Callable[[], None]) -> None:
         self.on_hangup = on_hangup
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self, watch_terminal: bool) -> None:
+    def start(self, fds: list[int]) -> None:
+        """Catch SIGHUP, and watch the terminal file descriptors ``fds`` (see :func:`terminal_fds`)."""
         try:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.on_hangup)
         except (NotImplementedError, RuntimeError, AttributeError):
             pass  # not the main thread, or no SIGHUP on this platform
-        fds = terminal_fds() if watch_terminal else []
         if fds:
-            self._thread = threading.Thread(
+            threading.Thread(
                 target=self._watch, args=(fds,), name="tui-rl-hangup-watch", daemon=True
-            )
-            self._thread.start()
+            ).start()
 
     def stop(self) -> None:
         self._stop.set()
