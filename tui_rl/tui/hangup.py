@@ -36,9 +36,11 @@ class HangupWatch:
         except (NotImplementedError, RuntimeError, AttributeError):
             pass  # not the main thread, or no SIGHUP on this platform
         if fds:
-            threading.Thread(
-                target=self._watch, args=(fds,), name="tui-rl-hangup-watch", daemon=True
-            ).start()
+            self.watch_terminal(fds)
+
+    def watch_terminal(self, fds: list[int]) -> None:
+        """Start the watchdog thread over ``fds``; it ends at a hangup or at :meth:`stop`."""
+        threading.Thread(target=self._watch, args=(fds,), name="tui-rl-hangup-watch", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()

@@ -43,7 +43,7 @@ class RunProgress:
         """Seconds trained: from the start to the end (or ``now``), pauses left out."""
         end = self.ended if self.ended is not None else now
         paused = self.paused_seconds + (end - self.paused_since if self.paused_since is not None else 0.0)
-        return end - (self.started or end) - paused
+        return end - (end if self.started is None else self.started) - paused
 
 
 def clock(seconds: float) -> str:
