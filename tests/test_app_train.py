@@ -140,11 +140,11 @@ async def test_a_user_trains_tunes_pauses_detaches_and_attaches_again(runs_dir):
         assert changes[0].frames > 0
         assert not [e for e in read_events(run_dir) if isinstance(e, HparamsRejected)]
         await pilot.press("escape")
-        assert "p Pause" in footer(app) and "Resume" not in footer(app)
+        await until(pilot, lambda: "p Pause" in footer(app) and "Resume" not in footer(app), what="p Pause")
 
         await pilot.press("p")
         await until(pilot, lambda: screen.state == "paused", what="the pause")
-        assert "p Resume" in footer(app) and "Pause" not in footer(app)
+        await until(pilot, lambda: "p Resume" in footer(app) and "Pause" not in footer(app), what="p Resume")
         paused_at = shown_frames(app)
         await pilot.press("n")  # one batch, then paused again
         await until(pilot, lambda: shown_frames(app) >= paused_at + 128, what="one more batch")
@@ -213,7 +213,7 @@ async def test_a_stopped_run_continues_from_train_and_from_runs(runs_dir):
         run_dir = app.current_run_dir
         await stop(pilot)
         stopped_at = read_summary(run_dir).frames
-        assert "r Continue" in footer(app)
+        await until(pilot, lambda: "r Continue" in footer(app), what="r Continue")
 
         await pilot.press("r")  # from Train
         await until(pilot, lambda: state_of(app) == "running" and shown_frames(app) > stopped_at,
@@ -347,7 +347,7 @@ async def test_a_failed_run_says_its_whole_reason_at_80_columns(demo_runs):
         await settle(pilot)
         shown = words_on_screen(app)
         assert PIP_REASON in shown, "the status line or the log cut or ate the reason"
-        assert "r Continue" in footer(app)
+        await until(pilot, lambda: "r Continue" in footer(app), what="r Continue")
 
         # A live failure's toast keeps the brackets too (markup is never read from data).
         app.screen.view.apply(StatusChanged("failed", PIP_REASON + " (live)", frames=40_960, time=START + 30))

@@ -38,8 +38,9 @@ class RunView:
         self.log.clear()
         self.status.reset(state=state)
 
-    def replay(self, history: RunHistory) -> None:
-        """Fill in from the run's record on disk (summary, metric series, logged events)."""
+    def replay(self, history: RunHistory) -> str | None:
+        """Fill in from the run's record on disk (summary, metric series, logged events); returns
+        the last state its events say."""
         curves = self.charts.curves
         for name, points in history.metrics.items():
             for frames, value in points:
@@ -53,8 +54,10 @@ class RunView:
             best_eval=summary.best_eval,
             last_eval=summary.last_eval,
         )
+        state = None
         for event in history.events:
-            self.apply(event, replaying=True)
+            state = self.apply(event, replaying=True) or state
+        return state
 
     def apply(self, event: Event, replaying: bool = False) -> str | None:
         """Show ``event``; returns the run's new state when it says one."""

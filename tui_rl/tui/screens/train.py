@@ -245,7 +245,9 @@ class TrainScreen(Screen):
         self.post_message(RunShown(handle.run_dir))
         if message.config is not None:
             await self.hparams.load(message.config, editable=handle.is_live)
-        self.view.replay(message.history)
+        state = self.view.replay(message.history)
+        if state is not None:
+            self._set_state(state)
         summary = message.history.summary
         if handle.is_live:
             self._read_events(handle)
