@@ -94,6 +94,14 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
     return runs
 
 
+def test_train_screen_shows_a_failed_runs_whole_reason_at_80_columns(snap_compare, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runs = Path("runs")
+    demo_run(runs, "cartpole-failed", learns=1.0, created=START, status="failed",
+             reason="the tensorboard logger needs its package: pip install 'tui-rl[tensorboard]'")
+    assert snap_compare(app_on_run(runs, "cartpole-failed"), terminal_size=SIZES["small"], run_before=settled)
+
+
 async def settled(pilot) -> None:
     """Let the attach worker, the chart timer and the resize land."""
     await settle(pilot)

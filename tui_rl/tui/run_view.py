@@ -57,6 +57,7 @@ class RunView:
         state = None
         for event in history.events:
             state = self.apply(event, replaying=True) or state
+        self.hparams.set_editable(self.hparams.editable)  # no "Applied ..." note for past changes
         return state
 
     def apply(self, event: Event, replaying: bool = False) -> str | None:
@@ -83,8 +84,7 @@ class RunView:
             )
         elif isinstance(event, HparamsChanged):
             self.charts.curves.add_marker(event.frames, marker_label(event.changes))
-            if not replaying:  # the run's config.toml already holds the values that hold now
-                self.hparams.applied(event.changes)
+            self.hparams.applied(event.changes)
         elif isinstance(event, HparamsRejected) and not replaying:
             self.hparams.rejected(event.values, event.reason)
         return None
