@@ -262,7 +262,7 @@ class TrainScreen(Screen):
     def on_train_screen_run_failed_to_open(self, message: RunFailedToOpen) -> None:
         message.stop()
         self.log_pane.add_line("error", message.reason)
-        self.app.notify(message.reason, title="Cannot open the run", severity="error", markup=False)
+        self.app.notify(message.reason, severity="error", markup=False)
         # Nothing was opened: the screen says why; the run shown before was cleared from it.
         if self.handle is not None:
             self.handle.close()
@@ -290,8 +290,8 @@ class TrainScreen(Screen):
 
     def on_live_hparams_change_requested(self, message: LiveHparams.ChangeRequested) -> None:
         if self.has_live_run:
-            values = message.values
-            self._send(lambda: self.handle.set_hparams(values), "send the new values")
+            handle, values = self.handle, message.values
+            self._send(lambda: handle.set_hparams(values), "send the new values")
 
     # ---- state ----------------------------------------------------------------------------------
 
