@@ -176,6 +176,10 @@ class TuiRlApp(App[int]):
     def on_run_shown(self, message: RunShown) -> None:
         self.current_run_dir = message.run_dir
 
+    def on_setup_screen_preview_ready(self, message: SetupScreen.PreviewReady) -> None:
+        if not message.error:
+            self.preview_rollout = message.rollout  # the inspector can open it
+
     # ---- actions --------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

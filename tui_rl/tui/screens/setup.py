@@ -343,7 +343,6 @@ class SetupScreen(Screen):
         if message.error:
             output.update(Text(f"Preview failed: {message.error}"))
             return
-        self.app.preview_rollout = message.rollout  # the inspector can open it
         output.update(message.rendered)
 
     # ---- policy and algorithm ----------------------------------------------------------------
