@@ -1,4 +1,4 @@
-"""The Train and Runs screens, driven like a user at 80x24.
+"""The Train screen (and the app around it), driven like a user at 80x24.
 
 The slow tests run a real trainer process on a tiny budget: start a run, watch the counter and the
 chart move, change the learning rate live, pause and resume, stop and continue it, quit leaving it
@@ -11,19 +11,27 @@ from __future__ import annotations
 import os
 import pty
 import threading
-from pathlib import Path
 
 import pytest
-from conftest import renderable_text, screen_text, settle, until, words_on_screen
-from test_snapshots_train import START, demo_run  # the same fixture run folders
-from textual.message import Message
+from conftest import (
+    PIP_REASON,
+    Posted,
+    footer,
+    renderable_text,
+    screen_text,
+    settle,
+    toasts,
+    until,
+    words_on_screen,
+)
+from test_snapshots_train import START
 
 from tui_rl.config import RunConfig, apply_overrides, load_preset
 from tui_rl.engine.protocol import HparamsChanged, HparamsRejected, StatusChanged
-from tui_rl.engine.runfolder import read_events, read_history, read_summary, write_run_json
+from tui_rl.engine.runfolder import read_events, read_history, read_summary
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.hangup import HangupWatch
-from tui_rl.tui.messages import ContinueRun, OpenRun, RunShown, StartRun
+from tui_rl.tui.messages import ContinueRun, RunShown, StartRun
 from tui_rl.tui.screens.confirm import ConfirmScreen
 from tui_rl.tui.screens.quit import QuitScreen
 from tui_rl.tui.screens.train import TrainScreen
@@ -40,7 +48,6 @@ SMALL_RUN = [
     "eval.episodes=2",
     "eval.target_return=none",  # never finish early by solving it
 ]
-PIP_REASON = "the tensorboard logger needs its package: pip install 'tui-rl[tensorboard]'"
 
 
 def log_text(app) -> str:
@@ -50,16 +57,6 @@ def log_text(app) -> str:
 def chart_text(app) -> str:
     """The chart on screen (at 80x24 one is shown at a time)."""
     return str(app.screen.query_one("#charts").viewer.render())
-
-
-def toasts(app) -> str:
-    """The words of the notifications on screen (each toast line follows a ``▌`` bar)."""
-    rows = [line.rsplit("▌", 1)[1] for line in screen_text(app).splitlines() if "▌" in line]
-    return " ".join(" ".join(rows).split())
-
-
-def footer(app) -> str:
-    return screen_text(app).splitlines()[-1]
 
 
 def shown_frames(app) -> int:
@@ -75,32 +72,6 @@ async def type_into(pilot, selector: str, text: str) -> None:
     field.focus()
     field.value = ""
     await pilot.press(*text, "enter")
-
-
-class Posted:
-    """Every message posted in the app, once each however far it bubbles (a Pilot ``message_hook``)."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    def __call__(self, message: Message) -> None:
-        if not any(message is seen for seen in self.messages):
-            self.messages.append(message)
-
-    def of(self, kind: type[Message]) -> list:
-        return [m for m in self.messages if type(m) is kind]
-
-
-@pytest.fixture
-def demo_runs(tmp_path, monkeypatch) -> Path:
-    """Fixture run folders (no trainer) in ``runs/`` under a fresh working directory."""
-    monkeypatch.chdir(tmp_path)
-    runs = Path("runs")
-    demo_run(runs, "cartpole-fast", learns=2.0, created=START,
-             reason="evaluation return 199.2 reached the target 195")
-    demo_run(runs, "cartpole-slow", learns=0.5, created=START + 100)
-    demo_run(runs, "cartpole-failed", learns=1.0, created=START + 200, status="failed", reason=PIP_REASON)
-    return runs
 
 
 # ---- with a real trainer ---------------------------------------------------------------------
@@ -252,91 +223,6 @@ async def test_a_config_that_cannot_be_built_is_refused_before_any_run_folder(ru
 
 
 # ---- fixture runs (no trainer) ---------------------------------------------------------------
-
-
-async def test_the_runs_screen_overlays_marked_runs_and_opens_one(demo_runs):
-    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
-    posted = Posted()
-    async with app.run_test(size=SMALL, message_hook=posted) as pilot:
-        await pilot.press("3")
-        table = app.screen.query_one(RunList)
-        await until(pilot, lambda: table.row_count == 3, what="the run list")
-        assert [table.get_row_at(i)[1] for i in range(3)] == ["cartpole-failed", "cartpole-slow", "cartpole-fast"]
-
-        await pilot.press("down", "space", "down", "space")
-        overlay = app.screen.query_one("#overlay")
-        await until(pilot, lambda: overlay.display and "cartpole-fast" in str(overlay.render()),
-                    what="the overlay")
-        assert "cartpole-slow" in str(overlay.render())
-
-        await pilot.press("enter")
-        await until(pilot, lambda: state_of(app) == "finished", what="the run to open in Train")
-        assert [m.run_dir.name for m in posted.of(OpenRun)] == ["cartpole-fast"]
-        assert app.current_run_dir.name == "cartpole-fast"
-        assert shown_frames(app) == 40_960
-        assert "run finished" in log_text(app)
-
-
-async def test_runs_at_80_columns_show_env_algorithm_and_quit(demo_runs):
-    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
-    async with app.run_test(size=SMALL) as pilot:
-        await pilot.press("3")
-        await until(pilot, lambda: app.screen.query_one(RunList).row_count == 3, what="the run list")
-        shown = screen_text(app)
-        header = next(line for line in shown.splitlines() if "Run" in line and "Status" in line)
-        assert header.split() == ["✓", "Run", "Env", "Algo", "Status", "Frames", "Best"]
-        row = next(line for line in shown.splitlines() if "cartpole-slow" in line)
-        assert row.split()[1:4] == ["CartPole-v1", "dqn", "finished"]
-        assert "q Quit" in footer(app)
-
-
-async def test_delete_and_archive_ask_first(demo_runs):
-    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
-    async with app.run_test(size=SMALL) as pilot:
-        await pilot.press("3")
-        table = app.screen.query_one(RunList)
-        await until(pilot, lambda: table.row_count == 3, what="the run list")
-
-        await pilot.press("d")  # the cursor is on cartpole-failed
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the delete question")
-        assert "Delete run cartpole-failed?" in words_on_screen(app)
-        await pilot.press("escape")
-        await settle(pilot)
-        assert (demo_runs / "cartpole-failed").is_dir(), "a cancelled delete deleted"
-
-        await pilot.press("d")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the delete question")
-        await pilot.press("y")
-        await until(pilot, lambda: table.row_count == 2, what="the list without it")
-        assert not (demo_runs / "cartpole-failed").exists()
-
-        await pilot.press("a")  # now on cartpole-slow
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the archive question")
-        await pilot.press("y")
-        await until(pilot, lambda: table.row_count == 1, what="the list without it")
-        assert not (demo_runs / "cartpole-slow").exists()
-        assert (demo_runs / "archive" / "cartpole-slow" / "run.json").is_file()
-
-
-async def test_a_live_run_cannot_be_deleted_and_a_finished_one_not_continued(demo_runs):
-    live = demo_run(demo_runs, "cartpole-live", learns=1.0, created=START + 300)
-    summary = read_summary(live)
-    summary.status = "running"  # no pid: nothing says its trainer is gone
-    write_run_json(live, summary)
-    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
-    posted = Posted()
-    async with app.run_test(size=SMALL, message_hook=posted, notifications=True) as pilot:
-        await pilot.press("3")
-        table = app.screen.query_one(RunList)
-        await until(pilot, lambda: table.row_count == 4, what="the run list")
-        await pilot.press("d")
-        await until(pilot, lambda: "stop it first" in toasts(app), what="the refusal")
-        assert not isinstance(app.screen, ConfirmScreen) and live.is_dir()
-
-        await pilot.press("end", "r")  # cartpole-fast: finished
-        await until(pilot, lambda: "only a stopped or failed run can be continued" in toasts(app),
-                    what="the refusal")
-        assert not posted.of(ContinueRun)
 
 
 async def test_a_failed_run_says_its_whole_reason_at_80_columns(demo_runs):
