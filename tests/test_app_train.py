@@ -116,6 +116,7 @@ async def test_a_user_trains_tunes_pauses_detaches_and_attaches_again(runs_dir):
         await pilot.press("p")
         await until(pilot, lambda: screen.state == "paused", what="the pause")
         await until(pilot, lambda: "p Resume" in footer(app) and "Pause" not in footer(app), what="p Resume")
+        assert "n Step" in footer(app) and "q Quit" in footer(app), "the paused footer is cut at 80 columns"
         paused_at = shown_frames(app)
         await pilot.press("n")  # one batch, then paused again
         await until(pilot, lambda: shown_frames(app) >= paused_at + 128, what="one more batch")

@@ -203,8 +203,8 @@ class TrainScreen(Screen):
     def _open(self, opener: Callable[..., tuple[RunHandle, RunHistory]], *args) -> None:
         try:
             handle, history = opener(*args)
-        except run_opening.OpenRefused as exc:
-            self.post_message(self.RunFailedToOpen(str(exc)))
+        except Exception as exc:  # OpenRefused says why; anything else is still said, never raised
+            self.post_message(self.RunFailedToOpen(str(exc) or type(exc).__name__))
             return
         try:
             config = load_file(handle.run_dir / "config.toml")
