@@ -187,7 +187,9 @@ def test_a_run_survives_a_dropped_terminal_and_comes_back(tmux, workdir):
 def test_the_app_started_by_make_exits_when_its_terminal_goes(tmux, workdir):
     # `make run` (the README's first command) is the pane's process: the terminal's SIGHUP reaches
     # make, not the app; the app finds its terminal hung up (reads at end of file, writes failing).
-    make = tmux.start("app", "make", "-C", REPO, "run", f"ARGS=--runs-dir {workdir / 'runs'} {workdir / 'e2e.toml'}")
+    # make runs this test's own console script, and never (re)installs it (-o: taken as up to date).
+    make = tmux.start("app", "make", "-C", REPO, "-o", TUI_RL, "run", f"BIN={TUI_RL.parent}",
+                      f"ARGS=--runs-dir {workdir / 'runs'} {workdir / 'e2e.toml'}")
     tmux.wait_for("app", lambda s: "Start" in s)
     (app,) = wait_until(lambda: children(make), what="the app under make")
     tmux.app_pids.append(app)  # killed at the end if it hangs on
