@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -21,7 +21,7 @@ from tui_rl.config import DEFAULT_PRESET, ConfigError, RunConfig, load_file, loa
 from tui_rl.tui.commands import BindingCommands
 from tui_rl.tui.hangup import HangupWatch, terminal_fds
 from tui_rl.tui.messages import ContinueRun, OpenRun, RunShown, StartRun
-from tui_rl.tui.modes import MODES
+from tui_rl.tui.modes import MODES, UnavailableScreen
 
 if TYPE_CHECKING:
     from tui_rl.tui.screens.setup import SetupScreen
@@ -99,29 +99,19 @@ class TuiRlApp(App[int]):
     # ---- the modes' screens ---------------------------------------------------------------------
 
     def mode_screen(self, mode: str) -> Screen | None:
-        """The base screen of ``mode``, or None if that mode was never shown."""
+        """The base screen of ``mode`` as its module defines it, or None if that mode was never
+        shown or its screen is not available."""
         try:
             stack = self.get_screen_stack(mode)
         except KeyError:
             return None
-        return stack[0] if stack else None
+        return None if not stack or isinstance(stack[0], UnavailableScreen) else stack[0]
 
     def train_screen(self) -> TrainScreen | None:
-        """The Train screen if it was built (its module is imported by then, so this costs nothing)."""
-        screen = self.mode_screen("train")
-        if screen is None:
-            return None
-        from tui_rl.tui.screens.train import TrainScreen
-
-        return screen if isinstance(screen, TrainScreen) else None
+        return cast("TrainScreen | None", self.mode_screen("train"))
 
     def setup_screen(self) -> SetupScreen | None:
-        screen = self.mode_screen("setup")
-        if screen is None:
-            return None
-        from tui_rl.tui.screens.setup import SetupScreen
-
-        return screen if isinstance(screen, SetupScreen) else None
+        return cast("SetupScreen | None", self.mode_screen("setup"))
 
     async def show_train(self) -> TrainScreen | None:
         """Switch to Train; None (and a note) if its screen is not available."""
