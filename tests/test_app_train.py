@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 import pty
+import subprocess
+import sys
+import textwrap
 import threading
 
 import pytest
@@ -324,6 +327,30 @@ def test_a_hung_up_terminal_counts_as_a_hangup():
     finally:
         watch.stop()
         os.close(slave)
+
+
+def test_sighup_detaches_at_once_without_stopping_the_run():
+    # The app is the terminal's session leader (`tui-rl` in an SSH shell): SIGHUP ends it at once,
+    # without writing to the dead terminal; the trainer is its own session and goes on.
+    script = textwrap.dedent(
+        """
+        import asyncio, os, signal
+        from tui_rl.tui.app import TuiRlApp
+
+        async def main():
+            app = TuiRlApp()
+            async with app.run_test(size=(80, 24)) as pilot:
+                print("up", flush=True)
+                os.kill(os.getpid(), signal.SIGHUP)
+                await pilot.pause(5)
+            print("the app outlived its terminal", flush=True)
+
+        asyncio.run(main())
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.stdout.splitlines() == ["up"], result.stderr
+    assert result.returncode == 0
 
 
 def test_chart_history_stays_bounded_over_a_long_run():

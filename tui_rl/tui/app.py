@@ -34,6 +34,7 @@ class TuiRlApp(App[int]):
     """Choose an env, transforms and an algorithm; train in the background; watch and tune it live."""
 
     TITLE = "tui-rl"
+    CSS_PATH = "app.tcss"
     MODES: ClassVar = MODES
     COMMANDS = App.COMMANDS | {BindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -27,8 +27,6 @@ MODE_SCREENS: dict[str, tuple[str, str]] = {
 class UnavailableScreen(Screen):
     """Stands in for a mode whose screen could not be imported or built, saying why."""
 
-    CSS_PATH = "modes.tcss"
-
     def __init__(self, mode: str, reason: str) -> None:
         super().__init__(name=mode)
         self.mode = mode
