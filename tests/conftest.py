@@ -216,3 +216,47 @@ def wait_for_event(handle, predicate: Callable[[object], object], timeout: float
     names = [type(e).__name__ for e in seen][-20:]
     raise AssertionError(f"no such event within {timeout:.0f} s (live: {handle.is_live}, "
                          f"{handle.drop_reason or 'connected'}); saw {names}")
+
+
+# ---- the app: messages, toasts, fixture runs (added for the Train and Runs tests) ---------------
+
+#: a failure reason with brackets, which Rich markup would eat
+PIP_REASON = "the tensorboard logger needs its package: pip install 'tui-rl[tensorboard]'"
+
+
+class Posted:
+    """Every message posted in the app, once each however far it bubbles (a Pilot ``message_hook``)."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    def __call__(self, message) -> None:
+        if not any(message is seen for seen in self.messages):
+            self.messages.append(message)
+
+    def of(self, kind: type) -> list:
+        return [m for m in self.messages if type(m) is kind]
+
+
+def toasts(app) -> str:
+    """The words of the notifications on screen (each toast line follows a ``▌`` bar)."""
+    rows = [line.rsplit("▌", 1)[1] for line in screen_text(app).splitlines() if "▌" in line]
+    return " ".join(" ".join(rows).split())
+
+
+def footer(app) -> str:
+    return screen_text(app).splitlines()[-1]
+
+
+@pytest.fixture
+def demo_runs(tmp_path, monkeypatch) -> Path:
+    """Fixture run folders (no trainer) in ``runs/`` under a fresh working directory."""
+    monkeypatch.chdir(tmp_path)
+    runs = Path("runs")
+    from test_snapshots_train import START, demo_run  # the snapshot tests' fixture run folders
+
+    demo_run(runs, "cartpole-fast", learns=2.0, created=START,
+             reason="evaluation return 199.2 reached the target 195")
+    demo_run(runs, "cartpole-slow", learns=0.5, created=START + 100)
+    demo_run(runs, "cartpole-failed", learns=1.0, created=START + 200, status="failed", reason=PIP_REASON)
+    return runs

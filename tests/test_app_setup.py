@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,10 @@ from textual.message import Message
 from tui_rl.config import ConfigError, FieldError, load_file, load_preset
 from tui_rl.engine.transforms import TRANSFORMS
 from tui_rl.tui import app as app_module
-from tui_rl.tui.app import TuiRlApp, UnavailableScreen
+from tui_rl.tui import modes as modes_module
+from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.commands import BindingCommands
+from tui_rl.tui.modes import UnavailableScreen
 from tui_rl.tui.screens.help import HelpScreen
 from tui_rl.tui.widgets.algorithm_picker import AlgorithmPicker
 from tui_rl.tui.widgets.hparam_form import FieldForm, HparamForm, message_for
@@ -241,7 +242,7 @@ async def test_palette_reaches_every_described_binding_of_every_mode():
         titles = {command.title for command in provider.commands()}
         assert {"Start", "Help", "Quit", "Setup: Preview", "Setup: Save"} <= titles
         for mode in app.MODES:
-            screen_class = type(app_module.screen_factory(mode)())
+            screen_class = type(modes_module.screen_factory(mode)())
             for binding in Binding.make_bindings(screen_class.__dict__.get("BINDINGS", [])):
                 if binding.description:
                     assert f"{mode.capitalize()}: {binding.description}" in titles
@@ -253,7 +254,7 @@ async def test_palette_reaches_every_described_binding_of_every_mode():
 
 
 async def test_a_broken_screen_module_shows_why_instead_of_crashing(monkeypatch):
-    monkeypatch.setitem(app_module.MODE_SCREENS, "inspect", ("tui_rl.tui.screens.missing", "Nope"))
+    monkeypatch.setitem(modes_module.MODE_SCREENS, "inspect", ("tui_rl.tui.screens.missing", "Nope"))
     app = TuiRlApp()
     async with app.run_test(size=SMALL) as pilot:
         await pilot.press("4")
@@ -276,34 +277,6 @@ def test_bad_preset_exits_2_with_a_message_and_no_traceback():
     assert result.returncode == 2
     assert "unknown preset 'no-such-preset'" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def test_sighup_detaches_at_once_without_stopping_the_run():
-    script = textwrap.dedent(
-        """
-        import asyncio, os, signal
-        from tui_rl.tui.app import TuiRlApp
-
-        class FakeHandle:
-            def close(self):
-                print("handle closed, run left going", flush=True)
-
-        async def main():
-            app = TuiRlApp()
-            async with app.run_test(size=(80, 24)) as pilot:
-                app.handle = FakeHandle()
-                os.kill(os.getpid(), signal.SIGHUP)
-                await pilot.pause(0.5)
-            print("the app outlived its terminal", flush=True)
-
-        asyncio.run(main())
-        """
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
-    )
-    assert result.stdout.splitlines() == ["handle closed, run left going"], result.stderr
-    assert result.returncode == 0
 
 
 @pytest.mark.parametrize(

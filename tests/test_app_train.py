@@ -1,28 +1,49 @@
-"""The Train screen, driven like a user with a real trainer process on a tiny budget: start a run,
-watch the counter and the chart move, change the learning rate live, pause and resume, quit leaving
-it running, then attach again and find the whole history."""
+"""The Train screen (and the app around it), driven like a user at 80x24.
+
+The slow tests run a real trainer process on a tiny budget: start a run, watch the counter and the
+chart move, change the learning rate live, pause and resume, stop and continue it, quit leaving it
+running, then attach again and find the whole history. The others open fixture run folders (no
+trainer) and check what the screen says.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
-import time
-from pathlib import Path
+import pty
+import subprocess
+import sys
+import textwrap
+import threading
 
 import pytest
+from conftest import (
+    PIP_REASON,
+    Posted,
+    footer,
+    renderable_text,
+    screen_text,
+    settle,
+    toasts,
+    until,
+    words_on_screen,
+)
+from test_snapshots_train import START
 
 from tui_rl.config import RunConfig, apply_overrides, load_preset
-from tui_rl.engine.protocol import HparamsChanged, HparamsRejected
-from tui_rl.engine.runfolder import list_runs, read_events, read_summary, trainer_is_gone
+from tui_rl.engine.protocol import HparamsChanged, HparamsRejected, StatusChanged
+from tui_rl.engine.runfolder import read_events, read_history, read_summary
 from tui_rl.tui.app import TuiRlApp
+from tui_rl.tui.hangup import HangupWatch
+from tui_rl.tui.messages import ContinueRun, RunShown, StartRun
+from tui_rl.tui.screens.confirm import ConfirmScreen
 from tui_rl.tui.screens.quit import QuitScreen
 from tui_rl.tui.screens.train import TrainScreen
 from tui_rl.tui.widgets.charts import CAPACITY, DecimatedSeries
 from tui_rl.tui.widgets.event_log import EventLog
 from tui_rl.tui.widgets.run_list import RunList
-from tui_rl.tui.widgets.status_line import StatusLine
+from tui_rl.tui.widgets.status_line import RunProgress, StatusLine, describe_figures
 
+SMALL = (80, 24)
 SMALL_RUN = [
     "collector.total_frames=300000",  # far more than the test needs: it ends the run itself
     "collector.frames_per_batch=128",  # one batch = 128 frames
@@ -30,24 +51,6 @@ SMALL_RUN = [
     "eval.episodes=2",
     "eval.target_return=none",  # never finish early by solving it
 ]
-
-
-@pytest.fixture
-def runs_dir(tmp_path):
-    """Where the test's runs go; any trainer still up at the end is stopped."""
-    runs = tmp_path / "runs"
-    yield runs
-    for summary in list_runs(runs):
-        if summary.pid and not trainer_is_gone(summary):
-            os.killpg(summary.pid, signal.SIGTERM)  # the trainer leads its own session
-
-
-async def until(pilot, condition, timeout: float = 60.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        await pilot.pause(0.1)
 
 
 def log_text(app) -> str:
@@ -63,6 +66,10 @@ def shown_frames(app) -> int:
     return app.screen.query_one(StatusLine).progress.frames
 
 
+def state_of(app) -> str:
+    return app.screen.state if isinstance(app.screen, TrainScreen) else ""
+
+
 async def type_into(pilot, selector: str, text: str) -> None:
     field = pilot.app.screen.query_one(selector)
     field.focus()
@@ -70,21 +77,26 @@ async def type_into(pilot, selector: str, text: str) -> None:
     await pilot.press(*text, "enter")
 
 
+# ---- with a real trainer ---------------------------------------------------------------------
+
+
 @pytest.mark.slow
 async def test_a_user_trains_tunes_pauses_detaches_and_attaches_again(runs_dir):
     config = apply_overrides(load_preset("cartpole-dqn"), SMALL_RUN)
     app = TuiRlApp(config, preset_name="cartpole-dqn", runs_dir=runs_dir)
-    async with app.run_test(size=(80, 24)) as pilot:
+    posted = Posted()
+    async with app.run_test(size=SMALL, message_hook=posted) as pilot:
         await pilot.press("s")
-        await until(pilot, lambda: isinstance(app.screen, TrainScreen) and app.screen.state == "running",
-                    what="the run to start")
+        await until(pilot, lambda: state_of(app) == "running", what="the run to start")
         screen = app.screen
+        assert [m.config for m in posted.of(StartRun)] == [config]
         await until(pilot, lambda: shown_frames(app) > 0, what="frames")
         first_frames, first_chart = shown_frames(app), chart_text(app)
         await until(pilot, lambda: shown_frames(app) > first_frames + 1_000, what="more frames")
         await until(pilot, lambda: chart_text(app) != first_chart, what="the chart to change")
-        run_dir, trainer = app.current_run_dir, app.handle.process
-        assert app.handle is screen.handle and run_dir.parent == runs_dir.resolve()
+        run_dir, trainer = app.current_run_dir, screen.handle.process
+        assert run_dir.parent == runs_dir.resolve() and run_dir.name.startswith("cartpole-dqn-")
+        assert [m.run_dir for m in posted.of(RunShown)] == [run_dir]
 
         # A refused value is never sent: the note says why and the trainer hears nothing.
         await pilot.press("e")
@@ -102,21 +114,28 @@ async def test_a_user_trains_tunes_pauses_detaches_and_attaches_again(runs_dir):
         assert changes[0].frames > 0
         assert not [e for e in read_events(run_dir) if isinstance(e, HparamsRejected)]
         await pilot.press("escape")
+        await until(pilot, lambda: "p Pause" in footer(app) and "Resume" not in footer(app), what="p Pause")
 
         await pilot.press("p")
         await until(pilot, lambda: screen.state == "paused", what="the pause")
+        await until(pilot, lambda: "p Resume" in footer(app) and "Pause" not in footer(app), what="p Resume")
+        assert "n Step" in footer(app) and "q Quit" in footer(app), "the paused footer is cut at 80 columns"
         paused_at = shown_frames(app)
-        await asyncio.sleep(1.0)
-        await pilot.pause(0.2)
-        assert shown_frames(app) == paused_at, "frames went on while paused"
         await pilot.press("n")  # one batch, then paused again
-        await until(pilot, lambda: shown_frames(app) == paused_at + 128, what="one more batch")
-        await asyncio.sleep(0.5)
-        await pilot.pause(0.2)
-        assert screen.state == "paused" and shown_frames(app) == paused_at + 128
+        await until(pilot, lambda: shown_frames(app) >= paused_at + 128, what="one more batch")
+        await until(pilot, lambda: screen.state == "paused", what="paused again after the step")
+        assert shown_frames(app) == paused_at + 128, "more than one batch ran on a step"
+
+        await pilot.press("q")  # the quit dialog knows the run is paused, not training
+        await until(pilot, lambda: isinstance(app.screen, QuitScreen), what="the quit dialog")
+        assert "is paused" in words_on_screen(app) and "still training" not in words_on_screen(app)
+        await pilot.press("escape")
+
         await pilot.press("p")
-        await until(pilot, lambda: shown_frames(app) > paused_at, what="the resume")
+        await until(pilot, lambda: shown_frames(app) > paused_at + 128, what="the resume")
         assert screen.state == "running"
+        # Wait for an episode to end, so the history before the detach has a return to bring back.
+        await until(pilot, lambda: "episode_return" in screen.charts.curves.series, what="an episode")
 
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, QuitScreen), what="the quit dialog")
@@ -126,35 +145,212 @@ async def test_a_user_trains_tunes_pauses_detaches_and_attaches_again(runs_dir):
     assert trainer.poll() is None, "leaving it running stopped the trainer"
 
     again = TuiRlApp(config, preset_name="cartpole-dqn", runs_dir=runs_dir, attach_dir=run_dir)
-    async with again.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: isinstance(again.screen, TrainScreen) and again.screen.state == "running",
-                    what="the attach")
+    async with again.run_test(size=SMALL) as pilot:
+        await until(pilot, lambda: state_of(again) == "running", what="the attach")
         screen = again.screen
         await until(pilot, lambda: shown_frames(again) > detached_frames, what="live frames after attaching")
         returns = screen.query_one("#charts").curves.series["episode_return"]
-        assert returns.xs[0] <= first_frames, "the history before the attach is missing"
+        first_on_disk = read_history(run_dir).metrics["episode_return"][0][0]
+        assert first_on_disk <= detached_frames
+        assert returns.xs[0] == first_on_disk, "the history before the attach is missing"
         assert "hyperparameters changed" in log_text(again)
         assert screen.query_one("#hp-optim-lr").value == "0.0003"
 
+        await pilot.press("x")  # asks first
+        await until(pilot, lambda: isinstance(again.screen, ConfirmScreen), what="the stop question")
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert screen.has_live_run, "a cancelled stop stopped the run"
         await pilot.press("x")
+        await until(pilot, lambda: isinstance(again.screen, ConfirmScreen), what="the stop question")
+        await pilot.press("y")
         await until(pilot, lambda: screen.state == "stopped", what="the stop")
         assert not screen.has_live_run
-    assert trainer.wait(timeout=30) == 0, "the stopped trainer did not exit cleanly"
+    assert trainer.wait(timeout=60) == 0, "the stopped trainer did not exit cleanly"
     assert read_summary(run_dir).status == "stopped"
 
 
 @pytest.mark.slow
-async def test_a_run_that_fails_says_why_and_the_app_stays_up(runs_dir):
+async def test_a_stopped_run_continues_from_train_and_from_runs(runs_dir):
+    config = apply_overrides(load_preset("cartpole-dqn"), SMALL_RUN)
+    app = TuiRlApp(config, preset_name="cartpole-dqn", runs_dir=runs_dir)
+    posted = Posted()
+
+    async def stop(pilot) -> None:
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the stop question")
+        await pilot.press("y")
+        await until(pilot, lambda: state_of(app) == "stopped", what="the stop")
+
+    async with app.run_test(size=SMALL, message_hook=posted) as pilot:
+        await pilot.press("s")
+        await until(pilot, lambda: state_of(app) == "running" and shown_frames(app) > 0, what="frames")
+        run_dir = app.current_run_dir
+        await stop(pilot)
+        stopped_at = read_summary(run_dir).frames
+        await until(pilot, lambda: "r Continue" in footer(app), what="r Continue")
+
+        await pilot.press("r")  # from Train
+        await until(pilot, lambda: state_of(app) == "running" and shown_frames(app) > stopped_at,
+                    what="the run to go on")
+        assert [m.run_dir for m in posted.of(ContinueRun)] == [run_dir]
+        assert app.current_run_dir == run_dir and len(list(runs_dir.iterdir())) == 1
+        await stop(pilot)
+        stopped_again = read_summary(run_dir).frames
+
+        await pilot.press("3")  # from Runs
+        table = app.screen.query_one(RunList)
+        await until(pilot, lambda: table.row_count == 1, what="the run list")
+        await pilot.press("r")
+        await until(pilot, lambda: state_of(app) == "running" and shown_frames(app) > stopped_again,
+                    what="the run to go on again")
+        assert [m.run_dir for m in posted.of(ContinueRun)] == [run_dir, run_dir]
+        await stop(pilot)
+
+
+@pytest.mark.slow
+async def test_a_config_that_cannot_be_built_is_refused_before_any_run_folder(runs_dir):
     config = apply_overrides(load_preset("cartpole-dqn"), [*SMALL_RUN, "env.id=NoSuchEnv-v0"])
     app = TuiRlApp(config, preset_name="cartpole-dqn", runs_dir=runs_dir)
-    async with app.run_test(size=(80, 24)) as pilot:
+    posted = Posted()
+    async with app.run_test(size=SMALL, message_hook=posted, notifications=True) as pilot:
         await pilot.press("s")
-        await until(pilot, lambda: isinstance(app.screen, TrainScreen) and app.screen.state == "failed",
-                    what="the failure")
-        assert "NoSuchEnv-v0" in log_text(app)
+        await until(pilot, lambda: "cannot start" in log_text(app), what="the refusal")
+        assert len(posted.of(StartRun)) == 1
+        assert "env.id" in log_text(app) and "NoSuchEnv-v0" in log_text(app)
+        assert state_of(app) == "idle" and "NOT STARTED" in screen_text(app)
+        assert not runs_dir.exists() or not list(runs_dir.iterdir()), "a refused run left a folder"
+        assert app.current_run_dir is None and not posted.of(RunShown)
         assert app.is_running
         await pilot.press("3")  # the app goes on: other screens still work
         assert app.current_mode == "runs"
+
+
+# ---- fixture runs (no trainer) ---------------------------------------------------------------
+
+
+async def test_a_failed_run_says_its_whole_reason_at_80_columns(demo_runs):
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs,
+                   attach_dir=demo_runs / "cartpole-failed")
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        await until(pilot, lambda: state_of(app) == "failed", what="the failed run")
+        await settle(pilot)
+        shown = words_on_screen(app)
+        assert PIP_REASON in shown, "the status line or the log cut or ate the reason"
+        await until(pilot, lambda: "r Continue" in footer(app), what="r Continue")
+
+        # A live failure's toast keeps the brackets too (markup is never read from data).
+        app.screen.view.apply(StatusChanged("failed", PIP_REASON + " (live)", frames=40_960, time=START + 30))
+        await until(pilot, lambda: PIP_REASON + " (live)" in toasts(app), what="the toast")
+
+
+async def test_long_log_lines_wrap_under_their_message():
+    app = TuiRlApp(RunConfig())
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("2")
+        log = app.screen.query_one(EventLog)
+        message = "a reason long enough to wrap at eighty columns " * 3 + "END"
+        log.add_line("error", message, frames=123_456)
+        await settle(pilot)
+        lines = [line.text.rstrip() for line in log.lines]
+        assert lines[0].startswith("  123,456 a reason")
+        assert len(lines) > 1 and all(line.startswith(" " * 10) and line[10] != " " for line in lines[1:])
+        assert " ".join(line.strip() for line in lines).endswith("END")
+        assert max(len(line) for line in lines) <= log.scrollable_content_region.width
+
+
+async def test_a_finished_run_says_why_it_ended_and_labels_its_live_edits(demo_runs):
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs,
+                   attach_dir=demo_runs / "cartpole-fast")
+    async with app.run_test(size=SMALL) as pilot:
+        await until(pilot, lambda: state_of(app) == "finished", what="the finished run")
+        await settle(pilot)
+        await pilot.pause(0.5)  # the chart timer
+        assert "evaluation return 199.2 reached the target 195" in words_on_screen(app)
+        assert "lr=0.0003" in chart_text(app), "the live-edit marker has no label"
+        note = str(app.screen.query_one("#hp-note").render())
+        assert "not live" in note and "Applied" not in note
+
+        for _ in range(6):  # Return -> ... -> LR, the seventh tab
+            await pilot.press("right_square_bracket")
+        await pilot.pause(0.5)
+        assert "Learning rate" in chart_text(app)
+
+
+async def test_overlaid_curves_differ_without_colour(demo_runs, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs,
+                   attach_dir=demo_runs / "cartpole-fast")
+    async with app.run_test(size=SMALL) as pilot:
+        await until(pilot, lambda: state_of(app) == "finished", what="the finished run")
+        await settle(pilot)
+        await pilot.pause(0.5)
+        legend = {}
+        for line in chart_text(app).splitlines():
+            for label in ("raw", "mean of 20"):
+                if label in line:
+                    legend[label] = line.split(label)[0].rstrip().split()[-1]
+        assert app.no_color and len(legend) == 2
+        assert legend["raw"] != legend["mean of 20"], f"both curves drawn with {legend['raw']!r}"
+
+
+# ---- units -----------------------------------------------------------------------------------
+
+
+def test_the_clock_stops_while_paused_and_progress_never_passes_100():
+    progress = RunProgress(state="paused", frames=41_000, total_frames=40_000, started=0.0,
+                           paused_seconds=5.0, paused_since=60.0)
+    assert progress.elapsed(now=600.0) == 55.0
+    shown = renderable_text(describe_figures(progress, now=600.0))
+    assert "0:55" in shown and "100%" in shown and "102%" not in shown
+    ended = RunProgress(state="stopped", started=0.0, ended=100.0, paused_seconds=30.0)
+    assert ended.elapsed(now=1e9) == 70.0
+
+
+def test_runs_are_named_after_the_preset_only_while_it_trains_the_same_thing():
+    config = load_preset("cartpole-dqn")
+    app = TuiRlApp(config, preset_name="cartpole-dqn")
+    assert app.run_preset(apply_overrides(config, ["optim.lr=0.01"])) == "cartpole-dqn"
+    assert app.run_preset(apply_overrides(config, ["env.id=Acrobot-v1"])) == ""
+
+
+def test_a_hung_up_terminal_counts_as_a_hangup():
+    # What `make run` leaves the app when tmux goes: no SIGHUP, a terminal hung up under it.
+    master, slave = pty.openpty()
+    hung_up = threading.Event()
+    watch = HangupWatch(hung_up.set)
+    try:
+        watch.watch_terminal([slave])
+        assert not hung_up.wait(0.3), "a live terminal was taken for a lost one"
+        os.close(master)
+        assert hung_up.wait(30), "the lost terminal went unnoticed"
+    finally:
+        watch.stop()
+        os.close(slave)
+
+
+def test_sighup_detaches_at_once_without_stopping_the_run():
+    # The app is the terminal's session leader (`tui-rl` in an SSH shell): SIGHUP ends it at once,
+    # without writing to the dead terminal; the trainer is its own session and goes on.
+    script = textwrap.dedent(
+        """
+        import asyncio, os, signal
+        from tui_rl.tui.app import TuiRlApp
+
+        async def main():
+            app = TuiRlApp()
+            async with app.run_test(size=(80, 24)) as pilot:
+                print("up", flush=True)
+                os.kill(os.getpid(), signal.SIGHUP)
+                await pilot.pause(5)
+            print("the app outlived its terminal", flush=True)
+
+        asyncio.run(main())
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.stdout.splitlines() == ["up"], result.stderr
+    assert result.returncode == 0
 
 
 def test_chart_history_stays_bounded_over_a_long_run():
@@ -167,31 +363,3 @@ def test_chart_history_stays_bounded_over_a_long_run():
     assert min(series.lows) == 0 and max(series.highs) == 99
     xs, ys = series.points(width=70)
     assert len(xs) <= 70 and xs == sorted(xs)
-
-
-async def test_the_runs_screen_overlays_marked_runs_and_opens_one(tmp_path, monkeypatch):
-    from test_snapshots_train import START, demo_run  # the same fixture run folders
-
-    monkeypatch.chdir(tmp_path)
-    runs = Path("runs")
-    demo_run(runs, "cartpole-fast", learns=2.0, created=START)
-    demo_run(runs, "cartpole-slow", learns=0.5, created=START + 100)
-    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=runs)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("3")
-        table = app.screen.query_one(RunList)
-        await until(pilot, lambda: table.row_count == 2, what="the run list")
-        assert [table.get_row_at(i)[1] for i in range(2)] == ["cartpole-slow", "cartpole-fast"]
-
-        await pilot.press("space", "down", "space")
-        overlay = app.screen.query_one("#overlay")
-        await until(pilot, lambda: overlay.display and "cartpole-fast" in str(overlay.render()),
-                    what="the overlay")
-        assert "cartpole-slow" in str(overlay.render())
-
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, TrainScreen) and app.screen.state == "finished",
-                    what="the run to open in Train")
-        assert app.current_run_dir.name == "cartpole-fast"
-        assert shown_frames(app) == 40_960
-        assert "run finished" in log_text(app)

@@ -1,11 +1,13 @@
 """The app in a real terminal: tmux runs `tui-rl` at 80x24, the test types like a user and reads
 the screen. Killing the tmux session is what an SSH drop does to the app; the trainer must go on,
-and `tui-rl attach RUN` must bring its history back."""
+and `tui-rl attach RUN` must bring its history back. Started by `make run`, the app is not the
+terminal's session leader and gets no SIGHUP: it must still notice the lost terminal and exit."""
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -14,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import PATIENCE_S, wait_until
 
 from tui_rl.config import load_preset, save_file
 from tui_rl.engine.runfolder import RunSummary, list_runs, trainer_is_gone
@@ -21,6 +24,7 @@ from tui_rl.engine.runfolder import RunSummary, list_runs, trainer_is_gone
 pytestmark = pytest.mark.e2e
 
 TUI_RL = Path(sys.executable).parent / "tui-rl"
+REPO = Path(__file__).resolve().parent.parent
 if shutil.which("tmux") is None or not TUI_RL.exists():
     pytest.skip("needs tmux and the tui-rl console script", allow_module_level=True)
 
@@ -42,7 +46,7 @@ class Tmux:
 
     def start(self, session: str, *command: str) -> int:
         """Run ``command`` as the session's pane process; returns its pid."""
-        shell = "exec " + " ".join(str(part) for part in command)
+        shell = "exec " + shlex.join(str(part) for part in command)
         self.run("new-session", "-d", "-s", session, "-x", "80", "-y", "24",
                  "-e", "TERM=xterm-256color", "-e", f"PATH={os.environ['PATH']}", shell)
         pid = int(self.run("display-message", "-p", "-t", session, "#{pane_pid}").strip())
@@ -55,7 +59,7 @@ class Tmux:
     def keys(self, session: str, *keys: str) -> None:
         self.run("send-keys", "-t", session, *keys)
 
-    def wait_for(self, session: str, predicate, timeout: float = 60.0) -> str:
+    def wait_for(self, session: str, predicate, timeout: float = PATIENCE_S) -> str:
         deadline = time.monotonic() + timeout
         while True:
             screen = self.screen(session)
@@ -108,6 +112,20 @@ def gone(pid: int, timeout: float) -> bool:
         time.sleep(0.2)
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid``."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def the_run(runs_dir: Path) -> RunSummary:
     (summary,) = list_runs(runs_dir)
     return summary
@@ -151,15 +169,38 @@ def test_a_run_survives_a_dropped_terminal_and_comes_back(tmux, workdir):
 
     before = the_run(workdir / "runs")
     tmux.run("kill-session", "-t", "app")  # what an SSH drop does: SIGHUP to the app
-    assert gone(app, timeout=10), "the app did not exit when its terminal went away"
-    time.sleep(2)
-    after = the_run(workdir / "runs")
+    assert gone(app, timeout=60), "the app did not exit when its terminal went away"
+    after = wait_until(
+        lambda: (run := the_run(workdir / "runs")).frames > before.frames and run,
+        what="the trainer to go on without the app",
+    )
     assert not trainer_is_gone(after), "the trainer died with the terminal"
     assert after.status == "running"
-    assert after.frames > before.frames, "the trainer stopped making progress"
 
     tmux.start("again", TUI_RL, "attach", after.name)
     back = tmux.wait_for(
         "again", lambda s: (shown_frames(s) or 0) >= after.frames and plotted_from_the_start(s)
     )  # the chart reaches back to frame 0: the history before the drop came back
     assert "RUNNING" in back
+
+
+def test_the_app_started_by_make_exits_when_its_terminal_goes(tmux, workdir):
+    # `make run` (the README's first command) is the pane's process: the terminal's SIGHUP reaches
+    # make, not the app; the app finds its terminal hung up (reads at end of file, writes failing).
+    # make runs this test's own console script, and never (re)installs it (-o: taken as up to date).
+    make = tmux.start("app", "make", "-C", REPO, "-o", TUI_RL, "run", f"BIN={TUI_RL.parent}",
+                      f"ARGS=--runs-dir {workdir / 'runs'} {workdir / 'e2e.toml'}")
+    tmux.wait_for("app", lambda s: "Start" in s)
+    (app,) = wait_until(lambda: children(make), what="the app under make")
+    tmux.app_pids.append(app)  # killed at the end if it hangs on
+    tmux.keys("app", "s")
+    tmux.wait_for("app", lambda s: (shown_frames(s) or 0) > 0)
+    trainer = the_run(workdir / "runs")
+
+    tmux.run("kill-session", "-t", "app")
+    busy_before = cpu_seconds(app) if not gone(app, timeout=0) else 0.0
+    assert gone(app, timeout=60), (
+        f"the app outlived its terminal (it used {cpu_seconds(app) - busy_before:.1f} s of CPU meanwhile)"
+    )
+    after = the_run(workdir / "runs")
+    assert not trainer_is_gone(after) and after.pid == trainer.pid, "the run did not go on without the app"

@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import settle
 
 from tui_rl.config import RunConfig
 from tui_rl.engine.protocol import Checkpointed, Evaluated, HparamsChanged, Log, StatusChanged
@@ -27,7 +28,9 @@ SIZES = {"small": (80, 24), "large": (160, 48)}
 START = 1_700_000_000.0  # a fixed wall-clock time for the fixture runs
 
 
-def demo_run(runs_dir: Path, name: str, *, learns: float, created: float, status: str = "finished") -> Path:
+def demo_run(
+    runs_dir: Path, name: str, *, learns: float, created: float, status: str = "finished", reason: str = ""
+) -> Path:
     """A finished CartPole DQN run folder: 40k frames of smooth, made-up but plausible metrics."""
     config = RunConfig()  # the model's defaults (CartPole DQN): preset edits cannot move these pictures
     config.collector.total_frames = 40_960
@@ -45,6 +48,7 @@ def demo_run(runs_dir: Path, name: str, *, learns: float, created: float, status
             "loss_qvalue": 0.2 + 1.5 * math.exp(-frames / 8_000) + 0.05 * math.cos(batch),
             "epsilon": max(0.05, 1 - frames / 10_000),
             "fps": 2_400 + 40 * math.sin(batch / 7),
+            "lr": 0.001 if frames < 15_360 else 0.0003,
         }
         if frames % 10_240 == 0:
             values["eval_return"] = 20 + 180 * progress
@@ -60,7 +64,7 @@ def demo_run(runs_dir: Path, name: str, *, learns: float, created: float, status
         HparamsChanged({"optim.lr": 0.0003}, {"optim.lr": 0.001}, frames=15_360, time=START + 8),
         Checkpointed("checkpoints/20480", frames=20_480, time=START + 10),
         Log("replay buffer is full; oldest transitions are overwritten", "warning", frames=25_600, time=START + 12),
-        StatusChanged(status, total_frames=40_960, frames=40_960, time=START + 19),
+        StatusChanged(status, reason, total_frames=40_960, frames=40_960, time=START + 19),
     ]
     events.sort(key=lambda event: event.frames)
     for seq, event in enumerate(events, start=1):
@@ -68,6 +72,7 @@ def demo_run(runs_dir: Path, name: str, *, learns: float, created: float, status
         append_event(run_dir, event)
     summary = read_summary(run_dir)
     summary.status = status
+    summary.reason = reason
     summary.frames = 40_960
     summary.best_eval = max(value for _, value in evaluations)
     summary.last_eval = evaluations[-1][1]
@@ -89,29 +94,37 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
     return runs
 
 
+def test_train_screen_shows_a_failed_runs_whole_reason_at_80_columns(snap_compare, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runs = Path("runs")
+    demo_run(runs, "cartpole-failed", learns=1.0, created=START, status="failed",
+             reason="the tensorboard logger needs its package: pip install 'tui-rl[tensorboard]'")
+    assert snap_compare(app_on_run(runs, "cartpole-failed"), terminal_size=SIZES["small"], run_before=settled)
+
+
+async def settled(pilot) -> None:
+    """Let the attach worker, the chart timer and the resize land."""
+    await settle(pilot)
+    await pilot.pause(0.5)
+
+
 def app_on_run(runs_dir: Path, name: str) -> TuiRlApp:
     return TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=runs_dir,
                     attach_dir=runs_dir / name)
 
 
-async def settle(pilot) -> None:
-    """Let the attach worker, the chart timer and the resize land."""
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.5)
-
-
 @pytest.mark.parametrize("size", SIZES)
 def test_train_screen_shows_a_finished_run(snap_compare, runs_dir, size):
-    assert snap_compare(app_on_run(runs_dir, "cartpole-fast"), terminal_size=SIZES[size], run_before=settle)
+    assert snap_compare(app_on_run(runs_dir, "cartpole-fast"), terminal_size=SIZES[size], run_before=settled)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_runs_screen_overlays_two_marked_runs(snap_compare, runs_dir, size):
     async def mark_two(pilot):
         await pilot.press("3")
-        await settle(pilot)
+        await settled(pilot)
         await pilot.press("space", "down", "space")
-        await settle(pilot)
+        await settled(pilot)
 
     app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=runs_dir)
     assert snap_compare(app, terminal_size=SIZES[size], run_before=mark_two)
@@ -120,7 +133,7 @@ def test_runs_screen_overlays_two_marked_runs(snap_compare, runs_dir, size):
 @pytest.mark.parametrize("size", SIZES)
 def test_quit_dialog(snap_compare, runs_dir, size):
     async def ask(pilot):
-        await settle(pilot)
+        await settled(pilot)
         pilot.app.push_screen(QuitScreen("cartpole-fast"))
         await pilot.pause(0.3)
 

@@ -1,70 +1,34 @@
 """The tui-rl app: four modes (setup, train, runs, inspect) over one run config.
 
-Screens are imported lazily, when their mode is first shown, so a broken or missing screen module
-shows a placeholder with the reason instead of stopping the app, and nothing torch-heavy is
-imported before the first paint.
+The app owns what the modes share: the config being edited, the runs folder and the current run
+(a reactive: the run shown in Train, which the inspector opens). Screens ask for runs to be
+started or opened by posting messages (:mod:`tui_rl.tui.messages`); the app handles them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import importlib
 import os
-import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.containers import Center, Middle
+from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
 
 from tui_rl.config import DEFAULT_PRESET, ConfigError, RunConfig, load_file, load_preset
 from tui_rl.tui.commands import BindingCommands
+from tui_rl.tui.hangup import HangupWatch, terminal_fds
+from tui_rl.tui.messages import ContinueRun, OpenRun, RunShown, StartRun
+from tui_rl.tui.modes import MODES, UnavailableScreen
 
 if TYPE_CHECKING:
-    from tui_rl.engine.handle import RunHandle
-
-#: mode -> (module, class) of its base screen, imported on first use.
-MODE_SCREENS: dict[str, tuple[str, str]] = {
-    "setup": ("tui_rl.tui.screens.setup", "SetupScreen"),
-    "train": ("tui_rl.tui.screens.train", "TrainScreen"),
-    "runs": ("tui_rl.tui.screens.runs", "RunsScreen"),
-    "inspect": ("tui_rl.tui.screens.inspector", "InspectorScreen"),
-}
+    from tui_rl.tui.screens.setup import SetupScreen
+    from tui_rl.tui.widgets.rollout_preview import RolloutPreview
+    from tui_rl.tui.screens.train import TrainScreen
 
 MODES_GROUP = Binding.Group("Modes", compact=True)
-
-
-class UnavailableScreen(Screen):
-    """Stands in for a mode whose screen could not be imported or built, saying why."""
-
-    def __init__(self, mode: str, reason: str) -> None:
-        super().__init__(name=mode)
-        self.mode = mode
-        self.reason = reason
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Middle(), Center():
-            yield Static(
-                f"The {self.mode} screen is not available.\n\n{self.reason}", id="unavailable"
-            )
-        yield Footer()
-
-
-def screen_factory(mode: str) -> Callable[[], Screen]:
-    def make() -> Screen:
-        module_name, class_name = MODE_SCREENS[mode]
-        try:
-            screen_class = getattr(importlib.import_module(module_name), class_name)
-            return screen_class()
-        except Exception as exc:  # any failure becomes a visible reason, not a crash
-            return UnavailableScreen(mode, f"{type(exc).__name__}: {exc}")
-
-    return make
 
 
 class TuiRlApp(App[int]):
@@ -72,9 +36,7 @@ class TuiRlApp(App[int]):
 
     TITLE = "tui-rl"
     CSS_PATH = "app.tcss"
-    MODES: ClassVar[dict[str, Callable[[], Screen]]] = {
-        mode: screen_factory(mode) for mode in MODE_SCREENS
-    }
+    MODES: ClassVar = MODES
     COMMANDS = App.COMMANDS | {BindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "switch_mode('setup')", "Setup", id="app.mode.setup", group=MODES_GROUP),
@@ -90,6 +52,9 @@ class TuiRlApp(App[int]):
         ),
     ]
 
+    #: The folder of the run shown in Train (started, attached or opened), None before the first.
+    current_run_dir: var[Path | None] = var(None)
+
     def __init__(
         self,
         config: RunConfig | None = None,
@@ -101,86 +66,121 @@ class TuiRlApp(App[int]):
         super().__init__()
         self.config: RunConfig = config if config is not None else load_preset(preset_name)
         self.preset_name = preset_name
+        #: what the preset trains: a run of another env or algorithm is not named after it
+        self._preset_kind = (self.config.env.id, self.config.algorithm.name)
         self.runs_dir = Path(runs_dir)
         self.attach_dir = attach_dir
-        self.handle: RunHandle | None = None
-        self.current_run_dir: Path | None = None
         #: The setup pane's last "Preview" rollout (a TensorDict), for the inspector to open.
         self.preview_rollout: Any = None
         self.sub_title = preset_name
+        self._hangup = HangupWatch(self.hang_up)
 
     async def on_mount(self) -> None:
-        self._catch_hangup()
+        self._hangup.start([] if self.is_headless else terminal_fds())
         if self.attach_dir is None:
             await self.switch_mode("setup")
-            return
-        await self.switch_mode("train")
-        train = self.mode_screen("train")
-        if hasattr(train, "attach_run"):
-            train.attach_run(self.attach_dir)
-
-    def _catch_hangup(self) -> None:
-        # A lost SSH session or a killed tmux sends SIGHUP: detach and leave the run going.
-        try:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.hang_up)
-        except (NotImplementedError, RuntimeError, AttributeError):
-            pass  # not the main thread, or no SIGHUP on this platform
+        else:
+            self.post_message(OpenRun(self.attach_dir))
 
     def on_unmount(self) -> None:
-        try:
-            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
-        except (NotImplementedError, RuntimeError, AttributeError):
-            pass
+        self._hangup.stop()
 
     def detach(self) -> None:
         """Leave the app without stopping the run: the trainer is its own process and goes on."""
-        if self.handle is not None:
-            self.handle.close()
         self.exit(0)
 
     def hang_up(self) -> None:
-        """The terminal is gone (SSH dropped, tmux killed): detach at once.
+        """The terminal is gone (SSH dropped, tmux killed): detach at once, from any thread.
 
         A normal exit would restore the terminal by writing to it, which can block forever on a
-        dead pty and leave an orphaned app behind, so the process ends without that.
+        dead pty and leave an orphaned app behind, so the process ends without that. The trainer
+        runs in its own session and sees a client go away.
         """
-        if self.handle is not None:
-            self.handle.close()
         os._exit(0)
 
+    # ---- the modes' screens ---------------------------------------------------------------------
+
     def mode_screen(self, mode: str) -> Screen | None:
-        """The base screen of ``mode``, or None if that mode was never shown."""
+        """The base screen of ``mode`` as its module defines it, or None if that mode was never
+        shown or its screen is not available."""
         try:
             stack = self.get_screen_stack(mode)
         except KeyError:
             return None
-        return stack[0] if stack else None
+        return None if not stack or isinstance(stack[0], UnavailableScreen) else stack[0]
+
+    def train_screen(self) -> TrainScreen | None:
+        return cast("TrainScreen | None", self.mode_screen("train"))
+
+    def setup_screen(self) -> SetupScreen | None:
+        return cast("SetupScreen | None", self.mode_screen("setup"))
+
+    async def show_train(self) -> TrainScreen | None:
+        """Switch to Train; None (and a note) if its screen is not available."""
+        await self.switch_mode("train")
+        train = self.train_screen()
+        if train is None:
+            self.notify("The train screen is not available.", title="Cannot open runs", severity="error")
+        return train
+
+    @property
+    def has_live_run(self) -> bool:
+        train = self.train_screen()
+        return train is not None and train.has_live_run
+
+    # ---- state shared by the modes --------------------------------------------------------------
 
     def set_config(self, config: RunConfig) -> None:
         """Replace the config being edited (the setup screen calls this with every valid edit)."""
         self.config = config
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "start_run" and getattr(self.mode_screen("train"), "has_live_run", False):
-            return False  # one live run at a time; hiding the key leaves room in an 80-column footer
-        return True
+    def run_preset(self, config: RunConfig) -> str:
+        """The preset a run of ``config`` is named after: none when its env or algorithm changed."""
+        return self.preset_name if (config.env.id, config.algorithm.name) == self._preset_kind else ""
 
-    async def action_start_run(self) -> None:
-        setup = self.mode_screen("setup")
-        invalid = list(getattr(setup, "invalid_fields", []))
+    # ---- messages from the screens --------------------------------------------------------------
+
+    async def on_start_run(self, message: StartRun) -> None:
+        setup = self.setup_screen()
+        invalid = list(setup.invalid_fields) if setup is not None else []
         if invalid:
             self.notify(
                 f"Fix the invalid fields first: {', '.join(invalid)}",
                 title="Cannot start",
                 severity="error",
+                markup=False,
             )
             return
-        await self.switch_mode("train")
-        train = self.mode_screen("train")
-        if not hasattr(train, "start_run"):
-            self.notify("The train screen is not available.", title="Cannot start", severity="error")
-            return
-        train.start_run(self.config, self.preset_name)
+        train = await self.show_train()
+        if train is not None:
+            train.start_run(message.config, self.run_preset(message.config))
+
+    async def on_open_run(self, message: OpenRun) -> None:
+        train = await self.show_train()
+        if train is not None:
+            train.attach_run(message.run_dir)
+
+    async def on_continue_run(self, message: ContinueRun) -> None:
+        train = await self.show_train()
+        if train is not None:
+            train.continue_run(message.run_dir)
+
+    def on_run_shown(self, message: RunShown) -> None:
+        self.current_run_dir = message.run_dir
+
+    def on_rollout_preview_finished(self, message: RolloutPreview.Finished) -> None:
+        if not message.error:
+            self.preview_rollout = message.rollout  # the inspector can open it
+
+    # ---- actions --------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "start_run" and self.has_live_run:
+            return False  # one live run at a time; hiding the key leaves room in an 80-column footer
+        return True
+
+    def action_start_run(self) -> None:
+        self.post_message(StartRun(self.config))
 
     def action_help(self) -> None:
         from tui_rl.tui.screens.help import HelpScreen
@@ -189,8 +189,8 @@ class TuiRlApp(App[int]):
             self.push_screen(HelpScreen(self.screen))
 
     async def action_quit(self) -> None:
-        train = self.mode_screen("train")
-        if getattr(train, "has_live_run", False):
+        train = self.train_screen()
+        if train is not None and train.has_live_run:
             train.confirm_quit()  # asks: stop the run, leave it running detached, or cancel
         else:
             self.exit(0)

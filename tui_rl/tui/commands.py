@@ -6,7 +6,6 @@ An action of another mode switches to that mode first, as pressing its number ke
 
 from __future__ import annotations
 
-import importlib
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -14,6 +13,8 @@ from typing import TYPE_CHECKING
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
+
+from tui_rl.tui.modes import screen_class
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -74,15 +75,12 @@ def bound_actions(node: DOMNode) -> list[BoundAction]:
 def class_bindings(app: App, mode: str) -> list[Binding]:
     """The bindings of a mode's screen class, for a mode not shown yet (importing it is cheap:
     screens never import torch at module level)."""
-    from tui_rl.tui.app import MODE_SCREENS
-
-    module_name, class_name = MODE_SCREENS[mode]
     try:
-        screen_class = getattr(importlib.import_module(module_name), class_name)
+        shown_class = screen_class(mode)
     except Exception:
         return []
-    defaults = textual_defaults_of(screen_class)
-    merged = screen_class._merged_bindings
+    defaults = textual_defaults_of(shown_class)
+    merged = shown_class._merged_bindings
     return [b for _key, b in merged or [] if is_listed(b) and b not in defaults]
 
 

@@ -1,4 +1,4 @@
-"""Asked when quitting while a run trains: stop it, leave it running detached, or stay."""
+"""Asked when quitting while a run is live: stop it, leave it running detached, or stay."""
 
 from __future__ import annotations
 
@@ -23,17 +23,21 @@ class QuitScreen(ModalScreen[QuitChoice]):
         Binding("escape,c", "choose('cancel')", "Cancel", id="quit.cancel"),
     ]
 
-    def __init__(self, run_name: str) -> None:
+    def __init__(self, run_name: str, state: str = "running") -> None:
         super().__init__()
         self.run_name = run_name
+        self.state = state
 
     def compose(self) -> ComposeResult:
         with Vertical(id="quit-dialog"):
-            yield Static(f"Run {self.run_name} is still training.", id="quit-title")
+            doing = "is paused" if self.state == "paused" else "is still training"
+            yield Static(f"Run {self.run_name} {doing}.", id="quit-title", markup=False)
             yield Static(
-                "Leave it running and it goes on in the background; "
-                f"`tui-rl attach {self.run_name}` brings it back.",
+                "Leave it running and it goes on in the background"
+                + (" (paused until you resume it)" if self.state == "paused" else "")
+                + f"; `tui-rl attach {self.run_name}` brings it back.",
                 id="quit-help",
+                markup=False,
             )
             with Horizontal(id="quit-buttons"):
                 yield Button("Stop the run (s)", id="stop", variant="error")

@@ -1,9 +1,11 @@
 """The Runs screen: every run folder, opened in Train with Enter; mark two or more (space) to
-overlay their return curves. Folders are read in thread workers and re-listed every few seconds
-while the screen is shown, so live runs move on in the table."""
+overlay their return curves; continue a stopped or crashed run, delete or archive one (asked
+first). Folders are read in thread workers and re-listed every few seconds while the screen is
+shown, so live runs move on in the table."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +18,27 @@ from textual.widgets import Footer, Header, Static
 from textual_plotext import PlotextPlot
 
 from tui_rl.engine.protocol import FINAL_STATES
-from tui_rl.engine.runfolder import list_runs, read_history
+from tui_rl.engine.runfolder import RunSummary, list_runs, read_history
+from tui_rl.tui.messages import ContinueRun
+from tui_rl.tui.run_opening import CONTINUABLE
+from tui_rl.tui.screens.confirm import ConfirmScreen
 from tui_rl.tui.widgets.charts import DecimatedSeries, RunCurves, draw_lines
 from tui_rl.tui.widgets.run_list import RunList
 
 REFRESH_SECONDS = 3.0
 OVERLAY_HINT = "Mark two or more runs with space to overlay their return curves."
+#: archived runs move here, inside the runs folder: out of the list, still on disk
+ARCHIVE_DIR = "archive"
+
+
+def archive_run(run_dir: Path) -> Path:
+    """Move a run folder into the runs folder's archive; returns where it went."""
+    archive = run_dir.parent / ARCHIVE_DIR
+    archive.mkdir(exist_ok=True)
+    target = archive / run_dir.name
+    if target.exists():
+        raise FileExistsError(f"{target} exists already")
+    return run_dir.rename(target)
 
 
 def smoothed_returns(run_dir: Path) -> DecimatedSeries:
@@ -36,7 +53,13 @@ class RunsScreen(Screen):
     """Run folders under the app's runs directory, and an overlay of the marked runs' returns."""
 
     CSS_PATH = ["runs.tcss", "../widgets/run_list.tcss"]
-    BINDINGS = [Binding("r", "refresh_runs", "Refresh", id="runs.refresh")]
+    BINDINGS = [
+        # Out of the footer (the note line names them) so that q Quit fits in 80 columns.
+        Binding("r", "continue_run", "Continue", id="runs.continue", show=False),
+        Binding("d", "delete_run", "Delete", id="runs.delete", show=False),
+        Binding("a", "archive_run", "Archive", id="runs.archive", show=False),
+        Binding("ctrl+r", "refresh_runs", "Refresh", id="runs.refresh", show=False),
+    ]
 
     class RunsListed(Message):
         """The run folders as read from disk: summaries and their folders, in the same order."""
@@ -45,6 +68,14 @@ class RunsScreen(Screen):
             super().__init__()
             self.runs = runs
             self.run_dirs = run_dirs
+            self.error = error
+
+    class RunRemoved(Message):
+        """A run folder was deleted or archived (``error`` says why not)."""
+
+        def __init__(self, what: str, error: str = "") -> None:
+            super().__init__()
+            self.what = what
             self.error = error
 
     class CurvesLoaded(Message):
@@ -56,11 +87,15 @@ class RunsScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="runs-note")
+        yield Static("", id="runs-note", markup=False)
         yield RunList(id="run-list")
         yield Static(OVERLAY_HINT, id="overlay-hint")
         yield PlotextPlot(id="overlay")
         yield Footer()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: dict[Path, RunSummary] = {}
 
     def on_mount(self) -> None:
         self.query_one("#overlay").display = False
@@ -91,10 +126,11 @@ class RunsScreen(Screen):
         if message.error:
             note.update(message.error)
             return
+        self.runs = dict(zip(message.run_dirs, message.runs))
         count = len(message.run_dirs)
         note.update(
             f"{count} run{'s' if count != 1 else ''} in {self.app.runs_dir}"
-            + ("  ·  Enter opens one in Train" if count else "  ·  press s to start one")
+            + (" · Enter opens · r continues · d deletes · a archives" if count else " · s starts one")
         )
         run_list = self.query_one(RunList)
         run_list.show_runs(message.runs, message.run_dirs)
@@ -102,11 +138,60 @@ class RunsScreen(Screen):
         if len(marked) >= 2 and any(run.status not in FINAL_STATES for run in marked):
             self._load_curves([Path(run.path) for run in marked])  # live curves move on
 
-    async def on_run_list_open_requested(self, message: RunList.OpenRequested) -> None:
-        await self.app.switch_mode("train")
-        train = self.app.mode_screen("train")
-        if hasattr(train, "attach_run"):
-            train.attach_run(message.run_dir)
+    # ---- continue, delete, archive the run under the cursor ------------------------------------
+
+    def _chosen(self) -> RunSummary | None:
+        run_dir = self.query_one(RunList).cursor_run_dir
+        return None if run_dir is None else self.runs.get(run_dir)
+
+    def action_continue_run(self) -> None:
+        run = self._chosen()
+        if run is None:
+            return
+        if run.status not in CONTINUABLE:
+            self.notify(f"Run {run.name} is {run.status}: only a stopped or failed run can be continued.",
+                        title="Cannot continue", severity="warning", markup=False)
+            return
+        self.post_message(ContinueRun(Path(run.path)))
+
+    def action_delete_run(self) -> None:
+        self._remove("Delete", "Its folder and everything in it (checkpoints, metrics, rollouts) is deleted.",
+                     lambda run_dir: shutil.rmtree(run_dir))
+
+    def action_archive_run(self) -> None:
+        self._remove("Archive", f"Its folder moves to {Path(self.app.runs_dir) / ARCHIVE_DIR}: out of this list, kept on disk.",
+                     archive_run)
+
+    def _remove(self, verb: str, detail: str, remove) -> None:
+        run = self._chosen()
+        if run is None:
+            return
+        if run.status not in FINAL_STATES:
+            self.notify(f"Run {run.name} is {run.status}: stop it first.", title=f"Cannot {verb.lower()}",
+                        severity="warning", markup=False)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._remove_worker(Path(run.path), remove, f"{verb.lower()}d run {run.name}")
+
+        self.app.push_screen(ConfirmScreen(f"{verb} run {run.name}?", detail, f"{verb} it"), answered)
+
+    @work(thread=True, group="remove-run", exit_on_error=False)
+    def _remove_worker(self, run_dir: Path, remove, what: str) -> None:
+        try:
+            remove(run_dir)
+        except Exception as exc:  # a folder that cannot go is said, not raised
+            self.post_message(self.RunRemoved(what, str(exc)))
+            return
+        self.post_message(self.RunRemoved(what))
+
+    def on_runs_screen_run_removed(self, message: RunRemoved) -> None:
+        if message.error:
+            self.notify(f"Could not do it: {message.error}", severity="error", markup=False)
+        else:
+            self.notify(message.what.capitalize(), markup=False)
+        self.action_refresh_runs()
 
     def on_run_list_marks_changed(self, message: RunList.MarksChanged) -> None:
         if len(message.run_dirs) < 2:

@@ -250,8 +250,6 @@ class SetupScreen(Screen):
     def on_rollout_preview_finished(self, message: RolloutPreview.Finished) -> None:
         # At 80x24 a shown rollout gets the room of its ten-odd rows: the stack shrinks.
         self.query_one("#transform-area").set_class(message.rollout is not None, "-previewed")
-        if message.rollout is not None:
-            self.app.preview_rollout = message.rollout  # the inspector can open it
 
     # ---- policy and algorithm ----------------------------------------------------------------
 

@@ -1,15 +1,17 @@
-"""The Train screen: start or attach a run, watch it live, steer it.
+"""The Train screen: start, open or continue a run, watch it live, steer it.
 
-The trainer is its own process behind a :class:`RunHandle`. Starting and attaching run in thread
-workers so the UI never waits on them; one thread worker consumes ``handle.events()`` and hands the
-events to the UI through a queue and a coalescing message, so a fast trainer costs one message per
-UI turn, not one per event. Widgets are only touched on the UI thread.
+The trainer is its own process behind a :class:`RunHandle`. Opening a run runs in a thread worker
+(:mod:`tui_rl.tui.run_opening`) so the UI never waits; one thread worker consumes
+``handle.events()`` and hands the events to the UI through a queue and a coalescing message, so a
+fast trainer costs one message per UI turn, not one per event. Widgets are only touched on the UI
+thread. The screen tells the app which run it shows with :class:`RunShown`.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from textual import work
@@ -23,23 +25,12 @@ from textual.worker import get_current_worker
 
 from tui_rl.config import ConfigError, RunConfig, load_file
 from tui_rl.engine.handle import RunHandle
-from tui_rl.engine.protocol import (
-    FINAL_STATES,
-    CheckpointNow,
-    Command,
-    Evaluated,
-    Event,
-    HparamsChanged,
-    HparamsRejected,
-    Metrics,
-    Pause,
-    Resume,
-    SetHparams,
-    StatusChanged,
-    StepBatch,
-    Stop,
-)
+from tui_rl.engine.protocol import FINAL_STATES, Event
 from tui_rl.engine.runfolder import RunHistory
+from tui_rl.tui import run_opening
+from tui_rl.tui.messages import ContinueRun, RunShown
+from tui_rl.tui.run_view import RunView
+from tui_rl.tui.screens.confirm import ConfirmScreen
 from tui_rl.tui.screens.quit import QuitChoice, QuitScreen
 from tui_rl.tui.widgets.charts import TrainingCharts
 from tui_rl.tui.widgets.event_log import EventLog
@@ -51,7 +42,7 @@ GRID_MIN_SIZE = (120, 36)
 SIDE_MIN_WIDTH = 120
 
 EVENT_WAIT_S = 0.5
-LIVE_ACTIONS = {"pause_resume", "stop", "checkpoint", "step_batch"}
+LIVE_ACTIONS = {"pause", "resume", "stop", "checkpoint", "step_batch"}
 
 
 class EventInbox:
@@ -86,17 +77,20 @@ class TrainScreen(Screen):
         "../widgets/live_hparams.tcss",
     ]
     BINDINGS = [
-        Binding("p", "pause_resume", "Pause", id="train.pause"),
+        # One key, two bindings: the footer names what p does now.
+        Binding("p", "pause", "Pause", id="train.pause"),
+        Binding("p", "resume", "Resume", id="train.resume"),
         Binding("x", "stop", "Stop", id="train.stop"),
         Binding("c", "checkpoint", "Checkpoint", id="train.checkpoint", show=False),
         Binding("n", "step_batch", "Step", id="train.step"),
         Binding("e", "edit_hparams", "Hparams", id="train.hparams"),
+        Binding("r", "continue_run", "Continue", id="train.continue"),
         Binding("right_square_bracket", "cycle_chart(1)", "Chart", key_display="]", id="train.next_chart", show=False),
         Binding("left_square_bracket", "cycle_chart(-1)", "Previous chart", key_display="[", id="train.prev_chart", show=False),
     ]
 
     class RunOpened(Message):
-        """A run was started or attached: its handle, its config and its history so far."""
+        """A run was started, attached or continued: its handle, its config and its history so far."""
 
         def __init__(self, handle: RunHandle, config: RunConfig | None, history: RunHistory) -> None:
             super().__init__()
@@ -105,7 +99,7 @@ class TrainScreen(Screen):
             self.history = history
 
     class RunFailedToOpen(Message):
-        """Starting or attaching a run failed; ``reason`` says why."""
+        """Starting or opening a run failed (or was refused); ``reason`` says why."""
 
         def __init__(self, reason: str) -> None:
             super().__init__()
@@ -134,6 +128,7 @@ class TrainScreen(Screen):
         self.charts = TrainingCharts(id="charts")
         self.log_pane = EventLog(id="event-log")
         self.hparams = LiveHparams(id="live-hparams")
+        self.view = RunView(self.status, self.charts, self.log_pane, self.hparams)
         yield Header()
         yield self.status
         with Horizontal(id="train-body"):
@@ -143,69 +138,73 @@ class TrainScreen(Screen):
             yield self.hparams
         yield Footer()
 
-    # ---- the app's contract -----------------------------------------------------------------
+    # ---- what the app asks ------------------------------------------------------------------
 
     @property
     def has_live_run(self) -> bool:
         return self.handle is not None and self.handle.is_live and self.state not in FINAL_STATES
 
     def start_run(self, config: RunConfig, preset: str) -> None:
-        """Launch a trainer process for ``config``; the screen fills in as it comes up."""
-        if self.state == "starting":
-            self.app.notify("A run is starting already.", severity="warning")
-            return
-        if self.has_live_run:
-            self.app.notify(
-                f"Run {self.handle.name} is still training: stop it (x) first, or quit and leave it running.",
-                title="A run is live",
-                severity="warning",
-            )
+        """Check ``config`` and launch a trainer for it; the screen fills in as it comes up."""
+        if not self._may_open():
             return
         self._clear(state="starting")
-        self.log_pane.add_line("info", f"starting a {config.algorithm.name} run on {config.env.id}…")
-        self._start_worker(config, preset)
+        self.log_pane.add_line("info", f"checking a {config.algorithm.name} run on {config.env.id}…")
+        self._open(run_opening.start, config, Path(self.app.runs_dir), preset)
 
     def attach_run(self, run_dir: Path) -> None:
         """Open a run folder: live with its full history if the trainer is up, else its record."""
         self._clear(state="starting")
         self.log_pane.add_line("info", f"opening run {Path(run_dir).name}…")
-        self._attach_worker(Path(run_dir))
+        self._open(run_opening.attach, Path(run_dir))
+
+    def continue_run(self, run_dir: Path) -> None:
+        """Start a trainer that goes on with a stopped or crashed run from its last checkpoint."""
+        if not self._may_open():
+            return
+        self._clear(state="starting")
+        self.log_pane.add_line("info", f"continuing run {Path(run_dir).name} from its last checkpoint…")
+        self._open(run_opening.continue_run, Path(run_dir))
+
+    def _may_open(self) -> bool:
+        if self.state == "starting":
+            self.app.notify("A run is starting already.", severity="warning")
+            return False
+        if self.has_live_run:
+            self.app.notify(
+                f"Run {self.handle.name} is still live: stop it (x) first, or quit and leave it running.",
+                title="A run is live",
+                severity="warning",
+                markup=False,
+            )
+            return False
+        return True
 
     def confirm_quit(self) -> None:
         """Ask whether to stop the live run, leave it running detached, or stay."""
-        self.app.push_screen(QuitScreen(self.handle.name if self.handle else ""), self._quit_chosen)
+        name = self.handle.name if self.handle else ""
+        self.app.push_screen(QuitScreen(name, self.state), self._quit_chosen)
 
     def _quit_chosen(self, choice: QuitChoice | None) -> None:
         if choice == "stop" and self.handle is not None:
             try:
-                self.handle.send(Stop())
-            except OSError as exc:
-                self.app.notify(f"Could not stop the run: {exc}", severity="error")
+                self.handle.stop()
+            except Exception as exc:  # RunNotLive, a refused command, a broken socket: said, not raised
+                self.app.notify(f"Could not stop the run: {exc}", severity="error", markup=False)
                 return
             self.handle.close()
             self.app.exit(0)
         elif choice == "detach":
             self.app.detach()
 
-    # ---- opening runs (thread workers) ------------------------------------------------------
+    # ---- opening runs and reading their events (thread workers) -----------------------------
 
     @work(thread=True, exclusive=True, group="open-run", exit_on_error=False)
-    def _start_worker(self, config: RunConfig, preset: str) -> None:
+    def _open(self, opener: Callable[..., tuple[RunHandle, RunHistory]], *args) -> None:
         try:
-            handle = RunHandle.start(config, runs_dir=self.app.runs_dir, preset=preset)
-            history = handle.history()
-        except Exception as exc:  # any failure to start is shown, never raised into the app
-            self.post_message(self.RunFailedToOpen(f"could not start the run: {exc}"))
-            return
-        self.post_message(self.RunOpened(handle, config, history))
-
-    @work(thread=True, exclusive=True, group="open-run", exit_on_error=False)
-    def _attach_worker(self, run_dir: Path) -> None:
-        try:
-            handle = RunHandle.attach(run_dir)
-            history = handle.history()
-        except Exception as exc:
-            self.post_message(self.RunFailedToOpen(f"could not open {run_dir}: {exc}"))
+            handle, history = opener(*args)
+        except Exception as exc:  # OpenRefused says why; anything else is still said, never raised
+            self.post_message(self.RunFailedToOpen(str(exc) or type(exc).__name__))
             return
         try:
             config = load_file(handle.run_dir / "config.toml")
@@ -229,29 +228,31 @@ class TrainScreen(Screen):
         self.post_message(self.EventsEnded(handle, reason))
 
     @work(thread=True, group="commands", exit_on_error=False)
-    def _send(self, handle: RunHandle, command: Command) -> None:
+    def _send(self, command: Callable[[], None], what: str) -> None:
         try:
-            handle.send(command)
+            command()
         except Exception as exc:
-            self.app.call_from_thread(
-                self.log_pane.add_line, "error", f"could not send {type(command).__name__}: {exc}"
-            )
+            self.app.call_from_thread(self.log_pane.add_line, "error", f"could not {what}: {exc}")
 
     # ---- messages ---------------------------------------------------------------------------
 
     async def on_train_screen_run_opened(self, message: RunOpened) -> None:
+        message.stop()
         if self.handle is not None and self.handle is not message.handle:
             self.handle.close()
-        self.handle = message.handle
-        self.app.handle = message.handle
-        self.app.current_run_dir = message.handle.run_dir
-        self.sub_title = message.handle.name
+        if self.handle is message.handle:  # reattached: the history on disk replaces what is shown
+            self.view.clear(self.state)
+        self.handle = handle = message.handle
+        self.sub_title = handle.name
+        self.post_message(RunShown(handle.run_dir))
         if message.config is not None:
-            await self.hparams.load(message.config, editable=message.handle.is_live)
-        self._replay(message.history)
+            await self.hparams.load(message.config, editable=handle.is_live)
+        state = self.view.replay(message.history)
+        if state is not None:
+            self._set_state(state)
         summary = message.history.summary
-        if message.handle.is_live:
-            self._read_events(message.handle)
+        if handle.is_live:
+            self._read_events(handle)
         elif self.state not in FINAL_STATES:
             # The trainer is gone without saying so (killed, crashed): the summary knows.
             if summary.reason:
@@ -261,18 +262,33 @@ class TrainScreen(Screen):
         self.refresh_bindings()
 
     def on_train_screen_run_failed_to_open(self, message: RunFailedToOpen) -> None:
+        message.stop()
         self.log_pane.add_line("error", message.reason)
-        self._set_state("failed")
+        self.app.notify(message.reason, severity="error", markup=False)
+        # Nothing was opened: the screen says why; the run shown before was cleared from it.
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+        self._set_state("idle")
+        self.status.update_progress(reason=message.reason)
 
     def on_train_screen_events_arrived(self, message: EventsArrived | None = None) -> None:
         for handle, event in self._inbox.drain():
             if handle is self.handle:  # not a previous run's leftovers
-                self._apply(event)
+                state = self.view.apply(event)
+                if state is not None:
+                    self._set_state(state)
 
     def on_train_screen_events_ended(self, message: EventsEnded) -> None:
         if message.handle is not self.handle:
             return
         self.on_train_screen_events_arrived()
+        handle = message.handle
+        if self.state not in FINAL_STATES and handle.drop_reason:
+            # The trainer is up but let this view go (it fell behind): catch up from the run folder.
+            self.log_pane.add_line("warning", f"{handle.drop_reason}; catching up from the run folder")
+            self._open(lambda: (handle, handle.reattach()))
+            return
         if self.state not in FINAL_STATES:
             why = f": {message.reason}" if message.reason else ""
             self.log_pane.add_line("error", f"lost the connection to the trainer{why}")
@@ -282,79 +298,21 @@ class TrainScreen(Screen):
 
     def on_live_hparams_change_requested(self, message: LiveHparams.ChangeRequested) -> None:
         if self.has_live_run:
-            self._send(self.handle, SetHparams(message.values))
+            handle, values = self.handle, message.values
+            self._send(lambda: handle.set_hparams(values), "send the new values")
 
-    # ---- applying history and events --------------------------------------------------------
+    # ---- state ----------------------------------------------------------------------------------
 
     def _clear(self, state: str) -> None:
-        self.state = state
         self._inbox.drain()
-        self.charts.reset()
-        self.log_pane.clear()
-        self.status.reset(state=state)
-
-    def _replay(self, history: RunHistory) -> None:
-        """Fill the screen from the run's record on disk (summary, metric series, logged events)."""
-        curves = self.charts.curves
-        for name, points in history.metrics.items():
-            for frames, value in points:
-                curves.add(frames, {name: value})
-        summary = history.summary
-        fps = history.metrics.get("fps")
-        self.status.update_progress(
-            frames=summary.frames,
-            total_frames=summary.total_frames,
-            fps=fps[-1][1] if fps else None,
-            best_eval=summary.best_eval,
-            last_eval=summary.last_eval,
-        )
-        for event in history.events:
-            self._apply(event, replaying=True)
-
-    def _apply(self, event: Event, replaying: bool = False) -> None:
-        status = self.status
-        if event.frames > status.progress.frames:
-            status.update_progress(frames=event.frames)
-        if isinstance(event, Metrics):
-            self.charts.curves.add(event.frames, event.values)
-            if "fps" in event.values:
-                status.update_progress(fps=event.values["fps"])
-            return
-        self.log_pane.add_event(event)
-        if isinstance(event, StatusChanged):
-            self._on_status(event)
-        elif isinstance(event, Evaluated):
-            if not replaying:  # on disk, evaluations are a metric series like the others
-                self.charts.curves.add(event.frames, {"eval_return": event.mean_return})
-            best = status.progress.best_eval
-            status.update_progress(
-                last_eval=event.mean_return,
-                best_eval=event.mean_return if best is None else max(best, event.mean_return),
-            )
-        elif isinstance(event, HparamsChanged):
-            label = ", ".join(f"{key}={value}" for key, value in event.changes.items())
-            self.charts.curves.add_marker(event.frames, label)
-            self.hparams.applied(event.changes)
-        elif isinstance(event, HparamsRejected) and not replaying:
-            self.hparams.rejected(event.values, event.reason)
-
-    def _on_status(self, event: StatusChanged) -> None:
-        status = self.status
-        if status.progress.started is None:
-            status.update_progress(started=event.time)
-        if event.total_frames:
-            status.update_progress(total_frames=event.total_frames)
-        if event.state in FINAL_STATES:
-            status.update_progress(ended=event.time, reason=event.reason if event.state == "failed" else "")
-            self.hparams.set_editable(False)
-        self._set_state(event.state)
-        if event.state == "failed":
-            self.app.notify(event.reason or "the run failed", title="Run failed", severity="error")
+        self.view.clear(state)
+        self._set_state(state)
 
     def _set_state(self, state: str) -> None:
         self.state = state
         self.status.update_progress(state=state)
         self.refresh_bindings()
+        self.app.refresh_bindings()  # the app's Start key hides while a run is live
 
     # ---- layout -------------------------------------------------------------------------------
 
@@ -368,21 +326,44 @@ class TrainScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in LIVE_ACTIONS and not self.has_live_run:
             return False  # hidden: there is no live run to steer
-        if action == "step_batch" and self.state != "paused":
-            return False  # stepping one batch only makes sense while paused
+        if action in ("resume", "step_batch"):
+            return self.state == "paused"  # stepping one batch only makes sense while paused
+        if action == "pause":
+            return self.state != "paused"
+        if action == "continue_run":
+            return self.state in run_opening.CONTINUABLE and self.handle is not None
         return True
 
-    def action_pause_resume(self) -> None:
-        self._send(self.handle, Resume() if self.state == "paused" else Pause())
+    def action_pause(self) -> None:
+        self._send(self.handle.pause, "pause")
+
+    def action_resume(self) -> None:
+        self._send(self.handle.resume, "resume")
 
     def action_stop(self) -> None:
-        self._send(self.handle, Stop())
+        handle = self.handle
+
+        def answered(yes: bool | None) -> None:
+            if yes and handle is self.handle and self.has_live_run:
+                self._send(handle.stop, "stop")
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Stop run {handle.name}?",
+                "It ends after the current batch; `r` continues it later from its last checkpoint.",
+                "Stop the run",
+            ),
+            answered,
+        )
 
     def action_checkpoint(self) -> None:
-        self._send(self.handle, CheckpointNow())
+        self._send(self.handle.checkpoint, "checkpoint")
 
     def action_step_batch(self) -> None:
-        self._send(self.handle, StepBatch())
+        self._send(self.handle.step_batch, "step one batch")
+
+    def action_continue_run(self) -> None:
+        self.post_message(ContinueRun(self.handle.run_dir))
 
     def action_edit_hparams(self) -> None:
         side = self.hparams

@@ -144,10 +144,13 @@ CHARTS = (
     ChartSpec("exploration", "Exploration", "Exploration", ("epsilon", "entropy", "alpha")),
     ChartSpec("fps", "Frames/s", "Frames per second", ("fps",)),
     ChartSpec("eval", "Eval", "Evaluation return", ("eval_return",)),
+    ChartSpec("lr", "LR", "Learning rate", ("lr",)),
 )
 
 LABELS = {"episode_return": "raw", "episode_return_smoothed": f"mean of {SMOOTHING_WINDOW}"}
 SERIES_COLORS = ("cyan", "orange", "magenta", "green", "red", "blue")
+#: Without colour (NO_COLOR) the series differ by marker: the legend shows which is which.
+SERIES_MARKERS = ("braille", "•", "+", "x", "o", "*")
 
 
 def frames_label(frames: float) -> str:
@@ -174,20 +177,24 @@ def draw_lines(
     markers: Iterable[tuple[int, str]] = (),
     width: int | None = None,
 ) -> None:
-    """Replace ``plot``'s figure with ``lines`` (label, series) against frames, and vertical markers,
-    each series cut to about ``width`` (default: the plot's own) points."""
+    """Replace ``plot``'s figure with ``lines`` (label, series) against frames, and labelled vertical
+    markers, each series cut to about ``width`` (default: the plot's own) points."""
     plt = plot.plt
     plt.clear_figure()
     plt.title(title)
     width = max(8, (width or plot.size.width) - 10)  # the y tick labels take about ten columns
+    no_color = plot.app.no_color
     x_max = 0
+    y_max = -math.inf
     drawn = 0
     for index, (label, series) in enumerate(lines):
         if not len(series):
             continue
         xs, ys = series.points(width)
-        plt.plot(xs, ys, label=label, marker="braille", color=SERIES_COLORS[index % len(SERIES_COLORS)])
+        marker = SERIES_MARKERS[index % len(SERIES_MARKERS)] if no_color else "braille"
+        plt.plot(xs, ys, label=label, marker=marker, color=SERIES_COLORS[index % len(SERIES_COLORS)])
         x_max = max(x_max, xs[-1])
+        y_max = max(y_max, max(ys))
         drawn += 1
     if not drawn:
         plt.xticks([])
@@ -196,9 +203,11 @@ def draw_lines(
         plt.xlim(0, 1)
         plt.ylim(0, 1)
         return
-    for frames, _label in markers:
+    for frames, label in markers:
         if frames <= x_max:
             plt.vertical_line(frames, color="gray")
+            # Labelled at the top, so a marker does not pass for a grid line.
+            plt.text(f"▏{label}", frames, y_max, color="gray", alignment="left")
     ticks = round_ticks(x_max)
     plt.xticks(ticks, [frames_label(t) for t in ticks])
     plt.xlim(0, x_max or 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.table import Table
 from rich.text import Text
 from textual.widgets import RichLog
 
@@ -20,6 +21,7 @@ from tui_rl.engine.protocol import (
 
 LEVEL_STYLES = {"info": "", "warning": "yellow", "error": "bold red"}
 MAX_LINES = 1000
+FRAMES_WIDTH = 10
 
 
 def format_values(values: dict) -> str:
@@ -65,7 +67,13 @@ class EventLog(RichLog):
             self.add_line(*described, frames=event.frames)
 
     def add_line(self, level: str, message: str, frames: int | None = None) -> None:
-        line = Text()
-        line.append(f"{frames:>9,} " if frames is not None else " " * 10, "dim")
-        line.append(message, LEVEL_STYLES.get(level, ""))
+        # Two columns, so a long message wraps under itself, not under the frame counts. The
+        # message is plain Text: brackets in a reason ('tui-rl[tensorboard]') are not markup.
+        line = Table.grid()
+        line.add_column(width=FRAMES_WIDTH, no_wrap=True)
+        line.add_column(ratio=1, overflow="fold")
+        line.add_row(
+            Text(f"{frames:>9,} " if frames is not None else "", "dim"),
+            Text(message, LEVEL_STYLES.get(level, "")),
+        )
         self.write(line)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -16,22 +17,13 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import Input, Label, Static
 
-from tui_rl.config import ConfigError, RunConfig, live_fields, validate
-from tui_rl.config.edit import parse_value, set_path
-
-
-def with_values(config: RunConfig, values: dict[str, Any]) -> RunConfig:
-    """``config`` with dotted-path ``values`` set, validated whole (raises ConfigError)."""
-    data = config.model_dump(mode="json")
-    for key, value in values.items():
-        set_path(data, key, value)
-    return validate(data, source="live")
+from tui_rl.config import ConfigError, RunConfig, live_fields
+from tui_rl.config.edit import edit, parse_value
 
 
 def first_reason(error: ConfigError) -> str:
-    """The field line of a ConfigError, without the 'invalid configuration' heading."""
-    lines = [line.strip() for line in str(error).splitlines()]
-    return lines[1] if len(lines) > 1 else lines[0]
+    """The first field error of ``error`` (``optim.lr: Input should be greater than 0``)."""
+    return str(error.errors[0])
 
 
 def shown(value: Any) -> str:
@@ -75,7 +67,7 @@ class LiveHparams(VerticalScroll):
             label = key.removeprefix("algorithm.")  # the algorithm's own fields are the usual ones
             rows.append(Horizontal(Label(label, classes="hp-key"), field_input, classes="hp-row"))
         await self.mount_all(rows)
-        self.note("Enter applies a value at the next batch." if editable else "The run is not live: values are read-only.")
+        self._note_editable()
 
     def action_close(self) -> None:
         """Give the keys back to the screen (and hide the pane where it is toggled)."""
@@ -86,10 +78,15 @@ class LiveHparams(VerticalScroll):
         self.editable = editable
         for field_input in self.query(Input):
             field_input.disabled = not editable
+        self._note_editable()  # an "Applied ..." note of a run that ended is stale
+
+    def _note_editable(self) -> None:
+        self.note("Enter applies a value at the next batch." if self.editable
+                  else "The run is not live: values are read-only.")
 
     def note(self, message: str, level: str = "info") -> None:
         note = self.query_one("#hp-note", Static)
-        note.update(message)
+        note.update(Text(message))  # reasons come from data: no markup
         note.set_class(level == "error", "-error")
 
     def field_input(self, key: str) -> Input:
@@ -101,7 +98,7 @@ class LiveHparams(VerticalScroll):
         if self.config is None or not key or not self.editable:
             return
         try:
-            typed = live_fields(with_values(self.config, {key: parse_value(event.value.strip())}))[key]
+            typed = live_fields(edit(self.config, {key: parse_value(event.value.strip())}, live_only=True, source="live"))[key]
         except ConfigError as exc:
             event.input.add_class("-invalid")
             self.note(f"Not sent: {first_reason(exc)}", "error")
@@ -122,7 +119,7 @@ class LiveHparams(VerticalScroll):
         """The trainer's ``HparamsChanged``: these values now hold."""
         if self.config is None:
             return
-        self.config = with_values(self.config, changes)
+        self.config = edit(self.config, changes, source="live")
         for key, value in changes.items():
             try:
                 field_input = self.field_input(key)

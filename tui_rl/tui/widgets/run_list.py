@@ -1,4 +1,5 @@
-"""A table of run folders: name, preset, status, frames, best and last evaluation return.
+"""A table of run folders: name, env, algorithm, status, frames and best evaluation return (the
+columns of a usual run fit 80 columns; the Train screen shows the rest).
 
 Enter opens the run under the cursor; space marks runs to compare.
 """
@@ -13,11 +14,14 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
+from tui_rl.tui.messages import OpenRun
 from tui_rl.tui.widgets.charts import frames_label
 from tui_rl.tui.widgets.status_line import STATE_STYLES
 
-COLUMNS = (("mark", "✓"), ("name", "Run"), ("preset", "Preset"), ("status", "Status"),
-           ("frames", "Frames"), ("best", "Best eval"), ("last", "Last eval"))
+COLUMNS = (("mark", "✓"), ("name", "Run"), ("env", "Env"), ("algorithm", "Algo"), ("status", "Status"),
+           ("frames", "Frames"), ("best", "Best"))
+#: an env id longer than this is cut with an ellipsis: the name column needs the room
+ENV_WIDTH = 14
 
 
 def eval_cell(value: float | None) -> Text:
@@ -29,15 +33,8 @@ class RunList(DataTable):
 
     BINDINGS = [
         Binding("enter", "open_run", "Open", id="runs.open"),
-        Binding("space", "toggle_mark", "Mark to compare", id="runs.mark"),
+        Binding("space", "toggle_mark", "Mark", tooltip="Mark runs to compare", id="runs.mark"),
     ]
-
-    class OpenRequested(Message):
-        """The user asked to open the run at ``run_dir`` in the Train screen."""
-
-        def __init__(self, run_dir: Path) -> None:
-            super().__init__()
-            self.run_dir = run_dir
 
     class MarksChanged(Message):
         """The set of runs marked for comparison changed: ``run_dirs`` in table order."""
@@ -53,7 +50,7 @@ class RunList(DataTable):
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
-            self.add_column(label, key=key)
+            self.add_column(label, key=key, width=ENV_WIDTH if key == "env" else None)
 
     def show_runs(self, runs: list[Any], run_dirs: list[Path]) -> None:
         """Replace the rows with ``runs`` (RunSummary) kept at ``run_dirs``; the cursor stays put."""
@@ -66,11 +63,11 @@ class RunList(DataTable):
             self.add_row(
                 "✓" if run.name in self.marked else " ",
                 run.name,
-                run.preset or f"{run.env_id} {run.algorithm}",
+                Text(run.env_id, no_wrap=True, overflow="ellipsis"),
+                run.algorithm,
                 Text(run.status, style=STATE_STYLES.get(run.status, "")),
                 Text(f"{frames_label(run.frames)}{total}", justify="right"),
                 eval_cell(run.best_eval),
-                eval_cell(run.last_eval),
                 key=run.name,
             )
         if current in self.run_dirs:
@@ -82,10 +79,16 @@ class RunList(DataTable):
             return None
         return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
 
-    def action_open_run(self) -> None:
+    @property
+    def cursor_run_dir(self) -> Path | None:
+        """The folder of the run under the cursor."""
         name = self.cursor_row_key
-        if name is not None:
-            self.post_message(self.OpenRequested(self.run_dirs[name]))
+        return None if name is None else self.run_dirs[name]
+
+    def action_open_run(self) -> None:
+        run_dir = self.cursor_run_dir
+        if run_dir is not None:
+            self.post_message(OpenRun(run_dir))
 
     def action_toggle_mark(self) -> None:
         name = self.cursor_row_key

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
+from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.widgets import Static
 
-from tui_rl.engine.protocol import FINAL_STATES
 from tui_rl.tui.widgets.charts import frames_label
 
 STATE_STYLES = {
@@ -35,6 +35,15 @@ class RunProgress:
     best_eval: float | None = None
     last_eval: float | None = None
     reason: str = ""
+    #: time spent paused before the current pause, and when the current pause began
+    paused_seconds: float = 0.0
+    paused_since: float | None = None
+
+    def elapsed(self, now: float) -> float:
+        """Seconds trained: from the start to the end (or ``now``), pauses left out."""
+        end = self.ended if self.ended is not None else now
+        paused = self.paused_seconds + (end - self.paused_since if self.paused_since is not None else 0.0)
+        return end - (end if self.started is None else self.started) - paused
 
 
 def clock(seconds: float) -> str:
@@ -43,41 +52,53 @@ def clock(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def describe(progress: RunProgress, now: float) -> Text:
+def describe(progress: RunProgress, now: float) -> RenderableType:
+    """The status line, and below it, wrapped, the reason the run ended or could not start (so an
+    80-column terminal shows all of it)."""
+    figures = describe_figures(progress, now)
+    if not progress.reason:
+        return figures
+    style = "" if progress.state in ("finished", "running", "paused") else "red"
+    return Group(figures, Text(progress.reason, style))
+
+
+def describe_figures(progress: RunProgress, now: float) -> Text:
+    """One line: state, frames, frames/s, elapsed time, ETA, evaluation returns."""
     if progress.state == "idle":
+        if progress.reason:
+            return Text("NOT STARTED", "bold red")
         return Text("No run yet: press s to start one from the setup, or open one in Runs (3).", style="dim")
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(progress.state.upper(), STATE_STYLES.get(progress.state, "bold"))
     total = f"/{frames_label(progress.total_frames)}" if progress.total_frames else ""
     text.append(f" │ {frames_label(progress.frames)}{total}")
     if progress.total_frames:
-        text.append(f" {100 * progress.frames / progress.total_frames:.0f}%")
+        # The last batch may overshoot the budget: a run is never more than done.
+        text.append(f" {min(100.0, 100 * progress.frames / progress.total_frames):.0f}%")
     if progress.fps is not None:
         text.append(f" │ {frames_label(progress.fps)} fps")
     if progress.started is not None:
-        end = progress.ended if progress.ended is not None else now
-        text.append(f" │ {clock(end - progress.started)}")
+        text.append(f" │ {clock(progress.elapsed(now))}")
         remaining = progress.total_frames - progress.frames
         if progress.state == "running" and progress.fps and remaining > 0:
             text.append(f" ETA {clock(remaining / progress.fps)}")
     if progress.best_eval is not None:
         text.append(f" │ eval {progress.last_eval:.4g} best {progress.best_eval:.4g}")
-    if progress.reason:
-        text.append(f" │ {progress.reason}", "red")
     return text
 
 
 class StatusLine(Static):
-    """One line about the shown run; ticks once a second while the run is live for elapsed / ETA.
+    """One line about the shown run; ticks once a second while the run trains for elapsed / ETA.
 
-    Many changes in one UI turn (a burst of events) repaint once; the line never changes height,
-    so a repaint needs no layout of the screen.
+    Many changes in one UI turn (a burst of events) repaint once; the line changes height only
+    when a reason comes or goes (the run ended), so a live repaint needs no layout of the screen.
     """
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.progress = RunProgress()
         self._repaint_pending = False
+        self._shown_reason = ""
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick)
@@ -86,6 +107,16 @@ class StatusLine(Static):
     def update_progress(self, **changes) -> None:
         self.progress = replace(self.progress, **changes)
         self._repaint()
+
+    def paused_at(self, time: float, paused: bool) -> None:
+        """The run was paused (or went on) at the trainer's wall-clock ``time``: the clock stops."""
+        progress = self.progress
+        if paused and progress.paused_since is None:
+            self.update_progress(paused_since=time)
+        elif not paused and progress.paused_since is not None:
+            self.update_progress(
+                paused_seconds=progress.paused_seconds + time - progress.paused_since, paused_since=None
+            )
 
     def reset(self, **values) -> None:
         self.progress = RunProgress(**values)
@@ -97,9 +128,12 @@ class StatusLine(Static):
             self.call_later(self._show)
 
     def _tick(self) -> None:
-        if self.progress.state not in FINAL_STATES and self.progress.started is not None:
+        progress = self.progress
+        if progress.state == "running" and progress.started is not None:
             self._show()
 
     def _show(self) -> None:
         self._repaint_pending = False
-        self.update(describe(self.progress, time.time()), layout=False)
+        reason = self.progress.reason
+        self.update(describe(self.progress, time.time()), layout=reason != self._shown_reason)
+        self._shown_reason = reason

@@ -1,0 +1,108 @@
+"""The Runs screen at 80x24 over fixture run folders (no trainer): the columns, the overlay of
+marked runs, opening one in Train, and continue / delete / archive with their refusals."""
+
+from __future__ import annotations
+
+from conftest import Posted, footer, screen_text, settle, toasts, until, words_on_screen
+from test_snapshots_train import START, demo_run
+
+from tui_rl.config import RunConfig
+from tui_rl.engine.runfolder import read_summary, write_run_json
+from tui_rl.tui.app import TuiRlApp
+from tui_rl.tui.messages import ContinueRun, OpenRun
+from tui_rl.tui.screens.confirm import ConfirmScreen
+from tui_rl.tui.screens.train import TrainScreen
+from tui_rl.tui.widgets.event_log import EventLog
+from tui_rl.tui.widgets.run_list import RunList
+from tui_rl.tui.widgets.status_line import StatusLine
+
+SMALL = (80, 24)
+
+
+def state_of(app) -> str:
+    return app.screen.state if isinstance(app.screen, TrainScreen) else ""
+
+
+async def test_the_runs_screen_overlays_marked_runs_and_opens_one(demo_runs):
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
+    posted = Posted()
+    async with app.run_test(size=SMALL, message_hook=posted) as pilot:
+        await pilot.press("3")
+        table = app.screen.query_one(RunList)
+        await until(pilot, lambda: table.row_count == 3, what="the run list")
+        assert [table.get_row_at(i)[1] for i in range(3)] == ["cartpole-failed", "cartpole-slow", "cartpole-fast"]
+
+        await pilot.press("down", "space", "down", "space")
+        overlay = app.screen.query_one("#overlay")
+        await until(pilot, lambda: overlay.display and "cartpole-fast" in str(overlay.render()),
+                    what="the overlay")
+        assert "cartpole-slow" in str(overlay.render())
+
+        await pilot.press("enter")
+        await until(pilot, lambda: state_of(app) == "finished", what="the run to open in Train")
+        assert [m.run_dir.name for m in posted.of(OpenRun)] == ["cartpole-fast"]
+        assert app.current_run_dir.name == "cartpole-fast"
+        assert app.screen.query_one(StatusLine).progress.frames == 40_960
+        assert "run finished" in "\n".join(line.text for line in app.screen.query_one(EventLog).lines)
+
+
+async def test_runs_at_80_columns_show_env_algorithm_and_quit(demo_runs):
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("3")
+        await until(pilot, lambda: app.screen.query_one(RunList).row_count == 3, what="the run list")
+        shown = screen_text(app)
+        header = next(line for line in shown.splitlines() if "Run" in line and "Status" in line)
+        assert header.split() == ["✓", "Run", "Env", "Algo", "Status", "Frames", "Best"]
+        row = next(line for line in shown.splitlines() if "cartpole-slow" in line)
+        assert row.split()[1:4] == ["CartPole-v1", "dqn", "finished"]
+        assert "q Quit" in footer(app)
+
+
+async def test_delete_and_archive_ask_first(demo_runs):
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("3")
+        table = app.screen.query_one(RunList)
+        await until(pilot, lambda: table.row_count == 3, what="the run list")
+
+        await pilot.press("d")  # the cursor is on cartpole-failed
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the delete question")
+        assert "Delete run cartpole-failed?" in words_on_screen(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert (demo_runs / "cartpole-failed").is_dir(), "a cancelled delete deleted"
+
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the delete question")
+        await pilot.press("y")
+        await until(pilot, lambda: table.row_count == 2, what="the list without it")
+        assert not (demo_runs / "cartpole-failed").exists()
+
+        await pilot.press("a")  # now on cartpole-slow
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the archive question")
+        await pilot.press("y")
+        await until(pilot, lambda: table.row_count == 1, what="the list without it")
+        assert not (demo_runs / "cartpole-slow").exists()
+        assert (demo_runs / "archive" / "cartpole-slow" / "run.json").is_file()
+
+
+async def test_a_live_run_cannot_be_deleted_and_a_finished_one_not_continued(demo_runs):
+    live = demo_run(demo_runs, "cartpole-live", learns=1.0, created=START + 300)
+    summary = read_summary(live)
+    summary.status = "running"  # no pid: nothing says its trainer is gone
+    write_run_json(live, summary)
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
+    posted = Posted()
+    async with app.run_test(size=SMALL, message_hook=posted, notifications=True) as pilot:
+        await pilot.press("3")
+        table = app.screen.query_one(RunList)
+        await until(pilot, lambda: table.row_count == 4, what="the run list")
+        await pilot.press("d")
+        await until(pilot, lambda: "stop it first" in toasts(app), what="the refusal")
+        assert not isinstance(app.screen, ConfirmScreen) and live.is_dir()
+
+        await pilot.press("end", "r")  # cartpole-fast: finished
+        await until(pilot, lambda: "only a stopped or failed run can be continued" in toasts(app),
+                    what="the refusal")
+        assert not posted.of(ContinueRun)

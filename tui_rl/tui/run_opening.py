@@ -1,0 +1,62 @@
+"""Opening a run for the Train screen: blocking steps, run in its thread workers.
+
+Each returns the handle and the run's history on disk, or raises :class:`OpenRefused` with a
+reason a user can act on. A config the app knows cannot be built is refused before any run folder
+or trainer exists.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tui_rl.config import ConfigError, RunConfig
+from tui_rl.engine.handle import RunHandle
+from tui_rl.engine.protocol import FINAL_STATES
+from tui_rl.engine.runfolder import RunHistory, read_summary
+
+#: states of a run whose trainer may go on from its last checkpoint
+CONTINUABLE = ("stopped", "failed")
+
+
+class OpenRefused(Exception):
+    """A run could not be started or opened; the message says why."""
+
+
+def start(config: RunConfig, runs_dir: Path, preset: str) -> tuple[RunHandle, RunHistory]:
+    """Check that ``config`` can be built (this imports torch), then start its trainer."""
+    from tui_rl.engine.preflight import check_buildable  # torch: never before the first paint
+
+    try:
+        check_buildable(config)
+    except ConfigError as exc:
+        raise OpenRefused(f"cannot start: {exc}") from None
+    try:
+        handle = RunHandle.start(config, runs_dir=runs_dir, preset=preset)
+    except Exception as exc:  # a folder or a process that cannot be made: said, never raised
+        raise OpenRefused(f"could not start the run: {exc}") from None
+    return handle, handle.history()
+
+
+def attach(run_dir: Path) -> tuple[RunHandle, RunHistory]:
+    """Connect to the run's trainer if it is up, else open its record read-only."""
+    try:
+        handle = RunHandle.attach(run_dir)
+        return handle, handle.history()
+    except Exception as exc:
+        raise OpenRefused(f"could not open {run_dir}: {exc}") from None
+
+
+def continue_run(run_dir: Path) -> tuple[RunHandle, RunHistory]:
+    """Start a trainer that goes on with a stopped or crashed run from its last checkpoint."""
+    try:
+        summary = read_summary(run_dir)
+    except Exception as exc:
+        raise OpenRefused(f"could not open {run_dir}: {exc}") from None
+    if summary.status not in CONTINUABLE:
+        what = "has finished" if summary.status in FINAL_STATES else "is still running"
+        raise OpenRefused(f"run {summary.name} {what}: only a stopped or failed run can be continued")
+    try:
+        handle = RunHandle.continue_run(run_dir)
+    except Exception as exc:
+        raise OpenRefused(f"could not continue {summary.name}: {exc}") from None
+    return handle, handle.history()
