@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -146,7 +147,7 @@ def workdir(tmp_path) -> Path:
 
 @pytest.fixture
 def tmux(workdir):
-    server = Tmux(f"tui-rl-e2e-{os.getpid()}", workdir)
+    server = Tmux(f"tui-rl-e2e-{os.getpid()}-{uuid.uuid4().hex[:8]}", workdir)  # one server per test: no race with the last one's exit
     yield server
     server.run("kill-server", check=False)
     for pid in server.app_pids:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 
 import pytest
 
@@ -26,7 +27,7 @@ def shown_step(screen: str) -> tuple[int, int] | None:
 @pytest.fixture
 def tmux(tmp_path):
     save_file(RunConfig(env=EnvConfig(id="CartPole-v1", seed=1)), tmp_path / "inspect.toml")
-    server = Tmux(f"tui-rl-inspect-{os.getpid()}", tmp_path)
+    server = Tmux(f"tui-rl-inspect-{os.getpid()}-{uuid.uuid4().hex[:8]}", tmp_path)
     yield server
     server.run("kill-server", check=False)
 
