@@ -11,7 +11,14 @@ from tensordict import TensorDict
 
 from tui_rl.config import RunConfig, apply_overrides
 from tui_rl.engine.algorithms.replay import make_replay_buffer
-from tui_rl.engine.compat import SAMPLER_TREES, load_replay_state_dict, replay_state_dict, storage_bytes
+from tui_rl.engine.compat import (
+    SAMPLER_TREES,
+    gym_env_of,
+    load_replay_state_dict,
+    replay_state_dict,
+    storage_bytes,
+    target_source_pairs,
+)
 
 
 def buffer(prioritized: bool):
@@ -64,3 +71,32 @@ def test_a_replay_buffer_state_round_trips_through_weights_only_torch_load(prior
         for key in SAMPLER_TREES:
             assert torch.equal(replay_state_dict(copy)["_sampler"][key], state["_sampler"][key]), key
     assert copy.sample(4).batch_size == (4,)
+
+
+def test_target_source_pairs_reads_the_updaters_own_pairing():
+    from torchrl.objectives import SoftUpdate
+
+    from tui_rl.engine.algorithms import build_algorithm
+    from tui_rl.engine.envs import make_env
+
+    config = RunConfig()
+    env = make_env(config)
+    algorithm = build_algorithm(config, env, "cpu")
+    env.close()
+    targets, sources = target_source_pairs(SoftUpdate(algorithm.loss_module, eps=0.5))
+    params = list(algorithm.loss_module.value_network_params.flatten_keys().values())
+    assert len(targets) == len(sources) == len(params) > 0, "TorchRL's updater no longer pairs _sources/_targets"
+    for target, source in zip(targets, sources):
+        assert target.shape == source.shape and target.data_ptr() != source.data_ptr()
+
+
+def test_gym_env_of_reaches_the_gymnasium_env_under_the_wrapper():
+    import gymnasium
+
+    from tui_rl.engine.envs import make_env
+
+    env = make_env(RunConfig())
+    try:
+        assert isinstance(gym_env_of(env), gymnasium.Env), "TorchRL's GymWrapper no longer keeps the env in _env"
+    finally:
+        env.close()

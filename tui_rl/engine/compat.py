@@ -51,3 +51,19 @@ def load_replay_state_dict(buffer: ReplayBuffer, state: dict[str, Any]) -> None:
 
 def tree_values(tree: Any, capacity: int) -> torch.Tensor:
     return torch.as_tensor(tree[torch.arange(capacity)], dtype=torch.float64).clone()
+
+
+def target_source_pairs(updater) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """A TorchRL target updater's target tensors and their source tensors, in matching order (its
+    own pairing, read from its private ``_sources`` / ``_targets``), for one fused update per step."""
+    targets, sources = [], []
+    for key in updater._sources.keys(True, True):
+        key = key if isinstance(key, tuple) else (key,)
+        targets.append(updater._targets.get(("target_" + key[0], *key[1:])))
+        sources.append(updater._sources.get(key).data)
+    return targets, sources
+
+
+def gym_env_of(env: Any) -> Any:
+    """The Gymnasium env under TorchRL's GymWrapper and transforms (its private ``_env``)."""
+    return env.base_env._env

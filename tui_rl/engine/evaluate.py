@@ -22,7 +22,8 @@ from torchrl.record.loggers import CSVLogger
 from tui_rl.config import ConfigError
 from tui_rl.engine.algorithms import build_algorithm
 from tui_rl.engine.envs import make_env
-from tui_rl.engine.frames import PIXELS_KEY, gym_env_of, make_render_env
+from tui_rl.engine.compat import gym_env_of
+from tui_rl.engine.frames import PIXELS_KEY, make_render_env
 from tui_rl.engine.playback import MAX_RECORDED_STEPS, episode_return, play_episode, was_cut
 from tui_rl.engine.runfolder import METRICS_DIR, read_config
 from tui_rl.engine.weights import load_checkpoint

@@ -5,13 +5,13 @@ from __future__ import annotations
 import functools
 import math
 import os
-from typing import Any
 
 import numpy as np
 from torchrl.envs import EnvBase
 from torchrl.record.recorder import PixelRenderTransform
 
 from tui_rl.config.models import RunConfig
+from tui_rl.engine.compat import gym_env_of
 from tui_rl.engine.envs import make_env
 
 PIXELS_KEY = "pixels"
@@ -33,11 +33,6 @@ def downscale_frame(frame: np.ndarray, max_width: int = MAX_FRAME_WIDTH) -> np.n
         for col in range(factor):
             total += frame[row:height:factor, col:width:factor]
     return ((total + factor * factor // 2) // (factor * factor)).astype(np.uint8)
-
-
-def gym_env_of(env: EnvBase) -> Any:
-    """The Gymnasium env under TorchRL's wrapper and transforms."""
-    return env.base_env._env
 
 
 def can_render(env: EnvBase) -> bool:

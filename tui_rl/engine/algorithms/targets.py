@@ -10,15 +10,7 @@ from __future__ import annotations
 import torch
 from torchrl.objectives import HardUpdate, SoftUpdate
 
-
-def target_source_pairs(updater) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """The updater's target tensors and their source tensors, in matching order."""
-    targets, sources = [], []
-    for key in updater._sources.keys(True, True):
-        key = key if isinstance(key, tuple) else (key,)
-        targets.append(updater._targets.get(("target_" + key[0], *key[1:])))
-        sources.append(updater._sources.get(key).data)
-    return targets, sources
+from tui_rl.engine.compat import target_source_pairs
 
 
 class FusedSoftUpdate(SoftUpdate):
