@@ -9,6 +9,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.widgets import Static
 
+from tui_rl.engine.counters import RunCounters
 from tui_rl.tui.widgets.charts import frames_label
 
 STATE_STYLES = {
@@ -22,18 +23,16 @@ STATE_STYLES = {
 }
 
 
-@dataclass(frozen=True)
-class RunProgress:
-    """What the status line shows; times are the trainer's wall-clock seconds."""
+@dataclass(kw_only=True)
+class RunProgress(RunCounters):
+    """What the status line shows: the run's counters (frames, evaluations), and its state and
+    clock; times are the trainer's wall-clock seconds."""
 
     state: str = "idle"
-    frames: int = 0
     total_frames: int = 0
     fps: float | None = None
     started: float | None = None
     ended: float | None = None
-    best_eval: float | None = None
-    last_eval: float | None = None
     reason: str = ""
     #: time spent paused before the current pause, and when the current pause began
     paused_seconds: float = 0.0
