@@ -3,13 +3,14 @@ marked runs, opening one in Train, and continue / delete / archive with their re
 
 from __future__ import annotations
 
-from conftest import Posted, footer, screen_text, settle, toasts, until, words_on_screen
+from conftest import Posted, footer, screen_text, settle, stop_trainers, toasts, until, words_on_screen
 from test_snapshots_train import START, demo_run
 
 from tui_rl.config import RunConfig
 from tui_rl.engine.runfolder import read_summary, write_run_json
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.messages import ContinueRun, OpenRun
+from tui_rl.tui.run_opening import NOT_CONTINUABLE, can_continue
 from tui_rl.tui.screens.confirm import ConfirmScreen
 from tui_rl.tui.screens.train import TrainScreen
 from tui_rl.tui.widgets.event_log import EventLog
@@ -103,6 +104,28 @@ async def test_a_live_run_cannot_be_deleted_and_a_finished_one_not_continued(dem
         assert not isinstance(app.screen, ConfirmScreen) and live.is_dir()
 
         await pilot.press("end", "r")  # cartpole-fast: finished
-        await until(pilot, lambda: "only a stopped or failed run can be continued" in toasts(app),
+        await until(pilot, lambda: NOT_CONTINUABLE in toasts(app),
                     what="the refusal")
         assert not posted.of(ContinueRun)
+
+
+async def test_a_run_that_ended_early_at_its_target_can_be_continued(demo_runs):
+    solved = demo_run(demo_runs, "cartpole-solved", learns=2.0, created=START + 400,
+                      reason="evaluation return 500 reached the target 475 at frame 20480")
+    summary = read_summary(solved)
+    summary.frames = 20_480  # of a 40,960-frame budget
+    write_run_json(solved, summary)
+    assert can_continue("finished", 20_480, 40_960) and not can_continue("finished", 40_960, 40_960)
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
+    posted = Posted()
+    try:
+        async with app.run_test(size=SMALL, message_hook=posted, notifications=True) as pilot:
+            await pilot.press("3")
+            table = app.screen.query_one(RunList)
+            await until(pilot, lambda: table.row_count == 4, what="the run list")
+            await pilot.press("home", "r")  # the newest: cartpole-solved
+            await until(pilot, lambda: posted.of(ContinueRun), what="the continue request")
+            assert posted.of(ContinueRun)[0].run_dir.name == "cartpole-solved"
+            assert NOT_CONTINUABLE not in toasts(app)
+    finally:
+        stop_trainers(demo_runs)

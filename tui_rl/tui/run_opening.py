@@ -14,8 +14,14 @@ from tui_rl.engine.handle import RunHandle
 from tui_rl.engine.protocol import FINAL_STATES
 from tui_rl.engine.runfolder import RunHistory, read_summary
 
-#: states of a run whose trainer may go on from its last checkpoint
-CONTINUABLE = ("stopped", "failed")
+#: what a run that cannot be continued is told
+NOT_CONTINUABLE = "only a stopped or failed run, or one that ended early at its target, can be continued"
+
+
+def can_continue(status: str, frames: int, total_frames: int) -> bool:
+    """Whether a trainer may go on with the run from its last checkpoint: it was stopped or failed,
+    or it finished before its budget (its evaluation reached the target; it then trains on)."""
+    return status in ("stopped", "failed") or (status == "finished" and frames < total_frames)
 
 
 class OpenRefused(Exception):
@@ -47,14 +53,15 @@ def attach(run_dir: Path) -> tuple[RunHandle, RunHistory]:
 
 
 def continue_run(run_dir: Path) -> tuple[RunHandle, RunHistory]:
-    """Start a trainer that goes on with a stopped or crashed run from its last checkpoint."""
+    """Start a trainer that goes on with a stopped, crashed or target-reached run from its last
+    checkpoint."""
     try:
         summary = read_summary(run_dir)
     except Exception as exc:
         raise OpenRefused(f"could not open {run_dir}: {exc}") from None
-    if summary.status not in CONTINUABLE:
+    if not can_continue(summary.status, summary.frames, summary.total_frames):
         what = "has finished" if summary.status in FINAL_STATES else "is still running"
-        raise OpenRefused(f"run {summary.name} {what}: only a stopped or failed run can be continued")
+        raise OpenRefused(f"run {summary.name} {what}: {NOT_CONTINUABLE}")
     try:
         handle = RunHandle.continue_run(run_dir)
     except Exception as exc:

@@ -20,7 +20,7 @@ from textual_plotext import PlotextPlot
 from tui_rl.engine.protocol import FINAL_STATES
 from tui_rl.engine.runfolder import RunSummary, list_runs, read_history
 from tui_rl.tui.messages import ContinueRun
-from tui_rl.tui.run_opening import CONTINUABLE
+from tui_rl.tui.run_opening import NOT_CONTINUABLE, can_continue
 from tui_rl.tui.screens.confirm import ConfirmScreen
 from tui_rl.tui.widgets.charts import DecimatedSeries, RunCurves, draw_lines
 from tui_rl.tui.widgets.run_list import RunList
@@ -148,8 +148,8 @@ class RunsScreen(Screen):
         run = self._chosen()
         if run is None:
             return
-        if run.status not in CONTINUABLE:
-            self.notify(f"Run {run.name} is {run.status}: only a stopped or failed run can be continued.",
+        if not can_continue(run.status, run.frames, run.total_frames):
+            self.notify(f"Run {run.name} is {run.status}: {NOT_CONTINUABLE}.",
                         title="Cannot continue", severity="warning", markup=False)
             return
         self.post_message(ContinueRun(Path(run.path)))

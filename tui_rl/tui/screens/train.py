@@ -331,7 +331,10 @@ class TrainScreen(Screen):
         if action == "pause":
             return self.state != "paused"
         if action == "continue_run":
-            return self.state in run_opening.CONTINUABLE and self.handle is not None
+            progress = self.status.progress
+            return self.handle is not None and run_opening.can_continue(
+                self.state, progress.frames, progress.total_frames
+            )
         return True
 
     def action_pause(self) -> None:
