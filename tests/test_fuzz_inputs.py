@@ -14,6 +14,7 @@ import contextlib
 import io
 import json
 import math
+import os
 import random
 from pathlib import Path
 
@@ -25,7 +26,8 @@ from tui_rl.cli import main
 from tui_rl.config import ConfigError, RunConfig, load_file, to_toml
 from tui_rl.engine.runfolder import EVENTS_FILE, RUN_FILE, SCALARS_DIR, create_run, list_runs
 
-SEED = 20261125
+#: fixed, so a run is reproducible; TUI_RL_FUZZ_SEED=N runs another campaign of the same size
+SEED = int(os.environ.get("TUI_RL_FUZZ_SEED", "20261125"))
 PER_KIND = 125  # inputs of each of the four kinds (and a few listings)
 
 NASTY_VALUES = [
