@@ -163,7 +163,7 @@ def cartpole_dqn():
 def trained_run(runs_dir: Path) -> Path:
     """A CartPole DQN run trained for 512 frames by the real training loop, with checkpoints."""
     from tui_rl.engine.trainer import Trainer
-    from tui_rl.engine.runfolder import create_run
+    from tui_rl.engine.run_record import create_run
 
     config = cartpole_dqn()
     config.collector.total_frames = 512

@@ -7,7 +7,8 @@ from conftest import Posted, footer, screen_text, settle, stop_trainers, toasts,
 from test_snapshots_train import START, demo_run
 
 from tui_rl.config import RunConfig
-from tui_rl.engine.runfolder import read_summary, write_run_json
+from tui_rl.engine.runfolder import read_summary
+from tui_rl.engine.run_record import write_run_json
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.messages import ContinueRun, OpenRun
 from tui_rl.tui.run_opening import NOT_CONTINUABLE, can_continue

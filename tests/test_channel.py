@@ -26,7 +26,8 @@ from tui_rl.engine.channel import (
 from tui_rl.engine.wire import decode, encode
 from tui_rl.engine.handle import RunHandle, RunNotLive
 from tui_rl.engine.protocol import COMMAND_TYPES, EVENT_TYPES, Log, Metrics, Pause, SetHparams
-from tui_rl.engine.runfolder import KEY_FILE, SOCKET_FILE, append_event, create_run, read_summary, write_run_json
+from tui_rl.engine.runfolder import KEY_FILE, SOCKET_FILE, read_summary
+from tui_rl.engine.run_record import append_event, create_run, write_run_json
 from tui_rl.engine.server import LAGGED, ControlServer
 
 

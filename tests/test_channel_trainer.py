@@ -15,7 +15,8 @@ from tui_rl.engine.channel import connect
 from tui_rl.engine.handle import RunHandle
 from tui_rl.engine.launch import launch_trainer
 from tui_rl.engine.protocol import HparamsRejected, Log, Metrics, StatusChanged
-from tui_rl.engine.runfolder import KEY_FILE, create_run, list_runs, read_summary
+from tui_rl.engine.runfolder import KEY_FILE, list_runs, read_summary
+from tui_rl.engine.run_record import create_run
 
 
 class Marker:

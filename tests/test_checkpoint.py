@@ -14,7 +14,8 @@ import torch
 
 from tui_rl.engine.checkpoint import CheckpointStore
 from tui_rl.engine.protocol import Log
-from tui_rl.engine.runfolder import create_run, read_metrics, read_summary
+from tui_rl.engine.runfolder import read_metrics, read_summary
+from tui_rl.engine.run_record import create_run
 
 from conftest import of_type, tiny_dqn, train_run
 

@@ -19,7 +19,8 @@ from tui_rl.engine.live_env import ActionError, LiveEnvSession
 from tui_rl.engine.policy_outputs import POLICY_KEY, with_policy_outputs
 from tui_rl.engine.rollout_sources import completed, load_source
 from tui_rl.engine.rollouts import RolloutError, list_rollouts, load_rollout, save_rollout
-from tui_rl.engine.runfolder import create_run, read_summary
+from tui_rl.engine.runfolder import read_summary
+from tui_rl.engine.run_record import create_run
 from tui_rl.engine.weights import WeightsError
 
 torch.set_num_threads(1)

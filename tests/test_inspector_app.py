@@ -14,7 +14,7 @@ from tui_rl.config.models import EnvConfig, RunConfig
 from tui_rl.engine.envs import preview_rollout
 from tui_rl.engine.live_env import LiveEnvSession
 from tui_rl.engine.rollouts import list_rollouts, save_rollout
-from tui_rl.engine.runfolder import create_run
+from tui_rl.engine.run_record import create_run
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.screens.inspector import InspectorScreen
 from tui_rl.tui.screens.inspector_dialogs import ActionPrompt, SourcePicker

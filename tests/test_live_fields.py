@@ -18,7 +18,7 @@ from tui_rl.engine.algorithms import build_algorithm
 from tui_rl.engine.envs import make_env
 from tui_rl.engine.trainer import Trainer
 from tui_rl.engine.protocol import Checkpointed, Evaluated, SetHparams
-from tui_rl.engine.runfolder import create_run
+from tui_rl.engine.run_record import create_run
 
 torch.set_num_threads(1)
 

@@ -14,13 +14,8 @@ from conftest import settle
 
 from tui_rl.config import RunConfig
 from tui_rl.engine.protocol import Checkpointed, Evaluated, HparamsChanged, Log, StatusChanged
-from tui_rl.engine.runfolder import (
-    SCALARS_DIR,
-    append_event,
-    create_run,
-    read_summary,
-    write_run_json,
-)
+from tui_rl.engine.runfolder import SCALARS_DIR, read_summary
+from tui_rl.engine.run_record import append_event, create_run, write_run_json
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.screens.quit import QuitScreen
 

@@ -12,7 +12,8 @@ from tui_rl.engine.checkpoint import CheckpointStore
 from tui_rl.engine.envs import make_env
 from tui_rl.engine.snapshots import LatestEpisode
 from tui_rl.engine.protocol import CheckpointNow, HparamsChanged, HparamsRejected, SetHparams, Checkpointed, Evaluated, Log, Metrics, Pause, Resume, StatusChanged, Stop
-from tui_rl.engine.runfolder import create_run, read_events, read_history, read_metrics, read_summary
+from tui_rl.engine.runfolder import read_events, read_history, read_metrics, read_summary
+from tui_rl.engine.run_record import create_run
 
 from conftest import PATIENCE_S, of_type, tiny_dqn, train_run, wait_until
 

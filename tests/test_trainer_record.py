@@ -9,7 +9,8 @@ from tui_rl.config import RunConfig
 from tui_rl.engine.counters import COUNTER_FIELDS, RunCounters
 from tui_rl.engine.protocol import Log, StatusChanged
 from tui_rl.engine.run_record import RunRecord, record_address, record_state
-from tui_rl.engine.runfolder import RUN_FILE, create_run, read_events, read_summary
+from tui_rl.engine.runfolder import RUN_FILE, read_events, read_summary
+from tui_rl.engine.run_record import create_run
 
 
 def test_the_summary_carries_the_counters_as_flat_run_json_keys(tmp_path):

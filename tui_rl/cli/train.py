@@ -15,7 +15,8 @@ from tui_rl.cli.runs import print_summary
 from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit, load_preset
 from tui_rl.config.edit import parse_overrides
 from tui_rl.engine.protocol import FINAL_STATES
-from tui_rl.engine.runfolder import check_run_name, create_run, read_config, read_summary, resolve_run, save_config
+from tui_rl.engine.runfolder import read_config, read_summary, resolve_run
+from tui_rl.engine.run_record import check_run_name, create_run, save_config
 
 
 def cmd_train(args: argparse.Namespace) -> int:

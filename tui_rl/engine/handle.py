@@ -54,15 +54,8 @@ from tui_rl.engine.protocol import (
     Stop,
     WeightsReady,
 )
-from tui_rl.engine.runfolder import (
-    KEY_FILE,
-    SOCKET_FILE,
-    RunHistory,
-    RunSummary,
-    create_run,
-    read_history,
-    read_summary,
-)
+from tui_rl.engine.runfolder import KEY_FILE, SOCKET_FILE, RunHistory, RunSummary, read_history, read_summary
+from tui_rl.engine.run_record import create_run
 
 #: how long start() waits for a new trainer to open its socket (it opens it before importing torch)
 START_TIMEOUT_S = 60.0

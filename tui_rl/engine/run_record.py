@@ -1,4 +1,5 @@
-"""The run record: the one writer of a run folder's ``run.json``, ``events.jsonl`` and ``trainer.log``.
+"""The run record: the one writer of a run folder's files (``config.toml``, ``run.json``,
+``events.jsonl``, ``trainer.log``, trimmed metric series), from the folder's creation on.
 
 The trainer keeps a :class:`RunRecord`: every event it emits is numbered and stamped here, the
 logged ones are appended to the events log, and the summary in ``run.json`` is rewritten from its
@@ -10,16 +11,35 @@ No torch import: the control server uses it before torch loads.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import re
 import socket
+import tempfile
 import time
 import traceback
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
+from tui_rl.config import RunConfig, save_file
+from tui_rl.config.errors import shorten
+from tui_rl.config.presets import name_problem
+from tui_rl.engine import liveness
 from tui_rl.engine.counters import RunCounters
 from tui_rl.engine.protocol import LOGGED_EVENTS, Checkpointed, Evaluated, Event, Log, RunState, StatusChanged
-from tui_rl.engine.runfolder import LOG_FILE, append_event, read_events, read_summary, write_run_json
+from tui_rl.engine.runfolder import (
+    CONFIG_FILE,
+    EVENTS_FILE,
+    LOG_FILE,
+    RUN_FILE,
+    SCALARS_DIR,
+    RunFolderError,
+    RunSummary,
+    read_events,
+    read_series,
+    read_summary,
+)
 
 #: how often run.json is refreshed with the frame count while training
 SUMMARY_INTERVAL_S = 2.0
@@ -122,3 +142,141 @@ def record_state(run_dir: Path, state: RunState, reason: str) -> StatusChanged:
     event = StatusChanged(state, reason, seq=seq, frames=summary.frames, time=time.time())
     append_event(run_dir, event)
     return event
+
+
+# ---- run folders and their files ------------------------------------------------------------------------------------
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` so that readers see the old or the new file, never a partial one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as file:
+            json.dump(data, file, indent=2, default=str)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def create_run(
+    config: RunConfig, *, name: str | None = None, runs_dir: Path = Path("runs"), preset: str = ""
+) -> Path:
+    """Make a new run folder (owner-only) holding ``config`` and a ``starting`` summary.
+
+    This process holds the run's lock from before run.json exists until it hands it to a trainer
+    (or trains in-process), so a run can never look "starting" with nobody behind it."""
+    runs_dir = Path(runs_dir)
+    make_runs_dir(runs_dir)
+    if name is not None:
+        check_run_name(name)
+        run_dir = runs_dir / name
+        try:
+            run_dir.mkdir(mode=0o700)
+        except FileExistsError:
+            raise RunFolderError(
+                f"--name: a run called {name!r} already exists in {runs_dir}; choose another name, "
+                f"or continue it with `tui-rl train --resume {name}`"
+            ) from None
+        except OSError as exc:  # /proc, a read-only disk
+            raise cannot_create(runs_dir, exc) from None
+    else:
+        run_dir = make_unique_dir(runs_dir, default_run_name(config, preset))
+    liveness.hold(run_dir)
+    save_file(config, run_dir / CONFIG_FILE)
+    now = time.time()
+    summary = RunSummary(
+        name=run_dir.name,
+        path=run_dir,
+        preset=preset,
+        total_frames=config.collector.total_frames,
+        env_id=config.env.id,
+        algorithm=config.algorithm.name,
+        created=now,
+        updated=now,
+    )
+    write_run_json(run_dir, summary)
+    return run_dir
+
+
+def check_run_name(name: str) -> None:
+    problem = name_problem(name)
+    if problem:
+        raise RunFolderError(f"--name: {shorten(name)} is not a usable run name: {problem}")
+
+
+def make_runs_dir(runs_dir: Path) -> None:
+    """``runs_dir`` exists as a folder this user can create runs in; RunFolderError says why not."""
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise RunFolderError(f"--runs-dir: {runs_dir} is a file, not a folder") from None
+    except OSError as exc:
+        raise cannot_create(runs_dir, exc) from None
+
+
+def cannot_create(runs_dir: Path, exc: OSError) -> RunFolderError:
+    return RunFolderError(f"--runs-dir: cannot create runs in {runs_dir} ({exc.strerror or exc})")
+
+
+def default_run_name(config: RunConfig, preset: str) -> str:
+    stem = Path(preset).stem if preset else f"{config.env.id.lower()}-{config.algorithm.name}"
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip(".-") or "run"  # env ids like ns/Name-v0
+    return f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def make_unique_dir(parent: Path, stem: str) -> Path:
+    for suffix in ["", *(f"-{i}" for i in range(2, 1000))]:
+        candidate = parent / f"{stem}{suffix}"
+        try:
+            candidate.mkdir(mode=0o700)
+            return candidate
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise cannot_create(parent, exc) from None
+    raise RunFolderError(f"cannot find a free run name like {stem!r} in {parent}")
+
+
+def write_run_json(run_dir: Path, summary: RunSummary) -> None:
+    data = summary.to_json()
+    data.pop("path")
+    write_json_atomic(Path(run_dir) / RUN_FILE, data)
+
+
+def save_config(run_dir: Path, config: RunConfig) -> None:
+    save_file(config, Path(run_dir) / CONFIG_FILE)
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    return {"type": type(event).__name__, **dataclasses.asdict(event)}
+
+
+def append_event(run_dir: Path, event: Event) -> None:
+    """Append one logged event to ``events.jsonl`` (flushed at once; a torn last line is skipped on read)."""
+    line = json.dumps(event_to_json(event), default=str, allow_nan=True).encode() + b"\n"
+    with open(Path(run_dir) / EVENTS_FILE, "ab+") as file:
+        if file.seek(0, os.SEEK_END) > 0:
+            file.seek(-1, os.SEEK_END)
+            if file.read(1) != b"\n":
+                line = b"\n" + line  # end the line a killed trainer tore, so this one stays whole
+        file.write(line)
+
+
+def trim_metrics(run_dir: Path, frames: int) -> None:
+    """Drop metric rows logged after ``frames``: a run resumed from a checkpoint at ``frames``
+    collects those frames again, and its series must go on without a step backwards."""
+    scalars = Path(run_dir) / SCALARS_DIR
+    if not scalars.is_dir():
+        return
+    for path in scalars.glob("*.csv"):
+        rows = read_series(path)
+        kept = [(step, value) for step, value in rows if step <= frames]
+        if len(kept) == len(rows) and path.read_text().endswith("\n"):
+            continue
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("".join(f"{step},{value}\n" for step, value in kept))
+        os.replace(tmp, path)

@@ -1,4 +1,5 @@
-"""Run folders: where everything about one run lives, and how to read them back.
+"""Run folders: where everything about one run lives, and how to read them back (the one writer
+of their files is ``run_record.py``).
 
 Layout of ``runs/<name>/``::
 
@@ -20,16 +21,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import socket
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui_rl.config import RunConfig, load_file, save_file
-from tui_rl.config.presets import name_problem
+from tui_rl.config import RunConfig, load_file
 from tui_rl.config.errors import shorten
 from tui_rl.engine import liveness, protocol
 from tui_rl.engine.counters import COUNTER_FIELDS, RunCounters
@@ -106,144 +103,6 @@ class RunHistory:
     @property
     def last_seq(self) -> int:
         return max((e.seq for e in self.events), default=0)
-
-
-# ---- writing ------------------------------------------------------------------------------------
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` so that readers see the old or the new file, never a partial one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as file:
-            json.dump(data, file, indent=2, default=str)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def create_run(
-    config: RunConfig, *, name: str | None = None, runs_dir: Path = Path("runs"), preset: str = ""
-) -> Path:
-    """Make a new run folder (owner-only) holding ``config`` and a ``starting`` summary.
-
-    This process holds the run's lock from before run.json exists until it hands it to a trainer
-    (or trains in-process), so a run can never look "starting" with nobody behind it."""
-    runs_dir = Path(runs_dir)
-    make_runs_dir(runs_dir)
-    if name is not None:
-        check_run_name(name)
-        run_dir = runs_dir / name
-        try:
-            run_dir.mkdir(mode=0o700)
-        except FileExistsError:
-            raise RunFolderError(
-                f"--name: a run called {name!r} already exists in {runs_dir}; choose another name, "
-                f"or continue it with `tui-rl train --resume {name}`"
-            ) from None
-        except OSError as exc:  # /proc, a read-only disk
-            raise cannot_create(runs_dir, exc) from None
-    else:
-        run_dir = make_unique_dir(runs_dir, default_run_name(config, preset))
-    liveness.hold(run_dir)
-    save_file(config, run_dir / CONFIG_FILE)
-    now = time.time()
-    summary = RunSummary(
-        name=run_dir.name,
-        path=run_dir,
-        preset=preset,
-        total_frames=config.collector.total_frames,
-        env_id=config.env.id,
-        algorithm=config.algorithm.name,
-        created=now,
-        updated=now,
-    )
-    write_run_json(run_dir, summary)
-    return run_dir
-
-
-def check_run_name(name: str) -> None:
-    problem = name_problem(name)
-    if problem:
-        raise RunFolderError(f"--name: {shorten(name)} is not a usable run name: {problem}")
-
-
-def make_runs_dir(runs_dir: Path) -> None:
-    """``runs_dir`` exists as a folder this user can create runs in; RunFolderError says why not."""
-    try:
-        runs_dir.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise RunFolderError(f"--runs-dir: {runs_dir} is a file, not a folder") from None
-    except OSError as exc:
-        raise cannot_create(runs_dir, exc) from None
-
-
-def cannot_create(runs_dir: Path, exc: OSError) -> RunFolderError:
-    return RunFolderError(f"--runs-dir: cannot create runs in {runs_dir} ({exc.strerror or exc})")
-
-
-def default_run_name(config: RunConfig, preset: str) -> str:
-    stem = Path(preset).stem if preset else f"{config.env.id.lower()}-{config.algorithm.name}"
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip(".-") or "run"  # env ids like ns/Name-v0
-    return f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-def make_unique_dir(parent: Path, stem: str) -> Path:
-    for suffix in ["", *(f"-{i}" for i in range(2, 1000))]:
-        candidate = parent / f"{stem}{suffix}"
-        try:
-            candidate.mkdir(mode=0o700)
-            return candidate
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise cannot_create(parent, exc) from None
-    raise RunFolderError(f"cannot find a free run name like {stem!r} in {parent}")
-
-
-def write_run_json(run_dir: Path, summary: RunSummary) -> None:
-    data = summary.to_json()
-    data.pop("path")
-    write_json_atomic(Path(run_dir) / RUN_FILE, data)
-
-
-def save_config(run_dir: Path, config: RunConfig) -> None:
-    save_file(config, Path(run_dir) / CONFIG_FILE)
-
-
-def event_to_json(event: Event) -> dict[str, Any]:
-    return {"type": type(event).__name__, **dataclasses.asdict(event)}
-
-
-def append_event(run_dir: Path, event: Event) -> None:
-    """Append one logged event to ``events.jsonl`` (flushed at once; a torn last line is skipped on read)."""
-    line = json.dumps(event_to_json(event), default=str, allow_nan=True).encode() + b"\n"
-    with open(Path(run_dir) / EVENTS_FILE, "ab+") as file:
-        if file.seek(0, os.SEEK_END) > 0:
-            file.seek(-1, os.SEEK_END)
-            if file.read(1) != b"\n":
-                line = b"\n" + line  # end the line a killed trainer tore, so this one stays whole
-        file.write(line)
-
-
-def trim_metrics(run_dir: Path, frames: int) -> None:
-    """Drop metric rows logged after ``frames``: a run resumed from a checkpoint at ``frames``
-    collects those frames again, and its series must go on without a step backwards."""
-    scalars = Path(run_dir) / SCALARS_DIR
-    if not scalars.is_dir():
-        return
-    for path in scalars.glob("*.csv"):
-        rows = read_series(path)
-        kept = [(step, value) for step, value in rows if step <= frames]
-        if len(kept) == len(rows) and path.read_text().endswith("\n"):
-            continue
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("".join(f"{step},{value}\n" for step, value in kept))
-        os.replace(tmp, path)
 
 
 # ---- reading ------------------------------------------------------------------------------------

@@ -46,7 +46,8 @@ from tui_rl.engine.protocol import (
 )
 from tui_rl.engine.run_record import RunRecord
 from tui_rl.engine.run_parts import RunParts
-from tui_rl.engine.runfolder import LOG_FILE, RunFolderError, read_summary, save_config, trim_metrics
+from tui_rl.engine.runfolder import LOG_FILE, RunFolderError, read_summary
+from tui_rl.engine.run_record import save_config, trim_metrics
 from tui_rl.engine.snapshots import LatestEpisode, snapshot
 
 Reply = Callable[[Event], None]
