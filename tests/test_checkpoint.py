@@ -4,7 +4,6 @@ older one; with none intact, a resume fails and keeps the run's history. Real tr
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import shutil
 from pathlib import Path
