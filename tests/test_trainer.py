@@ -252,6 +252,8 @@ def test_an_optimiser_state_that_overflows_to_inf_fails_the_run_before_a_checkpo
     assert "earlier checkpoints are intact" in trainer.reason
     for checkpoint in CheckpointStore(run_dir, 10).checkpoints():
         for state_file in checkpoint.rglob("state.pt"):
+            if "replay_buffer" in state_file.parent.name:
+                continue  # env data, and slots not written yet hold whatever memory held (torch.empty)
             state = torch.load(state_file, weights_only=True)
             for key, tensor in tensors(state):
                 assert not tensor.is_floating_point() or torch.isfinite(tensor).all(), (state_file, key)
