@@ -49,15 +49,20 @@ async def test_the_runs_screen_overlays_marked_runs_and_opens_one(demo_runs):
 
 
 async def test_runs_at_80_columns_show_env_algorithm_and_quit(demo_runs):
+    # A default name (preset and time) is the longest usual one: every column still shows whole.
+    demo_run(demo_runs, "cartpole-dqn-20261125-102420", learns=1.0, created=START + 400)
     app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
     async with app.run_test(size=SMALL) as pilot:
         await pilot.press("3")
-        await until(pilot, lambda: app.screen.query_one(RunList).row_count == 3, what="the run list")
+        await until(pilot, lambda: app.screen.query_one(RunList).row_count == 4, what="the run list")
         shown = screen_text(app)
         header = next(line for line in shown.splitlines() if "Run" in line and "Status" in line)
         assert header.split() == ["✓", "Run", "Env", "Algo", "Status", "Frames", "Best"]
         row = next(line for line in shown.splitlines() if "cartpole-slow" in line)
         assert row.split()[1:4] == ["CartPole-v1", "dqn", "finished"]
+        best = read_summary(demo_runs / "cartpole-dqn-20261125-102420").best_eval
+        row = next(line for line in shown.splitlines() if "cartpole-dqn-20261125-102420" in line)
+        assert row.split() == ["cartpole-dqn-20261125-102420", "CartPole-v1", "dqn", "finished", "41k", f"{best:.4g}"]
         assert "q Quit" in footer(app)
 
 

@@ -1,5 +1,6 @@
-"""A table of run folders: name, env, algorithm, status, frames and best evaluation return (the
-columns of a usual run fit 80 columns; the Train screen shows the rest).
+"""A table of run folders: name, env, algorithm, status, frames and best evaluation return (a run
+with a default name, preset and time, fits 80 columns whole; the Train screen shows the rest,
+such as the frame budget).
 
 Enter opens the run under the cursor; space marks runs to compare.
 """
@@ -21,7 +22,7 @@ from tui_rl.tui.widgets.status_line import STATE_STYLES
 COLUMNS = (("mark", "✓"), ("name", "Run"), ("env", "Env"), ("algorithm", "Algo"), ("status", "Status"),
            ("frames", "Frames"), ("best", "Best"))
 #: an env id longer than this is cut with an ellipsis: the name column needs the room
-ENV_WIDTH = 14
+ENV_WIDTH = 12
 
 
 def eval_cell(value: float | None) -> Text:
@@ -59,14 +60,13 @@ class RunList(DataTable):
         self.marked &= set(self.run_dirs)
         self.clear()
         for run in runs:
-            total = f"/{frames_label(run.total_frames)}" if run.total_frames else ""
             self.add_row(
                 "✓" if run.name in self.marked else " ",
                 run.name,
                 Text(run.env_id, no_wrap=True, overflow="ellipsis"),
                 run.algorithm,
                 Text(run.status, style=STATE_STYLES.get(run.status, "")),
-                Text(f"{frames_label(run.frames)}{total}", justify="right"),
+                Text(frames_label(run.frames), justify="right"),
                 eval_cell(run.best_eval),
                 key=run.name,
             )
