@@ -112,3 +112,42 @@ def test_no_import_circles():
 
     circles = [" -> ".join(c) for name in graph if (c := cycle_from(name))]
     assert not circles, "import circles:\n" + "\n".join(circles)
+
+
+RACE = """
+import threading
+from tui_rl.config import RunConfig
+from tui_rl.tui.engine_imports import load_torchrl
+errors = []
+
+def probe():  # what the Setup screen's spec probe does
+    try:
+        load_torchrl()
+        from tui_rl.engine.envs import make_env
+        make_env(RunConfig()).close()
+    except Exception as exc:
+        errors.append(repr(exc))
+
+def start():  # what Start does first
+    try:
+        load_torchrl()
+        from tui_rl.engine.preflight import check_buildable
+        check_buildable(RunConfig())
+    except Exception as exc:
+        errors.append(repr(exc))
+
+threads = [threading.Thread(target=probe), threading.Thread(target=start)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(errors)
+"""
+
+
+def test_two_app_workers_can_load_torchrl_at_once():
+    """torchrl's first import is not thread-safe (KeyError: 'torchrl' came out of the app's Start
+    while the spec probe imported it); the app's workers load it through one lock."""
+    for _ in range(3):  # the race is lost about one time in four without the lock
+        result = subprocess.run([sys.executable, "-c", RACE], capture_output=True, text=True, timeout=300)
+        assert result.stdout.strip() == "[]", result.stdout + result.stderr[-2000:]

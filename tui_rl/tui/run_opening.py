@@ -13,6 +13,7 @@ from tui_rl.config import ConfigError, RunConfig
 from tui_rl.engine.handle import RunHandle
 from tui_rl.engine.protocol import FINAL_STATES
 from tui_rl.engine.runfolder import RunHistory, read_summary
+from tui_rl.tui.engine_imports import load_torchrl
 
 #: what a run that cannot be continued is told
 NOT_CONTINUABLE = "only a stopped or failed run, or one that ended early at its target, can be continued"
@@ -30,6 +31,7 @@ class OpenRefused(Exception):
 
 def start(config: RunConfig, runs_dir: Path, preset: str) -> tuple[RunHandle, RunHistory]:
     """Check that ``config`` can be built (this imports torch), then start its trainer."""
+    load_torchrl()
     from tui_rl.engine.preflight import check_buildable  # torch: never before the first paint
 
     try:

@@ -32,6 +32,7 @@ from tui_rl.tui.screens.inspector_sources import available_sources
 from tui_rl.tui.widgets.frame_view import FrameView
 from tui_rl.tui.widgets.step_table import StepTable, episode_ends
 from tui_rl.tui.widgets.tensordict_tree import TensorDictTree
+from tui_rl.tui.engine_imports import load_torchrl
 
 #: from this terminal size on, the frame, the step and the TensorDict tree show at once
 WIDE_SIZE = (120, 36)
@@ -252,6 +253,7 @@ class InspectorScreen(LiveEnvPanel, Screen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="inspector-open")
     def load_source(self, source: Source, config: RunConfig, run_dir: Path | None) -> None:
         try:
+            load_torchrl()
             from tui_rl.engine.rollout_sources import load_source
 
             rollout, description = load_source(source.kind, config, run_dir, source.path)
@@ -293,6 +295,7 @@ class InspectorScreen(LiveEnvPanel, Screen):
     @work(thread=True, exit_on_error=False, group="inspector-save")
     def save_rollout(self, run_dir: Path, rollout: Any, name: str) -> None:
         try:
+            load_torchrl()
             from tui_rl.engine.rollouts import save_rollout
 
             path, skipped = save_rollout(run_dir, rollout, name)
@@ -319,6 +322,7 @@ class InspectorScreen(LiveEnvPanel, Screen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="inspector-record")
     def record_video(self, run_dir: Path) -> None:
         try:
+            load_torchrl()
             from tui_rl.engine.evaluate import evaluate_run
 
             report = evaluate_run(run_dir, episodes=1, record=True)

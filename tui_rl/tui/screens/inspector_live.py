@@ -20,6 +20,7 @@ from textual.widget import Widget
 
 from tui_rl.config import RunConfig
 from tui_rl.tui.screens.inspector_dialogs import ActionPrompt
+from tui_rl.tui.engine_imports import load_torchrl
 
 #: jobs waiting behind the one running; more key presses meanwhile are ignored
 MAX_QUEUED = 8
@@ -138,6 +139,7 @@ class LiveEnvPanel:
     @work(thread=True, exclusive=True, exit_on_error=False, group="inspector-open")
     def open_live(self, config: RunConfig, run_dir: Path | None) -> None:
         try:
+            load_torchrl()
             from tui_rl.engine.rollout_sources import live_session_for
 
             session = live_session_for(config, run_dir)
@@ -193,6 +195,7 @@ class LiveEnvPanel:
     @work(thread=True, exclusive=True, exit_on_error=False, group="inspector-weights")
     def fetch_weights(self, run_dir: Path | None) -> None:
         try:
+            load_torchrl()
             from tui_rl.engine.rollout_sources import run_weights
 
             weights = run_weights(run_dir)

@@ -20,6 +20,7 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from tui_rl.config import RunConfig
+from tui_rl.tui.engine_imports import load_torchrl
 
 PREVIEW_STEPS = 100
 HINT = "p runs a short episode of the transformed env and shows it here."
@@ -95,6 +96,7 @@ class RolloutPreview(ScrollableContainer):
     def make_rollout(self, config: RunConfig) -> None:
         rollout, rendered, error = None, None, ""
         try:
+            load_torchrl()
             from tui_rl.engine.envs import preview_rollout
 
             rollout = preview_rollout(config, max_steps=PREVIEW_STEPS)

@@ -15,6 +15,7 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from tui_rl.config import RunConfig
+from tui_rl.tui.engine_imports import load_torchrl
 
 
 class SpecView(Static):
@@ -58,6 +59,7 @@ class SpecView(Static):
     def run_probe(self, config: RunConfig) -> None:
         kind, specs, error = None, {}, ""
         try:
+            load_torchrl()
             from tui_rl.engine.envs import action_kind, describe_specs, make_env
 
             env = make_env(config, num_envs=1)
