@@ -34,6 +34,9 @@ class AlgorithmSection(Section):
     on_policy: ClassVar[bool]
     #: fields shown with the policy (how it explores), not with the other hyperparameters
     exploration_fields: ClassVar[tuple[str, ...]] = ()
+    #: whether its networks may have a memory core (``network.recurrent``): DRQN-style sequences
+    #: for DQN, stored recurrent states for the actor-critics
+    supports_memory: ClassVar[bool] = False
 
     #: the discriminator; each algorithm narrows it to its own Literal (declared here to come first)
     name: str
@@ -61,6 +64,7 @@ class OffPolicySection(AlgorithmSection):
 
 class OnPolicySection(AlgorithmSection):
     on_policy: ClassVar[bool] = True
+    supports_memory: ClassVar[bool] = True
     action_kinds: ClassVar[tuple[ActionKind, ...]] = ("discrete", "continuous")
     exploration_fields: ClassVar[tuple[str, ...]] = ("entropy_coef",)
 
@@ -77,6 +81,7 @@ class DQNConfig(OffPolicySection):
     title: ClassVar[str] = "DQN   Deep Q-Network"
     action_kinds: ClassVar[tuple[ActionKind, ...]] = ("discrete",)
     exploration_fields: ClassVar[tuple[str, ...]] = ("eps_start", "eps_end", "eps_decay_frames")
+    supports_memory: ClassVar[bool] = True
 
     name: Literal["dqn"] = "dqn"
     eps_start: float = Field(1.0, ge=0, le=1, description="Initial epsilon of epsilon-greedy")

@@ -65,15 +65,50 @@ class TransformConfig(Section):
 
 
 class NetworkConfig(Section):
+    """Encoder -> optional memory core -> heads (engine/networks builds them; config/network_fit
+    checks them against the observation)."""
+
+    encoder: Literal["mlp", "convnet"] = Field(
+        "mlp", description="What reads the observation: mlp (vectors) or convnet (images [C, H, W])"
+    )
+    conv_channels: list[Annotated[int, Field(ge=1, le=1024)]] = Field(
+        default_factory=lambda: [32, 64, 64], min_length=1, max_length=8,
+        description="ConvNet: output channels of each conv layer (Nature DQN: 32, 64, 64)",
+    )
+    conv_kernels: list[Annotated[int, Field(ge=1, le=64)]] = Field(
+        default_factory=lambda: [8, 4, 3], min_length=1, max_length=8,
+        description="ConvNet: kernel size of each conv layer (Nature DQN: 8, 4, 3)",
+    )
+    conv_strides: list[Annotated[int, Field(ge=1, le=64)]] = Field(
+        default_factory=lambda: [4, 2, 1], min_length=1, max_length=8,
+        description="ConvNet: stride of each conv layer (Nature DQN: 4, 2, 1)",
+    )
+    recurrent: Literal["none", "lstm", "gru"] = Field(
+        "none", description="Memory core after the encoder: none, lstm or gru"
+    )
+    recurrent_hidden_size: int = Field(
+        128, ge=1, le=4096, description="Width of the LSTM / GRU hidden state"
+    )
     hidden_sizes: list[Annotated[int, Field(ge=1, le=4096)]] = Field(
         default_factory=lambda: [64, 64],
         min_length=0,
         max_length=8,
-        description="Width of each hidden layer of the policy and value networks",
+        description="Hidden layers of each head (Q-values, actor, critic) after the encoder",
     )
     activation: Literal["relu", "tanh", "elu", "gelu", "silu"] = Field(
         "relu", description="Activation between hidden layers"
     )
+
+    @model_validator(mode="after")
+    def _one_kernel_and_stride_per_layer(self) -> NetworkConfig:
+        layers = len(self.conv_channels)
+        for name in ("conv_kernels", "conv_strides"):
+            count = len(getattr(self, name))
+            if count != layers:
+                raise FieldValueError(
+                    name, f"has {count} entries; conv_channels has {layers} layers: give one per layer"
+                )
+        return self
 
 
 AlgorithmConfig = Annotated[Union[tuple(ALGORITHMS.values())], Field(discriminator="name")]
@@ -98,9 +133,41 @@ class ReplayBufferConfig(Section):
     batch_size: int = Field(
         128, ge=1, le=65_536, description="Transitions per gradient step", json_schema_extra=LIVE
     )
-    prioritized: bool = Field(False, description="Prioritised experience replay")
+    sampler: Literal["random", "prioritized", "slice"] = Field(
+        "random",
+        description="random transitions, prioritized (by TD error), or slice: sequences of slice_len "
+        "steps (recurrent DQN learns through time on them)",
+    )
+    slice_len: int = Field(
+        8, ge=2, le=1000, description="Steps per sampled sequence (slice sampler only)"
+    )
     alpha: float = Field(0.6, ge=0, le=1, description="Priority exponent (prioritised only)")
     beta: float = Field(0.4, ge=0, le=1, description="Importance-sampling exponent")
+
+    @model_validator(mode="after")
+    def _slices_fill_a_batch(self) -> ReplayBufferConfig:
+        if self.sampler == "slice" and self.batch_size % self.slice_len:
+            raise FieldValueError(
+                "slice_len",
+                f"must divide batch_size ({self.batch_size}): a batch is whole slices of "
+                f"slice_len steps",
+            )
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prioritized_is_a_sampler(cls, data: Any) -> Any:
+        # Older presets and run folders say `prioritized = true / false`; it became a sampler choice.
+        if isinstance(data, dict) and "prioritized" in data:
+            data = dict(data)
+            flag = data.pop("prioritized")
+            if not isinstance(flag, bool):
+                raise FieldValueError("prioritized", f"expected true or false, not {flag!r} (now: sampler)")
+            if flag and data.get("sampler", "prioritized") != "prioritized":
+                raise FieldValueError("sampler", f"prioritized = true contradicts sampler = {data['sampler']!r}")
+            if flag:
+                data["sampler"] = "prioritized"
+        return data
 
 
 class OptimConfig(Section):
@@ -168,6 +235,17 @@ class RunConfig(Section):
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Where the networks train ('auto': cuda when available)"
     )
+
+    @model_validator(mode="after")
+    def _memory_fits_the_algorithm(self) -> RunConfig:
+        if self.network.recurrent != "none" and not self.algorithm.supports_memory:
+            fitting = ", ".join(name for name, cls in ALGORITHMS.items() if cls.supports_memory)
+            raise FieldValueError(
+                "network.recurrent",
+                f"{self.algorithm.name} has no memory core here; choose none, or an algorithm with "
+                f"memory: {fitting}",
+            )
+        return self
 
     @model_validator(mode="after")
     def _keyword_args_are_storable(self) -> RunConfig:

@@ -11,6 +11,7 @@ from torchrl.envs import EnvBase, GymWrapper, InitTracker, RewardSum, StepCounte
 
 from tui_rl.config.models import RunConfig
 from tui_rl.config.errors import ConfigError
+from tui_rl.engine.networks.recurrent import memory_primers
 from tui_rl.engine.transforms import build_transform, prepare_transform
 
 #: keys the training loop reads: the running episode return and the step count within the episode
@@ -76,7 +77,7 @@ def make_env(
     """The run's env: Gymnasium env -> GymWrapper -> bookkeeping -> the config's transforms.
 
     The bookkeeping transforms (RewardSum into ``episode_reward``, StepCounter into ``step_count``,
-    InitTracker for OU noise) are added unless the user's stack has them. They go first, so the episode return is the env's
+    InitTracker for OU noise and memory cores) are added unless the user's stack has them. They go first, so the episode return is the env's
     own, before any reward scaling or clipping: the targets of presets are stated in those terms.
     The env is seeded with ``config.env.seed``.
     """
@@ -95,7 +96,8 @@ def make_env(
         env.append_transform(RewardSum(in_keys=["reward"], out_keys=[EPISODE_REWARD_KEY]))
     if "StepCounter" not in user_names:
         env.append_transform(StepCounter(step_count_key=STEP_COUNT_KEY))
-    if config.algorithm.needs_init_tracker() and "InitTracker" not in user_names:
+    primers = memory_primers(config.network)  # a memory core's state, carried from step to step
+    if (config.algorithm.needs_init_tracker() or primers) and "InitTracker" not in user_names:
         env.append_transform(InitTracker())
     env.set_seed(config.env.seed)
     for cfg in config.transforms:
@@ -107,6 +109,8 @@ def make_env(
         except Exception as exc:
             env.close()
             raise EnvError.at(f"transforms.{cfg.name}", f"preparing it on {config.env.id!r} failed: {exc}") from None
+    for primer in primers:
+        env.append_transform(primer)
     return env
 
 

@@ -127,7 +127,7 @@ def check_replay_memory(config: RunConfig, env) -> None:
     if config.algorithm.on_policy:
         return
     size = config.replay_buffer.size
-    per_transition = env.fake_tensordict().bytes() + (16 if config.replay_buffer.prioritized else 0)
+    per_transition = env.fake_tensordict().bytes() + (16 if config.replay_buffer.sampler == "prioritized" else 0)
     needed, available = size * per_transition, memory_bytes(config.device)
     if needed > available:
         raise ConfigError.at(

@@ -25,7 +25,7 @@ from torchrl.envs import EnvBase
 from torchrl.objectives import LossModule
 
 from tui_rl.config.models import RunConfig, live_fields
-from tui_rl.engine.algorithms.networks import (
+from tui_rl.engine.algorithms.optimisation import (
     LossMeans,
     annealed_lr,
     gradient_step,

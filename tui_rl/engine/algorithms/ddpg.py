@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tensordict.nn import TensorDictModule, TensorDictSequential
+from tensordict.nn import TensorDictSequential
 from torchrl.envs import EnvBase
 from torchrl.modules import AdditiveGaussianModule, OrnsteinUhlenbeckProcessModule, TanhModule
 from torchrl.objectives import DDPGLoss, LossModule
 
 from tui_rl.engine.algorithms.base import live_setting
-from tui_rl.engine.algorithms.networks import OBSERVATION_KEY, make_action_mlp, make_critic
 from tui_rl.engine.algorithms.off_policy import OffPolicyAlgorithm
+from tui_rl.engine.networks.heads import make_action_net, make_critic
 
 
 class DDPG(OffPolicyAlgorithm):
@@ -22,9 +22,7 @@ class DDPG(OffPolicyAlgorithm):
         spec = env.action_spec_unbatched
         # tanh squashes the net's output into the action bounds
         actor = TensorDictSequential(
-            TensorDictModule(
-                make_action_mlp(self.config, env, self.device), in_keys=[OBSERVATION_KEY], out_keys=["action_param"]
-            ),
+            make_action_net(self.config, env, self.device, "action_param"),
             TanhModule(in_keys=["action_param"], out_keys=["action"], spec=spec),
         )
         # Noise is relative to the action range: noise_sigma 0.1 moves a [-2, 2] action by 0.2.

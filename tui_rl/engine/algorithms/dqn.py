@@ -1,4 +1,5 @@
-"""DQN: a Q-network acting epsilon-greedily, trained on replayed TD targets from a target network."""
+"""DQN: a Q-network acting epsilon-greedily, trained on replayed TD targets from a target network;
+with a memory core and the slice sampler, a DRQN learning on replayed sequences."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from typing import Any
 
 from tensordict import TensorDict, TensorDictBase
 from torchrl.envs import EnvBase
-from torchrl.modules import EGreedyModule, QValueActor
+from torchrl.modules import EGreedyModule
 from torchrl.objectives import DQNLoss, LossModule
 
 from tui_rl.config.algorithms import DQNConfig
 from tui_rl.engine.algorithms.base import live_setting
-from tui_rl.engine.algorithms.networks import OBSERVATION_KEY, make_action_mlp
 from tui_rl.engine.algorithms.off_policy import OffPolicyAlgorithm
+from tui_rl.engine.networks.heads import make_q_actor
+from tui_rl.engine.networks.recurrent import sequence_mode
 
 
 class DQN(OffPolicyAlgorithm):
@@ -22,8 +24,7 @@ class DQN(OffPolicyAlgorithm):
     def build(self, env: EnvBase) -> LossModule:
         algo: DQNConfig = self.config.algorithm
         spec = env.action_spec_unbatched
-        q_net = make_action_mlp(self.config, env, self.device)
-        actor = QValueActor(q_net, in_keys=[OBSERVATION_KEY], spec=spec)
+        actor = make_q_actor(self.config, env, self.device)
         self.exploration = EGreedyModule(
             spec, eps_init=algo.eps_start, eps_end=algo.eps_end,
             annealing_num_steps=algo.eps_decay_frames, device=self.device,
@@ -33,7 +34,10 @@ class DQN(OffPolicyAlgorithm):
         return DQNLoss(actor, loss_function=algo.loss_function, delay_value=True, double_dqn=algo.double_dqn)
 
     def losses(self, minibatch: TensorDictBase) -> TensorDictBase:
-        return TensorDict(loss_qvalue=self.loss_module(minibatch)["loss"])
+        # A memory core learns through time on sliced sequences (DRQN); on single transitions it
+        # starts from each one's stored state.
+        with sequence_mode(self.config.replay_buffer.sampler == "slice"):
+            return TensorDict(loss_qvalue=self.loss_module(minibatch)["loss"])
 
     def before_updates(self, frames: int) -> dict[str, float]:
         # EGreedyModule anneals one step per frame. eps_decay_frames steps (one more for float32

@@ -43,7 +43,7 @@ class OffPolicyAlgorithm(Algorithm):
 
     def after_step(self, minibatch: TensorDictBase) -> None:
         self.target_updater.step()
-        if self.config.replay_buffer.prioritized:
+        if self.config.replay_buffer.sampler == "prioritized":
             self.replay_buffer.update_tensordict_priority(minibatch)
 
     def live_settings(self) -> dict[str, Callable[[Any], None]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import torch
@@ -12,7 +12,8 @@ from torchrl.objectives import LossModule
 from torchrl.objectives.value import GAE
 
 from tui_rl.engine.algorithms.base import Algorithm, live_setting
-from tui_rl.engine.algorithms.networks import make_critic, make_stochastic_actor
+from tui_rl.engine.networks.heads import make_actor_critic
+from tui_rl.engine.networks.recurrent import sequence_mode
 
 
 class OnPolicyAlgorithm(Algorithm):
@@ -28,8 +29,7 @@ class OnPolicyAlgorithm(Algorithm):
 
     def build(self, env: EnvBase) -> LossModule:
         # Sampling explores; evaluation under DETERMINISTIC takes the most likely action (or the mean).
-        self.actor = make_stochastic_actor(self.config, env, self.device)
-        self.critic = make_critic(self.config, env, self.device)
+        self.actor, self.critic = make_actor_critic(self.config, env, self.device)
         self.set_policies(self.actor)
         # Built with non-zero coefficients: TorchRL leaves out a term whose coefficient is 0 when
         # the loss is built. apply_hparams then sets the configured ones, and they stay live
@@ -41,7 +41,9 @@ class OnPolicyAlgorithm(Algorithm):
 
     def setup(self) -> None:
         # gamma and lmbda are live: apply_hparams sets them
-        self.value_estimator = GAE(gamma=0.99, lmbda=0.95, value_network=self.critic)
+        # A memory core cannot run under vmap (GAE's batched call of the critic on now and next)
+        memory = self.config.network.recurrent != "none"
+        self.value_estimator = GAE(gamma=0.99, lmbda=0.95, value_network=self.critic, deactivate_vmap=memory)
 
     def passes(self, batch_frames: int) -> tuple[int, int]:
         """(epochs, minibatch size) for a batch of ``batch_frames`` transitions."""
@@ -49,7 +51,11 @@ class OnPolicyAlgorithm(Algorithm):
 
     def update(self, batch: TensorDictBase, frames: int) -> dict[str, float]:
         with torch.no_grad():
-            self.value_estimator(batch)  # advantages over the batch's time dim, before it is shuffled
+            # advantages over the batch's time dim, before it is cut; a memory core reads each
+            # step's stored state here
+            self.value_estimator(batch)
+        if self.config.network.recurrent != "none":
+            return self.learn(self.sequences(batch), frames)
         data = batch.reshape(-1)
         epochs, minibatch_size = self.passes(data.numel())
         minibatches = (
@@ -58,6 +64,21 @@ class OnPolicyAlgorithm(Algorithm):
             for index in torch.randperm(data.numel(), device=data.device).split(minibatch_size)
         )
         return self.learn(minibatches, frames)
+
+    def sequences(self, batch: TensorDictBase) -> Iterator[TensorDictBase]:
+        """Minibatches for a memory core: runs of consecutive steps of every env copy ([envs,
+        steps]), about minibatch-size steps in all, in shuffled order; the core learns through time
+        on each run from the state stored with its first step."""
+        data = batch if batch.ndim > 1 else batch.unsqueeze(0)
+        epochs, minibatch_size = self.passes(data.numel())
+        steps = max(1, minibatch_size // data.shape[0])
+        runs = data.split(steps, dim=-1)
+        for _ in range(epochs):
+            yield from (runs[i] for i in torch.randperm(len(runs)).tolist())
+
+    def losses(self, minibatch: TensorDictBase) -> TensorDictBase:
+        with sequence_mode(self.config.network.recurrent != "none"):
+            return self.loss_module(minibatch)
 
     def live_settings(self) -> dict[str, Callable[[Any], None]]:
         return {

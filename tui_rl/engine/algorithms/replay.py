@@ -1,4 +1,5 @@
-"""Replay buffers for the off-policy algorithms: uniform or prioritised, over a preallocated tensor storage."""
+"""Replay buffers for the off-policy algorithms: uniform, prioritised or sliced into sequences, over a
+preallocated tensor storage."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from collections.abc import Iterator
 
 import torch
 from tensordict import TensorDictBase
-from torchrl.data import LazyTensorStorage, PrioritizedSampler, RandomSampler, TensorDictReplayBuffer
+from torchrl.data import LazyTensorStorage, PrioritizedSampler, RandomSampler, SliceSampler, TensorDictReplayBuffer
+from torchrl.data.replay_buffers.samplers import Sampler
 from torchrl.data.replay_buffers.samplers import prioritized
 
 from tui_rl.config.models import ReplayBufferConfig
@@ -52,14 +54,27 @@ class DensePrioritizedSampler(PrioritizedSampler):
         self._max_priority = None
 
 
-def make_replay_buffer(config: ReplayBufferConfig, device) -> TensorDictReplayBuffer:
-    """Uniform or prioritised replay over a preallocated tensor storage (on the training device)."""
-    if config.prioritized:
+#: where the collector numbers trajectories: slices never cross from one into another, also when
+#: several env copies' steps interleave in the buffer
+TRAJECTORY_KEY = ("collector", "traj_ids")
+
+
+def make_sampler(config: ReplayBufferConfig) -> Sampler:
+    """What ``replay_buffer.sampler`` names: uniform transitions, prioritised by TD error, or
+    slices of ``slice_len`` consecutive steps of one trajectory (shorter at trajectory ends; the
+    first step of each is marked ``is_init``, so a memory core restarts from its stored state)."""
+    if config.sampler == "prioritized":
         native = prioritized.SumSegmentTreeFp32 is not None
         sampler_class = PrioritizedSampler if native else DensePrioritizedSampler
-        sampler = sampler_class(config.size, alpha=config.alpha, beta=config.beta)
-    else:
-        sampler = RandomSampler()
+        return sampler_class(config.size, alpha=config.alpha, beta=config.beta)
+    if config.sampler == "slice":
+        return SliceSampler(slice_len=config.slice_len, traj_key=TRAJECTORY_KEY, strict_length=False)
+    return RandomSampler()
+
+
+def make_replay_buffer(config: ReplayBufferConfig, device) -> TensorDictReplayBuffer:
+    """A replay buffer with the configured sampler over a preallocated tensor storage (on the training device)."""
+    sampler = make_sampler(config)
     return TensorDictReplayBuffer(
         storage=LazyTensorStorage(config.size, device=device),
         sampler=sampler,
@@ -77,7 +92,7 @@ def replay_minibatches(
     gives the same distribution; prioritised replay must draw each after the last one's
     priorities are written back.
     """
-    if config.prioritized:
+    if config.sampler == "prioritized":
         for _ in range(count):
             yield buffer.sample(config.batch_size)
     else:

@@ -6,8 +6,8 @@ from torchrl.envs import EnvBase
 from torchrl.objectives import LossModule, SACLoss
 
 from tui_rl.config.algorithms import SACConfig
-from tui_rl.engine.algorithms.networks import make_critic, make_stochastic_actor
 from tui_rl.engine.algorithms.off_policy import OffPolicyAlgorithm
+from tui_rl.engine.networks.heads import make_critic, make_stochastic_actor
 
 
 class SAC(OffPolicyAlgorithm):

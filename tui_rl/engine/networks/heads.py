@@ -1,0 +1,123 @@
+"""Heads on the encoder (and memory core): Q-values, a sampling actor, a deterministic action, a critic.
+
+With a ConvNet or a memory core, the actor-critics share one trunk through ActorValueOperator, so
+the images are encoded (and the memory stepped) once per step for both heads.
+"""
+
+from __future__ import annotations
+
+import torch
+from tensordict.nn import NormalParamExtractor, TensorDictModule, TensorDictModuleBase, TensorDictSequential
+from torch import nn
+from torchrl.envs import EnvBase
+from torchrl.modules import (
+    ActorValueOperator,
+    ProbabilisticActor,
+    QValueActor,
+    TanhNormal,
+    ValueOperator,
+)
+
+from tui_rl.config.models import RunConfig
+from tui_rl.engine.networks.encoders import OBSERVATION_KEY, checked_observation, make_encoder, make_mlp
+from tui_rl.engine.networks.recurrent import make_memory
+
+
+def action_size(env: EnvBase) -> int:
+    """Number of discrete actions, or width of a continuous action."""
+    spec = env.action_spec_unbatched
+    if spec.domain == "discrete":
+        return spec.space.n
+    return spec.shape[-1]
+
+
+def make_trunk(config: RunConfig, env: EnvBase, device) -> tuple[list[TensorDictModuleBase], str, int]:
+    """Encoder then memory core, as TensorDict modules; the key the heads read and its width."""
+    network = config.network
+    observation = checked_observation(network, env, config.env.id)
+    modules, key, width = make_encoder(network, observation, device)
+    memory = make_memory(network, key, width, device)
+    if memory is not None:
+        modules.append(memory)
+        key, width = memory.out_keys[0], network.recurrent_hidden_size
+    return modules, key, width
+
+
+def shares_trunk(config: RunConfig) -> bool:
+    """Whether actor and critic share the encoder and memory (images, or a memory core)."""
+    return config.network.encoder != "mlp" or config.network.recurrent != "none"
+
+
+def make_q_actor(config: RunConfig, env: EnvBase, device) -> QValueActor:
+    """Observation -> Q-value per action -> greedy action."""
+    trunk, key, width = make_trunk(config, env, device)
+    head = make_mlp(config.network, width, action_size(env), device)
+    if not trunk:  # an MLP on the observation, as before trunks existed (checkpoints keep loading)
+        return QValueActor(head, in_keys=[OBSERVATION_KEY], spec=env.action_spec_unbatched)
+    module = TensorDictSequential(*trunk, TensorDictModule(head, in_keys=[key], out_keys=["action_value"]))
+    return QValueActor(module, spec=env.action_spec_unbatched)
+
+
+def make_action_net(config: RunConfig, env: EnvBase, device, out_key: str) -> TensorDictModuleBase:
+    """Observation -> one value per action dimension under ``out_key`` (DDPG's actor before tanh)."""
+    trunk, key, width = make_trunk(config, env, device)
+    head = TensorDictModule(make_mlp(config.network, width, action_size(env), device), in_keys=[key], out_keys=[out_key])
+    return TensorDictSequential(*trunk, head) if trunk else head
+
+
+def sampling_actor(config: RunConfig, env: EnvBase, device, key: str, width: int) -> ProbabilisticActor:
+    """Reads ``key``: Categorical over discrete actions, TanhNormal within the bounds otherwise."""
+    spec = env.action_spec_unbatched
+    if spec.domain == "discrete":
+        net = make_mlp(config.network, width, action_size(env), device)
+        module = TensorDictModule(net, in_keys=[key], out_keys=["logits"])
+        distribution, kwargs = torch.distributions.Categorical, {}
+    else:
+        net = nn.Sequential(make_mlp(config.network, width, 2 * action_size(env), device), NormalParamExtractor())
+        module = TensorDictModule(net, in_keys=[key], out_keys=["loc", "scale"])
+        distribution = TanhNormal
+        kwargs = {"low": spec.space.low.to(device), "high": spec.space.high.to(device)}
+    return ProbabilisticActor(
+        module,
+        in_keys=list(module.out_keys),
+        spec=spec,
+        distribution_class=distribution,
+        distribution_kwargs=kwargs,
+        return_log_prob=True,
+    )
+
+
+def value_head(config: RunConfig, device, key: str, width: int, in_keys: list[str] | None = None) -> ValueOperator:
+    """V(features), or Q(features, action) when ``in_keys`` names both (their widths summed in ``width``)."""
+    return ValueOperator(make_mlp(config.network, width, 1, device), in_keys=in_keys or [key])
+
+
+def make_stochastic_actor(config: RunConfig, env: EnvBase, device) -> TensorDictModuleBase:
+    """A policy that samples actions (SAC's actor; the actor-critics use :func:`make_actor_critic`)."""
+    trunk, key, width = make_trunk(config, env, device)
+    actor = sampling_actor(config, env, device, key, width)
+    return TensorDictSequential(*trunk, actor) if trunk else actor
+
+
+def make_critic(config: RunConfig, env: EnvBase, device, with_action: bool = False) -> TensorDictModuleBase:
+    """V(s), or Q(s, a) with ``with_action`` (the head concatenates features and action)."""
+    trunk, key, width = make_trunk(config, env, device)
+    if with_action:
+        critic = value_head(config, device, key, width + action_size(env), in_keys=[key, "action"])
+    else:
+        critic = value_head(config, device, key, width)
+    return TensorDictSequential(*trunk, critic) if trunk else critic
+
+
+def make_actor_critic(config: RunConfig, env: EnvBase, device) -> tuple[TensorDictModuleBase, TensorDictModuleBase]:
+    """(actor, critic) of PPO / A2C: one shared trunk (ActorValueOperator) on images or with
+    memory, two separate MLPs otherwise."""
+    if not shares_trunk(config):
+        return make_stochastic_actor(config, env, device), make_critic(config, env, device)
+    trunk, key, width = make_trunk(config, env, device)
+    shared = ActorValueOperator(
+        TensorDictSequential(*trunk),
+        sampling_actor(config, env, device, key, width),
+        value_head(config, device, key, width),
+    )
+    return shared.get_policy_operator(), shared.get_value_operator()
