@@ -16,7 +16,7 @@ torch.set_num_threads(1)
 
 CASES = [
     ("dqn", "CartPole-v1", {}, {"epsilon"}),
-    ("dqn", "CartPole-v1", {"replay_buffer": {"prioritized": True, "batch_size": 16},
+    ("dqn", "CartPole-v1", {"replay_buffer": {"sampler": "prioritized", "batch_size": 16},
                             "algorithm": {"name": "dqn", "target_update": "hard"}}, {"epsilon"}),
     ("ppo", "CartPole-v1", {}, {"loss_objective", "loss_critic", "loss_entropy", "entropy"}),
     ("ppo", "Pendulum-v1", {}, {"loss_objective", "loss_critic", "entropy"}),
@@ -101,7 +101,7 @@ def test_algorithm_that_does_not_fit_the_action_space_is_a_config_error(name, en
 
 
 def test_prioritized_replay_samples_high_priority_transitions_more_and_weights_them_less():
-    config = make_config("dqn", "CartPole-v1", {"replay_buffer": {"prioritized": True, "size": 100,
+    config = make_config("dqn", "CartPole-v1", {"replay_buffer": {"sampler": "prioritized", "size": 100,
                                                                    "batch_size": 8, "alpha": 1.0, "beta": 1.0}})
     buffer = make_replay_buffer(config.replay_buffer, "cpu")
     buffer.extend(TensorDict(value=torch.arange(100.0), batch_size=[100]))

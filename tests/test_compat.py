@@ -22,7 +22,7 @@ from tui_rl.engine.compat import (
 
 
 def buffer(prioritized: bool):
-    config = apply_overrides(RunConfig(), [f"replay_buffer.prioritized={str(prioritized).lower()}", "replay_buffer.size=64"])
+    config = apply_overrides(RunConfig(), [f"replay_buffer.sampler={'prioritized' if prioritized else 'random'}", "replay_buffer.size=64"])
     return make_replay_buffer(config.replay_buffer, torch.device("cpu"))
 
 

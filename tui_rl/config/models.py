@@ -242,8 +242,8 @@ class RunConfig(Section):
             fitting = ", ".join(name for name, cls in ALGORITHMS.items() if cls.supports_memory)
             raise FieldValueError(
                 "network.recurrent",
-                f"{self.algorithm.name} has no memory core here; choose none, or an algorithm with "
-                f"memory: {fitting}",
+                f"{self.algorithm.name} takes no memory core: choose none, or an algorithm that "
+                f"does: {fitting}",
             )
         return self
 

@@ -22,7 +22,7 @@ from tui_rl.config.models import RunConfig
 from tui_rl.engine.envs import action_kind
 from tui_rl.engine.frames import PIXELS_KEY, make_render_env
 from tui_rl.engine.playback import MAX_RECORDED_STEPS, play_episode
-from tui_rl.engine.policy_outputs import POLICY_KEY, policy_outputs, with_policy_outputs
+from tui_rl.engine.policy_outputs import POLICY_KEY, carry_memory, policy_outputs, with_policy_outputs
 from tui_rl.engine.weights import Weights, apply_weights, build_policy
 
 
@@ -154,6 +154,7 @@ class LiveEnvSession:
         td = self.current.clone(False)
         outputs = policy_outputs(self.policy, td, self.deterministic)
         td.set(POLICY_KEY, outputs)
+        carry_memory(td, outputs)
         td.set("action", outputs.get("action") if action is None else action)
         td = self.env.step(td)
         self.steps.append(td.exclude(("next", PIXELS_KEY)))

@@ -17,13 +17,14 @@ from tui_rl.config.algorithms import action_kind_mismatch
 
 def check_buildable(config: RunConfig) -> None:
     """The env makes with its kwargs, each transform builds with its params, the algorithm fits
-    the action space, the replay buffer fits in memory, the loggers' packages are installed and
+    the action space, the network fits the observation, the replay buffer fits in memory, the loggers' packages are installed and
     the device is there. Raises ConfigError naming the field; returns None when all hold."""
     check_loggers(config)
     check_device(config.device)
     env = make_checked_env(config)
     try:
         check_action_space(config, env)
+        check_network(config, env)
         check_replay_memory(config, env)
     finally:
         env.close()
@@ -120,6 +121,13 @@ def check_action_space(config: RunConfig, env) -> None:
     mismatch = action_kind_mismatch(config.algorithm.name, config.env.id, action_kind(env))
     if mismatch:
         raise ConfigError(mismatch, (FieldError("algorithm.name", mismatch),))
+
+
+def check_network(config: RunConfig, env) -> None:
+    """The encoder reads the env's observation: a ConvNet an image its layers fit, an MLP a vector."""
+    from tui_rl.engine.networks.encoders import checked_observation
+
+    checked_observation(config.network, env, config.env.id)
 
 
 def check_replay_memory(config: RunConfig, env) -> None:
