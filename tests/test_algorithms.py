@@ -26,11 +26,11 @@ CASES = [
     ("ddpg", "Pendulum-v1", {"algorithm": {"name": "ddpg", "noise": "ou"}}, {"loss_actor"}),
     ("sac", "Pendulum-v1", {}, {"loss_actor", "loss_qvalue", "loss_alpha", "alpha", "entropy"}),
     # with a memory core: DRQN on slices, PPO / A2C on runs of steps (continuous actions too)
-    ("dqn", "CartPole-v1", {"network": {"hidden_sizes": [32], "recurrent": "gru", "recurrent_hidden_size": 16},
+    ("dqn", "CartPole-v1", {"network": {"hidden_sizes": [32], "recurrent": "gru", "recurrent_size": 16},
                             "replay_buffer": {"sampler": "slice", "slice_len": 8, "batch_size": 32}}, {"epsilon"}),
-    ("ppo", "Pendulum-v1", {"network": {"hidden_sizes": [32], "recurrent": "lstm", "recurrent_hidden_size": 16}},
+    ("ppo", "Pendulum-v1", {"network": {"hidden_sizes": [32], "recurrent": "lstm", "recurrent_size": 16}},
      {"loss_objective", "loss_critic", "entropy"}),
-    ("a2c", "CartPole-v1", {"network": {"hidden_sizes": [32], "recurrent": "lstm", "recurrent_hidden_size": 16}},
+    ("a2c", "CartPole-v1", {"network": {"hidden_sizes": [32], "recurrent": "lstm", "recurrent_size": 16}},
      {"loss_objective", "loss_critic", "entropy"}),
 ]
 

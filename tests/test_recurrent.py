@@ -26,7 +26,7 @@ STATE = {"lstm": "recurrent_state_h", "gru": "recurrent_state"}
 
 def memory_config(*overrides: str) -> RunConfig:
     return apply_overrides(RunConfig(), [
-        "network.recurrent=lstm", "network.recurrent_hidden_size=8", "network.hidden_sizes=[16]",
+        "network.recurrent=lstm", "network.recurrent_size=8", "network.hidden_sizes=[16]",
         "replay_buffer.batch_size=32", "replay_buffer.size=1000", *overrides,
     ])
 
@@ -101,7 +101,7 @@ def test_ppo_with_memory_learns_on_runs_of_consecutive_steps_of_each_env():
 
 
 def test_a_recurrent_run_checkpoints_resumes_takes_live_edits_and_shows_its_state(tmp_path):
-    config = tiny_dqn("network.recurrent=lstm", "network.recurrent_hidden_size=8", "replay_buffer.sampler=slice",
+    config = tiny_dqn("network.recurrent=lstm", "network.recurrent_size=8", "replay_buffer.sampler=slice",
                       "replay_buffer.slice_len=8")
     run_dir = create_run(config, runs_dir=tmp_path)
     first, events = train_run(config, run_dir, before=lambda t: t.submit(SetHparams({"optim.lr": 5e-4})))
@@ -109,7 +109,7 @@ def test_a_recurrent_run_checkpoints_resumes_takes_live_edits_and_shows_its_stat
     assert first.parts.algorithm.optimizer.param_groups[0]["lr"] == 5e-4
     assert of_type(events, HparamsChanged)
     resumed, events = train_run(tiny_dqn(*[f"{k}={v}" for k, v in [
-        ("network.recurrent", "lstm"), ("network.recurrent_hidden_size", 8), ("replay_buffer.sampler", "slice"),
+        ("network.recurrent", "lstm"), ("network.recurrent_size", 8), ("replay_buffer.sampler", "slice"),
         ("replay_buffer.slice_len", 8), ("collector.total_frames", 900)]]), run_dir, from_checkpoint=True)
     assert resumed.state == "finished" and resumed.counters.frames == 900
     assert resumed.parts.algorithm.replay_buffer.sampler.slice_len == 8
@@ -124,7 +124,7 @@ def test_a_recurrent_run_checkpoints_resumes_takes_live_edits_and_shows_its_stat
 
 @pytest.mark.parametrize("source", ["latest", "replay"])
 def test_snapshots_of_a_recurrent_run_carry_the_state_per_step(tmp_path, source):
-    config = tiny_dqn("network.recurrent=gru", "network.recurrent_hidden_size=8", "collector.total_frames=300")
+    config = tiny_dqn("network.recurrent=gru", "network.recurrent_size=8", "collector.total_frames=300")
     trainer, _ = train_run(config, create_run(config, runs_dir=tmp_path))
     warnings = []
     rollout = snapshot(source, trainer.parts, trainer.latest_episode, trainer.config, lambda *a: warnings.append(a))

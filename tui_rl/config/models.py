@@ -86,7 +86,7 @@ class NetworkConfig(Section):
     recurrent: Literal["none", "lstm", "gru"] = Field(
         "none", description="Memory core after the encoder: none, lstm or gru"
     )
-    recurrent_hidden_size: int = Field(
+    recurrent_size: int = Field(
         128, ge=1, le=4096, description="Width of the LSTM / GRU hidden state"
     )
     hidden_sizes: list[Annotated[int, Field(ge=1, le=4096)]] = Field(

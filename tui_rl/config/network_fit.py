@@ -85,13 +85,14 @@ def network_misfit(network: NetworkConfig, observation: Sequence[int], env_id: s
 
 def describe_network(network: NetworkConfig, observation: Sequence[int]) -> str:
     """The shapes the network sees, from the observation to the heads: ``4x84x84 -> conv
-    32x20x20 -> 64x9x9 -> 64x7x7 -> 3136 -> lstm 128 -> heads [512]``."""
+    32x20x20 -> 64x9x9 -> 64x7x7 -> 3136 -> lstm 128 -> heads [512]`` (an MLP encoder is the
+    heads' own hidden layers: ``4 -> heads [64, 64]``)."""
     parts = ["x".join(map(str, observation)) or "scalar"]
     if network.encoder == "convnet":
         shapes = conv_shapes(network, observation)
         parts.append("conv " + " -> ".join("x".join(map(str, s)) for s in shapes[1:]))
-    parts.append(str(encoder_width(network, observation)))
+        parts.append(str(encoder_width(network, observation)))
     if network.recurrent != "none":
-        parts.append(f"{network.recurrent} {network.recurrent_hidden_size}")
+        parts.append(f"{network.recurrent} {network.recurrent_size}")
     parts.append(f"heads {list(network.hidden_sizes)}")
     return " -> ".join(parts)

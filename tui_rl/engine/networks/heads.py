@@ -39,7 +39,7 @@ def make_trunk(config: RunConfig, env: EnvBase, device) -> tuple[list[TensorDict
     memory = make_memory(network, key, width, device)
     if memory is not None:
         modules.append(memory)
-        key, width = memory.out_keys[0], network.recurrent_hidden_size
+        key, width = memory.out_keys[0], network.recurrent_size
     return modules, key, width
 
 

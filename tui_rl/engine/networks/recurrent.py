@@ -34,7 +34,7 @@ def make_memory(network: NetworkConfig, in_key: str, input_size: int, device) ->
     module_class = LSTMModule if network.recurrent == "lstm" else GRUModule
     return module_class(
         input_size=input_size,
-        hidden_size=network.recurrent_hidden_size,
+        hidden_size=network.recurrent_size,
         in_keys=[in_key, *states],
         out_keys=[MEMORY_KEY, *(("next", key) for key in states)],
         device=device,

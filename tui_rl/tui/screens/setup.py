@@ -35,6 +35,7 @@ from tui_rl.tui.widgets.algorithm_picker import AlgorithmPicker
 from tui_rl.tui.widgets.env_picker import EnvPicker
 from tui_rl.tui.widgets.hparam_form import LIVE_MARK, FieldForm, HparamForm
 from tui_rl.tui.widgets.rollout_preview import RolloutPreview
+from tui_rl.tui.widgets.policy_form import PolicyForm
 from tui_rl.tui.widgets.spec_view import SpecView
 from tui_rl.tui.widgets.transform_stack import TransformStack
 
@@ -115,7 +116,7 @@ class SetupScreen(Screen):
             with TabPane("Policy", id="tab-policy"):
                 with Lazy(Horizontal(id="policy-columns")):
                     yield AlgorithmPicker(config.algorithm.name, id="algorithm-picker")
-                    yield HparamForm(
+                    yield PolicyForm(
                         config,
                         policy_paths(config),
                         group_titles=POLICY_TITLES,
@@ -200,6 +201,7 @@ class SetupScreen(Screen):
             return
         picker = self.query_one(AlgorithmPicker)
         picker.fit_to(event.env_id, event.kind)
+        self.query_one(PolicyForm).fit_observation(event.env_id, event.observation)
         current = self.app.config.algorithm.name
         if event.kind is not None and current not in fitting_algorithms(event.kind):
             chosen = fitting_algorithms(event.kind)[0]

@@ -23,8 +23,8 @@ GROUP_TITLES = {
 
 
 def policy_paths(config: RunConfig) -> list[str]:
-    """The network and how the algorithm explores."""
-    return ["network.hidden_sizes", "network.activation"] + [
+    """The network (encoder, memory core, heads) and how the algorithm explores."""
+    return [f"network.{field}" for field in type(config.network).model_fields] + [
         f"algorithm.{field}" for field in config.algorithm.exploration_fields
     ]
 

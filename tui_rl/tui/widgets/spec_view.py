@@ -22,10 +22,17 @@ class SpecView(Static):
     """What the env gives and takes, or why it could not be built."""
 
     class Probed(Message):
-        """A probe finished: ``kind`` is "discrete"/"continuous", or None when it failed."""
+        """A probe finished: ``kind`` is "discrete"/"continuous", or None when it failed;
+        ``observation`` the shape of one observation the networks read, None when there is none."""
 
         def __init__(
-            self, view: SpecView, env_id: str, kind: str | None, specs: dict[str, str], error: str
+            self,
+            view: SpecView,
+            env_id: str,
+            kind: str | None,
+            specs: dict[str, str],
+            error: str,
+            observation: tuple[int, ...] | None = None,
         ) -> None:
             super().__init__()
             self.view = view
@@ -33,6 +40,7 @@ class SpecView(Static):
             self.kind = kind
             self.specs = specs
             self.error = error
+            self.observation = observation
 
         @property
         def control(self) -> SpecView:
@@ -40,7 +48,7 @@ class SpecView(Static):
 
         def clone(self) -> SpecView.Probed:
             """The same result as a new message, to be handled again later."""
-            return SpecView.Probed(self.view, self.env_id, self.kind, self.specs, self.error)
+            return SpecView.Probed(self.view, self.env_id, self.kind, self.specs, self.error, self.observation)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id)
@@ -57,14 +65,17 @@ class SpecView(Static):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="spec-probe")
     def run_probe(self, config: RunConfig) -> None:
-        kind, specs, error = None, {}, ""
+        kind, specs, error, observation = None, {}, "", None
         try:
             load_torchrl()
             from tui_rl.engine.envs import action_kind, describe_specs, make_env
+            from tui_rl.engine.networks.encoders import OBSERVATION_KEY
 
             env = make_env(config, num_envs=1)
             try:
                 kind, specs = action_kind(env), describe_specs(env)
+                spec = env.observation_spec_unbatched.get(OBSERVATION_KEY, None)
+                observation = None if spec is None else tuple(spec.shape)
             finally:
                 env.close()
         except ValueError as exc:  # ConfigError / EnvError: already a readable sentence
@@ -72,7 +83,7 @@ class SpecView(Static):
         except Exception as exc:  # anything else a third-party env raises
             error = f"{type(exc).__name__}: {exc}"
         if not get_current_worker().is_cancelled:
-            self.post_message(self.Probed(self, config.env.id, kind, specs, error))
+            self.post_message(self.Probed(self, config.env.id, kind, specs, error, observation))
 
     def on_spec_view_probed(self, message: Probed) -> None:
         # Runs before the message bubbles to the screen, so the view is current when the screen reads it.

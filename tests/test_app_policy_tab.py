@@ -1,0 +1,83 @@
+"""The Policy tab offers the network that fits the observation: a user picks an encoder and a memory
+core, sees the shapes the network will see, and is told at once what does not fit and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import screen_text, settle, until, words_on_screen
+from textual.message import Message
+from textual.widgets import Select
+
+from tui_rl.tui import app as app_module
+from tui_rl.tui.app import TuiRlApp
+from tui_rl.tui.widgets.hparam_form import FieldForm
+
+SMALL = (80, 24)
+WIDE = (160, 50)
+
+
+class RecordingApp(TuiRlApp):
+    """The app, keeping the refusals the forms post."""
+
+    CSS_PATH = str(Path(app_module.__file__).with_name(TuiRlApp.CSS_PATH))
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.posted: list[Message] = []
+
+    def on_field_form_invalid(self, message: FieldForm.Invalid) -> None:
+        self.posted.append(message)
+
+
+async def choose(pilot, path: str, option: str) -> None:
+    """Open the select of ``path`` and pick ``option`` with the arrow keys, as a user does."""
+    select = pilot.app.screen.query_one(f"#field-{path.replace('.', '-').replace('_', '-')}", Select)
+    select.focus()
+    await pilot.press("enter")
+    await pilot.pause()
+    options = [value for _, value in select._options]
+    steps = options.index(option) - options.index(select.value)
+    await pilot.press(*(["down"] * steps if steps > 0 else ["up"] * -steps), "enter")
+    await until(pilot, lambda: select.value == option, what=f"{path} = {option}")
+
+
+def shapes_line(app) -> str:
+    return str(app.screen.query_one("#network-shapes").render())
+
+
+async def test_a_convnet_on_cartpole_is_refused_with_the_reason_and_memory_shows_its_shapes():
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "right_square_bracket", "right_square_bracket")  # the Policy tab
+        await until(pilot, lambda: "Shapes: 4 -> heads [64, 64]" in shapes_line(app), what="the shapes")
+
+        await choose(pilot, "network.encoder", "convnet")
+        await until(pilot, lambda: app.screen.invalid_fields == ["network.encoder"], what="the refusal")
+        shown = words_on_screen(app)
+        assert "convnet reads images [C, H, W]; CartPole-v1 gives a vector [4]: use mlp" in shown
+        assert [m.path for m in app.posted if isinstance(m, FieldForm.Invalid)] == ["network.encoder"]
+        await pilot.press("escape", "s")  # no run starts while the network does not fit
+        await pilot.pause()
+        assert app.current_mode == "setup"
+
+        await choose(pilot, "network.encoder", "mlp")
+        await choose(pilot, "network.recurrent", "lstm")
+        await until(pilot, lambda: "Shapes: 4 -> lstm 128 -> heads [64, 64]" in shapes_line(app), what="lstm")
+        assert app.screen.invalid_fields == []
+        assert (app.config.network.encoder, app.config.network.recurrent) == ("mlp", "lstm")
+
+
+async def test_memory_with_an_algorithm_that_has_none_is_refused_as_you_choose_it():
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"Pendulum-v1", "enter")
+        await settle(pilot)
+        await pilot.press("escape", "right_square_bracket", "right_square_bracket")
+        await until(pilot, lambda: app.config.algorithm.name == "ddpg", what="the switch to DDPG")
+        await choose(pilot, "network.recurrent", "gru")
+        await until(pilot, lambda: app.screen.invalid_fields == ["network.recurrent"], what="the refusal")
+        assert "ddpg takes no memory core: choose none, or an algorithm that does: dqn, ppo, a2c" in words_on_screen(app)
+        assert app.config.network.recurrent == "none"
