@@ -11,7 +11,7 @@ from textual.widgets import Select
 
 from tui_rl.tui import app as app_module
 from tui_rl.tui.app import TuiRlApp
-from tui_rl.tui.widgets.hparam_form import FieldForm
+from tui_rl.tui.widgets.hparam_form import FieldForm, field_spec
 
 SMALL = (80, 24)
 WIDE = (160, 50)
@@ -36,7 +36,7 @@ async def choose(pilot, path: str, option: str) -> None:
     select.focus()
     await pilot.press("enter")
     await pilot.pause()
-    options = [value for _, value in select._options]
+    options = list(field_spec(pilot.app.config, path).choices)  # the select lists them in this order
     steps = options.index(option) - options.index(select.value)
     await pilot.press(*(["down"] * steps if steps > 0 else ["up"] * -steps), "enter")
     await until(pilot, lambda: select.value == option, what=f"{path} = {option}")

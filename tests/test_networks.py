@@ -197,3 +197,14 @@ def test_ppo_on_images_shares_one_convnet_between_actor_and_critic_and_checkpoin
     for (name, a), b in zip(algorithm.loss_module.state_dict().items(), fresh.loss_module.state_dict().values()):
         assert torch.equal(a, b), name
     env.close()
+
+
+def test_switching_to_an_algorithm_without_memory_turns_the_memory_off_and_says_so():
+    from tui_rl.config.algorithm_switch import switch_algorithm
+
+    config = apply_overrides(RunConfig(), ["network.recurrent=gru"])
+    switched, changes = switch_algorithm(config, "ddpg", {})
+    assert switched.network.recurrent == "none"
+    assert "network.recurrent gru → none: DDPG takes no memory core" in changes
+    kept, _ = switch_algorithm(config, "ppo", {})
+    assert kept.network.recurrent == "gru"
