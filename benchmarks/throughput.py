@@ -163,6 +163,12 @@ def fast_mode(preset: str, seconds: float, solve_seeds: list[int], raw: float) -
     for copies in FAST_COPIES:
         rate = raw_fast_env(env_id, copies, seconds)
         print(f"  fast env x{copies:<5d} raw steps                     {rate:12,.0f}   {rate / gym_path:6.2f}")
+    import torch
+
+    if torch.cuda.is_available():  # the same env on the GPU: every copy steps in one kernel per op
+        for copies in (*FAST_COPIES, 65536):
+            rate = raw_fast_env(env_id, copies, seconds, "cuda")
+            print(f"  fast env x{copies:<5d} raw steps on CUDA             {rate:12,.0f}   {rate / gym_path:6.2f}")
     collected = 0.0
     for copies in FAST_COPIES:
         _, collected = preset_collector(preset, copies, seconds, "torch", FAST_BATCH_STEPS)
