@@ -95,7 +95,7 @@ def test_gym_env_of_reaches_the_gymnasium_env_under_the_wrapper():
 
     from tui_rl.engine.envs import make_env
 
-    env = make_env(RunConfig())
+    env = make_env(apply_overrides(RunConfig(), ["env.backend=gymnasium"]))
     try:
         assert isinstance(gym_env_of(env), gymnasium.Env), "TorchRL's GymWrapper no longer keeps the env in _env"
     finally:
