@@ -60,11 +60,13 @@ class MetricLoggers:
             logger.shutdown()
 
 
-def require(package: str, field: str) -> None:
+def require(package: str, field: str, extra: str | None = None, instead: str = "") -> None:
+    """Refuse, naming the extra that installs it, what needs ``package`` when it is not installed.
+    ``instead`` says what else would do (default: turning ``field`` off)."""
     if importlib.util.find_spec(package) is None:
         raise ConfigError(
             f"{field}: needs the {package} package, which is not installed "
-            f"(pip install 'tui-rl[{package}]'), or set {field} = false"
+            f"(pip install 'tui-rl[{extra or package}]'), {instead or f'or set {field} = false'}"
         )
 
 
