@@ -23,10 +23,29 @@ def runs_dir_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def version_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", action="version", version=version_line(),
+                        help="print the versions of tui-rl, TorchRL and torch, and exit")
+
+
+def version_line() -> str:
+    """The installed versions, read from package metadata: nothing is imported for them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"tui-rl {of('tui-rl')} (torchrl {of('torchrl')}, torch {of('torch')})"
+
+
 def app_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tui-rl", description="Open the tui-rl app.")
     parser.add_argument("target", nargs="?", help="a preset name, a preset TOML file, or a run")
     runs_dir_option(parser)
+    version_option(parser)
     return parser
 
 
@@ -36,6 +55,7 @@ def command_parser() -> argparse.ArgumentParser:
         description="A terminal workbench for reinforcement learning on TorchRL. "
         "`tui-rl [PRESET|FILE|RUN]` opens the app.",
     )
+    version_option(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = sub.add_parser("train", help="train headless with a progress bar")
