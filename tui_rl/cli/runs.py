@@ -21,6 +21,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
             print(as_json(data))
         else:
             print_run(history)
+            if history.summary.status != EXTERNAL:
+                from tui_rl.engine.reproduce import reproduce_text
+
+                print(f"\nset it up again with:\n{reproduce_text(history.run_dir)}")
         return EXIT_OK
     summaries = list_runs(args.runs_dir) + external_summaries(args.runs_dir)
     if args.json:
