@@ -22,6 +22,7 @@ from tui_rl.engine.protocol import FINAL_STATES
 from tui_rl.engine.runfolder import RunSummary, list_runs
 from tui_rl.tui.messages import ContinueRun, OpenRun
 from tui_rl.tui.run_opening import NOT_CONTINUABLE, can_continue
+from tui_rl.tui.run_sharing import copy_setup_line, export_policy_dialog
 from tui_rl.tui.screens.confirm import ConfirmScreen
 from tui_rl.tui.widgets.charts import DecimatedSeries, RunCurves, draw_lines
 from tui_rl.tui.widgets.run_list import RunList
@@ -60,6 +61,8 @@ class RunsScreen(Screen):
         Binding("d", "delete_run", "Delete", id="runs.delete", show=False),
         Binding("a", "archive_run", "Archive", id="runs.archive", show=False),
         Binding("ctrl+r", "refresh_runs", "Refresh", id="runs.refresh", show=False),
+        Binding("c", "copy_setup", "Copy setup line", id="runs.copy_setup", show=False),
+        Binding("e", "export_policy", "Export policy", id="runs.export", show=False),
     ]
 
     class RunsListed(Message):
@@ -145,6 +148,18 @@ class RunsScreen(Screen):
             message.stop()
             self.notify(f"{run.name} is a {run.preset} run from another tool: mark it (space) to overlay "
                         "its return curve.", title="Not a tui-rl run", markup=False)
+
+    # ---- copy the setup line, export the policy (tui/run_sharing.py) ---------------------------
+
+    def action_copy_setup(self) -> None:
+        run = self._chosen()
+        if run is not None:
+            copy_setup_line(self.app, run)
+
+    def action_export_policy(self) -> None:
+        run = self._chosen()
+        if run is not None:
+            export_policy_dialog(self.app, run)
 
     # ---- continue, delete, archive the run under the cursor ------------------------------------
 
