@@ -18,7 +18,7 @@ torch.set_num_threads(1)
 TARGETS = {
     "CartPole-v1": 475, "Acrobot-v1": -100, "MountainCar-v0": -110, "Pendulum-v1": -200,
     "LunarLander-v3": 200, "InvertedPendulum-v5": 950,
-    "MinAtar/Breakout-v1": 10, "ALE/Pong-v5": 18, "ALE/Breakout-v5": 300,
+    "MinAtar/Breakout-v1": 10, "ALE/Pong-v5": 18, "ALE/Breakout-v5": 200,
 }
 REQUIRED = {
     "cartpole-dqn", "cartpole-ppo", "acrobot-dqn", "mountaincar-dqn", "pendulum-ddpg", "pendulum-sac",
