@@ -111,6 +111,11 @@ class ReplayBufferConfig(Section):
     batch_size: int = Field(
         128, ge=1, le=65_536, description="Transitions per gradient step", json_schema_extra=LIVE
     )
+    storage: Literal["tensor", "memmap", "list"] = Field(
+        "tensor",
+        description="Where transitions live: preallocated tensors on the training device, files in the "
+        "run folder (memmap: disk, not RAM, for large image buffers), or a list",
+    )
     prioritized: bool = Field(False, description="Prioritised experience replay")
     alpha: float = Field(0.6, ge=0, le=1, description="Priority exponent (prioritised only)")
     beta: float = Field(0.4, ge=0, le=1, description="Importance-sampling exponent")

@@ -16,11 +16,16 @@ from torchrl.data import ReplayBuffer
 SAMPLER_TREES = ("_sum_tree", "_min_tree")
 
 
+def storage_contents(buffer: ReplayBuffer) -> Any:
+    """The TensorDict a tensor or memmap storage preallocates (its private ``_storage``; None
+    before the first write, a list for a ListStorage)."""
+    return getattr(buffer.storage, "_storage", None)
+
+
 def storage_bytes(buffer: ReplayBuffer) -> int | None:
     """Bytes a replay buffer's tensor storage takes (None before its first write): TorchRL has no
     public size, but its storage's TensorDict has ``bytes()``."""
-    data = getattr(buffer.storage, "_storage", None)
-    size = getattr(data, "bytes", None)
+    size = getattr(storage_contents(buffer), "bytes", None)
     return int(size()) if callable(size) else None
 
 
