@@ -1,13 +1,23 @@
-"""Replay buffers for the off-policy algorithms: uniform, prioritised or sliced into sequences, over a
-preallocated tensor storage."""
+"""Replay buffers for the off-policy algorithms: a storage (tensor, memory-mapped file, or list)
+and a sampler (uniform, prioritised, or slices of consecutive steps)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 from tensordict import TensorDictBase
-from torchrl.data import LazyTensorStorage, PrioritizedSampler, RandomSampler, SliceSampler, TensorDictReplayBuffer
+from torchrl.data import (
+    LazyMemmapStorage,
+    LazyTensorStorage,
+    ListStorage,
+    PrioritizedSampler,
+    RandomSampler,
+    SliceSampler,
+    Storage,
+    TensorDictReplayBuffer,
+)
 from torchrl.data.replay_buffers.samplers import Sampler
 from torchrl.data.replay_buffers.samplers import prioritized
 
@@ -54,6 +64,22 @@ class DensePrioritizedSampler(PrioritizedSampler):
         self._max_priority = None
 
 
+def make_storage(config: ReplayBufferConfig, device, scratch_dir: Path | None) -> Storage:
+    """Where transitions are kept, each in the dtype the env gives (uint8 pixels stay uint8).
+
+    ``tensor``: preallocated on the training device at the first write. ``memmap``: preallocated
+    in files under ``scratch_dir`` (the run folder's ``replay/``; a temporary folder without one),
+    so a large image buffer takes disk, not RAM; batches are copied to the device when sampled.
+    ``list``: one TensorDict per transition, for data whose shape varies.
+    """
+    if config.storage == "memmap":
+        # existsok: a resumed run reuses its files; their contents come back from the checkpoint
+        return LazyMemmapStorage(config.size, scratch_dir=scratch_dir, existsok=True)
+    if config.storage == "list":
+        return ListStorage(config.size)
+    return LazyTensorStorage(config.size, device=device)
+
+
 #: where the collector numbers trajectories: slices never cross from one into another, also when
 #: several env copies' steps interleave in the buffer
 TRAJECTORY_KEY = ("collector", "traj_ids")
@@ -72,12 +98,11 @@ def make_sampler(config: ReplayBufferConfig) -> Sampler:
     return RandomSampler()
 
 
-def make_replay_buffer(config: ReplayBufferConfig, device) -> TensorDictReplayBuffer:
-    """A replay buffer with the configured sampler over a preallocated tensor storage (on the training device)."""
-    sampler = make_sampler(config)
+def make_replay_buffer(config: ReplayBufferConfig, device, scratch_dir: Path | None = None) -> TensorDictReplayBuffer:
+    """The configured sampler over the configured storage (see :func:`make_storage`, :func:`make_sampler`)."""
     return TensorDictReplayBuffer(
-        storage=LazyTensorStorage(config.size, device=device),
-        sampler=sampler,
+        storage=make_storage(config, device, scratch_dir),
+        sampler=make_sampler(config),
         batch_size=config.batch_size,
         priority_key="td_error",
     )
