@@ -165,6 +165,7 @@ def test_image_input_scales_uint8_folds_frame_stacks_and_keeps_floats():
     assert ImageInput(3)(floats) is floats
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("overrides", [
     ["algorithm.name=dqn"],
     ["algorithm.name=dqn", "network.recurrent=lstm", "replay_buffer.sampler=slice", "replay_buffer.slice_len=8"],

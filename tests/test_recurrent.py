@@ -100,6 +100,7 @@ def test_ppo_with_memory_learns_on_runs_of_consecutive_steps_of_each_env():
     assert all(math.isfinite(value) for value in logged.values()), logged
 
 
+@pytest.mark.slow
 def test_a_recurrent_run_checkpoints_resumes_takes_live_edits_and_shows_its_state(tmp_path):
     config = tiny_dqn("network.recurrent=lstm", "network.recurrent_size=8", "replay_buffer.sampler=slice",
                       "replay_buffer.slice_len=8")
