@@ -132,3 +132,22 @@ def test_snapshots_of_a_recurrent_run_carry_the_state_per_step(tmp_path, source)
     assert not warnings
     assert rollout["policy", "recurrent_state"].shape == (rollout.numel(), 1, 8)
     assert rollout["policy", "action_value"].shape == (rollout.numel(), 2)
+
+
+def test_the_inspector_live_env_carries_the_state_from_step_to_step_and_lists_it():
+    from tui_rl.engine.live_env import LiveEnvSession
+    from tui_rl.tui.widgets.step_table import StepTable
+
+    session = LiveEnvSession(memory_config("network.recurrent=lstm"))
+    try:
+        steps = [session.step_policy() for _ in range(3)]
+    finally:
+        session.close()
+    assert steps[0]["is_init"].all() and (steps[0]["recurrent_state_h"] == 0).all()
+    for before, after in zip(steps, steps[1:]):
+        assert torch.equal(after["recurrent_state_h"], before[POLICY_KEY, "recurrent_state_h"])
+        assert after["recurrent_state_h"].abs().sum() > 0
+    table = StepTable()
+    table.show(session.rollout, 2)
+    names = [name for name, _, _ in table.rows()]
+    assert {"policy.action_value", "policy.recurrent_state_h", "policy.recurrent_state_c"} <= set(names)
