@@ -209,3 +209,16 @@ def test_switching_to_an_algorithm_without_memory_turns_the_memory_off_and_says_
     assert "network.recurrent gru → none: DDPG takes no memory core" in changes
     kept, _ = switch_algorithm(config, "ppo", {})
     assert kept.network.recurrent == "gru"
+
+
+@pytest.mark.parametrize("network, words", [
+    ('encoder = "convnet"', "network.encoder: convnet reads images [C, H, W]; CartPole-v1 gives a vector [4]"),
+    ('recurrent = "lstm"\n[algorithm]\nname = "ddpg"', "network.recurrent: ddpg takes no memory core"),
+])
+def test_presets_validate_names_the_network_field_that_does_not_fit(tmp_path, capsys, network, words):
+    from tui_rl.cli import main
+
+    preset = tmp_path / "preset.toml"
+    preset.write_text(f'[env]\nid = "CartPole-v1"\n[network]\n{network}\n')
+    assert main(["presets", "validate", str(preset)]) == 2
+    assert words in capsys.readouterr().err
