@@ -222,3 +222,23 @@ def test_presets_validate_names_the_network_field_that_does_not_fit(tmp_path, ca
     preset.write_text(f'[env]\nid = "CartPole-v1"\n[network]\n{network}\n')
     assert main(["presets", "validate", str(preset)]) == 2
     assert words in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["sac", "ddpg", "td3"])
+def test_continuous_action_algorithms_train_on_a_convnet_encoder(name):
+    """Their actors and Q(s, a) critics read the ConvNet's features (here Pendulum's three numbers
+    as a one-channel 1x3 image, which a 1x1 conv reads)."""
+    from torchrl.envs import Compose, UnsqueezeTransform
+
+    config = apply_overrides(RunConfig(), [
+        "env.id=Pendulum-v1", "env.backend=gymnasium", f"algorithm.name={name}", "network.encoder=convnet",
+        "network.conv_channels=[8]", "network.conv_kernels=[1]", "network.conv_strides=[1]",
+        "network.hidden_sizes=[32]", "replay_buffer.batch_size=32", "replay_buffer.size=1000",
+    ])
+    env = make_env(config)
+    env.append_transform(Compose(UnsqueezeTransform(dim=-2, in_keys=["observation"]),
+                                 UnsqueezeTransform(dim=-3, in_keys=["observation"])))
+    algorithm, _, _ = train(config, env, frames=200)
+    assert any(isinstance(m, ConvNet) for m in algorithm.eval_policy.modules())
+    env.close()

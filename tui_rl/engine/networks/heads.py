@@ -65,8 +65,12 @@ def make_action_net(config: RunConfig, env: EnvBase, device, out_key: str) -> Te
     return TensorDictSequential(*trunk, head) if trunk else head
 
 
-def sampling_actor(config: RunConfig, env: EnvBase, device, key: str, width: int) -> ProbabilisticActor:
-    """Reads ``key``: Categorical over discrete actions, TanhNormal within the bounds otherwise."""
+def sampling_actor(
+    config: RunConfig, env: EnvBase, device, key: str, width: int, trunk: list[TensorDictModuleBase] = ()
+) -> ProbabilisticActor:
+    """Reads ``key`` (after ``trunk``, run inside it): Categorical over discrete actions, TanhNormal
+    within the bounds otherwise. The trunk goes inside the actor so the losses can ask it for its
+    distribution."""
     spec = env.action_spec_unbatched
     if spec.domain == "discrete":
         net = make_mlp(config.network, width, action_size(env), device)
@@ -78,7 +82,7 @@ def sampling_actor(config: RunConfig, env: EnvBase, device, key: str, width: int
         distribution = TanhNormal
         kwargs = {"low": spec.space.low.to(device), "high": spec.space.high.to(device)}
     return ProbabilisticActor(
-        module,
+        TensorDictSequential(*trunk, module) if trunk else module,
         in_keys=list(module.out_keys),
         spec=spec,
         distribution_class=distribution,
@@ -92,11 +96,10 @@ def value_head(config: RunConfig, device, key: str, width: int, in_keys: list[st
     return ValueOperator(make_mlp(config.network, width, 1, device), in_keys=in_keys or [key])
 
 
-def make_stochastic_actor(config: RunConfig, env: EnvBase, device) -> TensorDictModuleBase:
+def make_stochastic_actor(config: RunConfig, env: EnvBase, device) -> ProbabilisticActor:
     """A policy that samples actions (SAC's actor; the actor-critics use :func:`make_actor_critic`)."""
     trunk, key, width = make_trunk(config, env, device)
-    actor = sampling_actor(config, env, device, key, width)
-    return TensorDictSequential(*trunk, actor) if trunk else actor
+    return sampling_actor(config, env, device, key, width, trunk)
 
 
 def make_critic(config: RunConfig, env: EnvBase, device, with_action: bool = False) -> TensorDictModuleBase:
