@@ -55,7 +55,7 @@ def switch_algorithm(
     if any(field not in type(new).model_fields for field in type(old).model_fields):
         changes.append(f"{old.name.upper()}'s own values are kept for a switch back")
     update: dict[str, Any] = {"algorithm": new}
-    if config.network.recurrent != "none" and not new.supports_memory:
+    if config.network.has_memory and not new.supports_memory:
         update["network"] = config.network.model_copy(update={"recurrent": "none"})
         changes.append(f"network.recurrent {config.network.recurrent} → none: {name.upper()} takes no memory core")
     return config.model_copy(update=update), changes

@@ -112,6 +112,10 @@ class NetworkConfig(Section):
         "relu", description="Activation between hidden layers"
     )
 
+    @property
+    def has_memory(self) -> bool:
+        return self.recurrent != "none"
+
     @model_validator(mode="after")
     def _one_kernel_and_stride_per_layer(self) -> NetworkConfig:
         layers = len(self.conv_channels)
@@ -256,7 +260,7 @@ class RunConfig(Section):
 
     @model_validator(mode="after")
     def _memory_fits_the_algorithm(self) -> RunConfig:
-        if self.network.recurrent != "none" and not self.algorithm.supports_memory:
+        if self.network.has_memory and not self.algorithm.supports_memory:
             fitting = ", ".join(name for name, cls in ALGORITHMS.items() if cls.supports_memory)
             raise FieldValueError(
                 "network.recurrent",

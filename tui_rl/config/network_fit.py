@@ -92,7 +92,7 @@ def describe_network(network: NetworkConfig, observation: Sequence[int]) -> str:
         shapes = conv_shapes(network, observation)
         parts.append("conv " + " -> ".join("x".join(map(str, s)) for s in shapes[1:]))
         parts.append(str(encoder_width(network, observation)))
-    if network.recurrent != "none":
+    if network.has_memory:
         parts.append(f"{network.recurrent} {network.recurrent_size}")
     parts.append(f"heads {list(network.hidden_sizes)}")
     return " -> ".join(parts)

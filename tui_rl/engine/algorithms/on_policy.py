@@ -40,10 +40,11 @@ class OnPolicyAlgorithm(Algorithm):
         )
 
     def setup(self) -> None:
-        # gamma and lmbda are live: apply_hparams sets them
-        # A memory core cannot run under vmap (GAE's batched call of the critic on now and next)
-        memory = self.config.network.recurrent != "none"
-        self.value_estimator = GAE(gamma=0.99, lmbda=0.95, value_network=self.critic, deactivate_vmap=memory)
+        # gamma and lmbda are live: apply_hparams sets them. A memory core cannot run under vmap
+        # (GAE's batched call of the critic on now and next).
+        self.value_estimator = GAE(
+            gamma=0.99, lmbda=0.95, value_network=self.critic, deactivate_vmap=self.config.network.has_memory
+        )
 
     def passes(self, batch_frames: int) -> tuple[int, int]:
         """(epochs, minibatch size) for a batch of ``batch_frames`` transitions."""
@@ -54,7 +55,7 @@ class OnPolicyAlgorithm(Algorithm):
             # advantages over the batch's time dim, before it is cut; a memory core reads each
             # step's stored state here
             self.value_estimator(batch)
-        if self.config.network.recurrent != "none":
+        if self.config.network.has_memory:
             return self.learn(self.sequences(batch), frames)
         data = batch.reshape(-1)
         epochs, minibatch_size = self.passes(data.numel())
@@ -77,7 +78,7 @@ class OnPolicyAlgorithm(Algorithm):
             yield from (runs[i] for i in torch.randperm(len(runs)).tolist())
 
     def losses(self, minibatch: TensorDictBase) -> TensorDictBase:
-        with sequence_mode(self.config.network.recurrent != "none"):
+        with sequence_mode(self.config.network.has_memory):
             return self.loss_module(minibatch)
 
     def live_settings(self) -> dict[str, Callable[[Any], None]]:

@@ -45,7 +45,7 @@ def make_trunk(config: RunConfig, env: EnvBase, device) -> tuple[list[TensorDict
 
 def shares_trunk(config: RunConfig) -> bool:
     """Whether actor and critic share the encoder and memory (images, or a memory core)."""
-    return config.network.encoder != "mlp" or config.network.recurrent != "none"
+    return config.network.encoder != "mlp" or config.network.has_memory
 
 
 def make_q_actor(config: RunConfig, env: EnvBase, device) -> QValueActor:

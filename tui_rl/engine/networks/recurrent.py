@@ -28,7 +28,7 @@ STATE_KEYS: dict[str, tuple[str, ...]] = {
 
 def make_memory(network: NetworkConfig, in_key: str, input_size: int, device) -> LSTMModule | GRUModule | None:
     """The configured LSTM / GRU reading ``in_key``, or None without memory."""
-    if network.recurrent == "none":
+    if not network.has_memory:
         return None
     states = STATE_KEYS[network.recurrent]
     module_class = LSTMModule if network.recurrent == "lstm" else GRUModule
