@@ -62,6 +62,13 @@ def test_learning_on_a_sequence_computes_what_the_policy_computed_step_by_step()
     with torch.no_grad(), sequence_mode(True):
         replayed = policy(batch.select(*policy.in_keys).clone())
     assert torch.allclose(replayed["action_value"], batch["action_value"], atol=1e-5)
+    # A slice from the middle of an episode across the next one's start: the core starts from the
+    # state stored with the slice's first step, and from zeros at the episode start.
+    second_episode = int(batch["is_init"].squeeze(-1).nonzero()[1])
+    window = slice(second_episode - 3, second_episode + 5)
+    with torch.no_grad(), sequence_mode(True):
+        replayed = policy(batch[window].select(*policy.in_keys).clone())
+    assert torch.allclose(replayed["action_value"], batch[window]["action_value"], atol=1e-5)
 
 
 def test_drqn_samples_sequences_of_one_trajectory_with_torchrl_slice_sampler():
