@@ -79,6 +79,14 @@ class EnvFamily:
             return f"{self.title} envs need {exc.name or self.module}: {self.install_line}"
         return None
 
+    def ensure_registered(self) -> None:
+        """Register the family's ids unless Gymnasium knows them already (MinAtar warns when
+        they are registered twice)."""
+        import gymnasium
+
+        if self.register is not None and not any(i.startswith(self.prefixes) for i in gymnasium.registry):
+            self.register()
+
     def owns(self, env_id: str, entry_point: str | None = None) -> bool:
         return env_id.startswith(self.prefixes) if self.prefixes else (
             entry_point is not None and entry_point.startswith(self.entry_points)
@@ -123,8 +131,8 @@ def require_family(env_id: str) -> str | None:
     if family is None:
         return None
     reason = family.missing()
-    if reason is None and family.register is not None:
-        family.register()
+    if reason is None:
+        family.ensure_registered()
     return reason
 
 
@@ -135,8 +143,8 @@ def register_installed() -> dict[str, str]:
         reason = family.missing()
         if reason is not None:
             missing[family.name] = reason
-        elif family.register is not None:
-            family.register()
+        else:
+            family.ensure_registered()
     return missing
 
 

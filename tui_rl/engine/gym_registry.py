@@ -61,5 +61,6 @@ def registered_env_groups() -> list[EnvGroup]:
     families = [groups.pop(name) for name in FAMILIES]
     others = [groups[name] for name in sorted(groups)]
     for group in families + others:
-        group.ids.sort()
+        # ids a missing family registered earlier in this process cannot be made any more
+        group.ids = [] if group.missing else sorted(group.ids)
     return [group for group in families + others if group.ids or group.missing]
