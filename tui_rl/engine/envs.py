@@ -15,6 +15,7 @@ from torchrl.envs import EnvBase, GymWrapper, InitTracker, RewardSum, StepCounte
 
 from tui_rl.config.models import RunConfig
 from tui_rl.config.errors import ConfigError
+from tui_rl.engine.batched_envs import env_backend, make_batched_env
 from tui_rl.engine.env_families import require_family
 from tui_rl.engine.transforms import build_transform, drives_env, prepare_transform
 
@@ -108,7 +109,8 @@ def make_env(
     num_envs: int | None = None,
     render: bool = False,
 ) -> TransformedEnv:
-    """The run's env: Gymnasium env -> GymWrapper -> the config's transforms, with the bookkeeping.
+    """The run's env: Gymnasium env -> GymWrapper (or tui-rl's batched torch env, by
+    ``env.backend``) -> the config's transforms, with the bookkeeping.
 
     The bookkeeping transforms (RewardSum into ``episode_reward``, StepCounter into ``step_count``,
     InitTracker for OU noise) are added unless the user's stack has them. They go first, so the
@@ -118,12 +120,19 @@ def make_env(
     The env is seeded with ``config.env.seed``.
     """
     num_envs = num_envs or config.env.num_envs
-    gym_env = make_gym_env(config, num_envs, render)
     try:
-        wrapped = GymWrapper(gym_env, device=device, categorical_action_encoding=True)
-    except Exception as exc:
-        gym_env.close()
-        raise EnvError.at("env.id", f"TorchRL cannot wrap {config.env.id!r}: {exc}") from None
+        backend = env_backend(config.env)
+    except ConfigError as exc:  # an EnvError, so preflight keeps the field it names
+        raise EnvError(str(exc), exc.errors) from None
+    if backend == "torch":
+        wrapped = make_batched_env(config.env, num_envs, device)
+    else:
+        gym_env = make_gym_env(config, num_envs, render)
+        try:
+            wrapped = GymWrapper(gym_env, device=device, categorical_action_encoding=True)
+        except Exception as exc:
+            gym_env.close()
+            raise EnvError.at("env.id", f"TorchRL cannot wrap {config.env.id!r}: {exc}") from None
     # Batched gym envs come back already wrapped in a TransformedEnv (TorchRL's vector-env transform).
     env = wrapped if isinstance(wrapped, TransformedEnv) else TransformedEnv(wrapped)
 
