@@ -35,22 +35,3 @@ def test_standard_stack_gives_uint8_stacks_of_four_grey_84x84_frames():
     assert torch.equal(frames[6, :3], frames[5, 1:])
     assert torch.equal(rollout["observation"][6], frames[5])
     env.close()
-
-
-def assert_end_of_life_flags_each_life_lost():
-    needs("ale_py", "atari")
-    torch.manual_seed(0)  # random actions
-    env = make_env(atari_config("ALE/Breakout-v5", seed=1))
-    rollout = env.rollout(400, break_when_any_done=False)
-    env.close()
-    lost = rollout["next", "lives"] < rollout["lives"]
-    assert lost.any(), "random play loses a Breakout ball within 400 steps"
-    done = rollout["next", "done"].squeeze(-1)
-    assert torch.equal(rollout["next", "end-of-life"].squeeze(-1), lost | done)
-    assert not done[lost].all(), "a life lost is not the end of the game"
-    # rewards are clipped, the episode return is not: Breakout's bricks are worth 1, 4 and 7
-    assert rollout["next", "reward"].abs().max() <= 1
-
-
-def test_end_of_life_flags_each_life_lost():
-    assert_end_of_life_flags_each_life_lost()

@@ -6,7 +6,9 @@ import pytest
 import torch
 from gymnasium.wrappers import DtypeObservation
 
+from conftest import needs
 from tui_rl.config import ConfigError, TransformConfig, validate
+from tui_rl.engine.env_families import FAMILIES
 from tui_rl.engine.envs import make_env
 from tui_rl.engine.transforms import TRANSFORMS, build_transform, check_params, check_transforms
 
@@ -147,9 +149,21 @@ def noop_reset(out, plain):
 
 
 def end_of_life(out, plain):
-    from test_atari import assert_end_of_life_flags_each_life_lost
-
-    assert_end_of_life_flags_each_life_lost()
+    """Needs an Atari game with lives: Breakout with the standard stack, at random."""
+    needs("ale_py", "atari")
+    torch.manual_seed(0)  # random actions
+    family = FAMILIES["atari"]
+    env = make_env(validate({"env": {"id": "ALE/Breakout-v5", "kwargs": family.kwargs, "seed": 1},
+                             "transforms": list(family.transforms)}))
+    rollout = env.rollout(400, break_when_any_done=False)
+    env.close()
+    lost = rollout["next", "lives"] < rollout["lives"]
+    assert lost.any(), "random play loses a Breakout ball within 400 steps"
+    done = rollout["next", "done"].squeeze(-1)
+    assert torch.equal(rollout["next", "end-of-life"].squeeze(-1), lost | done)
+    assert not done[lost].all(), "a life lost is not the end of the game"
+    # rewards are clipped (Breakout's bricks are worth 1, 4 and 7), the episode return is not
+    assert rollout["next", "reward"].abs().max() <= 1
 
 
 def rename(out, plain):
@@ -214,7 +228,7 @@ EFFECTS = {
     "RewardClipping": ("Pendulum-v1", {"clamp_min": -1.0, "clamp_max": 1.0}, reward_clipping),
     "VecNorm": ("Pendulum-v1", {}, vec_norm),
     "NoopResetEnv": ({"id": "Pendulum-v1", "max_episode_steps": 20}, {"noops": 5, "random": False}, noop_reset),
-    "EndOfLifeTransform": ("Pendulum-v1", {}, end_of_life),  # an Atari test: see test_atari.py
+    "EndOfLifeTransform": ("Pendulum-v1", {}, end_of_life),  # runs its own Atari game
     "RenameTransform": ("Pendulum-v1", {"in_keys": ["observation"], "out_keys": ["obs"]}, rename),
     "ToTensorImage": (IMAGE_ENV, {"in_keys": ["pixels"]}, to_tensor_image),
     "GrayScale": (IMAGE_ENV, {"in_keys": ["pixels"]}, grayscale, [AS_CHW]),

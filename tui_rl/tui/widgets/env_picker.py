@@ -90,13 +90,14 @@ class EnvPicker(Vertical):
         self.show_matches(self.query_one("#env-search", Input).value)
 
     def matches(self, query: str) -> list[tuple[EnvGroup, list[str]]]:
-        """Each group with its ids that contain ``query``; a missing family while its name or
-        title matches (so searching "atari" says how to get it)."""
+        """Each group with its ids that contain ``query``, or all of them when ``query`` names the
+        group ("atari", "mujoco"); a missing family when its name matches, to say how to get it."""
         needle = query.strip().lower()
         found = []
         for group in self.groups:
-            hits = [env_id for env_id in group.ids if needle in env_id.lower()]
-            if hits or (group.missing and (needle in group.title.lower() or needle in group.name)):
+            named = needle in group.title.lower() or needle in group.name
+            hits = group.ids if named else [env_id for env_id in group.ids if needle in env_id.lower()]
+            if hits or (group.missing and named):
                 found.append((group, hits))
         return found
 
