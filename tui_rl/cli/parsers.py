@@ -112,7 +112,7 @@ def command_parser() -> argparse.ArgumentParser:
         help="record episode 1 as a video in the run folder (metrics/videos/)",
     )
     evaluate.add_argument(
-        "--format", dest="video_format", choices=VIDEO_FORMATS, default="mp4",
+        "--format", dest="video_format", choices=VIDEO_FORMATS,
         help="the video's format with --record (default: mp4; it needs pip install 'tui-rl[video]')",
     )
     runs_dir_option(evaluate)
