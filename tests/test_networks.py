@@ -242,3 +242,28 @@ def test_continuous_action_algorithms_train_on_a_convnet_encoder(name):
     algorithm, _, _ = train(config, env, frames=200)
     assert any(isinstance(m, ConvNet) for m in algorithm.eval_policy.modules())
     env.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm", ["dqn", "ppo"])
+def test_nature_convnet_trains_on_atari_frames_kept_as_uint8(algorithm):
+    """Pong with the Atari family's standard preprocessing: four 84x84 uint8 frames, scaled inside
+    the network, so replay keeps them as uint8."""
+    from tui_rl.config import edit
+    from tui_rl.engine.env_families import env_switch_edits
+
+    needs("ale_py", "atari")
+    config = edit(RunConfig(), env_switch_edits(RunConfig(), "ALE/Pong-v5"))
+    config = apply_overrides(config, [
+        f"algorithm.name={algorithm}", "network.encoder=convnet", "network.hidden_sizes=[64]",
+        "replay_buffer.size=1000", "replay_buffer.batch_size=32", "algorithm.epochs=1" if algorithm == "ppo"
+        else "algorithm.updates_per_batch=1",
+    ])
+    check_buildable(config)
+    env = make_env(config)
+    assert env.observation_spec["observation"].shape[-3:] == (4, 84, 84)
+    algorithm, _, batch = train(config, env, frames=200)
+    assert batch["observation"].dtype == torch.uint8
+    if algorithm.replay_buffer is not None:
+        assert algorithm.replay_buffer.sample(8)["observation"].dtype == torch.uint8
+    env.close()
