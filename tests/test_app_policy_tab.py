@@ -79,5 +79,6 @@ async def test_memory_with_an_algorithm_that_has_none_is_refused_as_you_choose_i
         await until(pilot, lambda: app.config.algorithm.name == "ddpg", what="the switch to DDPG")
         await choose(pilot, "network.recurrent", "gru")
         await until(pilot, lambda: app.screen.invalid_fields == ["network.recurrent"], what="the refusal")
-        assert "ddpg takes no memory core: choose none, or an algorithm that does: dqn, ppo, a2c" in words_on_screen(app)
+        note = app.screen.query_one("#field-network-recurrent").parent.query_one(".field-note")
+        assert "✗ ddpg takes no memory core: choose none, or an algorithm that does: dqn, ppo, a2c" in str(note.render())
         assert app.config.network.recurrent == "none"
