@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import screen_text, settle, until, words_on_screen
+from conftest import settle, until, words_on_screen
 from textual.message import Message
 from textual.widgets import Select
 
@@ -13,7 +13,6 @@ from tui_rl.tui import app as app_module
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.widgets.hparam_form import FieldForm, field_spec
 
-SMALL = (80, 24)
 WIDE = (160, 50)
 
 
