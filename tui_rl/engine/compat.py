@@ -70,5 +70,16 @@ def target_source_pairs(updater) -> tuple[list[torch.Tensor], list[torch.Tensor]
 
 
 def gym_env_of(env: Any) -> Any:
-    """The Gymnasium env under TorchRL's GymWrapper and transforms (its private ``_env``)."""
-    return env.base_env._env
+    """The Gymnasium env under TorchRL's GymWrapper and transforms (its private ``_env``), or the
+    one a batched torch env draws its frames with."""
+    base = env.base_env
+    return base.gym_renderer if hasattr(type(base), "gym_renderer") else base._env
+
+
+def unchecked_tensordict(source: dict[str, torch.Tensor], batch_size: torch.Size, device: torch.device) -> Any:
+    """A TensorDict of ``source`` built without validating each entry's shape and device (its private
+    ``_new_unsafe``): the batched envs build two every step from tensors they made the right shape,
+    and the checks cost as much as a whole CartPole step of 1024 copies."""
+    from tensordict import TensorDict
+
+    return TensorDict._new_unsafe(source, batch_size=batch_size, device=device)
