@@ -1,5 +1,5 @@
 """TD3 in the app: the Policy tab's picker offers it for continuous actions (the picker derives
-from the registry), and choosing it by keys brings its own hyperparameters into the form."""
+from the registry), and choosing it brings its own hyperparameters into the form."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from tui_rl.tui.app import TuiRlApp
 SMALL = (80, 24)
 
 
-async def test_td3_is_offered_on_pendulum_and_picked_by_keys_with_its_fields():
+async def test_td3_is_offered_on_pendulum_and_picked_with_its_fields():
     app = TuiRlApp()
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
@@ -24,7 +24,7 @@ async def test_td3_is_offered_on_pendulum_and_picked_by_keys_with_its_fields():
         await pilot.press("escape", "right_square_bracket", "right_square_bracket")  # the Policy tab
         await until(pilot, lambda: getattr(app.focused, "id", None) == "algorithm-set")
         assert "TD3 Twin Delayed DDPG" in words_on_screen(app)
-        await pilot.press("down", "enter")  # the next after DDPG
+        await pilot.click("#algorithm-td3")
         await until(pilot, lambda: app.config.algorithm.name == "td3", what="the switch to TD3")
         assert app.config.algorithm.gamma == 0.98  # DDPG's tuned value carried over
         await pilot.press("right_square_bracket")  # the hyperparameters
