@@ -9,9 +9,10 @@ from tui_rl.cli.app import cmd_attach
 from tui_rl.cli.evaluate import cmd_eval
 from tui_rl.cli.presets import cmd_presets
 from tui_rl.cli.runs import cmd_runs
+from tui_rl.cli.search import cmd_search
 from tui_rl.cli.train import cmd_train
 
-SUBCOMMANDS = ("train", "presets", "runs", "attach", "eval")
+SUBCOMMANDS = ("train", "presets", "runs", "attach", "eval", "search")
 RUN_HELP = "a run's name (in --runs-dir) or its folder"
 
 
@@ -90,4 +91,30 @@ def command_parser() -> argparse.ArgumentParser:
     )
     runs_dir_option(evaluate)
     evaluate.set_defaults(handler=cmd_eval)
+    search_parser(sub)
     return parser
+
+
+def search_parser(sub: argparse._SubParsersAction) -> None:
+    search = sub.add_parser("search", help="tune hyperparameters with Optuna; each trial is a run")
+    search.add_argument("target", nargs="?", help="a preset name or a preset TOML file")
+    search.add_argument("--trials", type=int, required=True, metavar="N", help="trials the study should hold")
+    search.add_argument(
+        "--param", dest="params", action="append", default=[], metavar="PATH=KIND(ARGS)",
+        help="a field to vary: loguniform(a,b), uniform(a,b), int(a,b), intlog(a,b) or choice(v1,v2,...), "
+        "such as optim.lr=loguniform(1e-4,1e-2) (repeatable; default: RL Zoo's space for the algorithm)",
+    )
+    search.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="a fixed config value for every trial, such as eval.episodes=5 (repeatable)",
+    )
+    search.add_argument("--frames", type=int, help="frame budget of each trial (collector.total_frames)")
+    search.add_argument("--evals", type=int, help="evaluations per trial, reported to the pruner (default: 10)")
+    search.add_argument("--seeds", type=int, help="seeds per trial; its value is their mean return (default: 1)")
+    search.add_argument("--workers", type=int, default=1, help="worker processes on the study (default: 1)")
+    search.add_argument("--study", help="the study's name (default: the preset's name); an existing one resumes")
+    search.add_argument("--startup", type=int, help="random trials before TPE, and before pruning (default: 5)")
+    search.add_argument("--pruner", choices=("median", "none"), help="prune on evaluation returns (default: median)")
+    search.add_argument("--seed", type=int, help="the sampler's seed")
+    runs_dir_option(search)
+    search.set_defaults(handler=cmd_search)
