@@ -10,6 +10,7 @@ settings (preset, space, budget) are stored in it: run the same command again, o
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import signal
 import subprocess
 import sys
@@ -28,6 +29,8 @@ DEFAULTS: dict[str, Any] = {"overrides": [], "frames": None, "evals": 10, "seeds
 
 def cmd_search(args: argparse.Namespace) -> int:
     quiet_torchrl()
+    if importlib.util.find_spec("optuna") is None:
+        raise UsageError("search needs Optuna: pip install 'tui-rl[optuna]'")
     for option in ("trials", "frames", "evals", "seeds", "workers"):
         value = getattr(args, option)
         if value is not None and value < 1:

@@ -13,6 +13,7 @@ Torch-free: the app reads studies from a thread worker.
 
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import socket
@@ -43,8 +44,12 @@ def study_db(runs_dir: Path) -> Path:
 
 
 def storage(runs_dir: Path) -> optuna.storages.RDBStorage:
-    url = f"sqlite:///{study_db(runs_dir).resolve()}"
-    return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": LOCK_TIMEOUT_S}})
+    path = study_db(runs_dir).resolve()
+    # Optuna makes the tables of a new file without a lock: two workers starting at once on a new
+    # runs folder would both try (an IntegrityError), so the first one does it while holding this.
+    with open(path.with_name(f".{path.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return optuna.storages.RDBStorage(f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": LOCK_TIMEOUT_S}})
 
 
 def study_names(runs_dir: Path) -> list[str]:
