@@ -54,14 +54,20 @@ def study(runs_dir: Path, name: str):
     return open_study(runs_dir, name)
 
 
-def states(runs_dir: Path, name: str) -> dict[int, str]:
-    """Trial number -> state; none while the study is not made yet."""
+def trials_so_far(runs_dir: Path, name: str) -> list:
+    """The study's trials; none while the study is not made yet."""
     if not runs_dir.joinpath("studies.db").exists():
-        return {}
+        return []
     try:
-        return {t.number: t.state.name for t in study(runs_dir, name).get_trials(deepcopy=False)}
+        return study(runs_dir, name).get_trials()
     except KeyError:
-        return {}
+        return []
+
+
+def training_after_a_completed_trial(runs_dir: Path, name: str) -> bool:
+    trials = trials_so_far(runs_dir, name)
+    return any(t.state.name == "COMPLETE" for t in trials) and any(
+        t.state.name == "RUNNING" and "runs" in t.user_attrs for t in trials)
 
 
 # ---- the space ------------------------------------------------------------------------------------
@@ -145,8 +151,8 @@ def test_a_killed_search_resumes_keeping_its_completed_trials(runs_dir):
             "--study", "crash")
     process = search(*args, runs_dir=runs_dir, popen=True)
     try:
-        wait_until(lambda: sorted(states(runs_dir, "crash").values())[:2] == ["COMPLETE", "RUNNING"],
-                   what="a trial completed and the next one running")
+        wait_until(lambda: training_after_a_completed_trial(runs_dir, "crash"),
+                   what="a trial completed and the next one training")
     finally:
         process.send_signal(signal.SIGKILL)  # no handler, no finally: the trial is left RUNNING
         process.communicate()

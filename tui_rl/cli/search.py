@@ -137,7 +137,7 @@ def say(line: str) -> None:
 
 
 def report(study: Any) -> None:
-    from tui_rl.engine.search_study import trial_rows
+    from tui_rl.engine.search_view import trial_rows
 
     rows = trial_rows(study)
     states = {state: sum(r.state == state for r in rows) for state in ("complete", "pruned", "fail")}

@@ -8,7 +8,7 @@ worker to look fails it (its process is gone on this host, or its heartbeat stop
 its parameters again, so a search survives a crash and resumes. Requests travel as the study's
 user attributes, which Optuna never caches, so a worker sees them within a poll.
 
-Torch-free: the app reads studies from a thread worker.
+Torch-free: the app reads studies from a thread worker (see ``search_view.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import math
 import os
 import socket
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -144,65 +143,3 @@ def fail_stale_trials(study: optuna.Study) -> list[int]:
 
 def counted_trials(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=COUNTED))
-
-
-# ---- what the app and the CLI show ---------------------------------------------------------------------
-
-
-@dataclass
-class TrialRow:
-    """One trial as a row: state, parameters, result, how far it trained, where it was pruned."""
-
-    number: int
-    state: str
-    params: dict[str, Any]
-    value: float | None
-    best: float | None
-    frames: int | None
-    pruned_at: int | None
-    runs: list[str] = field(default_factory=list)
-    curve: list[tuple[int, float]] = field(default_factory=list)
-    reason: str = ""
-
-
-def trial_rows(study: optuna.Study) -> list[TrialRow]:
-    rows = []
-    for trial in study.get_trials(deepcopy=False):
-        curve = sorted(trial.intermediate_values.items())
-        values = [v for _, v in curve if math.isfinite(v)]
-        attrs = trial.user_attrs
-        rows.append(TrialRow(
-            number=trial.number,
-            state=trial.state.name.lower(),
-            params=dict(trial.params),
-            value=trial.value if trial.state == TrialState.COMPLETE else None,
-            best=max(values) if values else None,
-            frames=attrs.get("frames"),
-            pruned_at=attrs.get("pruned_at"),
-            runs=list(attrs.get("runs", [])),
-            curve=curve,
-            reason=str(attrs.get("reason", "")),
-        ))
-    return rows
-
-
-def best_so_far(rows: list[TrialRow]) -> list[tuple[int, float]]:
-    """(trial number, best value of the completed trials up to it), for the best-so-far curve."""
-    best, points = -math.inf, []
-    for row in sorted(rows, key=lambda r: r.number):
-        if row.value is not None and math.isfinite(row.value):
-            best = max(best, row.value)
-            points.append((row.number, best))
-    return points
-
-
-def importances(study: optuna.Study) -> dict[str, float]:
-    """Optuna's parameter importance (fANOVA) over the completed trials; empty until it can tell."""
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    varied = {name for t in complete for name in t.params if len({str(u.params.get(name)) for u in complete}) > 1}
-    if len(complete) < 2 or not varied:
-        return {}
-    try:
-        return optuna.importance.get_param_importances(study, params=sorted(varied))
-    except (ValueError, RuntimeError):  # parameters that never vary together, a single value
-        return {}
