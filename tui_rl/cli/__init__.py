@@ -7,6 +7,7 @@
     tui-rl runs [--json] / tui-rl runs show RUN [--json]
     tui-rl attach RUN                 open the app on a run
     tui-rl eval RUN --episodes N      evaluate a run's policy
+    tui-rl search PRESET --trials N   tune hyperparameters with Optuna (each trial a run)
 
 Exit codes: 0 done; 1 the run (or an evaluation) failed, the reason is printed; 2 bad config or
 arguments, or a run folder that cannot be read (the message names the field or the file). Torch is
@@ -14,7 +15,7 @@ imported only by commands that train, evaluate or check a config, so ``--help`` 
 answer at once.
 
 One module per command: ``entry`` (dispatch and exit codes), ``parsers``, ``app``, ``train``,
-``progress`` (the headless progress bar), ``runs``, ``presets``, ``evaluate``.
+``progress`` (the headless progress bar), ``runs``, ``presets``, ``evaluate``, ``search``.
 """
 
 from tui_rl.cli.entry import main

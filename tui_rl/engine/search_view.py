@@ -15,7 +15,7 @@ import optuna
 from optuna.trial import TrialState
 
 from tui_rl.engine import search_study
-from tui_rl.engine.runfolder import RunFolderError, read_metrics
+from tui_rl.engine.runfolder import RunFolderError, read_metrics, read_summary
 
 #: the training metric drawn for running trials
 LIVE_METRIC = "episode_return"
@@ -61,18 +61,28 @@ class StudyView:
         return found
 
 
-def load_view(runs_dir: Path, name: str) -> StudyView:
+def load_view(runs_dir: Path, name: str, previous: StudyView | None = None) -> StudyView:
+    """The study ``name`` now; the importances of ``previous`` are reused while no trial completed
+    since (fANOVA fits a forest: not on every refresh)."""
     study = search_study.open_study(runs_dir, name)
     rows = trial_rows(study)
     live = {}
     for row in rows:
         if row.state == "running" and row.runs:
+            run_dir = Path(runs_dir) / row.runs[-1]
             try:
-                live[row.number] = read_metrics(Path(runs_dir) / row.runs[-1]).get(LIVE_METRIC, [])
+                live[row.number] = read_metrics(run_dir).get(LIVE_METRIC, [])
+                row.frames = (row.frames or 0) + read_summary(run_dir).frames
             except (OSError, RunFolderError):
                 live[row.number] = []
-    return StudyView(name, rows, search_study.settings_of(study), importances(study),
+    same = previous is not None and previous.name == name and completed(previous.rows) == completed(rows)
+    return StudyView(name, rows, search_study.settings_of(study),
+                     previous.importances if same and previous else importances(study),
                      search_study.stop_requested(study), live)
+
+
+def completed(rows: list[TrialRow]) -> list[int]:
+    return [row.number for row in rows if row.state == "complete"]
 
 
 def trial_rows(study: optuna.Study) -> list[TrialRow]:

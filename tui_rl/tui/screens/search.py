@@ -89,7 +89,7 @@ class SearchScreen(Screen):
 
             names = study_names(self.runs_dir)
             name = self.study if self.study in names else (names[0] if names else None)
-            view = load_view(self.runs_dir, name) if name else None
+            view = load_view(self.runs_dir, name, self.view) if name else None
         except ImportError:
             self.app.call_from_thread(self.say, "Search needs Optuna: pip install 'tui-rl[optuna]'")
             return
