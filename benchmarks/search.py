@@ -1,6 +1,6 @@
 """A 12-trial hyperparameter search on cartpole-ppo: tui-rl beside RL Zoo's ``--optimize``.
 
-    python benchmarks/search.py [--trials 12] [--frames 10000] [--evals 5] [--zoo-python PATH]
+    python benchmarks/search.py [--trials 12] [--frames 5000] [--evals 5] [--zoo-python PATH]
 
 Both sides get the same budget: the same number of trials, frames per trial, evaluations per
 trial (reported to a median pruner), evaluation episodes, random startup trials before TPE, and
@@ -82,7 +82,7 @@ def run_zoo(args: argparse.Namespace, python: str, folder: Path) -> tuple[float 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=12)
-    parser.add_argument("--frames", type=int, default=10_000, help="frames (timesteps) per trial")
+    parser.add_argument("--frames", type=int, default=5_000, help="frames (timesteps) per trial")
     parser.add_argument("--evals", type=int, default=5, help="evaluations per trial, for the pruner")
     parser.add_argument("--episodes", type=int, default=5, help="episodes per evaluation")
     parser.add_argument("--startup", type=int, default=5, help="random trials before TPE and pruning")

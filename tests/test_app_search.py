@@ -13,6 +13,7 @@ from test_search import TINY, needs
 
 from tui_rl.config import load_file
 from tui_rl.config.models import RunConfig
+from tui_rl.engine.runfolder import read_summary
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.messages import OpenRun
 from tui_rl.tui.screens.confirm import ConfirmScreen
@@ -23,12 +24,13 @@ SIZE = (100, 34)
 
 @pytest.fixture
 def searched(tmp_path):
-    """A runs folder holding a study of two finished trials and a third one RUNNING (asked for
-    here, as a live worker would, so the screen can prune it)."""
+    """A runs folder holding a study of two finished trials of two seeds each, and a third trial
+    RUNNING (asked for here, as a live worker would, so the screen can prune it)."""
     needs("optuna", "optuna")
     runs = tmp_path / "runs"
     result = subprocess.run(
-        [sys.executable, "-m", "tui_rl.cli", "search", "cartpole-ppo", "--trials", "2", *TINY, "--study", "demo",
+        [sys.executable, "-m", "tui_rl.cli", "search", "cartpole-ppo", "--trials", "2", *TINY, "--seeds", "2",
+         "--study", "demo",
          "--param", "optim.lr=loguniform(1e-4,1e-2)", "--param", "algorithm.epochs=choice(1,2)",
          "--runs-dir", str(runs)],
         capture_output=True, text=True, timeout=300,
@@ -46,6 +48,11 @@ def searched(tmp_path):
 @pytest.mark.slow
 async def test_a_user_watches_and_steers_a_search(searched, tmp_path, monkeypatch):
     runs, study, running = searched
+    first = study.trials[0]  # two seeds: two tagged runs, and the trial's value is their mean
+    assert first.user_attrs["runs"] == ["demo-t000-s0", "demo-t000-s1"]
+    seeds = [read_summary(runs / name) for name in first.user_attrs["runs"]]
+    assert [s.tags for s in seeds] == [{"study": "demo", "trial": 0}] * 2
+    assert first.value == pytest.approx(sum(s.last_eval for s in seeds) / 2)
     monkeypatch.chdir(tmp_path)
     app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=runs)
     posted = Posted()
@@ -88,5 +95,5 @@ async def test_a_user_watches_and_steers_a_search(searched, tmp_path, monkeypatc
         # enter opens the trial's run in Train
         await pilot.press("enter")
         await until(pilot, lambda: posted.of(OpenRun), what="the run to open")
-        assert posted.of(OpenRun)[0].run_dir.name == "demo-t000"
-        await until(pilot, lambda: app.current_run_dir is not None and app.current_run_dir.name == "demo-t000")
+        assert posted.of(OpenRun)[0].run_dir.name == "demo-t000-s0"
+        await until(pilot, lambda: app.current_run_dir is not None and app.current_run_dir.name == "demo-t000-s0")

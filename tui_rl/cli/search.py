@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tui_rl.cli.outcome import EXIT_OK, UsageError, quiet_torchrl
+from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, UsageError, quiet_torchrl
 from tui_rl.config import RunConfig, apply_overrides, load_preset
 from tui_rl.config.presets import name_problem
 
@@ -41,6 +41,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     signals = StopSignals({signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)",
                            signal.SIGHUP: "the terminal closed"})
+    from sqlalchemy.exc import SQLAlchemyError
+
     from tui_rl.engine import search_study
     from tui_rl.engine.run_record import make_runs_dir
     from tui_rl.engine.search import Worker
@@ -61,10 +63,15 @@ def cmd_search(args: argparse.Namespace) -> int:
     search_study.request_stop(study, False)  # a search stopped from the app goes on when asked to
     plan = make_plan(args, name, config, space, settings)
     helpers = [start_helper(args, name, k) for k in range(1, args.workers)]
-    Worker(plan, say, signals).run()
-    for helper in helpers:
-        helper.wait()
-    report(study)
+    try:
+        Worker(plan, say, signals).run()
+        report(study)
+    except SQLAlchemyError as exc:  # the database locked too long, its disk full or gone
+        print(f"tui-rl: the study database {search_study.study_db(args.runs_dir)}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        for helper in helpers:
+            helper.wait()
     return EXIT_OK
 
 
