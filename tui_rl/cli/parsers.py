@@ -7,12 +7,15 @@ from pathlib import Path
 
 from tui_rl.cli.app import cmd_attach
 from tui_rl.cli.evaluate import cmd_eval
+from tui_rl.cli.export import add_export_parser
 from tui_rl.cli.presets import cmd_presets
+from tui_rl.cli.serve import add_serve_parser
 from tui_rl.cli.runs import cmd_runs
-from tui_rl.cli.search import cmd_search
+from tui_rl.cli.search import add_search_parser
 from tui_rl.cli.train import cmd_train
+from tui_rl.engine.file_formats import VIDEO_FORMATS
 
-SUBCOMMANDS = ("train", "presets", "runs", "attach", "eval", "search")
+SUBCOMMANDS = ("train", "presets", "runs", "attach", "eval", "export", "serve", "search")
 RUN_HELP = "a run's name (in --runs-dir) or its folder"
 
 
@@ -22,10 +25,29 @@ def runs_dir_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def version_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", action="version", version=version_line(),
+                        help="print the versions of tui-rl, TorchRL and torch, and exit")
+
+
+def version_line() -> str:
+    """The installed versions, read from package metadata: nothing is imported for them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"tui-rl {of('tui-rl')} (torchrl {of('torchrl')}, torch {of('torch')})"
+
+
 def app_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tui-rl", description="Open the tui-rl app.")
     parser.add_argument("target", nargs="?", help="a preset name, a preset TOML file, or a run")
     runs_dir_option(parser)
+    version_option(parser)
     return parser
 
 
@@ -35,6 +57,7 @@ def command_parser() -> argparse.ArgumentParser:
         description="A terminal workbench for reinforcement learning on TorchRL. "
         "`tui-rl [PRESET|FILE|RUN]` opens the app.",
     )
+    version_option(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = sub.add_parser("train", help="train headless with a progress bar")
@@ -87,34 +110,16 @@ def command_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--record", action="store_true",
-        help="record episode 1 as a video (MP4, or a GIF without FFmpeg) in the run folder",
+        help="record episode 1 as a video in the run folder (metrics/videos/)",
+    )
+    evaluate.add_argument(
+        "--format", dest="video_format", choices=VIDEO_FORMATS,
+        help="the video's format with --record (default: mp4; it needs pip install 'tui-rl[video]')",
     )
     runs_dir_option(evaluate)
     evaluate.set_defaults(handler=cmd_eval)
-    search_parser(sub)
+
+    add_export_parser(sub, runs_dir_option, RUN_HELP)
+    add_serve_parser(sub, runs_dir_option)
+    add_search_parser(sub, runs_dir_option)
     return parser
-
-
-def search_parser(sub: argparse._SubParsersAction) -> None:
-    search = sub.add_parser("search", help="tune hyperparameters with Optuna; each trial is a run")
-    search.add_argument("target", nargs="?", help="a preset name or a preset TOML file")
-    search.add_argument("--trials", type=int, required=True, metavar="N", help="trials the study should hold")
-    search.add_argument(
-        "--param", dest="params", action="append", default=[], metavar="PATH=KIND(ARGS)",
-        help="a field to vary: loguniform(a,b), uniform(a,b), int(a,b), intlog(a,b) or choice(v1,v2,...), "
-        "such as optim.lr=loguniform(1e-4,1e-2) (repeatable; default: RL Zoo's space for the algorithm)",
-    )
-    search.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="a fixed config value for every trial, such as eval.episodes=5 (repeatable)",
-    )
-    search.add_argument("--frames", type=int, help="frame budget of each trial (collector.total_frames)")
-    search.add_argument("--evals", type=int, help="evaluations per trial, reported to the pruner (default: 10)")
-    search.add_argument("--seeds", type=int, help="seeds per trial; its value is their mean return (default: 1)")
-    search.add_argument("--workers", type=int, default=1, help="worker processes on the study (default: 1)")
-    search.add_argument("--study", help="the study's name (default: the preset's name); an existing one resumes")
-    search.add_argument("--startup", type=int, help="random trials before TPE, and before pruning (default: 5)")
-    search.add_argument("--pruner", choices=("median", "none"), help="prune on evaluation returns (default: median)")
-    search.add_argument("--seed", type=int, help="the sampler's seed")
-    runs_dir_option(search)
-    search.set_defaults(handler=cmd_search)

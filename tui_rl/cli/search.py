@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, UsageError, quiet_torchrl
 from tui_rl.config import RunConfig, apply_overrides, load_preset
@@ -154,3 +154,31 @@ def report(study: Any) -> None:
         best = max(done, key=lambda r: r.value)
         say(f"best: trial {best.number}, return {best.value:.1f}, runs {', '.join(best.runs)}")
         say("  " + " ".join(f"--set {k}={v}" for k, v in best.params.items()))
+
+
+def add_search_parser(
+    sub: argparse._SubParsersAction, runs_dir_option: Callable[[argparse.ArgumentParser], None]
+) -> None:
+    """The ``search`` subcommand and its arguments."""
+    search = sub.add_parser("search", help="tune hyperparameters with Optuna; each trial is a run")
+    search.add_argument("target", nargs="?", help="a preset name or a preset TOML file")
+    search.add_argument("--trials", type=int, required=True, metavar="N", help="trials the study should hold")
+    search.add_argument(
+        "--param", dest="params", action="append", default=[], metavar="PATH=KIND(ARGS)",
+        help="a field to vary: loguniform(a,b), uniform(a,b), int(a,b), intlog(a,b) or choice(v1,v2,...), "
+        "such as optim.lr=loguniform(1e-4,1e-2) (repeatable; default: RL Zoo's space for the algorithm)",
+    )
+    search.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="a fixed config value for every trial, such as eval.episodes=5 (repeatable)",
+    )
+    search.add_argument("--frames", type=int, help="frame budget of each trial (collector.total_frames)")
+    search.add_argument("--evals", type=int, help="evaluations per trial, reported to the pruner (default: 10)")
+    search.add_argument("--seeds", type=int, help="seeds per trial; its value is their mean return (default: 1)")
+    search.add_argument("--workers", type=int, default=1, help="worker processes on the study (default: 1)")
+    search.add_argument("--study", help="the study's name (default: the preset's name); an existing one resumes")
+    search.add_argument("--startup", type=int, help="random trials before TPE, and before pruning (default: 5)")
+    search.add_argument("--pruner", choices=("median", "none"), help="prune on evaluation returns (default: median)")
+    search.add_argument("--seed", type=int, help="the sampler's seed")
+    runs_dir_option(search)
+    search.set_defaults(handler=cmd_search)
