@@ -58,13 +58,11 @@ async def test_a_user_watches_and_steers_a_search(searched, tmp_path, monkeypatc
     posted = Posted()
     async with app.run_test(size=SIZE, message_hook=posted, notifications=True) as pilot:
         await pilot.press("5")
-        await until(pilot, lambda: "Study demo" in words_on_screen(app), what="the study")
-        words = words_on_screen(app)
-        assert "2 complete, 1 running" in words and "Best: trial" in words
-        table_text = screen_text(app)
-        for cell in ("state", "pruned at", "complete", "running", "lr=", "epochs="):
-            assert cell in table_text
-        assert "Best return so far" in table_text  # the curve's title, drawn by plotext
+        await until(pilot, lambda: "Study demo (1 of 1): 2 complete, 1 running" in words_on_screen(app),
+                    what="the study")
+        assert "Best: trial" in words_on_screen(app)
+        cells = ("state", "pruned at", "complete", "running", "lr=", "epochs=", "Best return so far")
+        await until(pilot, lambda: all(cell in screen_text(app) for cell in cells), what="the table and the curve")
 
         await pilot.press("v")
         await until(pilot, lambda: "Slice:" in screen_text(app), what="the slice view")

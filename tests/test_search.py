@@ -193,7 +193,7 @@ def test_two_processes_work_on_one_study(runs_dir):
     assert [p.returncode for p in processes] == [0, 0], outputs
     trials = study(runs_dir, "shared").get_trials()
     workers = {t.user_attrs["worker"] for t in trials}
-    assert len(workers) == 3, outputs
+    assert len(workers) >= 2, outputs  # three took part; a late one may find the budget spent
     # each worker counts the study's trials before asking for one: two asking at once make one more
     assert 6 <= sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) <= 8
     assert all(t.params["algorithm.gamma"] in (0.98, 0.99, 0.999) for t in trials)

@@ -109,7 +109,7 @@ class SearchScreen(Screen):
         self.study, self.view = view.name, view
         counts = ", ".join(f"{n} {state}" for state, n in sorted(view.counts().items()))
         best = max((r for r in view.rows if r.value is not None), key=lambda r: r.value, default=None)
-        line = f"Study {view.name} ({len(names)} in {self.runs_dir}): {counts or 'no trials yet'}"
+        line = f"Study {view.name} ({names.index(view.name) + 1} of {len(names)}): {counts or 'no trials yet'}"
         if best is not None:
             line += f". Best: trial {best.number}, return {best.value:.1f}"
         if view.stopping:
