@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import Posted, screen_text, toasts, until, words_on_screen
-from test_search import TINY, needs
+from conftest import Posted, needs, screen_text, toasts, until, words_on_screen
+from test_search import TINY
 
 from tui_rl.config import load_file
 from tui_rl.config.models import RunConfig

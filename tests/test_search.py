@@ -6,32 +6,18 @@ trial); the study is read back through Optuna's storage in the runs folder.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import wait_until
+from conftest import needs, wait_until
 
 from tui_rl.config import ConfigError, RunConfig, edit
 from tui_rl.config.algorithms import ALGORITHMS
 from tui_rl.engine.runfolder import read_summary
 from tui_rl.engine.search_space import build_space, default_space, parse_param
-
-
-def needs(name: str, extra: str):
-    """Skip without the extra; fail under CI (until the shared `needs` lands in conftest)."""
-    import importlib
-
-    try:
-        return importlib.import_module(name)
-    except ImportError as error:
-        message = f"{name} is missing ({error}); install it with pip install 'tui-rl[{extra}]'"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 #: a few hundred frames per trial, three evaluations of two episodes each
