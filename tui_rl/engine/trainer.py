@@ -220,6 +220,7 @@ class Trainer:
         values.update(episode_values)
         values["fps"] = batch.numel() / max(elapsed, 1e-9)
         values["lr"] = learning_rate(self.parts.algorithm.optimizers())
+        values.update(self.parts.scale_stats())
         self.latest_episode.add(batch)
         self.parts.loggers.log(values, frames)
         self.record.emit(Metrics(values))
