@@ -227,9 +227,10 @@ def build(config: RunConfig, env: EnvBase, policy: TensorDictModuleBase, device:
 
 def ray_init_config(address: str) -> dict[str, Any]:
     """``ray.init`` keywords: join ``address``, or start a small local instance when it is empty."""
+    quiet = {"log_to_driver": False}  # actors print their collectors whole; the trainer log needs none of it
     if address.strip():
-        return {"address": address.strip()}
-    return {"include_dashboard": False, "object_store_memory": LOCAL_RAY_OBJECT_STORE_BYTES}
+        return {"address": address.strip(), **quiet}
+    return {"include_dashboard": False, "object_store_memory": LOCAL_RAY_OBJECT_STORE_BYTES, **quiet}
 
 
 def exit_reason(proc: Any) -> str:
