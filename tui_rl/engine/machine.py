@@ -16,7 +16,7 @@ from pathlib import Path
 from tui_rl.config.models import ray_host_port
 
 #: how long a Ray address has to accept a connection
-RAY_CONNECT_TIMEOUT_S = 5.0
+RAY_CONNECT_TIMEOUT_S = 4.0
 #: where a Ray head started on this machine writes its address (Ray's own convention)
 RAY_CURRENT_CLUSTER = Path("/tmp/ray/ray_current_cluster")
 
@@ -56,7 +56,7 @@ def running_ray_address() -> str | None:
 
 def ray_unreachable(address: str) -> str | None:
     """Why the Ray cluster at ``address`` ('auto', host:port or ray://host:port) cannot be joined,
-    or None when it accepts a connection; answers within :data:`RAY_CONNECT_TIMEOUT_S`."""
+    or None when a gRPC server answers there; answers within twice :data:`RAY_CONNECT_TIMEOUT_S`."""
     if address == "auto":
         found = running_ray_address()
         if found is None:
@@ -67,11 +67,34 @@ def ray_unreachable(address: str) -> str | None:
         return f"{address!r} is not host:port or ray://host:port"
     try:
         with socket.create_connection(target, timeout=RAY_CONNECT_TIMEOUT_S):
-            return None
+            pass
     except socket.timeout:
         return f"no answer from {target[0]}:{target[1]} within {RAY_CONNECT_TIMEOUT_S:.0f} s"
     except OSError as exc:
         return exc.strerror or str(exc)
+    return grpc_unanswered(target, client=address.startswith("ray://"))
+
+
+def grpc_unanswered(target: tuple[str, int], client: bool) -> str | None:
+    """Why no Ray server answers at ``target``: a port that accepts connections may belong to
+    anything (or to a proxy), so one of Ray's own gRPC calls is made, with an empty request: the
+    GCS's liveness check, or the Ray Client server's cluster info for ``ray://``."""
+    import grpc  # installed with ray
+
+    where = f"{target[0]}:{target[1]}"
+    method = "/ray.rpc.RayletDriver/ClusterInfo" if client else "/ray.rpc.NodeInfoGcsService/CheckAlive"
+    channel = grpc.insecure_channel(where)
+    try:
+        channel.unary_unary(method)(b"", timeout=RAY_CONNECT_TIMEOUT_S)
+    except grpc.RpcError as exc:
+        code, details = exc.code(), exc.details() or ""
+        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            return f"no Ray server answered at {where} within {RAY_CONNECT_TIMEOUT_S:.0f} s ({details})"
+        if code == grpc.StatusCode.UNIMPLEMENTED:
+            return f"{where} answers, but not as a Ray server ({details})"
+    finally:
+        channel.close()
+    return None
 
 
 def describe(ray_address: str) -> str:
