@@ -25,6 +25,7 @@ from tensordict.nn import TensorDictModuleBase
 from torchrl.collectors import Collector, MultiAsyncCollector, MultiSyncCollector
 from torchrl.data import Unbounded
 from torchrl.envs import EnvBase, TensorDictPrimer
+from torchrl.weight_update import SharedMemWeightSyncScheme
 
 from tui_rl.config import RunConfig
 from tui_rl.config.models import MAX_SEED
@@ -41,6 +42,10 @@ RAY_STATS_TIMEOUT_S = 2.0
 ENDLESS = 2**62
 #: what a local Ray instance started for a run may take (the object store holds only batches)
 LOCAL_RAY_OBJECT_STORE_BYTES = 100 * 1024**2
+
+
+#: what a run that lost a worker says of its checkpoints (the trainer fails it; nothing is removed)
+KEPT = "the run stopped with its last checkpoint kept"
 
 
 class WorkerLost(TrainingFailed):
@@ -96,19 +101,22 @@ class Collection:
             except StopIteration:
                 return
             except Exception as exc:
-                lost = self.lost_worker(exc)
-                if lost is None:
-                    raise
-                raise lost from None
+                raise self.lost_worker(exc) or exc from None
             batch = self.shaped(batch)
             self.tally.add(batch)
             yield batch
             # resumed by the trainer's next(): its update is done, so the workers get its weights
-            self.push_weights()
+            try:
+                self.push_weights()
+            except Exception as exc:
+                raise self.lost_worker(exc) or exc from None
 
     def push_weights(self) -> None:
         if self.backend == "single":
             return  # the collector runs the learner's own modules
+        for index, alive, reason in self.liveness():
+            if not alive:  # a push to a dead worker process would wait for it forever
+                raise self.lost(index, reason)
         self.collector.update_policy_weights_()
         self.version += 1
 
@@ -147,15 +155,19 @@ class Collection:
 
     def lost_worker(self, exc: Exception) -> WorkerLost | None:
         """The dead worker behind a collection error, or None when all are alive."""
-        kept = "the run stopped with its last checkpoint kept"
+        if isinstance(exc, WorkerLost):
+            return exc
         for index, alive, reason in self.liveness():
             if not alive:
-                return WorkerLost(f"collector worker {index} of {self.workers} died ({reason}); {kept}")
+                return self.lost(index, reason)
         if self.backend == "ray" and "Actor" in type(exc).__name__:  # RayActorError, ActorDiedError, ...
-            return WorkerLost(f"a Ray collector worker died ({first_line(exc)}); {kept}")
+            return WorkerLost(f"a Ray collector worker died ({first_line(exc)}); {KEPT}")
         if "process failed" in str(exc):  # TorchRL's words once it has closed the dead process
-            return WorkerLost(f"collector {first_line(exc)}; {kept}")
+            return WorkerLost(f"collector {first_line(exc)}; {KEPT}")
         return None
+
+    def lost(self, index: int, reason: str) -> WorkerLost:
+        return WorkerLost(f"collector worker {index} of {self.workers} died ({reason}); {KEPT}")
 
     def liveness(self) -> list[tuple[int, bool, str]]:
         """Per worker: its index, whether it is alive, and how it ended when not. Ray actors are
@@ -205,11 +217,16 @@ def build(config: RunConfig, env: EnvBase, policy: TensorDictModuleBase, device:
         return Collector(env, policy, total_frames=-1, **common)  # the trainer keeps the budget
     envs = [WorkerEnv(config, i) for i in range(workers)]
     if backend == "processes":
+        # Weights go through shared memory; the workers apply them without the learner waiting for
+        # their acknowledgement, which a worker that died would never send.
+        common |= {
+            "total_frames": -1,
+            "track_policy_version": True,
+            "weight_sync_schemes": {"policy": SharedMemWeightSyncScheme(sync=False)},
+        }
         if config.collector.sync:
-            return MultiSyncCollector(
-                envs, policy, total_frames=-1, track_policy_version=True, cat_results="stack", **common
-            )
-        return MultiAsyncCollector(envs, policy, total_frames=-1, track_policy_version=True, **common)
+            return MultiSyncCollector(envs, policy, cat_results="stack", **common)
+        return MultiAsyncCollector(envs, policy, **common)
     from torchrl.collectors.distributed import RayCollector
 
     return RayCollector(
