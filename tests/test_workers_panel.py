@@ -51,3 +51,27 @@ async def test_the_workers_panel_shows_each_worker_and_the_replay_buffer(demo_ru
         arrive(app.screen, two_workers(alive_1=0.0), frames=51_000)
         await until(pilot, lambda: "1 0 dead" in words_on_screen(app), what="worker 1 shown dead")
         assert "Workers 1/2 alive" in words_on_screen(app)
+
+
+async def test_an_unreachable_ray_cluster_is_refused_at_start_with_its_address(runs_dir):
+    from conftest import Posted
+
+    from tui_rl.config import apply_overrides, load_preset
+    from tui_rl.tui.messages import StartRun
+    from tui_rl.tui.widgets.event_log import EventLog
+
+    config = apply_overrides(load_preset("cartpole-dqn"), ["collector.backend=ray", "collector.ray_address=127.0.0.1:9"])
+    app = TuiRlApp(config, preset_name="cartpole-dqn", runs_dir=runs_dir)
+    posted = Posted()
+    async with app.run_test(size=WIDE, message_hook=posted) as pilot:
+        await pilot.press("s")
+
+        def log_text() -> str:
+            screen = app.screen
+            return "\n".join(line.text for line in screen.query_one(EventLog).lines) if isinstance(screen, TrainScreen) else ""
+
+        await until(pilot, lambda: "cannot start" in log_text(), what="the refusal")
+        assert len(posted.of(StartRun)) == 1
+        assert "collector.ray_address" in log_text() and "127.0.0.1:9" in log_text() and "refused" in log_text()
+        assert not runs_dir.exists() or not list(runs_dir.iterdir()), "a refused run left a folder"
+        assert app.is_running

@@ -237,17 +237,25 @@ def build(config: RunConfig, env: EnvBase, policy: TensorDictModuleBase, device:
         total_frames=ENDLESS,
         sync=config.collector.sync,
         collector_kwargs={"track_policy_version": True, **common},
-        ray_init_config=ray_init_config(config.collector.ray_address),
+        ray_init_config=ray_init_config(config.collector.ray_address, workers),
         remote_configs={"num_cpus": 1, "scheduling_strategy": "SPREAD"},
     )
 
 
-def ray_init_config(address: str) -> dict[str, Any]:
-    """``ray.init`` keywords: join ``address``, or start a small local instance when it is empty."""
+def ray_init_config(address: str, workers: int) -> dict[str, Any]:
+    """``ray.init`` keywords: join ``address``, or start a small local instance when it is empty,
+    with a CPU for each worker even beyond the cores (the preflight check warns about that)."""
+    from tui_rl.engine.machine import cores
+
     quiet = {"log_to_driver": False}  # actors print their collectors whole; the trainer log needs none of it
     if address.strip():
         return {"address": address.strip(), **quiet}
-    return {"include_dashboard": False, "object_store_memory": LOCAL_RAY_OBJECT_STORE_BYTES, **quiet}
+    return {
+        "num_cpus": max(cores(), workers),
+        "include_dashboard": False,
+        "object_store_memory": LOCAL_RAY_OBJECT_STORE_BYTES,
+        **quiet,
+    }
 
 
 def exit_reason(proc: Any) -> str:

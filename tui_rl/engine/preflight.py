@@ -77,13 +77,14 @@ def check_collector(config: RunConfig) -> None:
 
 
 def collector_warnings(config: RunConfig) -> list[str]:
-    """What runs, but badly: more collector workers than this machine has cores for."""
+    """What runs, but badly: more collector workers on this machine than it has cores."""
     from tui_rl.engine import machine
 
     collector, cores = config.collector, machine.cores()
-    if collector.backend == "processes" and collector.workers > cores:
+    local = collector.backend == "processes" or (collector.backend == "ray" and not collector.ray_address.strip())
+    if local and collector.workers > cores:
         return [
-            f"collector.workers = {collector.workers} on {cores} CPU cores: the worker processes and the "
+            f"collector.workers = {collector.workers} on {cores} CPU cores: the workers and the "
             f"learner take turns on the cores, so more than {cores} workers collect no faster"
         ]
     return []
