@@ -15,7 +15,13 @@ panel's figures (engine/worker_stats.py).
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
+import os
 import signal
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,6 +42,8 @@ from tui_rl.engine.worker_stats import WORKER_KEY, WorkerTally
 SEED_STRIDE = 10_007
 #: how long ``shutdown`` lets worker processes exit on their own before they are killed
 SHUTDOWN_TIMEOUT_S = 10.0
+#: how often a worker process checks that its trainer is still there
+PARENT_POLL_S = 0.5
 #: how long Ray actors have to say they are alive
 RAY_STATS_TIMEOUT_S = 2.0
 #: frames a Ray collector is asked for: endless (it does not take -1); the trainer keeps the budget
@@ -62,6 +70,9 @@ class WorkerEnv:
     def __call__(self) -> EnvBase:
         from tui_rl.engine.envs import make_env
 
+        parent = multiprocessing.parent_process()
+        if parent is not None:  # a worker process, not the trainer (which Popen starts)
+            exit_with_parent(parent.pid)
         config = self.config.model_copy(deep=True)
         config.env.seed = (config.env.seed + SEED_STRIDE * self.index) % MAX_SEED
         env = make_env(config)
@@ -70,6 +81,35 @@ class WorkerEnv:
             TensorDictPrimer({WORKER_KEY: Unbounded(shape=(1,), dtype=torch.int64)}, default_value=self.index)
         )
         return env
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """End this worker process as soon as its trainer is gone, however it went (SIGKILL too).
+    TorchRL's workers notice a closed pipe only after their own timeouts (about 11 s here), and a
+    watching thread may wait that long for the GIL on a busy machine: on Linux the kernel sends the
+    signal (``PR_SET_PDEATHSIG``); elsewhere a thread polls."""
+    global _WATCHING
+    if _WATCHING:
+        return
+    _WATCHING = True
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent_pid:  # it died before the request was made
+            os._exit(0)
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_S)
+        os._exit(0)  # the trainer that would collect from or clean up after us is gone
+
+    threading.Thread(target=watch, name="exit-with-trainer", daemon=True).start()
+
+
+_WATCHING = False
+#: Linux's prctl option: the signal this process gets when its parent thread ends
+PR_SET_PDEATHSIG = 1
 
 
 class Collection:
