@@ -41,7 +41,7 @@ def two_node_cluster():
     try:
         nodes = [cluster.add_node(num_cpus=1, object_store_memory=NODE_OBJECT_STORE_BYTES) for _ in range(2)]
         cluster.wait_for_nodes()
-        yield cluster, {node.unique_id for node in nodes}
+        yield cluster, {node.node_id for node in nodes}
     finally:
         cluster.shutdown()
 
