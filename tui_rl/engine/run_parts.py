@@ -21,6 +21,7 @@ from tui_rl.engine.collectors import Collection
 from tui_rl.engine.worker_stats import replay_stats
 from tui_rl.engine.metric_loggers import MetricLoggers
 from tui_rl.engine.protocol import Evaluated
+from tui_rl.engine.runfolder import REPLAY_DIR
 from tui_rl.engine.playback import exploration_type, play_episode
 
 #: steps the evaluation collector takes between checks for finished episodes
@@ -49,7 +50,7 @@ class RunParts:
             parts["loggers"] = MetricLoggers(run_dir, config.logging)
             parts["env"] = make_env(config)
             parts["eval_env"] = make_env(config)
-            algorithm = parts["algorithm"] = build_algorithm(config, parts["env"], parts["device"])
+            algorithm = parts["algorithm"] = build_algorithm(config, parts["env"], parts["device"], run_dir / REPLAY_DIR)
             if config.compile:  # in place: the state dict keeps its keys, so checkpoints do not change
                 algorithm.loss_module.compile()
             parts["collector"] = Collection(config, parts["env"], algorithm.collector_policy, parts["device"])

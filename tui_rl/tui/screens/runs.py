@@ -17,10 +17,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual_plotext import PlotextPlot
 
+from tui_rl.engine.external_runs import EXTERNAL, episode_returns, external_summaries
 from tui_rl.engine.protocol import FINAL_STATES
-from tui_rl.engine.runfolder import RunSummary, list_runs, read_history
-from tui_rl.tui.messages import ContinueRun
+from tui_rl.engine.runfolder import RunSummary, list_runs
+from tui_rl.tui.messages import ContinueRun, OpenRun
 from tui_rl.tui.run_opening import NOT_CONTINUABLE, can_continue
+from tui_rl.tui.run_sharing import copy_setup_line, export_policy_dialog
 from tui_rl.tui.screens.confirm import ConfirmScreen
 from tui_rl.tui.widgets.charts import DecimatedSeries, RunCurves, draw_lines
 from tui_rl.tui.widgets.run_list import RunList
@@ -42,9 +44,9 @@ def archive_run(run_dir: Path) -> Path:
 
 
 def smoothed_returns(run_dir: Path) -> DecimatedSeries:
-    """A run's episode return from disk, smoothed as the Train screen draws it."""
+    """A run's episode return from disk (tui-rl's or another tool's), smoothed as the Train screen draws it."""
     curves = RunCurves()
-    for frames, value in read_history(run_dir).metrics.get("episode_return", []):
+    for frames, value in episode_returns(run_dir):
         curves.add(frames, {"episode_return": value})
     return curves.series.get("episode_return_smoothed", DecimatedSeries())
 
@@ -59,6 +61,8 @@ class RunsScreen(Screen):
         Binding("d", "delete_run", "Delete", id="runs.delete", show=False),
         Binding("a", "archive_run", "Archive", id="runs.archive", show=False),
         Binding("ctrl+r", "refresh_runs", "Refresh", id="runs.refresh", show=False),
+        Binding("c", "copy_setup", "Copy setup line", id="runs.copy_setup", show=False),
+        Binding("e", "export_policy", "Export policy", id="runs.export", show=False),
     ]
 
     class RunsListed(Message):
@@ -115,7 +119,7 @@ class RunsScreen(Screen):
     @work(thread=True, exclusive=True, group="list-runs", exit_on_error=False)
     def _list_runs(self, runs_dir: Path) -> None:
         try:
-            runs = list_runs(runs_dir)
+            runs = list_runs(runs_dir) + external_summaries(runs_dir)
         except Exception as exc:  # an unreadable folder is said, not raised
             self.post_message(self.RunsListed([], [], f"cannot list {runs_dir}: {exc}"))
             return
@@ -137,6 +141,25 @@ class RunsScreen(Screen):
         marked = [run for run in message.runs if run.name in run_list.marked]
         if len(marked) >= 2 and any(run.status not in FINAL_STATES for run in marked):
             self._load_curves([Path(run.path) for run in marked])  # live curves move on
+
+    def on_open_run(self, message: OpenRun) -> None:
+        run = self.runs.get(message.run_dir)
+        if run is not None and run.status == EXTERNAL:  # another tool's run: nothing to open in Train
+            message.stop()
+            self.notify(f"{run.name} is a {run.preset} run from another tool: mark it (space) to overlay "
+                        "its return curve.", title="Not a tui-rl run", markup=False)
+
+    # ---- copy the setup line, export the policy (tui/run_sharing.py) ---------------------------
+
+    def action_copy_setup(self) -> None:
+        run = self._chosen()
+        if run is not None:
+            copy_setup_line(self.app, run)
+
+    def action_export_policy(self) -> None:
+        run = self._chosen()
+        if run is not None:
+            export_policy_dialog(self.app, run)
 
     # ---- continue, delete, archive the run under the cursor ------------------------------------
 
