@@ -224,3 +224,31 @@ def test_workers_exit_within_10_s_when_their_trainer_is_killed(runs_dir):
     killed = time.monotonic()
     wait_until(lambda: not alive(below), timeout=ORPHAN_LIMIT_S + 5, what="the workers to exit")
     assert time.monotonic() - killed < ORPHAN_LIMIT_S, "the workers took longer than 10 s to notice"
+
+
+def test_compile_goes_through_torchrls_switches_and_the_loss_modules_own(tmp_path):
+    """compile = true: the collector compiles its policy (TorchRL's compile_policy), the loss module
+    is compiled in place (its state dict keeps its keys, so checkpoints load either way); CUDA
+    graphs only on CUDA, so not here."""
+    from tui_rl.engine.run_parts import RunParts
+
+    plain = RunParts.build(tiny_dqn(), tmp_path / "plain")
+    compiled = RunParts.build(tiny_dqn("compile=true"), tmp_path / "compiled")
+    try:
+        collector = compiled.collector.collector
+        assert collector.compiled_policy and not collector.cudagraphed_policy
+        assert not plain.collector.collector.compiled_policy
+        assert compiled.algorithm.loss_module._compiled_call_impl is not None
+        assert compiled.algorithm.state_dict()["loss_module"].keys() == plain.algorithm.state_dict()["loss_module"].keys()
+    finally:
+        plain.close(on_error=lambda: None)
+        compiled.close(on_error=lambda: None)
+
+
+def test_setup_line_says_what_the_machine_has():
+    from tui_rl.engine import machine
+
+    line = machine.describe("")
+    assert line.startswith(f"This machine: {machine.cores()} CPU core")
+    assert ("no GPU" in line) == (not machine.gpus())
+    assert "127.0.0.1:9" in machine.describe("127.0.0.1:9") and "refused" in machine.describe("127.0.0.1:9")

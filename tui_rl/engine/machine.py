@@ -105,8 +105,7 @@ def describe(ray_address: str) -> str:
     if not has_ray():
         ray_text = "Ray not installed (pip install 'tui-rl[ray]')"
     elif not ray_address.strip():
-        running = running_ray_address()
-        ray_text = f"Ray cluster running at {running}" if running else "no Ray cluster running (ray backend starts a local one)"
+        ray_text = "Ray: the ray backend starts a local instance (collector.ray_address joins a cluster)"
     else:
         problem = ray_unreachable(ray_address.strip())
         ray_text = f"Ray {ray_address}: {'reachable' if problem is None else problem}"
