@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 fps = collection_rate(args.preset, backend, workers, args.seconds)
             except Exception as exc:  # a backend that cannot run here says why; the others go on
-                print(f"{backend:<10} {workers:>7} {'-':>10} {'':>9}  ({type(exc).__name__}: {exc})")
+                print(f"{backend:<10} {workers:>7} {'-':>10} {'':>9}  ({type(exc).__name__}: {str(exc).splitlines()[0]})")
                 continue
             single = single or (fps if backend == "single" else None)
             ratio = f"{fps / single:.2f}" if single else "-"

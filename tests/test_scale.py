@@ -150,7 +150,7 @@ def test_headless_train_with_an_unreachable_ray_address_exits_2(runs_dir):
 def test_async_workers_train_a_preset_and_report_each_worker(runs_dir):
     from tui_rl.engine.run_record import create_run
 
-    config = tiny_dqn(*processes("collector.sync=false", "collector.total_frames=1000"))
+    config = tiny_dqn(*processes("collector.sync=false", "collector.total_frames=1000", "env.num_envs=4"))
     trainer, events = train_run(config, create_run(config, name="async", runs_dir=runs_dir))
     assert trainer.state == "finished", trainer.reason
     assert trainer.counters.frames >= 1000

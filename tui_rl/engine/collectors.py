@@ -52,6 +52,8 @@ ENDLESS = 2**62
 LOCAL_RAY_OBJECT_STORE_BYTES = 100 * 1024**2
 
 
+#: how a worker that TorchRL ended (after another one died) ended
+TORCHRL_ENDED = "killed by SIGTERM"
 #: what a run that lost a worker says of its checkpoints (the trainer fails it; nothing is removed)
 KEPT = "the run stopped with its last checkpoint kept"
 
@@ -78,7 +80,9 @@ class WorkerEnv:
         env = make_env(config)
         # every frame says which worker made it: the workers panel counts frames and lag from that
         env.append_transform(
-            TensorDictPrimer({WORKER_KEY: Unbounded(shape=(1,), dtype=torch.int64)}, default_value=self.index)
+            TensorDictPrimer(
+                {WORKER_KEY: Unbounded(shape=(1,), dtype=torch.int64)}, default_value=self.index, expand_specs=True
+            )
         )
         return env
 
@@ -197,9 +201,11 @@ class Collection:
         """The dead worker behind a collection error, or None when all are alive."""
         if isinstance(exc, WorkerLost):
             return exc
-        for index, alive, reason in self.liveness():
-            if not alive:
-                return self.lost(index, reason)
+        dead = [(index, reason) for index, alive, reason in self.liveness() if not alive]
+        # TorchRL ends the others with SIGTERM once it sees one dead: the one it saw goes first
+        dead.sort(key=lambda found: found[1] == TORCHRL_ENDED)
+        if dead:
+            return self.lost(*dead[0])
         if self.backend == "ray" and "Actor" in type(exc).__name__:  # RayActorError, ActorDiedError, ...
             return WorkerLost(f"a Ray collector worker died ({first_line(exc)}); {KEPT}")
         if "process failed" in str(exc):  # TorchRL's words once it has closed the dead process
