@@ -158,9 +158,10 @@ class Collection:
     def push_weights(self) -> None:
         if self.backend == "single":
             return  # the collector runs the learner's own modules
-        for index, alive, reason in self.liveness():
-            if not alive:  # a push to a dead worker process would wait for it forever
-                raise self.lost(index, reason)
+        if self.backend == "processes":  # (a dead Ray actor fails the push itself)
+            for index, alive, reason in self.liveness():
+                if not alive:  # TorchRL would wait for a dead worker process forever
+                    raise self.lost(index, reason)
         self.collector.update_policy_weights_()
         self.version += 1
 
