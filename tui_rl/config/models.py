@@ -141,6 +141,44 @@ class CollectorConfig(Section):
     init_random_frames: int = Field(
         0, ge=0, description="Steps of random actions before the policy acts (off-policy only)"
     )
+    backend: Literal["single", "processes", "ray"] = Field(
+        "single",
+        description="Who collects: this process, worker processes, or Ray actors (extra `ray`)",
+    )
+    workers: int = Field(
+        1, ge=1, le=256, description="Collector workers (processes or Ray actors), each with its envs"
+    )
+    sync: bool = Field(
+        True, description="Wait for every worker each batch (false: take batches as they come)"
+    )
+    ray_address: str = Field(
+        "",
+        description="Ray cluster to join: '' starts a local one, 'auto' finds a running one, or host:port / ray://host:port",
+    )
+
+    @model_validator(mode="after")
+    def _workers_fit_backend(self) -> CollectorConfig:
+        if self.backend == "single" and self.workers > 1:
+            raise FieldValueError(
+                "workers", "the single backend collects in the trainer itself; use processes or ray for more workers"
+            )
+        if self.sync and self.frames_per_batch % self.workers:
+            raise FieldValueError(
+                "frames_per_batch",
+                f"{self.frames_per_batch} frames do not split evenly over {self.workers} workers in sync mode",
+            )
+        address = self.ray_address.strip()
+        if address not in ("", "auto") and ray_host_port(address) is None:
+            raise FieldValueError("ray_address", f"{address!r} is not 'auto', host:port or ray://host:port")
+        return self
+
+
+def ray_host_port(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a Ray address ``host:port`` or ``ray://host:port``; None when malformed."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host, int(port)
 
 
 class ReplayBufferConfig(Section):
@@ -256,6 +294,9 @@ class RunConfig(Section):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Where the networks train ('auto': cuda when available)"
+    )
+    compile: bool = Field(
+        False, description="torch.compile the policy and the loss (slow to start, faster after)"
     )
 
     @model_validator(mode="after")

@@ -20,10 +20,12 @@ from tui_rl.config.algorithms import action_kind_mismatch
 def check_buildable(config: RunConfig, runs_dir: Path = Path("runs")) -> None:
     """The env makes with its kwargs, each transform builds with its params, the algorithm fits
     the action space, the network fits the observation, the replay buffer fits in memory (on disk
-    under ``runs_dir`` for a memmap storage), the loggers' packages are installed and the device is
-    there. Raises ConfigError naming the field; returns None when all hold."""
+    under ``runs_dir`` for a memmap storage), the loggers' packages are installed, the device is
+    there and the collector backend can start (Ray installed, its cluster reachable). Raises
+    ConfigError naming the field; returns None when all hold."""
     check_loggers(config)
     check_device(config.device)
+    check_collector(config)
     env = make_checked_env(config)
     try:
         check_action_space(config, env)
@@ -58,6 +60,38 @@ def check_device(device: str) -> None:
 
     if device == "cuda" and not torch.cuda.is_available():
         raise ConfigError.at("device", "cuda was asked for, but torch sees no CUDA device; use cpu or auto")
+
+
+def check_collector(config: RunConfig) -> None:
+    """The ray backend needs Ray installed and, with ``collector.ray_address``, a cluster that
+    answers there (checked within seconds, naming the address and why)."""
+    from tui_rl.engine import machine
+
+    collector = config.collector
+    if collector.backend != "ray":
+        return
+    if not machine.has_ray():
+        raise ConfigError.at(
+            "collector.backend", "the ray backend needs the ray package, which is not installed (pip install 'tui-rl[ray]')"
+        )
+    address = collector.ray_address.strip()
+    problem = machine.ray_unreachable(address) if address else None
+    if problem:
+        raise ConfigError.at("collector.ray_address", f"the Ray cluster at {address} cannot be reached: {problem}")
+
+
+def collector_warnings(config: RunConfig) -> list[str]:
+    """What runs, but badly: more collector workers on this machine than it has cores."""
+    from tui_rl.engine import machine
+
+    collector, cores = config.collector, machine.cores()
+    local = collector.backend == "processes" or (collector.backend == "ray" and not collector.ray_address.strip())
+    if local and collector.workers > cores:
+        return [
+            f"collector.workers = {collector.workers} on {cores} CPU cores: the workers and the "
+            f"learner take turns on the cores, so more than {cores} workers collect no faster"
+        ]
+    return []
 
 
 def make_checked_env(config: RunConfig):

@@ -1,20 +1,24 @@
-"""The TorchRL parts one run trains with, built from its config: envs, algorithm, collector,
-evaluator and metric loggers, and how the evaluation env plays the current policy."""
+"""The TorchRL parts one run trains with, built from its config: envs, algorithm, collector
+(engine/collectors.py, for every backend), evaluator and metric loggers, and how the evaluation env
+plays the current policy."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 from tensordict import TensorDictBase
-from torchrl.collectors import Collector, Evaluator
+from torchrl.collectors import Evaluator
 from torchrl.envs import EnvBase
 
 from tui_rl.config import ConfigError, RunConfig
 from tui_rl.engine.algorithms.base import Algorithm
+from tui_rl.engine.collectors import Collection
+from tui_rl.engine.worker_stats import replay_stats
 from tui_rl.engine.metric_loggers import MetricLoggers
 from tui_rl.engine.protocol import Evaluated
 from tui_rl.engine.runfolder import REPLAY_DIR
@@ -31,8 +35,10 @@ class RunParts:
     env: EnvBase
     eval_env: EnvBase
     algorithm: Algorithm
-    collector: Collector
+    collector: Collection
     evaluator: Evaluator
+    #: when the replay buffer's write count was last read, and its value then
+    _replay_mark: tuple[float, int] = field(default_factory=lambda: (time.monotonic(), 0))
 
     @classmethod
     def build(cls, config: RunConfig, run_dir: Path) -> RunParts:
@@ -45,19 +51,9 @@ class RunParts:
             parts["env"] = make_env(config)
             parts["eval_env"] = make_env(config)
             algorithm = parts["algorithm"] = build_algorithm(config, parts["env"], parts["device"], run_dir / REPLAY_DIR)
-            parts["collector"] = Collector(
-                parts["env"],
-                algorithm.collector_policy,
-                frames_per_batch=config.collector.frames_per_batch,
-                total_frames=-1,  # the trainer keeps the budget: it can change on resume
-                init_random_frames=0 if config.algorithm.on_policy else config.collector.init_random_frames,
-                policy_device=parts["device"],
-                storing_device=parts["device"],
-                env_device="cpu",
-                # MLP policies need no InitTracker / primers; appending them would make the training
-                # env's transforms differ from the evaluation env's.
-                auto_register_policy_transforms=False,
-            )
+            if config.compile:  # in place: the state dict keeps its keys, so checkpoints do not change
+                algorithm.loss_module.compile()
+            parts["collector"] = Collection(config, parts["env"], algorithm.collector_policy, parts["device"])
             parts["evaluator"] = Evaluator(
                 parts["eval_env"],
                 algorithm.eval_policy,
@@ -91,6 +87,16 @@ class RunParts:
     def eval_episode(self, config: RunConfig) -> TensorDictBase:
         self.sync_eval_env()
         return play_episode(self.eval_env, self.algorithm.eval_policy, deterministic=config.eval.deterministic)
+
+    def scale_stats(self) -> dict[str, float]:
+        """The workers panel's figures, as metric values: the collector's and the replay buffer's."""
+        values = self.collector.stats()
+        buffer = self.algorithm.replay_buffer
+        if buffer is not None:
+            now, (since, writes) = time.monotonic(), self._replay_mark
+            values |= replay_stats(buffer, self.algorithm.config, writes, now - since)
+            self._replay_mark = (now, buffer.write_count)
+        return values
 
     def close(self, on_error: Callable[[], None]) -> None:
         close_parts(vars(self), on_error)

@@ -26,6 +26,7 @@ from tui_rl.engine.checkpoint_policy import CheckpointPolicy
 from tui_rl.engine.counters import RunCounters
 from tui_rl.engine.health import TrainingFailed, check_losses, check_optimizers, check_parameters, check_rewards
 from tui_rl.engine.metric_loggers import episode_metrics, learning_rate
+from tui_rl.engine.preflight import collector_warnings
 from tui_rl.engine.protocol import (
     CheckpointNow,
     Command,
@@ -136,6 +137,8 @@ class Trainer:
     def setup(self) -> None:
         seed_everything(self.config.env.seed)
         self.parts = RunParts.build(self.config, self.run_dir)
+        for warning in collector_warnings(self.config):
+            self.record.log(warning, "warning")
         self.batches = iter(self.parts.collector)
         self.checkpoints.store.clean_partial()
         if self.from_checkpoint:
@@ -220,6 +223,7 @@ class Trainer:
         values.update(episode_values)
         values["fps"] = batch.numel() / max(elapsed, 1e-9)
         values["lr"] = learning_rate(self.parts.algorithm.optimizers())
+        values.update(self.parts.scale_stats())
         self.latest_episode.add(batch)
         self.parts.loggers.log(values, frames)
         self.record.emit(Metrics(values))

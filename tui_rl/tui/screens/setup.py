@@ -35,6 +35,7 @@ from tui_rl.tui.screens.setup_fields import (
 from tui_rl.tui.widgets.algorithm_picker import AlgorithmPicker
 from tui_rl.tui.widgets.env_picker import EnvPicker
 from tui_rl.tui.widgets.hparam_form import LIVE_MARK, FieldForm, HparamForm
+from tui_rl.tui.widgets.machine_info import MachineInfo
 from tui_rl.tui.widgets.rollout_preview import RolloutPreview
 from tui_rl.tui.widgets.policy_form import PolicyForm
 from tui_rl.tui.widgets.spec_view import SpecView
@@ -61,6 +62,7 @@ class SetupScreen(Screen):
         "../widgets/rollout_preview.tcss",
         "../widgets/algorithm_picker.tcss",
         "../widgets/hparam_form.tcss",
+        "../widgets/machine_info.tcss",
     ]
     # Not a text box: single keys (s starts training) must work the moment the app opens.
     AUTO_FOCUS = "#env-list"
@@ -133,6 +135,7 @@ class SetupScreen(Screen):
                         config, hparam_paths(config), group_titles=GROUP_TITLES, id="hparam-form",
                         focusable=True,
                     )
+                    yield MachineInfo(config.collector.ray_address, id="machine-info")
         yield Footer()
 
     def on_mount(self) -> None:

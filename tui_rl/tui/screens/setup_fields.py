@@ -44,4 +44,4 @@ def hparam_paths(config: RunConfig) -> list[str]:
             for f in fields
             if not (f == "init_random_frames" and algorithm.on_policy)
         ]
-    return paths + ["device", "description"]
+    return paths + ["device", "compile", "description"]

@@ -25,7 +25,7 @@ from textual.worker import get_current_worker
 
 from tui_rl.config import ConfigError, RunConfig, load_file
 from tui_rl.engine.handle import RunHandle
-from tui_rl.engine.protocol import FINAL_STATES, Event
+from tui_rl.engine.protocol import FINAL_STATES, Event, Metrics
 from tui_rl.engine.runfolder import RunHistory
 from tui_rl.tui import run_opening
 from tui_rl.tui.messages import ContinueRun, RunShown
@@ -36,6 +36,7 @@ from tui_rl.tui.widgets.charts import TrainingCharts
 from tui_rl.tui.widgets.event_log import EventLog
 from tui_rl.tui.widgets.live_hparams import LiveHparams
 from tui_rl.tui.widgets.status_line import StatusLine
+from tui_rl.tui.widgets.workers_panel import WorkersPanel
 
 #: Terminal sizes from which every chart shows at once and the hyperparameters stay open.
 GRID_MIN_SIZE = (120, 36)
@@ -75,6 +76,7 @@ class TrainScreen(Screen):
         "../widgets/status_line.tcss",
         "../widgets/event_log.tcss",
         "../widgets/live_hparams.tcss",
+        "../widgets/workers_panel.tcss",
     ]
     BINDINGS = [
         # One key, two bindings: the footer names what p does now.
@@ -128,12 +130,14 @@ class TrainScreen(Screen):
         self.charts = TrainingCharts(id="charts")
         self.log_pane = EventLog(id="event-log")
         self.hparams = LiveHparams(id="live-hparams")
+        self.workers_panel = WorkersPanel(id="workers-panel")
         self.view = RunView(self.status, self.charts, self.log_pane, self.hparams)
         yield Header()
         yield self.status
         with Horizontal(id="train-body"):
             with Vertical(id="train-main"):
                 yield self.charts
+                yield self.workers_panel
                 yield self.log_pane
             yield self.hparams
         yield Footer()
@@ -242,12 +246,14 @@ class TrainScreen(Screen):
             self.handle.close()
         if self.handle is message.handle:  # reattached: the history on disk replaces what is shown
             self.view.clear(self.state)
+            self.workers_panel.reset()
         self.handle = handle = message.handle
         self.sub_title = handle.name
         self.post_message(RunShown(handle.run_dir))
         if message.config is not None:
             await self.hparams.load(message.config, editable=handle.is_live)
         state = self.view.replay(message.history)
+        self.workers_panel.show_history(message.history.metrics)
         if state is not None:
             self._set_state(state)
         summary = message.history.summary
@@ -276,6 +282,8 @@ class TrainScreen(Screen):
         for handle, event in self._inbox.drain():
             if handle is self.handle:  # not a previous run's leftovers
                 state = self.view.apply(event)
+                if isinstance(event, Metrics):
+                    self.workers_panel.show(event.values)
                 if state is not None:
                     self._set_state(state)
 
@@ -306,6 +314,7 @@ class TrainScreen(Screen):
     def _clear(self, state: str) -> None:
         self._inbox.drain()
         self.view.clear(state)
+        self.workers_panel.reset()
         self._set_state(state)
 
     def _set_state(self, state: str) -> None:

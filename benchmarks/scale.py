@@ -1,0 +1,121 @@
+"""Frames/s collected with 1, 2 and 4 workers for each collection backend, and the learner's
+updates/s on CPU (and CUDA when there is one), as ratios to the single-process figure.
+
+    python benchmarks/scale.py [PRESET] [--seconds 5] [--workers 1 2 4] [--backends single processes ray]
+
+Each figure is the preset's own collector as the training loop builds it (engine/collectors.py:
+the preset's env, transforms and exploration policy, TorchRL's Collector, MultiSyncCollector or
+RayCollector), iterated for ``--seconds`` after a warm-up batch, with the learner's weights pushed
+to the workers after every batch as in training. All figures come from one run of this script on
+one machine, so the ratios hold there; they move with the machine's cores and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def rate(step, seconds: float) -> float:
+    """Call ``step()`` (it returns how many units it did) for ``seconds``; units per second."""
+    step()  # warm-up: worker start, first resets, lazy allocations
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        done += step()
+    return done / (time.perf_counter() - started)
+
+
+def collection_rate(preset: str, backend: str, workers: int, seconds: float) -> float:
+    import torch
+
+    from tui_rl.config import apply_overrides, load_preset
+    from tui_rl.engine.algorithms import build_algorithm
+    from tui_rl.engine.collectors import Collection
+    from tui_rl.engine.envs import make_env
+
+    config = load_preset(preset)
+    frames = config.collector.frames_per_batch * max(workers, 1)  # each worker a full batch's worth
+    config = apply_overrides(config, [
+        f"collector.backend={backend}", f"collector.workers={workers}",
+        f"collector.frames_per_batch={frames}", "collector.init_random_frames=0",
+    ])
+    env = make_env(config)
+    algorithm = build_algorithm(config, env, torch.device("cpu"))
+    collection = Collection(config, env, algorithm.collector_policy, torch.device("cpu"))
+    batches = iter(collection)
+    try:
+        return rate(lambda: next(batches).numel(), seconds)
+    finally:
+        collection.shutdown()
+        env.close()
+
+
+def update_rate(preset: str, device: str, seconds: float) -> float:
+    """Gradient updates per second of the preset's algorithm on one collected batch, replayed."""
+    import torch
+    from torchrl.collectors import Collector
+
+    from tui_rl.config import load_preset
+    from tui_rl.engine.algorithms import build_algorithm
+    from tui_rl.engine.envs import make_env
+
+    config = load_preset(preset)
+    env = make_env(config)
+    algorithm = build_algorithm(config, env, torch.device(device))
+    collector = Collector(env, algorithm.collector_policy, frames_per_batch=max(1024, config.collector.frames_per_batch),
+                          total_frames=-1, storing_device=device, auto_register_policy_transforms=False)
+    batch = next(iter(collector))
+    collector.shutdown()
+    updates = getattr(config.algorithm, "updates_per_batch", 1)
+    frames = [0]
+
+    def step() -> int:
+        frames[0] += batch.numel()
+        algorithm.update(batch, frames[0])
+        return updates
+
+    try:
+        return rate(step, seconds)
+    finally:
+        env.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("preset", nargs="?", default="cartpole-dqn")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--backends", nargs="+", default=["single", "processes", "ray"])
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from tui_rl.engine import machine
+
+    torch.set_num_threads(1)  # as the trainer does
+    print(f"{args.preset}: {machine.describe('')}")
+    print(f"{'backend':<10} {'workers':>7} {'frames/s':>10} {'x single':>9}")
+    single = None
+    for backend in args.backends:
+        for workers in [1] if backend == "single" else args.workers:
+            try:
+                fps = collection_rate(args.preset, backend, workers, args.seconds)
+            except Exception as exc:  # a backend that cannot run here says why; the others go on
+                print(f"{backend:<10} {workers:>7} {'-':>10} {'':>9}  ({type(exc).__name__}: {str(exc).splitlines()[0]})")
+                continue
+            single = single or (fps if backend == "single" else None)
+            ratio = f"{fps / single:.2f}" if single else "-"
+            print(f"{backend:<10} {workers:>7} {fps:>10,.0f} {ratio:>9}")
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    cpu_updates = None
+    print(f"\n{'learner':<10} {'updates/s':>10} {'x cpu':>9}")
+    for device in devices:
+        ups = update_rate(args.preset, device, args.seconds)
+        cpu_updates = cpu_updates or ups
+        print(f"{device:<10} {ups:>10,.0f} {ups / cpu_updates:>9.2f}")
+    return 0
+
+
+if __name__ == "__main__":  # torchrl starts workers with spawn: they import this module
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""The ray backend on a real local Ray cluster of two worker nodes (``ray.cluster_utils.Cluster``):
+collectors on both nodes, pause, a live lr change, a checkpoint, stop and resume.
+
+The head node has no CPUs and each worker node one, and each collector actor asks for one CPU,
+so the two collectors can only run one per worker node; the test still reads where each ran.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+
+import pytest
+from conftest import tiny_dqn, train_run, wait_until
+
+from tui_rl.engine.protocol import CheckpointNow, Checkpointed, HparamsChanged, Metrics, Pause, Resume, SetHparams, StatusChanged
+
+#: small nodes: this machine is shared and has two cores
+NODE_OBJECT_STORE_BYTES = 80 * 1024**2
+
+
+def needs(module: str, extra: str) -> None:
+    """Skip without ``module`` locally; under CI a missing extra is a failure, not a skip."""
+    if importlib.util.find_spec(module) is None:
+        message = f"needs {module}: pip install 'tui-rl[{extra}]'"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def two_node_cluster():
+    needs("ray", "ray")
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 0, "object_store_memory": NODE_OBJECT_STORE_BYTES, "include_dashboard": False},
+    )
+    try:
+        nodes = [cluster.add_node(num_cpus=1, object_store_memory=NODE_OBJECT_STORE_BYTES) for _ in range(2)]
+        cluster.wait_for_nodes()
+        yield cluster, {node.node_id for node in nodes}
+    finally:
+        cluster.shutdown()
+
+
+def node_ids(collection) -> list[str]:
+    """The Ray node each collector actor of a ray-backend Collection runs on."""
+    import ray
+
+    def node_id(actor_self) -> str:
+        return ray.get_runtime_context().get_node_id()
+
+    return [ray.get(actor.__ray_call__.remote(node_id)) for actor in collection.collector.remote_collectors]
+
+
+@pytest.mark.slow
+def test_ray_collectors_on_two_nodes_train_through_pause_lr_checkpoint_stop_and_resume(two_node_cluster, runs_dir):
+    from tui_rl.engine.run_record import create_run
+    from tui_rl.engine.runfolder import read_config
+    from tui_rl.engine.trainer import Trainer
+
+    cluster, worker_nodes = two_node_cluster
+    config = tiny_dqn(
+        "collector.backend=ray", "collector.workers=2", f"collector.ray_address={cluster.address}",
+        "collector.total_frames=100000000", "eval.every_frames=100000000", "checkpoint.every_frames=100000000",
+    )
+    run_dir = create_run(config, name="ray", runs_dir=runs_dir)
+    events: list = []
+    trainer = Trainer(config, run_dir, events.append)
+    thread = threading.Thread(target=trainer.run, name="ray-trainer")
+    thread.start()
+    try:
+        def seen(predicate):
+            return wait_until(lambda: next((e for e in list(events) if predicate(e)), None))
+
+        seen(lambda e: isinstance(e, Metrics) and "worker1_fps" in e.values)
+        assert set(node_ids(trainer.parts.collector)) == worker_nodes
+        trainer.submit(Pause())
+        seen(lambda e: isinstance(e, StatusChanged) and e.state == "paused")
+        trainer.submit(SetHparams({"optim.lr": 5e-4}))
+        seen(lambda e: isinstance(e, HparamsChanged))
+        trainer.submit(CheckpointNow())
+        seen(lambda e: isinstance(e, Checkpointed))
+        trainer.submit(Resume())
+        seen(lambda e: isinstance(e, Metrics) and e.values.get("lr") == 5e-4)
+    finally:
+        trainer.stop("the test is done")
+        thread.join(timeout=120)
+    assert trainer.state == "stopped", trainer.reason
+    frames_by_worker = trainer.parts.collector.tally.worker_frames
+    assert len(frames_by_worker) == 2 and min(frames_by_worker) > 0, frames_by_worker
+    stopped_at = trainer.counters.frames
+
+    resumed = read_config(run_dir)  # with the live lr change
+    resumed.collector.total_frames = stopped_at + 200
+    again, more = train_run(resumed, run_dir, from_checkpoint=True)
+    assert again.state == "finished", again.reason
+    assert again.counters.frames >= stopped_at + 200
+    assert [e for e in more if isinstance(e, Metrics)][-1].values["lr"] == 5e-4

@@ -1,0 +1,77 @@
+"""The Train screen's workers panel: per collector worker its frames/s, whether it is alive and
+how many policy updates it is behind, then the replay buffer's fill, write rate and
+update-to-data ratio. It reads the metric values the trainer sends (engine/worker_stats.py names
+them), live or from the run's history, and shows itself once a run has collector workers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+#: ``worker3_fps`` -> worker 3, figure ``fps``
+WORKER_VALUE = re.compile(r"worker(\d+)_(fps|alive|lag)$")
+
+
+class WorkersPanel(Static):
+    """Collector workers and the replay buffer, from the latest metric values."""
+
+    DEFAULT_CLASSES = "-empty"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.latest: dict[str, float] = {}
+
+    def reset(self) -> None:
+        self.latest = {}
+        self.add_class("-empty")
+        self.update("")
+
+    def show(self, values: Mapping[str, float]) -> None:
+        """Take a Metrics event's values; anything that is not the panel's is ignored."""
+        mine = {k: v for k, v in values.items() if WORKER_VALUE.match(k) or k.startswith(("replay_", "workers_", "collect_"))}
+        if not mine:
+            return
+        self.latest.update(mine)
+        if "workers_alive" in self.latest:
+            self.remove_class("-empty")
+            self.update(self.render_table())
+
+    def show_history(self, series: Mapping[str, list[tuple[int, float]]]) -> None:
+        """Take a run's metric series from disk: the last value of each."""
+        self.show({name: points[-1][1] for name, points in series.items() if points})
+
+    def render_table(self) -> Table:
+        values = self.latest
+        workers: dict[int, dict[str, float]] = {}
+        for key, value in values.items():
+            match = WORKER_VALUE.match(key)
+            if match:
+                workers.setdefault(int(match[1]), {})[match[2]] = value
+        table = Table(box=None, padding=(0, 1), expand=False, show_edge=False)
+        title = f"Workers {int(values.get('workers_alive', 0))}/{len(workers)} alive"
+        if "collect_fps" in values:
+            title += f" · collecting {values['collect_fps']:,.0f} frames/s"
+        table.title = title
+        table.title_justify = "left"
+        for column in ("worker", "frames/s", "alive", "lag"):
+            table.add_column(column, justify="right")
+        for index in sorted(workers):
+            figures = workers[index]
+            alive = figures.get("alive", 0) > 0
+            table.add_row(
+                str(index),
+                f"{figures.get('fps', 0):,.0f}",
+                Text("yes", "green") if alive else Text("dead", "bold red"),
+                "-" if "lag" not in figures else f"{figures['lag']:.0f}",
+            )
+        if "replay_fill" in values:
+            line = f"Replay {values['replay_fill']:.0%} full · {values.get('replay_writes_per_s', 0):,.0f} writes/s"
+            if "replay_utd" in values:
+                line += f" · {values['replay_utd']:.3g} updates/frame"
+            table.caption = line
+            table.caption_justify = "left"
+        return table
