@@ -22,7 +22,8 @@ TARGETS = {
 }
 REQUIRED = {
     "cartpole-dqn", "cartpole-ppo", "acrobot-dqn", "mountaincar-dqn", "pendulum-ddpg", "pendulum-sac",
-    "pendulum-td3", "lunarlander-ppo", "invertedpendulum-sac",
+    "pendulum-td3", "lunarlander-ppo", "invertedpendulum-sac", "minatar-breakout-dqn",
+    "cartpole-masked-lstm", "pong-ppo", "breakout-dqn",
 }
 
 PRESETS = [info.name for info in list_presets()]
