@@ -53,6 +53,12 @@ TORCH_FREE_ENGINE_MODULES = [
     "tui_rl.engine.transforms",
     "tui_rl.engine.gym_registry",
     "tui_rl.engine.rollouts",
+    "tui_rl.engine.env_families",
+    "tui_rl.engine.observation_image",
+    "tui_rl.engine.transform_params",
+    "tui_rl.engine.search_space",
+    "tui_rl.engine.search_study",
+    "tui_rl.engine.search_view",
     *(name for name in modules_in("cli") if not name.endswith("__main__")),  # __main__ runs the CLI
 ]
 
