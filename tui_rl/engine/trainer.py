@@ -24,9 +24,12 @@ import torch
 from tui_rl.config import ConfigError, RunConfig, edit, live_fields
 from tui_rl.engine.checkpoint_policy import CheckpointPolicy
 from tui_rl.engine.counters import RunCounters
-from tui_rl.engine.health import TrainingFailed, check_losses, check_optimizers, check_parameters, check_rewards
+from tui_rl.engine.alerts import HealthWatch, nan_alert
+from tui_rl.engine.edit_undo import EditUndo
+from tui_rl.engine.health import NonFinite, TrainingFailed, check_losses, check_optimizers, check_parameters, check_rewards
 from tui_rl.engine.metric_loggers import episode_metrics, learning_rate
 from tui_rl.engine.protocol import (
+    Alert,
     CheckpointNow,
     Command,
     Event,
@@ -42,6 +45,7 @@ from tui_rl.engine.protocol import (
     SnapshotRollout,
     StepBatch,
     Stop,
+    UndoEdit,
     WeightsReady,
 )
 from tui_rl.engine.run_record import RunRecord
@@ -83,6 +87,8 @@ class Trainer:
         self.stop_at_target = True
         self.checkpoints = CheckpointPolicy(self)
         self.latest_episode = LatestEpisode()
+        self.health = HealthWatch(config.alerts)
+        self.undo = EditUndo(self)
         self._pending_batches = 0
         self._stop_reason = ""
         self._checkpoint_requested = False
@@ -120,6 +126,8 @@ class Trainer:
             self.config_error = True
             self.record.fail(str(exc))
         except TrainingFailed as exc:
+            if isinstance(exc, NonFinite):
+                self.record.emit(nan_alert(exc.metric, self.counters.frames, str(exc)))
             self.record.fail(str(exc))
         except KeyboardInterrupt:  # a second Ctrl-C: no waiting for the batch or a checkpoint
             self.record.set_state("stopped", "interrupted; it resumes from its last checkpoint")
@@ -146,6 +154,13 @@ class Trainer:
 
     def restore(self) -> None:
         if not self.checkpoints.restore():
+            summary = self.record.summary
+            if summary.fresh_networks and summary.parent_frames is not None:
+                # A branch whose edits did not fit the parent's checkpoint: new networks, at its frame count.
+                self.counters.copy_from(RunCounters(frames=summary.parent_frames))
+                self._last_eval_frames = self.checkpoints.last_frames = summary.parent_frames
+                self.record.log(f"branched from {summary.parent} at {summary.parent_frames} frames with fresh networks")
+                return
             self.counters.copy_from(RunCounters())
             trim_metrics(self.run_dir, 0)
             self.record.log("no checkpoint to resume from: starting from frame 0", "warning")
@@ -223,6 +238,8 @@ class Trainer:
         self.latest_episode.add(batch)
         self.parts.loggers.log(values, frames)
         self.record.emit(Metrics(values))
+        for alert in self.health.after_batch(values, frames):
+            self.alert(alert)
 
     def finish(self, reason: str) -> None:
         if self._last_eval_frames != self.counters.frames:
@@ -240,6 +257,8 @@ class Trainer:
         reached = self.counters.record_eval(mean, target)  # before the event: run.json shows it
         self.record.emit(evaluated)
         self.parts.loggers.log({"eval_return": mean}, frames)
+        for alert in self.health.after_eval(mean, self.counters, target, frames):
+            self.alert(alert)
         if not reached or final or not self.stop_at_target:
             return False
         self.checkpoints.save()
@@ -250,6 +269,18 @@ class Trainer:
             f"to train on to the whole budget of {total} frames: `tui-rl train --resume {self.run_dir.name}`",
         )
         return True
+
+    def alert(self, alert: Alert) -> None:
+        """Say ``alert``; with ``alerts.pause``, pause the run first (a reached target ends it anyway)."""
+        if self.config.alerts.pause and self.state == "running" and alert.kind != "target_reached":
+            alert.paused = True
+            self.record.set_state("paused", f"{alert.kind}: {alert.message}")
+        self.record.emit(alert)
+
+    def rewound(self, frames: int) -> None:
+        """The state went back to a checkpoint at ``frames`` (an undone edit)."""
+        self._last_eval_frames = self.checkpoints.last_frames = frames
+        self.health = HealthWatch(self.config.alerts)
 
     # ---- commands -------------------------------------------------------------------------------
 
@@ -287,6 +318,8 @@ class Trainer:
                 self._checkpoint_requested = True
             case SetHparams(values=values):
                 self.set_hparams(values)
+            case UndoEdit():
+                self.undo.undo()
             case SnapshotRollout(source=source, request_id=request_id):
                 rollout = snapshot(source, self.parts, self.latest_episode, self.config, self.record.log)
                 answer(RolloutReady(source, rollout, request_id=request_id))
@@ -310,6 +343,7 @@ class Trainer:
             self.record.emit(HparamsRejected({str(k): v for k, v in values.items()}, str(exc)))
             return
         before, after = live_fields(previous_config), live_fields(new_config)
+        self.undo.before_edit({key: before[key] for key in values})
         self.config = self.parts.algorithm.config = new_config
         save_config(self.run_dir, new_config)
         self.record.emit(
