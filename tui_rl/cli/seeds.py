@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, UsageError
@@ -20,9 +21,8 @@ def default_parallel(count: int) -> int:
     return max(1, min(count, (os.cpu_count() or 1) // 2))
 
 
-def train_seeds(args: argparse.Namespace, config: RunConfig) -> int:
-    from tui_rl.cli.train import train_headless
-
+def train_seeds(args: argparse.Namespace, config: RunConfig, train_headless: Callable[..., int]) -> int:
+    """``train_headless`` trains one run in this process (``cli.train``'s, passed in: no import circle)."""
     if len(set(args.seeds)) != len(args.seeds):
         raise UsageError("--seeds: each seed once")
     stem = args.name or default_run_name(config, args.target)

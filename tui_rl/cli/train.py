@@ -42,7 +42,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.seeds:
             from tui_rl.cli.seeds import train_seeds
 
-            return train_seeds(args, config)
+            return train_seeds(args, config, train_headless)
         run_dir = create_run(config, name=args.name, runs_dir=args.runs_dir, preset=args.target)
         resume = False
     return train_headless(run_dir, resume=resume, fresh=not args.resume)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from tui_rl.engine.protocol import (
     FINAL_STATES,
+    Alert,
     Evaluated,
     Event,
     HparamsChanged,
@@ -87,6 +88,13 @@ class RunView:
             self.hparams.applied(event.changes)
         elif isinstance(event, HparamsRejected) and not replaying:
             self.hparams.rejected(event.values, event.reason)
+        elif isinstance(event, Alert):
+            self.charts.curves.add_marker(event.frames, f"! {event.metric}")
+            if not replaying:
+                app = self.status.app
+                app.bell()
+                app.notify(f"{event.message}. Try: {event.action}", title=f"Alert: {event.kind.replace('_', ' ')}",
+                           severity="error" if event.kind == "nan" else "warning", markup=False)
         return None
 
     def _on_status(self, event: StatusChanged, replaying: bool) -> None:
