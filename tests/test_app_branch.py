@@ -4,7 +4,7 @@ field; the child opens in Train at the parent's frame with the edited value, and
 from __future__ import annotations
 
 import pytest
-from conftest import settle, toasts, until
+from conftest import toasts, until
 from test_app_train import SMALL, SMALL_RUN, shown_frames, state_of
 
 from tui_rl.config import apply_overrides, load_preset
@@ -18,7 +18,7 @@ from tui_rl.tui.widgets.hparam_form import control_id
 async def set_field(pilot, path: str, text: str) -> None:
     field = pilot.app.screen.query_one(f"#{control_id(path)}")
     field.value = text
-    await settle(pilot)
+    await pilot.pause()
 
 
 @pytest.mark.slow
@@ -37,7 +37,7 @@ async def test_branch_a_live_run_with_a_new_learning_rate_and_both_train(runs_di
         await pilot.press("ctrl+b")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the fresh-networks question")
         await pilot.press("escape")  # no: nothing is made
-        await settle(pilot)
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="the question to close")
         assert sorted(p.name for p in runs_dir.iterdir()) == [parent.name]
 
         await pilot.press("b")
@@ -52,7 +52,6 @@ async def test_branch_a_live_run_with_a_new_learning_rate_and_both_train(runs_di
         assert read_config(child).optim.lr == 0.0005 and read_config(parent).optim.lr != 0.0005
         assert "Branched" in toasts(app)
         await until(pilot, lambda: shown_frames(app) > summary.parent_frames, what="the child's frames")
-        lrs = read_metrics(child).get("lr") or []
         await until(pilot, lambda: read_metrics(child).get("lr"), what="the child's metrics")
         lrs = read_metrics(child)["lr"]
         assert lrs[0][0] > summary.parent_frames and lrs[0][1] == 0.0005, "the child did not start at the branch"

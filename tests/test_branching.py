@@ -71,3 +71,16 @@ def test_tui_rl_branch_trains_the_child_and_explains_a_misfit(parent, runs_dir, 
     summary = read_summary(runs_dir / "what-if")
     assert (summary.status, summary.frames, summary.parent, summary.parent_frames) == ("finished", 700, "parent", 300)
     assert read_config(runs_dir / "what-if").algorithm.gamma == pytest.approx(0.9)
+
+
+def test_a_branch_inherits_its_parents_curve_up_to_the_branch_and_sees_its_siblings(parent):
+    from tui_rl.engine.lineage import read_lineage
+    from tui_rl.engine.runfolder import read_metrics
+
+    first = branch_run(parent, {"optim.lr": 5e-4}, at_frames=300)
+    second = branch_run(parent, {"optim.lr": 2e-3}, at_frames=300)
+    lineage = read_lineage(first)
+    parent_lr = read_metrics(parent)["lr"]
+    assert lineage.inherited["lr"] == [p for p in parent_lr if p[0] <= 300] and lineage.inherited["lr"]
+    assert lineage.branch_points == [(300, "from parent")]
+    assert [name for name, _ in lineage.siblings] == [second.name]

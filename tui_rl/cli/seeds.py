@@ -5,59 +5,37 @@ folder (``<name>-seed<N>``), one after the other or side by side as the machine 
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, UsageError
-from tui_rl.config import RunConfig, edit
-from tui_rl.engine.run_record import check_run_name, create_run, default_run_name
+from tui_rl.config import RunConfig
 from tui_rl.engine.runfolder import read_summary
-
-
-def default_parallel(count: int) -> int:
-    """Side by side when there are cores to spare (each trainer takes one, the envs another)."""
-    return max(1, min(count, (os.cpu_count() or 1) // 2))
+from tui_rl.engine.seed_runs import create_seed_runs, default_parallel, train_side_by_side
 
 
 def train_seeds(args: argparse.Namespace, config: RunConfig, train_headless: Callable[..., int]) -> int:
     """``train_headless`` trains one run in this process (``cli.train``'s, passed in: no import circle)."""
     if len(set(args.seeds)) != len(args.seeds):
         raise UsageError("--seeds: each seed once")
-    stem = args.name or default_run_name(config, args.target)
-    for seed in args.seeds:
-        check_run_name(f"{stem}-seed{seed}")
-    configs = [edit(config, {"env.seed": seed}, source="--seeds") for seed in args.seeds]
-    parallel = args.parallel or default_parallel(len(configs))
-    run_dirs = [create_run(c, name=f"{stem}-seed{c.env.seed}", runs_dir=args.runs_dir, preset=args.target)
-                for c in configs]
+    run_dirs = create_seed_runs(config, args.seeds, args.runs_dir, args.name, args.target)
+    parallel = args.parallel or default_parallel(len(run_dirs))
     if parallel == 1:
         codes = [train_headless(run_dir, resume=False, fresh=True) for run_dir in run_dirs]
     else:
-        codes = train_side_by_side(run_dirs, parallel)
+        codes = train_side_by_side(run_dirs, parallel, on_start=announce, on_end=report)
     print_group(run_dirs)
     return EXIT_OK if all(code == EXIT_OK for code in codes) else EXIT_FAILED
 
 
-def train_side_by_side(run_dirs: list[Path], parallel: int) -> list[int]:
-    """``parallel`` trainer processes at a time; a line as each run ends."""
-    from tui_rl.engine.launch import launch_trainer
+def announce(run_dir: Path) -> None:
+    print(f"training {run_dir.name} (trainer log: {run_dir / 'trainer.log'})", flush=True)
 
-    waiting = list(run_dirs)
-    running: list[tuple[Path, subprocess.Popen]] = []
-    codes = []
-    while waiting or running:
-        while waiting and len(running) < parallel:
-            run_dir = waiting.pop(0)
-            print(f"training {run_dir.name} (trainer log: {run_dir / 'trainer.log'})", flush=True)
-            running.append((run_dir, launch_trainer(run_dir)))
-        run_dir, process = running.pop(0)
-        codes.append(EXIT_OK if process.wait() == 0 else EXIT_FAILED)
-        summary = read_summary(run_dir)
-        print(f"{run_dir.name}: {summary.status} at {summary.frames:,} frames"
-              + (f": {summary.reason}" if summary.reason else ""), flush=True)
-    return codes
+
+def report(run_dir: Path, code: int) -> None:
+    summary = read_summary(run_dir)
+    print(f"{run_dir.name}: {summary.status} at {summary.frames:,} frames"
+          + (f": {summary.reason}" if summary.reason else ""), flush=True)
 
 
 def print_group(run_dirs: list[Path]) -> None:

@@ -93,10 +93,18 @@ def misfit(plan: BranchPlan) -> str | None:
         CheckpointStore(plan.parent_dir, keep=1).load(plan.checkpoint, components)
     except CheckpointUnusable as exc:
         changed = ", ".join(plan.changes) or "the config"
-        return f"the checkpoint at {plan.frames} frames does not fit the edited {changed}: {exc}"
+        return f"the checkpoint at {plan.frames} frames does not fit the edited {changed}: {first_problem(str(exc))}"
     finally:
         env.close()
     return None
+
+
+def first_problem(text: str) -> str:
+    """The telling line of a state-dict load error (torch lists every tensor after it)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    telling = [line for line in lines if "size mismatch" in line or "Missing key" in line or "Unexpected key" in line]
+    line = (telling or lines or ["it does not load"])[0]
+    return line if len(line) <= 240 else line[:237] + "..."
 
 
 def branch_run(
@@ -133,3 +141,36 @@ def branch_name(parent_dir: Path, frames: int) -> str:
         if not (parent_dir.parent / candidate).exists() and not name_problem(candidate):
             return candidate
     raise BranchRefused(f"cannot find a free name like {stem!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tui_rl.engine.branching PARENT [--at N] [--changes JSON] [--fresh-networks]``:
+    make a branch in a process of its own (the app's process cannot build a replay buffer: its
+    stderr is not a file for multiprocessing's resource tracker). Prints one JSON line: the
+    child's folder, or the error and whether it is a misfit."""
+    import argparse
+    import json
+
+    from tui_rl.config import ConfigError
+    from tui_rl.engine.runfolder import RunFolderError
+
+    parser = argparse.ArgumentParser(prog="tui_rl.engine.branching")
+    parser.add_argument("parent", type=Path)
+    parser.add_argument("--at", type=int)
+    parser.add_argument("--changes", default="{}")
+    parser.add_argument("--fresh-networks", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        child = branch_run(args.parent, json.loads(args.changes), at_frames=args.at, fresh_networks=args.fresh_networks)
+    except BranchRefused as exc:
+        print(json.dumps({"error": str(exc), "misfit": exc.misfit}))
+        return 1
+    except (ConfigError, RunFolderError, OSError) as exc:
+        print(json.dumps({"error": str(exc), "misfit": False}))
+        return 1
+    print(json.dumps({"child": str(child)}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,13 +1,18 @@
 """Branching from the app: the steps behind ``b`` in Train and Runs, shared by both.
 
-Reading the checkpoints, taking a new one from a live run, checking that the edits fit, copying
-the checkpoint and starting the child's trainer are blocking steps: they run in thread workers of
-the screen that asked, which hear back through ``call_from_thread``. When the child is up, the app
+Reading the checkpoints, taking a new one from a live run, making the branch (in a process of its
+own: checking that the edits fit builds the networks) and starting the child's trainer are blocking
+steps: they run in thread workers of the screen that asked, which hear back through
+``call_from_thread``. When the child is up, the app
 opens it in Train (:class:`OpenRun`); the parent's trainer, its own process, trains on.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -24,6 +29,24 @@ from tui_rl.tui.screens.confirm import ConfirmScreen
 
 #: how long a live run may take to write the checkpoint a branch starts from
 CHECKPOINT_WAIT_S = 120.0
+#: how long making a branch may take (it builds the env and the networks once)
+BRANCH_TIMEOUT_S = 300.0
+
+
+def make_branch(run_dir: Path, request: BranchRequest, fresh: bool) -> dict:
+    """Run ``engine.branching`` in a process of its own (it builds the networks to check they
+    fit); its answer: ``{"child": path}`` or ``{"error": ..., "misfit": bool}``."""
+    command = [sys.executable, "-m", "tui_rl.engine.branching", str(run_dir), "--at", str(request.at_frames),
+               "--changes", json.dumps(request.changes)]
+    if fresh:
+        command.append("--fresh-networks")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=BRANCH_TIMEOUT_S,
+                            env={**os.environ, "RL_LOGGING_LEVEL": "WARNING"}, stdin=subprocess.DEVNULL)
+    lines = result.stdout.strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, ValueError):
+        return {"error": f"the branch process failed: {(result.stderr.strip().splitlines() or ['no output'])[-1]}"}
 
 
 class BranchFlow:
@@ -68,7 +91,7 @@ class BranchFlow:
             self._in_thread(self._make, run_dir, handle, frames, request, False)
 
     def _make(self, run_dir: Path, handle: RunHandle | None, frames: int, request: BranchRequest, fresh: bool) -> None:
-        from tui_rl.engine.branching import BranchRefused, branch_run, checkpoint_frames
+        from tui_rl.engine.branching import checkpoint_frames
 
         try:
             if request.at_frames == NOW:
@@ -79,17 +102,18 @@ class BranchFlow:
                         raise TimeoutError(f"no checkpoint within {CHECKPOINT_WAIT_S:.0f} s")
                     time.sleep(0.1)
                 request.at_frames = max(checkpoint_frames(run_dir))
-            child = branch_run(run_dir, request.changes, at_frames=request.at_frames, fresh_networks=fresh)
+            answer = make_branch(run_dir, request, fresh)
+            if "error" in answer:
+                if answer.get("misfit"):
+                    question = ConfirmScreen("Start the branch with fresh networks?", answer["error"], "Fresh networks")
+                    again = partial(self._fresh_chosen, run_dir, handle, frames, request)
+                    self.app.call_from_thread(self.app.push_screen, question, again)
+                else:
+                    self._say(answer["error"])
+                return
+            child = Path(answer["child"])
             RunHandle.continue_run(child).close()  # its trainer goes on; Train attaches to it
-        except BranchRefused as exc:
-            if exc.misfit:
-                question = ConfirmScreen("Start the branch with fresh networks?", str(exc), "Fresh networks")
-                again = partial(self._fresh_chosen, run_dir, handle, frames, request)
-                self.app.call_from_thread(self.app.push_screen, question, again)
-            else:
-                self._say(str(exc))
-            return
-        except Exception as exc:  # a field that does not build, a folder that cannot be made: said
+        except Exception as exc:  # a checkpoint that never came, a process that cannot start: said
             self._say(f"Cannot branch {run_dir.name}: {exc}")
             return
         self._say(f"Branched {child.name} from {run_dir.name} at {request.at_frames:,} frames.", "information")

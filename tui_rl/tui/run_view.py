@@ -16,6 +16,7 @@ from tui_rl.engine.protocol import (
     Metrics,
     StatusChanged,
 )
+from tui_rl.engine.lineage import Lineage
 from tui_rl.engine.runfolder import RunHistory
 from tui_rl.tui.widgets.charts import TrainingCharts
 from tui_rl.tui.widgets.event_log import EventLog
@@ -39,10 +40,19 @@ class RunView:
         self.log.clear()
         self.status.reset(state=state)
 
-    def replay(self, history: RunHistory) -> str | None:
-        """Fill in from the run's record on disk (summary, metric series, logged events); returns
-        the last state its events say."""
+    def replay(self, history: RunHistory, lineage: Lineage | None = None) -> str | None:
+        """Fill in from the run's record on disk (summary, metric series, logged events), after
+        what a branch inherits (its parent's curves up to the branch, its siblings beside it);
+        returns the last state its events say."""
         curves = self.charts.curves
+        if lineage is not None:
+            for name, points in lineage.inherited.items():
+                for frames, value in points:
+                    curves.add(frames, {name: value})
+            for frames, label in lineage.branch_points:
+                curves.add_marker(frames, label)
+            for name, points in lineage.siblings:
+                curves.add_overlay(name, points)
         for name, points in history.metrics.items():
             for frames, value in points:
                 curves.add(frames, {name: value})

@@ -24,6 +24,7 @@ from textual.worker import get_current_worker
 from tui_rl.config import ConfigError, RunConfig, load_file
 from tui_rl.engine.handle import RunHandle
 from tui_rl.engine.protocol import FINAL_STATES, Event, Undone
+from tui_rl.engine.lineage import Lineage, read_lineage
 from tui_rl.engine.runfolder import RunHistory
 from tui_rl.tui import run_opening
 from tui_rl.tui.branch_flow import BranchFlow
@@ -73,11 +74,12 @@ class TrainScreen(Screen):
     class RunOpened(Message):
         """A run was started, attached or continued: its handle, its config and its history so far."""
 
-        def __init__(self, handle: RunHandle, config: RunConfig | None, history: RunHistory) -> None:
+        def __init__(self, handle: RunHandle, config: RunConfig | None, history: RunHistory, lineage: Lineage) -> None:
             super().__init__()
             self.handle = handle
             self.config = config
             self.history = history
+            self.lineage = lineage
 
     class RunFailedToOpen(Message):
         """Starting or opening a run failed (or was refused); ``reason`` says why."""
@@ -192,7 +194,7 @@ class TrainScreen(Screen):
             config = load_file(handle.run_dir / "config.toml")
         except ConfigError:
             config = None  # charts and log still show; only the live hyperparameters need it
-        self.post_message(self.RunOpened(handle, config, history))
+        self.post_message(self.RunOpened(handle, config, history, read_lineage(handle.run_dir)))
 
     @work(thread=True, group="events", exit_on_error=False)
     def _read_events(self, handle: RunHandle) -> None:
@@ -229,7 +231,7 @@ class TrainScreen(Screen):
         self.post_message(RunShown(handle.run_dir))
         if message.config is not None:
             await self.hparams.load(message.config, editable=handle.is_live)
-        state = self.view.replay(message.history)
+        state = self.view.replay(message.history, message.lineage)
         if state is not None:
             self._set_state(state)
         summary = message.history.summary
