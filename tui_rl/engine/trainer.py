@@ -25,6 +25,7 @@ from tui_rl.config import ConfigError, RunConfig, edit, live_fields
 from tui_rl.engine.checkpoint_policy import CheckpointPolicy
 from tui_rl.engine.counters import RunCounters
 from tui_rl.engine.alerts import HealthWatch, nan_alert
+from tui_rl.engine.batch_timing import BatchTimer
 from tui_rl.engine.edit_undo import EditUndo
 from tui_rl.engine.health import NonFinite, TrainingFailed, check_losses, check_optimizers, check_parameters, check_rewards
 from tui_rl.engine.metric_loggers import episode_metrics, learning_rate
@@ -62,6 +63,7 @@ class Trainer:
 
     ``from_checkpoint`` continues from the newest loadable checkpoint; without it the run starts
     at frame 0 (on an existing folder, its checkpoints and metric rows are cleared first).
+    ``profile`` times each batch's parts for the time panel (``batch_timing.py``).
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class Trainer:
         *,
         from_checkpoint: bool = False,
         commands: queue.Queue | None = None,
+        profile: bool = True,
     ) -> None:
         self.config = config
         self.run_dir = Path(run_dir)
@@ -89,6 +92,7 @@ class Trainer:
         self.latest_episode = LatestEpisode()
         self.health = HealthWatch(config.alerts)
         self.undo = EditUndo(self)
+        self.timer = BatchTimer() if profile else None
         self._pending_batches = 0
         self._stop_reason = ""
         self._checkpoint_requested = False
@@ -144,6 +148,8 @@ class Trainer:
     def setup(self) -> None:
         seed_everything(self.config.env.seed)
         self.parts = RunParts.build(self.config, self.run_dir)
+        if self.timer is not None:
+            self.timer.instrument(self.parts)
         self.batches = iter(self.parts.collector)
         self.checkpoints.store.clean_partial()
         if self.from_checkpoint:
@@ -218,6 +224,7 @@ class Trainer:
             raise TrainingFailed(
                 f"collecting from {self.config.env.id} failed: {type(exc).__name__}: {exc}"
             ) from None
+        collected = time.perf_counter()
         frames = self.counters.frames = self.counters.frames + batch.numel()
         check_rewards(batch, frames)
         try:
@@ -235,9 +242,14 @@ class Trainer:
         values.update(episode_values)
         values["fps"] = batch.numel() / max(elapsed, 1e-9)
         values["lr"] = learning_rate(self.parts.algorithm.optimizers())
+        if self.timer is not None:
+            values.update(self.timer.batch_done(collected - started, started + elapsed - collected, self.parts.device))
         self.latest_episode.add(batch)
+        logging_started = time.perf_counter()
         self.parts.loggers.log(values, frames)
         self.record.emit(Metrics(values))
+        if self.timer is not None:
+            self.timer.add("logging", time.perf_counter() - logging_started)
         for alert in self.health.after_batch(values, frames):
             self.alert(alert)
 
@@ -252,7 +264,10 @@ class Trainer:
     def evaluate(self, final: bool = False) -> bool:
         """Run ``eval.episodes`` episodes; True when the run reached its target and finished."""
         frames = self._last_eval_frames = self.counters.frames
+        started = time.perf_counter()
         evaluated = self.parts.evaluate(frames, self.config.eval.episodes)
+        if self.timer is not None:
+            self.timer.add("evaluation", time.perf_counter() - started)
         mean, target = evaluated.mean_return, self.config.eval.target_return
         reached = self.counters.record_eval(mean, target)  # before the event: run.json shows it
         self.record.emit(evaluated)
