@@ -37,6 +37,7 @@ from tui_rl.tui.widgets.charts import TrainingCharts
 from tui_rl.tui.widgets.event_log import EventLog
 from tui_rl.tui.widgets.live_hparams import LiveHparams
 from tui_rl.tui.widgets.status_line import StatusLine
+from tui_rl.tui.widgets.time_panel import TimePanel
 
 #: Terminal sizes from which every chart shows at once and the hyperparameters stay open.
 GRID_MIN_SIZE = (120, 36)
@@ -55,6 +56,7 @@ class TrainScreen(Screen):
         "../widgets/status_line.tcss",
         "../widgets/event_log.tcss",
         "../widgets/live_hparams.tcss",
+        "../widgets/time_panel.tcss",
     ]
     BINDINGS = [
         # One key, two bindings: the footer names what p does now.
@@ -67,6 +69,7 @@ class TrainScreen(Screen):
         Binding("r", "continue_run", "Continue", id="train.continue"),
         Binding("b", "branch", "Branch", id="train.branch", show=False),
         Binding("u", "undo_edit", "Undo edit", id="train.undo", show=False),
+        Binding("t", "toggle_time", "Time panel", id="train.time", show=False),
         Binding("right_square_bracket", "cycle_chart(1)", "Chart", key_display="]", id="train.next_chart", show=False),
         Binding("left_square_bracket", "cycle_chart(-1)", "Previous chart", key_display="[", id="train.prev_chart", show=False),
     ]
@@ -118,6 +121,7 @@ class TrainScreen(Screen):
         with Horizontal(id="train-body"):
             with Vertical(id="train-main"):
                 yield self.charts
+                yield TimePanel(self.charts, id="time-panel")
                 yield self.log_pane
             yield self.hparams
         yield Footer()
@@ -359,6 +363,11 @@ class TrainScreen(Screen):
     def action_branch(self) -> None:
         live = self.handle if self.has_live_run else None
         self.branching.start(self.handle.run_dir, live, self.status.progress.frames)
+
+    def action_toggle_time(self) -> None:
+        panel = self.query_one(TimePanel)
+        panel.display = not panel.display
+        panel.show_latest()
 
     def action_undo_edit(self) -> None:
         self._send(self.handle.undo_edit, "undo the last edit")
