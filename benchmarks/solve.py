@@ -1,10 +1,13 @@
 """How fast a preset solves its env, with the engine's own training loop.
 
     python benchmarks/solve.py cartpole-ppo --seeds 0 1 2
+    python benchmarks/solve.py pendulum-td3 lunarlander-ppo --seeds 0     # several presets in turn
 
-For each seed: the env steps and the training seconds (collection and updates; evaluation and
+For each preset and seed: the env steps and the training seconds (collection and updates; evaluation and
 checkpoints excluded) until the mean evaluation return first reaches the preset's
-``eval.target_return``, then the medians. Each seed trains in its own temporary run folder.
+``eval.target_return`` (or the whole budget when it does not), the wall-clock seconds with
+evaluations, and the best and last evaluation returns; then the medians and whether every seed
+reached the target. Each seed trains in its own temporary run folder.
 
 Beside the wall-clock training seconds it prints the CPU seconds of the same work: on a machine
 shared with other jobs the wall clock also counts time spent waiting for a core, CPU time not.
@@ -30,6 +33,7 @@ class SeedResult:
     train_cpu_seconds: float
     wall_seconds: float
     best_eval: float | None
+    last_eval: float | None
 
 
 class TrainingCpuClock:
@@ -84,30 +88,32 @@ def solve_once(preset: str, seed: int, overrides: list[str]) -> SeedResult:
         train_cpu_seconds=clock.at_solve if solved else clock.seconds,
         wall_seconds=wall,
         best_eval=trainer.counters.best_eval,
+        last_eval=trainer.counters.last_eval,
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("preset", help="preset name or TOML file")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    args = parser.parse_args(argv)
+def solve_preset(preset: str, seeds: list[int], overrides: list[str]) -> bool:
+    """Print the figures of ``preset`` over ``seeds``; True when every seed reached the target."""
+    from tui_rl.config import apply_overrides, load_preset
 
-    from tui_rl.config import load_preset
-
-    target = load_preset(args.preset).eval.target_return
-    print(f"{args.preset}: steps and training seconds to a mean eval return >= {target:g}")
+    config = apply_overrides(load_preset(preset), overrides)
+    target = config.eval.target_return
+    print(
+        f"{preset}: steps and training seconds to a mean eval return >= {target:g} "
+        f"(budget {config.collector.total_frames:,} steps)",
+        flush=True,
+    )
     results = []
-    for seed in args.seeds:
-        result = solve_once(args.preset, seed, args.overrides)
+    for seed in seeds:
+        result = solve_once(preset, seed, overrides)
         results.append(result)
         outcome = "solved" if result.solved else "NOT solved within the budget"
         best = "n/a" if result.best_eval is None else f"{result.best_eval:.1f}"
+        last = "n/a" if result.last_eval is None else f"{result.last_eval:.1f}"
         print(
             f"  seed {seed}: {outcome} at {result.frames} steps, {result.train_seconds:.1f} s training "
             f"({result.train_cpu_seconds:.1f} s CPU; {result.wall_seconds:.1f} s wall with evaluations; "
-            f"best eval {best})",
+            f"best eval {best}, last eval {last})",
             flush=True,
         )
     solved = [r for r in results if r.solved]
@@ -118,9 +124,21 @@ def main(argv: list[str] | None = None) -> int:
             f"  median over solved seeds: {statistics.median(r.frames for r in solved):.0f} steps, "
             f"{statistics.median(r.train_seconds for r in solved):.1f} s training "
             f"(range {min(r.train_seconds for r in solved):.1f}-{max(r.train_seconds for r in solved):.1f} s), "
-            f"{statistics.median(r.train_cpu_seconds for r in solved):.1f} s CPU"
+            f"{statistics.median(r.train_cpu_seconds for r in solved):.1f} s CPU, "
+            f"{statistics.median(r.wall_seconds for r in solved):.1f} s wall"
         )
-    return 0 if len(solved) == len(results) else 1
+    print(f"  target reached: {'yes' if len(solved) == len(results) else 'NO'} ({len(solved)}/{len(results)} seeds)", flush=True)
+    return len(solved) == len(results)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("presets", nargs="+", metavar="preset", help="preset names or TOML files")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    reached = [solve_preset(preset, args.seeds, args.overrides) for preset in args.presets]
+    return 0 if all(reached) else 1
 
 
 if __name__ == "__main__":

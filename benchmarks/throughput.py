@@ -1,10 +1,12 @@
-"""Env steps per second collected on CartPole, beside raw Gymnasium and one plain TorchRL GymEnv.
+"""Env steps per second collected on CartPole, beside raw Gymnasium and one plain TorchRL GymEnv,
+then fast mode: tui-rl's batched torch env against today's Gymnasium vector-env path.
 
-    python benchmarks/throughput.py [PRESET] [--num-envs 64 128] [--seconds 3]
+    python benchmarks/throughput.py [PRESET] [--num-envs 64 128] [--seconds 3] [--solve-seeds 0 1 2]
 
 All figures come from the same run, so the ratios hold on any machine. The preset's collector is
 what the training loop runs: the preset's env and transforms, a TorchRL Collector with the
-algorithm's exploration policy (one forward pass per step of all env copies).
+algorithm's exploration policy (one forward pass per step of all env copies). The output ends
+with the line ``fast collector: N steps/s with 1024 copies, R x the Gymnasium path``.
 """
 
 from __future__ import annotations
@@ -60,19 +62,122 @@ def plain_gym_env(env_id: str, seconds: float) -> float:
     return collector_rate(GymEnv(env_id), None, 256, seconds)
 
 
-def preset_collector(preset: str, num_envs: int | None, seconds: float) -> tuple[int, float]:
+def preset_collector(
+    preset: str, num_envs: int | None, seconds: float, backend: str = "gymnasium", steps_per_batch: int = 1
+) -> tuple[int, float]:
     from tui_rl.config import apply_overrides, load_preset
     from tui_rl.engine.algorithms import build_algorithm
     from tui_rl.engine.envs import make_env
 
-    config = load_preset(preset)
+    config = apply_overrides(load_preset(preset), [f"env.backend={backend}"])
     if num_envs is not None:
         config = apply_overrides(config, [f"env.num_envs={num_envs}"])
     env = make_env(config)
     algorithm = build_algorithm(config, env, "cpu")
-    # At least one step of every copy per batch, as the loop would need.
-    frames = max(config.collector.frames_per_batch, config.env.num_envs)
+    # At least ``steps_per_batch`` steps of every copy per batch (one, as the loop would need).
+    frames = max(config.collector.frames_per_batch, config.env.num_envs * steps_per_batch)
     return config.env.num_envs, collector_rate(env, algorithm.collector_policy, frames, seconds)
+
+
+#: steps of every copy per collector batch in the fast-mode comparison (Gymnasium path and fast
+#: env alike), so a batch's fixed cost weighs the same on both
+FAST_BATCH_STEPS = 16
+#: copies of Gymnasium's sync vector env on today's path, and of the fast env
+GYM_PATH_COPIES = 128
+FAST_COPIES = (128, 1024)
+
+
+def raw_fast_env(env_id: str, num_envs: int, seconds: float, device: str = "cpu") -> float:
+    """tui-rl's batched torch env alone, no transforms: ``step_and_maybe_reset`` with random actions
+    drawn beforehand (finished copies are reset as in collection)."""
+    from tui_rl.engine.batched_envs import BATCHED_ENVS
+
+    env = BATCHED_ENVS[env_id](num_envs, device=device)
+    env.set_seed(0)
+    actions = [env.action_spec.rand() for _ in range(64)]
+    data = env.reset()
+    step = 0
+
+    def step_batch() -> int:
+        nonlocal data, step
+        for _ in range(100):
+            data.set("action", actions[step % len(actions)])
+            _, data = env.step_and_maybe_reset(data)
+            step += 1
+        return 100 * num_envs
+
+    return steps_per_second(step_batch, seconds)
+
+
+def raw_numpy_vector_env(env_id: str, num_envs: int, seconds: float) -> float:
+    """Gymnasium's own numpy vector env (CartPole's ``CartPoleVectorEnv``), stepped raw: the
+    alternative to a torch env that the fast backend was measured against."""
+    import gymnasium
+
+    env = gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
+    env.reset(seed=0)
+    actions = [env.action_space.sample() for _ in range(64)]
+
+    def step_batch() -> int:
+        for index in range(100):
+            env.step(actions[index % len(actions)])
+        return 100 * num_envs
+
+    try:
+        return steps_per_second(step_batch, seconds)
+    finally:
+        env.close()
+
+
+def solve_medians(presets: list[str], seeds: list[int]) -> None:
+    """Median training seconds to each preset's target, per backend (benchmarks/solve.py's runs)."""
+    import statistics
+
+    from solve import solve_once
+
+    for preset in presets:
+        for backend in ("gymnasium", "torch"):
+            results = [solve_once(preset, seed, [f"env.backend={backend}"]) for seed in seeds]
+            solved = [r for r in results if r.solved]
+            if solved:
+                seconds = statistics.median(r.train_seconds for r in solved)
+                frames = statistics.median(r.frames for r in solved)
+                figure = f"{seconds:7.1f} s training, {frames:,.0f} steps"
+            else:
+                figure = "   not solved"
+            print(f"  {preset:13s} {backend:9s}  {figure}  ({len(solved)} of {len(seeds)} seeds solved)", flush=True)
+
+
+def fast_mode(preset: str, seconds: float, solve_seeds: list[int], raw: float) -> None:
+    """Fast mode against today's path (Gymnasium sync vector env x128 through TorchRL), ending with
+    the ``fast collector`` line."""
+    from tui_rl.config import load_preset
+
+    env_id = load_preset(preset).env.id
+    _, gym_path = preset_collector(preset, GYM_PATH_COPIES, seconds, "gymnasium", FAST_BATCH_STEPS)
+    print(f"fast mode on {env_id}: env steps per second (ratio to the Gymnasium path)")
+    print(f"  raw Gymnasium, one env                           {raw:12,.0f}   {raw / gym_path:6.2f}")
+    print(f"  Gymnasium sync vector env x{GYM_PATH_COPIES} + Collector      {gym_path:12,.0f}   {1:6.2f}")
+    numpy_vector = raw_numpy_vector_env(env_id, FAST_COPIES[-1], seconds)
+    print(f"  Gymnasium numpy vector env x{FAST_COPIES[-1]}, raw        {numpy_vector:12,.0f}   {numpy_vector / gym_path:6.2f}")
+    for copies in FAST_COPIES:
+        rate = raw_fast_env(env_id, copies, seconds)
+        print(f"  fast env x{copies:<5d} raw steps                     {rate:12,.0f}   {rate / gym_path:6.2f}")
+    import torch
+
+    if torch.cuda.is_available():  # the same env on the GPU: every copy steps in one kernel per op
+        for copies in (*FAST_COPIES, 65536):
+            rate = raw_fast_env(env_id, copies, seconds, "cuda")
+            print(f"  fast env x{copies:<5d} raw steps on CUDA             {rate:12,.0f}   {rate / gym_path:6.2f}")
+    collected = 0.0
+    for copies in FAST_COPIES:
+        _, collected = preset_collector(preset, copies, seconds, "torch", FAST_BATCH_STEPS)
+        label = f"fast env x{copies:<5d} + Collector ({preset} policy)"
+        print(f"  {label:48s} {collected:12,.0f}   {collected / gym_path:6.2f}")
+    if solve_seeds:
+        print(f"solve-time medians over seeds {' '.join(map(str, solve_seeds))} (benchmarks/solve.py):")
+        solve_medians(["cartpole-ppo", "cartpole-dqn"], solve_seeds)
+    print(f"fast collector: {collected:,.0f} steps/s with {FAST_COPIES[-1]} copies, {collected / gym_path:.1f} x the Gymnasium path")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         help="also measure the preset's collector with these numbers of env copies",
     )
     parser.add_argument("--seconds", type=float, default=3.0, help="measuring time per figure")
+    parser.add_argument(
+        "--solve-seeds", type=int, nargs="*", default=[],
+        help="also train cartpole-ppo and cartpole-dqn with each backend on these seeds (minutes each)",
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -92,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
 
     env_id = load_preset(args.preset).env.id
     raw = raw_gymnasium(env_id, args.seconds)
-    print(f"{env_id}, env steps per second (ratios to raw Gymnasium / to one GymEnv):")
+    print(f"{env_id}, env steps per second (ratios to raw Gymnasium / to one GymEnv; gymnasium backend):")
     print(f"  raw Gymnasium, one env            {raw:10,.0f}")
     single = plain_gym_env(env_id, args.seconds)
     print(f"  TorchRL GymEnv + Collector        {single:10,.0f}   {single / raw:6.3f}   1.00")
@@ -100,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         copies, rate = preset_collector(args.preset, num_envs, args.seconds)
         label = f"{args.preset} collector, {copies} env{'s' if copies > 1 else ''}"
         print(f"  {label:33s} {rate:10,.0f}   {rate / raw:6.3f}   {rate / single:4.1f}")
+    fast_mode(args.preset, args.seconds, args.solve_seeds, raw)
     return 0
 
 

@@ -95,8 +95,17 @@ def test_gym_env_of_reaches_the_gymnasium_env_under_the_wrapper():
 
     from tui_rl.engine.envs import make_env
 
-    env = make_env(RunConfig())
+    env = make_env(apply_overrides(RunConfig(), ["env.backend=gymnasium"]))
     try:
         assert isinstance(gym_env_of(env), gymnasium.Env), "TorchRL's GymWrapper no longer keeps the env in _env"
     finally:
         env.close()
+
+
+def test_unchecked_tensordict_holds_its_entries_as_given():
+    from tui_rl.engine.compat import unchecked_tensordict
+
+    value = torch.zeros(4, 1)
+    data = unchecked_tensordict({"reward": value}, torch.Size([4]), torch.device("cpu"))
+    assert data.batch_size == (4,) and data.device == torch.device("cpu")
+    assert data.get("reward") is value, "TensorDict._new_unsafe no longer takes a dict of tensors as they are"

@@ -77,7 +77,7 @@ def test_max_episode_steps_truncates_episodes():
 def test_render_mode_gives_frames():
     env = make_env(config(env={"id": "CartPole-v1"}), render=True)
     env.reset()
-    frame = env.base_env._env.render()
+    frame = env.render()
     assert frame.ndim == 3 and frame.shape[-1] == 3
     env.close()
 

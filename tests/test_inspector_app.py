@@ -300,6 +300,7 @@ async def test_recording_a_video_and_fresh_weights_for_a_live_env_from_the_app(t
         await pilot.press("V")
         await until(pilot, lambda: "written to" in last_notice(app), what="the video")
         (video,) = (run_dir / "metrics" / "videos").glob("eval-512*")
+        assert video.suffix == ".mp4"  # the record key writes MP4 (tests/test_video.py decodes one)
         assert str(video) in last_notice(app)
 
         # a live env takes the run's freshest weights when asked (u), between its steps

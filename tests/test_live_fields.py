@@ -171,7 +171,7 @@ def observe_eps_end(rig: Rig) -> None:
 
 def observe_noise_sigma(rig: Rig) -> None:
     for noise in ("gaussian", "ou"):
-        noisy = rig if noise == rig.config.algorithm.noise else Rig("ddpg", {"algorithm.noise": noise})
+        noisy = rig if noise == rig.config.algorithm.noise else Rig(rig.config.algorithm.name, {"algorithm.noise": noise})
         noisy.set("algorithm.noise_sigma", 0.0)
         assert noisy.noise_spread() < 1e-6, noise
         noisy.set("algorithm.noise_sigma", 0.02)
@@ -228,6 +228,30 @@ def observe_critic_coef(rig: Rig) -> None:
     assert rig.on_policy_losses()[0]["loss_critic"].mean().item() == 0.0
 
 
+def observe_policy_delay(rig: Rig) -> None:
+    rig.set("algorithm.policy_delay", 3)
+    moved = []
+    for _ in range(3):
+        actor = [p.clone() for p in rig.loss.actor_network_params.values(True, True)]
+        rig.update()
+        moved.append(any(not torch.equal(a, b) for a, b in zip(actor, rig.loss.actor_network_params.values(True, True))))
+    assert moved == [False, False, True]
+
+
+def observe_target_noise(rig: Rig) -> None:
+    rig.set("algorithm.target_noise", 0.05)  # relative to Pendulum's half range, 2
+    assert float(rig.loss.policy_noise) == pytest.approx(0.1)
+
+
+def observe_noise_clip(rig: Rig) -> None:
+    rig.set("algorithm.noise_clip", 0.0)  # no target noise gets through: target values repeat
+    batch = rig.batch.reshape(-1)
+    assert torch.equal(rig.loss.value_loss(batch.clone())[1]["target_value"],
+                       rig.loss.value_loss(batch.clone())[1]["target_value"])
+    rig.set("algorithm.noise_clip", 0.5)
+    assert float(rig.loss.noise_clip) == pytest.approx(1.0)
+
+
 #: live field -> (config changes it needs to apply, how its effect is observed)
 OBSERVERS = {
     "optim.lr": ({}, observe_lr),
@@ -245,6 +269,9 @@ OBSERVERS = {
     "algorithm.entropy_coef": ({}, observe_entropy_coef),
     "algorithm.critic_coef": ({}, observe_critic_coef),
     "replay_buffer.batch_size": ({}, observe_batch_size),
+    "algorithm.policy_delay": ({}, observe_policy_delay),
+    "algorithm.target_noise": ({}, observe_target_noise),
+    "algorithm.noise_clip": ({}, observe_noise_clip),
 }
 
 

@@ -1,18 +1,29 @@
 """Every shipped preset loads, validates, and builds its env and algorithm."""
 
+import math
+
 import pytest
 import torch
+from torchrl.collectors import Collector
 
-from tui_rl.config import DEFAULT_PRESET, list_presets, load_preset
+from tui_rl.config import DEFAULT_PRESET, edit, list_presets, load_preset
 from tui_rl.config import ALGORITHMS
 from tui_rl.engine.algorithms import build_algorithm
 from tui_rl.engine.envs import action_kind, make_env
 
 torch.set_num_threads(1)
 
-#: each env's solved threshold, as the issue states it
-TARGETS = {"CartPole-v1": 475, "Acrobot-v1": -100, "MountainCar-v0": -110, "Pendulum-v1": -200}
-REQUIRED = {"cartpole-dqn", "cartpole-ppo", "acrobot-dqn", "mountaincar-dqn", "pendulum-ddpg", "pendulum-sac"}
+#: each env's solved threshold, as the issues state it; for the image envs, what the published
+#: budgets reach (the MinAtar paper's DQN on Breakout; RL Zoo's Atari benchmark)
+TARGETS = {
+    "CartPole-v1": 475, "Acrobot-v1": -100, "MountainCar-v0": -110, "Pendulum-v1": -200,
+    "LunarLander-v3": 200, "InvertedPendulum-v5": 950,
+    "MinAtar/Breakout-v1": 10, "ALE/Pong-v5": 18, "ALE/Breakout-v5": 200,
+}
+REQUIRED = {
+    "cartpole-dqn", "cartpole-ppo", "acrobot-dqn", "mountaincar-dqn", "pendulum-ddpg", "pendulum-sac",
+    "pendulum-td3", "lunarlander-ppo", "invertedpendulum-sac",
+}
 
 PRESETS = [info.name for info in list_presets()]
 
@@ -49,3 +60,35 @@ def test_preset_passes_the_preflight_check_that_train_and_validate_run(name):
     from tui_rl.engine.preflight import check_buildable
 
     assert check_buildable(load_preset(name)) is None
+
+
+def shrunk(name: str):
+    """The preset at a few hundred frames: two batches, a few gradient steps each, learning at once."""
+    config = load_preset(name)
+    fields = type(config.algorithm).model_fields
+    changes = {
+        "collector.frames_per_batch": 16 * config.env.num_envs,
+        "collector.init_random_frames": 0,
+        "replay_buffer.size": 1000,
+    }
+    changes.update({path: value for path, value in (("algorithm.updates_per_batch", 2), ("algorithm.epochs", 1))
+                    if path.split(".")[1] in fields})
+    return edit(config, changes)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_trains_a_few_hundred_frames_with_finite_losses(name):
+    config = shrunk(name)
+    env = make_env(config)
+    algorithm = build_algorithm(config, env, "cpu")
+    batch_frames = config.collector.frames_per_batch
+    collector = Collector(env, algorithm.collector_policy, frames_per_batch=batch_frames,
+                          total_frames=2 * batch_frames, auto_register_policy_transforms=False)
+    frames, logged = 0, {}
+    for batch in collector:
+        frames += batch.numel()
+        logged = algorithm.update(batch, frames)
+    collector.shutdown()
+    losses = {key: value for key, value in logged.items() if key.startswith("loss_")}
+    assert losses and all(math.isfinite(value) for value in losses.values()), logged

@@ -17,7 +17,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from tui_rl.engine.evaluate import evaluate_run  # bad config / no checkpoint: a ConfigError
 
     try:
-        report = evaluate_run(run_dir, args.episodes, args.record)
+        report = evaluate_run(run_dir, args.episodes, args.record, args.video_format)
     except ConfigError:
         raise
     except Exception as exc:  # a damaged checkpoint, or one from another version: the reason, not a traceback

@@ -8,11 +8,13 @@ from pathlib import Path
 from tui_rl.cli.app import cmd_attach
 from tui_rl.cli.branch import cmd_branch
 from tui_rl.cli.evaluate import cmd_eval
+from tui_rl.cli.export import add_export_parser
 from tui_rl.cli.presets import cmd_presets
 from tui_rl.cli.runs import cmd_runs
 from tui_rl.cli.train import cmd_train
+from tui_rl.engine.file_formats import VIDEO_FORMATS
 
-SUBCOMMANDS = ("train", "presets", "runs", "attach", "eval", "branch")
+SUBCOMMANDS = ("train", "presets", "runs", "attach", "eval", "export", "branch")
 RUN_HELP = "a run's name (in --runs-dir) or its folder"
 
 
@@ -22,10 +24,29 @@ def runs_dir_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def version_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", action="version", version=version_line(),
+                        help="print the versions of tui-rl, TorchRL and torch, and exit")
+
+
+def version_line() -> str:
+    """The installed versions, read from package metadata: nothing is imported for them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"tui-rl {of('tui-rl')} (torchrl {of('torchrl')}, torch {of('torch')})"
+
+
 def app_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tui-rl", description="Open the tui-rl app.")
     parser.add_argument("target", nargs="?", help="a preset name, a preset TOML file, or a run")
     runs_dir_option(parser)
+    version_option(parser)
     return parser
 
 
@@ -35,6 +56,7 @@ def command_parser() -> argparse.ArgumentParser:
         description="A terminal workbench for reinforcement learning on TorchRL. "
         "`tui-rl [PRESET|FILE|RUN]` opens the app.",
     )
+    version_option(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = sub.add_parser("train", help="train headless with a progress bar")
@@ -106,8 +128,14 @@ def command_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--record", action="store_true",
-        help="record episode 1 as a video (MP4, or a GIF without FFmpeg) in the run folder",
+        help="record episode 1 as a video in the run folder (metrics/videos/)",
+    )
+    evaluate.add_argument(
+        "--format", dest="video_format", choices=VIDEO_FORMATS, default="mp4",
+        help="the video's format with --record (default: mp4; it needs pip install 'tui-rl[video]')",
     )
     runs_dir_option(evaluate)
     evaluate.set_defaults(handler=cmd_eval)
+
+    add_export_parser(sub, runs_dir_option, RUN_HELP)
     return parser

@@ -8,20 +8,25 @@ import math
 from typing import Any
 
 from tui_rl.cli.outcome import EXIT_OK
+from tui_rl.engine.external_runs import EXTERNAL, external_history, external_summaries
 from tui_rl.engine.runfolder import UNREADABLE, RunHistory, RunSummary, list_runs, read_history, resolve_run
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
     if args.action == "show":
-        history = read_history(resolve_run(args.run, args.runs_dir))
+        history = external_history(args.run, args.runs_dir) or read_history(resolve_run(args.run, args.runs_dir))
         if args.json:
             data = history.summary.to_json()
             data["series"] = {name: [list(point) for point in series] for name, series in history.metrics.items()}
             print(as_json(data))
         else:
             print_run(history)
+            if history.summary.status != EXTERNAL:
+                from tui_rl.engine.reproduce import reproduce_text
+
+                print(f"\nset it up again with:\n{reproduce_text(history.run_dir)}")
         return EXIT_OK
-    summaries = list_runs(args.runs_dir)
+    summaries = list_runs(args.runs_dir) + external_summaries(args.runs_dir)
     if args.json:
         print(as_json([s.to_json() for s in summaries]))
         return EXIT_OK
@@ -61,13 +66,13 @@ def print_runs(summaries: list[RunSummary]) -> None:
     for column in ("best eval", "last eval"):
         table.add_column(column, justify="right")
     for s in summaries:
-        frames = "-" if s.status == UNREADABLE else f"{s.frames:,}/{s.total_frames:,}"
+        frames = {UNREADABLE: "-", EXTERNAL: f"{s.frames:,}"}.get(s.status, f"{s.frames:,}/{s.total_frames:,}")
         cells = (s.name, s.preset, s.status, frames, number(s.best_eval), number(s.last_eval))
         table.add_row(*map(Text, cells))  # Text: a name holding [brackets] is not markup
     console = Console()
     console.print(table)
     for s in summaries:
-        if s.status == UNREADABLE:
+        if s.reason and s.status in (UNREADABLE, EXTERNAL):
             console.print(f"{s.name}: {s.reason}", markup=False, highlight=False)
 
 

@@ -133,6 +133,25 @@ class SACConfig(OffPolicySection):
     )
 
 
+class TD3Config(DDPGConfig):
+    """DDPG's actor and exploration noise, with TD3's twin critics, target smoothing and delayed actor."""
+
+    title: ClassVar[str] = "TD3   Twin Delayed DDPG"
+    exploration_fields: ClassVar[tuple[str, ...]] = ("noise", "noise_sigma")
+
+    name: Literal["td3"] = "td3"
+    policy_delay: int = Field(
+        2, ge=1, le=100, description="Critic steps per actor and target update", json_schema_extra=LIVE
+    )
+    target_noise: float = Field(
+        0.2, ge=0, le=10, description="Std of the noise smoothing target actions, relative to the action range",
+        json_schema_extra=LIVE,
+    )
+    noise_clip: float = Field(
+        0.5, ge=0, le=10, description="Clip of that noise, relative to the action range", json_schema_extra=LIVE
+    )
+
+
 class PPOConfig(OnPolicySection):
     title: ClassVar[str] = "PPO   Proximal Policy Opt."
 
@@ -161,7 +180,7 @@ class A2CConfig(OnPolicySection):
 
 #: name -> section class, in the order the app lists them
 ALGORITHMS: dict[str, type[AlgorithmSection]] = {
-    cls.algorithm_name(): cls for cls in (DQNConfig, DDPGConfig, SACConfig, PPOConfig, A2CConfig)
+    cls.algorithm_name(): cls for cls in (DQNConfig, DDPGConfig, TD3Config, SACConfig, PPOConfig, A2CConfig)
 }
 
 

@@ -43,13 +43,26 @@ def keyword_value_problem(value: Any, depth: int) -> str | None:
     return None
 
 
+#: most env copies one run steps: the torch backend steps thousands as one tensor (Gymnasium's
+#: sync vector env takes at most 256, checked where the backend is picked)
+MAX_TORCH_ENVS = 4096
+
+
 class EnvConfig(Section):
     id: str = Field("CartPole-v1", min_length=1, description="Gymnasium environment id")
     kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Keyword arguments passed to gymnasium.make"
     )
     num_envs: int = Field(
-        1, ge=1, le=256, description="Parallel copies of the env (a synchronous vector env)"
+        1,
+        ge=1,
+        le=MAX_TORCH_ENVS,
+        description="Parallel copies of the env (a synchronous vector env; above 256, the torch backend only)",
+    )
+    backend: Literal["auto", "gymnasium", "torch"] = Field(
+        "auto",
+        description="gymnasium: the Gymnasium env; torch: tui-rl's batched tensor version (classic control); "
+        "auto: torch when the env has one that takes the kwargs, else gymnasium",
     )
     seed: int = Field(
         0, ge=0, le=MAX_SEED, description="Seed for the env, torch and the replay buffer"
@@ -97,6 +110,11 @@ class ReplayBufferConfig(Section):
     )
     batch_size: int = Field(
         128, ge=1, le=65_536, description="Transitions per gradient step", json_schema_extra=LIVE
+    )
+    storage: Literal["tensor", "memmap", "list"] = Field(
+        "tensor",
+        description="Where transitions live: preallocated tensors on the training device, files in the "
+        "run folder (memmap: disk, not RAM, for large image buffers), or a list",
     )
     prioritized: bool = Field(False, description="Prioritised experience replay")
     alpha: float = Field(0.6, ge=0, le=1, description="Priority exponent (prioritised only)")

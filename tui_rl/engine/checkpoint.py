@@ -6,7 +6,9 @@ temporary folder first, every file is fsynced, and only then is the folder renam
 count. Older checkpoints are removed only after the new one is in place.
 
 A run folder may come from elsewhere, so a checkpoint is data, never code: every component is a
-state dict in one ``state.pt`` read with ``torch.load(weights_only=True)``. Before loading,
+state dict in one ``state.pt`` read with ``torch.load(weights_only=True)``; a component with
+``write_beside`` / ``read_beside`` (a memory-mapped replay buffer) also keeps tensor files beside
+it, written and read as a TensorDict memmap without pickle. Before loading,
 :meth:`CheckpointStore.check` refuses anything else (pickle files such as a replay buffer's
 ``prefetch.pkl``, other adapters, symbolic links, files the manifest does not list), so nothing
 outside the run folder is read and nothing in it is unpickled.
@@ -51,6 +53,10 @@ class CheckpointStore:
         stage = self.directory / f"{TEMP_PREFIX}{frames}-{uuid.uuid4().hex[:8]}"
         try:
             make_checkpoint(components).save(stage, metadata=metadata)
+            records = Checkpoint.manifest(stage)["components"]
+            for name, component in components.items():
+                if hasattr(component, "write_beside"):
+                    component.write_beside(stage / records[name]["path"])
             fsync_tree(stage)
             final = self.directory / str(frames)
             replaced = None
@@ -153,6 +159,9 @@ class CheckpointStore:
         }
         try:
             make_checkpoint(components).load(path, components=loaded, map_location="cpu")
+            for name in loaded:
+                if hasattr(components[name], "read_beside"):
+                    components[name].read_beside(path / records[name]["path"])
         except Exception as exc:
             raise CheckpointUnusable(f"{type(exc).__name__}: {exc}") from None
         return manifest.get("metadata", {}), loaded, set(records) - loaded

@@ -10,12 +10,15 @@ skipped and why; when none loads it fails and leaves the run folder as it is.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tensordict import TensorDict
 from torchrl.checkpoint import GlobalRNGState
+from torchrl.data import LazyMemmapStorage
 
 from tui_rl.engine.checkpoint import CheckpointStore, CheckpointUnusable
-from tui_rl.engine.compat import load_replay_state_dict, replay_state_dict, storage_bytes
+from tui_rl.engine.compat import load_replay_state_dict, replay_state_dict, storage_bytes, storage_contents
 from tui_rl.engine.counters import RunCounters
 from tui_rl.engine.health import TrainingFailed, check_optimizers, check_parameters
 from tui_rl.engine.protocol import Checkpointed
@@ -23,21 +26,65 @@ from tui_rl.engine.protocol import Checkpointed
 if TYPE_CHECKING:
     from tui_rl.engine.trainer import Trainer
 
-#: a replay buffer goes into checkpoints only below this size (and a quarter of the free disk)
+#: a replay buffer goes into checkpoints only below this size (and a quarter of the free disk);
+#: a memory-mapped one, copied file to file, only below a quarter of the free disk
 MAX_REPLAY_CHECKPOINT_BYTES = 2 * 1024**3
+#: the folder, beside its state.pt, of a memory-mapped buffer's transitions in a checkpoint
+TRANSITIONS_DIR = "transitions"
+#: a memory-mapped buffer is restored this many bytes at a time
+COPY_CHUNK_BYTES = 256 * 1024**2
 
 
 class ReplayBufferState:
-    """A replay buffer as a state dict of tensors (no pickle needed to store or load it)."""
+    """A replay buffer as a state dict of tensors (no pickle needed to store or load it).
+
+    A memory-mapped storage keeps its transitions out of that state dict: they are copied file to
+    file into the checkpoint (:meth:`write_beside`), never through RAM into ``state.pt``, and read
+    back the same way. A checkpoint holds the transitions as they were when it was written,
+    so the live files in ``replay/`` may move on.
+    """
 
     def __init__(self, buffer: Any) -> None:
         self.buffer = buffer
+        self.on_disk = isinstance(buffer.storage, LazyMemmapStorage)
+        self.pending: dict[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
-        return replay_state_dict(self.buffer)
+        state = replay_state_dict(self.buffer)
+        if self.on_disk:
+            state["_storage"] = {**state["_storage"], "_storage": {}}
+            # what read_beside must find: tensordict skips a missing file instead of failing
+            keys = storage_contents(self.buffer).keys(include_nested=True, leaves_only=True)
+            state[TRANSITIONS_DIR] = {"length": len(self.buffer), "keys": sorted(map(str, keys))}
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.on_disk:
+            self.pending = state  # applied once read_beside has put the transitions back
+        else:
+            load_replay_state_dict(self.buffer, state)
+
+    def write_beside(self, folder: Path) -> None:
+        if self.on_disk:
+            storage_contents(self.buffer)[: len(self.buffer)].memmap(prefix=folder / TRANSITIONS_DIR, copy_existing=True)
+
+    def read_beside(self, folder: Path) -> None:
+        if not self.on_disk:
+            return
+        state = dict(self.pending)
+        expected = state.pop(TRANSITIONS_DIR)
+        transitions = TensorDict.load_memmap(folder / TRANSITIONS_DIR, allow_pickle=False)
+        keys = sorted(map(str, transitions.keys(include_nested=True, leaves_only=True)))
+        if keys != expected["keys"] or transitions.shape[0] != expected["length"]:
+            missing = sorted(set(expected["keys"]) - set(keys))
+            raise ValueError(f"its replay transitions are incomplete (missing: {', '.join(missing) or 'rows'})")
+        self.buffer.empty()
+        rows = max(1, COPY_CHUNK_BYTES // max(1, transitions[:1].bytes()))
+        for start in range(0, transitions.shape[0], rows):
+            stop = min(start + rows, transitions.shape[0])
+            self.buffer.storage.set(slice(start, stop), transitions[start:stop])
         load_replay_state_dict(self.buffer, state)
+        self.pending = None
 
 
 class CheckpointPolicy:
@@ -87,7 +134,9 @@ class CheckpointPolicy:
         if buffer is None or len(buffer) == 0:  # nothing collected yet: nothing to save
             return False
         size = storage_bytes(buffer)
-        limit = min(MAX_REPLAY_CHECKPOINT_BYTES, shutil.disk_usage(self.trainer.run_dir).free // 4)
+        limit = shutil.disk_usage(self.trainer.run_dir).free // 4
+        if not isinstance(buffer.storage, LazyMemmapStorage):
+            limit = min(MAX_REPLAY_CHECKPOINT_BYTES, limit)
         if size is not None and size > limit:
             self.trainer.record.log(
                 f"replay buffer ({size / 1024**2:.0f} MiB) left out of the checkpoint: "

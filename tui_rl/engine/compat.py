@@ -16,11 +16,16 @@ from torchrl.data import ReplayBuffer
 SAMPLER_TREES = ("_sum_tree", "_min_tree")
 
 
+def storage_contents(buffer: ReplayBuffer) -> Any:
+    """The TensorDict a tensor or memmap storage preallocates (its private ``_storage``; None
+    before the first write, a list for a ListStorage)."""
+    return getattr(buffer.storage, "_storage", None)
+
+
 def storage_bytes(buffer: ReplayBuffer) -> int | None:
     """Bytes a replay buffer's tensor storage takes (None before its first write): TorchRL has no
     public size, but its storage's TensorDict has ``bytes()``."""
-    data = getattr(buffer.storage, "_storage", None)
-    size = getattr(data, "bytes", None)
+    size = getattr(storage_contents(buffer), "bytes", None)
     return int(size()) if callable(size) else None
 
 
@@ -65,5 +70,16 @@ def target_source_pairs(updater) -> tuple[list[torch.Tensor], list[torch.Tensor]
 
 
 def gym_env_of(env: Any) -> Any:
-    """The Gymnasium env under TorchRL's GymWrapper and transforms (its private ``_env``)."""
-    return env.base_env._env
+    """The Gymnasium env under TorchRL's GymWrapper and transforms (its private ``_env``), or the
+    one a batched torch env draws its frames with."""
+    base = env.base_env
+    return base.gym_renderer if hasattr(type(base), "gym_renderer") else base._env
+
+
+def unchecked_tensordict(source: dict[str, torch.Tensor], batch_size: torch.Size, device: torch.device) -> Any:
+    """A TensorDict of ``source`` built without validating each entry's shape and device (its private
+    ``_new_unsafe``): the batched envs build two every step from tensors they made the right shape,
+    and the checks cost as much as a whole CartPole step of 1024 copies."""
+    from tensordict import TensorDict
+
+    return TensorDict._new_unsafe(source, batch_size=batch_size, device=device)

@@ -11,6 +11,7 @@ from torchrl.envs import EnvBase, GymWrapper, InitTracker, RewardSum, StepCounte
 
 from tui_rl.config.models import RunConfig
 from tui_rl.config.errors import ConfigError
+from tui_rl.engine.batched_envs import env_backend, make_batched_env
 from tui_rl.engine.transforms import build_transform, prepare_transform
 
 #: keys the training loop reads: the running episode return and the step count within the episode
@@ -73,7 +74,8 @@ def make_env(
     num_envs: int | None = None,
     render: bool = False,
 ) -> TransformedEnv:
-    """The run's env: Gymnasium env -> GymWrapper -> bookkeeping -> the config's transforms.
+    """The run's env: Gymnasium env -> GymWrapper (or tui-rl's batched torch env, by
+    ``env.backend``) -> bookkeeping -> the config's transforms.
 
     The bookkeeping transforms (RewardSum into ``episode_reward``, StepCounter into ``step_count``,
     InitTracker for OU noise) are added unless the user's stack has them. They go first, so the episode return is the env's
@@ -81,12 +83,19 @@ def make_env(
     The env is seeded with ``config.env.seed``.
     """
     num_envs = num_envs or config.env.num_envs
-    gym_env = make_gym_env(config, num_envs, render)
     try:
-        wrapped = GymWrapper(gym_env, device=device, categorical_action_encoding=True)
-    except Exception as exc:
-        gym_env.close()
-        raise EnvError.at("env.id", f"TorchRL cannot wrap {config.env.id!r}: {exc}") from None
+        backend = env_backend(config.env)
+    except ConfigError as exc:  # an EnvError, so preflight keeps the field it names
+        raise EnvError(str(exc), exc.errors) from None
+    if backend == "torch":
+        wrapped = make_batched_env(config.env, num_envs, device)
+    else:
+        gym_env = make_gym_env(config, num_envs, render)
+        try:
+            wrapped = GymWrapper(gym_env, device=device, categorical_action_encoding=True)
+        except Exception as exc:
+            gym_env.close()
+            raise EnvError.at("env.id", f"TorchRL cannot wrap {config.env.id!r}: {exc}") from None
     # Batched gym envs come back already wrapped in a TransformedEnv (TorchRL's vector-env transform).
     env = wrapped if isinstance(wrapped, TransformedEnv) else TransformedEnv(wrapped)
 

@@ -3,6 +3,7 @@ and the per-batch values the trainer logs besides the algorithm's own."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import math
 from pathlib import Path
@@ -35,11 +36,7 @@ class MetricLoggers:
             self.loggers["tensorboard"] = TensorboardLogger(exp_name="tensorboard", log_dir=str(run_dir))
         if config.wandb:
             require("wandb", "logging.wandb")
-            from torchrl.record.loggers.wandb import WandbLogger
-
-            self.loggers["wandb"] = WandbLogger(
-                exp_name=Path(run_dir).name, offline=True, save_dir=str(Path(run_dir) / "wandb")
-            )
+            self.loggers["wandb"] = offline_wandb_logger(Path(run_dir))
 
     def log(self, values: dict[str, float], frames: int) -> None:
         for logger in self.loggers.values():
@@ -52,7 +49,9 @@ class MetricLoggers:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for name, logger in self.loggers.items():
-            if name in state:
+            # W&B's state is its step counters, unused (each log names its frame count), and its
+            # run id, which it refuses to load into another run (a branch of this one)
+            if name in state and name != "wandb":
                 logger.load_state_dict(state[name])
 
     def close(self) -> None:
@@ -60,11 +59,28 @@ class MetricLoggers:
             logger.shutdown()
 
 
-def require(package: str, field: str) -> None:
+def offline_wandb_logger(run_dir: Path) -> Logger:
+    """TorchRL's WandbLogger, offline (no network, no account) into ``<run>/wandb/``; a resumed run
+    logs to the same W&B run id, so a later ``wandb sync`` joins them. It prints nothing and leaves
+    stdout alone: the trainer's output is the progress bar or its log."""
+    import wandb
+    from torchrl.record.loggers.wandb import WandbLogger
+
+    return WandbLogger(
+        exp_name=run_dir.name, offline=True, save_dir=str(run_dir / "wandb"), mode="offline",
+        id=hashlib.sha1(run_dir.name.encode(errors="surrogateescape")).hexdigest()[:16],
+        project="tui-rl", log_env_packages=False,
+        settings=wandb.Settings(silent=True, console="off", x_disable_stats=True, save_code=False),
+    )
+
+
+def require(package: str, field: str, extra: str | None = None, instead: str = "") -> None:
+    """Refuse, naming the extra that installs it, what needs ``package`` when it is not installed.
+    ``instead`` says what else would do (default: turning ``field`` off)."""
     if importlib.util.find_spec(package) is None:
         raise ConfigError(
             f"{field}: needs the {package} package, which is not installed "
-            f"(pip install 'tui-rl[{package}]'), or set {field} = false"
+            f"(pip install 'tui-rl[{extra or package}]'), {instead or f'or set {field} = false'}"
         )
 
 

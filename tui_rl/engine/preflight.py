@@ -8,23 +8,26 @@ Each failure is a :class:`ConfigError` whose ``errors`` name the field.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from tui_rl.config import ConfigError, FieldError, RunConfig
 from tui_rl.config.algorithms import action_kind_mismatch
 
 
-def check_buildable(config: RunConfig) -> None:
+def check_buildable(config: RunConfig, runs_dir: Path = Path("runs")) -> None:
     """The env makes with its kwargs, each transform builds with its params, the algorithm fits
-    the action space, the replay buffer fits in memory, the loggers' packages are installed and
-    the device is there. Raises ConfigError naming the field; returns None when all hold."""
+    the action space, the replay buffer fits in memory (on disk under ``runs_dir`` for a memmap
+    storage), the loggers' packages are installed and the device is there. Raises ConfigError
+    naming the field; returns None when all hold."""
     check_loggers(config)
     check_device(config.device)
     env = make_checked_env(config)
     try:
         check_action_space(config, env)
-        check_replay_memory(config, env)
+        check_replay_memory(config, env, runs_dir)
     finally:
         env.close()
 
@@ -122,19 +125,31 @@ def check_action_space(config: RunConfig, env) -> None:
         raise ConfigError(mismatch, (FieldError("algorithm.name", mismatch),))
 
 
-def check_replay_memory(config: RunConfig, env) -> None:
-    """The replay storage is allocated whole on the training device: it must fit there."""
+def check_replay_memory(config: RunConfig, env, runs_dir: Path = Path("runs")) -> None:
+    """The replay storage is allocated whole: in files under the run folder for a memmap storage,
+    else on the training device. It must fit there."""
     if config.algorithm.on_policy:
         return
     size = config.replay_buffer.size
     per_transition = env.fake_tensordict().bytes() + (16 if config.replay_buffer.prioritized else 0)
-    needed, available = size * per_transition, memory_bytes(config.device)
+    on_disk = config.replay_buffer.storage == "memmap"
+    available = disk_bytes(runs_dir) if on_disk else memory_bytes(config.device)
+    needed = size * per_transition
     if needed > available:
+        where = f"free disk under {runs_dir} (replay_buffer.storage = memmap)" if on_disk else "memory"
         raise ConfigError.at(
             "replay_buffer.size",
             f"{size:,} transitions of {per_transition:,} bytes need {gigabytes(needed)}; this machine "
-            f"has {gigabytes(available)} of memory, which holds at most {available // per_transition:,}",
+            f"has {gigabytes(available)} of {where}, which holds at most {available // per_transition:,}",
         )
+
+
+def disk_bytes(runs_dir: Path) -> int:
+    """Free disk where the run folder will be (its nearest existing parent)."""
+    folder = Path(runs_dir).absolute()
+    while not folder.exists():
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
 
 
 def memory_bytes(device: str) -> int:

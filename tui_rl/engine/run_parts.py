@@ -17,6 +17,7 @@ from tui_rl.config import ConfigError, RunConfig
 from tui_rl.engine.algorithms.base import Algorithm
 from tui_rl.engine.metric_loggers import MetricLoggers
 from tui_rl.engine.protocol import Evaluated
+from tui_rl.engine.runfolder import REPLAY_DIR
 from tui_rl.engine.playback import exploration_type, play_episode
 
 #: steps the evaluation collector takes between checks for finished episodes
@@ -43,7 +44,7 @@ class RunParts:
             parts["loggers"] = MetricLoggers(run_dir, config.logging)
             parts["env"] = make_env(config)
             parts["eval_env"] = make_env(config)
-            algorithm = parts["algorithm"] = build_algorithm(config, parts["env"], parts["device"])
+            algorithm = parts["algorithm"] = build_algorithm(config, parts["env"], parts["device"], run_dir / REPLAY_DIR)
             parts["collector"] = Collector(
                 parts["env"],
                 algorithm.collector_policy,

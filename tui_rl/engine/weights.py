@@ -40,17 +40,24 @@ def load_policy_weights(algorithm: Algorithm, weights: Mapping[str, Any]) -> Non
     raise WeightsError(f"the weights do not fit the {algorithm.name} policy built from this config ({errors[0]})")
 
 
-def load_checkpoint(algorithm: Algorithm, run_dir: Path) -> int | None:
-    """Load the newest checkpoint of ``run_dir`` that loads into ``algorithm``; its frame count, or
-    None if the run has none yet. Damaged or unsafe checkpoints are passed over; when none loads,
-    a WeightsError says why for each."""
+def load_checkpoint(algorithm: Algorithm, run_dir: Path, frames: int | None = None) -> int | None:
+    """Load the newest checkpoint of ``run_dir`` (or the one at ``frames``) that loads into
+    ``algorithm``; its frame count, or None if the run has none yet. Damaged or unsafe checkpoints
+    are passed over; when none loads, a WeightsError says why for each."""
     store = CheckpointStore(Path(run_dir), keep=1)
     try:
         store.check_directory()
     except CheckpointUnusable as exc:
         raise WeightsError(str(exc)) from None
+    candidates = store.candidates()
+    if frames is not None:
+        chosen = [path for path in candidates if int(path.name) == frames]
+        if not chosen:
+            there = ", ".join(path.name for path in candidates) or "none yet"
+            raise WeightsError(f"{Path(run_dir).name} has no checkpoint at {frames} frames (checkpoints: {there})")
+        candidates = chosen
     problems = []
-    for path in store.candidates():
+    for path in candidates:
         try:
             metadata, loaded, _refused = store.load(path, {"algorithm": algorithm})
         except CheckpointUnusable as exc:

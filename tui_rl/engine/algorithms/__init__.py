@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torchrl.envs import EnvBase
 
@@ -14,18 +16,22 @@ from tui_rl.engine.algorithms.ddpg import DDPG
 from tui_rl.engine.algorithms.dqn import DQN
 from tui_rl.engine.algorithms.ppo import PPO
 from tui_rl.engine.algorithms.sac import SAC
+from tui_rl.engine.algorithms.td3 import TD3
 from tui_rl.engine.envs import action_kind
 
-ALGORITHM_CLASSES: dict[str, type[Algorithm]] = {cls.name: cls for cls in (DQN, DDPG, SAC, PPO, A2C)}
+ALGORITHM_CLASSES: dict[str, type[Algorithm]] = {cls.name: cls for cls in (DQN, DDPG, TD3, SAC, PPO, A2C)}
 
 
-def build_algorithm(config: RunConfig, env: EnvBase, device: torch.device | str = "cpu") -> Algorithm:
-    """The configured algorithm for ``env``; ConfigError when it cannot act in the env's action space."""
+def build_algorithm(
+    config: RunConfig, env: EnvBase, device: torch.device | str = "cpu", scratch_dir: Path | None = None
+) -> Algorithm:
+    """The configured algorithm for ``env``; ConfigError when it cannot act in the env's action space.
+    ``scratch_dir`` holds a memory-mapped replay storage (a temporary folder without one)."""
     name = config.algorithm.name
     mismatch = action_kind_mismatch(name, config.env.id, action_kind(env))
     if mismatch:
         raise ConfigError(mismatch)
-    return ALGORITHM_CLASSES[name](config, env, torch.device(device))
+    return ALGORITHM_CLASSES[name](config, env, torch.device(device), scratch_dir)
 
 
 __all__ = ["ALGORITHM_CLASSES", "Algorithm", "build_algorithm"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -66,9 +67,13 @@ class Algorithm(ABC):
     #: replay buffer of off-policy algorithms, None for on-policy ones
     replay_buffer: Any = None
 
-    def __init__(self, config: RunConfig, env: EnvBase, device: torch.device) -> None:
+    def __init__(
+        self, config: RunConfig, env: EnvBase, device: torch.device, scratch_dir: Path | None = None
+    ) -> None:
         self.config = config
         self.device = device
+        #: where a memory-mapped replay storage keeps its files (the run folder's replay/)
+        self.scratch_dir = scratch_dir
         #: the TorchRL loss module; holds every trained network, targets included
         self.loss_module: LossModule = self.build(env)
         # One optimiser over every trained network: each TorchRL loss term detaches the networks

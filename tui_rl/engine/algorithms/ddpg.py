@@ -19,6 +19,12 @@ class DDPG(OffPolicyAlgorithm):
     name = "ddpg"
 
     def build(self, env: EnvBase) -> LossModule:
+        actor = self.build_actor(env)
+        critic = make_critic(self.config, env, self.device, with_action=True)
+        return DDPGLoss(actor, critic, delay_actor=True, delay_value=True)
+
+    def build_actor(self, env: EnvBase) -> TensorDictSequential:
+        """The deterministic actor and its exploration noise, set as the policies (TD3 shares them)."""
         spec = env.action_spec_unbatched
         # tanh squashes the net's output into the action bounds
         actor = TensorDictSequential(
@@ -38,8 +44,7 @@ class DDPG(OffPolicyAlgorithm):
         else:
             self.exploration = AdditiveGaussianModule(spec, std=half_range.tolist(), device=self.device)
         self.set_policies(actor, self.exploration)
-        critic = make_critic(self.config, env, self.device, with_action=True)
-        return DDPGLoss(actor, critic, delay_actor=True, delay_value=True)
+        return actor
 
     def live_settings(self) -> dict[str, Callable[[Any], None]]:
         scale = "eps" if isinstance(self.exploration, OrnsteinUhlenbeckProcessModule) else "sigma"

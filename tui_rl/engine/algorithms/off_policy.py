@@ -25,7 +25,7 @@ class OffPolicyAlgorithm(Algorithm):
             )
         else:
             self.target_updater = FusedSoftUpdate(self.loss_module, tau=config.algorithm.tau)
-        self.replay_buffer = make_replay_buffer(config.replay_buffer, self.device)
+        self.replay_buffer = make_replay_buffer(config.replay_buffer, self.device, self.scratch_dir)
 
     def before_updates(self, frames: int) -> dict[str, float]:
         """Move the exploration schedule to ``frames``; return its values to log."""
@@ -38,13 +38,19 @@ class OffPolicyAlgorithm(Algorithm):
         if frames < config.collector.init_random_frames:
             return logged  # warm-up: the buffer fills with random play before learning starts
         count = config.algorithm.updates_per_batch
-        minibatches = replay_minibatches(self.replay_buffer, config.replay_buffer, count)
+        # a memmap storage samples on the CPU: the minibatches go to the training device
+        minibatches = (mb.to(self.device) for mb in replay_minibatches(self.replay_buffer, config.replay_buffer, count))
         return {**self.learn(minibatches, frames), **logged}
 
     def after_step(self, minibatch: TensorDictBase) -> None:
-        self.target_updater.step()
+        if self.updates_targets():
+            self.target_updater.step()
         if self.config.replay_buffer.prioritized:
             self.replay_buffer.update_tensordict_priority(minibatch)
+
+    def updates_targets(self) -> bool:
+        """Whether the target networks follow after this gradient step (TD3 delays them)."""
+        return True
 
     def live_settings(self) -> dict[str, Callable[[Any], None]]:
         updater = self.target_updater

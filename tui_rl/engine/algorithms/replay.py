@@ -1,12 +1,22 @@
-"""Replay buffers for the off-policy algorithms: uniform or prioritised, over a preallocated tensor storage."""
+"""Replay buffers for the off-policy algorithms: a storage (tensor, memory-mapped file, or list)
+and a sampler (uniform or prioritised)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 from tensordict import TensorDictBase
-from torchrl.data import LazyTensorStorage, PrioritizedSampler, RandomSampler, TensorDictReplayBuffer
+from torchrl.data import (
+    LazyMemmapStorage,
+    LazyTensorStorage,
+    ListStorage,
+    PrioritizedSampler,
+    RandomSampler,
+    Storage,
+    TensorDictReplayBuffer,
+)
 from torchrl.data.replay_buffers.samplers import prioritized
 
 from tui_rl.config.models import ReplayBufferConfig
@@ -52,8 +62,24 @@ class DensePrioritizedSampler(PrioritizedSampler):
         self._max_priority = None
 
 
-def make_replay_buffer(config: ReplayBufferConfig, device) -> TensorDictReplayBuffer:
-    """Uniform or prioritised replay over a preallocated tensor storage (on the training device)."""
+def make_storage(config: ReplayBufferConfig, device, scratch_dir: Path | None) -> Storage:
+    """Where transitions are kept, each in the dtype the env gives (uint8 pixels stay uint8).
+
+    ``tensor``: preallocated on the training device at the first write. ``memmap``: preallocated
+    in files under ``scratch_dir`` (the run folder's ``replay/``; a temporary folder without one),
+    so a large image buffer takes disk, not RAM; batches are copied to the device when sampled.
+    ``list``: one TensorDict per transition, for data whose shape varies.
+    """
+    if config.storage == "memmap":
+        # existsok: a resumed run reuses its files; their contents come back from the checkpoint
+        return LazyMemmapStorage(config.size, scratch_dir=scratch_dir, existsok=True)
+    if config.storage == "list":
+        return ListStorage(config.size)
+    return LazyTensorStorage(config.size, device=device)
+
+
+def make_replay_buffer(config: ReplayBufferConfig, device, scratch_dir: Path | None = None) -> TensorDictReplayBuffer:
+    """Uniform or prioritised replay over the configured storage (see :func:`make_storage`)."""
     if config.prioritized:
         native = prioritized.SumSegmentTreeFp32 is not None
         sampler_class = PrioritizedSampler if native else DensePrioritizedSampler
@@ -61,7 +87,7 @@ def make_replay_buffer(config: ReplayBufferConfig, device) -> TensorDictReplayBu
     else:
         sampler = RandomSampler()
     return TensorDictReplayBuffer(
-        storage=LazyTensorStorage(config.size, device=device),
+        storage=make_storage(config, device, scratch_dir),
         sampler=sampler,
         batch_size=config.batch_size,
         priority_key="td_error",

@@ -17,13 +17,15 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
+from tui_rl.engine.external_runs import EXTERNAL, external_summaries
 from tui_rl.engine.protocol import FINAL_STATES
 from tui_rl.engine.run_filter import FilterError, parse_filter
 from tui_rl.engine.runfolder import RunSummary, list_runs
 from tui_rl.tui.branch_flow import BranchFlow
-from tui_rl.tui.messages import ContinueRun
+from tui_rl.tui.messages import ContinueRun, OpenRun
 from tui_rl.tui.run_opening import NOT_CONTINUABLE, can_continue
 from tui_rl.tui.run_rows import RunRow, run_rows
+from tui_rl.tui.run_sharing import copy_setup_line, export_policy_dialog
 from tui_rl.tui.screens.confirm import ConfirmScreen
 from tui_rl.tui.widgets.run_comparison import RunComparison
 from tui_rl.tui.widgets.run_list import RunList
@@ -55,6 +57,8 @@ class RunsScreen(Screen):
         Binding("d", "delete_run", "Delete", id="runs.delete", show=False),
         Binding("a", "archive_run", "Archive", id="runs.archive", show=False),
         Binding("ctrl+r", "refresh_runs", "Refresh", id="runs.refresh", show=False),
+        Binding("c", "copy_setup", "Copy setup line", id="runs.copy_setup", show=False),
+        Binding("e", "export_policy", "Export policy", id="runs.export", show=False),
         Binding("b", "branch_run", "Branch", id="runs.branch", show=False),
         Binding("slash", "filter_runs", "Filter", key_display="/", id="runs.filter", show=False),
         Binding("equals_sign", "diff_runs", "Diff", key_display="=", id="runs.diff", show=False),
@@ -114,7 +118,7 @@ class RunsScreen(Screen):
     @work(thread=True, exclusive=True, group="list-runs", exit_on_error=False)
     def _list_runs(self, runs_dir: Path) -> None:
         try:
-            runs = list_runs(runs_dir)
+            runs = list_runs(runs_dir) + external_summaries(runs_dir)
             terms = parse_filter(self.filter_text)
             rows, note = run_rows(runs, terms)
         except FilterError as exc:
@@ -144,6 +148,25 @@ class RunsScreen(Screen):
         marked = run_list.marked_rows
         if len(marked) >= 2 and any(run.status not in FINAL_STATES for row in marked for run in row_runs(row)):
             self.query_one(RunComparison).compare(marked)  # live curves move on
+
+    def on_open_run(self, message: OpenRun) -> None:
+        run = self.runs.get(message.run_dir)
+        if run is not None and run.status == EXTERNAL:  # another tool's run: nothing to open in Train
+            message.stop()
+            self.notify(f"{run.name} is a {run.preset} run from another tool: mark it (space) to overlay "
+                        "its return curve.", title="Not a tui-rl run", markup=False)
+
+    # ---- copy the setup line, export the policy (tui/run_sharing.py) ---------------------------
+
+    def action_copy_setup(self) -> None:
+        run = self._chosen()
+        if run is not None:
+            copy_setup_line(self.app, run)
+
+    def action_export_policy(self) -> None:
+        run = self._chosen()
+        if run is not None:
+            export_policy_dialog(self.app, run)
 
     # ---- filter, branch, diff -------------------------------------------------------------------
 

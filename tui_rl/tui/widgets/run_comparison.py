@@ -16,7 +16,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from tui_rl.engine.run_stats import ScoreSummary, smoothed
-from tui_rl.engine.runfolder import read_metrics
+from tui_rl.engine.external_runs import episode_returns
 from tui_rl.engine.seed_groups import group_returns, group_scores
 from tui_rl.tui.run_rows import RunRow
 from tui_rl.tui.widgets.charts import DecimatedSeries, SMOOTHING_WINDOW, draw_lines, series_of
@@ -38,7 +38,7 @@ def load_curves(rows: list[RunRow]) -> Curves:
     curves = Curves()
     for row in rows:
         if row.group is None:
-            points = smoothed(read_metrics(Path(row.run.path)).get("episode_return", []))
+            points = smoothed(episode_returns(Path(row.run.path)))  # tui-rl's or another tool's
             curves.lines.append((row.run.name, series_of(points)))
             continue
         label = f"{row.group.name} (mean)"

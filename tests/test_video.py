@@ -1,0 +1,77 @@
+"""Videos of an evaluation episode: TorchRL's VideoRecorder with tui-rl's VideoFileLogger writes
+MP4 (PyAV) or GIF (Pillow), and the path reported is the file written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import trained_run
+
+from tui_rl.cli import main
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    return trained_run(tmp_path_factory.mktemp("video"))
+
+
+def recorded_frames(episode_length: int) -> int:
+    """VideoRecorder keeps the reset frame and every ``VIDEO_SKIP``-th step's after it."""
+    from tui_rl.engine.evaluate import VIDEO_SKIP
+
+    return (episode_length + 1) // VIDEO_SKIP
+
+
+def test_eval_record_writes_an_mp4_with_a_frame_for_every_other_step(run_dir, capsys):
+    import av
+
+    assert main(["eval", str(run_dir), "--episodes", "1", "--record"]) == 0
+    out = capsys.readouterr().out
+    (video,) = (run_dir / "metrics" / "videos").glob("*.mp4")
+    assert f"video of episode 1: {video}" in out
+    length = int(float(out.split("mean length ")[1].split()[0]))  # of its one episode
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name in ("h264", "mpeg4")
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
+    assert len(frames) == recorded_frames(length) > 1
+    assert frames[-1].shape[:2] == (200, 300) and frames[-1].max() > 0  # CartPole, drawn
+
+
+def test_format_gif_writes_a_looping_gif_and_reports_that_file(run_dir, capsys):
+    from PIL import Image
+
+    from tui_rl.engine.evaluate import evaluate_run
+
+    report = evaluate_run(run_dir, episodes=1, record=True, video_format="gif")
+    assert report.video.suffix == ".gif" and report.video.is_file()
+    assert f"video of episode 1: {report.video}" in report.summary()
+    with Image.open(report.video) as gif:
+        assert gif.n_frames == recorded_frames(report.lengths[0]) and gif.info["loop"] == 0
+
+
+def test_the_logger_reports_each_file_it_wrote_under_its_own_name(tmp_path):
+    from torchrl.record import VideoRecorder
+
+    from tui_rl.engine.frames import PIXELS_KEY
+    from tui_rl.engine.video import VideoFileLogger
+
+    logger = VideoFileLogger("metrics", str(tmp_path), video_format="mp4", video_fps=10)
+    recorder = VideoRecorder(logger, tag="eval-7", in_keys=[PIXELS_KEY], make_grid=False)
+    recorder.obs = [torch.full((3, 5, 7), 200, dtype=torch.uint8)] * 3  # odd sides: cropped to even
+    recorder.dump(step=3)
+    assert logger.written == [tmp_path / "metrics" / "videos" / "eval-7_3.mp4"]
+    assert logger.written[0].stat().st_size > 0
+    assert [path.name for path in logger.written[0].parent.iterdir()] == ["eval-7_3.mp4"]  # no temp left
+
+
+def test_mp4_without_pyav_is_refused_before_playing_naming_the_extra(run_dir, capsys, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "av" else find_spec(name, *a))
+    assert main(["eval", str(run_dir), "--episodes", "1", "--record"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'tui-rl[video]'" in err and "--format gif" in err and "Traceback" not in err
