@@ -50,3 +50,13 @@ def test_five_seeds_make_a_group_whose_band_holds_the_mean(tiny_file, runs_dir, 
           "--set", "optim.lr=0.01", "--parallel", "1", "--runs-dir", str(runs_dir)])
     groups = seed_groups(list_runs(runs_dir))
     assert sorted(g.name for g in groups) == ["lr", "tiny"]
+
+
+@pytest.mark.slow
+def test_seeds_side_by_side_train_in_their_own_processes(tiny_file, runs_dir, capsys):  # noqa: F811
+    code = main(["train", str(tiny_file), "--seeds", "7", "8", "--name", "pair", "--frames", "200",
+                 "--parallel", "2", "--runs-dir", str(runs_dir)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "pair-seed7: finished at 200 frames" in out and "pair-seed8: finished at 200 frames" in out
+    assert [g.name for g in seed_groups(list_runs(runs_dir))] == ["pair"]

@@ -50,7 +50,6 @@ class RunsScreen(Screen):
     """Run folders under the app's runs directory, and an overlay of the marked runs' returns."""
 
     CSS_PATH = ["runs.tcss", "../widgets/run_list.tcss", "../widgets/run_comparison.tcss"]
-    AUTO_FOCUS = "RunList"
     BINDINGS = [
         # Out of the footer (the note line names them) so that q Quit fits in 80 columns.
         Binding("r", "continue_run", "Continue", id="runs.continue", show=False),
@@ -86,9 +85,9 @@ class RunsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="runs-note", markup=False)
+        yield RunList(id="run-list")  # first: it has the focus when the screen opens
         yield Input(placeholder="filter: optim.lr<0.001 env.id=CartPole-v1 status=finished (Enter; empty: all)",
                     id="runs-filter")
-        yield RunList(id="run-list")
         yield Static(OVERLAY_HINT, id="overlay-hint")
         yield RunComparison(id="comparison")
         yield Footer()
