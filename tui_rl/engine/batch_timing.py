@@ -4,7 +4,7 @@ memory and (on CUDA) GPU memory. The time panel draws it.
 
 The trainer times collection and the update as wholes; the parts inside them are timed by wrapping
 the objects that do them, on this run's instances only: the base env's and the transformed env's
-``_step`` (transforms are the difference), forward hooks on the collector's policy, the replay
+``_step`` (transforms are the difference), the collector policy's ``forward``, the replay
 buffer's ``extend`` and ``sample`` and the algorithm's ``after_step`` (target updates). Figures go out as metrics
 (``time_*`` in ms per batch, ``usage_*``) averaged over about ``INTERVAL_S`` seconds, so a fast run
 logs a few rows a second, not one per batch.
@@ -69,9 +69,8 @@ class BatchTimer:
         base = getattr(env, "base_env", None)
         if base is not None:
             base._step = self.timed(base._step, "env_step")
-        policy, started = parts.algorithm.collector_policy, []
-        policy.register_forward_pre_hook(lambda *_: started.append(time.perf_counter()))
-        policy.register_forward_hook(lambda *_: self.add("policy", time.perf_counter() - started.pop()))
+        policy = parts.algorithm.collector_policy  # its forward, wrapped: forward hooks would cost more
+        policy.forward = self.timed(policy.forward, "policy")
         algorithm = parts.algorithm
         if algorithm.replay_buffer is not None:
             algorithm.replay_buffer.sample = self.timed(algorithm.replay_buffer.sample, "replay_sample")
