@@ -9,6 +9,7 @@ from __future__ import annotations
 from tui_rl.engine.protocol import (
     FINAL_STATES,
     Alert,
+    Undone,
     Evaluated,
     Event,
     HparamsChanged,
@@ -98,6 +99,9 @@ class RunView:
             self.hparams.applied(event.changes)
         elif isinstance(event, HparamsRejected) and not replaying:
             self.hparams.rejected(event.values, event.reason)
+        elif isinstance(event, Undone):  # the values before the undone edit hold again
+            self.charts.curves.add_marker(event.frames, "undo")
+            self.hparams.applied(event.restored)
         elif isinstance(event, Alert):
             self.charts.curves.add_marker(event.frames, f"! {event.metric}")
             if not replaying:
