@@ -2,6 +2,7 @@
 then fast mode: tui-rl's batched torch env against today's Gymnasium vector-env path.
 
     python benchmarks/throughput.py [PRESET] [--num-envs 64 128] [--seconds 3] [--solve-seeds 0 1 2]
+                                    [--image-envs ID ...]
 
 All figures come from the same run, so the ratios hold on any machine. The preset's collector is
 what the training loop runs: the preset's env and transforms, a TorchRL Collector with the
@@ -180,6 +181,42 @@ def fast_mode(preset: str, seconds: float, solve_seeds: list[int], raw: float) -
     print(f"fast collector: {collected:,.0f} steps/s with {FAST_COPIES[-1]} copies, {collected / gym_path:.1f} x the Gymnasium path")
 
 
+#: (ConvNet channels, kernels, strides) of the image policies: Nature DQN's for 84 x 84 Atari
+#: frames, a small one for MinAtar's 10 x 10 maps (Young & Tian, 2019: 16 channels, 3 x 3)
+CONVNETS = {"atari": ([32, 64, 64], [8, 4, 3], [4, 2, 1]), "minatar": ([16], [3], [1])}
+
+
+def image_env_rate(env_id: str, seconds: float) -> tuple[str, float]:
+    """Agent steps per second a Collector gathers from ``env_id`` with its family's standard
+    preprocessing, acted in by a Q-network on TorchRL's ConvNet (uint8 frames scaled inside)."""
+    from torch import nn
+    from torchrl.modules import MLP, ConvNet, QValueActor
+
+    from tui_rl.config import validate
+    from tui_rl.engine.env_families import family_of
+    from tui_rl.engine.envs import describe_specs, make_env
+
+    family = family_of(env_id)
+    config = validate({"env": {"id": env_id, "kwargs": family.kwargs}, "transforms": list(family.transforms)})
+    env = make_env(config)
+    channels, kernels, strides = CONVNETS[family.name]
+    scale = 1.0 if env.observation_spec["observation"].dtype.is_floating_point else 255.0
+
+    class Scaled(nn.Module):  # uint8 frames to floats in [0, 1]
+        def forward(self, frames):
+            return frames.float() / scale
+
+    q_net = nn.Sequential(
+        Scaled(),
+        ConvNet(num_cells=channels, kernel_sizes=kernels, strides=strides, activation_class=nn.ReLU),
+        MLP(out_features=env.action_spec.space.n, num_cells=[512 if family.name == "atari" else 128]),
+    )
+    policy = QValueActor(q_net, in_keys=["observation"], spec=env.action_spec)
+    policy(env.reset())  # the lazy layers take their sizes
+    shape = describe_specs(env)["observation"].split(",")[0]
+    return shape, collector_rate(env, policy, 128, seconds)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("preset", nargs="?", default="cartpole-dqn")
@@ -192,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         "--solve-seeds", type=int, nargs="*", default=[],
         help="also train cartpole-ppo and cartpole-dqn with each backend on these seeds (minutes each)",
     )
+    parser.add_argument("--image-envs", nargs="*", default=["ALE/Pong-v5", "MinAtar/Breakout-v1"],
+                        help="also measure these image envs with a ConvNet policy")
     args = parser.parse_args(argv)
 
     import torch
@@ -209,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         copies, rate = preset_collector(args.preset, num_envs, args.seconds)
         label = f"{args.preset} collector, {copies} env{'s' if copies > 1 else ''}"
         print(f"  {label:33s} {rate:10,.0f}   {rate / raw:6.3f}   {rate / single:4.1f}")
+    for image_env in args.image_envs:
+        shape, rate = image_env_rate(image_env, args.seconds)
+        print(f"{image_env} ({shape}), standard preprocessing, ConvNet Q-policy: {rate:,.0f} agent steps/s")
     fast_mode(args.preset, args.seconds, args.solve_seeds, raw)
     return 0
 

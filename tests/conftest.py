@@ -260,3 +260,25 @@ def demo_runs(tmp_path, monkeypatch) -> Path:
     demo_run(runs, "cartpole-slow", learns=0.5, created=START + 100)
     demo_run(runs, "cartpole-failed", learns=1.0, created=START + 200, status="failed", reason=PIP_REASON)
     return runs
+
+
+# ---- optional packages and programs: skip locally, fail under CI (issue 9) ----------------------
+
+def needs(name: str, extra: str):
+    """Import module ``name`` (or, when no such module exists, find program ``name`` on PATH) and
+    return the module (or the program's path). When it is missing the test is skipped, or fails
+    when the ``CI`` variable is set, so CI never passes by skipping a real path."""
+    import importlib
+    import shutil
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        program = shutil.which(name)
+        if program is not None:
+            return program
+        cause = error
+    message = f"{name} is missing ({cause}); install it with pip install 'tui-rl[{extra}]'"
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)

@@ -99,10 +99,11 @@ def test_bad_env_is_an_env_error_naming_the_field_at_fault(env_section, path, ex
 
 
 def test_registry_groups_the_usable_gymnasium_envs():
-    groups = registered_env_groups()
+    groups = {group.name: group.ids for group in registered_env_groups()}
     assert "CartPole-v1" in groups["classic_control"]
     assert "Pendulum-v1" in groups["classic_control"]
     assert "LunarLander-v3" in groups["box2d"]
+    assert "Blackjack-v1" in groups["toy_text"]
     every_id = [env_id for ids in groups.values() for env_id in ids]
     # Stubs that only raise (mujoco-py era ids) are not offered.
     assert "HalfCheetah-v2" not in every_id

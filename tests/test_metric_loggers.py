@@ -79,14 +79,20 @@ def test_a_resumed_run_goes_on_logging_to_the_same_wandb_run(logged_run, monkeyp
     assert len({path.name for path in (copy / "wandb").glob("wandb/offline-run-*/run-*.wandb")}) == 2
 
 
-def test_tensorboard_holds_a_value_as_soon_as_it_is_logged(tmp_path):
+def test_values_reach_the_files_while_the_run_is_open(tmp_path, monkeypatch):
+    """TensorBoard is flushed on each log (its writer would wait up to 120 s); W&B's writer
+    (wandb-core) writes on its own, before the run is closed."""
+    from conftest import wait_until
+
     from tui_rl.config.models import LoggingConfig
     from tui_rl.engine.metric_loggers import MetricLoggers
 
-    loggers = MetricLoggers(tmp_path, LoggingConfig(tensorboard=True))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    loggers = MetricLoggers(tmp_path, LoggingConfig(tensorboard=True, wandb=True))
     try:
         loggers.log({"episode_return": 12.5}, 300)
-        assert tensorboard_scalars(tmp_path / "tensorboard") == {"episode_return": [(300, 12.5)]}  # not in 120 s
+        assert tensorboard_scalars(tmp_path / "tensorboard") == {"episode_return": [(300, 12.5)]}
+        wait_until(lambda: wandb_history(tmp_path).get("episode_return") == [(300, 12.5)], what="W&B's copy")
     finally:
         loggers.close()
 

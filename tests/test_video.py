@@ -43,13 +43,13 @@ def test_eval_record_writes_an_mp4_with_a_frame_for_every_other_step(run_dir, ca
 def test_format_gif_writes_a_looping_gif_and_reports_that_file(run_dir, capsys):
     from PIL import Image
 
-    from tui_rl.engine.evaluate import evaluate_run
-
-    report = evaluate_run(run_dir, episodes=1, record=True, video_format="gif")
-    assert report.video.suffix == ".gif" and report.video.is_file()
-    assert f"video of episode 1: {report.video}" in report.summary()
-    with Image.open(report.video) as gif:
-        assert gif.n_frames == recorded_frames(report.lengths[0]) and gif.info["loop"] == 0
+    assert main(["eval", str(run_dir), "--episodes", "1", "--record", "--format", "gif"]) == 0
+    out = capsys.readouterr().out
+    video = Path(out.split("video of episode 1: ")[1].strip())
+    assert video.suffix == ".gif" and video.parent == run_dir / "metrics" / "videos"
+    length = int(float(out.split("mean length ")[1].split()[0]))
+    with Image.open(video) as gif:
+        assert gif.n_frames == recorded_frames(length) and gif.info["loop"] == 0
 
 
 def test_the_logger_reports_each_file_it_wrote_under_its_own_name(tmp_path):
@@ -65,6 +65,11 @@ def test_the_logger_reports_each_file_it_wrote_under_its_own_name(tmp_path):
     assert logger.written == [tmp_path / "metrics" / "videos" / "eval-7_3.mp4"]
     assert logger.written[0].stat().st_size > 0
     assert [path.name for path in logger.written[0].parent.iterdir()] == ["eval-7_3.mp4"]  # no temp left
+
+
+def test_format_without_record_is_a_usage_error(run_dir, capsys):
+    assert main(["eval", str(run_dir), "--format", "gif"]) == 2
+    assert "--format goes with --record" in capsys.readouterr().err
 
 
 def test_mp4_without_pyav_is_refused_before_playing_naming_the_extra(run_dir, capsys, monkeypatch):

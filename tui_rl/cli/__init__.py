@@ -8,7 +8,10 @@
     tui-rl presets [show NAME | validate FILE]
     tui-rl runs [--json] / tui-rl runs show RUN [--json]
     tui-rl attach RUN                 open the app on a run
-    tui-rl eval RUN --episodes N      evaluate a run's policy
+    tui-rl eval RUN --episodes N      evaluate a run's policy (--record: an MP4, or --format gif)
+    tui-rl export RUN --format F      the deterministic policy as TorchScript, ONNX or a state dict
+    tui-rl serve [PRESET]             the app in a web browser (textual-serve)
+    tui-rl --version
 
 Exit codes: 0 done; 1 the run (or an evaluation) failed, the reason is printed; 2 bad config or
 arguments, or a run folder that cannot be read (the message names the field or the file). Torch is
@@ -16,8 +19,8 @@ imported only by commands that train, evaluate or check a config, so ``--help`` 
 answer at once.
 
 One module per command: ``entry`` (dispatch and exit codes), ``parsers``, ``app``, ``train``,
-``progress`` (the headless progress bar), ``runs``, ``presets``, ``evaluate``, ``branch``,
-``seeds`` (``train --seeds``).
+``progress`` (the headless progress bar), ``runs``, ``presets``, ``evaluate``, ``export``, ``serve``,
+``branch``, ``seeds`` (``train --seeds``).
 """
 
 from tui_rl.cli.entry import main

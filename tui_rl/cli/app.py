@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -29,7 +30,8 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 
 def has_terminal() -> bool:
-    return sys.stdin.isatty() and sys.stdout.isatty()
+    # Under `tui-rl serve`, textual-serve names its web driver here: the browser page is the terminal.
+    return bool(os.environ.get("TEXTUAL_DRIVER")) or (sys.stdin.isatty() and sys.stdout.isatty())
 
 
 def launch_app(*, preset: str | None = None, run_dir: Path | None = None, runs_dir: Path) -> int:

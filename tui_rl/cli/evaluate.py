@@ -13,11 +13,13 @@ from tui_rl.engine.runfolder import resolve_run
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.episodes < 1:
         raise UsageError(f"--episodes: must be at least 1, not {args.episodes}")
+    if args.video_format and not args.record:
+        raise UsageError("--format goes with --record (the video's format)")
     run_dir = resolve_run(args.run, args.runs_dir)
     from tui_rl.engine.evaluate import evaluate_run  # bad config / no checkpoint: a ConfigError
 
     try:
-        report = evaluate_run(run_dir, args.episodes, args.record, args.video_format)
+        report = evaluate_run(run_dir, args.episodes, args.record, args.video_format or "mp4")
     except ConfigError:
         raise
     except Exception as exc:  # a damaged checkpoint, or one from another version: the reason, not a traceback

@@ -10,11 +10,12 @@ from tui_rl.cli.branch import cmd_branch
 from tui_rl.cli.evaluate import cmd_eval
 from tui_rl.cli.export import add_export_parser
 from tui_rl.cli.presets import cmd_presets
+from tui_rl.cli.serve import add_serve_parser
 from tui_rl.cli.runs import cmd_runs
 from tui_rl.cli.train import cmd_train
 from tui_rl.engine.file_formats import VIDEO_FORMATS
 
-SUBCOMMANDS = ("train", "presets", "runs", "attach", "eval", "export", "branch")
+SUBCOMMANDS = ("train", "presets", "runs", "attach", "eval", "export", "serve", "branch")
 RUN_HELP = "a run's name (in --runs-dir) or its folder"
 
 
@@ -131,11 +132,12 @@ def command_parser() -> argparse.ArgumentParser:
         help="record episode 1 as a video in the run folder (metrics/videos/)",
     )
     evaluate.add_argument(
-        "--format", dest="video_format", choices=VIDEO_FORMATS, default="mp4",
+        "--format", dest="video_format", choices=VIDEO_FORMATS,
         help="the video's format with --record (default: mp4; it needs pip install 'tui-rl[video]')",
     )
     runs_dir_option(evaluate)
     evaluate.set_defaults(handler=cmd_eval)
 
     add_export_parser(sub, runs_dir_option, RUN_HELP)
+    add_serve_parser(sub, runs_dir_option)
     return parser

@@ -22,9 +22,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         else:
             print_run(history)
             if history.summary.status != EXTERNAL:
-                from tui_rl.engine.reproduce import reproduce_text
-
-                print(f"\nset it up again with:\n{reproduce_text(history.run_dir)}")
+                print_setup_line(history.run_dir)
         return EXIT_OK
     summaries = list_runs(args.runs_dir) + external_summaries(args.runs_dir)
     if args.json:
@@ -35,6 +33,16 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return EXIT_OK
     print_runs(summaries)
     return EXIT_OK
+
+
+def print_setup_line(run_dir) -> None:
+    from tui_rl.config import ConfigError
+    from tui_rl.engine.reproduce import reproduce_text
+
+    try:
+        print(f"\nset it up again with:\n{reproduce_text(run_dir)}")
+    except ConfigError as exc:  # a damaged config or preset: the rest of `runs show` still stands
+        print(f"\nno setup line: {exc}")
 
 
 def as_json(data: Any) -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import gymnasium
@@ -12,7 +16,8 @@ from torchrl.envs import EnvBase, GymWrapper, InitTracker, RewardSum, StepCounte
 from tui_rl.config.models import RunConfig
 from tui_rl.config.errors import ConfigError
 from tui_rl.engine.batched_envs import env_backend, make_batched_env
-from tui_rl.engine.transforms import build_transform, prepare_transform
+from tui_rl.engine.env_families import require_family
+from tui_rl.engine.transforms import build_transform, drives_env, prepare_transform
 
 #: keys the training loop reads: the running episode return and the step count within the episode
 EPISODE_REWARD_KEY = "episode_reward"
@@ -23,8 +28,35 @@ class EnvError(ConfigError):
     """The env could not be built: unknown id, a missing dependency, bad kwargs."""
 
 
+#: one thread at a time swaps file descriptor 2 (see quiet_native_stderr)
+_STDERR_LOCK = threading.Lock()
+
+
+@contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence what native libraries write straight to a terminal's file descriptor 2 while an
+    env is made (ALE's banner, MuJoCo's deprecation notes): it would scribble over the app's
+    screen. Python exceptions are unaffected; where stderr is not a terminal nothing changes."""
+    if not os.isatty(2):
+        yield
+        return
+    with _STDERR_LOCK:
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+
+
 def make_gym_env(config: RunConfig, num_envs: int, render: bool) -> gymnasium.Env:
     env_cfg = config.env
+    missing = require_family(env_cfg.id)  # registers ALE / MinAtar ids, or names the extra
+    if missing is not None:
+        raise EnvError.at("env.id", f"cannot make {env_cfg.id!r}: {missing}")
     kwargs = dict(env_cfg.kwargs)
     if env_cfg.max_episode_steps is not None:
         kwargs["max_episode_steps"] = env_cfg.max_episode_steps
@@ -32,16 +64,18 @@ def make_gym_env(config: RunConfig, num_envs: int, render: bool) -> gymnasium.En
         kwargs["render_mode"] = "rgb_array"
     try:
         if num_envs == 1:
-            return gymnasium.make(env_cfg.id, **kwargs)
+            with quiet_native_stderr():
+                return gymnasium.make(env_cfg.id, **kwargs)
         # A sync vector env steps every copy in this process: on few cores it beats one process per
         # copy. With autoreset DISABLED, TorchRL resets finished copies itself (partial resets).
-        return gymnasium.make_vec(
-            env_cfg.id,
-            num_envs=num_envs,
-            vectorization_mode="sync",
-            vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.DISABLED},
-            **kwargs,
-        )
+        with quiet_native_stderr():
+            return gymnasium.make_vec(
+                env_cfg.id,
+                num_envs=num_envs,
+                vectorization_mode="sync",
+                vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.DISABLED},
+                **kwargs,
+            )
     except Exception as exc:  # gymnasium raises many kinds: unknown id, missing extras, bad kwargs
         raise make_error(env_cfg.id, env_cfg.kwargs, exc) from None
 
@@ -61,7 +95,8 @@ def make_error(env_id: str, kwargs: dict[str, Any], exc: Exception) -> EnvError:
 def gym_make_refusal(env_id: str, kwargs: dict[str, Any]) -> Exception | None:
     """What ``gymnasium.make`` raises for ``env_id`` with ``kwargs``; None when it makes."""
     try:
-        gymnasium.make(env_id, **kwargs).close()
+        with quiet_native_stderr():
+            gymnasium.make(env_id, **kwargs).close()
     except Exception as exc:  # the same many kinds as above
         return exc
     return None
@@ -75,11 +110,13 @@ def make_env(
     render: bool = False,
 ) -> TransformedEnv:
     """The run's env: Gymnasium env -> GymWrapper (or tui-rl's batched torch env, by
-    ``env.backend``) -> bookkeeping -> the config's transforms.
+    ``env.backend``) -> the config's transforms, with the bookkeeping.
 
     The bookkeeping transforms (RewardSum into ``episode_reward``, StepCounter into ``step_count``,
-    InitTracker for OU noise) are added unless the user's stack has them. They go first, so the episode return is the env's
-    own, before any reward scaling or clipping: the targets of presets are stated in those terms.
+    InitTracker for OU noise) are added unless the user's stack has them. They go first, so the
+    episode return is the env's own, before any reward scaling or clipping: the targets of presets
+    are stated in those terms. Only transforms that step or reset the env themselves (frame skip,
+    no-op resets) come before them, so an episode's return and length count every frame of it.
     The env is seeded with ``config.env.seed``.
     """
     num_envs = num_envs or config.env.num_envs
@@ -100,23 +137,34 @@ def make_env(
     env = wrapped if isinstance(wrapped, TransformedEnv) else TransformedEnv(wrapped)
 
     user_names = {t.name for t in config.transforms}
+    bookkeeping = []
     if "RewardSum" not in user_names:
-        env.append_transform(RewardSum(in_keys=["reward"], out_keys=[EPISODE_REWARD_KEY]))
+        bookkeeping.append(RewardSum(in_keys=["reward"], out_keys=[EPISODE_REWARD_KEY]))
     if "StepCounter" not in user_names:
-        env.append_transform(StepCounter(step_count_key=STEP_COUNT_KEY))
+        bookkeeping.append(StepCounter(step_count_key=STEP_COUNT_KEY))
     if config.algorithm.needs_init_tracker() and "InitTracker" not in user_names:
-        env.append_transform(InitTracker())
-    env.set_seed(config.env.seed)
-    for cfg in config.transforms:
-        transform = build_transform(cfg)
+        bookkeeping.append(InitTracker())
+    driving = [index for index, cfg in enumerate(config.transforms) if drives_env(cfg.name)]
+    first_after_bookkeeping = driving[-1] + 1 if driving else 0
+    for cfg in config.transforms[:first_after_bookkeeping]:
+        append_configured(env, cfg, config.env.id)
+    for transform in bookkeeping:
         env.append_transform(transform)
-        # Prepared at once: transforms stacked after it read its output specs (ObservationNorm's loc).
-        try:
-            prepare_transform(transform, cfg)
-        except Exception as exc:
-            env.close()
-            raise EnvError.at(f"transforms.{cfg.name}", f"preparing it on {config.env.id!r} failed: {exc}") from None
+    env.set_seed(config.env.seed)
+    for cfg in config.transforms[first_after_bookkeeping:]:
+        append_configured(env, cfg, config.env.id)
     return env
+
+
+def append_configured(env: TransformedEnv, cfg, env_id: str) -> None:
+    transform = build_transform(cfg)
+    env.append_transform(transform)
+    # Prepared at once: transforms stacked after it read its output specs (ObservationNorm's loc).
+    try:
+        prepare_transform(transform, cfg)
+    except Exception as exc:
+        env.close()
+        raise EnvError.at(f"transforms.{cfg.name}", f"preparing it on {env_id!r} failed: {exc}") from None
 
 
 def action_kind(env: EnvBase) -> Literal["discrete", "continuous"]:

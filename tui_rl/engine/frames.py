@@ -13,8 +13,10 @@ from torchrl.record.recorder import PixelRenderTransform
 from tui_rl.config.models import RunConfig
 from tui_rl.engine.compat import gym_env_of
 from tui_rl.engine.envs import make_env
+from tui_rl.engine.observation_image import is_image_shape
 
 PIXELS_KEY = "pixels"
+OBSERVATION_KEY = "observation"
 #: frames are stored at most this wide (area-averaged): wider than any terminal pane draws them,
 #: and small enough that a long episode of frames fits in memory (CartPole: 150x100, 45 kB a step)
 MAX_FRAME_WIDTH = 160
@@ -39,13 +41,20 @@ def can_render(env: EnvBase) -> bool:
     return "rgb_array" in gym_env_of(env).metadata.get("render_modes", [])
 
 
-def make_render_env(config: RunConfig, max_width: int = MAX_FRAME_WIDTH) -> EnvBase:
-    """The run's env (one copy) that also writes its rendered frame under ``pixels``, when it can."""
+def has_image_observation(env: EnvBase) -> bool:
+    spec = env.observation_spec.get(OBSERVATION_KEY, None)
+    return spec is not None and is_image_shape(tuple(spec.shape[len(env.batch_size):]))
+
+
+def make_render_env(config: RunConfig, max_width: int = MAX_FRAME_WIDTH, draw_observation: bool = False) -> EnvBase:
+    """The run's env (one copy) that also writes its rendered frame under ``pixels``, when it can.
+    With ``draw_observation``, an env whose observation is an image is not rendered: the
+    observation is what is drawn (what the policy sees, and MinAtar renders through matplotlib)."""
     # pygame, which renders the classic-control envs, complains about a missing display straight
     # to file descriptor 2, which would scribble over the app's screen; rgb_array needs no display.
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     env = make_env(config, num_envs=1, render=True)
-    if can_render(env):
+    if can_render(env) and not (draw_observation and has_image_observation(env)):
         preproc = functools.partial(downscale_frame, max_width=max_width)
         env.append_transform(PixelRenderTransform(out_keys=[PIXELS_KEY], preproc=preproc))
     return env

@@ -80,7 +80,7 @@ class LiveEnvSession:
 
     def __init__(self, config: RunConfig, weights: Weights = None) -> None:
         self.config = config
-        self.env = make_render_env(config)
+        self.env = make_render_env(config, draw_observation=True)
         try:
             self.algorithm, self.weights_note = build_policy(config, self.env, weights)
         except Exception:

@@ -1,46 +1,25 @@
 """The TorchRL transforms a run can stack, with their parameters described for forms and validation.
 
+Each entry names a transform class and the parameters it offers, with a description each; their
+kinds, defaults and whether they are required come from the class's signature
+(:mod:`tui_rl.engine.transform_params`), overridden only where the registry means something else.
+
 No torch import at module level: the app reads :data:`TRANSFORMS` before its first paint. Only
 :func:`build_transform` loads torchrl.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 from tui_rl.config.errors import ConfigError
 from tui_rl.config.models import RunConfig, TransformConfig
+from tui_rl.engine.transform_params import ParamSpec, check_value, derive_signature, load_signatures
 
-ParamKind = Literal["int", "float", "bool", "str", "keys", "list"]
-
-#: what a value of each kind is called in an error ("expected an int")
-KIND_NAMES: dict[str, str] = {
-    "int": "an int",
-    "float": "a number",
-    "bool": "true or false",
-    "str": "a string",
-    "keys": 'a list of keys such as ["observation"]',
-    "list": "a number or a list of numbers",
-}
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One keyword argument of a transform.
-
-    ``keys`` is a list of tensordict keys (a nested key is itself a list: ``["next", "reward"]``);
-    ``list`` is a number or a list of numbers (one per observation dimension). ``default`` is what
-    a missing optional param takes, and what forms suggest for a required one.
-    """
-
-    name: str
-    kind: ParamKind
-    default: Any = None
-    description: str = ""
-    required: bool = False
-    minimum: float | None = None
+#: images and vectors alike: transforms act on the observation unless told otherwise
+OBSERVATION = ["observation"]
+IMAGE_TARGET = "tui_rl.engine.image_transforms:"
 
 
 @dataclass(frozen=True)
@@ -48,14 +27,41 @@ class TransformSpec:
     name: str
     description: str
     params: list[ParamSpec]
-    #: builds the transform from checked params; default: the torchrl.envs class called ``name``
+    #: builds the transform from checked params; default: ``target`` called with them
     factory: Callable[[dict[str, Any]], Any] | None = None
     #: params consumed by :func:`prepare_transform` once the env is built, not by the constructor
     prepare_params: tuple[str, ...] = field(default=())
+    #: ``module:Class`` built (and whose signature the params come from); None: ``factory`` only
+    target: str | None = None
+    #: steps or resets the env itself: the episode bookkeeping goes after it (engine/envs.py)
+    drives_env: bool = False
 
 
-def _keys(name: str, default: list[str] | None, description: str) -> ParamSpec:
-    return ParamSpec(name, "keys", default, description)
+def entry(
+    name: str,
+    description: str,
+    params: dict[str, str],
+    *,
+    target: str | None = "",
+    overrides: dict[str, dict[str, Any]] | None = None,
+    extra: tuple[ParamSpec, ...] = (),
+    **options: Any,
+) -> TransformSpec:
+    """A registry entry: ``params`` (name -> description) read from ``target``'s signature
+    (default: ``torchrl.envs:<name>``), ``overrides`` replacing what the signature says, ``extra``
+    params the constructor does not take (a factory or prepare step uses them)."""
+    target = f"torchrl.envs:{name}" if target == "" else target
+    derived = {}
+    if target:
+        # read live (loading torch) only when the file lacks it: tests/test_transforms.py says so
+        derived = SIGNATURES[target] if target in SIGNATURES else derive_signature(target)
+    specs = []
+    for param, description in params.items():
+        found = {**(derived.get(param) or {}), **(overrides or {}).get(param, {})}
+        if "kind" not in found:
+            raise KeyError(f"{name}.{param}: the registry gives no kind, and {target}'s signature names none")
+        specs.append(ParamSpec(param, description=description, **found))
+    return TransformSpec(name, description, specs + list(extra), target=target, **options)
 
 
 def _observation_norm(params: dict[str, Any]) -> Any:
@@ -83,113 +89,107 @@ def _vec_norm(params: dict[str, Any]) -> Any:
     return VecNormV2(reduce_batch_dims=True, **params)
 
 
+def _select_entries(params: dict[str, Any]) -> Any:
+    from tui_rl.engine.image_transforms import select_entries
+
+    return select_entries(params["indices"], params["in_keys"])
+
+
 def _tensor(value: float | list[float]) -> Any:
     import torch
 
     return torch.as_tensor(value, dtype=torch.float32)
 
 
+SIGNATURES = load_signatures()
+ON_OBSERVATION = {"in_keys": {"default": OBSERVATION}}
+IN_KEYS = {"in_keys": "Entries to transform"}
+IMAGE_SIZE = {"w": "Size of the first image dim (rows)", "h": "Size of the second (columns; empty: w)"}
+
 TRANSFORMS: dict[str, TransformSpec] = {
     spec.name: spec
     for spec in [
-        TransformSpec(
-            "StepCounter",
-            "Counts steps since the last reset; can truncate episodes after max_steps",
-            [
-                ParamSpec("max_steps", "int", None, "Truncate episodes after this many steps", minimum=1),
-                ParamSpec("step_count_key", "str", "step_count", "Key the count is written to"),
-            ],
-        ),
-        TransformSpec(
-            "RewardSum",
-            "Sums rewards over each episode (the episode return so far)",
-            [
-                _keys("in_keys", ["reward"], "Reward entries to sum"),
-                _keys("out_keys", ["episode_reward"], "Where the running sums are written"),
-            ],
-        ),
-        TransformSpec(
-            "DoubleToFloat",
-            "Casts float64 entries (observations of many Gymnasium envs) to float32",
-            [_keys("in_keys", None, "Entries to cast (empty: every float64 entry)")],
-        ),
-        TransformSpec(
-            "ObservationNorm",
-            "Affine normalisation of observations, with fixed or measured loc and scale",
-            [
-                _keys("in_keys", ["observation"], "Entries to normalise"),
-                ParamSpec("loc", "list", None, "Location: a number or one per dimension"),
-                ParamSpec("scale", "list", None, "Scale: a number or one per dimension"),
-                ParamSpec(
-                    "standard_normal", "bool", True,
-                    "Compute (obs - loc) / scale; otherwise obs * scale + loc",
-                ),
-                ParamSpec(
-                    "init_stats_steps", "int", 0,
-                    "Measure loc and scale from this many random steps when the env is built",
-                    minimum=0,
-                ),
-            ],
-            factory=_observation_norm,
-            prepare_params=("init_stats_steps",),
-        ),
-        TransformSpec(
-            "RewardScaling",
-            "Affine reward transform: reward * scale + loc (standard_normal: (reward - loc) / scale)",
-            [
-                ParamSpec("loc", "float", 0.0, "Location"),
-                ParamSpec("scale", "float", 1.0, "Scale"),
-                ParamSpec("standard_normal", "bool", False, "Compute (reward - loc) / scale"),
-            ],
-        ),
-        TransformSpec(
-            "CatFrames",
-            "Stacks the last N observations along a dimension (frame stacking)",
-            [
-                ParamSpec("N", "int", 4, "Number of frames to stack", required=True, minimum=1),
-                ParamSpec("dim", "int", -1, "Dimension to concatenate along (negative)"),
-                _keys("in_keys", ["observation"], "Entries to stack"),
-            ],
-        ),
-        TransformSpec(
-            "InitTracker",
-            "Marks the first step of each episode (needed by recurrent policies, OU noise)",
-            [ParamSpec("init_key", "str", "is_init", "Key of the flag")],
-        ),
-        TransformSpec(
-            "FrameSkipTransform",
-            "Repeats each action for frame_skip env steps, summing their rewards",
-            [ParamSpec("frame_skip", "int", 2, "Env steps per action", minimum=1)],
-        ),
-        TransformSpec(
-            "ClipTransform",
-            "Clips entries (observations by default) to [low, high]",
-            [
-                _keys("in_keys", ["observation"], "Entries to clip"),
-                ParamSpec("low", "float", None, "Lower bound (empty: none)"),
-                ParamSpec("high", "float", None, "Upper bound (empty: none)"),
-            ],
-        ),
-        TransformSpec(
-            "RewardClipping",
-            "Clips rewards to [clamp_min, clamp_max]",
-            [
-                ParamSpec("clamp_min", "float", -1.0, "Lower bound"),
-                ParamSpec("clamp_max", "float", 1.0, "Upper bound"),
-            ],
-        ),
-        TransformSpec(
-            "VecNorm",
-            "Running-statistics normalisation (mean and std updated as the env runs)",
-            [
-                _keys("in_keys", ["observation"], "Entries to normalise"),
-                ParamSpec("decay", "float", 0.9999, "Decay of the running statistics", minimum=0),
-                ParamSpec("eps", "float", 1e-4, "Added to the std to avoid division by zero", minimum=0),
-            ],
-            factory=_vec_norm,
-        ),
+        entry("StepCounter", "Counts steps since the last reset; can truncate episodes after max_steps",
+              {"max_steps": "Truncate episodes after this many steps", "step_count_key": "Key the count is written to"},
+              overrides={"max_steps": {"minimum": 1}}),
+        entry("RewardSum", "Sums rewards over each episode (the episode return so far)",
+              {"in_keys": "Reward entries to sum", "out_keys": "Where the running sums are written"},
+              overrides={"in_keys": {"default": ["reward"]}, "out_keys": {"default": ["episode_reward"]}}),
+        entry("DoubleToFloat", "Casts float64 entries (observations of many Gymnasium envs) to float32",
+              {"in_keys": "Entries to cast (empty: every float64 entry)"}),
+        entry("ObservationNorm", "Affine normalisation of observations, with fixed or measured loc and scale",
+              {"in_keys": "Entries to normalise", "loc": "Location: a number or one per dimension",
+               "scale": "Scale: a number or one per dimension",
+               "standard_normal": "Compute (obs - loc) / scale; otherwise obs * scale + loc"},
+              overrides={**ON_OBSERVATION, "standard_normal": {"default": True}},
+              extra=(ParamSpec("init_stats_steps", "int", 0,
+                               "Measure loc and scale from this many random steps when the env is built", minimum=0),),
+              factory=_observation_norm, prepare_params=("init_stats_steps",)),
+        entry("RewardScaling", "Affine reward transform: reward * scale + loc (standard_normal: (reward - loc) / scale)",
+              {"loc": "Location", "scale": "Scale", "standard_normal": "Compute (reward - loc) / scale"},
+              overrides={"loc": {"kind": "float", "default": 0.0, "required": False},
+                         "scale": {"kind": "float", "default": 1.0, "required": False}}),
+        entry("CatFrames", "Stacks the last N observations along a dimension (frame stacking; dim -3 for images)",
+              {"N": "Number of frames to stack", "dim": "Dimension to concatenate along (negative)",
+               "in_keys": "Entries to stack"},
+              overrides={**ON_OBSERVATION, "N": {"default": 4, "minimum": 1},
+                         "dim": {"default": -1, "required": False}}),
+        entry("InitTracker", "Marks the first step of each episode (needed by recurrent policies, OU noise)",
+              {"init_key": "Key of the flag"}),
+        entry("FrameSkipTransform", "Repeats each action for frame_skip env steps, summing their rewards "
+              "(applied on the env, before the episode counts)",
+              {"frame_skip": "Env steps per action"}, overrides={"frame_skip": {"minimum": 1}}, drives_env=True),
+        entry("NoopResetEnv", "Takes up to noops no-op steps after each reset, so episodes start apart "
+              "(applied on the env, before the episode counts)",
+              {"noops": "Most no-op steps", "random": "A random number of them, from 1 to noops"},
+              overrides={"noops": {"minimum": 1}}, drives_env=True),
+        entry("EndOfLifeTransform", "Flags the loss of a life (Atari) under end-of-life, for losses to treat as a done",
+              {"eol_key": "Key of the flag", "lives_key": "Key of the lives left"}),
+        entry("ClipTransform", "Clips entries (observations by default) to [low, high]",
+              {"in_keys": "Entries to clip", "low": "Lower bound (empty: none)", "high": "Upper bound (empty: none)"},
+              overrides={"in_keys": {"kind": "keys", "default": OBSERVATION},  # unannotated there
+                         "low": {"kind": "float"}, "high": {"kind": "float"}}),
+        entry("RewardClipping", "Clips rewards to [clamp_min, clamp_max]",
+              {"clamp_min": "Lower bound", "clamp_max": "Upper bound"},
+              overrides={"clamp_min": {"default": -1.0}, "clamp_max": {"default": 1.0}}),
+        entry("VecNorm", "Running-statistics normalisation (mean and std updated as the env runs)",
+              {"in_keys": "Entries to normalise", "decay": "Decay of the running statistics",
+               "eps": "Added to the std to avoid division by zero"},
+              target="torchrl.envs:VecNormV2",
+              overrides={"in_keys": {"default": OBSERVATION, "required": False},
+                         "decay": {"minimum": 0}, "eps": {"minimum": 0}},
+              factory=_vec_norm),
+        entry("RenameTransform", "Renames entries (an image env's pixels to the observation the networks read)",
+              {"in_keys": "Entries to rename", "out_keys": "Their new names"},
+              overrides={"in_keys": {"kind": "keys", "default": ["pixels"]},
+                         "out_keys": {"kind": "keys", "default": OBSERVATION}}),
+        entry("ToTensorImage", "Turns H x W x C images into C x H x W (from_int: and scales 0-255 to 0-1)",
+              {"from_int": "Divide by 255 (empty: when the image is not float)", "dtype": "dtype of the result",
+               **IN_KEYS},
+              overrides={**ON_OBSERVATION, "dtype": {"kind": "dtype", "default": "float32"}}),
+        entry("GrayScale", "Turns C x H x W RGB images into 1 x H x W grey ones", IN_KEYS, overrides=ON_OBSERVATION),
+        entry("Resize", "Resizes C x H x W images to w x h (uint8 stays uint8)",
+              {**IMAGE_SIZE, "interpolation": "bilinear, bicubic, nearest...", **IN_KEYS},
+              target=IMAGE_TARGET + "Resize", overrides={**ON_OBSERVATION, "w": {"default": 84, "minimum": 1}}),
+        entry("CenterCrop", "Crops the centre w x h of C x H x W images", {**IMAGE_SIZE, **IN_KEYS},
+              target=IMAGE_TARGET + "CenterCrop", overrides={**ON_OBSERVATION, "w": {"default": 84, "minimum": 1}}),
+        entry("SelectObservation", "Keeps only some entries of a vector observation: a partially observed task "
+              "(CartPole without its velocities keeps [0, 2])", IN_KEYS, target=None,
+              overrides={"in_keys": {"kind": "keys", "default": OBSERVATION}},
+              extra=(ParamSpec("indices", "ints", [0, 2], "Entries of the last dim to keep", required=True, minimum=0),),
+              factory=_select_entries),
     ]
 }
+
+
+def drives_env(name: str) -> bool:
+    spec = TRANSFORMS.get(name)
+    return spec is not None and spec.drives_env
+
+
+def derived_targets() -> list[str]:
+    """The classes whose signatures the registry reads."""
+    return [spec.target for spec in TRANSFORMS.values() if spec.target]
 
 
 def check_transforms(config: RunConfig) -> None:
@@ -221,59 +221,28 @@ def check_params(cfg: TransformConfig) -> dict[str, Any]:
         if param.name not in cfg.params:
             checked[param.name] = param.default
         else:  # an explicit None leaves an optional param empty
-            checked[param.name] = None if value is None else _check_value(where, param, value)
+            checked[param.name] = None if value is None else check_value(where, param, value)
     return checked
-
-
-def _check_value(where: str, param: ParamSpec, value: Any) -> Any:
-    kind = param.kind
-    if kind == "keys":
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(_is_key(key) for key in value):
-            raise ConfigError.at(where, f"expected {KIND_NAMES[kind]}, got {value!r}")
-        return [key if isinstance(key, str) else tuple(key) for key in value]
-    numbers = value if kind == "list" and isinstance(value, list) else [value]
-    ok = bool(numbers) and all(
-        {
-            "int": isinstance(v, int) and not isinstance(v, bool),
-            "float": _is_number(v),
-            "list": _is_number(v),
-            "bool": isinstance(v, bool),
-            "str": isinstance(v, str),
-        }[kind]
-        for v in numbers
-    )
-    if not ok:
-        raise ConfigError.at(where, f"expected {KIND_NAMES[kind]}, got {value!r}")
-    if kind in ("float", "list") and not all(math.isfinite(v) for v in numbers):
-        raise ConfigError.at(where, f"expected a finite number, got {value!r}")
-    if param.minimum is not None and value < param.minimum:
-        raise ConfigError.at(where, f"must be at least {param.minimum:g}, got {value!r}")
-    return float(value) if kind == "float" else value
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_key(key: Any) -> bool:
-    return isinstance(key, str) or (
-        isinstance(key, list) and bool(key) and all(isinstance(part, str) for part in key)
-    )
 
 
 def build_transform(cfg: TransformConfig) -> Any:
     """A TorchRL transform from its config; ConfigError naming the transform and param when wrong."""
     params = check_params(cfg)
     spec = TRANSFORMS[cfg.name]
-    kwargs = {k: v for k, v in params.items() if k not in spec.prepare_params}
     try:
         if spec.factory is not None:
             return spec.factory(params)
-        import torchrl.envs
+        import importlib
 
-        return getattr(torchrl.envs, spec.name)(**kwargs)
+        import torch
+
+        kwargs = {
+            param.name: getattr(torch, params[param.name]) if param.kind == "dtype" else params[param.name]
+            for param in spec.params
+            if param.name not in spec.prepare_params and params[param.name] is not None
+        }
+        module, _, name = spec.target.partition(":")
+        return getattr(importlib.import_module(module), name)(**kwargs)
     except ConfigError:
         raise
     except (TypeError, ValueError, RuntimeError) as exc:
@@ -291,3 +260,12 @@ def prepare_transform(transform: Any, cfg: TransformConfig) -> None:
         transform.init_stats(
             num_iter=steps, reduce_dim=tuple(range(batch_dims + 1)), cat_dim=batch_dims
         )
+
+
+if __name__ == "__main__":  # rewrite transform_signatures.json from the installed TorchRL
+    import json
+
+    from tui_rl.engine.transform_params import SIGNATURES_PATH, signatures_of
+
+    SIGNATURES_PATH.write_text(json.dumps(signatures_of(derived_targets()), indent=1, sort_keys=True) + "\n")
+    print(f"wrote {SIGNATURES_PATH}")

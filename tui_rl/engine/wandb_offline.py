@@ -24,7 +24,9 @@ FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
 def records(path: Path) -> Iterator[bytes]:
     """The payload of each whole record in the file, in order."""
     data = Path(path).read_bytes()
-    if len(data) < HEADER.size or HEADER.unpack_from(data)[:2] != (IDENT, MAGIC):
+    if len(data) < HEADER.size:
+        return  # just created: its header is not written yet
+    if HEADER.unpack_from(data)[:2] != (IDENT, MAGIC):
         raise ValueError(f"{path}: not a W&B run file")
     offset, pieces = HEADER.size, []
     while offset + RECORD.size <= len(data):

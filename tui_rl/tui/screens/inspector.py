@@ -26,6 +26,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from tui_rl.config import RunConfig
+from tui_rl.engine.observation_image import is_image_shape
 from tui_rl.tui.screens.inspector_dialogs import Source, SourcePicker
 from tui_rl.tui.screens.inspector_live import LiveDriver, LiveEnvPanel, reason
 from tui_rl.tui.screens.inspector_sources import available_sources
@@ -37,10 +38,22 @@ from tui_rl.tui.engine_imports import load_torchrl
 #: from this terminal size on, the frame, the step and the TensorDict tree show at once
 WIDE_SIZE = (120, 36)
 PIXELS_KEY = "pixels"
+OBSERVATION_KEY = "observation"
 LIVE_ACTIONS = {"step_policy", "step_random", "reset_env", "refresh_weights"}
 NO_FRAMES = "no frames in this rollout: the trainer's envs do not render.\nOpen an evaluation episode (o) or a live env (l) to see them."
 #: on a live env with discrete actions the digits take actions, so the modes are reached by ctrl+p
 ACTION_HELP = "(live env; modes: ctrl+p, or l to close it)"
+
+
+def drawable(steps: Any) -> Any:
+    """What the frame view draws of a rollout (or of one step): the rendered frames, else an
+    image observation (what an image env's policy sees); None when neither is there."""
+    frames = steps.get(PIXELS_KEY, None)
+    if frames is not None:
+        return frames
+    observation = steps.get(OBSERVATION_KEY, None)
+    per_step = tuple(observation.shape[len(steps.batch_size):]) if observation is not None else ()
+    return observation if is_image_shape(per_step) else None
 
 
 def dropped_note(dropped: int) -> str:
@@ -73,6 +86,7 @@ class InspectorScreen(LiveEnvPanel, Screen):
         Binding("w", "save", "Save", id="inspect.save"),
         Binding("V", "record_video", "Record video", show=False, id="inspect.record"),
         Binding("v", "toggle_view", "View", id="inspect.view"),
+        Binding("f", "next_layer", "Next frame of the stack", show=False, id="inspect.next_layer"),
     ]
 
     class RolloutOpened(Message):
@@ -154,13 +168,13 @@ class InspectorScreen(LiveEnvPanel, Screen):
         frame_view = self.query_one(FrameView)
         if self.length:
             self.step = max(0, min(self.step, self.length - 1))
-            frames = self.rollout.get(PIXELS_KEY, None)
+            frames = drawable(self.rollout)
             note = "this env does not render frames" if self.session is not None else NO_FRAMES
             frame_view.show(frames[self.step] if frames is not None else None, note)
             self.query_one(StepTable).show(self.rollout, self.step, transitions=self.kind == "replay")
             self.query_one(TensorDictTree).show(self.rollout, self.step)
         elif self.session is not None:  # a live env before its first step: the reset frame
-            frame_view.show(self.session.current.get(PIXELS_KEY, None), "this env does not render")
+            frame_view.show(drawable(self.session.current), "this env does not render")
             # not the steps of the rollout open before, as if they were this env's
             self.query_one(StepTable).show(self.rollout, 0, "the env is reset: p, r or an action takes a step")
         else:
@@ -192,6 +206,10 @@ class InspectorScreen(LiveEnvPanel, Screen):
 
     def action_step(self, delta: int) -> None:
         self.go(self.step + delta)
+
+    def action_next_layer(self) -> None:
+        """An observation of stacked frames (or object channels): show the next one."""
+        self.query_one(FrameView).next_layer()
 
     def action_first(self) -> None:
         self.go(0)

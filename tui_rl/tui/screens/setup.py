@@ -21,6 +21,7 @@ from textual.timer import Timer
 from tui_rl.config import ConfigError, RunConfig, edit, fitting_algorithms, save_file
 from tui_rl.config.algorithm_switch import switch_algorithm
 from tui_rl.config.algorithms import AlgorithmSection
+from tui_rl.engine.env_families import env_switch_edits
 from tui_rl.tui.screens.add_transform import AddTransformScreen
 from tui_rl.tui.screens.save_preset import SavePresetScreen
 from tui_rl.tui.screens.setup_fields import (
@@ -168,12 +169,15 @@ class SetupScreen(Screen):
         self.show_tab("tab-env")
         self.query_one("#env-search").focus()
 
-    def on_env_picker_chosen(self, event: EnvPicker.Chosen) -> None:
+    async def on_env_picker_chosen(self, event: EnvPicker.Chosen) -> None:
         try:
-            config = edit(self.app.config, {"env.id": event.env_id}, source="setup")
+            config = edit(self.app.config, env_switch_edits(self.app.config, event.env_id), source="setup")
         except ConfigError as exc:
             self.notify(str(exc), title="Env", severity="error", markup=False)
             return
+        if config.transforms != self.app.config.transforms:
+            for stack in self.query(TransformStack):  # none while the tab is still unmounted (Lazy)
+                await stack.set_transforms(config.transforms)
         self.use(config)
         self.show_env(config)
         self.query_one(SpecView).probe(config)

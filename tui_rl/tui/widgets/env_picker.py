@@ -1,13 +1,14 @@
-"""A searchable, grouped list of the registered Gymnasium ids, plus a free-text id.
+"""A searchable list of the registered Gymnasium ids, grouped by env family, plus a free-text id.
 
-The registry loads in a thread worker: importing gymnasium's env modules is not free and must not
-delay the first paint. Typing filters the list; enter picks the highlighted id, or the text itself
-when nothing matches (an id registered by a package the user imports elsewhere).
+The registry loads in a thread worker: importing gymnasium's env modules (and ALE's, MinAtar's)
+is not free and must not delay the first paint. Typing filters the list; enter picks the
+highlighted id, or the text itself when nothing matches (an id registered by a package the user
+imports elsewhere). A family whose package is missing is listed with the extra that installs it.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,9 +19,8 @@ from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-
-def group_title(group: str) -> str:
-    return group.replace("_", " ").capitalize()
+if TYPE_CHECKING:
+    from tui_rl.engine.gym_registry import EnvGroup
 
 
 class EnvPicker(Vertical):
@@ -46,7 +46,7 @@ class EnvPicker(Vertical):
     class Loaded(Message):
         """The registry was read (posted from the worker thread)."""
 
-        def __init__(self, groups: dict[str, list[str]] | None, error: str = "") -> None:
+        def __init__(self, groups: list[EnvGroup] | None, error: str = "") -> None:
             super().__init__()
             self.groups = groups
             self.error = error
@@ -54,7 +54,7 @@ class EnvPicker(Vertical):
     def __init__(self, current: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.current = current
-        self.groups: dict[str, list[str]] = {}
+        self.groups: list[EnvGroup] = []
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="/ to search, or type any id", id="env-search")
@@ -89,22 +89,27 @@ class EnvPicker(Vertical):
         self.groups = message.groups
         self.show_matches(self.query_one("#env-search", Input).value)
 
-    def matches(self, query: str) -> dict[str, list[str]]:
+    def matches(self, query: str) -> list[tuple[EnvGroup, list[str]]]:
+        """Each group with its ids that contain ``query``, or all of them when ``query`` names the
+        group ("atari", "mujoco"); a missing family when its name matches, to say how to get it."""
         needle = query.strip().lower()
-        found = {}
-        for group, ids in self.groups.items():
-            hits = [env_id for env_id in ids if needle in env_id.lower()]
-            if hits:
-                found[group] = hits
+        found = []
+        for group in self.groups:
+            named = needle in group.title.lower() or needle in group.name
+            hits = group.ids if named else [env_id for env_id in group.ids if needle in env_id.lower()]
+            if hits or (group.missing and named):
+                found.append((group, hits))
         return found
 
     def show_matches(self, query: str) -> None:
         option_list = self.query_one(OptionList)
         options: list[Option | None] = []
-        for group, ids in self.matches(query).items():
+        for group, ids in self.matches(query):
             if options:
                 options.append(None)  # a separator line between groups
-            options.append(Option(group_title(group), disabled=True))
+            options.append(Option(group.title, disabled=True))
+            if group.missing:
+                options.append(Option(f"  not installed: {group.missing}", disabled=True))
             options += [Option(f"  {env_id}", id=env_id) for env_id in ids]
         if not options and self.groups:
             options = [Option(f"No registered id matches; enter uses {query.strip()!r}", disabled=True)]

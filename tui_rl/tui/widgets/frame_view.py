@@ -2,6 +2,8 @@
 and the lower pixel as its background, so a cell holds two square-ish pixels.
 
 :func:`frame_to_text` is a pure function (frame in, rich Text out) so it can be tested alone.
+:class:`FrameView` draws a rendered frame or an image observation, one layer at a time (a frame
+stack frame by frame; see :mod:`tui_rl.engine.observation_image`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from rich.color import Color
 from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
+
+from tui_rl.engine.observation_image import Layer, image_layers
 
 UPPER_HALF = "▀"
 
@@ -73,27 +77,49 @@ def frame_to_text(frame: Any, columns: int, rows: int) -> Text:
 
 class FrameView(Widget):
     """Shows one frame, redrawn to fit whenever the frame or the widget's size changes; a short
-    note instead when there is no frame to show."""
+    note instead when there is no frame to show. An observation of several layers shows one, named
+    on the last line; :meth:`next_layer` moves to the next, and stepping keeps the layer chosen."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.frame: Any = None
+        self.frame_layers: list[Layer] = []
+        self.shown_layer = 0
         self.note = "no frame"
-        self._drawn: tuple[int, int] | None = None
+        self._drawn: tuple[int, int, int] | None = None
         self._text = Text()
 
     def show(self, frame: Any, note: str = "") -> None:
-        """Draw ``frame``, or ``note`` when ``frame`` is None."""
+        """Draw ``frame`` (a rendered H x W x 3 frame or an image observation), or ``note`` when
+        ``frame`` is None or no image."""
         self.frame = frame
+        layers = image_layers(frame) if frame is not None else []
+        if len(layers) != len(self.frame_layers):
+            self.shown_layer = 0
+        self.frame_layers = layers
         self.note = note or "no frame"
         self._drawn = None
         self.refresh()
 
+    def next_layer(self, step: int = 1) -> None:
+        if len(self.frame_layers) > 1:
+            self.shown_layer = (self.shown_layer + step) % len(self.frame_layers)
+            self._drawn = None
+            self.refresh()
+
+    @property
+    def layer_label(self) -> str:
+        return self.frame_layers[self.shown_layer].label if self.frame_layers else ""
+
     def render(self) -> Text:
-        if self.frame is None:
+        if not self.frame_layers:
             return Text(self.note, style="dim", justify="center")
-        size = (self.content_size.width, self.content_size.height)
-        if size != self._drawn:
-            self._text = frame_to_text(self.frame, *size)
-            self._drawn = size
+        columns, rows = self.content_size.width, self.content_size.height
+        many = len(self.frame_layers) > 1
+        drawn = (columns, rows, self.shown_layer)
+        if drawn != self._drawn:
+            self._text = frame_to_text(self.frame_layers[self.shown_layer].frame, columns, rows - many)
+            if many:
+                self._text.append(f"\n{self.layer_label} · f next", style="dim")
+            self._drawn = drawn
         return self._text

@@ -68,11 +68,11 @@ class ParamField:
         if not text:
             return None
         kind = self.spec.kind
-        if kind == "str":
+        if kind in ("str", "dtype"):
             return text
         if kind == "keys" and not text.startswith("["):
             return [key.split(".") if "." in key else key for key in map(str.strip, text.split(","))]
-        if kind == "list" and "," in text and not text.startswith("["):
+        if kind in ("list", "ints") and "," in text and not text.startswith("["):
             text = f"[{text}]"
         return parse_value(text)
 
