@@ -173,7 +173,7 @@ class AlertsConfig(Section):
     """Health alerts: each is an event (a toast and a bell in the app) naming the metric, the frame
     and what to try. NaN / inf always end the run; these watch for slower trouble."""
 
-    pause: bool = Field(False, description="Pause the run when an alert fires", json_schema_extra=LIVE)
+    pause: bool = Field(False, description="Pause the run when an alert fires")
     entropy_collapse: float = Field(
         0.05, ge=0, le=1, description="Alert when entropy falls below this fraction of its first value (0: off)"
     )
