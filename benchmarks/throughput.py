@@ -110,6 +110,25 @@ def raw_fast_env(env_id: str, num_envs: int, seconds: float, device: str = "cpu"
     return steps_per_second(step_batch, seconds)
 
 
+def fast_env_ops(env_id: str, num_envs: int, seconds: float) -> float:
+    """The batched torch env's own work per step (its ``_step``: dynamics, time limit, the output
+    TensorDict), without TorchRL's step / reset machinery around it."""
+    from tensordict import TensorDict
+
+    from tui_rl.engine.batched_envs import BATCHED_ENVS
+
+    env = BATCHED_ENVS[env_id](num_envs)
+    env.reset()
+    data = TensorDict(action=env.action_spec.rand(), batch_size=env.batch_size)
+
+    def step_batch() -> int:
+        for _ in range(100):
+            env._step(data)
+        return 100 * num_envs
+
+    return steps_per_second(step_batch, seconds)
+
+
 def raw_numpy_vector_env(env_id: str, num_envs: int, seconds: float) -> float:
     """Gymnasium's own numpy vector env (CartPole's ``CartPoleVectorEnv``), stepped raw: the
     alternative to a torch env that the fast backend was measured against."""
@@ -160,7 +179,9 @@ def fast_mode(preset: str, seconds: float, solve_seeds: list[int], raw: float) -
     print(f"  raw Gymnasium, one env                           {raw:12,.0f}   {raw / gym_path:6.2f}")
     print(f"  Gymnasium sync vector env x{GYM_PATH_COPIES} + Collector      {gym_path:12,.0f}   {1:6.2f}")
     numpy_vector = raw_numpy_vector_env(env_id, FAST_COPIES[-1], seconds)
-    print(f"  Gymnasium numpy vector env x{FAST_COPIES[-1]}, raw        {numpy_vector:12,.0f}   {numpy_vector / gym_path:6.2f}")
+    print(f"  Gymnasium numpy vector env x{FAST_COPIES[-1]}, no TorchRL {numpy_vector:12,.0f}   {numpy_vector / gym_path:6.2f}")
+    ops = fast_env_ops(env_id, FAST_COPIES[-1], seconds)
+    print(f"  fast env x{FAST_COPIES[-1]:<5d} own tensor ops, no TorchRL  {ops:12,.0f}   {ops / gym_path:6.2f}")
     for copies in FAST_COPIES:
         rate = raw_fast_env(env_id, copies, seconds)
         print(f"  fast env x{copies:<5d} raw steps                     {rate:12,.0f}   {rate / gym_path:6.2f}")

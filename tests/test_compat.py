@@ -17,6 +17,7 @@ from tui_rl.engine.compat import (
     load_replay_state_dict,
     replay_state_dict,
     storage_bytes,
+    storage_contents,
     target_source_pairs,
 )
 
@@ -42,6 +43,20 @@ def test_storage_bytes_reads_the_size_of_the_storage():
         "TorchRL's tensor storage no longer keeps its TensorDict in `storage._storage` with `bytes()`: "
         "update tui_rl/engine/compat.py storage_bytes"
     )
+
+
+def test_storage_contents_is_the_memmap_storages_own_preallocated_tensordict(tmp_path):
+    config = apply_overrides(RunConfig(), ["replay_buffer.storage=memmap", "replay_buffer.size=64"])
+    replay = make_replay_buffer(config.replay_buffer, torch.device("cpu"), tmp_path)
+    assert storage_contents(replay) is None, "TorchRL's empty LazyMemmapStorage now has data before its first write"
+    data = transitions(10)
+    replay.extend(data)
+    contents = storage_contents(replay)
+    assert contents is not None and contents.is_memmap() and contents.shape == (64,), (
+        "TorchRL's memmap storage no longer keeps its files as a TensorDict in `storage._storage`: "
+        "update tui_rl/engine/compat.py storage_contents (checkpoints of memmap buffers copy it)"
+    )
+    assert torch.equal(contents[:10]["observation"], data["observation"])
 
 
 @pytest.mark.parametrize("prioritized", [False, True])

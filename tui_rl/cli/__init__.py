@@ -11,6 +11,7 @@
     tui-rl eval RUN --episodes N      evaluate a run's policy (--record: an MP4, or --format gif)
     tui-rl export RUN --format F      the deterministic policy as TorchScript, ONNX or a state dict
     tui-rl serve [PRESET]             the app in a web browser (textual-serve)
+    tui-rl search PRESET --trials N   tune hyperparameters with Optuna (each trial a run)
     tui-rl --version
 
 Exit codes: 0 done; 1 the run (or an evaluation) failed, the reason is printed; 2 bad config or
@@ -20,7 +21,7 @@ answer at once.
 
 One module per command: ``entry`` (dispatch and exit codes), ``parsers``, ``app``, ``train``,
 ``progress`` (the headless progress bar), ``runs``, ``presets``, ``evaluate``, ``export``, ``serve``,
-``branch``, ``seeds`` (``train --seeds``).
+``branch``, ``seeds`` (``train --seeds``), ``search``.
 """
 
 from tui_rl.cli.entry import main

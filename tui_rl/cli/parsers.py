@@ -12,10 +12,11 @@ from tui_rl.cli.export import add_export_parser
 from tui_rl.cli.presets import cmd_presets
 from tui_rl.cli.serve import add_serve_parser
 from tui_rl.cli.runs import cmd_runs
+from tui_rl.cli.search import add_search_parser
 from tui_rl.cli.train import cmd_train
 from tui_rl.engine.file_formats import VIDEO_FORMATS
 
-SUBCOMMANDS = ("train", "presets", "runs", "attach", "eval", "export", "serve", "branch")
+SUBCOMMANDS = ("train", "presets", "runs", "attach", "eval", "export", "serve", "search", "branch")
 RUN_HELP = "a run's name (in --runs-dir) or its folder"
 
 
@@ -140,4 +141,5 @@ def command_parser() -> argparse.ArgumentParser:
 
     add_export_parser(sub, runs_dir_option, RUN_HELP)
     add_serve_parser(sub, runs_dir_option)
+    add_search_parser(sub, runs_dir_option)
     return parser

@@ -172,7 +172,12 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 
 
 def create_run(
-    config: RunConfig, *, name: str | None = None, runs_dir: Path = Path("runs"), preset: str = ""
+    config: RunConfig,
+    *,
+    name: str | None = None,
+    runs_dir: Path = Path("runs"),
+    preset: str = "",
+    tags: dict[str, str | int] | None = None,
 ) -> Path:
     """Make a new run folder (owner-only) holding ``config`` and a ``starting`` summary.
 
@@ -201,6 +206,7 @@ def create_run(
         name=run_dir.name,
         path=run_dir,
         preset=preset,
+        tags=dict(tags or {}),
         total_frames=config.collector.total_frames,
         env_id=config.env.id,
         algorithm=config.algorithm.name,

@@ -67,6 +67,8 @@ class RunSummary(RunCounters):
     name: str
     path: Path
     preset: str = ""
+    #: what the run belongs to, such as a search trial: {"study": NAME, "trial": N}
+    tags: dict[str, str | int] = field(default_factory=dict)
     status: str = "starting"
     reason: str = ""
     total_frames: int = 0

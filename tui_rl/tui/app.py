@@ -43,6 +43,7 @@ class TuiRlApp(App[int]):
         Binding("2", "switch_mode('train')", "Train", id="app.mode.train", group=MODES_GROUP),
         Binding("3", "switch_mode('runs')", "Runs", id="app.mode.runs", group=MODES_GROUP),
         Binding("4", "switch_mode('inspect')", "Inspect", id="app.mode.inspect", group=MODES_GROUP),
+        Binding("5", "open_search", "Search", id="app.search", group=MODES_GROUP, show=False),
         Binding("s", "start_run", "Start", id="app.start_run"),
         Binding("S", "start_seeds", "Seeds", id="app.start_seeds", show=False,
                 tooltip="Train the setup once per seed, as a seed group"),
@@ -188,6 +189,12 @@ class TuiRlApp(App[int]):
         from tui_rl.tui.seed_launch import ask_and_start
 
         ask_and_start(self)
+
+    def action_open_search(self) -> None:
+        from tui_rl.tui.screens.search import SearchScreen
+
+        if not isinstance(self.screen, SearchScreen):
+            self.push_screen(SearchScreen(self.runs_dir))
 
     def action_help(self) -> None:
         from tui_rl.tui.screens.help import HelpScreen

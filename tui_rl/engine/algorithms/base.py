@@ -51,7 +51,7 @@ def live_setting(owner: object, attribute: str) -> Callable[[Any], None]:
 
 
 class Algorithm(ABC):
-    """Base of DQN, DDPG, SAC, PPO and A2C."""
+    """Base of DQN, DDPG, TD3, SAC, PPO and A2C."""
 
     #: the ``algorithm.name`` of the config
     name: ClassVar[str]

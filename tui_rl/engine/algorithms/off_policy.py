@@ -1,4 +1,4 @@
-"""What DQN, DDPG and SAC share: a replay buffer, a target network, and gradient steps on replayed minibatches."""
+"""What DQN, DDPG, TD3 and SAC share: a replay buffer, a target network, and gradient steps on replayed minibatches."""
 
 from __future__ import annotations
 

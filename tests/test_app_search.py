@@ -1,0 +1,97 @@
+"""The search screen, as a user opens it on a study that a real `tui-rl search` filled: the trials
+table, the views, pruning a running trial by hand, stopping the search, saving a trial as a preset
+and opening its run in Train."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import Posted, needs, screen_text, toasts, until, words_on_screen
+from test_search import TINY
+
+from tui_rl.config import load_file
+from tui_rl.config.models import RunConfig
+from tui_rl.engine.runfolder import read_summary
+from tui_rl.tui.app import TuiRlApp
+from tui_rl.tui.messages import OpenRun
+from tui_rl.tui.screens.confirm import ConfirmScreen
+from tui_rl.tui.screens.save_preset import SavePresetScreen
+
+SIZE = (100, 34)
+
+
+@pytest.fixture
+def searched(tmp_path):
+    """A runs folder holding a study of two finished trials of two seeds each, and a third trial
+    RUNNING (asked for here, as a live worker would, so the screen can prune it)."""
+    needs("optuna", "optuna")
+    runs = tmp_path / "runs"
+    result = subprocess.run(
+        [sys.executable, "-m", "tui_rl.cli", "search", "cartpole-ppo", "--trials", "2", *TINY, "--seeds", "2",
+         "--study", "demo",
+         "--param", "optim.lr=loguniform(1e-4,1e-2)", "--param", "algorithm.epochs=choice(1,2)",
+         "--runs-dir", str(runs)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    from tui_rl.engine.search_study import open_study, worker_id
+
+    study = open_study(runs, "demo")
+    running = study.ask()
+    running.suggest_float("optim.lr", 1e-4, 1e-2, log=True)
+    running.set_user_attr("worker", worker_id())  # this process: alive, so not taken for stale
+    return runs, study, running.number
+
+
+@pytest.mark.slow
+async def test_a_user_watches_and_steers_a_search(searched, tmp_path, monkeypatch):
+    runs, study, running = searched
+    first = study.trials[0]  # two seeds: two tagged runs, and the trial's value is their mean
+    assert first.user_attrs["runs"] == ["demo-t000-s0", "demo-t000-s1"]
+    seeds = [read_summary(runs / name) for name in first.user_attrs["runs"]]
+    assert [s.tags for s in seeds] == [{"study": "demo", "trial": 0}] * 2
+    assert first.value == pytest.approx(sum(s.last_eval for s in seeds) / 2)
+    monkeypatch.chdir(tmp_path)
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=runs)
+    posted = Posted()
+    async with app.run_test(size=SIZE, message_hook=posted, notifications=True) as pilot:
+        await pilot.press("5")
+        await until(pilot, lambda: "Study demo (1 of 1): 2 complete, 1 running" in words_on_screen(app),
+                    what="the study")
+        assert "Best: trial" in words_on_screen(app)
+        cells = ("state", "pruned at", "complete", "running", "lr=", "epochs=", "Best return so far")
+        await until(pilot, lambda: all(cell in screen_text(app) for cell in cells), what="the table and the curve")
+
+        await pilot.press("v")
+        await until(pilot, lambda: "Slice:" in screen_text(app), what="the slice view")
+
+        # prune by hand: a finished trial cannot be, the running one can
+        await pilot.press("up", "up", "p")
+        await until(pilot, lambda: "Only a running trial" in toasts(app), what="the refusal")
+        await pilot.press("down", "down", "p")
+        await until(pilot, lambda: study.user_attrs.get("prune_requested") == [running],
+                    what="the prune request in the study")
+
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: study.user_attrs.get("stop_requested") is True, what="the stop request")
+        await until(pilot, lambda: "Stopped: no new trials start" in words_on_screen(app))
+
+        # promote trial 0 to a preset through the save-preset dialog
+        await pilot.press("up", "up", "ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, SavePresetScreen))
+        await pilot.press("enter")
+        preset = tmp_path / "demo-t000.toml"
+        await until(pilot, lambda: preset.exists(), what="the preset file")
+        trial = study.trials[0]
+        assert load_file(preset).optim.lr == pytest.approx(trial.params["optim.lr"])
+        assert load_file(preset).algorithm.epochs == trial.params["algorithm.epochs"]
+
+        # enter opens the trial's run in Train
+        await pilot.press("enter")
+        await until(pilot, lambda: posted.of(OpenRun), what="the run to open")
+        assert posted.of(OpenRun)[0].run_dir.name == "demo-t000-s0"
+        await until(pilot, lambda: app.current_run_dir is not None and app.current_run_dir.name == "demo-t000-s0")

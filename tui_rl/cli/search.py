@@ -1,0 +1,184 @@
+"""``tui-rl search PRESET --trials N``: an Optuna search whose trials are normal runs.
+
+Everything is checked before the study or any run exists: the preset, ``--set`` values, each
+``--param`` expression against the config model, and that the config can be built. The study's
+settings (preset, space, budget) are stored in it: run the same command again, or just
+``tui-rl search --study NAME --trials N``, to resume it or to add a worker from another terminal.
+``--workers W`` starts W-1 more such processes on the study.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, UsageError, quiet_torchrl
+from tui_rl.config import RunConfig, apply_overrides, load_preset
+from tui_rl.config.presets import name_problem
+
+#: settings a study keeps; given again when resuming, each must match
+SETTING_ARGS = ("target", "overrides", "frames", "evals", "seeds", "params", "startup", "pruner")
+DEFAULTS: dict[str, Any] = {"overrides": [], "frames": None, "evals": 10, "seeds": 1, "params": [],
+                            "startup": 5, "pruner": "median"}
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    quiet_torchrl()
+    if importlib.util.find_spec("optuna") is None:
+        raise UsageError("search needs Optuna: pip install 'tui-rl[optuna]'")
+    for option in ("trials", "frames", "evals", "seeds", "workers"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            raise UsageError(f"--{option}: must be at least 1, not {value}")
+    if args.startup is not None and args.startup < 0:
+        raise UsageError(f"--startup: must be 0 or more, not {args.startup}")
+    from tui_rl.engine.stop_signals import StopSignals
+
+    signals = StopSignals({signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)",
+                           signal.SIGHUP: "the terminal closed"})
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tui_rl.engine import search_study
+    from tui_rl.engine.run_record import make_runs_dir
+    from tui_rl.engine.search import Worker
+    from tui_rl.engine.search_space import build_space
+
+    name = study_name(args)
+    existing = name in search_study.study_names(args.runs_dir)
+    settings = merged_settings(args, search_study.settings_of(search_study.open_study(args.runs_dir, name))
+                               if existing else None)
+    config = base_config(settings)
+    space = build_space(config, settings["params"])
+    settings["params"] = [str(spec) for spec in space]
+    check(config)
+    make_runs_dir(args.runs_dir)
+    study = search_study.create_study(args.runs_dir, name, settings)
+    if not existing:
+        say(f"study {name}: {len(space)} parameters, in {search_study.study_db(args.runs_dir)}")
+    search_study.request_stop(study, False)  # a search stopped from the app goes on when asked to
+    plan = make_plan(args, name, config, space, settings)
+    helpers = [start_helper(args, name, k) for k in range(1, args.workers)]
+    try:
+        Worker(plan, say, signals).run()
+        report(study)
+    except SQLAlchemyError as exc:  # the database locked too long, its disk full or gone
+        print(f"tui-rl: the study database {search_study.study_db(args.runs_dir)}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        for helper in helpers:
+            helper.wait()
+    return EXIT_OK
+
+
+def study_name(args: argparse.Namespace) -> str:
+    if args.study is None and not args.target:
+        raise UsageError("search: name a preset (see `tui-rl presets`), or --study NAME to go on with one")
+    name = args.study or Path(args.target).stem
+    problem = name_problem(name)
+    if problem:
+        raise UsageError(f"--study: {name!r} is not a usable study name: {problem}")
+    return name
+
+
+def merged_settings(args: argparse.Namespace, stored: dict[str, Any] | None) -> dict[str, Any]:
+    """The study's settings: those given (new study), or the stored ones, which those given must match."""
+    given = {key: getattr(args, key) for key in SETTING_ARGS if getattr(args, key) not in (None, [])}
+    if stored is None:
+        return {**DEFAULTS, **given}
+    for key, value in given.items():
+        if key == "params" and stored.get(key) and value != stored[key]:
+            # as written, or in the canonical form the study stored
+            from tui_rl.engine.search_space import parse_param
+
+            value = [str(parse_param(text)) for text in value]
+        if value != stored.get(key, DEFAULTS.get(key)):
+            option = {"target": "PRESET", "overrides": "--set", "params": "--param"}.get(key, f"--{key}")
+            raise UsageError(
+                f"{option}: study {args.study or Path(args.target).stem} was made with "
+                f"{stored.get(key, DEFAULTS.get(key))!r}, not {value!r}; leave it out to go on with the study, "
+                "or name a new one with --study"
+            )
+    return {**DEFAULTS, **stored}
+
+
+def base_config(settings: dict[str, Any]) -> RunConfig:
+    overrides = list(settings["overrides"])
+    config = load_preset(settings["target"])
+    if settings["frames"] is not None:
+        overrides.append(f"collector.total_frames={settings['frames']}")
+    config = apply_overrides(config, overrides)
+    every = max(1, config.collector.total_frames // settings["evals"])
+    return apply_overrides(config, [f"eval.every_frames={every}"])
+
+
+def check(config: RunConfig) -> None:
+    from tui_rl.engine.preflight import check_buildable
+
+    check_buildable(config)
+
+
+def make_plan(args: argparse.Namespace, name: str, config: RunConfig, space: list, settings: dict) -> Any:
+    from tui_rl.engine.search import SearchPlan
+
+    return SearchPlan(study=name, runs_dir=args.runs_dir, config=config, space=space, trials=args.trials,
+                      preset=settings["target"], seeds=settings["seeds"], startup=settings["startup"],
+                      pruner=settings["pruner"], seed=args.seed)
+
+
+def start_helper(args: argparse.Namespace, name: str, index: int) -> subprocess.Popen:
+    """One more worker process on the study (it reads the settings from the study)."""
+    command = [sys.executable, "-m", "tui_rl.cli", "search", "--study", name, "--trials", str(args.trials),
+               "--runs-dir", str(args.runs_dir)]
+    if args.seed is not None:
+        command += ["--seed", str(args.seed + index)]  # its own sampler stream
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL)
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def report(study: Any) -> None:
+    from tui_rl.engine.search_view import trial_rows
+
+    rows = trial_rows(study)
+    states = {state: sum(r.state == state for r in rows) for state in ("complete", "pruned", "fail")}
+    say(f"study {study.study_name}: " + ", ".join(f"{n} {s}" for s, n in states.items()))
+    done = [r for r in rows if r.value is not None]
+    if done:
+        best = max(done, key=lambda r: r.value)
+        say(f"best: trial {best.number}, return {best.value:.1f}, runs {', '.join(best.runs)}")
+        say("  " + " ".join(f"--set {k}={v}" for k, v in best.params.items()))
+
+
+def add_search_parser(
+    sub: argparse._SubParsersAction, runs_dir_option: Callable[[argparse.ArgumentParser], None]
+) -> None:
+    """The ``search`` subcommand and its arguments."""
+    search = sub.add_parser("search", help="tune hyperparameters with Optuna; each trial is a run")
+    search.add_argument("target", nargs="?", help="a preset name or a preset TOML file")
+    search.add_argument("--trials", type=int, required=True, metavar="N", help="trials the study should hold")
+    search.add_argument(
+        "--param", dest="params", action="append", default=[], metavar="PATH=KIND(ARGS)",
+        help="a field to vary: loguniform(a,b), uniform(a,b), int(a,b), intlog(a,b) or choice(v1,v2,...), "
+        "such as optim.lr=loguniform(1e-4,1e-2) (repeatable; default: RL Zoo's space for the algorithm)",
+    )
+    search.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="a fixed config value for every trial, such as eval.episodes=5 (repeatable)",
+    )
+    search.add_argument("--frames", type=int, help="frame budget of each trial (collector.total_frames)")
+    search.add_argument("--evals", type=int, help="evaluations per trial, reported to the pruner (default: 10)")
+    search.add_argument("--seeds", type=int, help="seeds per trial; its value is their mean return (default: 1)")
+    search.add_argument("--workers", type=int, default=1, help="worker processes on the study (default: 1)")
+    search.add_argument("--study", help="the study's name (default: the preset's name); an existing one resumes")
+    search.add_argument("--startup", type=int, help="random trials before TPE, and before pruning (default: 5)")
+    search.add_argument("--pruner", choices=("median", "none"), help="prune on evaluation returns (default: median)")
+    search.add_argument("--seed", type=int, help="the sampler's seed")
+    runs_dir_option(search)
+    search.set_defaults(handler=cmd_search)
