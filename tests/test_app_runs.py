@@ -63,7 +63,7 @@ async def test_runs_at_80_columns_show_env_algorithm_and_quit(demo_runs):
         best = read_summary(demo_runs / "cartpole-dqn-20261125-102420").best_eval
         row = next(line for line in shown.splitlines() if "cartpole-dqn-20261125-102420" in line)
         assert row.split() == ["cartpole-dqn-20261125-102420", "CartPole-v1", "dqn", "finished", "41k", f"{best:.4g}"]
-        assert "q Quit" in footer(app)
+        await until(pilot, lambda: "q Quit" in footer(app), what="q Quit in the footer")  # drawn after the rows under load
 
 
 async def test_delete_and_archive_ask_first(demo_runs):

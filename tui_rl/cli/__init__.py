@@ -3,6 +3,8 @@
     tui-rl [PRESET|FILE|RUN]          open the app (on a preset, a TOML file or a run folder)
     tui-rl train PRESET|FILE [...]    train headless with a progress bar
     tui-rl train --resume RUN         go on from a run's last checkpoint
+    tui-rl train PRESET --seeds 0 1 2 a seed group: one run per seed, then their returns with intervals
+    tui-rl branch RUN [--set K=V]     a new run from RUN's checkpoint with edited fields
     tui-rl presets [show NAME | validate FILE]
     tui-rl runs [--json] / tui-rl runs show RUN [--json]
     tui-rl attach RUN                 open the app on a run
@@ -19,7 +21,7 @@ answer at once.
 
 One module per command: ``entry`` (dispatch and exit codes), ``parsers``, ``app``, ``train``,
 ``progress`` (the headless progress bar), ``runs``, ``presets``, ``evaluate``, ``export``, ``serve``,
-``search``.
+``branch``, ``seeds`` (``train --seeds``), ``search``.
 """
 
 from tui_rl.cli.entry import main

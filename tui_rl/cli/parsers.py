@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from tui_rl.cli.app import cmd_attach
+from tui_rl.cli.branch import cmd_branch
 from tui_rl.cli.evaluate import cmd_eval
 from tui_rl.cli.export import add_export_parser
 from tui_rl.cli.presets import cmd_presets
@@ -15,7 +16,7 @@ from tui_rl.cli.search import add_search_parser
 from tui_rl.cli.train import cmd_train
 from tui_rl.engine.file_formats import VIDEO_FORMATS
 
-SUBCOMMANDS = ("train", "presets", "runs", "attach", "eval", "export", "serve", "search")
+SUBCOMMANDS = ("train", "presets", "runs", "attach", "eval", "export", "serve", "search", "branch")
 RUN_HELP = "a run's name (in --runs-dir) or its folder"
 
 
@@ -75,8 +76,27 @@ def command_parser() -> argparse.ArgumentParser:
     train.add_argument("--frames", type=int, help="frame budget (collector.total_frames)")
     train.add_argument("--seed", type=int, help="seed (env.seed), 0 to 2^32-1")
     train.add_argument("--name", help="run folder name (default: preset and time)")
+    train.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
+                       help="train the setup once per seed, as a seed group (runs NAME-seedN)")
+    train.add_argument("--parallel", type=int, metavar="N",
+                       help="with --seeds: runs trained side by side (default: half the cores, at least 1)")
     runs_dir_option(train)
     train.set_defaults(handler=cmd_train)
+
+    branch = sub.add_parser("branch", help="a new run from a run's checkpoint with edited fields")
+    branch.add_argument("run", metavar="RUN", help=RUN_HELP)
+    branch.add_argument("--checkpoint", type=int, metavar="N", help="the checkpoint at N frames (default: the newest)")
+    branch.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="change any config field for the branch, such as optim.lr=3e-4 (repeatable)",
+    )
+    branch.add_argument("--name", help="the branch's run name (default: RUN-b<frames>)")
+    branch.add_argument(
+        "--fresh-networks", action="store_true",
+        help="when the edits do not fit the checkpoint's networks: start new ones at its frame count",
+    )
+    runs_dir_option(branch)
+    branch.set_defaults(handler=cmd_branch)
 
     presets = sub.add_parser("presets", help="list, show or validate presets")
     presets_sub = presets.add_subparsers(dest="action", metavar="ACTION")

@@ -25,6 +25,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError("--frames: must be a positive number of frames")
     if args.from_scratch and not args.resume:
         raise UsageError("--from-scratch goes with --resume RUN")
+    if args.seeds and (args.resume or args.seed is not None):
+        raise UsageError("--seeds starts new runs, one per seed: not with --resume or --seed")
     if args.resume:
         if args.target:
             raise UsageError("give either a preset to start a run or --resume RUN, not both")
@@ -37,6 +39,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             check_run_name(args.name)
         config = apply_overrides(load_preset(args.target), training_overrides(args))
         check(config)
+        if args.seeds:
+            from tui_rl.cli.seeds import train_seeds
+
+            return train_seeds(args, config, train_headless)
         run_dir = create_run(config, name=args.name, runs_dir=args.runs_dir, preset=args.target)
         resume = False
     return train_headless(run_dir, resume=resume, fresh=not args.resume)
@@ -77,6 +83,8 @@ def prepare_resume(args: argparse.Namespace) -> Path:
     check(config)
     save_config(run_dir, config)
     return run_dir
+
+
 def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
     """Train in this process, behind the run's control socket, with a progress bar."""
     from rich.console import Console

@@ -278,6 +278,22 @@ class LoggingConfig(Section):
         return data
 
 
+class AlertsConfig(Section):
+    """Health alerts: each is an event (a toast and a bell in the app) naming the metric, the frame
+    and what to try. NaN / inf always end the run; these watch for slower trouble."""
+
+    pause: bool = Field(False, description="Pause the run when an alert fires")
+    entropy_collapse: float = Field(
+        0.05, ge=0, le=1, description="Alert when entropy falls below this fraction of its first value (0: off)"
+    )
+    divergence: float = Field(
+        100.0, ge=0, description="Alert when a loss grows past this many times its early level (0: off)"
+    )
+    no_progress_evals: int = Field(
+        0, ge=0, description="Alert after this many evaluations without a new best return (0: off)"
+    )
+
+
 class RunConfig(Section):
     description: str = Field("", description="One line saying what this preset is")
     env: EnvConfig = Field(default_factory=EnvConfig)
@@ -292,6 +308,7 @@ class RunConfig(Section):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Where the networks train ('auto': cuda when available)"
     )

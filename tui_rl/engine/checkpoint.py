@@ -73,6 +73,22 @@ class CheckpointStore:
         self.prune()
         return final
 
+    def adopt(self, source: Path) -> Path:
+        """Copy another run's checkpoint ``source`` in (a branch starts from it), as atomically as
+        :meth:`save`; the source is checked first, so nothing unsafe is copied."""
+        CheckpointStore(source.parent.parent, keep=1).check(source)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stage = self.directory / f"{TEMP_PREFIX}{source.name}-{uuid.uuid4().hex[:8]}"
+        try:
+            shutil.copytree(source, stage, symlinks=True)
+            fsync_tree(stage)
+            final = self.directory / source.name
+            os.replace(stage, final)
+            fsync_dir(self.directory)
+        finally:
+            remove_tree(stage)
+        return final
+
     def candidates(self) -> list[Path]:
         """Every folder named for a frame count, intact or not, newest first."""
         if not self.directory.is_dir() or self.directory.is_symlink():

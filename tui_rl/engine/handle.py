@@ -52,6 +52,8 @@ from tui_rl.engine.protocol import (
     StatusChanged,
     StepBatch,
     Stop,
+    Undone,
+    UndoEdit,
     WeightsReady,
 )
 from tui_rl.engine.runfolder import KEY_FILE, SOCKET_FILE, RunHistory, RunSummary, read_history, read_summary
@@ -221,6 +223,9 @@ class RunHandle:
     def set_hparams(self, values: dict) -> None:
         self.send(SetHparams(dict(values)))
 
+    def undo_edit(self) -> None:
+        self.send(UndoEdit())
+
     def request(self, command: SnapshotRollout | GetWeights, timeout: float = 60.0) -> Event:
         """Send a snapshot / weights request and wait for its answer (TimeoutError after
         ``timeout``, RunNotLive when the connection drops meanwhile)."""
@@ -280,6 +285,8 @@ class RunHandle:
             if event.seq <= self._seen_seq:
                 return None
             self._seen_seq = event.seq
+            if isinstance(event, Undone):  # the run went back: metrics after its frame come again
+                self._metric_frames = {k: min(v, event.frames) for k, v in self._metric_frames.items()}
         elif isinstance(event, Metrics):
             fresh = {
                 name: value

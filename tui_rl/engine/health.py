@@ -18,17 +18,26 @@ class TrainingFailed(Exception):
     """Ends the run in state ``failed``; the message is the reason shown to the user."""
 
 
+class NonFinite(TrainingFailed):
+    """A NaN or inf in ``metric`` (a reward, a loss, a weight): the run fails with an alert."""
+
+    def __init__(self, metric: str, message: str) -> None:
+        super().__init__(message)
+        self.metric = metric
+
+
 def check_rewards(batch: TensorDictBase, frames: int) -> None:
     reward = batch.get(("next", "reward"))
     if not torch.isfinite(reward).all():
         bad = reward[~torch.isfinite(reward)].flatten()[0].item()
-        raise TrainingFailed(f"the env returned a reward of {bad} (by frame {frames}); stopped before training on it")
+        raise NonFinite("reward", f"the env returned a reward of {bad} (by frame {frames}); stopped before training on it")
 
 
 def check_losses(values: dict[str, float], frames: int, config: RunConfig) -> None:
     for name, value in values.items():
         if not math.isfinite(value):
-            raise TrainingFailed(
+            raise NonFinite(
+                name,
                 f"{name} became {value} at frame {frames} (optim.lr={config.optim.lr:g}); the run "
                 f"stopped without saving this state (earlier checkpoints are intact). {ADVICE}"
             )
@@ -38,7 +47,8 @@ def check_tensors(tensors: Iterable[tuple[str, torch.Tensor]], what: str, frames
     """Fail when any of the named ``tensors`` holds NaN or inf (one reduction per tensor)."""
     for name, tensor in tensors:
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise TrainingFailed(
+            raise NonFinite(
+                f"{what} {name}",
                 f"{what} {name} holds non-finite values at frame {frames}; the run stopped without "
                 f"saving this state (earlier checkpoints are intact). {ADVICE}"
             )

@@ -57,6 +57,11 @@ class SetHparams(Command):
 
 
 @dataclass
+class UndoEdit(Command):
+    """Undo the last live edit: back to the checkpoint taken just before it, with the old values."""
+
+
+@dataclass
 class CheckpointNow(Command):
     """Write a checkpoint before the next batch."""
 
@@ -146,6 +151,26 @@ class Log(Event):
 
 
 @dataclass
+class Alert(Event):
+    """A health alert: ``kind`` (nan, entropy_collapse, divergence, no_progress, target_reached),
+    the ``metric`` it is about, what happened and what to try; ``paused`` when it paused the run."""
+
+    kind: str
+    metric: str
+    message: str
+    action: str = ""
+    paused: bool = False
+
+
+@dataclass
+class Undone(Event):
+    """A live edit was undone: the run went back to the checkpoint taken before it, at ``frames``,
+    with the previous values ``restored``; clients reload the run's history from disk."""
+
+    restored: dict[str, Any]
+
+
+@dataclass
 class RolloutReady(Event):
     """The answer to ``SnapshotRollout``: ``rollout`` is a TensorDict with batch size [T]."""
 
@@ -164,7 +189,7 @@ class WeightsReady(Event):
 
 #: Events written to the run's events log (``events.jsonl``). Metrics go to the metric files;
 #: rollouts and weights are answers, not history.
-LOGGED_EVENTS = (StatusChanged, Evaluated, HparamsChanged, HparamsRejected, Checkpointed, Log)
+LOGGED_EVENTS = (StatusChanged, Evaluated, HparamsChanged, HparamsRejected, Checkpointed, Log, Alert, Undone)
 
 
 def _subclasses(base: type) -> dict[str, type]:

@@ -132,6 +132,15 @@ def record_address(run_dir: Path, socket_path: Path | str, pid: int, host: str) 
     write_run_json(run_dir, summary)
 
 
+def record_lineage(run_dir: Path, parent: str, counters: RunCounters, fresh_networks: bool) -> None:
+    """Say in a new run's run.json that it branched from ``parent`` at ``counters.frames`` (and
+    starts from those counters: its frames, episodes and best evaluation so far)."""
+    summary = read_summary(run_dir)
+    summary.copy_from(counters)
+    summary.parent, summary.parent_frames, summary.fresh_networks = parent, counters.frames, fresh_networks
+    write_run_json(run_dir, summary)
+
+
 def record_state(run_dir: Path, state: RunState, reason: str) -> StatusChanged:
     """Record a final state reached before a trainer was built (its config no longer loads, or a
     signal stopped it while torch was loading); returns the event, to tell the clients too."""

@@ -79,6 +79,11 @@ class RunSummary(RunCounters):
     pid: int | None = None
     host: str = ""
     socket: str = ""
+    #: lineage: the run this one branched from (a run name in the same runs folder) and the
+    #: frame count it branched at; ``fresh_networks`` when it kept the frames but not the weights
+    parent: str = ""
+    parent_frames: int | None = None
+    fresh_networks: bool = False
 
     @property
     def counters(self) -> RunCounters:

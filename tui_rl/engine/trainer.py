@@ -24,10 +24,14 @@ import torch
 from tui_rl.config import ConfigError, RunConfig, edit, live_fields
 from tui_rl.engine.checkpoint_policy import CheckpointPolicy
 from tui_rl.engine.counters import RunCounters
-from tui_rl.engine.health import TrainingFailed, check_losses, check_optimizers, check_parameters, check_rewards
+from tui_rl.engine.alerts import HealthWatch, nan_alert
+from tui_rl.engine.batch_timing import BatchTimer
+from tui_rl.engine.edit_undo import EditUndo
+from tui_rl.engine.health import NonFinite, TrainingFailed, check_losses, check_optimizers, check_parameters, check_rewards
 from tui_rl.engine.metric_loggers import episode_metrics, learning_rate
 from tui_rl.engine.preflight import collector_warnings
 from tui_rl.engine.protocol import (
+    Alert,
     CheckpointNow,
     Command,
     Event,
@@ -43,6 +47,7 @@ from tui_rl.engine.protocol import (
     SnapshotRollout,
     StepBatch,
     Stop,
+    UndoEdit,
     WeightsReady,
 )
 from tui_rl.engine.run_record import RunRecord
@@ -59,6 +64,7 @@ class Trainer:
 
     ``from_checkpoint`` continues from the newest loadable checkpoint; without it the run starts
     at frame 0 (on an existing folder, its checkpoints and metric rows are cleared first).
+    ``profile`` times each batch's parts for the time panel (``batch_timing.py``).
     """
 
     def __init__(
@@ -69,6 +75,7 @@ class Trainer:
         *,
         from_checkpoint: bool = False,
         commands: queue.Queue | None = None,
+        profile: bool = True,
     ) -> None:
         self.config = config
         self.run_dir = Path(run_dir)
@@ -84,6 +91,9 @@ class Trainer:
         self.stop_at_target = True
         self.checkpoints = CheckpointPolicy(self)
         self.latest_episode = LatestEpisode()
+        self.health = HealthWatch(config.alerts)
+        self.undo = EditUndo(self)
+        self.timer = BatchTimer() if profile else None
         self._pending_batches = 0
         self._stop_reason = ""
         self._checkpoint_requested = False
@@ -121,6 +131,8 @@ class Trainer:
             self.config_error = True
             self.record.fail(str(exc))
         except TrainingFailed as exc:
+            if isinstance(exc, NonFinite):
+                self.record.emit(nan_alert(exc.metric, self.counters.frames, str(exc)))
             self.record.fail(str(exc))
         except KeyboardInterrupt:  # a second Ctrl-C: no waiting for the batch or a checkpoint
             self.record.set_state("stopped", "interrupted; it resumes from its last checkpoint")
@@ -139,6 +151,8 @@ class Trainer:
         self.parts = RunParts.build(self.config, self.run_dir)
         for warning in collector_warnings(self.config):
             self.record.log(warning, "warning")
+        if self.timer is not None:
+            self.timer.instrument(self.parts)
         self.batches = iter(self.parts.collector)
         self.checkpoints.store.clean_partial()
         if self.from_checkpoint:
@@ -149,6 +163,13 @@ class Trainer:
 
     def restore(self) -> None:
         if not self.checkpoints.restore():
+            summary = self.record.summary
+            if summary.fresh_networks and summary.parent_frames is not None:
+                # A branch whose edits did not fit the parent's checkpoint: new networks, at its frame count.
+                self.counters.copy_from(RunCounters(frames=summary.parent_frames))
+                self._last_eval_frames = self.checkpoints.last_frames = summary.parent_frames
+                self.record.log(f"branched from {summary.parent} at {summary.parent_frames} frames with fresh networks")
+                return
             self.counters.copy_from(RunCounters())
             trim_metrics(self.run_dir, 0)
             self.record.log("no checkpoint to resume from: starting from frame 0", "warning")
@@ -206,6 +227,7 @@ class Trainer:
             raise TrainingFailed(
                 f"collecting from {self.config.env.id} failed: {type(exc).__name__}: {exc}"
             ) from None
+        collected = time.perf_counter()
         frames = self.counters.frames = self.counters.frames + batch.numel()
         check_rewards(batch, frames)
         try:
@@ -224,9 +246,16 @@ class Trainer:
         values["fps"] = batch.numel() / max(elapsed, 1e-9)
         values["lr"] = learning_rate(self.parts.algorithm.optimizers())
         values.update(self.parts.scale_stats())
+        if self.timer is not None:
+            values.update(self.timer.batch_done(collected - started, started + elapsed - collected, self.parts.device))
         self.latest_episode.add(batch)
+        logging_started = time.perf_counter()
         self.parts.loggers.log(values, frames)
         self.record.emit(Metrics(values))
+        if self.timer is not None:
+            self.timer.add("logging", time.perf_counter() - logging_started)
+        for alert in self.health.after_batch(values, frames):
+            self.alert(alert)
 
     def finish(self, reason: str) -> None:
         if self._last_eval_frames != self.counters.frames:
@@ -239,11 +268,16 @@ class Trainer:
     def evaluate(self, final: bool = False) -> bool:
         """Run ``eval.episodes`` episodes; True when the run reached its target and finished."""
         frames = self._last_eval_frames = self.counters.frames
+        started = time.perf_counter()
         evaluated = self.parts.evaluate(frames, self.config.eval.episodes)
+        if self.timer is not None:
+            self.timer.add("evaluation", time.perf_counter() - started)
         mean, target = evaluated.mean_return, self.config.eval.target_return
         reached = self.counters.record_eval(mean, target)  # before the event: run.json shows it
         self.record.emit(evaluated)
         self.parts.loggers.log({"eval_return": mean}, frames)
+        for alert in self.health.after_eval(mean, self.counters, target, frames):
+            self.alert(alert)
         if not reached or final or not self.stop_at_target:
             return False
         self.checkpoints.save()
@@ -254,6 +288,18 @@ class Trainer:
             f"to train on to the whole budget of {total} frames: `tui-rl train --resume {self.run_dir.name}`",
         )
         return True
+
+    def alert(self, alert: Alert) -> None:
+        """Say ``alert``; with ``alerts.pause``, pause the run first (a reached target ends it anyway)."""
+        if self.config.alerts.pause and self.state == "running" and alert.kind != "target_reached":
+            alert.paused = True
+            self.record.set_state("paused", f"{alert.kind}: {alert.message}")
+        self.record.emit(alert)
+
+    def rewound(self, frames: int) -> None:
+        """The state went back to a checkpoint at ``frames`` (an undone edit)."""
+        self._last_eval_frames = self.checkpoints.last_frames = frames
+        self.health = HealthWatch(self.config.alerts)
 
     # ---- commands -------------------------------------------------------------------------------
 
@@ -291,6 +337,8 @@ class Trainer:
                 self._checkpoint_requested = True
             case SetHparams(values=values):
                 self.set_hparams(values)
+            case UndoEdit():
+                self.undo.undo()
             case SnapshotRollout(source=source, request_id=request_id):
                 rollout = snapshot(source, self.parts, self.latest_episode, self.config, self.record.log)
                 answer(RolloutReady(source, rollout, request_id=request_id))
@@ -314,6 +362,7 @@ class Trainer:
             self.record.emit(HparamsRejected({str(k): v for k, v in values.items()}, str(exc)))
             return
         before, after = live_fields(previous_config), live_fields(new_config)
+        self.undo.before_edit({key: before[key] for key in values})
         self.config = self.parts.algorithm.config = new_config
         save_config(self.run_dir, new_config)
         self.record.emit(

@@ -45,6 +45,8 @@ class TuiRlApp(App[int]):
         Binding("4", "switch_mode('inspect')", "Inspect", id="app.mode.inspect", group=MODES_GROUP),
         Binding("5", "open_search", "Search", id="app.search", group=MODES_GROUP, show=False),
         Binding("s", "start_run", "Start", id="app.start_run"),
+        Binding("S", "start_seeds", "Seeds", id="app.start_seeds", show=False,
+                tooltip="Train the setup once per seed, as a seed group"),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding(
@@ -182,6 +184,11 @@ class TuiRlApp(App[int]):
 
     def action_start_run(self) -> None:
         self.post_message(StartRun(self.config))
+
+    def action_start_seeds(self) -> None:
+        from tui_rl.tui.seed_launch import ask_and_start
+
+        ask_and_start(self)
 
     def action_open_search(self) -> None:
         from tui_rl.tui.screens.search import SearchScreen

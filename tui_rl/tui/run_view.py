@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from tui_rl.engine.protocol import (
     FINAL_STATES,
+    Alert,
+    Undone,
     Evaluated,
     Event,
     HparamsChanged,
@@ -15,6 +17,7 @@ from tui_rl.engine.protocol import (
     Metrics,
     StatusChanged,
 )
+from tui_rl.engine.lineage import Lineage
 from tui_rl.engine.runfolder import RunHistory
 from tui_rl.tui.widgets.charts import TrainingCharts
 from tui_rl.tui.widgets.event_log import EventLog
@@ -38,10 +41,19 @@ class RunView:
         self.log.clear()
         self.status.reset(state=state)
 
-    def replay(self, history: RunHistory) -> str | None:
-        """Fill in from the run's record on disk (summary, metric series, logged events); returns
-        the last state its events say."""
+    def replay(self, history: RunHistory, lineage: Lineage | None = None) -> str | None:
+        """Fill in from the run's record on disk (summary, metric series, logged events), after
+        what a branch inherits (its parent's curves up to the branch, its siblings beside it);
+        returns the last state its events say."""
         curves = self.charts.curves
+        if lineage is not None:
+            for name, points in lineage.inherited.items():
+                for frames, value in points:
+                    curves.add(frames, {name: value})
+            for frames, label in lineage.branch_points:
+                curves.add_marker(frames, label)
+            for name, points in lineage.siblings:
+                curves.add_overlay(name, points)
         for name, points in history.metrics.items():
             for frames, value in points:
                 curves.add(frames, {name: value})
@@ -87,6 +99,16 @@ class RunView:
             self.hparams.applied(event.changes)
         elif isinstance(event, HparamsRejected) and not replaying:
             self.hparams.rejected(event.values, event.reason)
+        elif isinstance(event, Undone):  # the values before the undone edit hold again
+            self.charts.curves.add_marker(event.frames, "undo")
+            self.hparams.applied(event.restored)
+        elif isinstance(event, Alert):
+            self.charts.curves.add_marker(event.frames, f"! {event.metric}")
+            if not replaying:
+                app = self.status.app
+                app.bell()
+                app.notify(f"{event.message}. Try: {event.action}", title=f"Alert: {event.kind.replace('_', ' ')}",
+                           severity="error" if event.kind == "nan" else "warning", markup=False)
         return None
 
     def _on_status(self, event: StatusChanged, replaying: bool) -> None:

@@ -1,34 +1,37 @@
-"""The Runs screen: every run folder, opened in Train with Enter; mark two or more (space) to
-overlay their return curves; continue a stopped or crashed run, delete or archive one (asked
-first). Folders are read in thread workers and re-listed every few seconds while the screen is
-shown, so live runs move on in the table."""
+"""The Runs screen: every run folder (branches under their parent, seed groups heading their
+runs), opened in Train with Enter; mark two or more runs or groups (space) to draw them on one
+chart, ``=`` with two marked shows what differs; ``/`` filters by any config field
+(``optim.lr<0.001``); ``b`` branches the run under the cursor; continue a stopped or crashed run,
+delete or archive one (asked first). Folders are read in thread workers and re-listed every few
+seconds while the screen is shown, so live runs move on in the table."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
-from textual_plotext import PlotextPlot
+from textual.widgets import Footer, Header, Input, Static
 
-from tui_rl.engine.external_runs import EXTERNAL, episode_returns, external_summaries
+from tui_rl.engine.external_runs import EXTERNAL, external_summaries
 from tui_rl.engine.protocol import FINAL_STATES
+from tui_rl.engine.run_filter import FilterError, parse_filter
 from tui_rl.engine.runfolder import RunSummary, list_runs
+from tui_rl.tui.branch_flow import BranchFlow
 from tui_rl.tui.messages import ContinueRun, OpenRun
 from tui_rl.tui.run_opening import NOT_CONTINUABLE, can_continue
+from tui_rl.tui.run_rows import RunRow, run_rows
 from tui_rl.tui.run_sharing import copy_setup_line, export_policy_dialog
 from tui_rl.tui.screens.confirm import ConfirmScreen
-from tui_rl.tui.widgets.charts import DecimatedSeries, RunCurves, draw_lines
+from tui_rl.tui.widgets.run_comparison import RunComparison
 from tui_rl.tui.widgets.run_list import RunList
 
 REFRESH_SECONDS = 3.0
-OVERLAY_HINT = "Mark two or more runs with space to overlay their return curves."
+OVERLAY_HINT = "Mark two or more runs or groups with space to draw them on one chart; = shows what differs."
 #: archived runs move here, inside the runs folder: out of the list, still on disk
 ARCHIVE_DIR = "archive"
 
@@ -43,18 +46,10 @@ def archive_run(run_dir: Path) -> Path:
     return run_dir.rename(target)
 
 
-def smoothed_returns(run_dir: Path) -> DecimatedSeries:
-    """A run's episode return from disk (tui-rl's or another tool's), smoothed as the Train screen draws it."""
-    curves = RunCurves()
-    for frames, value in episode_returns(run_dir):
-        curves.add(frames, {"episode_return": value})
-    return curves.series.get("episode_return_smoothed", DecimatedSeries())
-
-
 class RunsScreen(Screen):
     """Run folders under the app's runs directory, and an overlay of the marked runs' returns."""
 
-    CSS_PATH = ["runs.tcss", "../widgets/run_list.tcss"]
+    CSS_PATH = ["runs.tcss", "../widgets/run_list.tcss", "../widgets/run_comparison.tcss"]
     BINDINGS = [
         # Out of the footer (the note line names them) so that q Quit fits in 80 columns.
         Binding("r", "continue_run", "Continue", id="runs.continue", show=False),
@@ -63,15 +58,20 @@ class RunsScreen(Screen):
         Binding("ctrl+r", "refresh_runs", "Refresh", id="runs.refresh", show=False),
         Binding("c", "copy_setup", "Copy setup line", id="runs.copy_setup", show=False),
         Binding("e", "export_policy", "Export policy", id="runs.export", show=False),
+        Binding("b", "branch_run", "Branch", id="runs.branch", show=False),
+        Binding("slash", "filter_runs", "Filter", key_display="/", id="runs.filter", show=False),
+        Binding("equals_sign", "diff_runs", "Diff", key_display="=", id="runs.diff", show=False),
     ]
 
     class RunsListed(Message):
-        """The run folders as read from disk: summaries and their folders, in the same order."""
+        """The run folders as read from disk, as the table's rows (filtered); ``note`` says what
+        the filter matched, ``error`` why the folder could not be listed."""
 
-        def __init__(self, runs: list[Any], run_dirs: list[Path], error: str = "") -> None:
+        def __init__(self, runs: list[RunSummary], rows: list[RunRow], note: str = "", error: str = "") -> None:
             super().__init__()
             self.runs = runs
-            self.run_dirs = run_dirs
+            self.rows = rows
+            self.note = note
             self.error = error
 
     class RunRemoved(Message):
@@ -82,27 +82,25 @@ class RunsScreen(Screen):
             self.what = what
             self.error = error
 
-    class CurvesLoaded(Message):
-        """Smoothed return curves of the marked runs: (run name, series) pairs."""
-
-        def __init__(self, curves: list[tuple[str, DecimatedSeries]]) -> None:
-            super().__init__()
-            self.curves = curves
-
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="runs-note", markup=False)
-        yield RunList(id="run-list")
+        yield RunList(id="run-list")  # first: it has the focus when the screen opens
+        yield Input(placeholder="filter: optim.lr<0.001 env.id=CartPole-v1 status=finished (Enter; empty: all)",
+                    id="runs-filter")
         yield Static(OVERLAY_HINT, id="overlay-hint")
-        yield PlotextPlot(id="overlay")
+        yield RunComparison(id="comparison")
         yield Footer()
 
     def __init__(self) -> None:
         super().__init__()
         self.runs: dict[Path, RunSummary] = {}
+        self.filter_text = ""
+        self.branching = BranchFlow(self)
 
     def on_mount(self) -> None:
-        self.query_one("#overlay").display = False
+        self.query_one(RunComparison).display = False
+        self.query_one("#runs-filter").display = False
         self.action_refresh_runs()
         self.set_interval(REFRESH_SECONDS, self._refresh_if_shown)
 
@@ -120,27 +118,35 @@ class RunsScreen(Screen):
     def _list_runs(self, runs_dir: Path) -> None:
         try:
             runs = list_runs(runs_dir) + external_summaries(runs_dir)
-        except Exception as exc:  # an unreadable folder is said, not raised
-            self.post_message(self.RunsListed([], [], f"cannot list {runs_dir}: {exc}"))
+            terms = parse_filter(self.filter_text)
+            rows, note = run_rows(runs, terms)
+        except FilterError as exc:
+            self.post_message(self.RunsListed([], [], error=f"filter: {exc}"))
             return
-        self.post_message(self.RunsListed(runs, [Path(run.path) for run in runs]))
+        except Exception as exc:  # an unreadable folder is said, not raised
+            self.post_message(self.RunsListed([], [], error=f"cannot list {runs_dir}: {exc}"))
+            return
+        if terms and not note:
+            shown = sum(row.run is not None for row in rows)
+            note = f"{shown} of {len(runs)} match {self.filter_text}"
+        self.post_message(self.RunsListed(runs, rows, note))
 
     def on_runs_screen_runs_listed(self, message: RunsListed) -> None:
         note = self.query_one("#runs-note", Static)
         if message.error:
             note.update(message.error)
             return
-        self.runs = dict(zip(message.run_dirs, message.runs))
-        count = len(message.run_dirs)
+        self.runs = {Path(run.path): run for run in message.runs}
+        count = len(message.runs)
         note.update(
-            f"{count} run{'s' if count != 1 else ''} in {self.app.runs_dir}"
-            + (" · Enter opens · r continues · d deletes · a archives" if count else " · s starts one")
+            (message.note or f"{count} run{'s' if count != 1 else ''} in {self.app.runs_dir}")
+            + (" · Enter opens · b branches · / filters" if count else " · s starts one")
         )
         run_list = self.query_one(RunList)
-        run_list.show_runs(message.runs, message.run_dirs)
-        marked = [run for run in message.runs if run.name in run_list.marked]
-        if len(marked) >= 2 and any(run.status not in FINAL_STATES for run in marked):
-            self._load_curves([Path(run.path) for run in marked])  # live curves move on
+        run_list.show_rows(message.rows)
+        marked = run_list.marked_rows
+        if len(marked) >= 2 and any(run.status not in FINAL_STATES for row in marked for run in row_runs(row)):
+            self.query_one(RunComparison).compare(marked)  # live curves move on
 
     def on_open_run(self, message: OpenRun) -> None:
         run = self.runs.get(message.run_dir)
@@ -160,6 +166,36 @@ class RunsScreen(Screen):
         run = self._chosen()
         if run is not None:
             export_policy_dialog(self.app, run)
+
+    # ---- filter, branch, diff -------------------------------------------------------------------
+
+    def action_filter_runs(self) -> None:
+        field = self.query_one("#runs-filter", Input)
+        field.display = True
+        field.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.filter_text = event.value.strip()
+        if not self.filter_text:
+            event.input.display = False
+        self.query_one(RunList).focus()
+        self.action_refresh_runs()
+
+    def action_branch_run(self) -> None:
+        run = self._chosen()
+        if run is not None:
+            self.branching.start(Path(run.path))
+
+    def action_diff_runs(self) -> None:
+        marked = self.query_one(RunList).marked_rows
+        if len(marked) != 2:
+            self.notify("Mark exactly two runs or groups (space) to see what differs.", title="Diff",
+                        severity="warning", markup=False)
+            return
+        from tui_rl.tui.screens.run_diff import RunDiffScreen
+
+        self.app.push_screen(RunDiffScreen(*marked))
 
     # ---- continue, delete, archive the run under the cursor ------------------------------------
 
@@ -217,29 +253,13 @@ class RunsScreen(Screen):
         self.action_refresh_runs()
 
     def on_run_list_marks_changed(self, message: RunList.MarksChanged) -> None:
-        if len(message.run_dirs) < 2:
-            self.query_one("#overlay").display = False
-            self.query_one("#overlay-hint", Static).display = True
-            return
-        self._load_curves(message.run_dirs)
+        comparison = self.query_one(RunComparison)
+        wide = len(message.rows) >= 2 or any(row.group is not None for row in message.rows)
+        comparison.display = wide
+        self.query_one("#overlay-hint", Static).display = not wide
+        if wide:
+            comparison.compare(message.rows)
 
-    @work(thread=True, exclusive=True, group="overlay", exit_on_error=False)
-    def _load_curves(self, run_dirs: list[Path]) -> None:
-        curves = []
-        for run_dir in run_dirs:
-            try:
-                curves.append((run_dir.name, smoothed_returns(run_dir)))
-            except Exception:  # a run with no readable metrics has no curve to overlay
-                curves.append((run_dir.name, DecimatedSeries()))
-        self.post_message(self.CurvesLoaded(curves))
 
-    def on_runs_screen_curves_loaded(self, message: CurvesLoaded) -> None:
-        overlay = self.query_one("#overlay", PlotextPlot)
-        self.query_one("#overlay-hint", Static).display = False
-        overlay.display = True
-        self.call_after_refresh(self._draw_overlay, message.curves)
-
-    def _draw_overlay(self, curves: list[tuple[str, DecimatedSeries]]) -> None:
-        overlay = self.query_one("#overlay", PlotextPlot)
-        draw_lines(overlay, "Episode return (mean of 20)", curves)
-        overlay.refresh()
+def row_runs(row: RunRow) -> list[RunSummary]:
+    return row.group.runs if row.group is not None else [row.run]

@@ -9,8 +9,6 @@ thread. The screen tells the app which run it shows with :class:`RunShown`.
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,9 +23,12 @@ from textual.worker import get_current_worker
 
 from tui_rl.config import ConfigError, RunConfig, load_file
 from tui_rl.engine.handle import RunHandle
-from tui_rl.engine.protocol import FINAL_STATES, Event, Metrics
+from tui_rl.engine.protocol import FINAL_STATES, Event, Metrics, Undone
+from tui_rl.engine.lineage import Lineage, read_lineage
 from tui_rl.engine.runfolder import RunHistory
 from tui_rl.tui import run_opening
+from tui_rl.tui.branch_flow import BranchFlow
+from tui_rl.tui.event_inbox import EventInbox
 from tui_rl.tui.messages import ContinueRun, RunShown
 from tui_rl.tui.run_view import RunView
 from tui_rl.tui.screens.confirm import ConfirmScreen
@@ -37,34 +38,14 @@ from tui_rl.tui.widgets.event_log import EventLog
 from tui_rl.tui.widgets.live_hparams import LiveHparams
 from tui_rl.tui.widgets.status_line import StatusLine
 from tui_rl.tui.widgets.workers_panel import WorkersPanel
+from tui_rl.tui.widgets.time_panel import TimePanel
 
 #: Terminal sizes from which every chart shows at once and the hyperparameters stay open.
 GRID_MIN_SIZE = (120, 36)
 SIDE_MIN_WIDTH = 120
 
 EVENT_WAIT_S = 0.5
-LIVE_ACTIONS = {"pause", "resume", "stop", "checkpoint", "step_batch"}
-
-
-class EventInbox:
-    """Events from the reader thread, with the handle they came from, waiting for the UI; ``put``
-    says whether the UI needs a nudge (only the first event after a drain does, so messages
-    coalesce under load)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._events: deque[tuple[RunHandle, Event]] = deque()
-
-    def put(self, handle: RunHandle, event: Event) -> bool:
-        with self._lock:
-            self._events.append((handle, event))
-            return len(self._events) == 1
-
-    def drain(self) -> list[tuple[RunHandle, Event]]:
-        with self._lock:
-            events = list(self._events)
-            self._events.clear()
-            return events
+LIVE_ACTIONS = {"pause", "resume", "stop", "checkpoint", "step_batch", "undo_edit"}
 
 
 class TrainScreen(Screen):
@@ -77,6 +58,7 @@ class TrainScreen(Screen):
         "../widgets/event_log.tcss",
         "../widgets/live_hparams.tcss",
         "../widgets/workers_panel.tcss",
+        "../widgets/time_panel.tcss",
     ]
     BINDINGS = [
         # One key, two bindings: the footer names what p does now.
@@ -87,6 +69,9 @@ class TrainScreen(Screen):
         Binding("n", "step_batch", "Step", id="train.step"),
         Binding("e", "edit_hparams", "Hparams", id="train.hparams"),
         Binding("r", "continue_run", "Continue", id="train.continue"),
+        Binding("b", "branch", "Branch", id="train.branch", show=False),
+        Binding("u", "undo_edit", "Undo edit", id="train.undo", show=False),
+        Binding("t", "toggle_time", "Time panel", id="train.time", show=False),
         Binding("right_square_bracket", "cycle_chart(1)", "Chart", key_display="]", id="train.next_chart", show=False),
         Binding("left_square_bracket", "cycle_chart(-1)", "Previous chart", key_display="[", id="train.prev_chart", show=False),
     ]
@@ -94,11 +79,12 @@ class TrainScreen(Screen):
     class RunOpened(Message):
         """A run was started, attached or continued: its handle, its config and its history so far."""
 
-        def __init__(self, handle: RunHandle, config: RunConfig | None, history: RunHistory) -> None:
+        def __init__(self, handle: RunHandle, config: RunConfig | None, history: RunHistory, lineage: Lineage) -> None:
             super().__init__()
             self.handle = handle
             self.config = config
             self.history = history
+            self.lineage = lineage
 
     class RunFailedToOpen(Message):
         """Starting or opening a run failed (or was refused); ``reason`` says why."""
@@ -123,6 +109,7 @@ class TrainScreen(Screen):
         self.handle: RunHandle | None = None
         self.state = "idle"
         self._inbox = EventInbox()
+        self.branching = BranchFlow(self)
 
     def compose(self) -> ComposeResult:
         # Kept at hand: events reach them many times a second.
@@ -138,6 +125,7 @@ class TrainScreen(Screen):
             with Vertical(id="train-main"):
                 yield self.charts
                 yield self.workers_panel
+                yield TimePanel(self.charts, id="time-panel")
                 yield self.log_pane
             yield self.hparams
         yield Footer()
@@ -214,7 +202,7 @@ class TrainScreen(Screen):
             config = load_file(handle.run_dir / "config.toml")
         except ConfigError:
             config = None  # charts and log still show; only the live hyperparameters need it
-        self.post_message(self.RunOpened(handle, config, history))
+        self.post_message(self.RunOpened(handle, config, history, read_lineage(handle.run_dir)))
 
     @work(thread=True, group="events", exit_on_error=False)
     def _read_events(self, handle: RunHandle) -> None:
@@ -252,7 +240,7 @@ class TrainScreen(Screen):
         self.post_message(RunShown(handle.run_dir))
         if message.config is not None:
             await self.hparams.load(message.config, editable=handle.is_live)
-        state = self.view.replay(message.history)
+        state = self.view.replay(message.history, message.lineage)
         self.workers_panel.show_history(message.history.metrics)
         if state is not None:
             self._set_state(state)
@@ -286,6 +274,8 @@ class TrainScreen(Screen):
                     self.workers_panel.show(event.values)
                 if state is not None:
                     self._set_state(state)
+                if isinstance(event, Undone):  # the run went back: show its record as it is now
+                    self._open(lambda handle=handle: (handle, handle.history()))
 
     def on_train_screen_events_ended(self, message: EventsEnded) -> None:
         if message.handle is not self.handle:
@@ -339,6 +329,8 @@ class TrainScreen(Screen):
             return self.state == "paused"  # stepping one batch only makes sense while paused
         if action == "pause":
             return self.state != "paused"
+        if action == "branch":
+            return self.handle is not None
         if action == "continue_run":
             progress = self.status.progress
             return self.handle is not None and run_opening.can_continue(
@@ -376,6 +368,18 @@ class TrainScreen(Screen):
 
     def action_continue_run(self) -> None:
         self.post_message(ContinueRun(self.handle.run_dir))
+
+    def action_branch(self) -> None:
+        live = self.handle if self.has_live_run else None
+        self.branching.start(self.handle.run_dir, live, self.status.progress.frames)
+
+    def action_toggle_time(self) -> None:
+        panel = self.query_one(TimePanel)
+        panel.display = not panel.display
+        panel.show_latest()
+
+    def action_undo_edit(self) -> None:
+        self._send(self.handle.undo_edit, "undo the last edit")
 
     def action_edit_hparams(self) -> None:
         side = self.hparams

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 from textual.app import ComposeResult
 from textual.containers import Container
@@ -99,6 +100,8 @@ class RunCurves:
         self.series: dict[str, DecimatedSeries] = {}
         self.markers: deque[tuple[int, str]] = deque(maxlen=MAX_MARKERS)
         self.marker_revision = 0
+        #: other runs' curves drawn on the return chart (sibling branches), by label
+        self.overlays: dict[str, DecimatedSeries] = {}
         self._recent_returns: deque[float] = deque(maxlen=SMOOTHING_WINDOW)
 
     def add(self, frames: int, values: dict[str, float]) -> None:
@@ -109,6 +112,12 @@ class RunCurves:
             self._recent_returns.append(float(values["episode_return"]))
             smoothed = sum(self._recent_returns) / len(self._recent_returns)
             self._series("episode_return_smoothed").add(frames, smoothed)
+
+    def add_overlay(self, label: str, points: Iterable[tuple[int, float]]) -> None:
+        series = self.overlays[label] = DecimatedSeries()
+        for frames, value in points:
+            series.add(frames, value)
+        self.marker_revision += 1
 
     def add_marker(self, frames: int, label: str) -> None:
         self.markers.append((frames, label))
@@ -170,15 +179,25 @@ def round_ticks(high: float, most: int = 5) -> list[float]:
     return [i * step for i in range(int(high / step + 1e-9) + 1)]
 
 
+def series_of(points: Iterable[tuple[int, float]]) -> DecimatedSeries:
+    series = DecimatedSeries()
+    for frames, value in points:
+        series.add(frames, value)
+    return series
+
+
 def draw_lines(
     plot: PlotextPlot,
     title: str,
     lines: Iterable[tuple[str, DecimatedSeries]],
     markers: Iterable[tuple[int, str]] = (),
     width: int | None = None,
+    bands: Mapping[str, Iterable[DecimatedSeries]] = MappingProxyType({}),
 ) -> None:
     """Replace ``plot``'s figure with ``lines`` (label, series) against frames, and labelled vertical
-    markers, each series cut to about ``width`` (default: the plot's own) points."""
+    markers, each series cut to about ``width`` (default: the plot's own) points. A line whose
+    label is in ``bands`` has those series (a confidence band's edges, an IQM) drawn dotted in its
+    colour, unlabelled."""
     plt = plot.plt
     plt.clear_figure()
     plt.title(title)
@@ -192,7 +211,11 @@ def draw_lines(
             continue
         xs, ys = series.points(width)
         marker = SERIES_MARKERS[index % len(SERIES_MARKERS)] if no_color else "braille"
-        plt.plot(xs, ys, label=label, marker=marker, color=SERIES_COLORS[index % len(SERIES_COLORS)])
+        color = SERIES_COLORS[index % len(SERIES_COLORS)]
+        plt.plot(xs, ys, label=label, marker=marker, color=color)
+        for edge in bands.get(label, ()):
+            if len(edge):
+                plt.plot(*edge.points(width), marker=".", color=color)
         x_max = max(x_max, xs[-1])
         y_max = max(y_max, max(ys))
         drawn += 1
@@ -240,6 +263,8 @@ class MetricChart(PlotextPlot):
             return
         self._drawn_key = key
         lines = [(LABELS.get(n, n), self.curves.series[n]) for n in names]
+        if self.spec.key == "return":
+            lines += list(self.curves.overlays.items())
         draw_lines(self, self.spec.title, lines, self.curves.markers, width)
         self.refresh()
 

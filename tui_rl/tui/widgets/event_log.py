@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.widgets import RichLog
 
 from tui_rl.engine.protocol import (
+    Alert,
     Checkpointed,
     Evaluated,
     Event,
@@ -17,6 +18,7 @@ from tui_rl.engine.protocol import (
     HparamsRejected,
     Log,
     StatusChanged,
+    Undone,
 )
 
 LEVEL_STYLES = {"info": "", "warning": "yellow", "error": "bold red"}
@@ -52,6 +54,11 @@ def describe_event(event: Event) -> tuple[str, str] | None:
         )
     if isinstance(event, Log):
         return event.level, event.message
+    if isinstance(event, Alert):
+        paused = " (run paused)" if event.paused else ""
+        return ("error" if event.kind == "nan" else "warning"), f"alert{paused}: {event.message}. Try: {event.action}"
+    if isinstance(event, Undone):
+        return "info", f"undid a live edit: back to {format_values(event.restored)}"
     return None
 
 

@@ -1,8 +1,9 @@
 """A table of run folders: name, env, algorithm, status, frames and best evaluation return (a run
 with a default name, preset and time, fits 80 columns whole; the Train screen shows the rest,
-such as the frame budget).
+such as the frame budget). Branches sit under their parent, seed groups head their runs
+(:mod:`tui_rl.tui.run_rows`).
 
-Enter opens the run under the cursor; space marks runs to compare.
+Enter opens the run under the cursor; space marks runs or groups to compare.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
+from tui_rl.engine.run_stats import iqm
 from tui_rl.tui.messages import OpenRun
+from tui_rl.tui.run_rows import RunRow
 from tui_rl.tui.widgets.charts import frames_label
 from tui_rl.tui.widgets.status_line import STATE_STYLES
 
@@ -29,48 +32,63 @@ def eval_cell(value: float | None) -> Text:
     return Text("—" if value is None else f"{value:.4g}", justify="right")
 
 
+def row_cells(row: RunRow) -> tuple[Any, ...]:
+    """The cells after the mark: a run's own figures, or a group's (most common status, the
+    least frames, the IQM of its best returns)."""
+    if row.group is None:
+        run = row.run
+        status, frames, best = run.status, run.frames, run.best_eval
+    else:
+        runs = row.group.runs
+        run = runs[0]
+        statuses = [r.status for r in runs]
+        status = max(set(statuses), key=statuses.count)
+        frames = min(r.frames for r in runs)
+        bests = [r.best_eval for r in runs if r.best_eval is not None]
+        best = float(iqm(bests)) if bests else None
+    return (
+        row.label,
+        Text(run.env_id, no_wrap=True, overflow="ellipsis"),
+        run.algorithm,
+        Text(status, style=STATE_STYLES.get(status, "")),
+        Text(frames_label(frames), justify="right"),
+        eval_cell(best),
+    )
+
+
 class RunList(DataTable):
-    """Run folders, newest first as ``list_runs`` gives them."""
+    """Run folders, newest first as ``list_runs`` gives them, in a tree."""
 
     BINDINGS = [
         Binding("enter", "open_run", "Open", id="runs.open"),
-        Binding("space", "toggle_mark", "Mark", tooltip="Mark runs to compare", id="runs.mark"),
+        Binding("space", "toggle_mark", "Mark", tooltip="Mark runs or groups to compare", id="runs.mark"),
     ]
 
     class MarksChanged(Message):
-        """The set of runs marked for comparison changed: ``run_dirs`` in table order."""
+        """The runs and groups marked for comparison changed: their rows in table order."""
 
-        def __init__(self, run_dirs: list[Path]) -> None:
+        def __init__(self, rows: list[RunRow]) -> None:
             super().__init__()
-            self.run_dirs = run_dirs
+            self.rows = rows
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
-        self.run_dirs: dict[str, Path] = {}
+        self.items: dict[str, RunRow] = {}
         self.marked: set[str] = set()
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
             self.add_column(label, key=key, width=ENV_WIDTH if key == "env" else None)
 
-    def show_runs(self, runs: list[Any], run_dirs: list[Path]) -> None:
-        """Replace the rows with ``runs`` (RunSummary) kept at ``run_dirs``; the cursor stays put."""
+    def show_rows(self, rows: list[RunRow]) -> None:
+        """Replace the rows; the cursor stays put."""
         current = self.cursor_row_key
-        self.run_dirs = {run.name: path for run, path in zip(runs, run_dirs)}
-        self.marked &= set(self.run_dirs)
+        self.items = {row.key: row for row in rows}
+        self.marked &= set(self.items)
         self.clear()
-        for run in runs:
-            self.add_row(
-                "✓" if run.name in self.marked else " ",
-                run.name,
-                Text(run.env_id, no_wrap=True, overflow="ellipsis"),
-                run.algorithm,
-                Text(run.status, style=STATE_STYLES.get(run.status, "")),
-                Text(frames_label(run.frames), justify="right"),
-                eval_cell(run.best_eval),
-                key=run.name,
-            )
-        if current in self.run_dirs:
+        for row in rows:
+            self.add_row("✓" if row.key in self.marked else " ", *row_cells(row), key=row.key)
+        if current in self.items:
             self.move_cursor(row=self.get_row_index(current))
 
     @property
@@ -80,10 +98,19 @@ class RunList(DataTable):
         return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
 
     @property
+    def cursor_item(self) -> RunRow | None:
+        key = self.cursor_row_key
+        return None if key is None else self.items.get(key)
+
+    @property
     def cursor_run_dir(self) -> Path | None:
-        """The folder of the run under the cursor."""
-        name = self.cursor_row_key
-        return None if name is None else self.run_dirs[name]
+        """The folder of the run under the cursor (None on a group's row)."""
+        row = self.cursor_item
+        return None if row is None or row.run is None else Path(row.run.path)
+
+    @property
+    def marked_rows(self) -> list[RunRow]:
+        return [row for key, row in self.items.items() if key in self.marked]
 
     def action_open_run(self) -> None:
         run_dir = self.cursor_run_dir
@@ -91,10 +118,9 @@ class RunList(DataTable):
             self.post_message(OpenRun(run_dir))
 
     def action_toggle_mark(self) -> None:
-        name = self.cursor_row_key
-        if name is None:
+        key = self.cursor_row_key
+        if key is None:
             return
-        self.marked ^= {name}
-        self.update_cell(name, "mark", "✓" if name in self.marked else " ")
-        order = [n for n in self.run_dirs if n in self.marked]
-        self.post_message(self.MarksChanged([self.run_dirs[n] for n in order]))
+        self.marked ^= {key}
+        self.update_cell(key, "mark", "✓" if key in self.marked else " ")
+        self.post_message(self.MarksChanged(self.marked_rows))

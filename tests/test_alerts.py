@@ -1,0 +1,122 @@
+"""Health alerts: an injected NaN and a forced entropy collapse each raise their alert (naming the
+metric, the frame and what to try); with alerts.pause the run pauses; a live edit can be undone."""
+
+from __future__ import annotations
+
+import math
+
+from conftest import of_type, tiny_dqn, train_run
+
+from tui_rl.config import apply_overrides
+from tui_rl.engine.alerts import HealthWatch
+from tui_rl.config.models import AlertsConfig
+from tui_rl.engine.counters import RunCounters
+from tui_rl.engine.protocol import Alert, HparamsChanged, Pause, SetHparams, StatusChanged, Undone, UndoEdit
+from tui_rl.engine.runfolder import read_config, read_events, read_metrics
+from tui_rl.engine.run_record import create_run
+
+TINY_PPO = ["algorithm.name=ppo", "collector.frames_per_batch=100", "collector.total_frames=600",
+            "network.hidden_sizes=[16]", "eval.every_frames=300", "eval.episodes=1", "checkpoint.every_frames=300"]
+
+
+def test_an_injected_nan_raises_a_nan_alert_and_fails_the_run(runs_dir):
+    config = tiny_dqn()
+    run_dir = create_run(config, name="nan", runs_dir=runs_dir)
+
+    def inject(trainer):
+        trainer.setup_real = trainer.setup
+
+        def setup():
+            trainer.setup_real()
+            update = trainer.parts.algorithm.update
+            trainer.parts.algorithm.update = lambda batch, frames: {**update(batch, frames), "loss_qvalue": math.nan}
+
+        trainer.setup = setup
+
+    trainer, events = train_run(config, run_dir, before=inject)
+    assert trainer.state == "failed"
+    (alert,) = of_type(events, Alert)
+    assert (alert.kind, alert.metric, alert.frames) == ("nan", "loss_qvalue", 100)
+    assert "optim.lr" in alert.action and "frame 100" in alert.message
+    assert any(isinstance(e, Alert) for e in read_events(run_dir)), "the alert is not in the events log"
+
+
+def test_a_forced_entropy_collapse_raises_its_alert_and_pauses_when_asked(runs_dir):
+    config = apply_overrides(tiny_dqn(), TINY_PPO + ["alerts.pause=true"])
+    run_dir = create_run(config, name="collapse", runs_dir=runs_dir)
+
+    def collapse(trainer):
+        trainer.setup_real = trainer.setup
+
+        def setup():
+            trainer.setup_real()
+            update = trainer.parts.algorithm.update
+            scale = iter([1.0] + [1e-4] * 100)  # after the first batch the entropy is all but gone
+            trainer.parts.algorithm.update = lambda b, f: (lambda v: {**v, "entropy": v["entropy"] * next(scale)})(update(b, f))
+
+        trainer.setup = setup
+
+    events = []
+
+    def on_event(event):
+        events.append(event)
+        if isinstance(event, StatusChanged) and event.state == "paused":
+            trainer.stop("test done")
+
+    from tui_rl.engine.trainer import Trainer
+
+    trainer = Trainer(config, run_dir, on_event)
+    collapse(trainer)
+    trainer.run()
+    (alert,) = [a for a in of_type(events, Alert) if a.kind == "entropy_collapse"]
+    assert alert.metric == "entropy" and alert.frames == 200 and alert.paused
+    assert "entropy_coef" in alert.action
+    assert [e.state for e in of_type(events, StatusChanged)][-2:] == ["paused", "stopped"]
+
+
+def test_divergence_no_progress_and_target_alerts():
+    watch = HealthWatch(AlertsConfig(no_progress_evals=2, divergence=10))
+    for frames in range(1, 11):
+        assert watch.after_batch({"loss_qvalue": 1.0}, frames) == []
+    (diverged,) = watch.after_batch({"loss_qvalue": 50.0}, 11)
+    assert (diverged.kind, diverged.metric) == ("divergence", "loss_qvalue") and "frame 11" in diverged.message
+    assert watch.after_batch({"loss_qvalue": 80.0}, 12) == [], "an alert fires once"
+    counters = RunCounters()
+    for mean in (5.0, 4.0):
+        assert watch.after_eval(mean, counters, None, 100) == []
+    (stuck,) = watch.after_eval(3.0, counters, None, 300)
+    assert stuck.kind == "no_progress" and "2 evaluations" in stuck.message
+    counters.frames = 400
+    counters.record_eval(200.0, 195.0)
+    (reached,) = watch.after_eval(200.0, counters, 195.0, 400)
+    assert reached.kind == "target_reached" and "frame 400" in reached.message
+
+
+def test_a_live_edit_takes_a_checkpoint_and_undo_goes_back_to_it(runs_dir):
+    config = tiny_dqn("collector.total_frames=800", "checkpoint.every_frames=100000", "eval.every_frames=100000")
+    run_dir = create_run(config, name="undo", runs_dir=runs_dir)
+    sent = {"edit": False, "undo": False}
+
+    def on_event(event):
+        from tui_rl.engine.protocol import Metrics
+
+        if isinstance(event, Metrics) and event.frames == 300 and not sent["edit"]:
+            sent["edit"] = True
+            trainer.submit(SetHparams({"optim.lr": 0.0005}))
+        elif isinstance(event, Metrics) and event.frames == 500 and not sent["undo"]:
+            sent["undo"] = True
+            trainer.submit(UndoEdit())
+
+    events = []
+    from tui_rl.engine.trainer import Trainer
+
+    trainer = Trainer(config, run_dir, lambda e: (events.append(e), on_event(e)))
+    assert trainer.run() == "finished"
+    (changed,) = of_type(events, HparamsChanged)
+    (undone,) = of_type(events, Undone)
+    assert changed.frames == 300 and undone.restored == {"optim.lr": 0.001}
+    assert undone.frames == 300, "undo did not go back to the frame of the edit"
+    assert read_config(run_dir).optim.lr == 0.001
+    lrs = read_metrics(run_dir)["lr"]
+    assert [f for f, _ in lrs] == sorted(f for f, _ in lrs), "the metrics step backwards after the undo"
+    assert all(lr == 0.001 for f, lr in lrs if f > 300)
