@@ -11,7 +11,7 @@ from tui_rl.config import apply_overrides
 from tui_rl.engine.alerts import HealthWatch
 from tui_rl.config.models import AlertsConfig
 from tui_rl.engine.counters import RunCounters
-from tui_rl.engine.protocol import Alert, HparamsChanged, Pause, SetHparams, StatusChanged, Undone, UndoEdit
+from tui_rl.engine.protocol import Alert, HparamsChanged, SetHparams, StatusChanged, Undone, UndoEdit
 from tui_rl.engine.runfolder import read_config, read_events, read_metrics
 from tui_rl.engine.run_record import create_run
 

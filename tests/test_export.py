@@ -3,7 +3,6 @@ without tui-rl (nor TorchRL, nor tensordict) and acting as the run's policy on 1
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path

@@ -12,7 +12,7 @@ from tui_rl.cli import main
 from tui_rl.config import apply_overrides, load_preset
 from tui_rl.engine.protocol import SetHparams
 from tui_rl.engine.reproduce import reproduce_text, set_value, toml_value
-from tui_rl.engine.runfolder import list_runs, read_config
+from tui_rl.engine.runfolder import read_config
 from tui_rl.engine.run_record import create_run
 
 #: a setup far from its preset: another algorithm, a transform stack, env kwargs, a seed

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 
 from tui_rl.config.models import ray_host_port

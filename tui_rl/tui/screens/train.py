@@ -23,7 +23,7 @@ from textual.worker import get_current_worker
 
 from tui_rl.config import ConfigError, RunConfig, load_file
 from tui_rl.engine.handle import RunHandle
-from tui_rl.engine.protocol import FINAL_STATES, Event, Metrics, Undone
+from tui_rl.engine.protocol import FINAL_STATES, Metrics, Undone
 from tui_rl.engine.lineage import Lineage, read_lineage
 from tui_rl.engine.runfolder import RunHistory
 from tui_rl.tui import run_opening
