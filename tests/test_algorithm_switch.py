@@ -63,6 +63,6 @@ def test_staying_on_the_same_algorithm_changes_nothing():
 
 def test_an_unknown_algorithm_is_an_error_naming_the_field():
     with pytest.raises(ConfigError) as caught:
-        switch_algorithm(load_preset("cartpole-dqn"), "td3", {})
+        switch_algorithm(load_preset("cartpole-dqn"), "trpo", {})
     assert caught.value.errors[0].path == "algorithm.name"
-    assert "td3" in caught.value.errors[0].message
+    assert "trpo" in caught.value.errors[0].message

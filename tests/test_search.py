@@ -6,6 +6,7 @@ trial); the study is read back through Optuna's storage in the runs folder.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -169,8 +170,17 @@ def test_two_processes_work_on_one_study(runs_dir):
     processes = [first]
     try:
         wait_until(lambda: trials_so_far(runs_dir, "shared"), what="the first trial")
-        # another terminal joins by the study's name alone
-        processes.append(search("--study", "shared", "--trials", "6", runs_dir=runs_dir, popen=True))
+        # Hold the first worker on its first trial, so tiny trials cannot all be done before the
+        # others have started (the helper it spawned, and another terminal joining by name alone).
+        os.kill(first.pid, signal.SIGSTOP)
+        try:
+            processes.append(search("--study", "shared", "--trials", "6", runs_dir=runs_dir, popen=True))
+            wait_until(
+                lambda: len({t.user_attrs.get("worker") for t in trials_so_far(runs_dir, "shared")}) >= 2,
+                what="a trial taken by another worker",
+            )
+        finally:
+            os.kill(first.pid, signal.SIGCONT)
         outputs = [p.communicate(timeout=300)[0] for p in processes]
     finally:
         for process in processes:

@@ -1,6 +1,6 @@
 """Snapshots of the Setup screen's tabs and of the help screen, at 80x24 and 160x48.
 
-Each picture is taken once the background work is done (the env registry read, the specs probed),
+Each picture is taken once the background work is done (the env registry read, the specs probed, the machine looked at),
 so it is the same on every run. The config is the model's defaults (CartPole, DQN), not a shipped
 preset, so retuning a preset does not change the pictures.
 """
@@ -12,6 +12,7 @@ from conftest import settle, until
 
 from tui_rl.config import RunConfig, TransformConfig
 from tui_rl.tui.app import TuiRlApp
+from tui_rl.tui.widgets.machine_info import MachineInfo
 from tui_rl.tui.widgets.spec_view import SpecView
 
 SIZES = {"small": (80, 24), "large": (160, 48)}
@@ -20,6 +21,15 @@ STACK = [
     TransformConfig(name="StepCounter", params={"max_steps": 200}),
     TransformConfig(name="RewardSum"),
 ]
+
+
+#: what the machine line says in every picture, whatever machine takes it
+MACHINE = "This machine: 2 CPU cores · no GPU · Ray: the ray backend starts a local instance"
+
+
+@pytest.fixture(autouse=True)
+def same_machine(monkeypatch):
+    monkeypatch.setattr("tui_rl.engine.machine.describe", lambda ray_address: MACHINE)
 
 
 def make_app(config: RunConfig | None = None) -> TuiRlApp:
@@ -31,6 +41,8 @@ async def settled(pilot) -> None:
     waiting for the workers alone can come too early) and the env registry listed."""
     view = pilot.app.screen.query_one(SpecView)
     await until(pilot, lambda: view.kind is not None, what="the specs of CartPole")
+    machine = pilot.app.screen.query_one(MachineInfo)
+    await until(pilot, lambda: str(machine.render()) == MACHINE, what="the machine line")
     await settle(pilot)
 
 
