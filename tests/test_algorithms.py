@@ -47,9 +47,9 @@ def make_config(name, env_id, extra=None, num_envs=2):
     return validate(data)
 
 
-@pytest.mark.parametrize("name, env_id, extra, expected", CASES, ids=lambda c: str(c)[:20])
-def test_trains_a_few_hundred_frames_with_finite_losses(name, env_id, extra, expected):
-    config = make_config(name, env_id, extra)
+def train_briefly(config):
+    """The algorithm after 320 collected frames (64 per batch), checking every logged value is a
+    finite float; returns it, its parameters before training and the last logged values."""
     env = make_env(config)
     algorithm = build_algorithm(config, env, "cpu")
     before = [p.detach().clone() for p in algorithm.loss_module.parameters()]
@@ -65,6 +65,12 @@ def test_trains_a_few_hundred_frames_with_finite_losses(name, env_id, extra, exp
         assert all(type(value) is float and math.isfinite(value) for value in logged.values()), logged
     collector.shutdown()
     assert frames == 320
+    return algorithm, before, logged
+
+
+@pytest.mark.parametrize("name, env_id, extra, expected", CASES, ids=lambda c: str(c)[:20])
+def test_trains_a_few_hundred_frames_with_finite_losses(name, env_id, extra, expected):
+    algorithm, before, logged = train_briefly(make_config(name, env_id, extra))
     assert expected <= set(logged), logged
     assert any(key.startswith("loss_") for key in logged)
     after = list(algorithm.loss_module.parameters())

@@ -3,11 +3,11 @@ takes live edits of its own fields; a run resumes with its actor's turns."""
 
 from __future__ import annotations
 
-import math
 
 import pytest
 import torch
-from torchrl.collectors import Collector
+
+from test_algorithms import train_briefly
 
 from tui_rl.config import ALGORITHMS, edit, validate
 from tui_rl.engine.algorithms import build_algorithm
@@ -54,19 +54,8 @@ def test_td3_is_in_the_registry_as_a_continuous_off_policy_algorithm():
 
 
 def test_trains_a_few_hundred_frames_on_pendulum_with_finite_losses():
-    config = td3_config()
-    env = make_env(config)
-    algorithm = build_algorithm(config, env, "cpu")
-    before = [p.detach().clone() for p in algorithm.loss_module.parameters()]
-    collector = Collector(env, algorithm.collector_policy, frames_per_batch=64, total_frames=320,
-                          init_random_frames=64, auto_register_policy_transforms=False)
-    frames, logged = 0, {}
-    for batch in collector:
-        frames += batch.numel()
-        logged = algorithm.update(batch, frames)
-        assert all(type(value) is float and math.isfinite(value) for value in logged.values()), logged
-    collector.shutdown()
-    assert frames == 320 and {"loss_actor", "loss_qvalue"} <= set(logged), logged
+    algorithm, before, logged = train_briefly(td3_config())
+    assert {"loss_actor", "loss_qvalue"} <= set(logged), logged
     assert changed(before, list(algorithm.loss_module.parameters()))
 
 
