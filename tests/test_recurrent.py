@@ -8,6 +8,7 @@ import pytest
 import torch
 from torchrl.collectors import Collector
 from torchrl.data import SliceSampler
+from torchrl.modules import LSTMModule
 
 from conftest import of_type, tiny_dqn, train_run
 from tui_rl.config import RunConfig, apply_overrides
@@ -107,6 +108,32 @@ def test_ppo_with_memory_learns_on_runs_of_consecutive_steps_of_each_env():
     assert all(math.isfinite(value) for value in logged.values()), logged
 
 
+
+def test_ppo_runs_its_memory_over_whole_runs_and_trains_it_on_the_policy_loss_alone():
+    config = memory_config("algorithm.name=ppo", "env.num_envs=2", "algorithm.minibatch_size=40")
+    algorithm, batch = collect(config)
+    core = next(module for module in algorithm.actor.modules() if isinstance(module, LSTMModule))
+    calls = []
+    core.register_forward_hook(lambda module, args, out: calls.append((module.recurrent_mode, args[0].shape)))
+    with torch.no_grad():
+        algorithm.value_estimator(batch)
+    assert calls and all(not recurrent for recurrent, _ in calls), "advantages read each step's stored state"
+    calls.clear()
+    run = next(algorithm.sequences(batch))
+    loss = algorithm.losses(run)
+    # actor and critic each run the core once, over the whole [envs, steps] run
+    assert calls == [(True, run.shape)] * 2
+
+    # The value loss trains the critic's head but not the shared core; the policy loss trains the core.
+    core_params = list(core.parameters())
+    head_params = [p for p in algorithm.critic.parameters() if all(p is not q for q in core_params)]
+    algorithm.optimizer.zero_grad()
+    loss["loss_critic"].backward(retain_graph=True)
+    assert all(p.grad is None or not p.grad.any() for p in core_params)
+    assert all(p.grad is not None and p.grad.any() for p in head_params)
+    loss["loss_objective"].backward()
+    assert all(p.grad is not None and p.grad.any() for p in core_params)
+
 @pytest.mark.slow
 def test_a_recurrent_run_checkpoints_resumes_takes_live_edits_and_shows_its_state(tmp_path):
     config = tiny_dqn("network.recurrent=lstm", "network.recurrent_size=8", "replay_buffer.sampler=slice",
@@ -158,3 +185,8 @@ def test_the_inspector_live_env_carries_the_state_from_step_to_step_and_lists_it
     table.show(session.rollout, 2)
     names = [name for name, _, _ in table.rows()]
     assert {"policy.action_value", "policy.recurrent_state_h", "policy.recurrent_state_c"} <= set(names)
+
+
+def test_memory_is_switched_off_with_none_on_the_command_line():
+    # `--set network.recurrent=none` is how the preset's note shows the same setup without memory
+    assert not apply_overrides(memory_config(), ["network.recurrent=none"]).network.has_memory

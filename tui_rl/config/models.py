@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from tui_rl.config.algorithms import ALGORITHMS, DQNConfig
 from tui_rl.config.section import LIVE, FieldValueError, Section
@@ -115,6 +115,12 @@ class NetworkConfig(Section):
     @property
     def has_memory(self) -> bool:
         return self.recurrent != "none"
+
+    @field_validator("recurrent", mode="before")
+    @classmethod
+    def _none_is_no_memory(cls, value: Any) -> Any:
+        # `--set network.recurrent=none` reads as None (edit.parse_value): the same choice
+        return "none" if value is None else value
 
     @model_validator(mode="after")
     def _one_kernel_and_stride_per_layer(self) -> NetworkConfig:

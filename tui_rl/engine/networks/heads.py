@@ -20,7 +20,7 @@ from torchrl.modules import (
 
 from tui_rl.config.models import RunConfig
 from tui_rl.engine.networks.encoders import OBSERVATION_KEY, checked_observation, make_encoder, make_mlp
-from tui_rl.engine.networks.recurrent import make_memory
+from tui_rl.engine.networks.recurrent import CRITIC_MEMORY_KEY, critic_memory, make_memory
 
 
 def action_size(env: EnvBase) -> int:
@@ -114,13 +114,13 @@ def make_critic(config: RunConfig, env: EnvBase, device, with_action: bool = Fal
 
 def make_actor_critic(config: RunConfig, env: EnvBase, device) -> tuple[TensorDictModuleBase, TensorDictModuleBase]:
     """(actor, critic) of PPO / A2C: one shared trunk (ActorValueOperator) on images or with
-    memory, two separate MLPs otherwise."""
+    memory, two separate MLPs otherwise. Only the actor trains a shared memory core."""
     if not shares_trunk(config):
         return make_stochastic_actor(config, env, device), make_critic(config, env, device)
     trunk, key, width = make_trunk(config, env, device)
-    shared = ActorValueOperator(
-        TensorDictSequential(*trunk),
-        sampling_actor(config, env, device, key, width),
-        value_head(config, device, key, width),
-    )
+    if config.network.has_memory:
+        critic = TensorDictSequential(critic_memory(), value_head(config, device, CRITIC_MEMORY_KEY, width))
+    else:
+        critic = value_head(config, device, key, width)
+    shared = ActorValueOperator(TensorDictSequential(*trunk), sampling_actor(config, env, device, key, width), critic)
     return shared.get_policy_operator(), shared.get_value_operator()

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
+from tensordict.nn import TensorDictModule
+from torch import nn
 from torchrl.envs import Transform
 from torchrl.modules import GRUModule, LSTMModule, set_recurrent_mode
 
@@ -19,6 +21,8 @@ from tui_rl.config.models import NetworkConfig
 
 #: what the memory core writes: the features the heads read
 MEMORY_KEY = "memory"
+#: the memory's features as the critic of an actor-critic reads them (cut from the core's gradient)
+CRITIC_MEMORY_KEY = "memory_for_critic"
 #: the recurrent state the memory core reads (and writes under "next"), per core
 STATE_KEYS: dict[str, tuple[str, ...]] = {
     "lstm": ("recurrent_state_h", "recurrent_state_c"),
@@ -54,3 +58,19 @@ def sequence_mode(enabled: bool) -> AbstractContextManager:
     """Run memory cores over whole sequences (the last batch dim is time) while learning, or one
     step at a time from the stored states."""
     return set_recurrent_mode(enabled)
+
+
+class Detach(nn.Module):
+    def forward(self, features):
+        return features.detach()
+
+
+def critic_memory() -> TensorDictModule:
+    """The memory's features for the critic of an actor-critic, cut from the core's gradient.
+
+    Only the actor's loss trains the core, as sb3-contrib's RecurrentPPO does with a shared LSTM
+    (``shared_lstm=True``: "only the actor gradient is used"). Trained by both losses, the value
+    loss (its gradient on the core hundreds of times the policy's) moved the core so much that
+    the policy stayed uniform: the clipped objective cannot hold back changes it does not make.
+    """
+    return TensorDictModule(Detach(), in_keys=[MEMORY_KEY], out_keys=[CRITIC_MEMORY_KEY])
