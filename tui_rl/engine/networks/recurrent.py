@@ -5,7 +5,8 @@ a TensorDictPrimer (zeros at each reset) and an InitTracker (``is_init`` marks e
 step, where the module starts from zeros again), and the collector carries the module's
 ``("next", "recurrent_state_*")`` into the following step. Collecting runs one step at a time;
 learning runs whole sequences under :func:`sequence_mode` (recurrent mode), each starting from
-the state stored with its first step.
+the state stored with its first step. An actor-critic shares one core, trained by the actor's loss
+alone (:func:`critic_memory`).
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ def sequence_mode(enabled: bool) -> AbstractContextManager:
 
 
 class Detach(nn.Module):
+    """Its input, cut from the graph (a module, so the critic stays a picklable TensorDict module)."""
+
     def forward(self, features):
         return features.detach()
 
