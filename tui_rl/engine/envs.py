@@ -16,7 +16,7 @@ from torchrl.envs import EnvBase, GymWrapper, InitTracker, RewardSum, SerialEnv,
 
 from tui_rl.config.models import RunConfig
 from tui_rl.config.errors import ConfigError
-from tui_rl.engine.batched_envs import env_backend, make_batched_env
+from tui_rl.engine.batched_envs import BatchedClassicEnv, env_backend, make_batched_env
 from tui_rl.engine.env_families import require_family
 from tui_rl.engine.networks.recurrent import memory_primers
 from tui_rl.engine.transforms import build_transform, drives_env, per_copy, prepare_transform
@@ -206,7 +206,8 @@ def action_kind(env: EnvBase) -> Literal["discrete", "continuous"]:
 
 
 def describe_specs(env: EnvBase) -> dict[str, str]:
-    """Short readable strings for the observation, action, reward and done specs (one env copy)."""
+    """Short readable strings for the env's backend and its observation, action, reward and done
+    specs (one env copy)."""
     batch_dims = len(env.batch_size)
 
     def shape(spec) -> str:
@@ -226,7 +227,9 @@ def describe_specs(env: EnvBase) -> dict[str, str]:
         bounds = f" in [{low[0]:g}, {high[0]:g}]" if low and high else ""
         action_text = f"continuous [{shape(action)}]{bounds}"
     reward = env.reward_spec
+    backend = "torch (batched tensors)" if isinstance(env.base_env, BatchedClassicEnv) else "gymnasium"
     return {
+        "backend": backend,
         "observation": observations,
         "action": action_text,
         "reward": f"{str(reward.dtype).removeprefix('torch.')} [{shape(reward)}]",
