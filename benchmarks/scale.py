@@ -26,7 +26,7 @@ def rate(step, seconds: float) -> float:
     return done / (time.perf_counter() - started)
 
 
-def collection_rate(preset: str, backend: str, workers: int, seconds: float) -> float:
+def collection_rate(preset: str, backend: str, workers: int, seconds: float, overrides: list[str]) -> float:
     import torch
 
     from tui_rl.config import apply_overrides, load_preset
@@ -34,7 +34,7 @@ def collection_rate(preset: str, backend: str, workers: int, seconds: float) -> 
     from tui_rl.engine.collectors import Collection
     from tui_rl.engine.envs import make_env
 
-    config = load_preset(preset)
+    config = apply_overrides(load_preset(preset), overrides)
     frames = config.collector.frames_per_batch * max(workers, 1)  # each worker a full batch's worth
     config = apply_overrides(config, [
         f"collector.backend={backend}", f"collector.workers={workers}",
@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--backends", nargs="+", default=["single", "processes", "ray"])
+    parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help="config override, as `tui-rl train --set`")
     args = parser.parse_args(argv)
 
     import torch
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     for backend in args.backends:
         for workers in [1] if backend == "single" else args.workers:
             try:
-                fps = collection_rate(args.preset, backend, workers, args.seconds)
+                fps = collection_rate(args.preset, backend, workers, args.seconds, args.set)
             except Exception as exc:  # a backend that cannot run here says why; the others go on
                 print(f"{backend:<10} {workers:>7} {'-':>10} {'':>9}  ({type(exc).__name__}: {str(exc).splitlines()[0]})")
                 continue
