@@ -10,7 +10,8 @@ on a local Ray instance or the cluster at ``collector.ray_address``.
 collector's shape, pushes the learner's weights to the workers through TorchRL's weight sync
 schemes before each batch (so every batch after an update is collected with the updated policy),
 turns a dead worker into :class:`WorkerLost` naming the worker and why, and reports the workers
-panel's figures (engine/worker_stats.py).
+panel's figures from TorchRL's ``stats()`` (engine/worker_stats.py says which, and why async
+backends count batch tags instead).
 """
 
 from __future__ import annotations
@@ -78,12 +79,14 @@ class WorkerEnv:
         config = self.config.model_copy(deep=True)
         config.env.seed = (config.env.seed + SEED_STRIDE * self.index) % MAX_SEED
         env = make_env(config)
-        # every frame says which worker made it: the workers panel counts frames and lag from that
-        env.append_transform(
-            TensorDictPrimer(
-                {WORKER_KEY: Unbounded(shape=(1,), dtype=torch.int64)}, default_value=self.index, expand_specs=True
+        if not config.collector.sync:
+            # async workers cannot be asked for their stats mid-batch: every frame says which worker
+            # made it, and the workers panel counts frames and lag from that
+            env.append_transform(
+                TensorDictPrimer(
+                    {WORKER_KEY: Unbounded(shape=(1,), dtype=torch.int64)}, default_value=self.index, expand_specs=True
+                )
             )
-        )
         return env
 
 
@@ -127,13 +130,19 @@ class Collection:
         #: updates pushed to the workers: the learner's policy version
         self.version = 0
         self.tally = WorkerTally(self.workers)
+        #: whether per-worker figures come from batch tags (async workers cannot be asked)
+        self.tagged = not self.quiet_control
         self.collector = build(config, env, policy, device)
+        if self.backend == "ray":
+            # TorchRL connects Ray weight sync on the first push (a connection actor, a TCP store, a
+            # gloo group: seconds, tens of them on a loaded machine). Here, not inside a batch.
+            self.push_weights()
 
     @property
     def quiet_control(self) -> bool:
         """Whether the workers may be asked things between batches. An async TorchRL collector's
         workers are mid-batch then: a control message (stats, state_dict) stalls its iteration."""
-        return self.backend == "single" or self.config.collector.sync
+        return self.config.collector.backend == "single" or self.config.collector.sync
 
     # ---- what the trainer uses ----------------------------------------------------------------
 
@@ -147,7 +156,8 @@ class Collection:
             except Exception as exc:
                 raise self.lost_worker(exc) or exc from None
             batch = self.shaped(batch)
-            self.tally.add(batch)
+            if self.tagged:
+                self.tally.add(batch)
             yield batch
             # resumed by the trainer's next(): its update is done, so the workers get its weights
             try:
@@ -189,6 +199,7 @@ class Collection:
             self.collector.load_state_dict([state[f"worker{i}"] for i in range(self.workers)])
         else:
             self.collector.load_state_dict(state)
+        self.tally.restart(self.asked())
 
     def shutdown(self) -> None:
         if self.backend == "processes":
@@ -216,9 +227,10 @@ class Collection:
     def lost(self, index: int, reason: str) -> WorkerLost:
         return WorkerLost(f"collector worker {index} of {self.workers} died ({reason}); {KEPT}")
 
-    def liveness(self) -> list[tuple[int, bool, str]]:
+    def liveness(self, asked: dict[str, Any] | None = None) -> list[tuple[int, bool, str]]:
         """Per worker: its index, whether it is alive, and how it ended when not. Ray actors are
-        asked (in sync mode only: an async actor is busy with its batch); others count as alive."""
+        asked (in sync mode only: an async actor is busy with its batch), or their answers in
+        ``asked`` read; others count as alive."""
         if self.backend == "processes":
             found = []
             for index, proc in enumerate(self.collector.procs):
@@ -230,16 +242,33 @@ class Collection:
                 found.append((index, alive, "" if alive else exit_reason(proc)))
             return found
         if self.backend == "ray" and self.quiet_control:
-            raw = self.collector.stats(workers="per_worker", timeout=RAY_STATS_TIMEOUT_S)
-            return [(i, f"worker_{i}/frames" in raw, "no answer") for i in range(self.workers)]
+            if asked is None:
+                asked = self.collector.stats(workers="per_worker", timeout=RAY_STATS_TIMEOUT_S)
+            return [(i, f"worker_{i}/frames" in asked, "no answer") for i in range(self.workers)]
         return [(i, True, "") for i in range(self.workers)]
 
     def stats(self) -> dict[str, float]:
-        """The workers panel's collector figures, as metric values (see :class:`WorkerTally`)."""
+        """The workers panel's collector figures, as metric values (see engine/worker_stats.py)."""
         if not self.tally.due():
             return self.tally.values
-        alive = [ok for _, ok, _ in self.liveness()] if self.backend != "single" else []
+        asked = self.asked()
+        self.tally.take(asked)
+        alive = [ok for _, ok, _ in self.liveness(asked)] if self.backend != "single" else []
         return self.tally.values_now(alive, self.version)
+
+    def asked(self) -> dict[str, Any]:
+        """TorchRL's ``stats()`` of the collector; per worker only where the workers are idle."""
+        collector = self.collector
+        if self.backend == "single":
+            return collector.stats()
+        if self.backend == "ray":
+            if not self.quiet_control:  # its stats() calls every actor, which is busy with a batch
+                return {"frames": collector.collected_frames}
+            return collector.stats(workers="both", timeout=RAY_STATS_TIMEOUT_S)
+        aggregate = collector.stats()  # counters and process liveness: nothing goes through the pipes
+        if not self.quiet_control or aggregate.get("workers_alive", self.workers) < self.workers:
+            return aggregate  # (asking through a dead worker's pipe raises)
+        return collector.stats(workers="both")
 
 
 def build(config: RunConfig, env: EnvBase, policy: TensorDictModuleBase, device: torch.device):
