@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import endless_dqn, of_type, tiny_dqn, train_run, wait_for_event, wait_until
+from conftest import collection, endless_dqn, of_type, tiny_dqn, train_run, wait_for_event, wait_until
 
 from tui_rl.config import ConfigError, RunConfig, apply_overrides
 from tui_rl.engine.protocol import Checkpointed, HparamsChanged, Log, Metrics, StatusChanged
@@ -232,20 +232,6 @@ def test_workers_exit_within_10_s_when_their_trainer_is_killed(runs_dir):
 
 
 # ---- the workers panel's figures: TorchRL's stats() where asking is safe, batch tags elsewhere ---
-
-
-def collection(*overrides: str):
-    """A Collection of the tiny DQN preset, as the trainer builds it, with its env to close."""
-    import torch
-
-    from tui_rl.engine.algorithms import build_algorithm
-    from tui_rl.engine.collectors import Collection
-    from tui_rl.engine.envs import make_env
-
-    config = tiny_dqn("collector.init_random_frames=0", *overrides)
-    env = make_env(config)
-    algorithm = build_algorithm(config, env, torch.device("cpu"))
-    return Collection(config, env, algorithm.collector_policy, torch.device("cpu")), env
 
 
 def figures_after_two_looks(found, batches) -> dict[str, float]:

@@ -1,5 +1,6 @@
 """The ray backend on a real local Ray cluster of two worker nodes (``ray.cluster_utils.Cluster``):
-collectors on both nodes, pause, a live lr change, a checkpoint, stop and resume.
+collectors on both nodes, pause, a live lr change, a checkpoint, stop and resume; async actors
+checkpointed mid-run.
 
 The head node has no CPUs and each worker node one, and each collector actor asks for one CPU,
 so the two collectors can only run one per worker node; the test still reads where each ran.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import needs, tiny_dqn, train_run, wait_until
+from conftest import collection, needs, tiny_dqn, train_run, wait_until
 
 from tui_rl.engine.protocol import CheckpointNow, Checkpointed, HparamsChanged, Metrics, Pause, Resume, SetHparams, StatusChanged
 
@@ -92,3 +93,24 @@ def test_ray_collectors_on_two_nodes_train_through_pause_lr_checkpoint_stop_and_
     assert again.state == "finished", again.reason
     assert again.counters.frames >= stopped_at + 200
     assert [e for e in more if isinstance(e, Metrics)][-1].values["lr"] == 5e-4
+
+
+@pytest.mark.slow
+def test_async_ray_workers_checkpoint_their_env_state_without_losing_a_batch(two_node_cluster):
+    """Each actor answers state_dict after the batch it is on: nothing dropped, nothing stalled."""
+    cluster, _ = two_node_cluster
+    found, env = collection(
+        "collector.backend=ray", "collector.workers=2", "collector.sync=false", f"collector.ray_address={cluster.address}"
+    )
+    batches = iter(found)
+    try:
+        next(batches)
+        state = found.state_dict()  # mid-run: the other actor is on a batch
+        assert set(state) == {"worker0", "worker1"}
+        assert all("env_state_dict" in worker and worker["frames"] > 0 for worker in state.values())
+        before = list(found.tally.worker_frames)
+        wait_until(lambda: next(batches) is not None and all(
+            now > then for now, then in zip(found.tally.worker_frames, before)), what="both actors collecting on")
+    finally:
+        found.shutdown()
+        env.close()

@@ -141,7 +141,8 @@ class Collection:
     @property
     def quiet_control(self) -> bool:
         """Whether the workers may be asked things between batches. An async TorchRL collector's
-        workers are mid-batch then: a control message (stats, state_dict) stalls its iteration."""
+        workers are mid-batch then: a question waits for the batch (a worker process even drops
+        it, see :meth:`state_dict`)."""
         return self.config.collector.backend == "single" or self.config.collector.sync
 
     # ---- what the trainer uses ----------------------------------------------------------------
@@ -183,9 +184,12 @@ class Collection:
         return batch.to(self.device)
 
     def state_dict(self) -> dict[str, Any]:
-        """The workers' env state (transform statistics) and counters; async workers cannot be
-        asked mid-run, so their envs start afresh on resume."""
-        if not self.quiet_control:
+        """The workers' env state (transform statistics) and counters. A Ray actor answers after
+        the batch it is on (an async run waits for at most one batch per checkpoint). Async worker
+        processes are never idle and cannot be asked: one that gets a message mid-batch drops that
+        batch and then waits for an order the collector never sends (torchrl/collectors/_runner.py),
+        so their envs start afresh on resume."""
+        if self.backend == "processes" and not self.config.collector.sync:
             return {}
         state = self.collector.state_dict()
         if isinstance(state, list):  # Ray: one per actor
