@@ -97,7 +97,9 @@ def test_ray_collectors_on_two_nodes_train_through_pause_lr_checkpoint_stop_and_
 
 @pytest.mark.slow
 def test_async_ray_workers_checkpoint_their_env_state_without_losing_a_batch(two_node_cluster):
-    """Each actor answers state_dict after the batch it is on: nothing dropped, nothing stalled."""
+    """Each actor answers state_dict after the batch it is on: nothing dropped, nothing stalled.
+    Weights go only to the actor whose batch was taken (the other is busy), and its version is noted
+    then: the newest is the learner's."""
     cluster, _ = two_node_cluster
     found, env = collection(
         "collector.backend=ray", "collector.workers=2", "collector.sync=false", f"collector.ray_address={cluster.address}"
@@ -111,6 +113,8 @@ def test_async_ray_workers_checkpoint_their_env_state_without_losing_a_batch(two
         before = list(found.tally.worker_frames)
         wait_until(lambda: next(batches) is not None and all(
             now > then for now, then in zip(found.tally.worker_frames, before)), what="both actors collecting on")
+        assert max(found.tally.worker_versions) == found.version
+        assert None not in found.tally.worker_versions
     finally:
         found.shutdown()
         env.close()

@@ -129,7 +129,6 @@ class Collection:
         self.device = device
         #: updates pushed to the workers: the learner's policy version
         self.version = 0
-        self.tally = WorkerTally(self.workers)
         #: whether per-worker figures come from batch tags (async workers cannot be asked)
         self.tagged = not self.quiet_control
         self.collector = build(config, env, policy, device)
@@ -137,6 +136,7 @@ class Collection:
             # TorchRL connects Ray weight sync on the first push (a connection actor, a TCP store, a
             # gloo group: seconds, tens of them on a loaded machine). Here, not inside a batch.
             self.push_weights()
+        self.tally = WorkerTally(self.workers)  # (its first rates count from here)
 
     @property
     def quiet_control(self) -> bool:
@@ -158,23 +158,31 @@ class Collection:
                 raise self.lost_worker(exc) or exc from None
             batch = self.shaped(batch)
             if self.tagged:
-                self.tally.add(batch)
+                self.tally.add(batch, versions=self.backend == "processes")
+            # an async Ray batch comes from one actor, the one idle now
+            source = int(batch.get(WORKER_KEY).reshape(-1)[0]) if self.backend == "ray" and self.tagged else None
             yield batch
             # resumed by the trainer's next(): its update is done, so the workers get its weights
             try:
-                self.push_weights()
+                self.push_weights(source)
             except Exception as exc:
                 raise self.lost_worker(exc) or exc from None
 
-    def push_weights(self) -> None:
+    def push_weights(self, source: int | None = None) -> None:
+        """The learner's weights to every worker, or only to ``source``: in an async Ray run the
+        others are on a batch, and a push to a busy actor waits for its batch (TorchRL's own async
+        Ray loop pushes the same way). A worker pushed to alone counts its pushes, not the
+        learner's versions, so its version is noted here, not read from its frames."""
         if self.backend == "single":
             return  # the collector runs the learner's own modules
         if self.backend == "processes":  # (a dead Ray actor fails the push itself)
             for index, alive, reason in self.liveness():
                 if not alive:  # TorchRL would wait for a dead worker process forever
                     raise self.lost(index, reason)
-        self.collector.update_policy_weights_()
+        self.collector.update_policy_weights_(worker_ids=source)
         self.version += 1
+        if source is not None:
+            self.tally.worker_versions[source] = self.version
 
     def shaped(self, batch: TensorDictBase) -> TensorDictBase:
         """The single collector's shape (envs..., time), on the training device: a sync batch

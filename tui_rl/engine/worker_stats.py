@@ -85,8 +85,9 @@ class WorkerTally(Marked):
             if isinstance(version, int):
                 self.worker_versions[i] = version
 
-    def add(self, batch: TensorDictBase) -> None:
-        """Per-worker frames and versions from a batch's tags (async backends)."""
+    def add(self, batch: TensorDictBase, versions: bool = True) -> None:
+        """Per-worker frames and (with ``versions``) policy versions from a batch's tags (async
+        backends)."""
         workers = batch.get(WORKER_KEY, None)
         if workers is None:
             return
@@ -94,7 +95,7 @@ class WorkerTally(Marked):
         self.worker_frames = [
             n + int(c) for n, c in zip(self.worker_frames, torch.bincount(workers, minlength=self.workers))
         ]
-        versions = batch.get(VERSION_KEY, None)
+        versions = batch.get(VERSION_KEY, None) if versions else None
         if versions is None:
             return
         versions = versions.reshape(-1)
