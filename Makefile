@@ -9,7 +9,7 @@ $(BIN)/tui-rl: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,all]'
 	touch $@
 
-.PHONY: run test train
+.PHONY: run test test-gpu train
 run: $(BIN)/tui-rl
 	$(BIN)/tui-rl $(ARGS)
 
@@ -18,3 +18,6 @@ train: $(BIN)/tui-rl
 
 test: $(BIN)/tui-rl
 	$(BIN)/python -m pytest -q $(ARGS)
+
+test-gpu: $(BIN)/tui-rl
+	$(BIN)/python -m pytest -q -m gpu $(ARGS)

@@ -297,3 +297,19 @@ def collection(*overrides: str):
     env = make_env(config)
     algorithm = build_algorithm(config, env, torch.device("cpu"))
     return Collection(config, env, algorithm.collector_policy, torch.device("cpu")), env
+
+
+async def choose(pilot, path: str, option: str) -> None:
+    """Open the select of ``path`` and pick ``option`` with the arrow keys, as a user does."""
+    from textual.widgets import Select
+
+    from tui_rl.tui.widgets.hparam_form import field_spec
+
+    select = pilot.app.screen.query_one(f"#field-{path.replace('.', '-').replace('_', '-')}", Select)
+    select.focus()
+    await pilot.press("enter")
+    await pilot.pause()
+    options = list(field_spec(pilot.app.config, path).choices)  # the select lists them in this order
+    steps = options.index(option) - options.index(select.value)
+    await pilot.press(*(["down"] * steps if steps > 0 else ["up"] * -steps), "enter")
+    await until(pilot, lambda: select.value == option, what=f"{path} = {option}")

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import settle, until, words_on_screen
+from conftest import choose, settle, until, words_on_screen
 from textual.message import Message
-from textual.widgets import Select
 
 from tui_rl.tui import app as app_module
 from tui_rl.tui.app import TuiRlApp
-from tui_rl.tui.widgets.hparam_form import FieldForm, field_spec
+from tui_rl.tui.widgets.hparam_form import FieldForm
 
 WIDE = (160, 50)
 
@@ -27,18 +26,6 @@ class RecordingApp(TuiRlApp):
 
     def on_field_form_invalid(self, message: FieldForm.Invalid) -> None:
         self.posted.append(message)
-
-
-async def choose(pilot, path: str, option: str) -> None:
-    """Open the select of ``path`` and pick ``option`` with the arrow keys, as a user does."""
-    select = pilot.app.screen.query_one(f"#field-{path.replace('.', '-').replace('_', '-')}", Select)
-    select.focus()
-    await pilot.press("enter")
-    await pilot.pause()
-    options = list(field_spec(pilot.app.config, path).choices)  # the select lists them in this order
-    steps = options.index(option) - options.index(select.value)
-    await pilot.press(*(["down"] * steps if steps > 0 else ["up"] * -steps), "enter")
-    await until(pilot, lambda: select.value == option, what=f"{path} = {option}")
 
 
 def shapes_line(app) -> str:

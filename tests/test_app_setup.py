@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import renderable_text, screen_text, settle, until, words_on_screen
+from conftest import choose, renderable_text, screen_text, settle, until, words_on_screen
 from textual.binding import Binding
 from textual.message import Message
 
@@ -397,3 +397,20 @@ def test_a_field_shows_its_own_errors_and_names_the_fields_of_the_others():
     assert message_for("algorithm.eps_end", error) == (
         "algorithm.eps_start: must not be below eps_end; optim.lr: too big"
     )
+
+
+async def test_the_env_backend_is_chosen_in_the_form_and_one_that_cannot_serve_is_explained():
+    app = TuiRlApp()
+    async with app.run_test(size=(120, 50)) as pilot:
+        await settle(pilot)
+        specs = lambda: renderable_text(app.screen.query_one("#spec-view").content)  # noqa: E731
+        await until(pilot, lambda: "torch (batched tensors)" in specs(), what="CartPole on the torch backend")
+        await choose(pilot, "env.backend", "gymnasium")
+        await until(pilot, lambda: "backend gymnasium" in " ".join(specs().split()), what="the Gymnasium env")
+        assert app.config.env.backend == "gymnasium"
+
+        await pilot.press("slash", *"LunarLander-v3", "enter")
+        await settle(pilot)
+        await choose(pilot, "env.backend", "torch")
+        await until(pilot, lambda: app.screen.query_one("#spec-view").has_class("-error"), what="the refusal")
+        assert "env.backend" in specs() and "CartPole-v1" in specs()  # the field, and the envs that have one

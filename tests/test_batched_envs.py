@@ -228,3 +228,25 @@ def test_a_users_transform_stack_works_on_top():
         assert torch.allclose(rollout["next", "reward"].sum(1)[:, 0] * 2, rollout["next", EPISODE_REWARD_KEY][:, -1, 0])
     finally:
         env.close()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run `make test-gpu` where one is)")
+@pytest.mark.parametrize("env_id", list(BATCHED_ENVS))
+def test_copies_step_on_a_gpu_made_there_or_moved_there(env_id):
+    made = BATCHED_ENVS[env_id](64, device="cuda")
+    moved = BATCHED_ENVS[env_id](64).to("cuda")
+    for env in (made, moved):
+        env.set_seed(0)
+        rollout = env.rollout(600, break_when_any_done=False)  # past every limit: partial resets
+        assert rollout["next", "observation"].device.type == "cuda"
+        assert env.copies.state.device.type == "cuda" and rollout["next", "done"].any()
+    # from the same states with the same actions, the GPU's step is the CPU's
+    cpu = BATCHED_ENVS[env_id](64)
+    cpu_start, gpu_start = cpu.reset(), made.reset()
+    made.copies.state = cpu.copies.state.to("cuda")
+    actions = cpu.full_action_spec.rand()
+    cpu_step = cpu.step(cpu_start.update(actions))
+    gpu_step = made.step(gpu_start.update(actions.to("cuda")))
+    for key in (("next", "observation"), ("next", "reward"), ("next", "terminated")):
+        torch.testing.assert_close(gpu_step[key].cpu(), cpu_step[key], atol=1e-5, rtol=0)

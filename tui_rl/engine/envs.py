@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from functools import partial
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -11,14 +12,14 @@ from typing import Any, Literal
 import gymnasium
 import torch
 from tensordict import TensorDictBase
-from torchrl.envs import EnvBase, GymWrapper, InitTracker, RewardSum, StepCounter, TransformedEnv
+from torchrl.envs import EnvBase, GymWrapper, InitTracker, RewardSum, SerialEnv, StepCounter, TransformedEnv
 
 from tui_rl.config.models import RunConfig
 from tui_rl.config.errors import ConfigError
-from tui_rl.engine.batched_envs import env_backend, make_batched_env
+from tui_rl.engine.batched_envs import BatchedClassicEnv, env_backend, make_batched_env
 from tui_rl.engine.env_families import require_family
 from tui_rl.engine.networks.recurrent import memory_primers
-from tui_rl.engine.transforms import build_transform, drives_env, prepare_transform
+from tui_rl.engine.transforms import build_transform, drives_env, per_copy, prepare_transform
 
 #: keys the training loop reads: the running episode return and the step count within the episode
 EPISODE_REWARD_KEY = "episode_reward"
@@ -118,7 +119,8 @@ def make_env(
     first, so the episode return is the env's own, before any reward scaling or clipping: the
     targets of presets are stated in those terms. Only transforms that step or reset the env
     themselves (frame skip, no-op resets) come before them, so an episode's return and length
-    count every frame of it. A memory core's state primer goes last.
+    count every frame of it, and those that act on one env copy (end of life): with several
+    copies, each copy is its own env with them (a SerialEnv). A memory core's state primer goes last.
     The env is seeded with ``config.env.seed``.
     """
     num_envs = num_envs or config.env.num_envs
@@ -126,17 +128,17 @@ def make_env(
         backend = env_backend(config.env)
     except ConfigError as exc:  # an EnvError, so preflight keeps the field it names
         raise EnvError(str(exc), exc.errors) from None
+    lead = config.transforms[: lead_length(config)]
     if backend == "torch":
-        wrapped = make_batched_env(config.env, num_envs, device)
+        env = transformed(make_batched_env(config.env, num_envs, device))
+    elif num_envs > 1 and any(per_copy(cfg.name) for cfg in lead):
+        # TorchRL's no-op resets and end-of-life flags act on one env: each copy gets its own
+        # (as TorchRL's Atari examples do), stepped in turn like Gymnasium's sync vector env.
+        env = TransformedEnv(SerialEnv(num_envs, partial(make_copy, config, lead, render, device)))
+        lead = []
     else:
-        gym_env = make_gym_env(config, num_envs, render)
-        try:
-            wrapped = GymWrapper(gym_env, device=device, categorical_action_encoding=True)
-        except Exception as exc:
-            gym_env.close()
-            raise EnvError.at("env.id", f"TorchRL cannot wrap {config.env.id!r}: {exc}") from None
-    # Batched gym envs come back already wrapped in a TransformedEnv (TorchRL's vector-env transform).
-    env = wrapped if isinstance(wrapped, TransformedEnv) else TransformedEnv(wrapped)
+        env = make_copy(config, lead, render, device, num_envs)
+        lead = []
 
     user_names = {t.name for t in config.transforms}
     bookkeeping = []
@@ -147,18 +149,45 @@ def make_env(
     primers = memory_primers(config.network)  # a memory core's state, carried from step to step
     if (config.algorithm.needs_init_tracker() or primers) and "InitTracker" not in user_names:
         bookkeeping.append(InitTracker())
-    driving = [index for index, cfg in enumerate(config.transforms) if drives_env(cfg.name)]
-    first_after_bookkeeping = driving[-1] + 1 if driving else 0
-    for cfg in config.transforms[:first_after_bookkeeping]:
+    for cfg in lead:
         append_configured(env, cfg, config.env.id)
     for transform in bookkeeping:
         env.append_transform(transform)
     env.set_seed(config.env.seed)
-    for cfg in config.transforms[first_after_bookkeeping:]:
+    for cfg in config.transforms[lead_length(config) :]:
         append_configured(env, cfg, config.env.id)
     for primer in primers:
         env.append_transform(primer)
     return env
+
+
+def lead_length(config: RunConfig) -> int:
+    """How many of the config's transforms come before the bookkeeping: up to the last one that
+    steps or resets the env itself, or that acts on one env copy."""
+    leading = [i for i, cfg in enumerate(config.transforms) if drives_env(cfg.name) or per_copy(cfg.name)]
+    return leading[-1] + 1 if leading else 0
+
+
+def make_copy(
+    config: RunConfig, lead: list, render: bool, device: str | torch.device, num_envs: int = 1
+) -> TransformedEnv:
+    """The Gymnasium env (``num_envs`` copies in a sync vector env) wrapped by TorchRL, with the
+    ``lead`` transforms of the config on it."""
+    gym_env = make_gym_env(config, num_envs, render)
+    try:
+        wrapped = GymWrapper(gym_env, device=device, categorical_action_encoding=True)
+    except Exception as exc:
+        gym_env.close()
+        raise EnvError.at("env.id", f"TorchRL cannot wrap {config.env.id!r}: {exc}") from None
+    env = transformed(wrapped)
+    for cfg in lead:
+        append_configured(env, cfg, config.env.id)
+    return env
+
+
+def transformed(env: EnvBase) -> TransformedEnv:
+    # Vector envs come back already wrapped in a TransformedEnv (TorchRL's vector-env transform).
+    return env if isinstance(env, TransformedEnv) else TransformedEnv(env)
 
 
 def append_configured(env: TransformedEnv, cfg, env_id: str) -> None:
@@ -177,7 +206,8 @@ def action_kind(env: EnvBase) -> Literal["discrete", "continuous"]:
 
 
 def describe_specs(env: EnvBase) -> dict[str, str]:
-    """Short readable strings for the observation, action, reward and done specs (one env copy)."""
+    """Short readable strings for the env's backend and its observation, action, reward and done
+    specs (one env copy)."""
     batch_dims = len(env.batch_size)
 
     def shape(spec) -> str:
@@ -197,7 +227,9 @@ def describe_specs(env: EnvBase) -> dict[str, str]:
         bounds = f" in [{low[0]:g}, {high[0]:g}]" if low and high else ""
         action_text = f"continuous [{shape(action)}]{bounds}"
     reward = env.reward_spec
+    backend = "torch (batched tensors)" if isinstance(env.base_env, BatchedClassicEnv) else "gymnasium"
     return {
+        "backend": backend,
         "observation": observations,
         "action": action_text,
         "reward": f"{str(reward.dtype).removeprefix('torch.')} [{shape(reward)}]",

@@ -35,6 +35,8 @@ class TransformSpec:
     target: str | None = None
     #: steps or resets the env itself: the episode bookkeeping goes after it (engine/envs.py)
     drives_env: bool = False
+    #: acts on one env copy (TorchRL's version refuses a batch): each copy gets its own
+    per_copy: bool = False
 
 
 def entry(
@@ -142,9 +144,9 @@ TRANSFORMS: dict[str, TransformSpec] = {
         entry("NoopResetEnv", "Takes up to noops no-op steps after each reset, so episodes start apart "
               "(applied on the env, before the episode counts)",
               {"noops": "Most no-op steps", "random": "A random number of them, from 1 to noops"},
-              overrides={"noops": {"minimum": 1}}, drives_env=True),
+              overrides={"noops": {"minimum": 1}}, drives_env=True, per_copy=True),
         entry("EndOfLifeTransform", "Flags the loss of a life (Atari) under end-of-life, for losses to treat as a done",
-              {"eol_key": "Key of the flag", "lives_key": "Key of the lives left"}),
+              {"eol_key": "Key of the flag", "lives_key": "Key of the lives left"}, per_copy=True),
         entry("ClipTransform", "Clips entries (observations by default) to [low, high]",
               {"in_keys": "Entries to clip", "low": "Lower bound (empty: none)", "high": "Upper bound (empty: none)"},
               overrides={"in_keys": {"kind": "keys", "default": OBSERVATION},  # unannotated there
@@ -185,6 +187,11 @@ TRANSFORMS: dict[str, TransformSpec] = {
 def drives_env(name: str) -> bool:
     spec = TRANSFORMS.get(name)
     return spec is not None and spec.drives_env
+
+
+def per_copy(name: str) -> bool:
+    spec = TRANSFORMS.get(name)
+    return spec is not None and spec.per_copy
 
 
 def derived_targets() -> list[str]:

@@ -34,6 +34,7 @@ from tui_rl.engine.algorithms.optimisation import (
     set_lr,
     total_loss,
 )
+from tui_rl.engine.transforms import build_transform
 
 
 def live_setting(owner: object, attribute: str) -> Callable[[Any], None]:
@@ -80,6 +81,7 @@ class Algorithm(ABC):
         # it must not train, so one backward pass of the summed terms trains each net on its own term.
         self.optimizer = make_optimizer(config.optim, self.loss_module.parameters())
         self.setup()
+        self.register_env_keys()
         self.apply_hparams(config)
 
     @abstractmethod
@@ -97,6 +99,15 @@ class Algorithm(ABC):
         Returns the scalars to log: each loss term (``loss_*``), and exploration values such as
         ``epsilon``, ``entropy`` or ``alpha``. Values are plain floats.
         """
+
+    def register_env_keys(self) -> None:
+        """Transforms that tell losses what counts as a done (EndOfLifeTransform: a lost life)
+        register it with the loss and its value estimator, as TorchRL's Atari examples do."""
+        for cfg in self.config.transforms:
+            transform = build_transform(cfg)
+            if hasattr(transform, "register_keys"):
+                transform.register_keys(self.loss_module)
+                transform.register_keys(self.value_estimator)
 
     def set_policies(
         self, actor: TensorDictModuleBase, exploration: TensorDictModuleBase | None = None

@@ -78,11 +78,27 @@ class BatchedClassicEnv(EnvBase):
             torch.zeros(*batch_size, len(self.reset_low), dtype=STATE_DTYPE, device=self.device),
             torch.zeros(*batch_size, 1, dtype=torch.int64, device=self.device),
         )
-        self._false = torch.zeros(*batch_size, 1, dtype=torch.bool, device=self.device)
         self.generator = torch.Generator(device=self.device)
+        self.place_constants()
+        self._make_specs()
+
+    def place_constants(self) -> None:
+        """Make the constant tensors the step reads on the env's device (again after :meth:`to`)."""
+        self._false = torch.zeros(*self.batch_size, 1, dtype=torch.bool, device=self.device)
         self._reset_low = torch.tensor(self.reset_low, dtype=STATE_DTYPE, device=self.device)
         self._reset_span = torch.tensor(self.reset_high, dtype=STATE_DTYPE, device=self.device) - self._reset_low
-        self._make_specs()
+
+    def to(self, device: str | torch.device) -> BatchedClassicEnv:
+        """EnvBase moves the specs; the copies' state, the constants and the random generator
+        (reseeded from the old one, so a seeded run stays reproducible) move here."""
+        super().to(device)
+        if self.copies.state.device != self.device:
+            self.copies = Copies(self.copies.state.to(self.device), self.copies.elapsed.to(self.device))
+            seed = int(torch.randint(2**62, (), generator=self.generator, device=self.generator.device))
+            self.generator = torch.Generator(device=self.device)
+            self.generator.manual_seed(seed)
+            self.place_constants()
+        return self
 
     def _make_specs(self) -> None:
         batch = self.batch_size

@@ -29,8 +29,8 @@ class CartPole(BatchedClassicEnv):
     observation_high = (X_LIMIT * 2, math.inf, THETA_LIMIT * 2, math.inf)
     num_actions = 2
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def place_constants(self) -> None:
+        super().place_constants()
         self._force = torch.tensor((-FORCE, FORCE), dtype=self.copies.state.dtype, device=self.device)
         self._limits = torch.tensor((X_LIMIT, THETA_LIMIT), dtype=self.copies.state.dtype, device=self.device)
         self._reward = torch.ones_like(self._false, dtype=torch.float32)

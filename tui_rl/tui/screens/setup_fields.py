@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from tui_rl.config import RunConfig
 
-ENV_FIELDS = ["env.num_envs", "env.kwargs", "env.max_episode_steps", "env.seed"]
-#: env fields that can change the specs (the probe builds one copy, so num_envs does not)
-PROBED_FIELDS = ("env.kwargs", "env.max_episode_steps")
+ENV_FIELDS = ["env.num_envs", "env.backend", "env.kwargs", "env.max_episode_steps", "env.seed"]
+#: env fields that can change the specs or make the env unbuildable (the probe builds one copy,
+#: so num_envs does not)
+PROBED_FIELDS = ("env.backend", "env.kwargs", "env.max_episode_steps")
 POLICY_TITLES = {"network": "Network", "algorithm": "Exploration"}
 GROUP_TITLES = {
     "network": "Network",
