@@ -5,28 +5,39 @@ updates/s on CPU (and CUDA when there is one), as ratios to the single-process f
 
 Each figure is the preset's own collector as the training loop builds it (engine/collectors.py:
 the preset's env, transforms and exploration policy, TorchRL's Collector, MultiSyncCollector or
-RayCollector), iterated for ``--seconds`` after a warm-up batch, with the learner's weights pushed
-to the workers after every batch as in training. All figures come from one run of this script on
-one machine, so the ratios hold there; they move with the machine's cores and its load.
+RayCollector), iterated for ``--seconds`` after two warm-up batches (the first weight push
+included), with the learner's weights pushed to the workers after every batch as in training.
+All figures come from one run of this script on one machine, so the ratios hold there; they move
+with the machine's cores and its load. Beside each figure: the CPU this (trainer) process used
+per second of the window, and the machine's 1-minute load average when the window ended, so a
+figure taken on a busy machine says so.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
 
-def rate(step, seconds: float) -> float:
-    """Call ``step()`` (it returns how many units it did) for ``seconds``; units per second."""
-    step()  # warm-up: worker start, first resets, lazy allocations
-    done, started = 0, time.perf_counter()
+def rate(step, seconds: float) -> tuple[float, float]:
+    """Call ``step()`` (it returns how many units it did) for ``seconds``: units per second, and
+    this process's CPU seconds per second meanwhile."""
+    for _ in range(2):  # warm-up: first resets, lazy allocations, the first weight push
+        step()
+    done, started, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - started < seconds:
         done += step()
-    return done / (time.perf_counter() - started)
+    wall = time.perf_counter() - started
+    return done / wall, (time.process_time() - cpu) / wall
 
 
-def collection_rate(preset: str, backend: str, workers: int, seconds: float) -> float:
+def row(name: str, workers: str, per_s: float, ratio: str, cpu: float) -> str:
+    return f"{name:<10} {workers:>7} {per_s:>10,.0f} {ratio:>9} {cpu:>12.0%} {os.getloadavg()[0]:>5.1f}"
+
+
+def collection_rate(preset: str, backend: str, workers: int, seconds: float, overrides: list[str]) -> tuple[float, float]:
     import torch
 
     from tui_rl.config import apply_overrides, load_preset
@@ -34,7 +45,7 @@ def collection_rate(preset: str, backend: str, workers: int, seconds: float) -> 
     from tui_rl.engine.collectors import Collection
     from tui_rl.engine.envs import make_env
 
-    config = load_preset(preset)
+    config = apply_overrides(load_preset(preset), overrides)
     frames = config.collector.frames_per_batch * max(workers, 1)  # each worker a full batch's worth
     config = apply_overrides(config, [
         f"collector.backend={backend}", f"collector.workers={workers}",
@@ -51,7 +62,7 @@ def collection_rate(preset: str, backend: str, workers: int, seconds: float) -> 
         env.close()
 
 
-def update_rate(preset: str, device: str, seconds: float) -> float:
+def update_rate(preset: str, device: str, seconds: float) -> tuple[float, float]:
     """Gradient updates per second of the preset's algorithm on one collected batch, replayed."""
     import torch
     from torchrl.collectors import Collector
@@ -87,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--backends", nargs="+", default=["single", "processes", "ray"])
+    parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help="config override, as `tui-rl train --set`")
     args = parser.parse_args(argv)
 
     import torch
@@ -95,25 +107,24 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)  # as the trainer does
     print(f"{args.preset}: {machine.describe('')}")
-    print(f"{'backend':<10} {'workers':>7} {'frames/s':>10} {'x single':>9}")
+    print(f"{'backend':<10} {'workers':>7} {'frames/s':>10} {'x single':>9} {'trainer cpu':>12} {'load':>5}")
     single = None
     for backend in args.backends:
         for workers in [1] if backend == "single" else args.workers:
             try:
-                fps = collection_rate(args.preset, backend, workers, args.seconds)
+                fps, cpu = collection_rate(args.preset, backend, workers, args.seconds, args.set)
             except Exception as exc:  # a backend that cannot run here says why; the others go on
                 print(f"{backend:<10} {workers:>7} {'-':>10} {'':>9}  ({type(exc).__name__}: {str(exc).splitlines()[0]})")
                 continue
             single = single or (fps if backend == "single" else None)
-            ratio = f"{fps / single:.2f}" if single else "-"
-            print(f"{backend:<10} {workers:>7} {fps:>10,.0f} {ratio:>9}")
+            print(row(backend, str(workers), fps, f"{fps / single:.2f}" if single else "-", cpu))
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     cpu_updates = None
-    print(f"\n{'learner':<10} {'updates/s':>10} {'x cpu':>9}")
+    print(f"\n{'learner':<10} {'':>7} {'updates/s':>10} {'x cpu':>9} {'trainer cpu':>12} {'load':>5}")
     for device in devices:
-        ups = update_rate(args.preset, device, args.seconds)
+        ups, cpu = update_rate(args.preset, device, args.seconds)
         cpu_updates = cpu_updates or ups
-        print(f"{device:<10} {ups:>10,.0f} {ups / cpu_updates:>9.2f}")
+        print(row(device, "", ups, f"{ups / cpu_updates:.2f}", cpu))
     return 0
 
 

@@ -284,6 +284,21 @@ def needs(name: str, extra: str):
     pytest.skip(message)
 
 
+def collection(*overrides: str):
+    """The run's Collection (engine/collectors.py) of a tiny DQN config, built as the trainer
+    builds it, and its env: shut the one down and close the other."""
+    import torch
+
+    from tui_rl.engine.algorithms import build_algorithm
+    from tui_rl.engine.collectors import Collection
+    from tui_rl.engine.envs import make_env
+
+    config = tiny_dqn("collector.init_random_frames=0", *overrides)
+    env = make_env(config)
+    algorithm = build_algorithm(config, env, torch.device("cpu"))
+    return Collection(config, env, algorithm.collector_policy, torch.device("cpu")), env
+
+
 async def choose(pilot, path: str, option: str) -> None:
     """Open the select of ``path`` and pick ``option`` with the arrow keys, as a user does."""
     from textual.widgets import Select

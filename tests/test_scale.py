@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import endless_dqn, of_type, tiny_dqn, train_run, wait_for_event, wait_until
+from conftest import collection, endless_dqn, of_type, tiny_dqn, train_run, wait_for_event, wait_until
 
 from tui_rl.config import ConfigError, RunConfig, apply_overrides
 from tui_rl.engine.protocol import Checkpointed, HparamsChanged, Log, Metrics, StatusChanged
@@ -229,6 +229,84 @@ def test_workers_exit_within_10_s_when_their_trainer_is_killed(runs_dir):
     killed = time.monotonic()
     wait_until(lambda: not alive(below), timeout=ORPHAN_LIMIT_S + 5, what="the workers to exit")
     assert time.monotonic() - killed < ORPHAN_LIMIT_S, "the workers took longer than 10 s to notice"
+
+
+# ---- the workers panel's figures: TorchRL's stats() where asking is safe, batch tags elsewhere ---
+
+
+def figures_after_two_looks(found, batches) -> dict[str, float]:
+    """The collection's figures once it has been looked at twice, collecting between the looks as
+    the trainer does."""
+    found.stats()
+    return wait_until(lambda: next(batches) is not None and found.tally.due() and found.stats(), what="the second look")
+
+
+def test_the_single_collectors_rate_comes_from_its_stats():
+    found, env = collection()
+    batches = iter(found)
+    try:
+        values = figures_after_two_looks(found, batches)
+        assert values["collect_fps"] > 0 and "workers_alive" not in values
+        assert found.tally.frames == found.collector.stats()["frames"] > 0
+    finally:
+        found.shutdown()
+        env.close()
+
+
+@pytest.mark.slow
+def test_sync_workers_figures_come_from_torchrls_per_worker_stats():
+    from tui_rl.engine.worker_stats import WORKER_KEY
+
+    found, env = collection(*processes())
+    batches = iter(found)
+    try:
+        assert WORKER_KEY not in next(batches).keys(), "sync workers are asked, their frames carry no tags"
+        values = figures_after_two_looks(found, batches)
+        asked = found.collector.stats(workers="per_worker")  # idle workers between batches: safe
+        assert found.tally.worker_frames == [asked["worker_0/frames"], asked["worker_1/frames"]]
+        assert found.tally.worker_versions == [asked["worker_0/policy_version"], asked["worker_1/policy_version"]]
+        assert values["workers_alive"] == 2 and values["worker0_fps"] > 0 and values["worker1_fps"] > 0
+        assert values["worker0_lag"] == values["worker1_lag"] == 0  # weights before each batch
+    finally:
+        found.shutdown()
+        env.close()
+
+
+@pytest.mark.slow
+def test_async_workers_are_not_asked_mid_batch_their_figures_come_from_batch_tags():
+    found, env = collection(*processes("collector.sync=false"))
+    asked = []
+    ask = found.collector.map_fn  # how a multi-process collector asks its workers (stats per worker too)
+    found.collector.map_fn = lambda *args, **kwargs: asked.append(args) or ask(*args, **kwargs)
+    batches = iter(found)
+    try:
+        values = figures_after_two_looks(found, batches)
+        assert asked == [], "an async worker was asked something mid-batch"
+        assert values["workers_alive"] == 2 and values["worker0_fps"] + values["worker1_fps"] > 0
+        assert found.tally.frames == found.collector.stats()["frames"]  # the aggregate is still TorchRL's
+    finally:
+        found.shutdown()
+        env.close()
+
+
+def test_replay_figures_come_from_the_buffers_stats():
+    import torch
+    from torchrl.data import LazyTensorStorage, ReplayBuffer
+
+    from tui_rl.engine.worker_stats import ReplayTally
+
+    buffer = ReplayBuffer(storage=LazyTensorStorage(400))
+    config = tiny_dqn()
+    tally = ReplayTally()
+    buffer.extend(torch.arange(100))
+    first = tally.values_now(buffer, config)
+    assert first["replay_fill"] == 0.25 and "replay_writes_per_s" not in first  # a rate needs two looks
+    assert first["replay_utd"] == config.algorithm.updates_per_batch / config.collector.frames_per_batch
+    buffer.extend(torch.arange(300))
+    assert tally.values_now(buffer, config) == first, "recomputed before a second had passed"
+    second = wait_until(lambda: tally.due() and tally.values_now(buffer, config), what="the second look")
+    assert second["replay_fill"] == 1.0 and second["replay_writes_per_s"] > 0
+    assert buffer.stats()["write_count"] == 400
 
 
 def test_compile_goes_through_torchrls_switches_and_the_loss_modules_own(tmp_path):

@@ -10,7 +10,8 @@ on a local Ray instance or the cluster at ``collector.ray_address``.
 collector's shape, pushes the learner's weights to the workers through TorchRL's weight sync
 schemes before each batch (so every batch after an update is collected with the updated policy),
 turns a dead worker into :class:`WorkerLost` naming the worker and why, and reports the workers
-panel's figures (engine/worker_stats.py).
+panel's figures from TorchRL's ``stats()`` (engine/worker_stats.py says which, and why async
+backends count batch tags instead).
 """
 
 from __future__ import annotations
@@ -78,12 +79,14 @@ class WorkerEnv:
         config = self.config.model_copy(deep=True)
         config.env.seed = (config.env.seed + SEED_STRIDE * self.index) % MAX_SEED
         env = make_env(config)
-        # every frame says which worker made it: the workers panel counts frames and lag from that
-        env.append_transform(
-            TensorDictPrimer(
-                {WORKER_KEY: Unbounded(shape=(1,), dtype=torch.int64)}, default_value=self.index, expand_specs=True
+        if not config.collector.sync:
+            # async workers cannot be asked for their stats mid-batch: every frame says which worker
+            # made it, and the workers panel counts frames and lag from that
+            env.append_transform(
+                TensorDictPrimer(
+                    {WORKER_KEY: Unbounded(shape=(1,), dtype=torch.int64)}, default_value=self.index, expand_specs=True
+                )
             )
-        )
         return env
 
 
@@ -126,14 +129,21 @@ class Collection:
         self.device = device
         #: updates pushed to the workers: the learner's policy version
         self.version = 0
-        self.tally = WorkerTally(self.workers)
+        #: whether per-worker figures come from batch tags (async workers cannot be asked)
+        self.tagged = not self.quiet_control
         self.collector = build(config, env, policy, device)
+        if self.backend == "ray":
+            # TorchRL connects Ray weight sync on the first push (a connection actor, a TCP store, a
+            # gloo group: seconds, tens of them on a loaded machine). Here, not inside a batch.
+            self.push_weights()
+        self.tally = WorkerTally(self.workers)  # (its first rates count from here)
 
     @property
     def quiet_control(self) -> bool:
         """Whether the workers may be asked things between batches. An async TorchRL collector's
-        workers are mid-batch then: a control message (stats, state_dict) stalls its iteration."""
-        return self.backend == "single" or self.config.collector.sync
+        workers are mid-batch then: a question waits for the batch (a worker process even drops
+        it, see :meth:`state_dict`)."""
+        return self.config.collector.backend == "single" or self.config.collector.sync
 
     # ---- what the trainer uses ----------------------------------------------------------------
 
@@ -147,23 +157,32 @@ class Collection:
             except Exception as exc:
                 raise self.lost_worker(exc) or exc from None
             batch = self.shaped(batch)
-            self.tally.add(batch)
+            if self.tagged:
+                self.tally.add(batch, versions=self.backend == "processes")
+            # an async Ray batch comes from one actor, the one idle now
+            source = int(batch.get(WORKER_KEY).reshape(-1)[0]) if self.backend == "ray" and self.tagged else None
             yield batch
             # resumed by the trainer's next(): its update is done, so the workers get its weights
             try:
-                self.push_weights()
+                self.push_weights(source)
             except Exception as exc:
                 raise self.lost_worker(exc) or exc from None
 
-    def push_weights(self) -> None:
+    def push_weights(self, source: int | None = None) -> None:
+        """The learner's weights to every worker, or only to ``source``: in an async Ray run the
+        others are on a batch, and a push to a busy actor waits for its batch (TorchRL's own async
+        Ray loop pushes the same way). A worker pushed to alone counts its pushes, not the
+        learner's versions, so its version is noted here, not read from its frames."""
         if self.backend == "single":
             return  # the collector runs the learner's own modules
         if self.backend == "processes":  # (a dead Ray actor fails the push itself)
             for index, alive, reason in self.liveness():
                 if not alive:  # TorchRL would wait for a dead worker process forever
                     raise self.lost(index, reason)
-        self.collector.update_policy_weights_()
+        self.collector.update_policy_weights_(worker_ids=source)
         self.version += 1
+        if source is not None:
+            self.tally.worker_versions[source] = self.version
 
     def shaped(self, batch: TensorDictBase) -> TensorDictBase:
         """The single collector's shape (envs..., time), on the training device: a sync batch
@@ -173,9 +192,12 @@ class Collection:
         return batch.to(self.device)
 
     def state_dict(self) -> dict[str, Any]:
-        """The workers' env state (transform statistics) and counters; async workers cannot be
-        asked mid-run, so their envs start afresh on resume."""
-        if not self.quiet_control:
+        """The workers' env state (transform statistics) and counters. A Ray actor answers after
+        the batch it is on (an async run waits for at most one batch per checkpoint). Async worker
+        processes are never idle and cannot be asked: one that gets a message mid-batch drops that
+        batch and then waits for an order the collector never sends (torchrl/collectors/_runner.py),
+        so their envs start afresh on resume."""
+        if self.backend == "processes" and not self.config.collector.sync:
             return {}
         state = self.collector.state_dict()
         if isinstance(state, list):  # Ray: one per actor
@@ -189,6 +211,7 @@ class Collection:
             self.collector.load_state_dict([state[f"worker{i}"] for i in range(self.workers)])
         else:
             self.collector.load_state_dict(state)
+        self.tally.restart(self.asked())
 
     def shutdown(self) -> None:
         if self.backend == "processes":
@@ -216,9 +239,10 @@ class Collection:
     def lost(self, index: int, reason: str) -> WorkerLost:
         return WorkerLost(f"collector worker {index} of {self.workers} died ({reason}); {KEPT}")
 
-    def liveness(self) -> list[tuple[int, bool, str]]:
+    def liveness(self, asked: dict[str, Any] | None = None) -> list[tuple[int, bool, str]]:
         """Per worker: its index, whether it is alive, and how it ended when not. Ray actors are
-        asked (in sync mode only: an async actor is busy with its batch); others count as alive."""
+        asked (in sync mode only: an async actor is busy with its batch), or their answers in
+        ``asked`` read; others count as alive."""
         if self.backend == "processes":
             found = []
             for index, proc in enumerate(self.collector.procs):
@@ -230,16 +254,33 @@ class Collection:
                 found.append((index, alive, "" if alive else exit_reason(proc)))
             return found
         if self.backend == "ray" and self.quiet_control:
-            raw = self.collector.stats(workers="per_worker", timeout=RAY_STATS_TIMEOUT_S)
-            return [(i, f"worker_{i}/frames" in raw, "no answer") for i in range(self.workers)]
+            if asked is None:
+                asked = self.collector.stats(workers="per_worker", timeout=RAY_STATS_TIMEOUT_S)
+            return [(i, f"worker_{i}/frames" in asked, "no answer") for i in range(self.workers)]
         return [(i, True, "") for i in range(self.workers)]
 
     def stats(self) -> dict[str, float]:
-        """The workers panel's collector figures, as metric values (see :class:`WorkerTally`)."""
+        """The workers panel's collector figures, as metric values (see engine/worker_stats.py)."""
         if not self.tally.due():
             return self.tally.values
-        alive = [ok for _, ok, _ in self.liveness()] if self.backend != "single" else []
+        asked = self.asked()
+        self.tally.take(asked)
+        alive = [ok for _, ok, _ in self.liveness(asked)] if self.backend != "single" else []
         return self.tally.values_now(alive, self.version)
+
+    def asked(self) -> dict[str, Any]:
+        """TorchRL's ``stats()`` of the collector; per worker only where the workers are idle."""
+        collector = self.collector
+        if self.backend == "single":
+            return collector.stats()
+        if self.backend == "ray":
+            if not self.quiet_control:  # its stats() calls every actor, which is busy with a batch
+                return {"frames": collector.collected_frames}
+            return collector.stats(workers="both", timeout=RAY_STATS_TIMEOUT_S)
+        aggregate = collector.stats()  # counters and process liveness: nothing goes through the pipes
+        if not self.quiet_control or aggregate.get("workers_alive", self.workers) < self.workers:
+            return aggregate  # (asking through a dead worker's pipe raises)
+        return collector.stats(workers="both")
 
 
 def build(config: RunConfig, env: EnvBase, policy: TensorDictModuleBase, device: torch.device):

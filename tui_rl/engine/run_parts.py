@@ -5,7 +5,6 @@ plays the current policy."""
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -18,7 +17,7 @@ from torchrl.envs import EnvBase
 from tui_rl.config import ConfigError, RunConfig
 from tui_rl.engine.algorithms.base import Algorithm
 from tui_rl.engine.collectors import Collection
-from tui_rl.engine.worker_stats import replay_stats
+from tui_rl.engine.worker_stats import ReplayTally
 from tui_rl.engine.metric_loggers import MetricLoggers
 from tui_rl.engine.protocol import Evaluated
 from tui_rl.engine.runfolder import REPLAY_DIR
@@ -37,8 +36,7 @@ class RunParts:
     algorithm: Algorithm
     collector: Collection
     evaluator: Evaluator
-    #: when the replay buffer's write count was last read, and its value then
-    _replay_mark: tuple[float, int] = field(default_factory=lambda: (time.monotonic(), 0))
+    replay_tally: ReplayTally = field(default_factory=ReplayTally)
 
     @classmethod
     def build(cls, config: RunConfig, run_dir: Path) -> RunParts:
@@ -91,11 +89,8 @@ class RunParts:
     def scale_stats(self) -> dict[str, float]:
         """The workers panel's figures, as metric values: the collector's and the replay buffer's."""
         values = self.collector.stats()
-        buffer = self.algorithm.replay_buffer
-        if buffer is not None:
-            now, (since, writes) = time.monotonic(), self._replay_mark
-            values |= replay_stats(buffer, self.algorithm.config, writes, now - since)
-            self._replay_mark = (now, buffer.write_count)
+        if self.algorithm.replay_buffer is not None:
+            values |= self.replay_tally.values_now(self.algorithm.replay_buffer, self.algorithm.config)
         return values
 
     def close(self, on_error: Callable[[], None]) -> None:
