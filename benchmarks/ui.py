@@ -215,6 +215,7 @@ async def replay_million_frames(preset: str) -> tuple[float, float, int]:
     import math
 
     from tui_rl.config import load_preset
+    from tui_rl.engine.lineage import Lineage
     from tui_rl.engine.protocol import Evaluated, Metrics, StatusChanged
     from tui_rl.engine.runfolder import RunHistory, RunSummary
     from tui_rl.tui.app import TuiRlApp
@@ -261,7 +262,7 @@ async def replay_million_frames(preset: str) -> tuple[float, float, int]:
         await pilot.pause(1.0)
         before = rss_self_mb()
         handle = ReplayHandle()
-        train.post_message(train.RunOpened(handle, None, handle.history()))
+        train.post_message(train.RunOpened(handle, None, handle.history(), Lineage()))  # no branches
         while train.state != "finished":
             await pilot.pause(0.25)
         await pilot.pause(1.0)  # a last chart redraw
