@@ -6,11 +6,13 @@ import pytest
 import torch
 from torchrl.envs import SerialEnv
 
-from conftest import needs
-from tui_rl.config import validate
+from conftest import needs, of_type, train_run
+from tui_rl.config import apply_overrides, validate
 from tui_rl.engine.algorithms import build_algorithm
 from tui_rl.engine.env_families import FAMILIES
 from tui_rl.engine.envs import make_env
+from tui_rl.engine.protocol import Evaluated, StatusChanged
+from tui_rl.engine.run_record import create_run
 
 STANDARD_STACK = ["RenameTransform", "NoopResetEnv", "FrameSkipTransform", "EndOfLifeTransform", "RewardSum",
                   "StepCounter", "RewardClipping", "ToTensorImage", "GrayScale", "Resize", "CatFrames"]
@@ -86,3 +88,21 @@ def test_a_lost_life_is_a_done_for_the_loss(algorithm):
         target = estimator.value_estimate(step)
     torch.testing.assert_close(target, torch.full_like(target, 0.5))
     env.close()
+
+
+@pytest.mark.slow
+def test_a_run_on_several_copies_evaluates_with_its_frame_stacks_and_resumes(tmp_path):
+    needs("ale_py", "atari")
+    config = atari_config(algorithm="ppo", num_envs=2)
+    config = apply_overrides(config, [
+        "collector.frames_per_batch=64", "collector.total_frames=128", "algorithm.minibatch_size=32",
+        "algorithm.epochs=1", "eval.episodes=1", "eval.every_frames=64", "checkpoint.every_frames=64",
+        "env.max_episode_steps=200",
+    ])
+    run_dir = create_run(config, runs_dir=tmp_path)
+    trainer, events = train_run(config, run_dir)
+    assert trainer.counters.frames == 128, [e for e in events if isinstance(e, StatusChanged)][-1]
+    assert len(of_type(events, Evaluated)) >= 2  # the evaluation env takes the training env's state
+    resumed = apply_overrides(config, ["collector.total_frames=192"])
+    trainer, events = train_run(resumed, run_dir, from_checkpoint=True)
+    assert trainer.counters.frames == 192 and of_type(events, StatusChanged)[-1].state == "finished"

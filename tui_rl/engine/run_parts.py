@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import torch
 from tensordict import TensorDictBase
+from torch.nn.parameter import is_lazy
 from torchrl.collectors import Evaluator
 from torchrl.envs import EnvBase
 
@@ -67,8 +68,16 @@ class RunParts:
         return cls(**parts)
 
     def sync_eval_env(self) -> None:
-        """Give the evaluation env the training env's transform state (ObservationNorm, VecNorm)."""
-        self.eval_env.transform.load_state_dict(self.env.transform.state_dict())
+        """Give the evaluation env the training env's transform state (ObservationNorm, VecNorm).
+        A buffer that one of them has not filled yet (CatFrames' frame history is empty until its
+        env first runs) stays as it is: it holds episode state, which evaluation starts afresh."""
+        own = self.eval_env.transform.state_dict(keep_vars=True)
+        state = {
+            key: value
+            for key, value in self.env.transform.state_dict().items()
+            if not (unfilled(value) or unfilled(own.get(key)))
+        }
+        self.eval_env.transform.load_state_dict(state, strict=False)
 
     def evaluate(self, frames: int, episodes: int) -> Evaluated:
         """Play ``episodes`` evaluation episodes with TorchRL's Evaluator."""
@@ -120,3 +129,8 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device: cuda was asked for, but torch sees no CUDA device; use cpu or auto")
     return torch.device(name)
+
+
+def unfilled(value: Any) -> bool:
+    """Whether a state entry is a buffer still waiting for its first data (lazy or empty)."""
+    return isinstance(value, torch.Tensor) and (is_lazy(value) or value.numel() == 0)
