@@ -19,19 +19,24 @@ TINY_PPO = ["algorithm.name=ppo", "collector.frames_per_batch=100", "collector.t
             "network.hidden_sizes=[16]", "eval.every_frames=300", "eval.episodes=1", "checkpoint.every_frames=300"]
 
 
+def wrap_updates(trainer, change) -> None:
+    """Once the trainer has built its algorithm, pass every update's logged values through ``change``."""
+    setup_real = trainer.setup
+
+    def setup():
+        setup_real()
+        update = trainer.parts.algorithm.update
+        trainer.parts.algorithm.update = lambda batch, frames: change(update(batch, frames))
+
+    trainer.setup = setup
+
+
 def test_an_injected_nan_raises_a_nan_alert_and_fails_the_run(runs_dir):
     config = tiny_dqn()
     run_dir = create_run(config, name="nan", runs_dir=runs_dir)
 
     def inject(trainer):
-        trainer.setup_real = trainer.setup
-
-        def setup():
-            trainer.setup_real()
-            update = trainer.parts.algorithm.update
-            trainer.parts.algorithm.update = lambda batch, frames: {**update(batch, frames), "loss_qvalue": math.nan}
-
-        trainer.setup = setup
+        wrap_updates(trainer, lambda values: {**values, "loss_qvalue": math.nan})
 
     trainer, events = train_run(config, run_dir, before=inject)
     assert trainer.state == "failed"
@@ -46,15 +51,8 @@ def test_a_forced_entropy_collapse_raises_its_alert_and_pauses_when_asked(runs_d
     run_dir = create_run(config, name="collapse", runs_dir=runs_dir)
 
     def collapse(trainer):
-        trainer.setup_real = trainer.setup
-
-        def setup():
-            trainer.setup_real()
-            update = trainer.parts.algorithm.update
-            scale = iter([1.0] + [1e-4] * 100)  # after the first batch the entropy is all but gone
-            trainer.parts.algorithm.update = lambda b, f: (lambda v: {**v, "entropy": v["entropy"] * next(scale)})(update(b, f))
-
-        trainer.setup = setup
+        scale = iter([1.0] + [1e-4] * 100)  # after the first batch the entropy is all but gone
+        wrap_updates(trainer, lambda values: {**values, "entropy": values["entropy"] * next(scale)})
 
     events = []
 
