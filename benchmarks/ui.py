@@ -9,7 +9,10 @@
    excluded by the trainer's own clock). Runs alternate headless / app to share the machine's load.
 3. Key press to screen latency while training at full speed: `]` and `[` switch the chart, and
    the time runs from writing the key to the pty until the new chart's title arrives (p50, p95).
-4. The app's memory growth: its resident set size sampled while it shows a long live run (one
+4. The inspector: key press to screen when stepping a live env by its policy (`p`: env step,
+   policy forward, frame drawn) and when stepping back through the steps taken (`←`: the frame
+   and the TensorDict redrawn), until the step counter shows the new step.
+5. The app's memory growth: its resident set size sampled while it shows a long live run (one
    update per batch, so many batches a second), as MB per million frames after a warm-up; and
    over one million frames of events replayed through the same Train screen in-process at the
    preset's batch size (no trainer needed).
@@ -35,6 +38,7 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 SIZE = (80, 24)
+PARTS = ["paint", "attached", "keys", "inspector", "memory"]
 
 
 class TerminalApp:
@@ -179,6 +183,31 @@ class AppRun:
         return self
 
 
+def inspector_steps(preset_file: Path, workdir: Path, steps: int = 30) -> tuple[list[float], list[float]]:
+    """Latencies of ``steps`` live policy steps (`p`) in the inspector, then of as many steps back (`←`)."""
+    app = TerminalApp([str(BIN / "tui-rl"), str(preset_file)], workdir)
+    forward, back = [], []
+    try:
+        app.wait_for("Start", since=0.0)
+        app.wait_for("Live env", since=app.press("4"))
+        app.wait_for("LIVE", since=app.press("l"), timeout=120)
+        for step in range(steps + 1):
+            sent = app.press("p")
+            forward.append(app.wait_for(f"step {step}/{step} ", since=sent) - sent)
+        for step in range(steps - 1, -1, -1):
+            sent = app.press("\x1b[D")  # left arrow
+            back.append(app.wait_for(f"step {step}/{steps} ", since=sent) - sent)
+    finally:
+        app.close()
+    return forward[1:], back  # the first step also loads the policy
+
+
+def latency_line(what: str, latencies: list[float]) -> str:
+    cuts = statistics.quantiles(latencies, n=20)
+    return (f"{what}: p50 {1000 * statistics.median(latencies):.1f} ms, p95 {1000 * cuts[18]:.1f} ms, "
+            f"max {1000 * max(latencies):.1f} ms over {len(latencies)} presses (goal p95 <= 50 ms)")
+
+
 def growth_per_million(memory: list[tuple[int, float]]) -> float:
     """MB per million frames: the least-squares slope of RSS over frames, after the first third."""
     samples = memory[len(memory) // 3 :]
@@ -276,6 +305,7 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=20_000, help="frames per run compared with headless")
     parser.add_argument("--rounds", type=int, default=3, help="headless / app pairs")
     parser.add_argument("--long-frames", type=int, default=200_000, help="frames of the memory run")
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=PARTS, help="measure only these (default: all)")
     args = parser.parse_args()
 
     from tui_rl.config import apply_overrides, load_preset, save_file
@@ -293,6 +323,27 @@ def main() -> int:
     compared = preset_file(args.preset, [f"collector.total_frames={args.frames}", f"eval.every_frames={args.frames}", *quiet])
 
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start")
+    if "paint" in args.only:
+        first_paint_figures(compared, workdir)
+    if "attached" in args.only:
+        attached_figures(compared, runs_dir, workdir, args)
+    if "keys" in args.only:
+        keys = AppRun(compared, runs_dir, workdir).train(press_keys=True)
+        print(latency_line("key press to screen while training at full speed", keys.latencies))
+    if "inspector" in args.only:
+        forward, back = inspector_steps(compared, workdir)
+        print(latency_line("inspector, live policy step (p)", forward))
+        print(latency_line("inspector, step back (left arrow)", back))
+    if "memory" in args.only:
+        # Many batches a second (one update per batch) so a long run's events arrive in minutes.
+        long = preset_file("long", [f"collector.total_frames={args.long_frames}", "algorithm.updates_per_batch=1",
+                                    f"eval.every_frames={args.long_frames // 10}", "eval.episodes=2", *quiet])
+        memory_figures(long, runs_dir, workdir, args)
+    print(f"load average {os.getloadavg()[0]:.2f} at the end (other jobs on the machine move every wall-clock figure)")
+    return 0
+
+
+def first_paint_figures(compared: Path, workdir: Path) -> None:
     paints, imports = [], []
     for _ in range(3):
         paints.append(first_paint(compared, workdir))
@@ -300,6 +351,8 @@ def main() -> int:
     print(f"first paint of tui-rl: {statistics.median(paints):.2f} s (median of 3: {', '.join(f'{p:.2f}' for p in paints)})")
     print(f"python -c 'import torchrl': {statistics.median(imports):.2f} s (median of 3: {', '.join(f'{p:.2f}' for p in imports)})")
 
+
+def attached_figures(compared: Path, runs_dir: Path, workdir: Path, args: argparse.Namespace) -> None:
     # Each round's two runs are next to each other in time, so their ratio sees the same load
     # from the rest of the machine; the figure is the median of the rounds' ratios.
     ratios = []
@@ -313,15 +366,8 @@ def main() -> int:
     print(f"training frames/s, app attached / headless: {statistics.median(ratios):.3f} "
           f"(median of {args.rounds} rounds; goal >= 0.95)")
 
-    keys = AppRun(compared, runs_dir, workdir).train(press_keys=True)
-    cuts = statistics.quantiles(keys.latencies, n=20)
-    print(f"key press to screen while training at full speed: p50 {1000 * statistics.median(keys.latencies):.1f} ms, "
-          f"p95 {1000 * cuts[18]:.1f} ms, max {1000 * max(keys.latencies):.1f} ms over {len(keys.latencies)} presses "
-          f"(goal p95 <= 50 ms)")
 
-    # Many batches a second (one update per batch) so a long run's events arrive in minutes.
-    long = preset_file("long", [f"collector.total_frames={args.long_frames}", "algorithm.updates_per_batch=1",
-                                f"eval.every_frames={args.long_frames // 10}", "eval.episodes=2", *quiet])
+def memory_figures(long: Path, runs_dir: Path, workdir: Path, args: argparse.Namespace) -> None:
     memory = AppRun(long, runs_dir, workdir).train().memory
     print(f"app memory while attached to a {args.long_frames:,}-frame run (updates_per_batch=1): "
           f"RSS {memory[0][1]:.0f} -> {memory[-1][1]:.0f} MB; growth after the first third "
@@ -329,8 +375,6 @@ def main() -> int:
     before, after, batches = replayed_growth(args.preset)
     print(f"app memory over 1,000,000 replayed frames ({batches:,} batches of events through the Train screen): "
           f"{after - before:+.1f} MB (RSS {before:.0f} -> {after:.0f} MB; goal <= 20)")
-    print(f"load average {os.getloadavg()[0]:.2f} at the end (other jobs on the machine move every wall-clock figure)")
-    return 0
 
 
 if __name__ == "__main__":

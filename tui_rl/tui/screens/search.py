@@ -22,11 +22,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
-from textual_plotext import PlotextPlot
 
 from tui_rl.tui.messages import OpenRun
 from tui_rl.tui.screens import search_plots
 from tui_rl.tui.screens.confirm import ConfirmScreen
+from tui_rl.tui.widgets.plotext_figure import PlotextFigure
 from tui_rl.tui.screens.save_preset import SavePresetScreen
 
 if TYPE_CHECKING:
@@ -65,13 +65,13 @@ class SearchScreen(Screen):
         yield table
         with TabbedContent(id="search-views"):
             with TabPane("Best so far", id="search-tab-best"):
-                yield PlotextPlot(id="search-best")
+                yield PlotextFigure(id="search-best")
             with TabPane("Live", id="search-tab-live"):
-                yield PlotextPlot(id="search-live")
+                yield PlotextFigure(id="search-live")
             with TabPane("Importance", id="search-tab-importance"):
                 yield Static("", id="search-importance", markup=False)
             with TabPane("Slice", id="search-tab-slice"):
-                yield PlotextPlot(id="search-slice")
+                yield PlotextFigure(id="search-slice")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -132,11 +132,11 @@ class SearchScreen(Screen):
         if view is None:
             return
         for plot_id, draw in (("#search-best", search_plots.draw_best), ("#search-live", search_plots.draw_live)):
-            plot = self.query_one(plot_id, PlotextPlot)
+            plot = self.query_one(plot_id, PlotextFigure)
             draw(plot.plt, view)
             plot.refresh()
         params = search_plots.slice_params(view)
-        slice_plot = self.query_one("#search-slice", PlotextPlot)
+        slice_plot = self.query_one("#search-slice", PlotextFigure)
         search_plots.draw_slice(slice_plot.plt, view, params[self.param_index % len(params)] if params else None)
         slice_plot.refresh()
         self.query_one("#search-importance", Static).update(search_plots.importance_text(view))

@@ -1,7 +1,7 @@
 """The search screen's pictures, drawn in the terminal: the best-so-far curve, the running trials'
 live returns, a slice view (one parameter against the trial's return) and the importance bars.
 
-Each function takes the plot's plotext object (``PlotextPlot.plt``) and a loaded study view; none
+Each function takes the plot's plotext object (``PlotextFigure.plt``) and a loaded study view; none
 imports optuna or torch.
 """
 

@@ -18,7 +18,8 @@ from textual.app import ComposeResult
 from textual.containers import Container
 from textual.widget import Widget
 from textual.widgets import Tab, Tabs
-from textual_plotext import PlotextPlot
+
+from tui_rl.tui.widgets.plotext_figure import PlotextFigure
 
 CAPACITY = 512
 SMOOTHING_WINDOW = 20
@@ -157,6 +158,9 @@ CHARTS = (
 )
 
 LABELS = {"episode_return": "raw", "episode_return_smoothed": f"mean of {SMOOTHING_WINDOW}"}
+#: Series of one sample per episode, drawn as dots: a line through them zigzags over the whole
+#: height, which is unreadable and, in plotext, several times the cost of a smooth line.
+SAMPLES = frozenset({"raw", "episode_length"})
 SERIES_COLORS = ("cyan", "orange", "magenta", "green", "red", "blue")
 #: Without colour (NO_COLOR) the series differ by marker: the legend shows which is which.
 SERIES_MARKERS = ("braille", "•", "+", "x", "o", "*")
@@ -187,7 +191,7 @@ def series_of(points: Iterable[tuple[int, float]]) -> DecimatedSeries:
 
 
 def draw_lines(
-    plot: PlotextPlot,
+    plot: PlotextFigure,
     title: str,
     lines: Iterable[tuple[str, DecimatedSeries]],
     markers: Iterable[tuple[int, str]] = (),
@@ -212,7 +216,8 @@ def draw_lines(
         xs, ys = series.points(width)
         marker = SERIES_MARKERS[index % len(SERIES_MARKERS)] if no_color else "braille"
         color = SERIES_COLORS[index % len(SERIES_COLORS)]
-        plt.plot(xs, ys, label=label, marker=marker, color=color)
+        draw = plt.scatter if label in SAMPLES else plt.plot
+        draw(xs, ys, label=label, marker=marker, color=color)
         for edge in bands.get(label, ()):
             if len(edge):
                 plt.plot(*edge.points(width), marker=".", color=color)
@@ -236,7 +241,7 @@ def draw_lines(
     plt.xlim(0, x_max or 1)
 
 
-class MetricChart(PlotextPlot):
+class MetricChart(PlotextFigure):
     """One live chart of a run's curves, drawing whichever :class:`ChartSpec` it is given."""
 
     def __init__(self, spec: ChartSpec, curves: RunCurves, **kwargs) -> None:

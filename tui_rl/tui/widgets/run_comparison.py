@@ -13,12 +13,12 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
 
 from tui_rl.engine.run_stats import ScoreSummary, smoothed
 from tui_rl.engine.external_runs import episode_returns
 from tui_rl.engine.seed_groups import group_returns, group_scores
 from tui_rl.tui.run_rows import RunRow
+from tui_rl.tui.widgets.plotext_figure import PlotextFigure
 from tui_rl.tui.widgets.charts import DecimatedSeries, SMOOTHING_WINDOW, draw_lines, series_of
 
 TITLE = f"Episode return (mean of {SMOOTHING_WINDOW})"
@@ -78,7 +78,7 @@ class RunComparison(Vertical):
             self.curves = curves
 
     def compose(self) -> ComposeResult:
-        yield PlotextPlot(id="overlay")
+        yield PlotextFigure(id="overlay")
         yield Static("", id="group-table")
 
     def compare(self, rows: list[RunRow]) -> None:
@@ -101,6 +101,6 @@ class RunComparison(Vertical):
         self.call_after_refresh(self._draw, message.curves)
 
     def _draw(self, curves: Curves) -> None:
-        plot = self.query_one("#overlay", PlotextPlot)
+        plot = self.query_one("#overlay", PlotextFigure)
         draw_lines(plot, TITLE, curves.lines, bands=curves.bands)
         plot.refresh()

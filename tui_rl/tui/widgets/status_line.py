@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, replace
 
@@ -21,6 +22,10 @@ STATE_STYLES = {
     "failed": "bold red",
     "disconnected": "bold red",
 }
+#: Repaints a second at most: a run on tiny batches sends a hundred metrics a second, and a repaint
+#: for each would cost the app a fifth of a core (and an SSH link its bandwidth) for figures no one
+#: reads that fast.
+MAX_REPAINT_HZ = 10
 
 
 @dataclass(kw_only=True)
@@ -89,7 +94,7 @@ def describe_figures(progress: RunProgress, now: float) -> Text:
 class StatusLine(Static):
     """One line about the shown run; ticks once a second while the run trains for elapsed / ETA.
 
-    Many changes in one UI turn (a burst of events) repaint once; the line changes height only
+    Changes repaint at most ``MAX_REPAINT_HZ`` times a second (a burst of events repaints once); the line changes height only
     when a reason comes or goes (the run ended), so a live repaint needs no layout of the screen.
     """
 
@@ -98,6 +103,7 @@ class StatusLine(Static):
         self.progress = RunProgress()
         self._repaint_pending = False
         self._shown_reason = ""
+        self._shown_at = -math.inf  # time.monotonic() of the last repaint
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick)
@@ -122,17 +128,23 @@ class StatusLine(Static):
         self._repaint()
 
     def _repaint(self) -> None:
-        if not self._repaint_pending:
-            self._repaint_pending = True
+        if self._repaint_pending:
+            return
+        self._repaint_pending = True
+        wait = self._shown_at + 1 / MAX_REPAINT_HZ - time.monotonic()
+        if wait > 0:
+            self.set_timer(wait, self._show)
+        else:
             self.call_later(self._show)
 
     def _tick(self) -> None:
         progress = self.progress
         if progress.state == "running" and progress.started is not None:
-            self._show()
+            self._repaint()  # not _show(): one repaint waiting at a time
 
     def _show(self) -> None:
         self._repaint_pending = False
+        self._shown_at = time.monotonic()
         reason = self.progress.reason
         self.update(describe(self.progress, time.time()), layout=reason != self._shown_reason)
         self._shown_reason = reason
