@@ -7,6 +7,7 @@ never red.
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import signal
@@ -21,6 +22,14 @@ from tui_rl.engine.runfolder import list_runs, trainer_is_gone
 
 #: the most any test waits for a condition; a loaded two-core machine needs this much headroom
 PATIENCE_S = 120.0
+
+
+@pytest.fixture(autouse=True)
+def unfrozen_garbage():
+    """The app freezes what is alive when it opens a run (tui/long_lived.py); in one pytest process
+    that would keep every finished test's app from ever being collected."""
+    yield
+    gc.unfreeze()
 
 
 def stop_trainers(runs: Path) -> None:

@@ -5,16 +5,15 @@ Start's preflight check, say) fail with ``KeyError: 'torchrl'`` or a partially i
 Every worker that is about to use the engine's torch side calls :func:`load_torchrl` first; after
 the first call it costs a lock and a dict lookup.
 
-torch and torchrl bring some 400,000 objects that live as long as the app. Python's full garbage
-collection walks every object it tracks, which then froze the screen for about 300 ms every so
-often (a key press or a step in the inspector answered that late), so they are moved out of its
-sight with ``gc.freeze()`` once imported.
+torch and torchrl bring some 400,000 objects that live as long as the app: once imported they are
+frozen out of garbage collection (see :mod:`tui_rl.tui.long_lived`).
 """
 
 from __future__ import annotations
 
-import gc
 import threading
+
+from tui_rl.tui.long_lived import freeze_long_lived
 
 _FIRST_IMPORT = threading.Lock()
 _loaded = False
@@ -28,5 +27,5 @@ def load_torchrl() -> None:
             return
         import torchrl  # noqa: F401
 
-        gc.freeze()
+        freeze_long_lived()
         _loaded = True

@@ -29,6 +29,7 @@ from tui_rl.engine.runfolder import RunHistory
 from tui_rl.tui import run_opening
 from tui_rl.tui.branch_flow import BranchFlow
 from tui_rl.tui.event_inbox import EventInbox
+from tui_rl.tui.long_lived import freeze_long_lived
 from tui_rl.tui.messages import ContinueRun, RunShown
 from tui_rl.tui.run_view import RunView
 from tui_rl.tui.screens.confirm import ConfirmScreen
@@ -241,6 +242,7 @@ class TrainScreen(Screen):
         if message.config is not None:
             await self.hparams.load(message.config, editable=handle.is_live)
         state = self.view.replay(message.history, message.lineage)
+        freeze_long_lived()  # the screen and this run's view stay: later collections skip them
         self.workers_panel.show_history(message.history.metrics)
         if state is not None:
             self._set_state(state)
