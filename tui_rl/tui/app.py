@@ -205,7 +205,9 @@ class TuiRlApp(App[int]):
     async def action_quit(self) -> None:
         train = self.train_screen()
         if train is not None and train.has_live_run:
-            train.confirm_quit()  # asks: stop the run, leave it running detached, or cancel
+            from tui_rl.tui.screens.quit import confirm_quit
+
+            confirm_quit(self, train.handle, train.state)  # stop the run, leave it running, or stay
         else:
             self.exit(0)
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from tui_rl.engine.handle import RunHandle
 
 QuitChoice = Literal["stop", "detach", "cancel"]
 
@@ -54,3 +59,21 @@ class QuitScreen(ModalScreen[QuitChoice]):
 
     def action_choose(self, choice: QuitChoice) -> None:
         self.dismiss(choice)
+
+
+def confirm_quit(app: App, handle: RunHandle, state: str) -> None:
+    """Ask whether to stop the live run, leave it running detached, or stay; then do it."""
+
+    def chosen(choice: QuitChoice | None) -> None:
+        if choice == "stop":
+            try:
+                handle.stop()
+            except Exception as exc:  # RunNotLive, a refused command, a broken socket: said, not raised
+                app.notify(f"Could not stop the run: {exc}", severity="error", markup=False)
+                return
+            handle.close()
+            app.exit(0)
+        elif choice == "detach":
+            app.detach()
+
+    app.push_screen(QuitScreen(handle.name, state), chosen)

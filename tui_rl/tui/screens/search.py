@@ -26,8 +26,8 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 from tui_rl.tui.messages import OpenRun
 from tui_rl.tui.screens import search_plots
 from tui_rl.tui.screens.confirm import ConfirmScreen
-from tui_rl.tui.widgets.plotext_figure import PlotextFigure
 from tui_rl.tui.screens.save_preset import SavePresetScreen
+from tui_rl.tui.widgets.plotext_figure import PlotextFigure
 
 if TYPE_CHECKING:
     from tui_rl.engine.search_view import StudyView, TrialRow

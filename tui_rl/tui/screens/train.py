@@ -33,7 +33,6 @@ from tui_rl.tui.long_lived import freeze_long_lived
 from tui_rl.tui.messages import ContinueRun, RunShown
 from tui_rl.tui.run_view import RunView
 from tui_rl.tui.screens.confirm import ConfirmScreen
-from tui_rl.tui.screens.quit import QuitChoice, QuitScreen
 from tui_rl.tui.widgets.charts import TrainingCharts
 from tui_rl.tui.widgets.event_log import EventLog
 from tui_rl.tui.widgets.live_hparams import LiveHparams
@@ -172,23 +171,6 @@ class TrainScreen(Screen):
             )
             return False
         return True
-
-    def confirm_quit(self) -> None:
-        """Ask whether to stop the live run, leave it running detached, or stay."""
-        name = self.handle.name if self.handle else ""
-        self.app.push_screen(QuitScreen(name, self.state), self._quit_chosen)
-
-    def _quit_chosen(self, choice: QuitChoice | None) -> None:
-        if choice == "stop" and self.handle is not None:
-            try:
-                self.handle.stop()
-            except Exception as exc:  # RunNotLive, a refused command, a broken socket: said, not raised
-                self.app.notify(f"Could not stop the run: {exc}", severity="error", markup=False)
-                return
-            self.handle.close()
-            self.app.exit(0)
-        elif choice == "detach":
-            self.app.detach()
 
     # ---- opening runs and reading their events (thread workers) -----------------------------
 

@@ -18,8 +18,8 @@ from tui_rl.engine.run_stats import ScoreSummary, smoothed
 from tui_rl.engine.external_runs import episode_returns
 from tui_rl.engine.seed_groups import group_returns, group_scores
 from tui_rl.tui.run_rows import RunRow
-from tui_rl.tui.widgets.plotext_figure import PlotextFigure
 from tui_rl.tui.widgets.charts import DecimatedSeries, SMOOTHING_WINDOW, draw_lines, series_of
+from tui_rl.tui.widgets.plotext_figure import PlotextFigure
 
 TITLE = f"Episode return (mean of {SMOOTHING_WINDOW})"
 

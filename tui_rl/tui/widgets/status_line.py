@@ -94,8 +94,9 @@ def describe_figures(progress: RunProgress, now: float) -> Text:
 class StatusLine(Static):
     """One line about the shown run; ticks once a second while the run trains for elapsed / ETA.
 
-    Changes repaint at most ``MAX_REPAINT_HZ`` times a second (a burst of events repaints once); the line changes height only
-    when a reason comes or goes (the run ended), so a live repaint needs no layout of the screen.
+    Changes repaint at most ``MAX_REPAINT_HZ`` times a second (a burst of events repaints once); the
+    line changes height only when a reason comes or goes (the run ended), so a live repaint needs no
+    layout of the screen.
     """
 
     def __init__(self, **kwargs) -> None:
