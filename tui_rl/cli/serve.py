@@ -1,5 +1,5 @@
 """``tui-rl serve``: the app in a web browser, through textual-serve. Each page that connects gets
-its own app process (``python -m tui_rl.cli [PRESET] --runs-dir DIR``); the runs folder is shared,
+its own app process (``python -P -m tui_rl.cli [PRESET] --runs-dir DIR``); the runs folder is shared,
 so runs started from a browser show in the terminal app and ``tui-rl runs`` too."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import shlex
-import sys
 
 from tui_rl.cli.outcome import EXIT_OK, UsageError
+from tui_rl.engine.python_command import python_module
 
 #: textual-serve's default port
 DEFAULT_PORT = 8000
@@ -17,8 +17,7 @@ DEFAULT_PORT = 8000
 
 def app_command(target: str | None, runs_dir) -> str:
     """The command textual-serve runs for each browser page: this Python, this tui-rl."""
-    words = [sys.executable, "-m", "tui_rl.cli"] + ([target] if target else []) + ["--runs-dir", str(runs_dir)]
-    return shlex.join(words)
+    return shlex.join(python_module("tui_rl.cli", *([target] if target else []), "--runs-dir", str(runs_dir)))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
