@@ -322,3 +322,16 @@ async def choose(pilot, path: str, option: str) -> None:
     steps = options.index(option) - options.index(select.value)
     await pilot.press(*(["down"] * steps if steps > 0 else ["up"] * -steps), "enter")
     await until(pilot, lambda: select.value == option, what=f"{path} = {option}")
+
+
+def shadowing_gymnasium(folder: Path, marker: Path) -> None:
+    """A ``gymnasium.py`` in ``folder`` that, were it ever imported in place of Gymnasium, leaves
+    a file named for the importing process in ``marker`` (a folder, made here)."""
+    marker.mkdir()
+    (folder / "gymnasium.py").write_text(
+        f"import os, pathlib\npathlib.Path({str(marker)!r}, str(os.getpid())).write_text('imported')\n")
+
+
+def importers(marker: Path) -> list[str]:
+    """The processes that imported a :func:`shadowing_gymnasium`."""
+    return sorted(path.name for path in marker.iterdir())

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, UsageError, quiet_torchrl
 from tui_rl.config import RunConfig, apply_overrides, load_preset
 from tui_rl.config.presets import name_problem
+from tui_rl.engine.python_command import python_module
 
 #: settings a study keeps; given again when resuming, each must match
 SETTING_ARGS = ("target", "overrides", "frames", "evals", "seeds", "params", "startup", "pruner")
@@ -132,8 +133,8 @@ def make_plan(args: argparse.Namespace, name: str, config: RunConfig, space: lis
 
 def start_helper(args: argparse.Namespace, name: str, index: int) -> subprocess.Popen:
     """One more worker process on the study (it reads the settings from the study)."""
-    command = [sys.executable, "-m", "tui_rl.cli", "search", "--study", name, "--trials", str(args.trials),
-               "--runs-dir", str(args.runs_dir)]
+    command = python_module("tui_rl.cli", "search", "--study", name, "--trials", str(args.trials),
+                            "--runs-dir", str(args.runs_dir))
     if args.seed is not None:
         command += ["--seed", str(args.seed + index)]  # its own sampler stream
     return subprocess.Popen(command, stdin=subprocess.DEVNULL)

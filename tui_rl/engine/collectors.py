@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -332,7 +333,10 @@ def build(config: RunConfig, env: EnvBase, policy: TensorDictModuleBase, device:
 
 def ray_init_config(address: str, workers: int) -> dict[str, Any]:
     """``ray.init`` keywords: join ``address``, or start a small local instance when it is empty,
-    with a CPU for each worker even beyond the cores (the preflight check warns about that)."""
+    with a CPU for each worker even beyond the cores (the preflight check warns about that).
+
+    A local instance keeps its session folders (sockets, logs, spilled objects), which Ray makes
+    world-writable (0777), inside a fresh owner-only folder instead of the shared /tmp/ray."""
     from tui_rl.engine.machine import cores
 
     quiet = {"log_to_driver": False}  # actors print their collectors whole; the trainer log needs none of it
@@ -342,6 +346,7 @@ def ray_init_config(address: str, workers: int) -> dict[str, Any]:
         "num_cpus": max(cores(), workers),
         "include_dashboard": False,
         "object_store_memory": LOCAL_RAY_OBJECT_STORE_BYTES,
+        "_temp_dir": os.path.join(tempfile.mkdtemp(prefix="tui-rl-ray-", dir=os.environ.get("RAY_TMPDIR")), "ray"),
         **quiet,
     }
 

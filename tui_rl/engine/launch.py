@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from tui_rl.engine import liveness
+from tui_rl.engine.python_command import python_module
 from tui_rl.engine.runfolder import LOG_FILE
 
 
@@ -25,7 +25,7 @@ def launch_trainer(run_dir: Path, from_checkpoint: bool = False) -> subprocess.P
         lock_fd = liveness.hand_over(run_dir)
     except liveness.RunBusy as exc:
         raise RunStartError(str(exc)) from None
-    command = [sys.executable, "-m", "tui_rl.engine.trainer_main", str(run_dir), "--lock-fd", str(lock_fd)]
+    command = python_module("tui_rl.engine.trainer_main", str(run_dir), "--lock-fd", str(lock_fd))
     if from_checkpoint:
         command.append("--from-checkpoint")
     try:

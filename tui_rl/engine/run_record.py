@@ -224,9 +224,10 @@ def check_run_name(name: str) -> None:
 
 
 def make_runs_dir(runs_dir: Path) -> None:
-    """``runs_dir`` exists as a folder this user can create runs in; RunFolderError says why not."""
+    """``runs_dir`` exists as a folder this user can create runs in; RunFolderError says why not.
+    A new one is owner-only: it holds every run's ``control.key`` and the search studies."""
     try:
-        runs_dir.mkdir(parents=True, exist_ok=True)
+        runs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except FileExistsError:
         raise RunFolderError(f"--runs-dir: {runs_dir} is a file, not a folder") from None
     except OSError as exc:

@@ -46,9 +46,16 @@ def storage(runs_dir: Path) -> optuna.storages.RDBStorage:
     path = study_db(runs_dir).resolve()
     # Optuna makes the tables of a new file without a lock: two workers starting at once on a new
     # runs folder would both try (an IntegrityError), so the first one does it while holding this.
-    with open(path.with_name(f".{path.name}.lock"), "a") as lock:
+    with open(owner_only(path.with_name(f".{path.name}.lock")), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        owner_only(path)  # SQLite takes an empty file as a new database, and gives its journals this mode
         return optuna.storages.RDBStorage(f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": LOCK_TIMEOUT_S}})
+
+
+def owner_only(path: Path) -> Path:
+    """``path``, created empty and owner-only (0600) unless it exists."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    return path
 
 
 def study_names(runs_dir: Path) -> list[str]:

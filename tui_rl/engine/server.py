@@ -301,6 +301,7 @@ def serve_run(
     holds the run's lock while it trains (see ``liveness.py``).
     """
     run_dir = Path(run_dir)
+    os.umask(0o077)  # everything a trainer writes is owner-only: the run's files, Ray's ~/.ray/auth_token
     signals = stop_signals or StopSignals({})
     liveness.hold(run_dir)
     commands: queue.Queue = queue.Queue()

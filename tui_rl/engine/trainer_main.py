@@ -10,7 +10,6 @@ when the run finished or was stopped, 1 when it failed.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 from pathlib import Path
@@ -23,7 +22,6 @@ STOP_REASONS = {signal.SIGTERM: "terminated (SIGTERM)", signal.SIGINT: "interrup
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     stop_signals = StopSignals(STOP_REASONS)
-    os.umask(0o077)  # everything the trainer writes is owner-only
     parser = argparse.ArgumentParser(prog="tui_rl.engine.trainer_main")
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--from-checkpoint", action="store_true", help="continue from the last checkpoint")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -21,6 +20,7 @@ from textual.screen import Screen
 
 from tui_rl.config import load_file
 from tui_rl.engine.handle import RunHandle
+from tui_rl.engine.python_command import python_module
 from tui_rl.engine.runfolder import CONFIG_FILE
 from tui_rl.tui.engine_imports import load_torchrl
 from tui_rl.tui.messages import OpenRun
@@ -36,8 +36,8 @@ BRANCH_TIMEOUT_S = 300.0
 def make_branch(run_dir: Path, request: BranchRequest, fresh: bool) -> dict:
     """Run ``engine.branching`` in a process of its own (it builds the networks to check they
     fit); its answer: ``{"child": path}`` or ``{"error": ..., "misfit": bool}``."""
-    command = [sys.executable, "-m", "tui_rl.engine.branching", str(run_dir), "--at", str(request.at_frames),
-               "--changes", json.dumps(request.changes)]
+    command = python_module("tui_rl.engine.branching", str(run_dir), "--at", str(request.at_frames),
+                            "--changes", json.dumps(request.changes))
     if fresh:
         command.append("--fresh-networks")
     result = subprocess.run(command, capture_output=True, text=True, timeout=BRANCH_TIMEOUT_S,

@@ -5,11 +5,11 @@ and that process's output go to ``<runs>/.seed-groups/<name>.{toml,log}``."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 from tui_rl.config import RunConfig, save_file
+from tui_rl.engine.python_command import python_module
 from tui_rl.engine.run_record import default_run_name, make_runs_dir
 from tui_rl.engine.seed_runs import default_parallel
 
@@ -24,10 +24,10 @@ def start_seed_group(config: RunConfig, seeds: list[int], runs_dir: Path, preset
     stem = default_run_name(config, preset)
     config_file = folder / f"{stem}.toml"
     save_file(config, config_file)
-    command = [
-        sys.executable, "-m", "tui_rl.cli", "train", str(config_file), "--seeds", *map(str, seeds),
+    command = python_module(
+        "tui_rl.cli", "train", str(config_file), "--seeds", *map(str, seeds),
         "--name", stem, "--parallel", str(default_parallel(len(seeds))), "--runs-dir", str(runs_dir),
-    ]
+    )
     with open(folder / f"{stem}.log", "ab") as log:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
