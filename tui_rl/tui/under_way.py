@@ -1,6 +1,7 @@
-"""Keys that start something long (a run starting or continuing, a branch, a seed group, a video,
-an export): the app says at once what is under way, and a repeat press is refused while the first
-is under way, so an impatient second press never makes a second branch or run.
+"""Keys that start something long (a run starting or continuing, a branch, a seed group, a video):
+the app says at once what is under way, and a repeat press is refused while the first is under
+way, so an impatient second press never makes a second branch or run. (An export runs inside its
+dialog, which says so and disables its buttons meanwhile.)
 
 The app holds one :class:`UnderWay`; a screen calls :meth:`UnderWay.begin` on the UI thread when the
 key is taken and :meth:`UnderWay.end` (from any thread) when the work is done, failed or cancelled.
