@@ -215,15 +215,16 @@ async def test_a_continued_run_shows_neither_its_old_reason_nor_the_time_it_stoo
     app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs,
                    attach_dir=demo_runs / "cartpole-fast")  # trained 19 s, finished at its target
     async with app.run_test(size=SMALL) as pilot:
-        await until(pilot, lambda: state_of(app) == "finished", what="the finished run")
-        assert "reached the target 195" in " ".join(screen_text(app).splitlines()[1:3])
+        def status() -> str:  # the status line, and a reason under it
+            return " ".join(screen_text(app).splitlines()[1:3])
+
+        await until(pilot, lambda: "reached the target 195" in status(), what="the finished run's reason")
         now = time.time()  # continued years after it finished, 5 s ago
         arrive(app.screen, StatusChanged("starting", total_frames=81_920, frames=40_960, time=now - 5),
                StatusChanged("running", total_frames=81_920, frames=40_960, time=now - 4))
-        await until(pilot, lambda: "RUNNING" in screen_text(app), what="the run going on")
-        status = " ".join(screen_text(app).splitlines()[1:3])  # the status line, and a reason under it
-        assert "reached the target" not in status
-        assert re.search(r"│ 0:[2-5]\d ", status), f"not the 19 s trained and the 5 s since: {status}"
+        await until(pilot, lambda: "RUNNING" in status(), what="the run going on")
+        assert "reached the target" not in status()
+        assert re.search(r"│ 0:[2-5]\d ", status()), f"not the 19 s trained and the 5 s since: {status()}"
 
 
 @pytest.mark.slow
