@@ -253,6 +253,13 @@ def toasts(app) -> str:
     return " ".join(" ".join(rows).split())
 
 
+def arrive(screen, *events) -> None:
+    """Live events reaching a Train screen the way its event reader hands them over."""
+    for event in events:
+        screen._inbox.put(screen.handle, event)
+    screen.post_message(type(screen).EventsArrived())
+
+
 def footer(app) -> str:
     return screen_text(app).splitlines()[-1]
 

@@ -4,7 +4,7 @@ metric, the frame and what to try, a bell and a chart marker; `u` undoes a live 
 from __future__ import annotations
 
 import pytest
-from conftest import toasts, until
+from conftest import screen_text, toasts, until
 from test_app_train import SMALL_RUN, log_text, shown_frames, state_of, type_into
 from test_snapshots_train import START, demo_run
 
@@ -14,6 +14,7 @@ from tui_rl.engine.runfolder import read_config, read_events
 from tui_rl.engine.run_record import append_event
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.screens.train import TrainScreen
+from tui_rl.tui.widgets.charts import frames_label
 
 
 async def test_an_alert_rings_shows_a_toast_and_stays_in_the_log(tmp_path, monkeypatch):
@@ -52,6 +53,8 @@ async def test_u_undoes_a_live_edit(runs_dir):
         await pilot.press("escape")
         edited_at = next(e.frames for e in read_events(run_dir) if isinstance(e, HparamsChanged))
         await until(pilot, lambda: shown_frames(app) > edited_at + 500, what="training after the edit")
+        await pilot.press("p")  # paused, the count after the undo stays where the undo took it
+        await until(pilot, lambda: state_of(app) == "paused", what="the pause")
 
         await pilot.press("u")
         await until(pilot, lambda: any(isinstance(e, Undone) for e in read_events(run_dir)), what="the undo")
@@ -60,5 +63,7 @@ async def test_u_undoes_a_live_edit(runs_dir):
         await until(pilot, lambda: app.screen.query_one("#hp-optim-lr").value == f"{config.optim.lr:g}",
                     what="the panel to show the old value")
         assert next(e for e in read_events(run_dir) if isinstance(e, Undone)).frames == edited_at
+        await until(pilot, lambda: shown_frames(app) == edited_at, what="the frame count taken back")
+        assert f"{edited_at:,}" in screen_text(app) or frames_label(edited_at) in screen_text(app)
         await pilot.press("x", "y")
         await until(pilot, lambda: state_of(app) == "stopped", what="the stop")

@@ -4,10 +4,10 @@ field; the child opens in Train at the parent's frame with the edited value, and
 from __future__ import annotations
 
 import pytest
-from conftest import trained_run, until
+from conftest import toasts, trained_run, until
 from test_app_train import SMALL_RUN, shown_frames, state_of
 
-from tui_rl.config import apply_overrides, load_preset
+from tui_rl.config import RunConfig, apply_overrides, load_preset
 from tui_rl.engine.runfolder import read_config, read_metrics, read_summary
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.screens.branch import BranchScreen
@@ -21,6 +21,14 @@ async def set_field(pilot, path: str, text: str) -> None:
     field = pilot.app.screen.query_one(f"#{control_id(path)}")
     field.value = text
     await pilot.pause()
+
+
+async def branch_dialog_in_runs(pilot) -> None:
+    """Runs (3), then b on its one run: the branch dialog."""
+    await pilot.press("3")
+    await until(pilot, lambda: pilot.app.screen.query_one(RunList).row_count == 1, what="the run list")
+    await pilot.press("b")
+    await until(pilot, lambda: isinstance(pilot.app.screen, BranchScreen), what="the branch dialog")
 
 
 @pytest.mark.slow
@@ -56,16 +64,22 @@ async def test_branch_a_finished_run_from_runs_with_a_smaller_network_on_fresh_n
     parent = trained_run(runs_dir)  # 512 frames, checkpoints at 256 and 512
     app = TuiRlApp(load_preset("cartpole-dqn"), preset_name="cartpole-dqn", runs_dir=runs_dir)
     async with app.run_test(size=(100, 40), notifications=True) as pilot:
-        await pilot.press("3")
-        await until(pilot, lambda: app.screen.query_one(RunList).row_count == 1, what="the run list")
-        await pilot.press("b")
-        await until(pilot, lambda: isinstance(app.screen, BranchScreen), what="the branch dialog")
+        await branch_dialog_in_runs(pilot)
+        await set_field(pilot, "network.hidden_sizes", "[-8]")
+        await pilot.press("ctrl+b")  # refused while a field shows a refused value, naming it
+        refusal = app.screen.query_one("#branch-error")
+        await until(pilot, lambda: "Fix first: network.hidden_sizes" in str(refusal.render()), what="the refusal")
+        assert isinstance(app.screen, BranchScreen)
         await set_field(pilot, "network.hidden_sizes", "[8]")
         await set_field(pilot, "collector.total_frames", "1024")
         await pilot.press("ctrl+b")
+        await until(pilot, lambda: "Making the branch of tiny at 512 frames…" in toasts(app), what="word of it")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the fresh-networks question")
         assert "does not fit the edited" in str(app.screen.query_one("#confirm-detail").render())
-        await pilot.press("y")
+        await pilot.press("y")  # the branch is made again, in a process of its own: seconds
+        await pilot.press("b")  # an impatient second press makes no second branch
+        await until(pilot, lambda: "tiny at 512 frames… is under way" in toasts(app), what="the repeat refused")
+        assert not isinstance(app.screen, BranchScreen)
         await until(pilot, lambda: app.current_run_dir not in (None, parent.resolve()), what="the child in Train")
         child = app.current_run_dir
         summary = read_summary(child)
@@ -75,3 +89,18 @@ async def test_branch_a_finished_run_from_runs_with_a_smaller_network_on_fresh_n
         await until(pilot, lambda: "fresh networks" in "\n".join(line.text for line in log.lines), what="the note")
         await until(pilot, lambda: read_summary(child).status == "finished", what="the child to train")
         assert read_metrics(child)["lr"][0][0] > 512
+        assert sorted(path.name for path in runs_dir.iterdir() if not path.name.startswith(".")) == sorted(
+            ["tiny", child.name])
+
+
+async def test_b_says_at_once_that_it_branches_and_then_why_it_cannot(demo_runs):
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
+    async with app.run_test(size=(100, 40), notifications=True) as pilot:
+        await pilot.press("3")
+        await until(pilot, lambda: app.screen.query_one(RunList).row_count == 3, what="the run list")
+        await pilot.press("b")
+        assert "Branching run cartpole-" in toasts(app)  # at once, while the checkpoints are read
+        await until(pilot, lambda: "has no checkpoint to branch from" in toasts(app), what="why not")
+        await pilot.press("b")  # that one is over: b is taken again, not refused
+        await until(pilot, lambda: toasts(app).count("has no checkpoint") == 2, what="the second answer")
+        assert "is under way" not in toasts(app)

@@ -84,9 +84,11 @@ async def test_a_user_watches_and_steers_a_search(searched, tmp_path, monkeypatc
         await pilot.press("up", "up", "ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, SavePresetScreen))
         await pilot.press("enter")
-        preset = tmp_path / "demo-t000.toml"
+        preset = tmp_path / "cartpole-v1-ppo.toml"  # named after what it trains
         await until(pilot, lambda: preset.exists(), what="the preset file")
         trial = study.trials[0]
+        assert load_file(preset).description.startswith("PPO on CartPole-v1 (MLP")
+        assert "trial 0 of search demo" in load_file(preset).description
         assert load_file(preset).optim.lr == pytest.approx(trial.params["optim.lr"])
         assert load_file(preset).algorithm.epochs == trial.params["algorithm.epochs"]
 

@@ -20,7 +20,8 @@ async def test_s_trains_a_seed_group_that_the_runs_pane_groups(runs_dir):
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await pilot.press("S")
         await until(pilot, lambda: isinstance(app.screen, SeedsScreen), what="the seeds dialog")
-        assert "5 runs, one after the other" in words_on_screen(app) or "side by side" in words_on_screen(app)
+        await until(pilot, lambda: "5 runs, one after the other" in words_on_screen(app)
+                    or "side by side" in words_on_screen(app), what="the dialog's note")
         field = app.screen.query_one("#seeds-input")
         field.value = "0 x"
         await until(pilot, lambda: "'x' is not a seed" in words_on_screen(app), what="the refusal")

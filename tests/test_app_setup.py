@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import choose, renderable_text, screen_text, settle, until, words_on_screen
+from conftest import choose, renderable_text, screen_text, settle, toasts, until, words_on_screen
 from textual.binding import Binding
 from textual.message import Message
 
@@ -19,6 +19,7 @@ from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.commands import BindingCommands
 from tui_rl.tui.modes import UnavailableScreen
 from tui_rl.tui.screens.help import HelpScreen
+from tui_rl.tui.screens.save_preset import SavePresetScreen
 from tui_rl.tui.widgets.algorithm_picker import AlgorithmPicker
 from tui_rl.tui.widgets.hparam_form import FieldForm, HparamForm, message_for
 
@@ -185,7 +186,7 @@ async def test_a_failed_preview_shows_its_whole_reason():
 
 async def test_invalid_learning_rate_is_refused_beside_the_field():
     app = TuiRlApp()
-    async with app.run_test(size=SMALL) as pilot:
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
         await settle(pilot)
         await pilot.press("left_square_bracket")  # Hyperparameters tab (cycling left)
         app.screen.query_one("#field-optim-lr").focus()
@@ -198,9 +199,12 @@ async def test_invalid_learning_rate_is_refused_beside_the_field():
         assert app.config.optim.lr == load_preset("cartpole-dqn").optim.lr
         assert app.screen.invalid_fields == ["optim.lr"]
 
-        await pilot.press("escape", "s")  # starting is refused while a field is invalid
-        await pilot.pause()
+        await pilot.press("escape", "s")  # starting is refused while a field is invalid, naming it
+        await until(pilot, lambda: "Fix the invalid fields first: optim.lr" in toasts(app), what="the refusal")
         assert app.current_mode == "setup"
+        await pilot.press("S")  # and so is a seed group
+        await until(pilot, lambda: toasts(app).count("Fix the invalid fields first") == 2, what="the refusal")
+        assert app.current_mode == "setup" and not app.screen.is_modal
 
         app.screen.query_one("#field-optim-lr").focus()
         await clear_and_type(pilot, "3e-4")
@@ -209,21 +213,27 @@ async def test_invalid_learning_rate_is_refused_beside_the_field():
         assert not row.has_class("-invalid")
 
 
-async def test_save_as_preset_writes_a_file_that_loads_back(tmp_path):
-    target = tmp_path / "my-pendulum.toml"
+async def test_a_saved_preset_says_what_it_trains_and_drops_the_target_of_another_env(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     app = TuiRlApp()
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await pilot.press("slash", *"Pendulum-v1", "enter")
         await settle(pilot)
+        algorithm = app.config.algorithm.name  # DQN cannot act in Pendulum: another was chosen
+        assert app.config.eval.target_return == 475  # CartPole's, from the preset
         await pilot.press("escape", "ctrl+s")
-        await pilot.pause()
-        await clear_and_type(pilot, str(target))
+        await until(pilot, lambda: isinstance(app.screen, SavePresetScreen), what="the save dialog")
+        about = str(app.screen.query_one("#save-preset-about").render())
+        assert about.startswith(f"{algorithm.upper()} on Pendulum-v1 (MLP 64x64); edited from preset cartpole-dqn")
+        assert "eval.target_return 475 was CartPole-v1's: left out" in about
+        assert app.screen.query_one("#save-preset-path").value == f"pendulum-v1-{algorithm}.toml"
         await pilot.press("enter")
-        await pilot.pause()
+        target = tmp_path / f"pendulum-v1-{algorithm}.toml"
+        await until(pilot, target.exists, what="the preset file")
         saved = load_file(target)
-        assert saved == app.config
-        assert saved.env.id == "Pendulum-v1"
+        assert "CartPole" not in saved.description and saved.eval.target_return is None
+        assert saved.model_dump(exclude={"description", "eval"}) == app.config.model_dump(exclude={"description", "eval"})
 
 
 async def test_help_lists_the_keys_of_the_app_and_the_screen():

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import pytest
 from conftest import (
     PIP_REASON,
     Posted,
+    arrive,
     footer,
     renderable_text,
     screen_text,
@@ -208,6 +211,22 @@ async def test_a_stopped_run_continues_from_train_and_from_runs(runs_dir):
         await stop(pilot)
 
 
+async def test_a_continued_run_shows_neither_its_old_reason_nor_the_time_it_stood_ended(demo_runs):
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs,
+                   attach_dir=demo_runs / "cartpole-fast")  # trained 19 s, finished at its target
+    async with app.run_test(size=SMALL) as pilot:
+        def status() -> str:  # the status line, and a reason under it
+            return " ".join(screen_text(app).splitlines()[1:3])
+
+        await until(pilot, lambda: "reached the target 195" in status(), what="the finished run's reason")
+        now = time.time()  # continued years after it finished, 5 s ago
+        arrive(app.screen, StatusChanged("starting", total_frames=81_920, frames=40_960, time=now - 5),
+               StatusChanged("running", total_frames=81_920, frames=40_960, time=now - 4))
+        await until(pilot, lambda: "RUNNING" in status(), what="the run going on")
+        assert "reached the target" not in status()
+        assert re.search(r"│ 0:[2-5]\d ", status()), f"not the 19 s trained and the 5 s since: {status()}"
+
+
 @pytest.mark.slow
 async def test_a_config_that_cannot_be_built_is_refused_before_any_run_folder(runs_dir):
     config = apply_overrides(load_preset("cartpole-dqn"), [*SMALL_RUN, "env.id=NoSuchEnv-v0"])
@@ -215,6 +234,7 @@ async def test_a_config_that_cannot_be_built_is_refused_before_any_run_folder(ru
     posted = Posted()
     async with app.run_test(size=SMALL, message_hook=posted, notifications=True) as pilot:
         await pilot.press("s")
+        await until(pilot, lambda: "Starting a dqn run on NoSuchEnv-v0…" in toasts(app), what="word that s was taken")
         await until(pilot, lambda: "cannot start" in log_text(app), what="the refusal")
         assert len(posted.of(StartRun)) == 1
         assert "env.id" in log_text(app) and "NoSuchEnv-v0" in log_text(app)
@@ -242,6 +262,17 @@ async def test_a_failed_run_says_its_whole_reason_at_80_columns(demo_runs):
         # A live failure's toast keeps the brackets too (markup is never read from data).
         app.screen.view.apply(StatusChanged("failed", PIP_REASON + " (live)", frames=40_960, time=START + 30))
         await until(pilot, lambda: PIP_REASON + " (live)" in toasts(app), what="the toast")
+
+
+async def test_e_without_a_run_opens_the_hyperparameters_and_escape_closes_them():
+    app = TuiRlApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("2")
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen), what="the Train screen")
+        await pilot.press("e")
+        await until(pilot, lambda: "Live hyperparameters" in screen_text(app), what="the pane")
+        await pilot.press("escape")
+        await until(pilot, lambda: "Live hyperparameters" not in screen_text(app), what="the pane to close")
 
 
 async def test_long_log_lines_wrap_under_their_message():

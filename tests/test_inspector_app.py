@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import crafted_rollout, renderable_text, trained_run, until
+from conftest import Posted, crafted_rollout, renderable_text, trained_run, until
+from textual.notifications import Notify
 from textual.widgets import OptionList
 
 from tui_rl.config.algorithms import SACConfig
@@ -295,10 +296,14 @@ async def test_recording_a_video_and_fresh_weights_for_a_live_env_from_the_app(t
     run_dir = trained_run(tmp_path)
     app = TuiRlApp(RunConfig(), preset_name="test", runs_dir=tmp_path)
     app.current_run_dir = run_dir
-    async with app.run_test(size=(80, 24)) as pilot:
+    posted = Posted()
+    async with app.run_test(size=(80, 24), message_hook=posted) as pilot:
         screen = await open_inspector(pilot)
-        await pilot.press("V")
+        await pilot.press("V", "V")  # a second press while the first records is refused: one video
         await until(pilot, lambda: "written to" in last_notice(app), what="the video")
+        said = [m.notification.message for m in posted.of(Notify) if m.notification.message.startswith("Recording")]
+        assert said[0] == "Recording an episode of tiny's newest checkpoint…"
+        assert said[1] == "Recording an episode of tiny's newest checkpoint… is under way: wait for it."
         (video,) = (run_dir / "metrics" / "videos").glob("eval-512*")
         assert video.suffix == ".mp4"  # the record key writes MP4 (tests/test_video.py decodes one)
         assert str(video) in last_notice(app)

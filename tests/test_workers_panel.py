@@ -4,10 +4,10 @@ the replay buffer's fill, write rate and update-to-data ratio."""
 
 from __future__ import annotations
 
-from conftest import settle, until, words_on_screen
+from conftest import arrive, settle, until, words_on_screen
 
 from tui_rl.config import RunConfig
-from tui_rl.engine.protocol import Metrics
+from tui_rl.engine.protocol import Metrics, StatusChanged
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.screens.train import TrainScreen
 from tui_rl.tui.widgets.workers_panel import WorkersPanel
@@ -24,12 +24,6 @@ def two_workers(alive_1: float = 1.0) -> dict[str, float]:
     }
 
 
-def arrive(screen: TrainScreen, values: dict[str, float], frames: int) -> None:
-    """A live Metrics event reaching the screen the way the event reader hands it over."""
-    screen._inbox.put(screen.handle, Metrics(values, frames=frames))
-    screen.post_message(TrainScreen.EventsArrived())
-
-
 async def test_the_workers_panel_shows_each_worker_and_the_replay_buffer(demo_runs):
     app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs,
                    attach_dir=demo_runs / "cartpole-slow")
@@ -40,7 +34,7 @@ async def test_the_workers_panel_shows_each_worker_and_the_replay_buffer(demo_ru
         panel = app.screen.query_one(WorkersPanel)
         assert not panel.display, "a run without collector workers shows no workers panel"
 
-        arrive(app.screen, two_workers(), frames=50_000)
+        arrive(app.screen, StatusChanged("running", frames=40_960), Metrics(two_workers(), frames=50_000))  # continued
         await until(pilot, lambda: panel.display, what="the workers panel")
         await settle(pilot)
         shown = words_on_screen(app)
@@ -48,9 +42,16 @@ async def test_the_workers_panel_shows_each_worker_and_the_replay_buffer(demo_ru
         assert "1 1,100 yes 3" in shown  # worker 1: frames/s, alive, 3 updates behind
         assert "Replay 25% full · 2,400 writes/s · 0.01 updates/frame" in shown
 
-        arrive(app.screen, two_workers(alive_1=0.0), frames=51_000)
+        arrive(app.screen, Metrics(two_workers(alive_1=0.0), frames=51_000))
         await until(pilot, lambda: "1 0 dead" in words_on_screen(app), what="worker 1 shown dead")
         assert "Workers 1/2 alive" in words_on_screen(app)
+
+        # Stopped, the run has no worker alive or collecting, whatever the last figures said.
+        arrive(app.screen, StatusChanged("stopped", "stopped by request", frames=52_000))
+        await until(pilot, lambda: "Workers 2: none running, the run stopped" in words_on_screen(app),
+                    what="the workers shown ended")
+        assert "/2 alive" not in words_on_screen(app) and "collecting" not in words_on_screen(app)
+        assert "Replay 25% full · 0.01 updates/frame" in words_on_screen(app)
 
 
 async def test_an_unreachable_ray_cluster_is_refused_at_start_with_its_address(runs_dir):

@@ -6,6 +6,7 @@ CLI and the app can show it without a traceback.
 
 from __future__ import annotations
 
+import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass
@@ -13,9 +14,9 @@ from pathlib import Path
 
 import tomli_w
 
-from tui_rl.config.edit import validate
+from tui_rl.config.edit import edit, validate
 from tui_rl.config.errors import ConfigError, shorten
-from tui_rl.config.models import RunConfig
+from tui_rl.config.models import NetworkConfig, RunConfig
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_PRESET = "cartpole-dqn"
@@ -114,3 +115,41 @@ def save_file(config: RunConfig, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(to_toml(config))
     tmp.replace(path)
+
+
+def preset_file_name(config: RunConfig) -> str:
+    """A file name saying what ``config`` trains: ``hopper-v5-ppo-lstm.toml``."""
+    parts = [config.env.id, config.algorithm.name]
+    if config.network.recurrent != "none":
+        parts.append(config.network.recurrent)
+    return re.sub(r"[^a-z0-9.]+", "-", "-".join(parts).lower()).strip("-.") + ".toml"
+
+
+def network_words(network: NetworkConfig) -> str:
+    """The network in a few words: ``convnet 32-64-64, MLP 512, LSTM 64``."""
+    words = [f"convnet {'-'.join(map(str, network.conv_channels))}"] if network.encoder == "convnet" else []
+    words.append(f"MLP {'x'.join(map(str, network.hidden_sizes))}" if network.hidden_sizes else "linear")
+    if network.recurrent != "none":
+        words.append(f"{network.recurrent.upper()} {network.recurrent_size}")
+    return ", ".join(words)
+
+
+def saved_preset(config: RunConfig, origin: str, source: RunConfig) -> tuple[RunConfig, list[str]]:
+    """``config`` as a preset file should hold it, and notes on what was changed for that.
+
+    ``source`` is what ``config`` was made from (the preset Setup opened, a search trial's run).
+    A description inherited from it is replaced by one of what ``config`` trains (env, algorithm,
+    network) and where it came from (``origin``); a target return inherited from a preset of
+    another env is dropped, as it says nothing of this one. What the user wrote stays.
+    """
+    changes: dict[str, object] = {}
+    notes = []
+    if config.description in ("", source.description):
+        changes["description"] = (
+            f"{config.algorithm.name.upper()} on {config.env.id} ({network_words(config.network)}); {origin}"
+        )
+    target = config.eval.target_return
+    if target is not None and config.env.id != source.env.id and target == source.eval.target_return:
+        changes["eval.target_return"] = None
+        notes.append(f"eval.target_return {target:g} was {source.env.id}'s: left out")
+    return (edit(config, changes, source="preset") if changes else config), notes

@@ -22,6 +22,7 @@ from tui_rl.tui.commands import BindingCommands
 from tui_rl.tui.hangup import HangupWatch, terminal_fds
 from tui_rl.tui.messages import ContinueRun, OpenRun, RunShown, StartRun
 from tui_rl.tui.modes import MODES, UnavailableScreen
+from tui_rl.tui.under_way import UnderWay
 
 if TYPE_CHECKING:
     from tui_rl.tui.screens.setup import SetupScreen
@@ -69,13 +70,16 @@ class TuiRlApp(App[int]):
         super().__init__()
         self.config: RunConfig = config if config is not None else load_preset(preset_name)
         self.preset_name = preset_name
-        #: what the preset trains: a run of another env or algorithm is not named after it
-        self._preset_kind = (self.config.env.id, self.config.algorithm.name)
+        #: the config as opened, before any edit: a run of another env or algorithm is not named
+        #: after it, and a preset saved from the setup does not keep its words or target
+        self.preset_config = self.config
         self.runs_dir = Path(runs_dir)
         self.attach_dir = attach_dir
         #: The setup pane's last "Preview" rollout (a TensorDict), for the inspector to open.
         self.preview_rollout: Any = None
         self.sub_title = preset_name
+        #: the long tasks keys started (a branch, a run starting): one of each kind at a time
+        self.under_way = UnderWay(self)
         self._hangup = HangupWatch(self.hang_up)
 
     async def on_mount(self) -> None:
@@ -139,20 +143,24 @@ class TuiRlApp(App[int]):
 
     def run_preset(self, config: RunConfig) -> str:
         """The preset a run of ``config`` is named after: none when its env or algorithm changed."""
-        return self.preset_name if (config.env.id, config.algorithm.name) == self._preset_kind else ""
+        preset = self.preset_config
+        same = (config.env.id, config.algorithm.name) == (preset.env.id, preset.algorithm.name)
+        return self.preset_name if same else ""
 
     # ---- messages from the screens --------------------------------------------------------------
 
-    async def on_start_run(self, message: StartRun) -> None:
+    def refuses_invalid_setup(self) -> bool:
+        """Whether a Setup field shows a refused value, which a run of the setup would not have
+        (it would train the last valid one): if so, say which fields."""
         setup = self.setup_screen()
-        invalid = list(setup.invalid_fields) if setup is not None else []
+        invalid = setup.invalid_fields if setup is not None else []
         if invalid:
-            self.notify(
-                f"Fix the invalid fields first: {', '.join(invalid)}",
-                title="Cannot start",
-                severity="error",
-                markup=False,
-            )
+            self.notify(f"Fix the invalid fields first: {', '.join(invalid)}", title="Cannot start",
+                        severity="error", markup=False)
+        return bool(invalid)
+
+    async def on_start_run(self, message: StartRun) -> None:
+        if self.refuses_invalid_setup():
             return
         train = await self.show_train()
         if train is not None:

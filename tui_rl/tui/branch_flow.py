@@ -4,7 +4,8 @@ Reading the checkpoints, taking a new one from a live run, making the branch (in
 own: checking that the edits fit builds the networks) and starting the child's trainer are blocking
 steps: they run in thread workers of the screen that asked, which hear back through
 ``call_from_thread``. When the child is up, the app
-opens it in Train (:class:`OpenRun`); the parent's trainer, its own process, trains on.
+opens it in Train (:class:`OpenRun`); the parent's trainer, its own process, trains on. One branch
+is made at a time (the app's :class:`~tui_rl.tui.under_way.UnderWay`, from the key to the child up).
 """
 
 from __future__ import annotations
@@ -66,29 +67,39 @@ class BranchFlow:
         self.app.call_from_thread(self.app.notify, message, title="Branch", severity=severity, markup=False)
 
     def start(self, run_dir: Path, handle: RunHandle | None = None, frames: int = 0) -> None:
-        """Ask what to branch (the dialog), then make the branch."""
-        self._in_thread(self._ask, Path(run_dir), handle, frames)
+        """Ask what to branch (the dialog), then make the branch; refused while one is under way."""
+        if self.app.under_way.begin("branch", f"Branching run {Path(run_dir).name}"):
+            self._in_thread(self._ask, Path(run_dir), handle, frames)
+
+    def _done(self) -> None:
+        self.app.under_way.end("branch")
 
     def _ask(self, run_dir: Path, handle: RunHandle | None, frames: int) -> None:
-        load_torchrl()
-        from tui_rl.engine.branching import checkpoint_frames
-
         try:
+            load_torchrl()
+            from tui_rl.engine.branching import checkpoint_frames
+
             config = load_file(run_dir / CONFIG_FILE)
             checkpoints = checkpoint_frames(run_dir)
         except Exception as exc:  # a damaged folder is said, never raised
             self._say(f"Cannot branch {run_dir.name}: {exc}")
+            self._done()
             return
         live = handle is not None and handle.is_live
         if not checkpoints and not live:
             self._say(f"Run {run_dir.name} has no checkpoint to branch from.", "warning")
+            self._done()
             return
         dialog = BranchScreen(run_dir.name, config, checkpoints, live)
         self.app.call_from_thread(self.app.push_screen, dialog, partial(self._chosen, run_dir, handle, frames))
 
     def _chosen(self, run_dir: Path, handle: RunHandle | None, frames: int, request: BranchRequest | None) -> None:
         if request is not None:
+            at = "a new checkpoint" if request.at_frames == NOW else f"{request.at_frames:,} frames"
+            self.app.under_way.step("branch", f"Making the branch of {run_dir.name} at {at}")
             self._in_thread(self._make, run_dir, handle, frames, request, False)
+        else:
+            self._done()
 
     def _make(self, run_dir: Path, handle: RunHandle | None, frames: int, request: BranchRequest, fresh: bool) -> None:
         from tui_rl.engine.branching import checkpoint_frames
@@ -108,17 +119,22 @@ class BranchFlow:
                     question = ConfirmScreen("Start the branch with fresh networks?", answer["error"], "Fresh networks")
                     again = partial(self._fresh_chosen, run_dir, handle, frames, request)
                     self.app.call_from_thread(self.app.push_screen, question, again)
-                else:
-                    self._say(answer["error"])
+                    return  # still under way: the question's answer goes on or ends it
+                self._say(answer["error"])
+                self._done()
                 return
             child = Path(answer["child"])
             RunHandle.continue_run(child).close()  # its trainer goes on; Train attaches to it
         except Exception as exc:  # a checkpoint that never came, a process that cannot start: said
             self._say(f"Cannot branch {run_dir.name}: {exc}")
+            self._done()
             return
+        self._done()
         self._say(f"Branched {child.name} from {run_dir.name} at {request.at_frames:,} frames.", "information")
         self.app.call_from_thread(self.screen.post_message, OpenRun(child))
 
     def _fresh_chosen(self, run_dir, handle, frames, request: BranchRequest, yes: bool | None) -> None:
         if yes:
             self._in_thread(self._make, run_dir, handle, frames, request, True)
+        else:
+            self._done()

@@ -75,7 +75,7 @@ class RunView:
     def apply(self, event: Event, replaying: bool = False) -> str | None:
         """Show ``event``; returns the run's new state when it says one."""
         status = self.status
-        if event.frames > status.progress.frames:
+        if event.frames > status.progress.frames or isinstance(event, Undone):  # an undo goes back
             status.update_progress(frames=event.frames)
         if isinstance(event, Metrics):
             self.charts.curves.add(event.frames, event.values)
@@ -116,6 +116,11 @@ class RunView:
         progress = status.progress
         if progress.started is None:
             status.update_progress(started=event.time)
+        if progress.ended is not None and event.state not in FINAL_STATES:
+            # Continued after it ended: the time it stood still was not trained, its reason is past.
+            status.update_progress(
+                paused_seconds=progress.paused_seconds + max(0.0, event.time - progress.ended), ended=None, reason=""
+            )
         if event.total_frames:
             status.update_progress(total_frames=event.total_frames)
         status.paused_at(event.time, event.state == "paused")

@@ -14,6 +14,8 @@ from tui_rl.engine.run_record import default_run_name, make_runs_dir
 from tui_rl.engine.seed_runs import default_parallel
 
 GROUPS_DIR = ".seed-groups"
+#: the app's task under way (tui/under_way.py) from S to the group's processes started
+SEEDS_TASK = "seeds"
 
 
 def start_seed_group(config: RunConfig, seeds: list[int], runs_dir: Path, preset: str) -> str:
@@ -43,16 +45,18 @@ def ask_and_start(app) -> None:
         from tui_rl.config import ConfigError
         from tui_rl.tui.engine_imports import load_torchrl
 
-        load_torchrl()
-        from tui_rl.engine.preflight import check_buildable
-
-        config = app.config
         try:
+            load_torchrl()
+            from tui_rl.engine.preflight import check_buildable
+
+            config = app.config
             check_buildable(config)
             stem = start_seed_group(config, seeds, app.runs_dir, app.run_preset(config))
         except (ConfigError, OSError, ValueError) as exc:
             app.call_from_thread(app.notify, f"Cannot start: {exc}", title="Seed group", severity="error", markup=False)
             return
+        finally:
+            app.under_way.end(SEEDS_TASK)
         app.call_from_thread(app.notify, f"Training {stem} with seeds {' '.join(map(str, seeds))}.",
                              title="Seed group", markup=False)
         app.call_from_thread(app.switch_mode, "runs")
@@ -60,11 +64,8 @@ def ask_and_start(app) -> None:
     def chosen(seeds: list[int] | None) -> None:
         if seeds:
             app.run_worker(lambda: start(seeds), thread=True, group="seeds", exit_on_error=False)
+        else:
+            app.under_way.end(SEEDS_TASK)
 
-    setup = app.setup_screen()
-    invalid = list(setup.invalid_fields) if setup is not None else []
-    if invalid:
-        app.notify(f"Fix the invalid fields first: {', '.join(invalid)}", title="Cannot start",
-                   severity="error", markup=False)
-        return
-    app.push_screen(SeedsScreen(), chosen)
+    if not app.refuses_invalid_setup() and app.under_way.begin(SEEDS_TASK, "Starting a seed group of the setup"):
+        app.push_screen(SeedsScreen(), chosen)

@@ -40,6 +40,8 @@ WIDE_SIZE = (120, 36)
 PIXELS_KEY = "pixels"
 OBSERVATION_KEY = "observation"
 LIVE_ACTIONS = {"step_policy", "step_random", "reset_env", "refresh_weights"}
+#: the app's task under way (tui/under_way.py) while V records a video: one at a time
+RECORD_TASK = "record"
 NO_FRAMES = "no frames in this rollout: the trainer's envs do not render.\nOpen an evaluation episode (o) or a live env (l) to see them."
 #: on a live env with discrete actions the digits take actions, so the modes are reached by ctrl+p
 ACTION_HELP = "(live env; modes: ctrl+p, or l to close it)"
@@ -334,10 +336,10 @@ class InspectorScreen(LiveEnvPanel, Screen):
         if run_dir is None:
             self.notify("No run to record: start a run (s) or open one in Runs (3).", severity="error")
             return
-        self.notify("Recording an evaluation episode of the newest checkpoint…")
-        self.record_video(run_dir)
+        if self.app.under_way.begin(RECORD_TASK, f"Recording an episode of {run_dir.name}'s newest checkpoint"):
+            self.record_video(run_dir)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="inspector-record")
+    @work(thread=True, exit_on_error=False, group="inspector-record")
     def record_video(self, run_dir: Path) -> None:
         try:
             load_torchrl()
@@ -347,6 +349,8 @@ class InspectorScreen(LiveEnvPanel, Screen):
         except Exception as exc:
             self.post_message(self.Failed(f"record: {reason(exc)}"))
             return
+        finally:
+            self.app.under_way.end(RECORD_TASK)
         what = f"A video of an episode with return {report.returns[0]:g}"
         self.post_message(self.Saved(report.video, what))
 

@@ -26,7 +26,7 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 from tui_rl.tui.messages import OpenRun
 from tui_rl.tui.screens import search_plots
 from tui_rl.tui.screens.confirm import ConfirmScreen
-from tui_rl.tui.screens.save_preset import SavePresetScreen
+from tui_rl.tui.screens.save_preset import save_as_preset
 from tui_rl.tui.widgets.plotext_figure import PlotextFigure
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ class SearchScreen(Screen):
         self.app.call_from_thread(self.reload)
 
     def action_promote(self) -> None:
-        from tui_rl.config import ConfigError, save_file
+        from tui_rl.config import ConfigError
         from tui_rl.engine.runfolder import read_config
 
         row = self.selected()
@@ -205,18 +205,7 @@ class SearchScreen(Screen):
         except (ConfigError, OSError) as exc:
             self.notify(str(exc), title="Cannot save", severity="error", markup=False)
             return
-
-        def save(path: Path | None) -> None:
-            if path is None:
-                return
-            try:
-                save_file(config, path)
-            except OSError as exc:
-                self.notify(f"{path}: {exc.strerror}", title="Cannot save", severity="error", markup=False)
-                return
-            self.notify(f"Saved {path}. Train it with: tui-rl train {path}", title="Preset saved", markup=False)
-
-        self.app.push_screen(SavePresetScreen(Path(f"{self.study}-t{row.number:03d}.toml")), save)
+        save_as_preset(self.app, config, f"trial {row.number} of search {self.study}", config)
 
     def action_next_study(self) -> None:
         if len(self.names) > 1 and self.study in self.names:

@@ -18,12 +18,12 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Static, TabbedContent, TabPane
 from textual.timer import Timer
 
-from tui_rl.config import ConfigError, RunConfig, edit, fitting_algorithms, save_file
+from tui_rl.config import ConfigError, RunConfig, edit, fitting_algorithms
 from tui_rl.config.algorithm_switch import switch_algorithm
 from tui_rl.config.algorithms import AlgorithmSection
 from tui_rl.engine.env_families import env_switch_edits
 from tui_rl.tui.screens.add_transform import AddTransformScreen
-from tui_rl.tui.screens.save_preset import SavePresetScreen
+from tui_rl.tui.screens.save_preset import save_as_preset
 from tui_rl.tui.screens.setup_fields import (
     ENV_FIELDS,
     GROUP_TITLES,
@@ -289,23 +289,8 @@ class SetupScreen(Screen):
                 markup=False,
             )
             return
-
-        def save(path: Path | None) -> None:
-            if path is None:
-                return
-            try:
-                save_file(self.app.config, path)
-            except OSError as exc:
-                self.notify(
-                    f"{path}: {exc.strerror}", title="Cannot save", severity="error", markup=False
-                )
-                return
-            self.notify(
-                f"Saved {path}. Train it with: tui-rl train {path}", title="Preset saved", markup=False
-            )
-
-        suggested = Path(f"{self.app.preset_name}-custom.toml")
-        self.app.push_screen(SavePresetScreen(suggested), save)
+        app = self.app
+        save_as_preset(app, app.config, f"edited from preset {app.preset_name}", app.preset_config)
 
     def action_leave_field(self) -> None:
         """Escape leaves a text box for the tab's main widget, so single keys work again: the

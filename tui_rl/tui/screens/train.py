@@ -45,6 +45,8 @@ GRID_MIN_SIZE = (120, 36)
 SIDE_MIN_WIDTH = 120
 
 EVENT_WAIT_S = 0.5
+#: the app's task under way (tui/under_way.py) while a trainer starts: one at a time
+RUN_TASK = "run"
 LIVE_ACTIONS = {"pause", "resume", "stop", "checkpoint", "step_batch", "undo_edit"}
 
 
@@ -79,19 +81,22 @@ class TrainScreen(Screen):
     class RunOpened(Message):
         """A run was started, attached or continued: its handle, its config and its history so far."""
 
-        def __init__(self, handle: RunHandle, config: RunConfig | None, history: RunHistory, lineage: Lineage) -> None:
+        def __init__(self, handle: RunHandle, config: RunConfig | None, history: RunHistory, lineage: Lineage,
+                     task: str = "") -> None:
             super().__init__()
             self.handle = handle
             self.config = config
             self.history = history
             self.lineage = lineage
+            self.task = task  # the app's task under way that ends with this
 
     class RunFailedToOpen(Message):
         """Starting or opening a run failed (or was refused); ``reason`` says why."""
 
-        def __init__(self, reason: str) -> None:
+        def __init__(self, reason: str, task: str = "") -> None:
             super().__init__()
             self.reason = reason
+            self.task = task  # the app's task under way that ends with this
 
     class EventsArrived(Message):
         """Live events wait in the screen's inbox."""
@@ -138,11 +143,11 @@ class TrainScreen(Screen):
 
     def start_run(self, config: RunConfig, preset: str) -> None:
         """Check ``config`` and launch a trainer for it; the screen fills in as it comes up."""
-        if not self._may_open():
+        if not self._may_open(f"Starting a {config.algorithm.name} run on {config.env.id}"):
             return
         self._clear(state="starting")
         self.log_pane.add_line("info", f"checking a {config.algorithm.name} run on {config.env.id}…")
-        self._open(run_opening.start, config, Path(self.app.runs_dir), preset)
+        self._open(run_opening.start, config, Path(self.app.runs_dir), preset, task=RUN_TASK)
 
     def attach_run(self, run_dir: Path) -> None:
         """Open a run folder: live with its full history if the trainer is up, else its record."""
@@ -152,16 +157,14 @@ class TrainScreen(Screen):
 
     def continue_run(self, run_dir: Path) -> None:
         """Start a trainer that goes on with a stopped or crashed run from its last checkpoint."""
-        if not self._may_open():
+        if not self._may_open(f"Continuing run {Path(run_dir).name}"):
             return
         self._clear(state="starting")
         self.log_pane.add_line("info", f"continuing run {Path(run_dir).name} from its last checkpoint…")
-        self._open(run_opening.continue_run, Path(run_dir))
+        self._open(run_opening.continue_run, Path(run_dir), task=RUN_TASK)
 
-    def _may_open(self) -> bool:
-        if self.state == "starting":
-            self.app.notify("A run is starting already.", severity="warning")
-            return False
+    def _may_open(self, what: str) -> bool:
+        """Whether a trainer may start for ``what``: not while a run is live or another is starting."""
         if self.has_live_run:
             self.app.notify(
                 f"Run {self.handle.name} is still live: stop it (x) first, or quit and leave it running.",
@@ -170,22 +173,23 @@ class TrainScreen(Screen):
                 markup=False,
             )
             return False
-        return True
+        return self.app.under_way.begin(RUN_TASK, what)
 
     # ---- opening runs and reading their events (thread workers) -----------------------------
 
     @work(thread=True, exclusive=True, group="open-run", exit_on_error=False)
-    def _open(self, opener: Callable[..., tuple[RunHandle, RunHistory]], *args) -> None:
+    def _open(self, opener: Callable[..., tuple[RunHandle, RunHistory]], *args, task: str = "") -> None:
+        # ``task``: the app's task under way (a run starting) that ends once the screen shows the outcome
         try:
             handle, history = opener(*args)
         except Exception as exc:  # OpenRefused says why; anything else is still said, never raised
-            self.post_message(self.RunFailedToOpen(str(exc) or type(exc).__name__))
+            self.post_message(self.RunFailedToOpen(str(exc) or type(exc).__name__, task))
             return
         try:
             config = load_file(handle.run_dir / "config.toml")
         except ConfigError:
             config = None  # charts and log still show; only the live hyperparameters need it
-        self.post_message(self.RunOpened(handle, config, history, read_lineage(handle.run_dir)))
+        self.post_message(self.RunOpened(handle, config, history, read_lineage(handle.run_dir), task))
 
     @work(thread=True, group="events", exit_on_error=False)
     def _read_events(self, handle: RunHandle) -> None:
@@ -213,6 +217,7 @@ class TrainScreen(Screen):
 
     async def on_train_screen_run_opened(self, message: RunOpened) -> None:
         message.stop()
+        self.app.under_way.end(message.task)  # the handle set below refuses another start
         if self.handle is not None and self.handle is not message.handle:
             self.handle.close()
         if self.handle is message.handle:  # reattached: the history on disk replaces what is shown
@@ -241,6 +246,7 @@ class TrainScreen(Screen):
 
     def on_train_screen_run_failed_to_open(self, message: RunFailedToOpen) -> None:
         message.stop()
+        self.app.under_way.end(message.task)
         self.log_pane.add_line("error", message.reason)
         self.app.notify(message.reason, severity="error", markup=False)
         # Nothing was opened: the screen says why; the run shown before was cleared from it.
@@ -294,6 +300,7 @@ class TrainScreen(Screen):
     def _set_state(self, state: str) -> None:
         self.state = state
         self.status.update_progress(state=state)
+        self.workers_panel.show_state(state)
         self.refresh_bindings()
         self.app.refresh_bindings()  # the app's Start key hides while a run is live
 
@@ -369,11 +376,11 @@ class TrainScreen(Screen):
         side = self.hparams
         editable = [field for field in side.query(Input) if not field.disabled]
         if side.has_class("-open") and not editable:
-            side.remove_class("-open")  # a read-only pane has no input to leave with escape
+            side.remove_class("-open")  # e again closes a read-only pane
             return
         side.add_class("-open")
-        if editable:
-            editable[0].focus()
+        # The focus goes into the pane, so escape (its binding) closes it even with no input to edit.
+        (editable[0] if editable else side).focus()
 
     def action_cycle_chart(self, step: int) -> None:
         self.charts.action_cycle(step)

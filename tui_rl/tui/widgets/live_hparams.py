@@ -3,6 +3,8 @@
 A value is checked against the config model first (a refused value names the rule it breaks and is
 never sent); a valid one goes to the trainer as ``SetHparams`` and shows as pending until the
 trainer answers with ``HparamsChanged`` (the new value holds) or ``HparamsRejected`` (its reason).
+A box the user leaves shows the value that holds or is on its way, never a refused one, so a value
+applied in another box is never mistaken for taking the refused one with it.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class LiveHparams(VerticalScroll):
         super().__init__(**kwargs)
         self.config: RunConfig | None = None
         self.editable = False
+        #: values sent to the trainer that it has not answered yet
+        self.sent: dict[str, Any] = {}
 
     def compose(self) -> ComposeResult:
         yield Static("Live hyperparameters", classes="pane-title")
@@ -59,6 +63,7 @@ class LiveHparams(VerticalScroll):
         """Show ``config``'s live fields; ``editable`` while the trainer is reachable."""
         self.config = config
         self.editable = editable
+        self.sent = {}
         await self.query(".hp-row").remove()
         rows = []
         for key, value in live_fields(config).items():
@@ -105,15 +110,17 @@ class LiveHparams(VerticalScroll):
             return
         event.input.remove_class("-invalid")
         event.input.add_class("-pending")
+        self.sent[key] = typed
         self.note(f"Sent {key}={shown(typed)}; waiting for the trainer…")
         self.post_message(self.ChangeRequested({key: typed}))
 
     def on_descendant_blur(self, event) -> None:
-        # An edit left without Enter is not applied: show the value that holds again.
+        # An edit left without Enter, or refused, is not applied: show the value that holds again
+        # (or the one sent and not answered yet).
         if isinstance(event.widget, Input) and self.config is not None and event.widget.name:
-            if not event.widget.has_class("-pending"):
-                event.widget.remove_class("-invalid")
-                self._show_value(event.widget, live_fields(self.config)[event.widget.name])
+            key = event.widget.name
+            event.widget.remove_class("-invalid")
+            self._show_value(event.widget, self.sent.get(key, live_fields(self.config)[key]))
 
     def applied(self, changes: dict[str, Any]) -> None:
         """The trainer's ``HparamsChanged``: these values now hold."""
@@ -121,6 +128,7 @@ class LiveHparams(VerticalScroll):
             return
         self.config = edit(self.config, changes, source="live")
         for key, value in changes.items():
+            self.sent.pop(key, None)
             try:
                 field_input = self.field_input(key)
             except NoMatches:  # a field this config does not show
@@ -137,6 +145,7 @@ class LiveHparams(VerticalScroll):
     def rejected(self, values: dict[str, Any], reason: str) -> None:
         """The trainer's ``HparamsRejected``: the run goes on with the old values."""
         for key in values:
+            self.sent.pop(key, None)
             try:
                 field_input = self.field_input(key)
             except NoMatches:

@@ -1,7 +1,8 @@
 """The Train screen's workers panel: per collector worker its frames/s, whether it is alive and
 how many policy updates it is behind, then the replay buffer's fill, write rate and
 update-to-data ratio. It reads the metric values the trainer sends (engine/worker_stats.py names
-them), live or from the run's history, and shows itself once a run has collector workers."""
+them), live or from the run's history, and shows itself once a run has collector workers. Once
+the run has ended, nothing is alive or collecting, whatever the last figures said."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from collections.abc import Mapping
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
+
+from tui_rl.engine.protocol import FINAL_STATES
 
 #: ``worker3_fps`` -> worker 3, figure ``fps``
 WORKER_VALUE = re.compile(r"worker(\d+)_(fps|alive|lag)$")
@@ -24,11 +27,22 @@ class WorkersPanel(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.latest: dict[str, float] = {}
+        #: the state the run ended in ("stopped", "finished", "failed"), "" while it has not
+        self.ended = ""
 
     def reset(self) -> None:
         self.latest = {}
+        self.ended = ""
         self.add_class("-empty")
         self.update("")
+
+    def show_state(self, state: str) -> None:
+        """The run's state (from the Train screen): an ended run's workers are gone."""
+        ended = state if state in FINAL_STATES else ""
+        if ended != self.ended:
+            self.ended = ended
+            if not self.has_class("-empty"):
+                self.update(self.render_table())
 
     def show(self, values: Mapping[str, float]) -> None:
         """Take a Metrics event's values; anything that is not the panel's is ignored."""
@@ -52,9 +66,12 @@ class WorkersPanel(Static):
             if match:
                 workers.setdefault(int(match[1]), {})[match[2]] = value
         table = Table(box=None, padding=(0, 1), expand=False, show_edge=False)
-        title = f"Workers {int(values.get('workers_alive', 0))}/{len(workers)} alive"
-        if "collect_fps" in values:
-            title += f" · collecting {values['collect_fps']:,.0f} frames/s"
+        if self.ended:
+            title = f"Workers {len(workers)}: none running, the run {self.ended}"
+        else:
+            title = f"Workers {int(values.get('workers_alive', 0))}/{len(workers)} alive"
+            if "collect_fps" in values:
+                title += f" · collecting {values['collect_fps']:,.0f} frames/s"
         table.title = title
         table.title_justify = "left"
         for column in ("worker", "frames/s", "alive", "lag"):
@@ -64,12 +81,14 @@ class WorkersPanel(Static):
             alive = figures.get("alive", 0) > 0
             table.add_row(
                 str(index),
-                f"{figures.get('fps', 0):,.0f}",
-                Text("yes", "green") if alive else Text("dead", "bold red"),
+                "-" if self.ended else f"{figures.get('fps', 0):,.0f}",
+                Text("ended", "dim") if self.ended else Text("yes", "green") if alive else Text("dead", "bold red"),
                 "-" if "lag" not in figures else f"{figures['lag']:.0f}",
             )
         if "replay_fill" in values:
-            line = f"Replay {values['replay_fill']:.0%} full · {values.get('replay_writes_per_s', 0):,.0f} writes/s"
+            line = f"Replay {values['replay_fill']:.0%} full"
+            if not self.ended:
+                line += f" · {values.get('replay_writes_per_s', 0):,.0f} writes/s"
             if "replay_utd" in values:
                 line += f" · {values['replay_utd']:.3g} updates/frame"
             table.caption = line
