@@ -322,3 +322,27 @@ async def choose(pilot, path: str, option: str) -> None:
     steps = options.index(option) - options.index(select.value)
     await pilot.press(*(["down"] * steps if steps > 0 else ["up"] * -steps), "enter")
     await until(pilot, lambda: select.value == option, what=f"{path} = {option}")
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """``mount(size, read_only=False)``: a fresh tmpfs of ``size`` under tmp_path, a real full or
+    read-only filesystem; skipped where this user cannot mount one. Unmounted at the end."""
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def mount(size: str = "1m", read_only: bool = False) -> Path:
+        point = tmp_path / f"fs{len(mounted)}"
+        point.mkdir()
+        options = f"size={size}" + (",ro" if read_only else "")
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
+                              capture_output=True, text=True)
+        if done.returncode:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", "-l", str(point)], check=False)
