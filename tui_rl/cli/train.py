@@ -15,7 +15,7 @@ from tui_rl.cli.runs import print_summary
 from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit, load_preset
 from tui_rl.config.edit import parse_overrides
 from tui_rl.engine.protocol import FINAL_STATES
-from tui_rl.engine.runfolder import read_config, read_summary, resolve_run
+from tui_rl.engine.runfolder import read_config, read_summary, refuse_links, resolve_run
 from tui_rl.engine.run_record import check_run_name, create_run, save_config
 
 
@@ -69,6 +69,7 @@ def prepare_resume(args: argparse.Namespace) -> Path:
     if args.seed is not None or args.name is not None:
         raise UsageError("--seed and --name cannot change a run that is resumed")
     run_dir = resolve_run(args.resume, args.runs_dir)
+    refuse_links(run_dir)  # before config.toml is rewritten
     summary = read_summary(run_dir)
     if summary.status not in FINAL_STATES:
         raise UsageError(

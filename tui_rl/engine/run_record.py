@@ -20,7 +20,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, BinaryIO, Callable
 
 from tui_rl.config import RunConfig, save_file
 from tui_rl.config.errors import shorten
@@ -107,8 +107,8 @@ class RunRecord:
         self.append_to_log(traceback.format_exc())
 
     def append_to_log(self, text: str) -> None:
-        with open(self.run_dir / LOG_FILE, "a") as log:
-            log.write(text)
+        with open_appending(self.run_dir / LOG_FILE) as log:
+            log.write(text.encode())
 
     def write_summary(self) -> None:
         summary = self.summary
@@ -273,12 +273,18 @@ def event_to_json(event: Event) -> dict[str, Any]:
 def append_event(run_dir: Path, event: Event) -> None:
     """Append one logged event to ``events.jsonl`` (flushed at once; a torn last line is skipped on read)."""
     line = json.dumps(event_to_json(event), default=str, allow_nan=True).encode() + b"\n"
-    with open(Path(run_dir) / EVENTS_FILE, "ab+") as file:
+    with open_appending(Path(run_dir) / EVENTS_FILE, read=True) as file:
         if file.seek(0, os.SEEK_END) > 0:
             file.seek(-1, os.SEEK_END)
             if file.read(1) != b"\n":
                 line = b"\n" + line  # end the line a killed trainer tore, so this one stays whole
         file.write(line)
+
+
+def open_appending(path: Path, read: bool = False) -> BinaryIO:
+    """``path`` opened to append bytes, never through a symbolic link (ELOOP instead)."""
+    flags = (os.O_RDWR if read else os.O_WRONLY) | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+    return open(os.open(path, flags, 0o600), "ab+" if read else "ab")
 
 
 def trim_metrics(run_dir: Path, frames: int) -> None:
@@ -292,6 +298,7 @@ def trim_metrics(run_dir: Path, frames: int) -> None:
         kept = [(step, value) for step, value in rows if step <= frames]
         if len(kept) == len(rows) and path.read_text().endswith("\n"):
             continue
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("".join(f"{step},{value}\n" for step, value in kept))
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=scalars)
+        with os.fdopen(fd, "w") as file:
+            file.write("".join(f"{step},{value}\n" for step, value in kept))
         os.replace(tmp, path)

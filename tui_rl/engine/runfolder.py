@@ -227,6 +227,34 @@ def is_run_dir(path: Path) -> bool:
         return False
 
 
+def refuse_links(run_dir: Path) -> None:
+    """RunFolderError naming the first symbolic link in the run folder: a received folder could
+    point its files (``replay/``, ``events.jsonl``, ``metrics/``, ``run.lock``) anywhere, and
+    tui-rl and TorchRL's loggers write through them. Inside ``checkpoints/`` the checkpoint store
+    judges links itself (a linked checkpoint is skipped, never read)."""
+    run_dir = Path(run_dir)
+    link = first_link(run_dir, leave_out=CHECKPOINTS_DIR)
+    if link is not None:
+        raise RunFolderError(
+            f"{run_dir.name}: {link.relative_to(run_dir)} is a symbolic link (to "
+            f"{shorten(os.readlink(link))}); tui-rl does not write through links in a run "
+            "folder: put the file or folder itself there"
+        )
+
+
+def first_link(folder: Path, leave_out: str = "") -> Path | None:
+    """The first symbolic link under ``folder`` (none followed), not looking inside its
+    sub-folder ``leave_out``; None when there is none."""
+    folder = Path(folder)
+    for parent, dirs, files in os.walk(folder):
+        for name in sorted(dirs + files):
+            if Path(parent, name).is_symlink():
+                return Path(parent, name)
+        if Path(parent) == folder:
+            dirs[:] = [name for name in dirs if name != leave_out]
+    return None
+
+
 def list_runs(runs_dir: Path = Path("runs")) -> list[RunSummary]:
     """Every run under ``runs_dir``, newest first; one whose run.json cannot be read comes last,
     with status :data:`UNREADABLE` and the reason, so one damaged folder never hides the others."""
