@@ -15,7 +15,7 @@ from tui_rl.cli.runs import print_summary
 from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit, load_preset
 from tui_rl.config.edit import parse_overrides
 from tui_rl.engine.protocol import FINAL_STATES
-from tui_rl.engine.runfolder import read_config, read_summary, refuse_links, resolve_run
+from tui_rl.engine.runfolder import read_config, read_summary, refuse_links, resolve_run, resume_command
 from tui_rl.engine.run_record import check_run_name, create_run, save_config
 
 
@@ -119,7 +119,7 @@ def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
                               on_trainer=on_trainer, stop_signals=stop_signals)
     except KeyboardInterrupt:
         console.print("interrupted; the run resumes from its last checkpoint with "
-                      f"`tui-rl train --resume {run_dir.name}`", markup=False)
+                      f"`{resume_command(run_dir.name)}`", markup=False, highlight=False)
         return 130
     trainer = holder.get("trainer")
     if trainer is not None and trainer.config_error and fresh and trainer.counters.frames == 0:
@@ -127,8 +127,8 @@ def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
         raise ConfigError(trainer.reason)
     print_summary(console, read_summary(run_dir))
     if state == "stopped":
-        where = "" if run_dir.resolve().parent == Path("runs").resolve() else f" --runs-dir {run_dir.parent}"
-        console.print(f"go on with `tui-rl train --resume {run_dir.name}{where}`",
+        where = [] if run_dir.resolve().parent == Path("runs").resolve() else ["--runs-dir", str(run_dir.parent)]
+        console.print(f"go on with `{resume_command(run_dir.name, *where)}`",
                       markup=False, highlight=False, soft_wrap=True)
     if state == "failed":
         console.print(f"run failed: {read_summary(run_dir).reason}\nrun folder: {run_dir}", markup=False)

@@ -39,6 +39,7 @@ from tui_rl.engine.runfolder import (
     read_events,
     read_series,
     read_summary,
+    resume_command,
 )
 
 #: how often run.json is refreshed with the frame count while training
@@ -193,7 +194,7 @@ def create_run(
         except FileExistsError:
             raise RunFolderError(
                 f"--name: a run called {name!r} already exists in {runs_dir}; choose another name, "
-                f"or continue it with `tui-rl train --resume {name}`"
+                f"or continue it with `{resume_command(name)}`"
             ) from None
         except OSError as exc:  # /proc, a read-only disk
             raise cannot_create(runs_dir, exc) from None

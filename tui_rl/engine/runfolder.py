@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from tui_rl.config.errors import shorten
 from tui_rl.engine import liveness, protocol
 from tui_rl.engine.counters import COUNTER_FIELDS, RunCounters
 from tui_rl.engine.protocol import FINAL_STATES, Event
+from tui_rl.engine.terminal_text import printable
 from tui_rl.engine.typed_json import from_json
 
 CONFIG_FILE = "config.toml"
@@ -126,7 +128,7 @@ def read_summary(run_dir: Path) -> RunSummary:
     run_dir = Path(run_dir)
     try:
         data = json.loads((run_dir / RUN_FILE).read_bytes().decode())
-        summary = from_json(RunSummary, data, name=run_dir.name, path=run_dir)
+        summary = from_json(RunSummary, data, name=printable(run_dir.name), path=run_dir)
     except OSError as exc:
         raise RunFolderError(f"{run_dir}: not a readable run folder ({exc.strerror or exc})") from None
     except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, not an object, a wrong type
@@ -137,7 +139,7 @@ def read_summary(run_dir: Path) -> RunSummary:
         summary.status = "stopped"
         summary.reason = (
             "the trainer process ended without finishing (killed or crashed); "
-            f"continue it with `tui-rl train --resume {run_dir.name}`"
+            f"continue it with `{resume_command(run_dir.name)}`"
         )
     return summary
 
@@ -185,7 +187,7 @@ def read_metrics(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     scalars = Path(run_dir) / SCALARS_DIR
     if not scalars.is_dir():
         return {}
-    return {path.stem: read_series(path) for path in sorted(scalars.glob("*.csv"))}
+    return {printable(path.stem): read_series(path) for path in sorted(scalars.glob("*.csv"))}
 
 
 def event_from_json(data: Any) -> Event | None:
@@ -225,6 +227,11 @@ def is_run_dir(path: Path) -> bool:
         return (Path(path) / RUN_FILE).is_file()
     except (OSError, ValueError):  # a name too long for a path, or holding a NUL
         return False
+
+
+def resume_command(name: str, *more: str) -> str:
+    """The ``tui-rl train --resume NAME ...`` line a message suggests, shell-quoted and printable."""
+    return printable(shlex.join(["tui-rl", "train", "--resume", name, *more]))
 
 
 def refuse_links(run_dir: Path) -> None:
