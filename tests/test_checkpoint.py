@@ -169,3 +169,23 @@ def test_with_every_checkpoint_corrupt_the_resume_fails_and_keeps_the_history(tr
     assert "`tui-rl train --resume trained --from-scratch`" in resumed.reason
     assert read_metrics(run_dir) == before
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["300", "600"]
+
+
+def test_with_nothing_loadable_resume_and_branch_are_refused_unless_asked_to_start_fresh(trained, capsys):
+    """Every component in TorchRL's dump form (never loaded): no "resumed from" with new networks."""
+    from tui_rl.cli import main
+
+    _, run_dir = trained
+    for checkpoint in CheckpointStore(run_dir, 2).checkpoints():
+        manifest = json.loads((checkpoint / "manifest.json").read_text())
+        for name in manifest["components"]:
+            set_manifest(checkpoint, name, adapter="torchrl.dump_load")
+    assert main(["train", "--resume", str(run_dir)]) == 1
+    out, err = capsys.readouterr()
+    assert "none of the 2 checkpoints of this run can be loaded" in out + err and "resumed from" not in out + err
+    assert read_summary(run_dir).status == "failed" and read_summary(run_dir).frames == 600
+    assert main(["branch", str(run_dir), "--set", "optim.lr=0.01"]) == 2
+    assert "networks" in capsys.readouterr().err and len(list(run_dir.parent.iterdir())) == 1
+    assert main(["branch", str(run_dir), "--set", "optim.lr=0.01", "--fresh-networks"]) == 0
+    assert main(["train", "--resume", str(run_dir), "--from-scratch"]) == 0
+    assert read_summary(run_dir).status == "finished"

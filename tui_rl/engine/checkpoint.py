@@ -31,6 +31,8 @@ from tui_rl.engine.runfolder import CHECKPOINTS_DIR
 STATE_DICT_ADAPTER = StateDictCheckpointAdapter(payload_format="torch")
 #: the only file a component folder may hold
 STATE_FILE = StateDictCheckpointAdapter.state_torch
+#: the component a checkpoint cannot be resumed without: the networks, their optimisers and targets
+NETWORKS = "algorithm"
 TEMP_PREFIX = ".tmp-"
 REPLACED_PREFIX = ".replaced-"
 
@@ -148,7 +150,9 @@ class CheckpointStore:
         """Restore the ``components`` that ``path`` holds as state dicts.
 
         Returns the checkpoint's metadata, the names loaded, and the names it holds in another
-        form (such as TorchRL's pickle-based replay-buffer dump), which are never loaded.
+        form (such as TorchRL's pickle-based replay-buffer dump), which are never loaded. A
+        checkpoint whose :data:`NETWORKS` do not load is unusable: resuming it would train fresh
+        networks as if they were the saved ones.
         """
         manifest = self.check(path)
         records = {name: manifest["components"][name] for name in components if name in manifest["components"]}
@@ -157,6 +161,11 @@ class CheckpointStore:
             for name, record in records.items()
             if record["adapter"] == STATE_DICT_ADAPTER.adapter_id and record["files"] == [STATE_FILE]
         }
+        if NETWORKS in components and NETWORKS not in loaded:
+            raise CheckpointUnusable(
+                f"its {NETWORKS} (the networks) is missing or not in tui-rl's state-dict form, so it "
+                "cannot be loaded"
+            )
         try:
             make_checkpoint(components).load(path, components=loaded, map_location="cpu")
             for name in loaded:
