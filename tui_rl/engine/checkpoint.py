@@ -16,6 +16,7 @@ outside the run folder is read and nothing in it is unpickled.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -35,6 +36,13 @@ STATE_FILE = StateDictCheckpointAdapter.state_torch
 NETWORKS = "algorithm"
 TEMP_PREFIX = ".tmp-"
 REPLACED_PREFIX = ".replaced-"
+#: a failed write with less free space than this left is taken for a full disk (torch.save
+#: reports one as an opaque RuntimeError, not ENOSPC)
+FULL_BELOW_BYTES = 1024**2
+
+
+class DiskFull(Exception):
+    """A checkpoint could not be written for want of space; the previous ones are intact."""
 
 
 class CheckpointUnusable(Exception):
@@ -70,6 +78,10 @@ class CheckpointStore:
             fsync_dir(self.directory)
             if replaced is not None:
                 remove_tree(replaced)
+        except Exception as exc:
+            if disk_full(exc, self.directory):
+                raise DiskFull(f"the checkpoint at {frames} frames could not be written to {self.directory}") from None
+            raise
         finally:
             remove_tree(stage)
         self.prune()
@@ -203,6 +215,16 @@ class CheckpointStore:
                     continue
             if path.name.startswith("."):
                 remove_tree(path)
+
+
+def disk_full(exc: BaseException, folder: Path) -> bool:
+    """Whether a failed write failed for want of space (measured before its partial files go)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    try:
+        return shutil.disk_usage(folder).free < FULL_BELOW_BYTES
+    except OSError:
+        return False
 
 
 def make_checkpoint(components: dict[str, Any]) -> Checkpoint:

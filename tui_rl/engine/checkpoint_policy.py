@@ -17,7 +17,7 @@ from tensordict import TensorDict
 from torchrl.checkpoint import GlobalRNGState
 from torchrl.data import LazyMemmapStorage
 
-from tui_rl.engine.checkpoint import NETWORKS, CheckpointStore, CheckpointUnusable
+from tui_rl.engine.checkpoint import NETWORKS, CheckpointStore, CheckpointUnusable, DiskFull
 from tui_rl.engine.compat import load_replay_state_dict, replay_state_dict, storage_bytes, storage_contents
 from tui_rl.engine.counters import RunCounters
 from tui_rl.engine.health import TrainingFailed, check_optimizers, check_parameters
@@ -126,7 +126,14 @@ class CheckpointPolicy:
         check_optimizers(trainer.parts.algorithm.optimizers(), frames)
         self.store.keep = trainer.config.checkpoint.keep
         with_replay = trainer.config.checkpoint.replay_buffer and self.replay_buffer_fits()
-        path = self.store.save(frames, self.components(with_replay), trainer.counters.to_dict())
+        try:
+            path = self.store.save(frames, self.components(with_replay), trainer.counters.to_dict())
+        except DiskFull as exc:
+            kept = self.store.latest()
+            raise TrainingFailed(
+                f"disk full: {exc}; " + (f"the checkpoint at {kept.name} frames is intact: " if kept else "")
+                + f"free some space, then `{resume_command(trainer.run_dir.name)}`"
+            ) from None
         self.last_frames = frames
         trainer.record.emit(Checkpointed(str(path)))
 

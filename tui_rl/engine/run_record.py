@@ -100,7 +100,10 @@ class RunRecord:
         self.emit(StatusChanged(state, reason, total_frames=self.total_frames))
 
     def fail(self, reason: str) -> None:
-        self.append_to_log(f"run failed: {reason}\n")
+        try:
+            self.append_to_log(f"run failed: {reason}\n")
+        except OSError:  # a full disk: the state in run.json matters more than the log line
+            pass
         self.set_state("failed", reason)
 
     def log_traceback(self) -> None:
