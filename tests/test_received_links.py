@@ -90,6 +90,19 @@ def test_run_files_are_never_appended_through_a_link(run_copy, tmp_path):
     assert not lock_target.exists()
 
 
+@pytest.mark.parametrize("relative", ["metrics/scalars/fps.csv", "metrics/scalars/"])
+def test_trimming_metrics_never_cuts_a_linked_series(run_copy, tmp_path, relative):
+    """An undo trims the series while the run is live, after the checks made at its start."""
+    from tui_rl.engine.run_record import trim_metrics
+    from tui_rl.engine.runfolder import RunFolderError
+
+    outside = plant(run_copy, relative, tmp_path / "outside")
+    before = snapshot(outside)
+    with pytest.raises(RunFolderError, match=f"{relative.rstrip('/')} is a symbolic link"):
+        trim_metrics(run_copy, 0)
+    assert snapshot(outside) == before
+
+
 def test_recording_a_video_into_a_linked_videos_folder_is_refused(run_copy, tmp_path, capsys):
     outside = plant(run_copy, "metrics/videos/", tmp_path / "videos")
     assert main(["eval", str(run_copy), "--episodes", "1", "--record", "--format", "gif"]) == 2

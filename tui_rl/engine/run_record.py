@@ -39,6 +39,7 @@ from tui_rl.engine.runfolder import (
     read_events,
     read_series,
     read_summary,
+    refuse_links,
     resume_command,
 )
 
@@ -298,11 +299,12 @@ def trim_metrics(run_dir: Path, frames: int) -> None:
     if not scalars.is_dir():
         return
     for path in scalars.glob("*.csv"):
+        if scalars.is_symlink() or path.is_symlink():
+            refuse_links(run_dir)  # names the link: a trim never cuts the file it points at
         rows = read_series(path)
         kept = [(step, value) for step, value in rows if step <= frames]
         if len(kept) == len(rows) and path.read_text().endswith("\n"):
             continue
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=scalars)
-        with os.fdopen(fd, "w") as file:
-            file.write("".join(f"{step},{value}\n" for step, value in kept))
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("".join(f"{step},{value}\n" for step, value in kept))
         os.replace(tmp, path)
