@@ -55,7 +55,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     config = base_config(settings)
     space = build_space(config, settings["params"])
     settings["params"] = [str(spec) for spec in space]
-    check(config)
+    check(config, args.runs_dir)
     make_runs_dir(args.runs_dir)
     study = search_study.create_study(args.runs_dir, name, settings)
     if not existing:
@@ -116,10 +116,10 @@ def base_config(settings: dict[str, Any]) -> RunConfig:
     return apply_overrides(config, [f"eval.every_frames={every}"])
 
 
-def check(config: RunConfig) -> None:
+def check(config: RunConfig, runs_dir: Path) -> None:
     from tui_rl.engine.preflight import check_buildable
 
-    check_buildable(config)
+    check_buildable(config, runs_dir)
 
 
 def make_plan(args: argparse.Namespace, name: str, config: RunConfig, space: list, settings: dict) -> Any:

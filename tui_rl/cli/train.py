@@ -38,7 +38,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.name is not None:
             check_run_name(args.name)
         config = apply_overrides(load_preset(args.target), training_overrides(args))
-        check(config)
+        check(config, args.runs_dir)
         if args.seeds:
             from tui_rl.cli.seeds import train_seeds
 
@@ -48,11 +48,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train_headless(run_dir, resume=resume, fresh=not args.resume)
 
 
-def check(config: RunConfig) -> None:
-    """Refuse, before any run folder exists, a config that cannot be built."""
+def check(config: RunConfig, runs_dir: Path) -> None:
+    """Refuse, before any run folder exists, a config that cannot be built (in ``runs_dir``)."""
     from tui_rl.engine.preflight import check_buildable
 
-    check_buildable(config)
+    check_buildable(config, runs_dir)
 
 
 def training_overrides(args: argparse.Namespace) -> list[str]:
@@ -81,7 +81,7 @@ def prepare_resume(args: argparse.Namespace) -> Path:
         config = edit(config, parse_overrides(args.overrides), live_only=True, source="--set")
     if args.frames is not None:
         config = apply_overrides(config, [f"collector.total_frames={args.frames}"])
-    check(config)
+    check(config, run_dir.parent)
     save_config(run_dir, config)
     return run_dir
 

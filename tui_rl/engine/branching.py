@@ -73,7 +73,7 @@ def plan_branch(parent_dir: Path, changes: dict[str, Any], at_frames: int | None
     except (CheckpointUnusable, ValueError, TypeError) as exc:
         raise BranchRefused(f"the checkpoint at {frames} frames cannot be used: {exc}") from None
     config = edit(read_config(parent_dir), changes, source="--set")
-    check_buildable(config)
+    check_buildable(config, parent_dir.parent)
     return BranchPlan(parent_dir, found[frames], counters, config, dict(changes))
 
 

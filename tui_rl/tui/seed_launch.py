@@ -48,7 +48,7 @@ def ask_and_start(app) -> None:
 
         config = app.config
         try:
-            check_buildable(config)
+            check_buildable(config, app.runs_dir)
             stem = start_seed_group(config, seeds, app.runs_dir, app.run_preset(config))
         except (ConfigError, OSError, ValueError) as exc:
             app.call_from_thread(app.notify, f"Cannot start: {exc}", title="Seed group", severity="error", markup=False)
