@@ -21,8 +21,7 @@ from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, UsageError, quiet_torchrl
 from tui_rl.config import RunConfig, apply_overrides, load_preset
 from tui_rl.config.presets import name_problem
 
-#: settings a study keeps; given again when resuming, each must match
-SETTING_ARGS = ("target", "overrides", "frames", "evals", "seeds", "params", "startup", "pruner")
+#: defaults of the settings a study keeps (``search_study.SETTING_TYPES``); given again when resuming, each must match
 DEFAULTS: dict[str, Any] = {"overrides": [], "frames": None, "evals": 10, "seeds": 1, "params": [],
                             "startup": 5, "pruner": "median"}
 
@@ -87,7 +86,9 @@ def study_name(args: argparse.Namespace) -> str:
 
 def merged_settings(args: argparse.Namespace, stored: dict[str, Any] | None) -> dict[str, Any]:
     """The study's settings: those given (new study), or the stored ones, which those given must match."""
-    given = {key: getattr(args, key) for key in SETTING_ARGS if getattr(args, key) not in (None, [])}
+    from tui_rl.engine.search_study import SETTING_TYPES
+
+    given = {key: getattr(args, key) for key in SETTING_TYPES if getattr(args, key) not in (None, [])}
     if stored is None:
         return {**DEFAULTS, **given}
     for key, value in given.items():

@@ -14,8 +14,9 @@ from tui_rl.cli.progress import TrainingProgress
 from tui_rl.cli.runs import print_summary
 from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit, load_preset
 from tui_rl.config.edit import parse_overrides
+from tui_rl.engine import liveness
 from tui_rl.engine.protocol import FINAL_STATES
-from tui_rl.engine.runfolder import read_config, read_summary, refuse_links, resolve_run, resume_command
+from tui_rl.engine.runfolder import RunFolderError, read_config, read_summary, refuse_links, resolve_run, resume_command
 from tui_rl.engine.run_record import check_run_name, create_run, save_config
 
 
@@ -76,14 +77,31 @@ def prepare_resume(args: argparse.Namespace) -> Path:
             f"run {summary.name} is {summary.status} (trainer pid {summary.pid}); "
             f"watch it with `tui-rl attach {summary.name}`"
         )
-    config = read_config(run_dir)
-    if args.overrides:  # only live fields: the networks stay as saved
-        config = edit(config, parse_overrides(args.overrides), live_only=True, source="--set")
-    if args.frames is not None:
-        config = apply_overrides(config, [f"collector.total_frames={args.frames}"])
-    check(config, run_dir.parent)
-    save_config(run_dir, config)
+    hold(run_dir)
+    try:
+        config = read_config(run_dir)
+        if args.overrides:  # only live fields: the networks stay as saved
+            config = edit(config, parse_overrides(args.overrides), live_only=True, source="--set")
+        if args.frames is not None:
+            config = apply_overrides(config, [f"collector.total_frames={args.frames}"])
+        check(config, run_dir.parent)
+        save_config(run_dir, config)
+    except BaseException:
+        liveness.release(run_dir)
+        raise
     return run_dir
+
+
+def hold(run_dir: Path) -> None:
+    """Take the run's lock before anything in it is rewritten: of two resumes started at once, the
+    second stops here (RunBusy); a folder this user cannot write in is refused, saying so."""
+    try:
+        liveness.hold(run_dir)
+    except OSError as exc:
+        raise RunFolderError(
+            f"{run_dir}: cannot go on with the run here, its folder is not writable ({exc.strerror or exc}); "
+            "copy the run folder into a runs folder you can write in"
+        ) from None
 
 
 def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:

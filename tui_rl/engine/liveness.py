@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shlex
 from pathlib import Path
 
 LOCK_FILE = "run.lock"
@@ -34,7 +35,8 @@ def hold(run_dir: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise RunBusy(f"run {key.name} already has a trainer running") from None
+        raise RunBusy(f"run {key.name} is busy: another process is training it "
+                      f"(`tui-rl attach {shlex.quote(key.name)}` shows it)") from None
     _held[key] = fd
     return fd
 
