@@ -342,3 +342,33 @@ def shadowing_gymnasium(folder: Path, marker: Path) -> None:
 def importers(marker: Path) -> list[str]:
     """The processes that imported a :func:`shadowing_gymnasium`."""
     return sorted(path.name for path in marker.iterdir())
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """``mount(size, read_only=False, holding=None)``: a fresh tmpfs of ``size`` under tmp_path, a
+    real full or read-only filesystem (holding a copy of the folder ``holding``, put in before it
+    is made read-only); skipped where this user cannot mount one. Unmounted at the end."""
+    import shutil
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def mount(size: str = "1m", read_only: bool = False, holding: Path | None = None) -> Path:
+        point = tmp_path / f"fs{len(mounted)}"
+        point.mkdir()
+        options = f"size={size}" + (",ro" if read_only and holding is None else "")
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
+                              capture_output=True, text=True)
+        if done.returncode:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounted.append(point)
+        if holding is not None:
+            shutil.copytree(holding, point / holding.name, symlinks=True)
+            if read_only:
+                subprocess.run(["mount", "-o", "remount,ro", str(point)], check=True)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", "-l", str(point)], check=False)

@@ -97,3 +97,21 @@ async def test_a_user_watches_and_steers_a_search(searched, tmp_path, monkeypatc
         await until(pilot, lambda: posted.of(OpenRun), what="the run to open")
         assert posted.of(OpenRun)[0].run_dir.name == "demo-t000-s0"
         await until(pilot, lambda: app.current_run_dir is not None and app.current_run_dir.name == "demo-t000-s0")
+
+
+async def test_a_received_study_with_damaged_trial_attributes_still_shows_its_trials(tmp_path):
+    """A studies.db from elsewhere may hold any attribute: a frame count that is text showed
+    nothing and ended the app; the trial is listed, the others as usual."""
+    needs("optuna", "optuna")
+    from tui_rl.engine.search_study import create_study
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    study = create_study(runs, "received", {"target": "cartpole-dqn"})
+    study.ask().set_user_attr("frames", "many")
+    study.ask().set_user_attr("frames", 1200)
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=runs)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        await until(pilot, lambda: "Study received (1 of 1): 2 running" in words_on_screen(app), what="the study")
+        assert "1,200" in screen_text(app) and app.is_running

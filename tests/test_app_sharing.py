@@ -20,6 +20,14 @@ async def open_runs(pilot, app, rows: int) -> RunList:
     return table
 
 
+async def open_export_dialog(pilot, app, target: Path) -> None:
+    """``e`` on the one run listed, and ``target`` typed as the file."""
+    await open_runs(pilot, app, 1)
+    await pilot.press("e")
+    await until(pilot, lambda: type(app.screen).__name__ == "ExportScreen", what="the dialog")
+    app.screen.query_one("#export-path").value = str(target)
+
+
 async def test_c_copies_the_setup_line_of_the_run_under_the_cursor(demo_runs):
     from tui_rl.config import apply_overrides, load_preset
     from tui_rl.engine.run_record import create_run
@@ -47,10 +55,7 @@ async def test_e_exports_the_policy_to_the_file_typed(tmp_path):
     target = tmp_path / "out" / "policy.onnx"
     app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=runs)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await open_runs(pilot, app, 1)
-        await pilot.press("e")
-        await until(pilot, lambda: type(app.screen).__name__ == "ExportScreen", what="the dialog")
-        app.screen.query_one("#export-path").value = str(target)
+        await open_export_dialog(pilot, app, target)
         await pilot.click("#export-onnx")
         await until(pilot, lambda: "Exported" in toasts(app), what="the export")
         assert type(app.screen).__name__ == "RunsScreen"
@@ -71,3 +76,21 @@ async def test_a_run_without_a_checkpoint_says_so_in_the_dialog(demo_runs):
         assert not app.screen.query_one("#export-torchscript").disabled  # another try is possible
         await pilot.press("escape")
         assert type(app.screen).__name__ == "RunsScreen"
+
+
+async def test_the_export_dialog_overwrites_a_file_only_when_told(tmp_path):
+    runs = tmp_path / "runs"
+    trained_run(runs)
+    target = tmp_path / "policy.pt"
+    target.write_bytes(b"mine")
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=runs)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await open_export_dialog(pilot, app, target)
+        await pilot.click("#export-torchscript")
+        status = app.screen.query_one("#export-status")
+        await until(pilot, lambda: "already exists" in str(status.render()), what="the refusal")
+        assert target.read_bytes() == b"mine"
+        await pilot.click("#export-force")
+        await pilot.click("#export-torchscript")
+        await until(pilot, lambda: "Exported" in toasts(app), what="the export")
+    assert target.read_bytes() != b"mine"

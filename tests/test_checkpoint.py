@@ -169,3 +169,62 @@ def test_with_every_checkpoint_corrupt_the_resume_fails_and_keeps_the_history(tr
     assert "`tui-rl train --resume trained --from-scratch`" in resumed.reason
     assert read_metrics(run_dir) == before
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["300", "600"]
+
+
+def test_with_nothing_loadable_resume_and_branch_are_refused_unless_asked_to_start_fresh(trained, capsys):
+    """Every component in TorchRL's dump form (never loaded): no "resumed from" with new networks."""
+    from tui_rl.cli import main
+
+    _, run_dir = trained
+    for checkpoint in CheckpointStore(run_dir, 2).checkpoints():
+        manifest = json.loads((checkpoint / "manifest.json").read_text())
+        for name in manifest["components"]:
+            set_manifest(checkpoint, name, adapter="torchrl.dump_load")
+    assert main(["train", "--resume", str(run_dir)]) == 1
+    out, err = capsys.readouterr()
+    assert "none of the 2 checkpoints of this run can be loaded" in out + err and "resumed from" not in out + err
+    assert read_summary(run_dir).status == "failed" and read_summary(run_dir).frames == 600
+    assert main(["branch", str(run_dir), "--set", "optim.lr=0.01"]) == 2
+    assert "networks" in capsys.readouterr().err and len(list(run_dir.parent.iterdir())) == 1
+    assert main(["branch", str(run_dir), "--set", "optim.lr=0.01", "--fresh-networks"]) == 0
+    assert main(["train", "--resume", str(run_dir), "--from-scratch"]) == 0
+    assert read_summary(run_dir).status == "finished"
+
+
+def fill(folder: Path, leave: int) -> Path:
+    """A file taking all of ``folder``'s free space but ``leave`` bytes."""
+    import os
+
+    filler = folder / "filler"
+    with open(filler, "wb") as file:
+        left = shutil.disk_usage(folder).free - leave
+        while left > 0:
+            left -= file.write(b"\0" * min(left, 1024**2))
+    os.sync()
+    return filler
+
+
+def test_a_disk_full_during_a_checkpoint_fails_the_run_saying_so_and_resume_works_once_freed(small_filesystem):
+    from tui_rl.engine.protocol import Checkpointed
+
+    disk = small_filesystem("24m")
+    config = tiny_dqn()
+    run_dir = create_run(config, runs_dir=disk / "runs", name="cramped")
+    filled = []
+
+    def fill_after_the_first_checkpoint(event) -> None:
+        if isinstance(event, Checkpointed) and not filled:
+            filled.append(fill(disk, leave=32 * 1024))  # room for the metrics, not the ~50 KB checkpoint
+
+    from tui_rl.engine.trainer import Trainer
+
+    trainer = Trainer(config, run_dir, fill_after_the_first_checkpoint)
+    assert trainer.run() == "failed"
+    summary = read_summary(run_dir)
+    assert summary.status == "failed" and summary.reason.startswith("disk full: the checkpoint at 600 frames")
+    assert "the checkpoint at 300 frames is intact" in summary.reason and "Traceback" not in summary.reason
+    assert [p.name for p in CheckpointStore(run_dir, 2).checkpoints()] == ["300"]
+    filled[0].unlink()
+    resumed, events = train_run(config, run_dir, from_checkpoint=True)
+    assert "resumed from the checkpoint at 300 frames" in [e.message for e in of_type(events, Log)]
+    assert resumed.state == "finished"

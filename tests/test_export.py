@@ -3,6 +3,8 @@ without tui-rl (nor TorchRL, nor tensordict) and acting as the run's policy on 1
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -138,3 +140,35 @@ def test_onnx_without_its_package_is_refused_naming_the_extra(dqn_run, tmp_path,
     assert main(["export", str(dqn_run), "--format", "onnx", "-o", str(tmp_path / "p.onnx")]) == 2
     assert "pip install 'tui-rl[export]'" in capsys.readouterr().err
     assert not (tmp_path / "p.onnx").exists()
+
+
+def test_export_refuses_targets_it_would_damage_and_says_why(dqn_run, tmp_path, small_filesystem, capsys):
+    kept = tmp_path / "kept.pt"
+    kept.write_bytes(b"mine")
+    link = tmp_path / "link.pt"
+    link.symlink_to(kept)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    read_only = small_filesystem(read_only=True)
+    before = {path: path.read_bytes() for path in (dqn_run / "run.json", dqn_run / "config.toml",
+                                                   dqn_run / "checkpoints" / "512" / "components" / "0000-algorithm" / "state.pt")}
+    refused = {
+        "": "names a folder", ".": "names a folder", str(folder): "is a folder",
+        str(tmp_path / ("x" * 300)): "File name too long",
+        str(link): "is a symbolic link", str(fifo): "is not a regular file",
+        str(kept): "already exists", str(read_only / "p.pt"): "cannot write in",
+        **{str(path): f"lies inside the run folder {dqn_run}" for path in before},
+        str(dqn_run / "checkpoints" / "new.pt"): "lies inside the run folder",
+    }
+    for target, reason in refused.items():
+        force = ["--force"] if target == str(dqn_run / "run.json") else []  # still refused
+        assert main(["export", str(dqn_run), "-o", target, *force]) == 2
+        err = capsys.readouterr().err
+        assert reason in err and "Traceback" not in err, (target, err)
+    assert kept.read_bytes() == b"mine" and link.is_symlink() and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert all(path.read_bytes() == data for path, data in before.items())
+    assert not (dqn_run / "checkpoints" / "new.pt").exists()
+    assert main(["export", str(dqn_run), "-o", str(kept), "--force"]) == 0
+    assert torch.jit.load(str(kept)) is not None and not list(tmp_path.glob(".kept.pt*"))

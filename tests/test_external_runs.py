@@ -94,3 +94,36 @@ async def test_the_runs_pane_overlays_an_external_curve_on_a_tui_rl_run(foreign_
         await until(pilot, lambda: "from another tool" in toasts(app), what="the notice")
         await settle(pilot)
         assert type(app.screen).__name__ == "RunsScreen" and app.current_run_dir is None  # not opened in Train
+
+
+def write_wandb_rows(path: Path, rows: list[dict[str, str]]) -> None:
+    """A W&B offline run file holding ``rows`` (metric name -> JSON value) as history records,
+    framed as wandb frames them (one block: rows must be small)."""
+    import zlib
+
+    from wandb.proto.wandb_internal_pb2 import Record
+
+    from tui_rl.engine.wandb_offline import FULL, HEADER, IDENT, MAGIC, RECORD
+
+    data = HEADER.pack(IDENT, MAGIC, 0)
+    for row in rows:
+        record = Record()
+        for key, value_json in row.items():
+            item = record.history.item.add()
+            item.key, item.value_json = key, value_json
+        payload = record.SerializeToString()
+        data += RECORD.pack(zlib.crc32(payload, zlib.crc32(bytes((FULL,)))), len(payload), FULL) + payload
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def test_a_crafted_wandb_run_is_shown_without_traceback_or_escape_sequences(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    deep = "[" * 5000 + "]" * 5000  # deeper than Python's JSON parser recurses
+    write_wandb_rows(runs / "sweep" / "run-x.wandb", [
+        {"deep": deep, "episode_return": "1.0", "_step": "1"},
+        {"loss\x1b[2J\x1b]52;c;eA==\x07": "2.0", "episode_return": "3.0", "_step": "2"},
+    ])
+    assert main(["runs", "show", "sweep", "--runs-dir", str(runs)]) == 0
+    out = capsys.readouterr().out
+    assert "episode_return" in out and "\x1b[2J" not in out and "\x07" not in out

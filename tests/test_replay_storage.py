@@ -136,3 +136,14 @@ def test_preflight_counts_a_memmap_buffer_as_disk_not_ram(tmp_path, monkeypatch)
         assert "free disk" in str(raised.value) and "storage = memmap" in str(raised.value)
     finally:
         env.close()
+
+
+def test_a_memmap_buffer_is_checked_against_the_disk_of_the_runs_dir_given(small_filesystem, capsys):
+    from tui_rl.cli import main
+
+    runs = small_filesystem("20m") / "runs"  # the working folder's disk has far more room
+    code = main(["train", "cartpole-dqn", "--runs-dir", str(runs), "--frames", "1000",
+                 "--set", "replay_buffer.storage=memmap", "--set", "replay_buffer.size=1000000"])
+    err = capsys.readouterr().err
+    assert code == 2 and "replay_buffer.size" in err and f"free disk under {runs}" in err
+    assert not runs.exists() or not list(runs.iterdir())

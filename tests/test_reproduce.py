@@ -69,3 +69,55 @@ def test_values_are_written_as_set_reads_them(value):
     assert parse_value(toml_value(value)) == value == parse_value(set_value(value))
     for text, shown in (("Pendulum-v1", "Pendulum-v1"), ("true", '"true"'), (" x", '" x"'), ("3", '"3"')):
         assert set_value(text) == shown and parse_value(shown) == text
+
+
+def plant_injections(run_dir, marker) -> None:
+    """What a crafted run folder may hold: a newline and a command in run.json's preset, in a live
+    edit's key in events.jsonl, escape sequences (an OSC 52 clipboard write, a screen clear) in the
+    reason and in a metric file's name."""
+    import json
+
+    summary = json.loads((run_dir / "run.json").read_text())
+    summary["preset"] = f"gone\ntouch {marker}-preset"
+    summary["reason"] = "\x1b]52;c;dG91Y2ggcHduZWQ=\x07\x1b[2J"
+    (run_dir / "run.json").write_text(json.dumps(summary))
+    edit = {"type": "HparamsChanged", "seq": 1, "frames": 64, "time": 0.0,
+            "changes": {f"optim.lr\ntouch {marker}-key\n#": 0.1}, "previous": {}}
+    (run_dir / "events.jsonl").write_text(json.dumps(edit) + "\n")
+    (run_dir / "metrics" / "scalars").mkdir(parents=True)
+    (run_dir / "metrics" / "scalars" / "loss\x1b[2J.csv").write_text("64,1.0\n")
+
+
+def test_a_crafted_run_folder_cannot_inject_commands_or_escape_sequences(runs_dir, tmp_path, capsys):
+    import subprocess
+
+    run_dir = create_run(apply_overrides(load_preset("cartpole-dqn"), TINY_DQN), name="crafted", runs_dir=runs_dir)
+    marker = tmp_path / "pwned"
+    plant_injections(run_dir, marker)
+    assert main(["runs", "show", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    text = reproduce_text(run_dir)
+    assert all(line.startswith("#") for line in text.splitlines()[1:])
+    # pasted into a shell (tui-rl stubbed out): nothing but the one line runs
+    subprocess.run(["bash", "-c", "tui-rl() { :; }\n" + text], cwd=tmp_path, check=True)
+    assert not list(tmp_path.glob("pwned*"))
+
+
+def test_resume_hints_quote_the_run_name(runs_dir, tmp_path):
+    import json
+    import subprocess
+
+    from tui_rl.engine.runfolder import read_summary
+
+    name = "odd; touch pwned"
+    run_dir = create_run(apply_overrides(load_preset("cartpole-dqn"), TINY_DQN), name=name, runs_dir=runs_dir)
+    from tui_rl.engine import liveness
+
+    liveness.release(run_dir)  # the trainer is gone: run.json still says starting
+    summary = json.loads((run_dir / "run.json").read_text())
+    (run_dir / "run.json").write_text(json.dumps({**summary, "pid": 2**22}))
+    hint = read_summary(run_dir).reason.split("`")[1]
+    assert shlex.split(hint) == ["tui-rl", "train", "--resume", name]
+    subprocess.run(["bash", "-c", f"tui-rl() {{ :; }}\n{hint}"], cwd=tmp_path, check=True)
+    assert not (tmp_path / "pwned").exists()

@@ -1,6 +1,6 @@
 """The ray backend on a real local Ray cluster of two worker nodes (``ray.cluster_utils.Cluster``):
 collectors on both nodes, pause, a live lr change, a checkpoint, stop and resume; async actors
-checkpointed mid-run.
+checkpointed mid-run; a headless run on Ray stopped by SIGTERM.
 
 The head node has no CPUs and each worker node one, and each collector actor asks for one CPU,
 so the two collectors can only run one per worker node; the test still reads where each ran.
@@ -8,12 +8,17 @@ so the two collectors can only run one per worker node; the test still reads whe
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 
 import pytest
-from conftest import collection, needs, tiny_dqn, train_run, wait_until
+from conftest import PATIENCE_S, TINY_DQN, collection, needs, tiny_dqn, train_run, wait_until
 
+from tui_rl.engine.checkpoint import CheckpointStore
 from tui_rl.engine.protocol import CheckpointNow, Checkpointed, HparamsChanged, Metrics, Pause, Resume, SetHparams, StatusChanged
+from tui_rl.engine.runfolder import is_run_dir, read_summary
 
 #: small nodes: this machine is shared and has two cores
 NODE_OBJECT_STORE_BYTES = 80 * 1024**2
@@ -118,3 +123,23 @@ def test_async_ray_workers_checkpoint_their_env_state_without_losing_a_batch(two
     finally:
         found.shutdown()
         env.close()
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_headless_ray_run_with_a_checkpoint(runs_dir):
+    """Ray's own SIGTERM handler (installed by ray.init) would exit without a checkpoint or summary."""
+    needs("ray", "ray")
+    settings = [*TINY_DQN, "collector.total_frames=100000000", "collector.backend=ray", "collector.workers=1"]
+    command = [sys.executable, "-m", "tui_rl.cli", "train", "cartpole-dqn", "--name", "on-ray",
+               "--runs-dir", str(runs_dir), *(word for value in settings for word in ("--set", value))]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run_dir = runs_dir / "on-ray"
+    try:
+        wait_until(lambda: is_run_dir(run_dir) and read_summary(run_dir).frames > 0, what="the first batch")
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=PATIENCE_S)
+    finally:
+        process.kill()
+    summary = read_summary(run_dir)
+    assert (summary.status, summary.reason) == ("stopped", "terminated (SIGTERM)"), stderr
+    assert CheckpointStore(run_dir, 2).latest().name == str(summary.frames)

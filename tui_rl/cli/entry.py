@@ -11,6 +11,7 @@ from tui_rl.cli.app import open_app
 from tui_rl.cli.outcome import EXIT_FAILED, EXIT_USAGE, UsageError
 from tui_rl.cli.parsers import SUBCOMMANDS, app_parser, command_parser
 from tui_rl.config import ConfigError
+from tui_rl.engine.liveness import RunBusy
 from tui_rl.engine.runfolder import RunFolderError
 
 
@@ -27,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, RunFolderError, UsageError) as exc:
         print(f"tui-rl: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except RunBusy as exc:  # another trainer took the run first: nothing of it was changed
+        print(f"tui-rl: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except BrokenPipeError:  # `tui-rl runs show RUN --json | head`: the reader left, which is fine
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return EXIT_FAILED

@@ -7,7 +7,7 @@ import sys
 
 from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, UsageError
 from tui_rl.config import ConfigError
-from tui_rl.engine.runfolder import resolve_run
+from tui_rl.engine.runfolder import refuse_links, resolve_run
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -16,6 +16,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.video_format and not args.record:
         raise UsageError("--format goes with --record (the video's format)")
     run_dir = resolve_run(args.run, args.runs_dir)
+    if args.record:  # refused before any episode is played
+        refuse_links(run_dir)
     from tui_rl.engine.evaluate import evaluate_run  # bad config / no checkpoint: a ConfigError
 
     try:

@@ -19,7 +19,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from tui_rl.engine.weights import WeightsError
 
     try:
-        exported = export_policy(run_dir, args.export_format, args.output, args.checkpoint)
+        exported = export_policy(run_dir, args.export_format, args.output, args.checkpoint, args.force)
     except WeightsError as exc:  # --checkpoint N that is not there, or a checkpoint that does not fit
         raise ConfigError(str(exc)) from None
     except ConfigError:
@@ -44,7 +44,9 @@ def add_export_parser(sub, runs_dir_option, run_help: str) -> None:
     )
     export.add_argument(
         "-o", "--output", type=Path, metavar="FILE",
-        help="where to write it (default: RUN-FRAMES.pt, .onnx or .state_dict.pt here)",
+        help="where to write it (default: RUN-FRAMES.pt, .onnx or .state_dict.pt here); "
+        "a regular file outside any run folder",
     )
+    export.add_argument("--force", action="store_true", help="overwrite the file if it exists")
     runs_dir_option(export)
     export.set_defaults(handler=cmd_export)

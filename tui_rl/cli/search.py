@@ -22,8 +22,7 @@ from tui_rl.config import RunConfig, apply_overrides, load_preset
 from tui_rl.config.presets import name_problem
 from tui_rl.engine.python_command import python_module
 
-#: settings a study keeps; given again when resuming, each must match
-SETTING_ARGS = ("target", "overrides", "frames", "evals", "seeds", "params", "startup", "pruner")
+#: defaults of the settings a study keeps (``search_study.SETTING_TYPES``); given again when resuming, each must match
 DEFAULTS: dict[str, Any] = {"overrides": [], "frames": None, "evals": 10, "seeds": 1, "params": [],
                             "startup": 5, "pruner": "median"}
 
@@ -56,7 +55,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     config = base_config(settings)
     space = build_space(config, settings["params"])
     settings["params"] = [str(spec) for spec in space]
-    check(config)
+    check(config, args.runs_dir)
     make_runs_dir(args.runs_dir)
     study = search_study.create_study(args.runs_dir, name, settings)
     if not existing:
@@ -88,7 +87,9 @@ def study_name(args: argparse.Namespace) -> str:
 
 def merged_settings(args: argparse.Namespace, stored: dict[str, Any] | None) -> dict[str, Any]:
     """The study's settings: those given (new study), or the stored ones, which those given must match."""
-    given = {key: getattr(args, key) for key in SETTING_ARGS if getattr(args, key) not in (None, [])}
+    from tui_rl.engine.search_study import SETTING_TYPES
+
+    given = {key: getattr(args, key) for key in SETTING_TYPES if getattr(args, key) not in (None, [])}
     if stored is None:
         return {**DEFAULTS, **given}
     for key, value in given.items():
@@ -117,10 +118,10 @@ def base_config(settings: dict[str, Any]) -> RunConfig:
     return apply_overrides(config, [f"eval.every_frames={every}"])
 
 
-def check(config: RunConfig) -> None:
+def check(config: RunConfig, runs_dir: Path) -> None:
     from tui_rl.engine.preflight import check_buildable
 
-    check_buildable(config)
+    check_buildable(config, runs_dir)
 
 
 def make_plan(args: argparse.Namespace, name: str, config: RunConfig, space: list, settings: dict) -> Any:

@@ -14,8 +14,9 @@ from tui_rl.cli.progress import TrainingProgress
 from tui_rl.cli.runs import print_summary
 from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit, load_preset
 from tui_rl.config.edit import parse_overrides
+from tui_rl.engine import liveness
 from tui_rl.engine.protocol import FINAL_STATES
-from tui_rl.engine.runfolder import read_config, read_summary, resolve_run
+from tui_rl.engine.runfolder import RunFolderError, read_config, read_summary, refuse_links, resolve_run, resume_command
 from tui_rl.engine.run_record import check_run_name, create_run, save_config
 
 
@@ -38,7 +39,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.name is not None:
             check_run_name(args.name)
         config = apply_overrides(load_preset(args.target), training_overrides(args))
-        check(config)
+        check(config, args.runs_dir)
         if args.seeds:
             from tui_rl.cli.seeds import train_seeds
 
@@ -48,11 +49,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train_headless(run_dir, resume=resume, fresh=not args.resume)
 
 
-def check(config: RunConfig) -> None:
-    """Refuse, before any run folder exists, a config that cannot be built."""
+def check(config: RunConfig, runs_dir: Path) -> None:
+    """Refuse, before any run folder exists, a config that cannot be built (in ``runs_dir``)."""
     from tui_rl.engine.preflight import check_buildable
 
-    check_buildable(config)
+    check_buildable(config, runs_dir)
 
 
 def training_overrides(args: argparse.Namespace) -> list[str]:
@@ -69,20 +70,38 @@ def prepare_resume(args: argparse.Namespace) -> Path:
     if args.seed is not None or args.name is not None:
         raise UsageError("--seed and --name cannot change a run that is resumed")
     run_dir = resolve_run(args.resume, args.runs_dir)
+    refuse_links(run_dir)  # before config.toml is rewritten
     summary = read_summary(run_dir)
     if summary.status not in FINAL_STATES:
         raise UsageError(
             f"run {summary.name} is {summary.status} (trainer pid {summary.pid}); "
             f"watch it with `tui-rl attach {summary.name}`"
         )
-    config = read_config(run_dir)
-    if args.overrides:  # only live fields: the networks stay as saved
-        config = edit(config, parse_overrides(args.overrides), live_only=True, source="--set")
-    if args.frames is not None:
-        config = apply_overrides(config, [f"collector.total_frames={args.frames}"])
-    check(config)
-    save_config(run_dir, config)
+    hold(run_dir)
+    try:
+        config = read_config(run_dir)
+        if args.overrides:  # only live fields: the networks stay as saved
+            config = edit(config, parse_overrides(args.overrides), live_only=True, source="--set")
+        if args.frames is not None:
+            config = apply_overrides(config, [f"collector.total_frames={args.frames}"])
+        check(config, run_dir.parent)
+        save_config(run_dir, config)
+    except BaseException:
+        liveness.release(run_dir)
+        raise
     return run_dir
+
+
+def hold(run_dir: Path) -> None:
+    """Take the run's lock before anything in it is rewritten: of two resumes started at once, the
+    second stops here (RunBusy); a folder this user cannot write in is refused, saying so."""
+    try:
+        liveness.hold(run_dir)
+    except OSError as exc:
+        raise RunFolderError(
+            f"{run_dir}: cannot go on with the run here, its folder is not writable ({exc.strerror or exc}); "
+            "copy the run folder into a runs folder you can write in"
+        ) from None
 
 
 def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
@@ -118,7 +137,7 @@ def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
                               on_trainer=on_trainer, stop_signals=stop_signals)
     except KeyboardInterrupt:
         console.print("interrupted; the run resumes from its last checkpoint with "
-                      f"`tui-rl train --resume {run_dir.name}`", markup=False)
+                      f"`{resume_command(run_dir.name)}`", markup=False, highlight=False)
         return 130
     trainer = holder.get("trainer")
     if trainer is not None and trainer.config_error and fresh and trainer.counters.frames == 0:
@@ -126,8 +145,8 @@ def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
         raise ConfigError(trainer.reason)
     print_summary(console, read_summary(run_dir))
     if state == "stopped":
-        where = "" if run_dir.resolve().parent == Path("runs").resolve() else f" --runs-dir {run_dir.parent}"
-        console.print(f"go on with `tui-rl train --resume {run_dir.name}{where}`",
+        where = [] if run_dir.resolve().parent == Path("runs").resolve() else ["--runs-dir", str(run_dir.parent)]
+        console.print(f"go on with `{resume_command(run_dir.name, *where)}`",
                       markup=False, highlight=False, soft_wrap=True)
     if state == "failed":
         console.print(f"run failed: {read_summary(run_dir).reason}\nrun folder: {run_dir}", markup=False)

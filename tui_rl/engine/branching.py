@@ -16,7 +16,7 @@ from typing import Any
 
 from tui_rl.config import RunConfig, edit
 from tui_rl.config.presets import name_problem
-from tui_rl.engine.checkpoint import CheckpointStore, CheckpointUnusable
+from tui_rl.engine.checkpoint import NETWORKS, CheckpointStore, CheckpointUnusable
 from tui_rl.engine.counters import RunCounters
 from tui_rl.engine.runfolder import read_config, read_summary
 from tui_rl.engine.run_record import create_run, record_lineage
@@ -73,7 +73,7 @@ def plan_branch(parent_dir: Path, changes: dict[str, Any], at_frames: int | None
     except (CheckpointUnusable, ValueError, TypeError) as exc:
         raise BranchRefused(f"the checkpoint at {frames} frames cannot be used: {exc}") from None
     config = edit(read_config(parent_dir), changes, source="--set")
-    check_buildable(config)
+    check_buildable(config, parent_dir.parent)
     return BranchPlan(parent_dir, found[frames], counters, config, dict(changes))
 
 
@@ -87,7 +87,7 @@ def misfit(plan: BranchPlan) -> str | None:
     env = make_env(plan.config)
     try:
         algorithm = build_algorithm(plan.config, env)
-        components: dict[str, Any] = {"algorithm": algorithm}
+        components: dict[str, Any] = {NETWORKS: algorithm}
         if algorithm.replay_buffer is not None:
             components["replay_buffer"] = ReplayBufferState(algorithm.replay_buffer)
         CheckpointStore(plan.parent_dir, keep=1).load(plan.checkpoint, components)

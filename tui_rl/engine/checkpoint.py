@@ -16,6 +16,7 @@ outside the run folder is read and nothing in it is unpickled.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -31,8 +32,17 @@ from tui_rl.engine.runfolder import CHECKPOINTS_DIR
 STATE_DICT_ADAPTER = StateDictCheckpointAdapter(payload_format="torch")
 #: the only file a component folder may hold
 STATE_FILE = StateDictCheckpointAdapter.state_torch
+#: the component a checkpoint cannot be resumed without: the networks, their optimisers and targets
+NETWORKS = "algorithm"
 TEMP_PREFIX = ".tmp-"
 REPLACED_PREFIX = ".replaced-"
+#: a failed write with less free space than this left is taken for a full disk (torch.save
+#: reports one as an opaque RuntimeError, not ENOSPC)
+FULL_BELOW_BYTES = 1024**2
+
+
+class DiskFull(Exception):
+    """A checkpoint could not be written for want of space; the previous ones are intact."""
 
 
 class CheckpointUnusable(Exception):
@@ -68,6 +78,10 @@ class CheckpointStore:
             fsync_dir(self.directory)
             if replaced is not None:
                 remove_tree(replaced)
+        except Exception as exc:
+            if disk_full(exc, self.directory):
+                raise DiskFull(f"the checkpoint at {frames} frames could not be written to {self.directory}") from None
+            raise
         finally:
             remove_tree(stage)
         self.prune()
@@ -148,7 +162,9 @@ class CheckpointStore:
         """Restore the ``components`` that ``path`` holds as state dicts.
 
         Returns the checkpoint's metadata, the names loaded, and the names it holds in another
-        form (such as TorchRL's pickle-based replay-buffer dump), which are never loaded.
+        form (such as TorchRL's pickle-based replay-buffer dump), which are never loaded. A
+        checkpoint whose :data:`NETWORKS` do not load is unusable: resuming it would train fresh
+        networks as if they were the saved ones.
         """
         manifest = self.check(path)
         records = {name: manifest["components"][name] for name in components if name in manifest["components"]}
@@ -157,6 +173,11 @@ class CheckpointStore:
             for name, record in records.items()
             if record["adapter"] == STATE_DICT_ADAPTER.adapter_id and record["files"] == [STATE_FILE]
         }
+        if NETWORKS in components and NETWORKS not in loaded:
+            raise CheckpointUnusable(
+                f"its {NETWORKS} (the networks) is missing or not in tui-rl's state-dict form, so it "
+                "cannot be loaded"
+            )
         try:
             make_checkpoint(components).load(path, components=loaded, map_location="cpu")
             for name in loaded:
@@ -194,6 +215,16 @@ class CheckpointStore:
                     continue
             if path.name.startswith("."):
                 remove_tree(path)
+
+
+def disk_full(exc: BaseException, folder: Path) -> bool:
+    """Whether a failed write failed for want of space (measured before its partial files go)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    try:
+        return shutil.disk_usage(folder).free < FULL_BELOW_BYTES
+    except OSError:
+        return False
 
 
 def make_checkpoint(components: dict[str, Any]) -> Checkpoint:

@@ -17,11 +17,12 @@ from tensordict import TensorDict
 from torchrl.checkpoint import GlobalRNGState
 from torchrl.data import LazyMemmapStorage
 
-from tui_rl.engine.checkpoint import CheckpointStore, CheckpointUnusable
+from tui_rl.engine.checkpoint import NETWORKS, CheckpointStore, CheckpointUnusable, DiskFull
 from tui_rl.engine.compat import load_replay_state_dict, replay_state_dict, storage_bytes, storage_contents
 from tui_rl.engine.counters import RunCounters
 from tui_rl.engine.health import TrainingFailed, check_optimizers, check_parameters
 from tui_rl.engine.protocol import Checkpointed
+from tui_rl.engine.runfolder import resume_command
 
 if TYPE_CHECKING:
     from tui_rl.engine.trainer import Trainer
@@ -98,7 +99,7 @@ class CheckpointPolicy:
     def components(self, with_replay: bool) -> dict[str, Any]:
         trainer = self.trainer
         components: dict[str, Any] = {
-            "algorithm": trainer.parts.algorithm,
+            NETWORKS: trainer.parts.algorithm,
             "collector": trainer.parts.collector,
             "rng": GlobalRNGState(),
             "loggers": trainer.parts.loggers,
@@ -125,7 +126,14 @@ class CheckpointPolicy:
         check_optimizers(trainer.parts.algorithm.optimizers(), frames)
         self.store.keep = trainer.config.checkpoint.keep
         with_replay = trainer.config.checkpoint.replay_buffer and self.replay_buffer_fits()
-        path = self.store.save(frames, self.components(with_replay), trainer.counters.to_dict())
+        try:
+            path = self.store.save(frames, self.components(with_replay), trainer.counters.to_dict())
+        except DiskFull as exc:
+            kept = self.store.latest()
+            raise TrainingFailed(
+                f"disk full: {exc}; " + (f"the checkpoint at {kept.name} frames is intact: " if kept else "")
+                + f"free some space, then `{resume_command(trainer.run_dir.name)}`"
+            ) from None
         self.last_frames = frames
         trainer.record.emit(Checkpointed(str(path)))
 
@@ -185,6 +193,6 @@ class CheckpointPolicy:
             raise TrainingFailed(
                 f"none of the {len(problems)} checkpoints of this run can be loaded "
                 f"({'; '.join(problems)}); the run folder and its history were left as they are. "
-                f"To train it again from frame 0: `tui-rl train --resume {trainer.run_dir.name} --from-scratch`"
+                f"To train it again from frame 0: `{resume_command(trainer.run_dir.name, '--from-scratch')}`"
             )
         return False

@@ -318,7 +318,10 @@ def build(config: RunConfig, env: EnvBase, policy: TensorDictModuleBase, device:
         return MultiAsyncCollector(envs, policy, **common)
     from torchrl.collectors.distributed import RayCollector
 
-    return RayCollector(
+    # ray.init replaces the SIGTERM handler with one that exits at once (no checkpoint, no
+    # summary, run.json left "running"): the run's own stop handler is put back
+    own_sigterm = signal.getsignal(signal.SIGTERM)
+    collector = RayCollector(
         envs,
         policy,
         frames_per_batch=common.pop("frames_per_batch"),
@@ -329,6 +332,9 @@ def build(config: RunConfig, env: EnvBase, policy: TensorDictModuleBase, device:
         ray_init_config=ray_init_config(config.collector.ray_address, workers),
         remote_configs={"num_cpus": 1, "scheduling_strategy": "SPREAD"},
     )
+    if threading.current_thread() is threading.main_thread() and own_sigterm is not None:
+        signal.signal(signal.SIGTERM, own_sigterm)
+    return collector
 
 
 def ray_init_config(address: str, workers: int) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from tui_rl.engine.envs import make_env
 from tui_rl.engine.compat import gym_env_of
 from tui_rl.engine.frames import PIXELS_KEY, make_render_env
 from tui_rl.engine.playback import MAX_RECORDED_STEPS, episode_return, play_episode, was_cut
-from tui_rl.engine.runfolder import METRICS_DIR, read_config
+from tui_rl.engine.runfolder import METRICS_DIR, read_config, refuse_links
 from tui_rl.engine.video import VideoFileLogger, check_video_format
 from tui_rl.engine.weights import load_checkpoint
 
@@ -103,6 +103,7 @@ def evaluate_run(run_dir: Path, episodes: int = 10, record: bool = False, video_
 def record_episode(config, policy, run_dir: Path, frames: int, video_format: str = "mp4") -> tuple[Path, bool]:
     """Replay episode 1 (same seed, same policy) with rendering on, at most ``MAX_RECORDED_STEPS``
     steps; returns the path of the video written and whether the episode was cut."""
+    refuse_links(run_dir)  # the video goes to metrics/videos/, never through a link out
     env = make_render_env(config, max_width=VIDEO_MAX_WIDTH)
     if PIXELS_KEY not in env.observation_spec.keys():
         env.close()

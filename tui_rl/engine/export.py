@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import os
+import stat
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +26,7 @@ from tui_rl.config import ConfigError
 from tui_rl.engine.algorithms import build_algorithm
 from tui_rl.engine.envs import make_env
 from tui_rl.engine.file_formats import EXPORT_FORMATS, EXPORT_SUFFIXES
-from tui_rl.engine.runfolder import read_config
+from tui_rl.engine.runfolder import is_run_dir, read_config
 from tui_rl.engine.weights import load_checkpoint
 
 #: the ONNX graph's input and output names
@@ -106,9 +108,10 @@ def policy_input(policy, env) -> tuple[str, tuple[int, ...]]:
 
 
 def export_policy(run_dir: Path, export_format: str, output: Path | None = None,
-                  checkpoint: int | None = None) -> Exported:
+                  checkpoint: int | None = None, force: bool = False) -> Exported:
     """Write the run's deterministic policy as ``export_format`` to ``output`` (default:
-    :func:`default_output`); returns what was written."""
+    :func:`default_output`), replacing an existing regular file only with ``force``; returns
+    what was written."""
     if export_format not in EXPORT_FORMATS:
         raise ExportError(f"--format: {export_format!r} is not one of {', '.join(EXPORT_FORMATS)}")
     if export_format == "onnx":
@@ -116,6 +119,8 @@ def export_policy(run_dir: Path, export_format: str, output: Path | None = None,
 
         require("onnx", "--format onnx", extra="export", instead="or another --format")
     run_dir = Path(run_dir)
+    if output is not None:  # a bad path is refused before the policy is loaded
+        check_target(Path(output), force)
     policy, env, frames = load_run_policy(run_dir, checkpoint)
     try:
         in_key, shape = policy_input(policy, env)
@@ -123,14 +128,54 @@ def export_policy(run_dir: Path, export_format: str, output: Path | None = None,
     finally:
         env.close()
     path = Path(output) if output is not None else default_output(run_dir, frames, export_format)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
+    check_target(path, force)
     try:
-        write(export_format, policy, in_key, example, temp)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # a fresh temp file (O_EXCL): a planted name beside the target is never written through
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise ExportError(f"output file {path}: cannot write there ({exc.strerror or exc})") from None
+    os.close(handle)
+    try:
+        write(export_format, policy, in_key, example, Path(temp))
         os.replace(temp, path)
+    except OSError as exc:  # disk full, the folder made read-only meanwhile
+        raise ExportError(f"output file {path}: cannot write it ({exc.strerror or exc})") from None
     finally:
-        temp.unlink(missing_ok=True)
+        Path(temp).unlink(missing_ok=True)
     return Exported(path, export_format, frames, in_key, shape)
+
+
+def check_target(path: Path, force: bool) -> None:
+    """Refuse an output path that names no file, is not a regular file (a folder, a symbolic
+    link, a device), lies inside a run folder (whose files only ``run_record.py`` and the
+    checkpoint writer write), exists without ``force``, or sits in a folder that cannot be written."""
+    where = f"output file {path}"
+    if path.name in ("", ".", ".."):
+        raise ExportError(f"output file {str(path)!r}: names a folder, not a file")
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:  # a name too long, a part of the path that is a file
+        raise ExportError(f"{where}: {exc.strerror or exc}") from None
+    if mode is not None:
+        if stat.S_ISDIR(mode):
+            raise ExportError(f"{where}: is a folder; name a file in it")
+        if stat.S_ISLNK(mode):
+            raise ExportError(f"{where}: is a symbolic link; tui-rl does not write through links")
+        if not stat.S_ISREG(mode):
+            raise ExportError(f"{where}: is not a regular file (a device, pipe or socket)")
+    folder = path.parent.resolve()
+    for ancestor in (folder, *folder.parents):
+        if is_run_dir(ancestor):
+            raise ExportError(f"{where}: lies inside the run folder {ancestor}, whose files only "
+                              "tui-rl's run writes; choose a path outside it")
+    if mode is not None and not force:
+        raise ExportError(f"{where}: already exists (overwrite it with --force, or Overwrite in the app)")
+    existing = next((part for part in (folder, *folder.parents) if part.exists()), None)
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise ExportError(f"{where}: cannot write in {existing} (read-only or not yours)")
 
 
 def default_output(run_dir: Path, frames: int, export_format: str) -> Path:

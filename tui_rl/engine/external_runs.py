@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 from tui_rl.engine.runfolder import RunHistory, RunSummary, is_run_dir, read_metrics
+from tui_rl.engine.terminal_text import printable
 
 EXTERNAL = "external"
 TENSORBOARD, WANDB = "tensorboard", "wandb"
@@ -82,6 +83,7 @@ def read_external(folder: Path, kind: str) -> Series:
     if cached is not None and cached[0] == signature:
         return cached[1]
     series = read_tensorboard(folder) if kind == TENSORBOARD else read_wandb(files)
+    series = {printable(name): points for name, points in series.items()}  # names go to terminals
     with _cache_lock:
         _cache[folder] = (signature, series)
     return series

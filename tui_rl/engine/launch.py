@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tui_rl.engine import liveness
 from tui_rl.engine.python_command import python_module
-from tui_rl.engine.runfolder import LOG_FILE
+from tui_rl.engine.runfolder import LOG_FILE, refuse_links
 
 
 class RunStartError(RuntimeError):
@@ -21,6 +21,7 @@ class RunStartError(RuntimeError):
 def launch_trainer(run_dir: Path, from_checkpoint: bool = False) -> subprocess.Popen:
     """Start ``trainer_main`` for ``run_dir``, in its own session (a closing terminal's SIGHUP to
     our process group does not reach it), handing it the run's lock."""
+    refuse_links(run_dir)  # before its lock and log are opened
     try:
         lock_fd = liveness.hand_over(run_dir)
     except liveness.RunBusy as exc:
@@ -29,7 +30,8 @@ def launch_trainer(run_dir: Path, from_checkpoint: bool = False) -> subprocess.P
     if from_checkpoint:
         command.append("--from-checkpoint")
     try:
-        with open(Path(run_dir) / LOG_FILE, "ab") as log:
+        log_fd = os.open(Path(run_dir) / LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        with open(log_fd, "ab") as log:
             return subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,

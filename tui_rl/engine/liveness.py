@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shlex
 from pathlib import Path
 
 LOCK_FILE = "run.lock"
@@ -29,12 +30,13 @@ def hold(run_dir: Path) -> int:
     key = Path(run_dir).resolve()
     if key in _held:
         return _held[key]
-    fd = os.open(key / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = os.open(key / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise RunBusy(f"run {key.name} already has a trainer running") from None
+        raise RunBusy(f"run {key.name} is busy: another process is training it "
+                      f"(`tui-rl attach {shlex.quote(key.name)}` shows it)") from None
     _held[key] = fd
     return fd
 
@@ -68,7 +70,7 @@ def is_held(run_dir: Path) -> bool | None:
     """Whether some process holds the run's lock; None when the folder has no lock file (a run
     made before locks existed) or it cannot be read."""
     try:
-        fd = os.open(Path(run_dir) / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(Path(run_dir) / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
     except OSError:
         return None
     try:

@@ -167,7 +167,7 @@ def check_network(config: RunConfig, env) -> None:
     checked_observation(config.network, env, config.env.id)
 
 
-def check_replay_memory(config: RunConfig, env, runs_dir: Path = Path("runs")) -> None:
+def check_replay_memory(config: RunConfig, env, runs_dir: Path) -> None:
     """The replay storage is allocated whole: in files under the run folder for a memmap storage,
     else on the training device. It must fit there."""
     if config.algorithm.on_policy:

@@ -19,6 +19,7 @@ from tui_rl.config import DEFAULT_PRESET, ConfigError, RunConfig, edit, load_pre
 from tui_rl.config.edit import FREE_FORM, apply_overrides, parse_value, set_path, validate
 from tui_rl.engine.protocol import HparamsChanged
 from tui_rl.engine.runfolder import read_config, read_events, read_summary
+from tui_rl.engine.terminal_text import printable
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -89,12 +90,14 @@ def base_preset(preset: str) -> tuple[str, RunConfig, str]:
         try:
             return preset, load_preset(preset), ""
         except ConfigError as exc:
-            return DEFAULT_PRESET, load_preset(DEFAULT_PRESET), f"# its preset {preset} cannot be read ({exc}); starting from {DEFAULT_PRESET}"
+            note = f"# its preset {shlex.quote(preset)} cannot be read ({exc}); starting from {DEFAULT_PRESET}"
+            return DEFAULT_PRESET, load_preset(DEFAULT_PRESET), note
     return DEFAULT_PRESET, load_preset(DEFAULT_PRESET), ""
 
 
 def reproduce_text(run_dir: Path) -> str:
-    """The command line, then its notes and the run's live changes as ``#`` comment lines."""
+    """The command line, then its notes and the run's live changes as ``#`` comment lines: every
+    value shell-quoted, and no control character in any line (a newline would end a comment)."""
     run_dir = Path(run_dir)
     summary = read_summary(run_dir)
     target, changes = starting_config(run_dir)
@@ -109,5 +112,6 @@ def reproduce_text(run_dir: Path) -> str:
         for event in changes:
             for path, value in event.changes.items():
                 was = event.previous.get(path)
-                lines.append(f"#   at {event.frames:,} frames: {path}={set_value(value)} (was {set_value(was)})")
-    return "\n".join(lines)
+                change, before = shlex.quote(f"{path}={set_value(value)}"), shlex.quote(set_value(was))
+                lines.append(f"#   at {event.frames:,} frames: {change} (was {before})")
+    return "\n".join(printable(line) for line in lines)

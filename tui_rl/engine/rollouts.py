@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tui_rl.engine.runfolder import ROLLOUTS_DIR
+from tui_rl.engine.runfolder import ROLLOUTS_DIR, first_link
 
 if TYPE_CHECKING:
     from tensordict import TensorDictBase
@@ -100,6 +100,9 @@ def load_rollout(path: Path) -> tuple[TensorDictBase, list[str]]:
     path = Path(path).absolute()
     if not (path / META_FILE).is_file():
         raise RolloutError(f"{path}: not a saved rollout (no {META_FILE})")
+    link = path if path.is_symlink() else first_link(path)
+    if link is not None:  # a received rollout is read from inside its folder only
+        raise RolloutError(f"{path}: {link.relative_to(path.parent)} is a symbolic link; not followed")
     pickled = {file.parent for file in path.rglob(f"*{PICKLE_SUFFIX}")}
     if path in pickled:
         raise RolloutError(f"{path}: the rollout itself is pickled data, which is never loaded")

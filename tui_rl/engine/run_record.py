@@ -20,7 +20,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, BinaryIO, Callable
 
 from tui_rl.config import RunConfig, save_file
 from tui_rl.config.errors import shorten
@@ -39,6 +39,8 @@ from tui_rl.engine.runfolder import (
     read_events,
     read_series,
     read_summary,
+    refuse_links,
+    resume_command,
 )
 
 #: how often run.json is refreshed with the frame count while training
@@ -99,7 +101,10 @@ class RunRecord:
         self.emit(StatusChanged(state, reason, total_frames=self.total_frames))
 
     def fail(self, reason: str) -> None:
-        self.append_to_log(f"run failed: {reason}\n")
+        try:
+            self.append_to_log(f"run failed: {reason}\n")
+        except OSError:  # a full disk: the state in run.json matters more than the log line
+            pass
         self.set_state("failed", reason)
 
     def log_traceback(self) -> None:
@@ -107,8 +112,8 @@ class RunRecord:
         self.append_to_log(traceback.format_exc())
 
     def append_to_log(self, text: str) -> None:
-        with open(self.run_dir / LOG_FILE, "a") as log:
-            log.write(text)
+        with open_appending(self.run_dir / LOG_FILE) as log:
+            log.write(text.encode())
 
     def write_summary(self) -> None:
         summary = self.summary
@@ -193,7 +198,7 @@ def create_run(
         except FileExistsError:
             raise RunFolderError(
                 f"--name: a run called {name!r} already exists in {runs_dir}; choose another name, "
-                f"or continue it with `tui-rl train --resume {name}`"
+                f"or continue it with `{resume_command(name)}`"
             ) from None
         except OSError as exc:  # /proc, a read-only disk
             raise cannot_create(runs_dir, exc) from None
@@ -274,12 +279,18 @@ def event_to_json(event: Event) -> dict[str, Any]:
 def append_event(run_dir: Path, event: Event) -> None:
     """Append one logged event to ``events.jsonl`` (flushed at once; a torn last line is skipped on read)."""
     line = json.dumps(event_to_json(event), default=str, allow_nan=True).encode() + b"\n"
-    with open(Path(run_dir) / EVENTS_FILE, "ab+") as file:
+    with open_appending(Path(run_dir) / EVENTS_FILE, read=True) as file:
         if file.seek(0, os.SEEK_END) > 0:
             file.seek(-1, os.SEEK_END)
             if file.read(1) != b"\n":
                 line = b"\n" + line  # end the line a killed trainer tore, so this one stays whole
         file.write(line)
+
+
+def open_appending(path: Path, read: bool = False) -> BinaryIO:
+    """``path`` opened to append bytes, never through a symbolic link (ELOOP instead)."""
+    flags = (os.O_RDWR if read else os.O_WRONLY) | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+    return open(os.open(path, flags, 0o600), "ab+" if read else "ab")
 
 
 def trim_metrics(run_dir: Path, frames: int) -> None:
@@ -289,6 +300,8 @@ def trim_metrics(run_dir: Path, frames: int) -> None:
     if not scalars.is_dir():
         return
     for path in scalars.glob("*.csv"):
+        if scalars.is_symlink() or path.is_symlink():
+            refuse_links(run_dir)  # names the link: a trim never cuts the file it points at
         rows = read_series(path)
         kept = [(step, value) for step, value in rows if step <= frames]
         if len(kept) == len(rows) and path.read_text().endswith("\n"):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from tui_rl.config.errors import shorten
 from tui_rl.engine import liveness, protocol
 from tui_rl.engine.counters import COUNTER_FIELDS, RunCounters
 from tui_rl.engine.protocol import FINAL_STATES, Event
+from tui_rl.engine.terminal_text import printable
 from tui_rl.engine.typed_json import from_json
 
 CONFIG_FILE = "config.toml"
@@ -126,7 +128,7 @@ def read_summary(run_dir: Path) -> RunSummary:
     run_dir = Path(run_dir)
     try:
         data = json.loads((run_dir / RUN_FILE).read_bytes().decode())
-        summary = from_json(RunSummary, data, name=run_dir.name, path=run_dir)
+        summary = from_json(RunSummary, data, name=printable(run_dir.name), path=run_dir)
     except OSError as exc:
         raise RunFolderError(f"{run_dir}: not a readable run folder ({exc.strerror or exc})") from None
     except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, not an object, a wrong type
@@ -137,7 +139,7 @@ def read_summary(run_dir: Path) -> RunSummary:
         summary.status = "stopped"
         summary.reason = (
             "the trainer process ended without finishing (killed or crashed); "
-            f"continue it with `tui-rl train --resume {run_dir.name}`"
+            f"continue it with `{resume_command(run_dir.name)}`"
         )
     return summary
 
@@ -185,7 +187,7 @@ def read_metrics(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     scalars = Path(run_dir) / SCALARS_DIR
     if not scalars.is_dir():
         return {}
-    return {path.stem: read_series(path) for path in sorted(scalars.glob("*.csv"))}
+    return {printable(path.stem): read_series(path) for path in sorted(scalars.glob("*.csv"))}
 
 
 def event_from_json(data: Any) -> Event | None:
@@ -225,6 +227,39 @@ def is_run_dir(path: Path) -> bool:
         return (Path(path) / RUN_FILE).is_file()
     except (OSError, ValueError):  # a name too long for a path, or holding a NUL
         return False
+
+
+def resume_command(name: str, *more: str) -> str:
+    """The ``tui-rl train --resume NAME ...`` line a message suggests, shell-quoted and printable."""
+    return printable(shlex.join(["tui-rl", "train", "--resume", name, *more]))
+
+
+def refuse_links(run_dir: Path) -> None:
+    """RunFolderError naming the first symbolic link in the run folder: a received folder could
+    point its files (``replay/``, ``events.jsonl``, ``metrics/``, ``run.lock``) anywhere, and
+    tui-rl and TorchRL's loggers write through them. Inside ``checkpoints/`` the checkpoint store
+    judges links itself (a linked checkpoint is skipped, never read)."""
+    run_dir = Path(run_dir)
+    link = first_link(run_dir, leave_out=CHECKPOINTS_DIR)
+    if link is not None:
+        raise RunFolderError(
+            f"{run_dir.name}: {link.relative_to(run_dir)} is a symbolic link (to "
+            f"{shorten(os.readlink(link))}); tui-rl does not write through links in a run "
+            "folder: put the file or folder itself there"
+        )
+
+
+def first_link(folder: Path, leave_out: str = "") -> Path | None:
+    """The first symbolic link under ``folder`` (none followed), not looking inside its
+    sub-folder ``leave_out``; None when there is none."""
+    folder = Path(folder)
+    for parent, dirs, files in os.walk(folder):
+        for name in sorted(dirs + files):
+            if Path(parent, name).is_symlink():
+                return Path(parent, name)
+        if Path(parent) == folder:
+            dirs[:] = [name for name in dirs if name != leave_out]
+    return None
 
 
 def list_runs(runs_dir: Path = Path("runs")) -> list[RunSummary]:

@@ -19,10 +19,15 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
+
+from tui_rl.config.errors import shorten
+from tui_rl.engine.runfolder import RunFolderError
+from tui_rl.engine.terminal_text import printable, printable_json
+from tui_rl.engine.typed_json import describe, fits
 
 #: the SQLite file holding every study of a runs folder
 STUDY_DB = "studies.db"
@@ -34,6 +39,11 @@ LOCK_TIMEOUT_S = 60
 #: trials that count towards the budget (failed ones do not: their parameters are retried or bad)
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 STOP_KEY, PRUNE_KEY, SETTINGS_KEY = "stop_requested", "prune_requested", "settings"
+#: what a study's settings hold (the ``tui-rl search`` arguments every worker trains with), and their types
+SETTING_TYPES: dict[str, Any] = {
+    "target": str, "overrides": list[str], "frames": int | None, "evals": int, "seeds": int, "params": list[str],
+    "startup": int, "pruner": Literal["median", "none"],
+}
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # tui-rl says what happens, in its own words
 
@@ -46,7 +56,11 @@ def storage(runs_dir: Path) -> optuna.storages.RDBStorage:
     path = study_db(runs_dir).resolve()
     # Optuna makes the tables of a new file without a lock: two workers starting at once on a new
     # runs folder would both try (an IntegrityError), so the first one does it while holding this.
-    with open(owner_only(path.with_name(f".{path.name}.lock")), "a") as lock:
+    try:
+        lock = open(owner_only(path.with_name(f".{path.name}.lock")), "a")
+    except OSError as exc:  # a runs folder this user cannot write in (read-only, another's)
+        raise RunFolderError(f"--runs-dir: cannot use the studies in {runs_dir} ({exc.strerror or exc})") from None
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         owner_only(path)  # SQLite takes an empty file as a new database, and gives its journals this mode
         return optuna.storages.RDBStorage(f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": LOCK_TIMEOUT_S}})
@@ -83,7 +97,17 @@ def create_study(runs_dir: Path, name: str, settings: dict[str, Any], **kwargs: 
 
 
 def settings_of(study: optuna.Study) -> dict[str, Any]:
-    return dict(study.user_attrs.get(SETTINGS_KEY, {}))
+    """The settings stored in the study, each checked for its type (a database from elsewhere
+    may hold anything); RunFolderError names a damaged one."""
+    stored = study.user_attrs.get(SETTINGS_KEY, {})
+    problem = "" if isinstance(stored, dict) else f"{shorten(stored)} is not a table"
+    for key, hint in SETTING_TYPES.items():
+        if not problem and key in stored and not fits(stored[key], hint):
+            problem = f"{key}: {shorten(stored[key])} is not {describe(hint)}"
+    if problem:
+        raise RunFolderError(f"study {printable(study.study_name)}: its stored settings are damaged ({problem}); "
+                             "name a new study with --study")
+    return printable_json({key: stored[key] for key in SETTING_TYPES if key in stored})
 
 
 # ---- requests from outside a worker -----------------------------------------------------------------
@@ -100,12 +124,17 @@ def stop_requested(study: optuna.Study) -> bool:
 
 def request_prune(study: optuna.Study, number: int) -> None:
     """Ask the worker running trial ``number`` to prune it now."""
-    numbers = set(study.user_attrs.get(PRUNE_KEY, []))
-    study.set_user_attr(PRUNE_KEY, sorted(numbers | {number}))
+    study.set_user_attr(PRUNE_KEY, sorted(set(prune_requests(study)) | {number}))
 
 
 def prune_requested(study: optuna.Study, number: int) -> bool:
-    return number in study.user_attrs.get(PRUNE_KEY, [])
+    return number in prune_requests(study)
+
+
+def prune_requests(study: optuna.Study) -> list[int]:
+    """The trial numbers asked to be pruned; none when the attribute holds something else."""
+    numbers = study.user_attrs.get(PRUNE_KEY, [])
+    return numbers if fits(numbers, list[int]) else []
 
 
 # ---- workers and their trials ------------------------------------------------------------------------

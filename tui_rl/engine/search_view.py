@@ -6,6 +6,7 @@ Torch-free: the app's search screen loads a :class:`StudyView` in a thread worke
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from optuna.trial import TrialState
 
 from tui_rl.engine import search_study
 from tui_rl.engine.runfolder import RunFolderError, read_metrics, read_summary
+from tui_rl.engine.typed_json import from_json
 
 #: the training metric drawn for running trials
 LIVE_METRIC = "episode_return"
@@ -85,23 +87,33 @@ def completed(rows: list[TrialRow]) -> list[int]:
     return [row.number for row in rows if row.state == "complete"]
 
 
+@dataclass
+class TrialAttrs:
+    """The user attributes a worker gives its trial, as read back and checked for their types."""
+
+    frames: int | None = None
+    pruned_at: int | None = None
+    runs: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
 def trial_rows(study: optuna.Study) -> list[TrialRow]:
     rows = []
     for trial in study.get_trials(deepcopy=False):
         curve = sorted(trial.intermediate_values.items())
         values = [v for _, v in curve if math.isfinite(v)]
-        attrs = trial.user_attrs
+        try:
+            attrs = from_json(TrialAttrs, trial.user_attrs)
+        except ValueError as exc:  # a database from elsewhere may hold anything: the row still shows
+            attrs = TrialAttrs(reason=f"damaged trial attributes ({exc})")
         rows.append(TrialRow(
             number=trial.number,
             state=trial.state.name.lower(),
             params=dict(trial.params),
             value=trial.value if trial.state == TrialState.COMPLETE else None,
             best=max(values) if values else None,
-            frames=attrs.get("frames"),
-            pruned_at=attrs.get("pruned_at"),
-            runs=list(attrs.get("runs", [])),
             curve=curve,
-            reason=str(attrs.get("reason", "")),
+            **dataclasses.asdict(attrs),
         ))
     return rows
 

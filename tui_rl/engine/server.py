@@ -33,7 +33,7 @@ from tui_rl.engine import liveness, run_record
 from tui_rl.engine.channel import AuthFailed, Channel, WireError, parse_header, serve_handshake, socket_path_for
 from tui_rl.engine.wire import decode, encode
 from tui_rl.engine.protocol import COMMAND_TYPES, Command, Event
-from tui_rl.engine.runfolder import KEY_FILE, read_config
+from tui_rl.engine.runfolder import KEY_FILE, read_config, refuse_links
 from tui_rl.engine.stop_signals import StopSignals
 
 #: frames a client may fall behind by before it is told and disconnected
@@ -303,6 +303,7 @@ def serve_run(
     run_dir = Path(run_dir)
     os.umask(0o077)  # everything a trainer writes is owner-only: the run's files, Ray's ~/.ray/auth_token
     signals = stop_signals or StopSignals({})
+    refuse_links(run_dir)  # before anything in the folder is opened for writing
     liveness.hold(run_dir)
     commands: queue.Queue = queue.Queue()
     server = ControlServer(run_dir, lambda command, reply: commands.put((command, reply)))

@@ -52,7 +52,7 @@ from tui_rl.engine.protocol import (
 )
 from tui_rl.engine.run_record import RunRecord
 from tui_rl.engine.run_parts import RunParts
-from tui_rl.engine.runfolder import LOG_FILE, RunFolderError, read_summary
+from tui_rl.engine.runfolder import LOG_FILE, RunFolderError, read_summary, resume_command
 from tui_rl.engine.run_record import save_config, trim_metrics
 from tui_rl.engine.snapshots import LatestEpisode, snapshot
 
@@ -285,7 +285,7 @@ class Trainer:
         self.record.set_state(
             "finished",
             f"evaluation return {mean:.1f} reached the target {target:g} at frame {frames}; "
-            f"to train on to the whole budget of {total} frames: `tui-rl train --resume {self.run_dir.name}`",
+            f"to train on to the whole budget of {total} frames: `{resume_command(self.run_dir.name)}`",
         )
         return True
 

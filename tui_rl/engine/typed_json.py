@@ -1,6 +1,7 @@
 """Dataclasses read back from JSON written by an earlier (or a foreign) process, checked field by
 field against their annotations: a wrong type is refused with the field named, never carried on to
-crash whatever reads the value later. No torch import."""
+crash whatever reads the value later; control characters in its text are escaped
+(``terminal_text.py``), so nothing read reaches a terminal as an escape sequence. No torch import."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tui_rl.config.errors import shorten
+from tui_rl.engine.terminal_text import printable_json
 
 T = TypeVar("T")
 JSON_NAMES = {list: "a list", type(None): "null", str: "text", int: "a number", float: "a number", bool: "true/false"}
@@ -30,7 +32,7 @@ def from_json(cls: type[T], data: Any, **fixed: Any) -> T:
         value = data[field.name]
         if not fits(value, hints[field.name]):
             raise ValueError(f"{field.name}: {shorten(value)} is not {describe(hints[field.name])}")
-        values[field.name] = value
+        values[field.name] = printable_json(value)
     return cls(**values, **fixed)
 
 

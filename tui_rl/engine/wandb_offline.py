@@ -66,7 +66,7 @@ def history_rows(path: Path) -> Iterator[dict[str, object]]:
             key = item.key or "/".join(item.nested_key)
             try:
                 row[key] = json.loads(item.value_json)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
                 continue
         yield row
 

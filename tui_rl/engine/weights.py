@@ -14,7 +14,7 @@ from torchrl.envs import EnvBase
 
 from tui_rl.config.models import RunConfig
 from tui_rl.engine.algorithms import Algorithm, build_algorithm
-from tui_rl.engine.checkpoint import CheckpointStore, CheckpointUnusable
+from tui_rl.engine.checkpoint import NETWORKS, CheckpointStore, CheckpointUnusable
 
 
 class WeightsError(ValueError):
@@ -59,15 +59,13 @@ def load_checkpoint(algorithm: Algorithm, run_dir: Path, frames: int | None = No
     problems = []
     for path in candidates:
         try:
-            metadata, loaded, _refused = store.load(path, {"algorithm": algorithm})
+            metadata, _loaded, _refused = store.load(path, {NETWORKS: algorithm})  # or CheckpointUnusable
         except CheckpointUnusable as exc:
             problems.append(f"{path.name}: {exc}")
             continue
         except (RuntimeError, KeyError) as exc:  # a network of another shape, or a foreign checkpoint
             raise WeightsError(f"the checkpoint {path} does not fit the {algorithm.name} policy built from this config ({str(exc).splitlines()[0]})") from None
-        if "algorithm" in loaded:
-            return int(metadata.get("frames", path.name))
-        problems.append(f"{path.name}: it holds no policy weights")
+        return int(metadata.get("frames", path.name))
     if problems:
         raise WeightsError(f"no checkpoint of {Path(run_dir).name} can be loaded ({'; '.join(problems)})")
     return None

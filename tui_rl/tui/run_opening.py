@@ -35,7 +35,7 @@ def start(config: RunConfig, runs_dir: Path, preset: str) -> tuple[RunHandle, Ru
     from tui_rl.engine.preflight import check_buildable  # torch: never before the first paint
 
     try:
-        check_buildable(config)
+        check_buildable(config, runs_dir)
     except ConfigError as exc:
         raise OpenRefused(f"cannot start: {exc}") from None
     try:

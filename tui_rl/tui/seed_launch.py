@@ -50,7 +50,7 @@ def ask_and_start(app) -> None:
             from tui_rl.engine.preflight import check_buildable
 
             config = app.config
-            check_buildable(config)
+            check_buildable(config, app.runs_dir)
             stem = start_seed_group(config, seeds, app.runs_dir, app.run_preset(config))
         except (ConfigError, OSError, ValueError) as exc:
             app.call_from_thread(app.notify, f"Cannot start: {exc}", title="Seed group", severity="error", markup=False)

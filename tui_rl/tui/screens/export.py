@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from tui_rl.engine.file_formats import EXPORT_FORMATS
 from tui_rl.tui.engine_imports import load_torchrl
@@ -48,6 +48,7 @@ class ExportScreen(ModalScreen[str | None]):
                          "without tui-rl.", id="export-about", markup=False)
             yield Label("File (empty: RUN-FRAMES with the format's suffix, in the working folder):")
             yield Input(id="export-path", placeholder=f"{self.run_dir.name}-<frames>.pt")
+            yield Checkbox("Overwrite the file if it exists", id="export-force")
             yield Static("", id="export-status", markup=False)
             with Horizontal(id="export-buttons"):
                 for export_format in EXPORT_FORMATS:
@@ -67,15 +68,16 @@ class ExportScreen(ModalScreen[str | None]):
         self.query_one("#export-status", Static).update(f"Exporting as {LABELS[export_format]}…")
         for button in self.query(Button):
             button.disabled = button.id != "export-cancel"
-        self.export(export_format, Path(text).expanduser() if text else None)
+        force = self.query_one("#export-force", Checkbox).value
+        self.export(export_format, Path(text).expanduser() if text else None, force)
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
-    def export(self, export_format: str, output: Path | None) -> None:
+    def export(self, export_format: str, output: Path | None, force: bool) -> None:
         try:
             load_torchrl()
             from tui_rl.engine.export import export_policy
 
-            exported = export_policy(self.run_dir, export_format, output)
+            exported = export_policy(self.run_dir, export_format, output, force=force)
         except Exception as exc:  # no checkpoint, a missing extra, a policy that cannot be traced
             self.post_message(self.Done(error=str(exc) or type(exc).__name__))
             return
