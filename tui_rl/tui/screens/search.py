@@ -21,12 +21,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from tui_rl.tui.messages import OpenRun
 from tui_rl.tui.screens import search_plots
 from tui_rl.tui.screens.confirm import ConfirmScreen
 from tui_rl.tui.screens.save_preset import SavePresetScreen
+from tui_rl.tui.widgets.fitting_footer import FittingFooter
 from tui_rl.tui.widgets.plotext_figure import PlotextFigure
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ class SearchScreen(Screen):
                 yield Static("", id="search-importance", markup=False)
             with TabPane("Slice", id="search-tab-slice"):
                 yield PlotextFigure(id="search-slice")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()
