@@ -66,6 +66,31 @@ async def test_runs_at_80_columns_show_env_algorithm_and_quit(demo_runs):
         await until(pilot, lambda: "q Quit" in footer(app), what="q Quit in the footer")  # drawn after the rows under load
 
 
+async def test_at_80_columns_a_branch_leaves_out_the_env_but_shows_frames_and_best_whole(demo_runs):
+    parent = demo_run(demo_runs, "cartpole-dqn-20261125-102420", learns=1.0, created=START + 400)
+    branch = demo_run(demo_runs, "cartpole-dqn-20261125-102420-b20480", learns=1.0, created=START + 500)
+    summary = read_summary(branch)
+    summary.parent, summary.parent_frames = parent.name, 20_480
+    write_run_json(branch, summary)
+    best = f"{read_summary(branch).best_eval:.4g}"
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("3")
+        await until(pilot, lambda: app.screen.query_one(RunList).row_count == 5, what="the run list")
+        shown = screen_text(app)
+        header = next(line for line in shown.splitlines() if "Run" in line and "Status" in line)
+        assert header.split() == ["✓", "Run", "Algo", "Status", "Frames", "Best"]
+        row = next(line for line in shown.splitlines() if "-b20480" in line)
+        assert row.split() == ["└", "cartpole-dqn-20261125-102420-b20480", "dqn", "finished", "41k", best]
+
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
+    async with app.run_test(size=(60, 24)) as pilot:  # narrower still: names shortened in the middle
+        await pilot.press("3")
+        await until(pilot, lambda: app.screen.query_one(RunList).row_count == 5, what="the run list")
+        row = next(line for line in screen_text(app).splitlines() if "-b20480" in line)
+        assert row.split()[-3:] == ["finished", "41k", best] and "…" in row
+
+
 async def test_delete_and_archive_ask_first(demo_runs):
     app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
     async with app.run_test(size=SMALL) as pilot:
