@@ -21,6 +21,17 @@ from tui_rl.tui.widgets.status_line import StatusLine
 SMALL = (80, 24)
 
 
+async def open_runs(app, pilot, rows: int) -> list[str]:
+    """Press 3 and wait for ``rows`` runs; the screen's lines."""
+    await pilot.press("3")
+    await until(pilot, lambda: app.screen.query_one(RunList).row_count == rows, what="the run list")
+    return screen_text(app).splitlines()
+
+
+def line_with(lines: list[str], *words: str) -> list[str]:
+    return next(line for line in lines if all(word in line for word in words)).split()
+
+
 def state_of(app) -> str:
     return app.screen.state if isinstance(app.screen, TrainScreen) else ""
 
@@ -53,16 +64,12 @@ async def test_runs_at_80_columns_show_env_algorithm_and_quit(demo_runs):
     demo_run(demo_runs, "cartpole-dqn-20261125-102420", learns=1.0, created=START + 400)
     app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
     async with app.run_test(size=SMALL) as pilot:
-        await pilot.press("3")
-        await until(pilot, lambda: app.screen.query_one(RunList).row_count == 4, what="the run list")
-        shown = screen_text(app)
-        header = next(line for line in shown.splitlines() if "Run" in line and "Status" in line)
-        assert header.split() == ["✓", "Run", "Env", "Algo", "Status", "Frames", "Best"]
-        row = next(line for line in shown.splitlines() if "cartpole-slow" in line)
-        assert row.split()[1:4] == ["CartPole-v1", "dqn", "finished"]
+        shown = await open_runs(app, pilot, 4)
+        assert line_with(shown, "Run", "Status") == ["✓", "Run", "Env", "Algo", "Status", "Frames", "Best"]
+        assert line_with(shown, "cartpole-slow")[1:4] == ["CartPole-v1", "dqn", "finished"]
         best = read_summary(demo_runs / "cartpole-dqn-20261125-102420").best_eval
-        row = next(line for line in shown.splitlines() if "cartpole-dqn-20261125-102420" in line)
-        assert row.split() == ["cartpole-dqn-20261125-102420", "CartPole-v1", "dqn", "finished", "41k", f"{best:.4g}"]
+        assert line_with(shown, "cartpole-dqn-20261125-102420") == [
+            "cartpole-dqn-20261125-102420", "CartPole-v1", "dqn", "finished", "41k", f"{best:.4g}"]
         await until(pilot, lambda: "q Quit" in footer(app), what="q Quit in the footer")  # drawn after the rows under load
 
 
@@ -75,20 +82,14 @@ async def test_at_80_columns_a_branch_leaves_out_the_env_but_shows_frames_and_be
     best = f"{read_summary(branch).best_eval:.4g}"
     app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
     async with app.run_test(size=SMALL) as pilot:
-        await pilot.press("3")
-        await until(pilot, lambda: app.screen.query_one(RunList).row_count == 5, what="the run list")
-        shown = screen_text(app)
-        header = next(line for line in shown.splitlines() if "Run" in line and "Status" in line)
-        assert header.split() == ["✓", "Run", "Algo", "Status", "Frames", "Best"]
-        row = next(line for line in shown.splitlines() if "-b20480" in line)
-        assert row.split() == ["└", "cartpole-dqn-20261125-102420-b20480", "dqn", "finished", "41k", best]
+        shown = await open_runs(app, pilot, 5)
+        assert line_with(shown, "Run", "Status") == ["✓", "Run", "Algo", "Status", "Frames", "Best"]
+        assert line_with(shown, "-b20480") == ["└", "cartpole-dqn-20261125-102420-b20480", "dqn", "finished", "41k", best]
 
     app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
     async with app.run_test(size=(60, 24)) as pilot:  # narrower still: names shortened in the middle
-        await pilot.press("3")
-        await until(pilot, lambda: app.screen.query_one(RunList).row_count == 5, what="the run list")
-        row = next(line for line in screen_text(app).splitlines() if "-b20480" in line)
-        assert row.split()[-3:] == ["finished", "41k", best] and "…" in row
+        row = line_with(await open_runs(app, pilot, 5), "-b20480")
+        assert row[-3:] == ["finished", "41k", best] and any("…" in word for word in row)
 
 
 async def test_delete_and_archive_ask_first(demo_runs):

@@ -203,6 +203,22 @@ def test_runs_lists_whole_names_in_an_80_column_terminal(tiny_file, runs_dir, ca
     assert name in capsys.readouterr().out
 
 
+def test_runs_at_80_columns_leaves_out_whole_columns_instead_of_folding_cells(demo_runs, capsys, monkeypatch):
+    from tui_rl.engine.run_record import create_run
+
+    monkeypatch.setenv("COLUMNS", "80")
+    names = ["cartpole-dqn-20261125-102420", "cartpole-dqn-20261125-102420-b20480"]  # a run and its branch
+    for name in names:
+        create_run(RunConfig(), name=name, runs_dir=demo_runs, preset="cartpole-dqn")
+    assert main(["runs", "--runs-dir", str(demo_runs)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["name", "status", "frames", "best", "eval", "last", "eval"]  # no preset
+    rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
+    assert sorted(rows) == sorted(["cartpole-fast", "cartpole-slow", "cartpole-failed", *names])  # nothing wrapped
+    slow = read_summary(demo_runs / "cartpole-slow")
+    assert rows["cartpole-slow"] == ["finished", "40,960", f"{slow.best_eval:.1f}", f"{slow.last_eval:.1f}"]
+
+
 def test_attach_to_a_run_that_does_not_exist_exits_2(runs_dir, capsys):
     assert main(["attach", "nowhere", "--runs-dir", str(runs_dir)]) == 2
     assert "no run 'nowhere'" in capsys.readouterr().err
