@@ -7,6 +7,7 @@ trial); the study is read back through Optuna's storage in the runs folder.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import needs, wait_until
 
-from tui_rl.config import ConfigError, RunConfig, edit
+from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit
 from tui_rl.config.algorithms import ALGORITHMS
 from tui_rl.engine.runfolder import read_summary
 from tui_rl.engine.search_space import build_space, default_space, parse_param
@@ -129,6 +130,21 @@ def test_a_poor_setting_is_pruned_at_an_evaluation(runs_dir):
         assert run.frames < 384 and trial.user_attrs["pruned_at"] == run.frames
     assert f"trial {pruned[0].number}: pruned" in result.stdout
     assert "best: trial" in result.stdout
+
+
+def test_the_best_trials_set_options_are_quoted_for_a_shell(runs_dir, capsys):
+    needs("optuna", "optuna")
+    from tui_rl.cli.search import report
+    from tui_rl.engine.search_study import create_study
+
+    runs_dir.mkdir()
+    told = create_study(runs_dir, "demo", {})
+    trial = told.ask()
+    chosen = parse_param("network.hidden_sizes=choice([64,64],[256,256])").suggest(trial)
+    told.tell(trial, 100.0)
+    report(told)
+    words = shlex.split(capsys.readouterr().out.splitlines()[-1])
+    assert words[0] == "--set" and apply_overrides(RunConfig(), words[1::2]).network.hidden_sizes == chosen
 
 
 @pytest.mark.slow

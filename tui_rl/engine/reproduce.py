@@ -79,7 +79,17 @@ def overrides_for(base: RunConfig, target: RunConfig) -> list[str]:
         overrides.append(f"algorithm.name={target.algorithm.name}")
         base = edit(base, {"algorithm.name": target.algorithm.name})
     found = differences(base.model_dump(mode="json"), target.model_dump(mode="json"))
-    return overrides + [f"{path}={set_value(value)}" for path, value in found]
+    return overrides + [override(path, value) for path, value in found]
+
+
+def override(path: str, value: Any) -> str:
+    """``PATH=VALUE`` as ``--set`` reads it back."""
+    return f"{path}={set_value(value)}"
+
+
+def set_options(overrides: list[str]) -> list[str]:
+    """``--set PATH=VALUE`` words for each override; ``shlex.join`` them for a shell."""
+    return [word for value in overrides for word in ("--set", value)]
 
 
 def base_preset(preset: str) -> tuple[str, RunConfig, str]:
@@ -102,8 +112,7 @@ def reproduce_text(run_dir: Path) -> str:
     overrides = overrides_for(base, target)
     if apply_overrides(base, overrides).model_dump(mode="json") != target.model_dump(mode="json"):
         raise ConfigError(f"{run_dir.name}: its setup cannot be written as --set values of {preset}")
-    words = ["tui-rl", "train", preset] + [word for value in overrides for word in ("--set", value)]
-    lines = [shlex.join(words)] + ([note] if note else [])
+    lines = [shlex.join(["tui-rl", "train", preset, *set_options(overrides)])] + ([note] if note else [])
     if changes:
         lines.append("# changed live during the run (Train screen), not part of the line above:")
         for event in changes:
