@@ -99,7 +99,7 @@ def runs_table(summaries: list[RunSummary], layout: tuple[str, ...]):
                          min_width=max(len(s.name) for s in summaries) if column == "name" else None)
     for s in summaries:
         frames = {UNREADABLE: "-", EXTERNAL: f"{s.frames:,}"}.get(s.status, f"{s.frames:,}/{s.total_frames:,}")
-        cells = {"name": s.name, "preset": s.preset, "status": s.status, "frames": frames,
+        cells = {"name": s.name, "preset": s.preset, "status": s.shown_status, "frames": frames,
                  "done": "-" if s.status == UNREADABLE else f"{s.frames:,}",
                  "best eval": number(s.best_eval), "last eval": number(s.last_eval)}
         table.add_row(*(Text(cells[column]) for column in layout))  # Text: [brackets] are not markup

@@ -43,11 +43,11 @@ def row_cells(row: RunRow) -> tuple[Any, ...]:
     least frames, the IQM of its best returns)."""
     if row.group is None:
         run = row.run
-        status, frames, best = run.status, run.frames, run.best_eval
+        status, frames, best = run.shown_status, run.frames, run.best_eval
     else:
         runs = row.group.runs
         run = runs[0]
-        statuses = [r.status for r in runs]
+        statuses = [r.shown_status for r in runs]
         status = max(set(statuses), key=statuses.count)
         frames = min(r.frames for r in runs)
         bests = [r.best_eval for r in runs if r.best_eval is not None]
