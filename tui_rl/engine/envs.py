@@ -24,6 +24,8 @@ from tui_rl.engine.transforms import build_transform, drives_env, per_copy, prep
 #: keys the training loop reads: the running episode return and the step count within the episode
 EPISODE_REWARD_KEY = "episode_reward"
 STEP_COUNT_KEY = "step_count"
+#: what the bookkeeping transforms add to the observation spec (InitTracker's key is its default)
+BOOKKEEPING_KEYS = (EPISODE_REWARD_KEY, STEP_COUNT_KEY, "is_init")
 
 
 class EnvError(ConfigError):
@@ -207,15 +209,16 @@ def action_kind(env: EnvBase) -> Literal["discrete", "continuous"]:
 
 def describe_specs(env: EnvBase) -> dict[str, str]:
     """Short readable strings for the env's backend and its observation, action, reward and done
-    specs (one env copy)."""
+    specs (one env copy); the bookkeeping keys are listed apart, by name: they are no observation."""
     batch_dims = len(env.batch_size)
 
     def shape(spec) -> str:
         return "x".join(str(s) for s in spec.shape[batch_dims:]) or "scalar"
 
+    leaves = list(env.observation_spec.items(include_nested=True, leaves_only=True))
     observations = ", ".join(
-        f"{key}: {str(spec.dtype).removeprefix('torch.')} [{shape(spec)}]"
-        for key, spec in env.observation_spec.items(include_nested=True, leaves_only=True)
+        f"{key}: {str(spec.dtype).removeprefix('torch.')} [{shape(spec)}]" for key, spec in leaves
+        if key not in BOOKKEEPING_KEYS
     )
     action = env.action_spec
     if action_kind(env) == "discrete":
@@ -234,6 +237,7 @@ def describe_specs(env: EnvBase) -> dict[str, str]:
         "action": action_text,
         "reward": f"{str(reward.dtype).removeprefix('torch.')} [{shape(reward)}]",
         "done": ", ".join(str(key) for key in env.done_keys),
+        "bookkeeping": ", ".join(key for key, _ in leaves if key in BOOKKEEPING_KEYS),
     }
 
 
