@@ -176,6 +176,11 @@ def make_copy(
     """The Gymnasium env (``num_envs`` copies in a sync vector env) wrapped by TorchRL, with the
     ``lead`` transforms of the config on it."""
     gym_env = make_gym_env(config, num_envs, render)
+    space = getattr(gym_env, "single_observation_space", gym_env.observation_space)
+    if tuple_space(space):
+        gym_env.close()
+        raise EnvError.at("env.id", f"{config.env.id} observes a Tuple space ({space}), which tui-rl does not "
+                                    "support yet; choose an env whose observations are a Box, Discrete or Dict")
     try:
         wrapped = GymWrapper(gym_env, device=device, categorical_action_encoding=True)
     except Exception as exc:
@@ -185,6 +190,14 @@ def make_copy(
     for cfg in lead:
         append_configured(env, cfg, config.env.id)
     return env
+
+
+def tuple_space(space: gymnasium.Space) -> bool:
+    """Whether ``space`` is or holds a Tuple space: TorchRL's GymWrapper leaves its spec a
+    placeholder that fails at the first reset ("a placeholder that needs to be set")."""
+    if isinstance(space, gymnasium.spaces.Tuple):
+        return True
+    return isinstance(space, gymnasium.spaces.Dict) and any(map(tuple_space, space.spaces.values()))
 
 
 def transformed(env: EnvBase) -> TransformedEnv:
