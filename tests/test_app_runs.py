@@ -16,6 +16,7 @@ from tui_rl.tui.screens.confirm import ConfirmScreen
 from tui_rl.tui.screens.train import TrainScreen
 from tui_rl.tui.widgets.event_log import EventLog
 from tui_rl.tui.widgets.run_list import RunList
+from tui_rl.tui.widgets.run_comparison import RunComparison
 from tui_rl.tui.widgets.status_line import StatusLine
 
 SMALL = (80, 24)
@@ -57,6 +58,20 @@ async def test_the_runs_screen_overlays_marked_runs_and_opens_one(demo_runs):
         assert app.current_run_dir.name == "cartpole-fast"
         assert app.screen.query_one(StatusLine).progress.frames == 40_960
         assert "run finished" in "\n".join(line.text for line in app.screen.query_one(EventLog).lines)
+
+
+async def test_a_filter_that_hides_marked_runs_takes_them_off_the_chart(demo_runs):
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
+    async with app.run_test(size=SMALL) as pilot:
+        await open_runs(app, pilot, 3)
+        await pilot.press("down", "space", "down", "space")  # cartpole-slow and cartpole-fast
+        comparison = app.screen.query_one(RunComparison)
+        await until(pilot, lambda: comparison.display, what="the overlay")
+
+        await pilot.press("slash", *"status=failed", "enter")
+        await until(pilot, lambda: app.screen.query_one(RunList).row_count == 1, what="the filtered list")
+        await until(pilot, lambda: not comparison.display, what="the overlay to go with the marks")
+        assert app.screen.query_one(RunList).marked_rows == []
 
 
 async def test_runs_at_80_columns_show_env_algorithm_and_quit(demo_runs):

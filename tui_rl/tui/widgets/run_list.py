@@ -118,7 +118,10 @@ class RunList(DataTable):
         """Replace the rows, with the columns that fit; the cursor stays put."""
         current = self.cursor_row_key
         self.items = {row.key: row for row in rows}
-        self.marked &= set(self.items)
+        kept = self.marked & set(self.items)
+        if kept != self.marked:  # a filter or a removal took marked rows away: the overlay follows
+            self.marked = kept
+            self.post_message(self.MarksChanged(self.marked_rows))
         cells = [("✓", *row_cells(row)) for row in rows]
         columns, name_width = fitting_layout(cells, self.scrollable_content_region.width, self.cell_padding)
         if columns != self.shown_columns:
