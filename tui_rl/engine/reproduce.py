@@ -18,6 +18,7 @@ from typing import Any
 from tui_rl.config import DEFAULT_PRESET, ConfigError, RunConfig, edit, load_preset
 from tui_rl.config.edit import FREE_FORM, apply_overrides, parse_value, set_path, validate
 from tui_rl.engine.protocol import HparamsChanged
+from tui_rl.engine.run_diff import standing_changes
 from tui_rl.engine.runfolder import read_config, read_events, read_summary
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -62,8 +63,9 @@ def differences(base: Any, target: Any, path: str = "") -> list[tuple[str, Any]]
 
 
 def starting_config(run_dir: Path) -> tuple[RunConfig, list[HparamsChanged]]:
-    """The config the run started with (its live changes undone, newest first) and those changes."""
-    changes = [event for event in read_events(run_dir) if isinstance(event, HparamsChanged)]
+    """The config the run started with (its standing live changes reversed, newest first) and those
+    changes; an edit that was undone is not among them (config.toml holds its values already)."""
+    changes = standing_changes(read_events(run_dir))
     data = read_config(run_dir).model_dump(mode="json")
     for event in reversed(changes):
         for path, value in event.previous.items():
