@@ -64,7 +64,7 @@ async def test_branch_a_finished_run_from_runs_with_a_smaller_network_on_fresh_n
         await set_field(pilot, "collector.total_frames", "1024")
         await pilot.press("ctrl+b")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the fresh-networks question")
-        assert "does not fit the edited" in str(app.screen.query_one("#confirm-detail").render())
+        assert "network.hidden_sizes: [8] does not fit" in str(app.screen.query_one("#confirm-detail").render())
         await pilot.press("y")
         await until(pilot, lambda: app.current_run_dir not in (None, parent.resolve()), what="the child in Train")
         child = app.current_run_dir
