@@ -12,6 +12,8 @@ from tui_rl.engine.alerts import HealthWatch
 from tui_rl.config.models import AlertsConfig
 from tui_rl.engine.counters import RunCounters
 from tui_rl.engine.protocol import Alert, HparamsChanged, SetHparams, StatusChanged, Undone, UndoEdit
+from tui_rl.engine.reproduce import reproduce_text
+from tui_rl.engine.run_diff import live_edits
 from tui_rl.engine.runfolder import read_config, read_events, read_metrics
 from tui_rl.engine.run_record import create_run
 
@@ -118,3 +120,5 @@ def test_a_live_edit_takes_a_checkpoint_and_undo_goes_back_to_it(runs_dir):
     lrs = read_metrics(run_dir)["lr"]
     assert [f for f, _ in lrs] == sorted(f for f, _ in lrs), "the metrics step backwards after the undo"
     assert all(lr == 0.001 for f, lr in lrs if f > 300)
+    # what differs from another run, and the setup line, no longer list the undone edit
+    assert live_edits(run_dir) == [] and "changed live" not in reproduce_text(run_dir)

@@ -75,7 +75,7 @@ async def test_branch_a_finished_run_from_runs_with_a_smaller_network_on_fresh_n
         await pilot.press("ctrl+b")
         await until(pilot, lambda: "Making the branch of tiny at 512 frames…" in toasts(app), what="word of it")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the fresh-networks question")
-        assert "does not fit the edited" in str(app.screen.query_one("#confirm-detail").render())
+        assert "network.hidden_sizes: [8] does not fit" in str(app.screen.query_one("#confirm-detail").render())
         await pilot.press("y")  # the branch is made again, in a process of its own: seconds
         await pilot.press("b")  # an impatient second press makes no second branch
         await until(pilot, lambda: "tiny at 512 frames… is under way" in toasts(app), what="the repeat refused")

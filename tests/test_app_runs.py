@@ -16,9 +16,21 @@ from tui_rl.tui.screens.confirm import ConfirmScreen
 from tui_rl.tui.screens.train import TrainScreen
 from tui_rl.tui.widgets.event_log import EventLog
 from tui_rl.tui.widgets.run_list import RunList
+from tui_rl.tui.widgets.run_comparison import RunComparison
 from tui_rl.tui.widgets.status_line import StatusLine
 
 SMALL = (80, 24)
+
+
+async def open_runs(app, pilot, rows: int) -> list[str]:
+    """Press 3 and wait for ``rows`` runs; the screen's lines."""
+    await pilot.press("3")
+    await until(pilot, lambda: app.screen.query_one(RunList).row_count == rows, what="the run list")
+    return screen_text(app).splitlines()
+
+
+def line_with(lines: list[str], *words: str) -> list[str]:
+    return next(line for line in lines if all(word in line for word in words)).split()
 
 
 def state_of(app) -> str:
@@ -48,22 +60,51 @@ async def test_the_runs_screen_overlays_marked_runs_and_opens_one(demo_runs):
         assert "run finished" in "\n".join(line.text for line in app.screen.query_one(EventLog).lines)
 
 
+async def test_a_filter_that_hides_marked_runs_takes_them_off_the_chart(demo_runs):
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
+    async with app.run_test(size=SMALL) as pilot:
+        await open_runs(app, pilot, 3)
+        await pilot.press("down", "space", "down", "space")  # cartpole-slow and cartpole-fast
+        comparison = app.screen.query_one(RunComparison)
+        await until(pilot, lambda: comparison.display, what="the overlay")
+
+        await pilot.press("slash", *"status=failed", "enter")
+        await until(pilot, lambda: app.screen.query_one(RunList).row_count == 1, what="the filtered list")
+        await until(pilot, lambda: not comparison.display, what="the overlay to go with the marks")
+        assert app.screen.query_one(RunList).marked_rows == []
+
+
 async def test_runs_at_80_columns_show_env_algorithm_and_quit(demo_runs):
     # A default name (preset and time) is the longest usual one: every column still shows whole.
     demo_run(demo_runs, "cartpole-dqn-20261125-102420", learns=1.0, created=START + 400)
     app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
     async with app.run_test(size=SMALL) as pilot:
-        await pilot.press("3")
-        await until(pilot, lambda: app.screen.query_one(RunList).row_count == 4, what="the run list")
-        shown = screen_text(app)
-        header = next(line for line in shown.splitlines() if "Run" in line and "Status" in line)
-        assert header.split() == ["✓", "Run", "Env", "Algo", "Status", "Frames", "Best"]
-        row = next(line for line in shown.splitlines() if "cartpole-slow" in line)
-        assert row.split()[1:4] == ["CartPole-v1", "dqn", "finished"]
+        shown = await open_runs(app, pilot, 4)
+        assert line_with(shown, "Run", "Status") == ["✓", "Run", "Env", "Algo", "Status", "Frames", "Best"]
+        assert line_with(shown, "cartpole-slow")[1:4] == ["CartPole-v1", "dqn", "finished"]
         best = read_summary(demo_runs / "cartpole-dqn-20261125-102420").best_eval
-        row = next(line for line in shown.splitlines() if "cartpole-dqn-20261125-102420" in line)
-        assert row.split() == ["cartpole-dqn-20261125-102420", "CartPole-v1", "dqn", "finished", "41k", f"{best:.4g}"]
+        assert line_with(shown, "cartpole-dqn-20261125-102420") == [
+            "cartpole-dqn-20261125-102420", "CartPole-v1", "dqn", "finished", "41k", f"{best:.4g}"]
         await until(pilot, lambda: "q Quit" in footer(app), what="q Quit in the footer")  # drawn after the rows under load
+
+
+async def test_at_80_columns_a_branch_leaves_out_the_env_but_shows_frames_and_best_whole(demo_runs):
+    parent = demo_run(demo_runs, "cartpole-dqn-20261125-102420", learns=1.0, created=START + 400)
+    branch = demo_run(demo_runs, "cartpole-dqn-20261125-102420-b20480", learns=1.0, created=START + 500)
+    summary = read_summary(branch)
+    summary.parent, summary.parent_frames = parent.name, 20_480
+    write_run_json(branch, summary)
+    best = f"{read_summary(branch).best_eval:.4g}"
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
+    async with app.run_test(size=SMALL) as pilot:
+        shown = await open_runs(app, pilot, 5)
+        assert line_with(shown, "Run", "Status") == ["✓", "Run", "Algo", "Status", "Frames", "Best"]
+        assert line_with(shown, "-b20480") == ["└", "cartpole-dqn-20261125-102420-b20480", "dqn", "finished", "41k", best]
+
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs)
+    async with app.run_test(size=(60, 24)) as pilot:  # narrower still: names shortened in the middle
+        row = line_with(await open_runs(app, pilot, 5), "-b20480")
+        assert row[-3:] == ["finished", "41k", best] and any("…" in word for word in row)
 
 
 async def test_delete_and_archive_ask_first(demo_runs):

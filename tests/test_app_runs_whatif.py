@@ -78,6 +78,9 @@ async def test_a_seed_group_draws_its_band_and_scores_and_two_runs_show_their_di
         await until(pilot, lambda: group_table.display and "final mean" in screen_text(app), what="the scores")
         overlay = app.screen.query_one("#overlay")
         await until(pilot, lambda: "tiny (mean)" in str(overlay.render()), what="the group's curve")
+        plotted = [line.partition("┤")[2] or line.partition("│")[2] for line in str(overlay.render()).splitlines()]
+        assert any("░" in line for line in plotted), "the band is not shaded"
+        assert not any("." in line for line in plotted), "dotted strokes on the chart"
 
         await pilot.press("space", "up", "space", "down", "down", "space")  # fast-lr and tiny-seed4
         await pilot.press("equals_sign")

@@ -115,3 +115,34 @@ async def test_a_received_study_with_damaged_trial_attributes_still_shows_its_tr
         await pilot.press("5")
         await until(pilot, lambda: "Study received (1 of 1): 2 running" in words_on_screen(app), what="the study")
         assert "1,200" in screen_text(app) and app.is_running
+
+
+@pytest.fixture
+def told(tmp_path):
+    """A runs folder whose study was told three trials' returns (no runs behind them)."""
+    needs("optuna", "optuna")
+    from tui_rl.engine.search_study import create_study
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    study = create_study(runs, "demo", {})
+    for value in (20.0, 35.0, 30.0):
+        trial = study.ask()
+        trial.suggest_float("optim.lr", 1e-4, 1e-2, log=True)
+        study.tell(trial, value)
+    return runs
+
+
+async def test_brackets_turn_the_search_views_and_trials_count_in_whole_numbers(told):
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=told)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await until(pilot, lambda: "Best return so far" in screen_text(app), what="the best-so-far curve")
+        lines = screen_text(app).splitlines()
+        axis = lines[next(i for i, line in enumerate(lines) if line.split() == ["trial"]) - 1]
+        assert axis.split() == ["0", "1", "2"]  # one tick per trial, none between
+
+        await pilot.press("right_square_bracket")
+        await until(pilot, lambda: "Running trials" in screen_text(app), what="the next view")
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        await until(pilot, lambda: "Slice: optim.lr" in screen_text(app), what="the last view, going round")

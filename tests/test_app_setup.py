@@ -104,6 +104,19 @@ async def test_search_pendulum_shows_continuous_actions_and_drops_dqn():
         assert app.config == load_preset("cartpole-dqn")
 
 
+async def test_specs_show_shapes_in_brackets_and_list_the_bookkeeping_apart():
+    app = TuiRlApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"FrozenLake-v1", "enter")  # its observation is one integer
+        view = app.screen.query_one("#spec-view")
+        await until(pilot, lambda: app.config.env.id == "FrozenLake-v1" and view.kind is not None, what="the specs")
+        specs = {line.split(maxsplit=1)[0]: line.split(maxsplit=1)[1].strip()
+                 for line in renderable_text(view.content).splitlines() if line.strip()}
+        assert specs["observation"] == "observation: int64 [scalar]"  # not the markup tag [scalar]
+        assert specs["bookkeeping"] == "episode_reward, step_count"
+
+
 async def test_an_unknown_env_id_is_explained_and_kwargs_reach_the_env():
     app = TuiRlApp()
     async with app.run_test(size=SMALL) as pilot:

@@ -33,7 +33,8 @@ from conftest import (
 from test_snapshots_train import START
 
 from tui_rl.config import RunConfig, apply_overrides, load_preset
-from tui_rl.engine.protocol import HparamsChanged, HparamsRejected, StatusChanged
+from tui_rl.engine.protocol import HparamsChanged, HparamsRejected, StatusChanged, Undone
+from tui_rl.engine.run_record import append_event
 from tui_rl.engine.runfolder import read_events, read_history, read_summary
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.hangup import HangupWatch
@@ -306,6 +307,17 @@ async def test_a_finished_run_says_why_it_ended_and_labels_its_live_edits(demo_r
             await pilot.press("right_square_bracket")
         await pilot.pause(0.5)
         assert "Learning rate" in chart_text(app)
+
+
+async def test_an_edit_and_its_undo_at_one_frame_keep_both_labels_whole(demo_runs):
+    run_dir = demo_runs / "cartpole-fast"  # lr=0.0003 at 15,360 frames, then undone there
+    seq = max(event.seq for event in read_events(run_dir)) + 1
+    append_event(run_dir, Undone({"optim.lr": 0.001}, seq=seq, frames=15_360, time=START + 9))
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=demo_runs, attach_dir=run_dir)
+    async with app.run_test(size=SMALL) as pilot:
+        await until(pilot, lambda: state_of(app) == "finished", what="the finished run")
+        await until(pilot, lambda: "▏undo" in chart_text(app), what="the undo marker")
+        assert "▏lr=0.0003" in chart_text(app), "the undo label was written over the edit's"
 
 
 async def test_overlaid_curves_differ_without_colour(demo_runs, monkeypatch):

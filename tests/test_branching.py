@@ -62,7 +62,8 @@ def test_tui_rl_branch_trains_the_child_and_explains_a_misfit(parent, runs_dir, 
     args = ["--runs-dir", str(runs_dir)]
     assert main(["branch", "parent", "--set", "network.hidden_sizes=[8]", *args]) == 2
     err = capsys.readouterr().err
-    assert "does not fit" in err and "--fresh-networks" in err and not (runs_dir / "parent-b600").exists()
+    assert "network.hidden_sizes: [8] does not fit the checkpoint's networks, built with [32]" in err
+    assert "--fresh-networks" in err and "TensorDict" not in err and not (runs_dir / "parent-b600").exists()
     code = main(["branch", "parent", "--checkpoint", "300", "--set", "optim.gamma=0.9", "--name", "what-if", *args])
     assert code == 2 and "optim.gamma" in capsys.readouterr().err  # an unknown field is named
     code = main(["branch", "parent", "--checkpoint", "300", "--set", "algorithm.gamma=0.9",

@@ -107,6 +107,14 @@ def test_a_config_that_cannot_be_built_exits_2_and_leaves_no_run_behind(tiny_fil
     assert not runs_dir.exists()  # refused before any run folder was made
 
 
+def test_an_env_with_tuple_observations_is_refused_naming_the_env_and_its_space(tiny_file, runs_dir):
+    result = tui_rl("train", tiny_file, "--set", "env.id=Blackjack-v1", "--runs-dir", runs_dir)
+    assert result.returncode == 2
+    assert "env.id: Blackjack-v1 observes a Tuple space (Tuple(Discrete(32)" in result.stderr
+    assert "does not support yet" in result.stderr and "placeholder" not in result.stderr
+    assert not runs_dir.exists()
+
+
 def test_a_run_whose_loss_turns_nan_exits_1_with_the_reason_and_the_run_folder(tiny_file, runs_dir):
     result = tui_rl(
         "train", tiny_file, "--name", "diverges", "--runs-dir", runs_dir, "--frames", "3000",
@@ -201,6 +209,22 @@ def test_runs_lists_whole_names_in_an_80_column_terminal(tiny_file, runs_dir, ca
     create_run(load_file(tiny_file), name=name, runs_dir=runs_dir, preset="cartpole-dqn-custom.toml")
     assert main(["runs", "--runs-dir", str(runs_dir)]) == 0
     assert name in capsys.readouterr().out
+
+
+def test_runs_at_80_columns_leaves_out_whole_columns_instead_of_folding_cells(demo_runs, capsys, monkeypatch):
+    from tui_rl.engine.run_record import create_run
+
+    monkeypatch.setenv("COLUMNS", "80")
+    names = ["cartpole-dqn-20261125-102420", "cartpole-dqn-20261125-102420-b20480"]  # a run and its branch
+    for name in names:
+        create_run(RunConfig(), name=name, runs_dir=demo_runs, preset="cartpole-dqn")
+    assert main(["runs", "--runs-dir", str(demo_runs)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["name", "status", "frames", "best", "eval", "last", "eval"]  # no preset
+    rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
+    assert sorted(rows) == sorted(["cartpole-fast", "cartpole-slow", "cartpole-failed", *names])  # nothing wrapped
+    slow = read_summary(demo_runs / "cartpole-slow")
+    assert rows["cartpole-slow"] == ["finished", "40,960", f"{slow.best_eval:.1f}", f"{slow.last_eval:.1f}"]
 
 
 def test_attach_to_a_run_that_does_not_exist_exits_2(runs_dir, capsys):

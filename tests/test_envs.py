@@ -62,6 +62,9 @@ def test_action_kind_and_specs_are_readable():
     assert action_kind(cartpole) == "discrete"
     assert action_kind(pendulum) == "continuous"
     assert describe_specs(cartpole)["action"] == "discrete: 2 actions"
+    # the episode bookkeeping is listed apart, not as something the policy observes
+    assert describe_specs(cartpole)["observation"] == "observation: float32 [4]"
+    assert describe_specs(cartpole)["bookkeeping"] == "episode_reward, step_count"
     pendulum_specs = describe_specs(pendulum)
     assert pendulum_specs["action"] == "continuous [1] in [-2, 2]"
     assert "observation: float32 [3]" in pendulum_specs["observation"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import Posted, crafted_rollout, renderable_text, trained_run, until
+from conftest import Posted, crafted_rollout, footer, renderable_text, trained_run, until
 from textual.notifications import Notify
 from textual.widgets import OptionList
 
@@ -153,6 +153,23 @@ async def test_driving_a_live_env_by_hand_grows_the_rollout_and_the_view_follows
         assert screen.session is None and len(screen.rollout) == 6
         await pilot.press("1")
         assert app.current_mode == "setup"
+
+
+async def test_at_80_columns_the_footer_keeps_start_help_and_quit_and_leaves_out_whole_keys():
+    app = TuiRlApp(RunConfig(), preset_name="test")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_inspector(pilot)
+        await until(pilot, lambda: "q Quit" in footer(app), what="the footer")
+        keys = footer(app).split("▏")[0]
+        for key in ("←/→ Step", "o Open", "l Live env", "s Start", "? Help", "q Quit"):
+            assert key in keys
+        assert "Next done" not in keys  # left out whole (? lists it), not cut at the edge
+
+        await open_live_env(pilot)
+        await until(pilot, lambda: "p Policy step" in footer(app), what="the live env's keys")
+        keys = footer(app).split("▏")[0]
+        for key in ("p Policy step", "r Random", "0-9 Action", "? Help", "q Quit"):
+            assert key in keys
 
 
 async def test_while_digits_take_actions_the_modes_are_reached_by_the_palette_as_the_key_line_says():

@@ -7,6 +7,7 @@ trial); the study is read back through Optuna's storage in the runs folder.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -15,7 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import needs, wait_until
 
-from tui_rl.config import ConfigError, RunConfig, edit
+from tui_rl.cli import main
+from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit
 from tui_rl.config.algorithms import ALGORITHMS
 from tui_rl.engine.runfolder import read_summary
 from tui_rl.engine.search_space import build_space, default_space, parse_param
@@ -112,7 +114,7 @@ def test_a_bad_param_exits_2_naming_it_before_anything_starts(runs_dir):
 
 
 @pytest.mark.slow
-def test_a_poor_setting_is_pruned_at_an_evaluation(runs_dir):
+def test_a_poor_setting_is_pruned_at_an_evaluation(runs_dir, capsys):
     needs("optuna", "optuna")
     # seed 4: the first trial runs the good setting, a later one the poor one (TPE is seeded)
     result = search("cartpole-ppo", "--trials", "4", *TINY, *POOR, "--startup", "1", "--seed", "4",
@@ -124,11 +126,31 @@ def test_a_poor_setting_is_pruned_at_an_evaluation(runs_dir):
     for trial in pruned:
         assert trial.params == {"env.max_episode_steps": 3}
         run = read_summary(runs_dir / trial.user_attrs["runs"][0])
-        assert run.tags == {"study": "poor", "trial": trial.number}
+        assert run.tags == {"study": "poor", "trial": trial.number, "pruned_at": run.frames}
         assert run.status == "stopped" and "pruned at frame" in run.reason
         assert run.frames < 384 and trial.user_attrs["pruned_at"] == run.frames
     assert f"trial {pruned[0].number}: pruned" in result.stdout
     assert "best: trial" in result.stdout
+    assert main(["runs", "--runs-dir", str(runs_dir)]) == 0
+    listed = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:]}
+    for trial in pruned:
+        cells = listed[trial.user_attrs["runs"][0]]
+        assert "pruned" in cells and "stopped" not in cells
+
+
+def test_the_best_trials_set_options_are_quoted_for_a_shell(runs_dir, capsys):
+    needs("optuna", "optuna")
+    from tui_rl.cli.search import report
+    from tui_rl.engine.search_study import create_study
+
+    runs_dir.mkdir()
+    told = create_study(runs_dir, "demo", {})
+    trial = told.ask()
+    chosen = parse_param("network.hidden_sizes=choice([64,64],[256,256])").suggest(trial)
+    told.tell(trial, 100.0)
+    report(told)
+    words = shlex.split(capsys.readouterr().out.splitlines()[-1])
+    assert words[0] == "--set" and apply_overrides(RunConfig(), words[1::2]).network.hidden_sizes == chosen
 
 
 @pytest.mark.slow

@@ -62,26 +62,48 @@ def as_json(data: Any) -> str:
 
 def print_runs(summaries: list[RunSummary]) -> None:
     from rich.console import Console
+    from rich.measure import Measurement
+    from rich.text import Text
+
+    console = Console()
+    # Narrow terminals leave out whole columns instead of folding cells: the preset first (a
+    # default run name starts with it; `runs show` has it), then the frame budget, then the
+    # last evaluation. Names stay whole: `attach`, `runs show` and `--resume` take them.
+    for layout in RUNS_LAYOUTS:
+        table = runs_table(summaries, layout)
+        if Measurement.get(console, console.options.update(max_width=10_000), table).maximum <= console.width:
+            break
+    console.print(table)
+    for s in summaries:
+        if s.reason and s.status in (UNREADABLE, EXTERNAL):
+            console.print(Text(f"{s.name}: {s.reason}"), highlight=False)
+
+
+#: the columns of `tui-rl runs`, widest first
+RUNS_LAYOUTS = (
+    ("name", "preset", "status", "frames", "best eval", "last eval"),
+    ("name", "status", "frames", "best eval", "last eval"),
+    ("name", "status", "done", "best eval", "last eval"),
+    ("name", "status", "done", "best eval"),
+)
+
+
+def runs_table(summaries: list[RunSummary], layout: tuple[str, ...]):
     from rich.table import Table
     from rich.text import Text
 
     table = Table(box=None, header_style="bold")
-    # Whole names, never cut: they are what `attach`, `runs show` and `--resume` take.
-    table.add_column("name", no_wrap=True, min_width=max(len(s.name) for s in summaries))
-    table.add_column("preset", overflow="fold")
-    for column in ("status", "frames"):
-        table.add_column(column, no_wrap=True)
-    for column in ("best eval", "last eval"):
-        table.add_column(column, justify="right")
+    for column in layout:
+        table.add_column("frames" if column == "done" else column, no_wrap=True,
+                         justify="right" if "eval" in column else "left",
+                         min_width=max(len(s.name) for s in summaries) if column == "name" else None)
     for s in summaries:
         frames = {UNREADABLE: "-", EXTERNAL: f"{s.frames:,}"}.get(s.status, f"{s.frames:,}/{s.total_frames:,}")
-        cells = (s.name, s.preset, s.status, frames, number(s.best_eval), number(s.last_eval))
-        table.add_row(*map(Text, cells))  # Text: a name holding [brackets] is not markup
-    console = Console()
-    console.print(table)
-    for s in summaries:
-        if s.reason and s.status in (UNREADABLE, EXTERNAL):
-            console.print(f"{s.name}: {s.reason}", markup=False, highlight=False)
+        cells = {"name": s.name, "preset": s.preset, "status": s.shown_status, "frames": frames,
+                 "done": "-" if s.status == UNREADABLE else f"{s.frames:,}",
+                 "best eval": number(s.best_eval), "last eval": number(s.last_eval)}
+        table.add_row(*(Text(cells[column]) for column in layout))  # Text: [brackets] are not markup
+    return table
 
 
 def print_run(history: RunHistory) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import shlex
 import signal
 import subprocess
 import sys
@@ -146,6 +147,8 @@ def say(line: str) -> None:
 
 
 def report(study: Any) -> None:
+    from tui_rl.engine.reproduce import override, set_options
+    from tui_rl.engine.search_space import config_value
     from tui_rl.engine.search_view import trial_rows
 
     rows = trial_rows(study)
@@ -155,7 +158,8 @@ def report(study: Any) -> None:
     if done:
         best = max(done, key=lambda r: r.value)
         say(f"best: trial {best.number}, return {best.value:.1f}, runs {', '.join(best.runs)}")
-        say("  " + " ".join(f"--set {k}={v}" for k, v in best.params.items()))
+        overrides = [override(path, config_value(value)) for path, value in best.params.items()]
+        say("  " + shlex.join(set_options(overrides)))
 
 
 def add_search_parser(

@@ -47,6 +47,14 @@ def edit(
     return validate(data, source=source)
 
 
+def field_value(config: RunConfig, path: str) -> Any:
+    """The value at a dotted path (``network.hidden_sizes``, ``env.kwargs.render_mode``)."""
+    value: Any = config
+    for part in path.split("."):
+        value = value[part] if isinstance(value, dict) else getattr(value, part)
+    return value
+
+
 def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
     """Set ``dotted`` in a config dump; an unknown section or field is a ConfigError naming it."""
     parts = dotted.split(".")

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from tui_rl.config import RunConfig, edit
+from tui_rl.config.edit import field_value
 from tui_rl.config.presets import name_problem
 from tui_rl.engine.checkpoint import NETWORKS, CheckpointStore, CheckpointUnusable
 from tui_rl.engine.counters import RunCounters
+from tui_rl.engine.reproduce import toml_value
 from tui_rl.engine.runfolder import read_config, read_summary
 from tui_rl.engine.run_record import create_run, record_lineage
 
@@ -78,32 +80,55 @@ def plan_branch(parent_dir: Path, changes: dict[str, Any], at_frames: int | None
 
 
 def misfit(plan: BranchPlan) -> str | None:
-    """Why the parent's networks and replay buffer do not load into the edited config (builds
-    them and tries); None when they do."""
+    """Which edit the parent's networks and replay buffer do not fit, with the value they were
+    built with; None when they load into the edited config."""
+    problem = load_problem(plan, plan.config)
+    if problem is None:
+        return None
+    parent = read_config(plan.parent_dir)
+    # With several edits each is tried alone, to name the one to blame (most fit: a rate, a budget).
+    blamed = [path for path in plan.changes
+              if len(plan.changes) == 1 or load_problem(plan, edit(parent, {path: plan.changes[path]}))]
+    if not blamed:
+        return f"the checkpoint at {plan.frames} frames does not fit these edits together: {problem}"
+    return "; ".join(f"{path}: {toml_value(plan.changes[path])} does not fit the checkpoint's networks, "
+                     f"built with {built_with(parent, path)}" for path in blamed)
+
+
+def built_with(parent: RunConfig, path: str) -> str:
+    try:
+        return toml_value(field_value(parent, path))
+    except (AttributeError, KeyError, TypeError):  # a key the parent did not set: its default
+        return "the default"
+
+
+def load_problem(plan: BranchPlan, config: RunConfig) -> str | None:
+    """Why the parent's checkpoint does not load into networks built from ``config`` (builds
+    them and tries); None when it does."""
     from tui_rl.engine.algorithms import build_algorithm
     from tui_rl.engine.checkpoint_policy import ReplayBufferState
     from tui_rl.engine.envs import make_env
 
-    env = make_env(plan.config)
+    env = make_env(config)
     try:
-        algorithm = build_algorithm(plan.config, env)
+        algorithm = build_algorithm(config, env)
         components: dict[str, Any] = {NETWORKS: algorithm}
         if algorithm.replay_buffer is not None:
             components["replay_buffer"] = ReplayBufferState(algorithm.replay_buffer)
         CheckpointStore(plan.parent_dir, keep=1).load(plan.checkpoint, components)
     except CheckpointUnusable as exc:
-        changed = ", ".join(plan.changes) or "the config"
-        return f"the checkpoint at {plan.frames} frames does not fit the edited {changed}: {first_problem(str(exc))}"
+        return first_problem(str(exc))
     finally:
         env.close()
     return None
 
 
 def first_problem(text: str) -> str:
-    """The telling line of a state-dict load error (torch lists every tensor after it)."""
+    """The telling line of a state-dict load error (torch lists every tensor after it; TensorDict
+    prints its whole tree)."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     telling = [line for line in lines if "size mismatch" in line or "Missing key" in line or "Unexpected key" in line]
-    line = (telling or lines or ["it does not load"])[0]
+    line = (telling or lines or ["it does not load"])[0].partition(" in tensordict TensorDict(")[0]
     return line if len(line) <= 240 else line[:237] + "..."
 
 

@@ -24,6 +24,8 @@ from tui_rl.engine.transforms import build_transform, drives_env, per_copy, prep
 #: keys the training loop reads: the running episode return and the step count within the episode
 EPISODE_REWARD_KEY = "episode_reward"
 STEP_COUNT_KEY = "step_count"
+#: what the bookkeeping transforms add to the observation spec (InitTracker's key is its default)
+BOOKKEEPING_KEYS = (EPISODE_REWARD_KEY, STEP_COUNT_KEY, "is_init")
 
 
 class EnvError(ConfigError):
@@ -174,6 +176,11 @@ def make_copy(
     """The Gymnasium env (``num_envs`` copies in a sync vector env) wrapped by TorchRL, with the
     ``lead`` transforms of the config on it."""
     gym_env = make_gym_env(config, num_envs, render)
+    space = getattr(gym_env, "single_observation_space", gym_env.observation_space)
+    if tuple_space(space):
+        gym_env.close()
+        raise EnvError.at("env.id", f"{config.env.id} observes a Tuple space ({space}), which tui-rl does not "
+                                    "support yet; choose an env whose observations are a Box, Discrete or Dict")
     try:
         wrapped = GymWrapper(gym_env, device=device, categorical_action_encoding=True)
     except Exception as exc:
@@ -183,6 +190,14 @@ def make_copy(
     for cfg in lead:
         append_configured(env, cfg, config.env.id)
     return env
+
+
+def tuple_space(space: gymnasium.Space) -> bool:
+    """Whether ``space`` is or holds a Tuple space: TorchRL's GymWrapper leaves its spec a
+    placeholder that fails at the first reset ("a placeholder that needs to be set")."""
+    if isinstance(space, gymnasium.spaces.Tuple):
+        return True
+    return isinstance(space, gymnasium.spaces.Dict) and any(map(tuple_space, space.spaces.values()))
 
 
 def transformed(env: EnvBase) -> TransformedEnv:
@@ -207,15 +222,16 @@ def action_kind(env: EnvBase) -> Literal["discrete", "continuous"]:
 
 def describe_specs(env: EnvBase) -> dict[str, str]:
     """Short readable strings for the env's backend and its observation, action, reward and done
-    specs (one env copy)."""
+    specs (one env copy); the bookkeeping keys are listed apart, by name: they are no observation."""
     batch_dims = len(env.batch_size)
 
     def shape(spec) -> str:
         return "x".join(str(s) for s in spec.shape[batch_dims:]) or "scalar"
 
+    leaves = list(env.observation_spec.items(include_nested=True, leaves_only=True))
     observations = ", ".join(
-        f"{key}: {str(spec.dtype).removeprefix('torch.')} [{shape(spec)}]"
-        for key, spec in env.observation_spec.items(include_nested=True, leaves_only=True)
+        f"{key}: {str(spec.dtype).removeprefix('torch.')} [{shape(spec)}]" for key, spec in leaves
+        if key not in BOOKKEEPING_KEYS
     )
     action = env.action_spec
     if action_kind(env) == "discrete":
@@ -234,6 +250,7 @@ def describe_specs(env: EnvBase) -> dict[str, str]:
         "action": action_text,
         "reward": f"{str(reward.dtype).removeprefix('torch.')} [{shape(reward)}]",
         "done": ", ".join(str(key) for key in env.done_keys),
+        "bookkeeping": ", ".join(key for key, _ in leaves if key in BOOKKEEPING_KEYS),
     }
 
 

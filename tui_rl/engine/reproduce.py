@@ -18,6 +18,7 @@ from typing import Any
 from tui_rl.config import DEFAULT_PRESET, ConfigError, RunConfig, edit, load_preset
 from tui_rl.config.edit import FREE_FORM, apply_overrides, parse_value, set_path, validate
 from tui_rl.engine.protocol import HparamsChanged
+from tui_rl.engine.run_diff import standing_changes
 from tui_rl.engine.runfolder import read_config, read_events, read_summary
 from tui_rl.engine.terminal_text import printable
 
@@ -63,8 +64,9 @@ def differences(base: Any, target: Any, path: str = "") -> list[tuple[str, Any]]
 
 
 def starting_config(run_dir: Path) -> tuple[RunConfig, list[HparamsChanged]]:
-    """The config the run started with (its live changes undone, newest first) and those changes."""
-    changes = [event for event in read_events(run_dir) if isinstance(event, HparamsChanged)]
+    """The config the run started with (its standing live changes reversed, newest first) and those
+    changes; an edit that was undone is not among them (config.toml holds its values already)."""
+    changes = standing_changes(read_events(run_dir))
     data = read_config(run_dir).model_dump(mode="json")
     for event in reversed(changes):
         for path, value in event.previous.items():
@@ -80,7 +82,17 @@ def overrides_for(base: RunConfig, target: RunConfig) -> list[str]:
         overrides.append(f"algorithm.name={target.algorithm.name}")
         base = edit(base, {"algorithm.name": target.algorithm.name})
     found = differences(base.model_dump(mode="json"), target.model_dump(mode="json"))
-    return overrides + [f"{path}={set_value(value)}" for path, value in found]
+    return overrides + [override(path, value) for path, value in found]
+
+
+def override(path: str, value: Any) -> str:
+    """``PATH=VALUE`` as ``--set`` reads it back."""
+    return f"{path}={set_value(value)}"
+
+
+def set_options(overrides: list[str]) -> list[str]:
+    """``--set PATH=VALUE`` words for each override; ``shlex.join`` them for a shell."""
+    return [word for value in overrides for word in ("--set", value)]
 
 
 def base_preset(preset: str) -> tuple[str, RunConfig, str]:
@@ -105,8 +117,7 @@ def reproduce_text(run_dir: Path) -> str:
     overrides = overrides_for(base, target)
     if apply_overrides(base, overrides).model_dump(mode="json") != target.model_dump(mode="json"):
         raise ConfigError(f"{run_dir.name}: its setup cannot be written as --set values of {preset}")
-    words = ["tui-rl", "train", preset] + [word for value in overrides for word in ("--set", value)]
-    lines = [shlex.join(words)] + ([note] if note else [])
+    lines = [shlex.join(["tui-rl", "train", preset, *set_options(overrides)])] + ([note] if note else [])
     if changes:
         lines.append("# changed live during the run (Train screen), not part of the line above:")
         for event in changes:

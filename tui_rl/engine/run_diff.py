@@ -1,14 +1,14 @@
 """What differs between two runs (or two seed groups): their configs field by field, and the live
-edits each received (with the frame of each), for a side-by-side view. No torch import."""
+edits each received and kept (with the frame of each), for a side-by-side view. No torch import."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from tui_rl.config import RunConfig
-from tui_rl.engine.protocol import HparamsChanged
+from tui_rl.engine.protocol import Event, HparamsChanged, Undone
 from tui_rl.engine.runfolder import read_config, read_events
 
 
@@ -58,12 +58,22 @@ class LiveEdit:
     value: Any
 
 
+def standing_changes(events: Iterable[Event]) -> list[HparamsChanged]:
+    """The live changes still in force, in order: each undo takes back the newest one standing."""
+    standing: list[HparamsChanged] = []
+    for event in events:
+        if isinstance(event, HparamsChanged):
+            standing.append(event)
+        elif isinstance(event, Undone) and standing:
+            standing.pop()
+    return standing
+
+
 def live_edits(run_dir: Path) -> list[LiveEdit]:
-    """The live hyperparameter changes a run received, in order."""
+    """The live hyperparameter changes a run received and did not undo, in order."""
     return [
         LiveEdit(event.frames, path, event.previous.get(path), value)
-        for event in read_events(run_dir)
-        if isinstance(event, HparamsChanged)
+        for event in standing_changes(read_events(run_dir))
         for path, value in event.changes.items()
     ]
 

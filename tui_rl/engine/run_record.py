@@ -146,6 +146,13 @@ def record_lineage(run_dir: Path, parent: str, counters: RunCounters, fresh_netw
     write_run_json(run_dir, summary)
 
 
+def record_tags(run_dir: Path, tags: dict[str, str | int]) -> None:
+    """Add ``tags`` to those run.json has (a search marks a trial's run it pruned)."""
+    summary = read_summary(run_dir)
+    summary.tags.update(tags)
+    write_run_json(run_dir, summary)
+
+
 def record_state(run_dir: Path, state: RunState, reason: str) -> StatusChanged:
     """Record a final state reached before a trainer was built (its config no longer loads, or a
     signal stopped it while torch was loading); returns the event, to tell the clients too."""

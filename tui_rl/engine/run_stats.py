@@ -64,15 +64,14 @@ def smoothed(series: Series, window: int = SMOOTHING_WINDOW) -> list[tuple[int, 
 
 @dataclass
 class GroupCurve:
-    """A group's curve on a common frame grid: the mean with its bootstrap band, and the IQM;
-    ``runs`` holds each run's curve on the same grid."""
+    """A group's curve on a common frame grid: the mean with its bootstrap band; ``runs`` holds
+    each run's curve on the same grid."""
 
     frames: np.ndarray
     runs: np.ndarray
     mean: np.ndarray
     low: np.ndarray
     high: np.ndarray
-    iqm: np.ndarray
 
 
 def align(curves: Sequence[Series], points: int = GRID_POINTS) -> tuple[np.ndarray, np.ndarray]:
@@ -93,7 +92,7 @@ def align(curves: Sequence[Series], points: int = GRID_POINTS) -> tuple[np.ndarr
 def group_curve(curves: Sequence[Series], points: int = GRID_POINTS) -> GroupCurve:
     grid, matrix = align(curves, points)
     low, high = bootstrap_interval(matrix)
-    return GroupCurve(grid, matrix, mean(matrix), low, high, iqm(matrix))
+    return GroupCurve(grid, matrix, mean(matrix), low, high)
 
 
 @dataclass

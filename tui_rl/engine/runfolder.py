@@ -58,6 +58,10 @@ class RunFolderError(ValueError):
     """A run that cannot be found or created; the message says which and why."""
 
 
+#: the tag a search puts on a trial's run when it prunes it: the frame count it was pruned at
+PRUNED_TAG = "pruned_at"
+
+
 @dataclass
 class RunSummary(RunCounters):
     """What ``run.json`` says about a run, with the status corrected for a trainer that died.
@@ -86,6 +90,12 @@ class RunSummary(RunCounters):
     parent: str = ""
     parent_frames: int | None = None
     fresh_networks: bool = False
+
+    @property
+    def shown_status(self) -> str:
+        """The status as run lists show it: a search trial's run that its pruner stopped reads
+        "pruned" (still "stopped" underneath: it can be continued like any stopped run)."""
+        return "pruned" if self.status == "stopped" and PRUNED_TAG in self.tags else self.status
 
     @property
     def counters(self) -> RunCounters:

@@ -28,8 +28,8 @@ from optuna.trial import Trial, TrialState
 from tui_rl.config import ConfigError, RunConfig, edit
 from tui_rl.engine import search_study
 from tui_rl.engine.protocol import Evaluated, Event
-from tui_rl.engine.run_record import create_run
-from tui_rl.engine.runfolder import read_summary
+from tui_rl.engine.run_record import create_run, record_tags
+from tui_rl.engine.runfolder import PRUNED_TAG, read_summary
 from tui_rl.engine.search_space import ParamSpec, apply_params
 from tui_rl.engine.stop_signals import StopSignals
 
@@ -141,6 +141,7 @@ class Worker:
                 trial.set_user_attr("frames", frames)
                 if watch.pruned_reason:
                     trial.set_user_attr("pruned_at", summary.frames)
+                    record_tags(run_dir, {PRUNED_TAG: summary.frames})
                     return self.ended(trial, TrialOutcome(TrialState.PRUNED, reason=watch.pruned_reason))
                 if state != "finished" or summary.last_eval is None:
                     retry = state == "stopped" and bool(self.signals.reason)

@@ -126,8 +126,7 @@ class ParamSpec:
         """The value an Optuna trial samples, as the config takes it."""
         if self.kind == "choice":
             # Optuna stores scalars only: a list choice is sampled as its text and read back here
-            picked = trial.suggest_categorical(self.path, [optuna_choice(c) for c in self.choices])
-            return parse_value(picked) if isinstance(picked, str) and picked.startswith("[") else picked
+            return config_value(trial.suggest_categorical(self.path, [optuna_choice(c) for c in self.choices]))
         if self.kind in ("int", "intlog"):
             return trial.suggest_int(self.path, int(self.low), int(self.high), log=self.kind == "intlog")
         return trial.suggest_float(self.path, self.low, self.high, log=self.kind == "loguniform")
@@ -147,6 +146,11 @@ def choice_text(value: Any) -> str:
 
 def optuna_choice(value: Any) -> Any:
     return str(value) if isinstance(value, list) else value
+
+
+def config_value(value: Any) -> Any:
+    """A trial's parameter as the config takes it: a list choice is stored as its text."""
+    return parse_value(value) if isinstance(value, str) and value.startswith("[") else value
 
 
 def parse_param(text: str) -> ParamSpec:

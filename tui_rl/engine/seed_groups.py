@@ -75,7 +75,7 @@ def return_curves(run_dirs: Sequence[Path]) -> list[list[tuple[int, float]]]:
 
 
 def group_returns(group: SeedGroup) -> GroupCurve:
-    """The group's smoothed return: mean, 95 % bootstrap band and IQM per frame."""
+    """The group's smoothed return: mean and 95 % bootstrap band per frame."""
     return group_curve(return_curves(group.run_dirs))
 
 

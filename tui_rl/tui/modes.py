@@ -13,7 +13,9 @@ from collections.abc import Callable
 from textual.app import ComposeResult
 from textual.containers import Center, Middle
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
+
+from tui_rl.tui.widgets.fitting_footer import FittingFooter
 
 #: mode -> (module, class) of its base screen.
 MODE_SCREENS: dict[str, tuple[str, str]] = {
@@ -38,7 +40,7 @@ class UnavailableScreen(Screen):
             yield Static(
                 f"The {self.mode} screen is not available.\n\n{self.reason}", id="unavailable", markup=False
             )
-        yield Footer()
+        yield FittingFooter()
 
 
 def screen_class(mode: str) -> type[Screen]:

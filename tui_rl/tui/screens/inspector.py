@@ -23,13 +23,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from tui_rl.config import RunConfig
 from tui_rl.engine.observation_image import is_image_shape
 from tui_rl.tui.screens.inspector_dialogs import Source, SourcePicker
 from tui_rl.tui.screens.inspector_live import LiveDriver, LiveEnvPanel, reason
 from tui_rl.tui.screens.inspector_sources import available_sources
+from tui_rl.tui.widgets.fitting_footer import FittingFooter
 from tui_rl.tui.widgets.frame_view import FrameView
 from tui_rl.tui.widgets.step_table import StepTable, episode_ends
 from tui_rl.tui.widgets.tensordict_tree import TensorDictTree
@@ -66,7 +67,15 @@ class InspectorScreen(LiveEnvPanel, Screen):
     """A rollout at one step: the rendered frame, the step's entries and the TensorDict's keys."""
 
     CSS_PATH = "inspector.tcss"
+    # Most useful first: at 80 columns the footer shows what fits in this order (a live env's keys
+    # only show while one is open).
     BINDINGS = [
+        Binding("p", "step_policy", "Policy step", id="inspect.policy_step"),
+        Binding("r", "step_random", "Random", id="inspect.random_step"),
+        Binding("0", "act(0)", "Action", key_display="0-9", tooltip=f"Action 0-9 {ACTION_HELP}", id="inspect.action0"),
+        *(Binding(str(i), f"act({i})", f"Action {i} {ACTION_HELP}", show=False, id=f"inspect.action{i}") for i in range(1, 10)),
+        Binding("a", "enter_action", "Action…", id="inspect.enter_action"),
+        Binding("R", "reset_env", "Reset", id="inspect.reset"),
         # priority: the tree would otherwise take ←/→/home/end for scrolling
         Binding("left", "step(-1)", "Step", key_display="←/→", priority=True, id="inspect.back"),
         Binding("right", "step(1)", "Step forward", show=False, priority=True, id="inspect.forward"),
@@ -74,16 +83,10 @@ class InspectorScreen(LiveEnvPanel, Screen):
         Binding("shift+right", "step(10)", "10 steps forward", show=False, priority=True, id="inspect.forward10"),
         Binding("home", "first", "First step", show=False, priority=True, id="inspect.first"),
         Binding("end", "last", "Last step", show=False, priority=True, id="inspect.last"),
-        Binding("n", "next_done", "Next done", id="inspect.next_done"),
         Binding("N", "previous_done", "Previous done", show=False, id="inspect.previous_done"),
         Binding("o", "open", "Open", id="inspect.open"),
         Binding("l", "live", "Live env", id="inspect.live"),
-        Binding("p", "step_policy", "Policy step", id="inspect.policy_step"),
-        Binding("r", "step_random", "Random", id="inspect.random_step"),
-        Binding("0", "act(0)", "Action", key_display="0-9", tooltip=f"Action 0-9 {ACTION_HELP}", id="inspect.action0"),
-        *(Binding(str(i), f"act({i})", f"Action {i} {ACTION_HELP}", show=False, id=f"inspect.action{i}") for i in range(1, 10)),
-        Binding("a", "enter_action", "Action…", id="inspect.enter_action"),
-        Binding("R", "reset_env", "Reset", id="inspect.reset"),
+        Binding("n", "next_done", "Next done", id="inspect.next_done"),
         Binding("u", "refresh_weights", "Fresh weights", show=False, id="inspect.weights"),
         Binding("w", "save", "Save", id="inspect.save"),
         Binding("V", "record_video", "Record video", show=False, id="inspect.record"),
@@ -135,7 +138,7 @@ class InspectorScreen(LiveEnvPanel, Screen):
             yield FrameView(id="frame")
             yield StepTable(id="step-table")
         yield TensorDictTree(id="tensordict")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.update_layout()

@@ -14,10 +14,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from tui_rl.engine.run_diff import FieldDiff, LiveEdit, run_diff
 from tui_rl.tui.run_rows import RunRow
+from tui_rl.tui.widgets.fitting_footer import FittingFooter
 from tui_rl.tui.widgets.run_comparison import RunComparison
 
 
@@ -60,7 +61,7 @@ class RunDiffScreen(ModalScreen[None]):
                 yield Static("", id="edits-left")
                 yield Static("", id="edits-right")
             yield RunComparison(id="diff-chart")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#config-diff", DataTable)

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from tui_rl.engine.external_runs import EXTERNAL, external_summaries
 from tui_rl.engine.protocol import FINAL_STATES
@@ -27,6 +27,7 @@ from tui_rl.tui.run_opening import NOT_CONTINUABLE, can_continue
 from tui_rl.tui.run_rows import RunRow, run_rows
 from tui_rl.tui.run_sharing import copy_setup_line, export_policy_dialog
 from tui_rl.tui.screens.confirm import ConfirmScreen
+from tui_rl.tui.widgets.fitting_footer import FittingFooter
 from tui_rl.tui.widgets.run_comparison import RunComparison
 from tui_rl.tui.widgets.run_list import RunList
 
@@ -90,7 +91,7 @@ class RunsScreen(Screen):
                     id="runs-filter")
         yield Static(OVERLAY_HINT, id="overlay-hint")
         yield RunComparison(id="comparison")
-        yield Footer()
+        yield FittingFooter()
 
     def __init__(self) -> None:
         super().__init__()

@@ -8,7 +8,8 @@ every two seconds in a thread worker (Optuna loads there, never before the first
 Keys: ``enter`` opens the trial's run in Train, ``p`` prunes the running trial under the cursor,
 ``x`` stops the whole search (running trials are pruned, no new one starts), ``ctrl+s`` saves the
 trial's config as a preset (the save-preset dialog of Setup), ``n`` shows the next study, ``v`` the
-next parameter in the slice view. Requests go through the study, so they reach workers anywhere.
+next parameter in the slice view, ``]`` and ``[`` the next and previous view (as the other screens'
+charts and tabs). Requests go through the study, so they reach workers anywhere.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from tui_rl.tui.messages import OpenRun
 from tui_rl.tui.screens import search_plots
 from tui_rl.tui.screens.confirm import ConfirmScreen
 from tui_rl.tui.screens.save_preset import save_as_preset
+from tui_rl.tui.widgets.fitting_footer import FittingFooter
 from tui_rl.tui.widgets.plotext_figure import PlotextFigure
 
 if TYPE_CHECKING:
@@ -47,6 +49,9 @@ class SearchScreen(Screen):
         Binding("ctrl+s", "promote", "Save as preset", id="search.promote"),
         Binding("n", "next_study", "Next study", id="search.next_study"),
         Binding("v", "next_param", "Slice param", id="search.next_param"),
+        Binding("right_square_bracket", "cycle_view(1)", "View", key_display="]", id="search.next_view", show=False),
+        Binding("left_square_bracket", "cycle_view(-1)", "Previous view", key_display="[", id="search.prev_view",
+                show=False),
     ]
 
     def __init__(self, runs_dir: Path, study: str | None = None) -> None:
@@ -72,7 +77,7 @@ class SearchScreen(Screen):
                 yield Static("", id="search-importance", markup=False)
             with TabPane("Slice", id="search-tab-slice"):
                 yield PlotextFigure(id="search-slice")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()
@@ -216,6 +221,11 @@ class SearchScreen(Screen):
         self.param_index += 1
         self.query_one(TabbedContent).active = "search-tab-slice"
         self.draw()
+
+    def action_cycle_view(self, step: int) -> None:
+        views = self.query_one(TabbedContent)
+        panes = [pane.id for pane in views.query(TabPane)]
+        views.active = panes[(panes.index(views.active) + step) % len(panes)]
 
     def action_close(self) -> None:
         self.dismiss()

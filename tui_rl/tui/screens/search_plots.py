@@ -37,7 +37,15 @@ def draw_best(plt: Any, view: StudyView) -> None:
     best = view.best_so_far
     plt.plot([n for n, _ in best], [v for _, v in best], color="cyan", label="best")
     plt.scatter([n for n, _ in done], [v for _, v in done], color="orange", marker="dot", label="trial")
+    plt.xticks(whole_numbers(min(n for n, _ in done), max(n for n, _ in done)))
     plt.xlabel("trial")
+
+
+def whole_numbers(low: int, high: int, most: int = 8) -> list[int]:
+    """At most ``most`` evenly spaced whole numbers from ``low`` to ``high``: trial numbers have no
+    fractions, and plotext's own ticks would give them."""
+    step = max(1, math.ceil((high - low) / (most - 1)))
+    return list(range(low, high + 1, step))
 
 
 def draw_live(plt: Any, view: StudyView) -> None:

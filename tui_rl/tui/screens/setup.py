@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.lazy import Lazy
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Button, Header, Static, TabbedContent, TabPane
 from textual.timer import Timer
 
 from tui_rl.config import ConfigError, RunConfig, edit, fitting_algorithms
@@ -34,6 +34,7 @@ from tui_rl.tui.screens.setup_fields import (
 )
 from tui_rl.tui.widgets.algorithm_picker import AlgorithmPicker
 from tui_rl.tui.widgets.env_picker import EnvPicker
+from tui_rl.tui.widgets.fitting_footer import FittingFooter
 from tui_rl.tui.widgets.hparam_form import LIVE_MARK, FieldForm, HparamForm
 from tui_rl.tui.widgets.machine_info import MachineInfo
 from tui_rl.tui.widgets.rollout_preview import RolloutPreview
@@ -136,7 +137,7 @@ class SetupScreen(Screen):
                         focusable=True,
                     )
                     yield MachineInfo(config.collector.ray_address, id="machine-info")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.show_env(self.app.config)

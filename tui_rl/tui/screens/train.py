@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input
+from textual.widgets import Header, Input
 from textual.worker import get_current_worker
 
 from tui_rl.config import ConfigError, RunConfig, load_file
@@ -35,6 +35,7 @@ from tui_rl.tui.run_view import RunView
 from tui_rl.tui.screens.confirm import ConfirmScreen
 from tui_rl.tui.widgets.charts import TrainingCharts
 from tui_rl.tui.widgets.event_log import EventLog
+from tui_rl.tui.widgets.fitting_footer import FittingFooter
 from tui_rl.tui.widgets.live_hparams import LiveHparams
 from tui_rl.tui.widgets.status_line import StatusLine
 from tui_rl.tui.widgets.workers_panel import WorkersPanel
@@ -133,7 +134,7 @@ class TrainScreen(Screen):
                 yield TimePanel(self.charts, id="time-panel")
                 yield self.log_pane
             yield self.hparams
-        yield Footer()
+        yield FittingFooter()
 
     # ---- what the app asks ------------------------------------------------------------------
 

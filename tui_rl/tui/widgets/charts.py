@@ -164,6 +164,8 @@ SAMPLES = frozenset({"raw", "episode_length"})
 SERIES_COLORS = ("cyan", "orange", "magenta", "green", "red", "blue")
 #: Without colour (NO_COLOR) the series differ by marker: the legend shows which is which.
 SERIES_MARKERS = ("braille", "•", "+", "x", "o", "*")
+#: a seed group's confidence band: a light shade that the lines over it stay readable on
+BAND_MARKER = "░"
 
 
 def frames_label(frames: float) -> str:
@@ -196,33 +198,34 @@ def draw_lines(
     lines: Iterable[tuple[str, DecimatedSeries]],
     markers: Iterable[tuple[int, str]] = (),
     width: int | None = None,
-    bands: Mapping[str, Iterable[DecimatedSeries]] = MappingProxyType({}),
+    bands: Mapping[str, tuple[DecimatedSeries, DecimatedSeries]] = MappingProxyType({}),
 ) -> None:
     """Replace ``plot``'s figure with ``lines`` (label, series) against frames, and labelled vertical
     markers, each series cut to about ``width`` (default: the plot's own) points. A line whose
-    label is in ``bands`` has those series (a confidence band's edges, an IQM) drawn dotted in its
-    colour, unlabelled."""
+    label is in ``bands`` has that band (its low and high edges) shaded in its colour, under
+    every line."""
     plt = plot.plt
     plt.clear_figure()
     plt.title(title)
     width = max(8, (width or plot.size.width) - 10)  # the y tick labels take about ten columns
     no_color = plot.app.no_color
     x_max = 0
-    y_max = -math.inf
+    y_min, y_max = math.inf, -math.inf
     drawn = 0
-    for index, (label, series) in enumerate(lines):
-        if not len(series):
-            continue
+    shown = [(index, label, series) for index, (label, series) in enumerate(lines) if len(series)]
+    for index, label, _ in shown:  # first: the lines are drawn over the bands
+        low, high = bands.get(label, (DecimatedSeries(), DecimatedSeries()))
+        if len(low) and len(high):
+            color = SERIES_COLORS[index % len(SERIES_COLORS)]
+            plt.plot(*band_outline(low, high, width), marker=BAND_MARKER, color=color)
+    for index, label, series in shown:
         xs, ys = series.points(width)
         marker = SERIES_MARKERS[index % len(SERIES_MARKERS)] if no_color else "braille"
         color = SERIES_COLORS[index % len(SERIES_COLORS)]
         draw = plt.scatter if label in SAMPLES else plt.plot
         draw(xs, ys, label=label, marker=marker, color=color)
-        for edge in bands.get(label, ()):
-            if len(edge):
-                plt.plot(*edge.points(width), marker=".", color=color)
         x_max = max(x_max, xs[-1])
-        y_max = max(y_max, max(ys))
+        y_min, y_max = min(y_min, min(ys)), max(y_max, max(ys))
         drawn += 1
     if not drawn:
         plt.xticks([])
@@ -231,14 +234,43 @@ def draw_lines(
         plt.xlim(0, 1)
         plt.ylim(0, 1)
         return
-    for frames, label in markers:
-        if frames <= x_max:
-            plt.vertical_line(frames, color="gray")
-            # Labelled at the top, so a marker does not pass for a grid line.
-            plt.text(f"▏{label}", frames, y_max, color="gray", alignment="left")
+    labels = sorted((frames, f"▏{label}") for frames, label in markers if frames <= x_max)
+    # Labelled at the top, so a marker does not pass for a grid line; a label that would run into
+    # an earlier one goes a text row lower (an edit and its undo share a frame).
+    row_height = (y_max - y_min) / max(1, (plot.size.height or 20) - 6)
+    for (frames, label), row in zip(labels, label_rows(labels, x_max, width)):
+        plt.vertical_line(frames, color="gray")
+        plt.text(label, frames, y_max - row * row_height, color="gray", alignment="left")
     ticks = round_ticks(x_max)
     plt.xticks(ticks, [frames_label(t) for t in ticks])
     plt.xlim(0, x_max or 1)
+
+
+def band_outline(low: DecimatedSeries, high: DecimatedSeries, width: int) -> tuple[list[int], list[float]]:
+    """One path up and down between a band's edges at each point, running along them in between:
+    drawn with a shade character it fills the band (scattered dots of its edges read as noise)."""
+    (xs, lows), (_, highs) = low.points(width), high.points(width)
+    path_x: list[int] = []
+    path_y: list[float] = []
+    for i, (x, bottom, top) in enumerate(zip(xs, lows, highs)):
+        path_x += [x, x]
+        path_y += [bottom, top] if i % 2 == 0 else [top, bottom]
+    return path_x, path_y
+
+
+def label_rows(markers: list[tuple[int, str]], x_max: float, columns: int) -> list[int]:
+    """For markers in frame order, the text row of each label (0: the top): the first row where
+    it starts after the labels already there end."""
+    ends: list[float] = []  # per row, the column after its last label
+    rows = []
+    for frames, label in markers:
+        start = frames / (x_max or 1) * columns
+        row = next((i for i, end in enumerate(ends) if start >= end), len(ends))
+        if row == len(ends):
+            ends.append(0.0)
+        ends[row] = start + len(label) + 1
+        rows.append(row)
+    return rows
 
 
 class MetricChart(PlotextFigure):

@@ -23,6 +23,7 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from tui_rl.config import ConfigError, RunConfig, edit, parse_value
+from tui_rl.config.edit import field_value
 
 LIVE_MARK = "●"
 JSON_EXAMPLE = '{"key": value}'
@@ -137,13 +138,6 @@ def field_spec(config: RunConfig, path: str) -> FieldSpec:
     for section in sections:
         model = getattr(model, section)
     return FieldSpec(path, type(model).model_fields[name])
-
-
-def field_value(config: RunConfig, path: str) -> Any:
-    value: Any = config
-    for part in path.split("."):
-        value = getattr(value, part)
-    return value
 
 
 def message_for(path: str, error: ConfigError) -> str:

@@ -1,6 +1,6 @@
-"""Marked runs and seed groups on one chart: a run's smoothed return, a group's mean with its 95 %
-bootstrap band and its IQM (dotted, in the group's colour), and a table of the groups' final and
-best returns with their intervals. Curves are read from disk in a thread worker."""
+"""Marked runs and seed groups on one chart: a run's smoothed return, a group's mean over its 95 %
+bootstrap band (shaded in the group's colour), and a table of the groups' final and best returns
+(mean and IQM) with their intervals. Curves are read from disk in a thread worker."""
 
 from __future__ import annotations
 
@@ -26,10 +26,10 @@ TITLE = f"Episode return (mean of {SMOOTHING_WINDOW})"
 
 @dataclass
 class Curves:
-    """What the chart draws: labelled lines, each group's band edges and IQM, the groups' scores."""
+    """What the chart draws: labelled lines, each group's band edges, the groups' scores."""
 
     lines: list[tuple[str, DecimatedSeries]] = field(default_factory=list)
-    bands: dict[str, list[DecimatedSeries]] = field(default_factory=dict)
+    bands: dict[str, tuple[DecimatedSeries, DecimatedSeries]] = field(default_factory=dict)
     scores: list[tuple[str, ScoreSummary | None, ScoreSummary | None]] = field(default_factory=list)
 
 
@@ -49,7 +49,7 @@ def load_curves(rows: list[RunRow]) -> Curves:
         else:
             frames = [int(f) for f in group.frames]
             curves.lines.append((label, series_of(zip(frames, group.mean))))
-            curves.bands[label] = [series_of(zip(frames, edge)) for edge in (group.low, group.high, group.iqm)]
+            curves.bands[label] = (series_of(zip(frames, group.low)), series_of(zip(frames, group.high)))
         curves.scores.append((row.group.name, *group_scores(row.group)))
     return curves
 

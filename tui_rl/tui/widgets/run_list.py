@@ -1,7 +1,8 @@
-"""A table of run folders: name, env, algorithm, status, frames and best evaluation return (a run
-with a default name, preset and time, fits 80 columns whole; the Train screen shows the rest,
-such as the frame budget). Branches sit under their parent, seed groups head their runs
-(:mod:`tui_rl.tui.run_rows`).
+"""A table of run folders: name, env, algorithm, status, frames and best evaluation return (the
+Train screen shows the rest, such as the frame budget). Branches sit under their parent, seed
+groups head their runs (:mod:`tui_rl.tui.run_rows`). When the table is narrower than its rows, it
+leaves out the env, then the algorithm, then shortens names in the middle (their ends tell
+branches, seeds and trials apart), so Status, Frames and Best always show whole.
 
 Enter opens the run under the cursor; space marks runs or groups to compare.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
@@ -26,6 +28,10 @@ COLUMNS = (("mark", "✓"), ("name", "Run"), ("env", "Env"), ("algorithm", "Algo
            ("frames", "Frames"), ("best", "Best"))
 #: an env id longer than this is cut with an ellipsis: the name column needs the room
 ENV_WIDTH = 12
+#: left out in this order when the rows are wider than the table
+SPARE_COLUMNS = ("env", "algorithm")
+#: a name is never shortened below this
+NAME_MIN = 12
 
 
 def eval_cell(value: float | None) -> Text:
@@ -37,11 +43,11 @@ def row_cells(row: RunRow) -> tuple[Any, ...]:
     least frames, the IQM of its best returns)."""
     if row.group is None:
         run = row.run
-        status, frames, best = run.status, run.frames, run.best_eval
+        status, frames, best = run.shown_status, run.frames, run.best_eval
     else:
         runs = row.group.runs
         run = runs[0]
-        statuses = [r.status for r in runs]
+        statuses = [r.shown_status for r in runs]
         status = max(set(statuses), key=statuses.count)
         frames = min(r.frames for r in runs)
         bests = [r.best_eval for r in runs if r.best_eval is not None]
@@ -54,6 +60,34 @@ def row_cells(row: RunRow) -> tuple[Any, ...]:
         Text(frames_label(frames), justify="right"),
         eval_cell(best),
     )
+
+
+def shortened(name: str, width: int) -> str:
+    """``name`` in ``width`` cells, cut in the middle: its start and its distinguishing end stay."""
+    if cell_len(name) <= width:
+        return name
+    tail = (width - 1) // 2
+    return name[: width - 1 - tail] + "…" + name[len(name) - tail:]
+
+
+def fitting_layout(cells: list[tuple[Any, ...]], width: int, padding: int) -> tuple[list[str], int | None]:
+    """The columns to show for rows of ``cells`` in ``width`` cells, and the width names are
+    shortened to (None: whole)."""
+    keys = [key for key, _ in COLUMNS]
+    widths = {key: cell_len(label) for key, label in COLUMNS}
+    for row in cells:
+        for key, cell in zip(keys, row):
+            widths[key] = max(widths[key], cell_len(str(cell)))
+    widths["env"] = min(widths["env"], ENV_WIDTH)
+
+    def needed(columns: list[str]) -> int:
+        return sum(widths[key] + 2 * padding for key in columns)
+
+    for spare in range(len(SPARE_COLUMNS) + 1):
+        columns = [key for key in keys if key not in SPARE_COLUMNS[:spare]]
+        if needed(columns) <= width:
+            return columns, None
+    return columns, max(NAME_MIN, widths["name"] - (needed(columns) - width))
 
 
 class RunList(DataTable):
@@ -75,19 +109,34 @@ class RunList(DataTable):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.items: dict[str, RunRow] = {}
         self.marked: set[str] = set()
+        self.shown_columns: list[str] = []
 
-    def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key, width=ENV_WIDTH if key == "env" else None)
+    def on_resize(self) -> None:
+        self.show_rows(list(self.items.values()))
 
     def show_rows(self, rows: list[RunRow]) -> None:
-        """Replace the rows; the cursor stays put."""
+        """Replace the rows, with the columns that fit; the cursor stays put."""
         current = self.cursor_row_key
         self.items = {row.key: row for row in rows}
-        self.marked &= set(self.items)
+        kept = self.marked & set(self.items)
+        if kept != self.marked:  # a filter or a removal took marked rows away: the overlay follows
+            self.marked = kept
+            self.post_message(self.MarksChanged(self.marked_rows))
+        cells = [("✓", *row_cells(row)) for row in rows]
+        columns, name_width = fitting_layout(cells, self.scrollable_content_region.width, self.cell_padding)
+        if columns != self.shown_columns:
+            self.clear(columns=True)
+            for key, label in COLUMNS:
+                if key in columns:
+                    self.add_column(label, key=key, width=ENV_WIDTH if key == "env" else None)
+            self.shown_columns = columns
         self.clear()
-        for row in rows:
-            self.add_row("✓" if row.key in self.marked else " ", *row_cells(row), key=row.key)
+        for row, line in zip(rows, cells):
+            shown = dict(zip((key for key, _ in COLUMNS), line))
+            shown["mark"] = "✓" if row.key in self.marked else " "
+            if name_width is not None:
+                shown["name"] = shortened(row.label, name_width)
+            self.add_row(*(shown[key] for key in columns), key=row.key)
         if current in self.items:
             self.move_cursor(row=self.get_row_index(current))
 

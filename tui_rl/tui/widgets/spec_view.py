@@ -98,5 +98,5 @@ class SpecView(Static):
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
         for name, text in message.specs.items():
-            table.add_row(name, text)
+            table.add_row(name, Text(text))  # Text, not markup: "[scalar]" is a shape, not a style
         self.update(table)
