@@ -283,7 +283,11 @@ def append_event(run_dir: Path, event: Event) -> None:
 
 def trim_metrics(run_dir: Path, frames: int) -> None:
     """Drop metric rows logged after ``frames``: a run resumed from a checkpoint at ``frames``
-    collects those frames again, and its series must go on without a step backwards."""
+    (or an undo back to it) collects those frames again, and its series must go on without a
+    step backwards.
+
+    Each file is cut in place, never replaced: the trainer's CSV logger keeps it open for
+    appending, and a replaced file would take every later row into a deleted one."""
     scalars = Path(run_dir) / SCALARS_DIR
     if not scalars.is_dir():
         return
@@ -292,6 +296,6 @@ def trim_metrics(run_dir: Path, frames: int) -> None:
         kept = [(step, value) for step, value in rows if step <= frames]
         if len(kept) == len(rows) and path.read_text().endswith("\n"):
             continue
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("".join(f"{step},{value}\n" for step, value in kept))
-        os.replace(tmp, path)
+        with open(path, "r+b") as file:
+            file.write("".join(f"{step},{value}\n" for step, value in kept).encode())
+            file.truncate()
