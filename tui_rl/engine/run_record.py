@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import re
 import socket
@@ -121,6 +122,13 @@ class RunRecord:
         summary.updated = time.time()
         write_run_json(self.run_dir, summary)
         self._summary_written = time.monotonic()
+
+
+def plain_library_log() -> None:
+    """TorchRL's log lines without the colour codes its own formatter adds: the trainer's output
+    is ``trainer.log``, a file that must read as plain text (call once torchrl is imported)."""
+    for handler in logging.getLogger("torchrl").handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s [%(name)s][%(levelname)s] %(message)s"))
 
 
 def record_address(run_dir: Path, socket_path: Path | str, pid: int, host: str) -> None:
