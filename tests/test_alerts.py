@@ -3,15 +3,19 @@ metric, the frame and what to try); with alerts.pause the run pauses; a live edi
 
 from __future__ import annotations
 
+import json
 import math
 
 from conftest import of_type, tiny_dqn, train_run
 
+from tui_rl.cli import main
 from tui_rl.config import apply_overrides
 from tui_rl.engine.alerts import HealthWatch
 from tui_rl.config.models import AlertsConfig
 from tui_rl.engine.counters import RunCounters
-from tui_rl.engine.protocol import Alert, HparamsChanged, SetHparams, StatusChanged, Undone, UndoEdit
+from tui_rl.engine.protocol import (
+    Alert, Evaluated, HparamsChanged, Metrics, SetHparams, StatusChanged, Undone, UndoEdit,
+)
 from tui_rl.engine.reproduce import reproduce_text
 from tui_rl.engine.run_diff import live_edits
 from tui_rl.engine.runfolder import read_config, read_events, read_metrics
@@ -92,14 +96,12 @@ def test_divergence_no_progress_and_target_alerts():
     assert reached.kind == "target_reached" and "frame 400" in reached.message
 
 
-def test_a_live_edit_takes_a_checkpoint_and_undo_goes_back_to_it(runs_dir):
-    config = tiny_dqn("collector.total_frames=800", "checkpoint.every_frames=100000", "eval.every_frames=100000")
+def test_a_live_edit_takes_a_checkpoint_and_undo_goes_back_to_it(runs_dir, capsys):
+    config = tiny_dqn("collector.total_frames=800", "checkpoint.every_frames=100000", "eval.every_frames=200")
     run_dir = create_run(config, name="undo", runs_dir=runs_dir)
     sent = {"edit": False, "undo": False}
 
     def on_event(event):
-        from tui_rl.engine.protocol import Metrics
-
         if isinstance(event, Metrics) and event.frames == 300 and not sent["edit"]:
             sent["edit"] = True
             trainer.submit(SetHparams({"optim.lr": 0.0005}))
@@ -122,3 +124,17 @@ def test_a_live_edit_takes_a_checkpoint_and_undo_goes_back_to_it(runs_dir):
     assert all(lr == 0.001 for f, lr in lrs if f > 300)
     # what differs from another run, and the setup line, no longer list the undone edit
     assert live_edits(run_dir) == [] and "changed live" not in reproduce_text(run_dir)
+
+    # Everything logged after the undo reached the metric files (the logger's open ones, not
+    # deleted copies), and `runs show` shows it.
+    on_disk = read_metrics(run_dir)
+    for metrics in of_type([e for e in events if e.seq > undone.seq], Metrics):
+        for name in metrics.values:
+            assert metrics.frames in {f for f, _ in on_disk[name]}, f"{name} at {metrics.frames} is not on disk"
+    evaluations = [e.frames for e in of_type(events, Evaluated) if e.frames <= 300 or e.seq > undone.seq]
+    assert evaluations == [200, 400, 600, 800]
+    assert [f for f, _ in on_disk["eval_return"]] == evaluations
+    capsys.readouterr()  # what the run printed
+    assert main(["runs", "show", "undo", "--json", "--runs-dir", str(runs_dir)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [f for f, _ in shown["series"]["eval_return"]] == evaluations

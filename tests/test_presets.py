@@ -1,6 +1,7 @@
 """Every shipped preset loads, validates, and builds its env and algorithm."""
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -54,6 +55,29 @@ def test_preset_builds_its_env_and_algorithm(name):
     first = step[:, 0] if step.ndim > 1 else step[0]
     assert env.action_spec.is_in(first["action"])
     env.close()
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_collects_and_replays_without_a_torchrl_warning(name):
+    """TorchRL warns when ``init_random_frames`` is not whole batches, and when a draw's size is
+    not the buffer's own: a run of a preset prints neither."""
+    from tui_rl.engine import collectors
+    from tui_rl.engine.algorithms.replay import replay_minibatches
+
+    config = edit(load_preset(name), {"replay_buffer.size": 1000})
+    env = make_env(config)
+    algorithm = build_algorithm(config, env, "cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        collector = collectors.build(config, env, algorithm.collector_policy, torch.device("cpu"))
+        try:
+            batch = next(iter(collector))
+        finally:
+            collector.shutdown()
+        buffer = algorithm.replay_buffer
+        if buffer is not None:
+            buffer.extend(batch.reshape(-1))
+            assert len(list(replay_minibatches(buffer, config.replay_buffer, 2))) == 2
 
 
 @pytest.mark.parametrize("name", PRESETS)

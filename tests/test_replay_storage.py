@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy
 import pytest
 import torch
 from tensordict import TensorDict
@@ -14,7 +15,7 @@ from tui_rl.config import ConfigError, validate
 from tui_rl.config.models import ReplayBufferConfig
 from tui_rl.engine.algorithms.replay import make_replay_buffer
 from tui_rl.engine.checkpoint import CheckpointStore
-from tui_rl.engine.compat import storage_contents
+from tui_rl.engine.compat import replay_state_dict, storage_contents
 from tui_rl.engine.envs import make_env
 from tui_rl.engine.preflight import check_replay_memory
 from tui_rl.engine.run_record import create_run
@@ -104,6 +105,56 @@ def test_a_checkpoint_missing_its_transitions_falls_back_to_the_older_one(memmap
         assert resumed.counters.frames == 300 and len(resumed.parts.algorithm.replay_buffer) == 300
     finally:
         resumed.close()
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def resumed_buffer(config, run_dir: Path):
+    """The replay buffer of ``run_dir`` as a resume from its newest checkpoint restores it."""
+    resumed = Trainer(config, run_dir, lambda event: None, from_checkpoint=True)
+    resumed.setup()
+    resumed.close()
+    return resumed.parts.algorithm.replay_buffer
+
+
+def assert_same_buffer(restored, saved) -> None:
+    """Same rows, same write cursor, and the same draws from the same random state (a prioritised
+    sampler on the CPU draws with numpy's)."""
+    assert len(restored) == len(saved) and restored.write_count == saved.write_count
+    assert restored.state_dict()["_writer"] == saved.state_dict()["_writer"]
+    assert (storage_contents(restored)[: len(restored)] == storage_contents(saved)[: len(saved)]).all()
+    draws = []
+    for buffer in (restored, saved):
+        torch.manual_seed(7)
+        numpy.random.seed(7)
+        draws.append(buffer.sample(64))
+    assert (draws[0] == draws[1]).all()
+
+
+@pytest.mark.parametrize("sampler", ["random", "prioritized"])
+def test_a_checkpoint_holds_only_the_filled_rows_of_a_tensor_buffer_and_restores_it_exactly(tmp_path, sampler):
+    config = tiny_dqn("replay_buffer.size=100000", f"replay_buffer.sampler={sampler}")
+    run_dir = create_run(config, runs_dir=tmp_path / "runs", name="tensor")
+    trainer, _ = train_run(config, run_dir)
+    assert trainer.state == "finished"
+    saved = trainer.parts.algorithm.replay_buffer
+    assert len(saved) == 600
+
+    checkpoint = CheckpointStore(run_dir, keep=2).latest()
+    component = next(checkpoint.rglob("transitions")).parent
+    state = torch.load(component / "state.pt", weights_only=True)
+    assert state["_storage"]["_storage"] == {}, "no transition is copied into state.pt"
+    full = storage_contents(saved).bytes()  # 100,000 preallocated rows
+    assert folder_bytes(component) < full / 50, "the checkpoint holds more than the 600 filled rows"
+
+    assert_same_buffer(resumed_buffer(config, run_dir), saved)
+
+    # A checkpoint written before (the whole preallocated storage in state.pt) still loads.
+    shutil.rmtree(component / "transitions")
+    torch.save(replay_state_dict(saved), component / "state.pt")
+    assert_same_buffer(resumed_buffer(config, run_dir), saved)
 
 
 def test_list_storage_trains_and_resumes_with_its_transitions(tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import trained_run
+from conftest import needs, train_run, trained_run
 
 from tui_rl.cli import main
 
@@ -80,3 +80,51 @@ def test_mp4_without_pyav_is_refused_before_playing_naming_the_extra(run_dir, ca
     assert main(["eval", str(run_dir), "--episodes", "1", "--record"]) == 2
     err = capsys.readouterr().err
     assert "pip install 'tui-rl[video]'" in err and "--format gif" in err and "Traceback" not in err
+
+
+def decoded_frames(video: Path) -> list:
+    import av
+
+    with av.open(str(video)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(container.streams.video[0])]
+
+
+def test_a_minatar_recording_films_every_step_in_the_inspectors_colours(tmp_path):
+    needs("minatar", "minatar")
+    from tui_rl.config import apply_overrides
+    from tui_rl.config.presets import load_preset
+    from tui_rl.engine.envs import make_env
+    from tui_rl.engine.evaluate import evaluate_run
+    from tui_rl.engine.observation_image import image_layers
+    from tui_rl.engine.run_record import create_run
+
+    config = apply_overrides(load_preset("minatar-breakout-dqn"), [
+        "collector.total_frames=64", "collector.init_random_frames=32", "replay_buffer.size=1000",
+        "eval.every_frames=1000", "eval.episodes=1",
+    ])
+    run_dir = create_run(config, runs_dir=tmp_path, name="minatar")
+    train_run(config, run_dir)
+    report = evaluate_run(run_dir, episodes=1, record=True)
+
+    frames = decoded_frames(report.video)
+    assert len(frames) == report.lengths[0] + 1, "the reset and every step after it"
+    height, width, _ = frames[0].shape
+    assert min(height, width) >= 100 and all(frame.max() > 0 for frame in frames)
+
+    env = make_env(config, num_envs=1)
+    try:
+        drawn = image_layers(env.reset()["observation"].numpy())[0].frame  # the inspector's first layer
+    finally:
+        env.close()
+    block = height // drawn.shape[0]
+    centres = frames[0][block // 2 :: block, block // 2 :: block].astype(int)
+    assert abs(centres - drawn.astype(int)).max() < 30, "colours differ from the inspector's (beyond H.264's loss)"
+
+
+def test_an_atari_frame_stack_is_filmed_as_its_newest_frame_scaled_up():
+    from tui_rl.engine.frames import ObservationFrame
+
+    stack = torch.randint(0, 256, (4, 84, 84), dtype=torch.uint8)
+    frame = ObservationFrame(min_side=200)._apply_transform(stack)
+    assert frame.shape == (252, 252, 3)
+    assert (frame[::3, ::3] == stack[-1, :, :, None]).all()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from tensordict import TensorDict
 from torchrl.checkpoint import GlobalRNGState
-from torchrl.data import LazyMemmapStorage
+from torchrl.data import TensorStorage
 
 from tui_rl.engine.checkpoint import NETWORKS, CheckpointStore, CheckpointUnusable, DiskFull
 from tui_rl.engine.compat import load_replay_state_dict, replay_state_dict, storage_bytes, storage_contents
@@ -27,9 +27,6 @@ from tui_rl.engine.runfolder import resume_command
 if TYPE_CHECKING:
     from tui_rl.engine.trainer import Trainer
 
-#: a replay buffer goes into checkpoints only below this size (and a quarter of the free disk);
-#: a memory-mapped one, copied file to file, only below a quarter of the free disk
-MAX_REPLAY_CHECKPOINT_BYTES = 2 * 1024**3
 #: the folder, beside its state.pt, of a memory-mapped buffer's transitions in a checkpoint
 TRANSITIONS_DIR = "transitions"
 #: a memory-mapped buffer is restored this many bytes at a time
@@ -39,20 +36,21 @@ COPY_CHUNK_BYTES = 256 * 1024**2
 class ReplayBufferState:
     """A replay buffer as a state dict of tensors (no pickle needed to store or load it).
 
-    A memory-mapped storage keeps its transitions out of that state dict: they are copied file to
-    file into the checkpoint (:meth:`write_beside`), never through RAM into ``state.pt``, and read
-    back the same way. A checkpoint holds the transitions as they were when it was written,
-    so the live files in ``replay/`` may move on.
+    A tensor or memory-mapped storage keeps its transitions out of that state dict: only the
+    filled rows (not the whole preallocated storage) are copied file to file into the checkpoint
+    (:meth:`write_beside`), never through RAM into ``state.pt``, and read back the same way. A
+    checkpoint holds the transitions as they were when it was written, so the live storage may
+    move on. A list storage, and checkpoints written before this, hold them in ``state.pt``.
     """
 
     def __init__(self, buffer: Any) -> None:
         self.buffer = buffer
-        self.on_disk = isinstance(buffer.storage, LazyMemmapStorage)
+        self.beside = isinstance(buffer.storage, TensorStorage)
         self.pending: dict[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
         state = replay_state_dict(self.buffer)
-        if self.on_disk:
+        if self.beside:
             state["_storage"] = {**state["_storage"], "_storage": {}}
             # what read_beside must find: tensordict skips a missing file instead of failing
             keys = storage_contents(self.buffer).keys(include_nested=True, leaves_only=True)
@@ -60,17 +58,17 @@ class ReplayBufferState:
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if self.on_disk:
+        if TRANSITIONS_DIR in state:
             self.pending = state  # applied once read_beside has put the transitions back
         else:
             load_replay_state_dict(self.buffer, state)
 
     def write_beside(self, folder: Path) -> None:
-        if self.on_disk:
+        if self.beside:
             storage_contents(self.buffer)[: len(self.buffer)].memmap(prefix=folder / TRANSITIONS_DIR, copy_existing=True)
 
     def read_beside(self, folder: Path) -> None:
-        if not self.on_disk:
+        if self.pending is None:
             return
         state = dict(self.pending)
         expected = state.pop(TRANSITIONS_DIR)
@@ -141,10 +139,10 @@ class CheckpointPolicy:
         buffer = self.trainer.parts.algorithm.replay_buffer
         if buffer is None or len(buffer) == 0:  # nothing collected yet: nothing to save
             return False
-        size = storage_bytes(buffer)
+        size = storage_bytes(buffer)  # the preallocated storage, of which the filled rows are saved
+        if size is not None:
+            size = size * len(buffer) // buffer.storage.max_size
         limit = shutil.disk_usage(self.trainer.run_dir).free // 4
-        if not isinstance(buffer.storage, LazyMemmapStorage):
-            limit = min(MAX_REPLAY_CHECKPOINT_BYTES, limit)
         if size is not None and size > limit:
             self.trainer.record.log(
                 f"replay buffer ({size / 1024**2:.0f} MiB) left out of the checkpoint: "

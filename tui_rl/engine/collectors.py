@@ -36,7 +36,7 @@ from torchrl.envs import EnvBase, TensorDictPrimer
 from torchrl.weight_update import SharedMemWeightSyncScheme
 
 from tui_rl.config import RunConfig
-from tui_rl.config.models import MAX_SEED
+from tui_rl.config.models import MAX_SEED, CollectorConfig
 from tui_rl.engine.health import TrainingFailed
 from tui_rl.engine.worker_stats import WORKER_KEY, WorkerTally
 
@@ -284,6 +284,13 @@ class Collection:
         return collector.stats(workers="both")
 
 
+def random_frames(config: CollectorConfig) -> int:
+    """``init_random_frames`` rounded up to whole batches: the collector plays random actions for
+    whole batches anyway, and says so in a warning when the number is not a multiple."""
+    batch = config.frames_per_batch
+    return -(-config.init_random_frames // batch) * batch
+
+
 def build(config: RunConfig, env: EnvBase, policy: TensorDictModuleBase, device: torch.device):
     """The TorchRL collector of ``config.collector.backend``."""
     backend, workers = config.collector.backend, config.collector.workers
@@ -291,7 +298,7 @@ def build(config: RunConfig, env: EnvBase, policy: TensorDictModuleBase, device:
     on = torch.device("cpu") if backend == "ray" else device
     common: dict[str, Any] = {
         "frames_per_batch": config.collector.frames_per_batch,
-        "init_random_frames": 0 if config.algorithm.on_policy else config.collector.init_random_frames,
+        "init_random_frames": 0 if config.algorithm.on_policy else random_frames(config.collector),
         "policy_device": on,
         "storing_device": on,
         "env_device": "cpu",

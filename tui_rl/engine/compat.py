@@ -31,12 +31,13 @@ def storage_bytes(buffer: ReplayBuffer) -> int | None:
 
 def replay_state_dict(buffer: ReplayBuffer) -> dict[str, Any]:
     """``buffer.state_dict()`` holding only tensors and plain values, so a checkpoint stores it for
-    ``torch.load(weights_only=True)``: prioritised samplers' trees become priority tensors."""
+    ``torch.load(weights_only=True)``: prioritised samplers' trees become priority tensors, of the
+    filled rows only (the rest of a tree is never drawn from)."""
     state = buffer.state_dict()
     sampler = dict(state["_sampler"])
     for key in SAMPLER_TREES:
         if key in sampler:
-            sampler[key] = tree_values(sampler[key], buffer.storage.max_size)
+            sampler[key] = tree_values(sampler[key], len(buffer))
     state["_sampler"] = sampler
     return state
 

@@ -1,6 +1,7 @@
 """Evaluate a run's newest checkpoint, and record an episode of it to a video file in the run folder.
 
-Frames are collected by TorchRL's :class:`VideoRecorder` and written as MP4 (or GIF when asked) by
+Frames (rendered, or an image observation drawn as the inspector draws it) are collected by
+TorchRL's :class:`VideoRecorder` and written as MP4 (or GIF when asked) by
 :class:`~tui_rl.engine.video.VideoFileLogger`. Episodes are played by :func:`~tui_rl.engine.playback.play_episode`; a recorded one
 is cut at ``MAX_RECORDED_STEPS``.
 """
@@ -17,16 +18,18 @@ from tui_rl.config import ConfigError
 from tui_rl.engine.algorithms import build_algorithm
 from tui_rl.engine.envs import make_env
 from tui_rl.engine.compat import gym_env_of
-from tui_rl.engine.frames import PIXELS_KEY, make_render_env
+from tui_rl.engine.frames import PIXELS_KEY, ObservationFrame, has_image_observation, make_render_env
 from tui_rl.engine.playback import MAX_RECORDED_STEPS, episode_return, play_episode, was_cut
 from tui_rl.engine.runfolder import METRICS_DIR, read_config, refuse_links
 from tui_rl.engine.video import VideoFileLogger, check_video_format
 from tui_rl.engine.weights import load_checkpoint
 
-#: every how many env steps a frame goes into the video
+#: every how many env steps a rendered frame goes into the video (an image observation's: every step)
 VIDEO_SKIP = 2
 #: videos are at most this wide (CartPole: 300x200)
 VIDEO_MAX_WIDTH = 320
+#: an image observation (MinAtar's 10x10, Atari's 84x84) is scaled up to at least this a side
+VIDEO_MIN_SIDE = 200
 
 
 class EvalError(ConfigError):
@@ -102,15 +105,20 @@ def evaluate_run(run_dir: Path, episodes: int = 10, record: bool = False, video_
 
 def record_episode(config, policy, run_dir: Path, frames: int, video_format: str = "mp4") -> tuple[Path, bool]:
     """Replay episode 1 (same seed, same policy) with rendering on, at most ``MAX_RECORDED_STEPS``
-    steps; returns the path of the video written and whether the episode was cut."""
+    steps; returns the path of the video written and whether the episode was cut. An env whose
+    observation is an image is filmed as the inspector draws that observation, every step."""
     refuse_links(run_dir)  # the video goes to metrics/videos/, never through a link out
-    env = make_render_env(config, max_width=VIDEO_MAX_WIDTH)
+    env = make_render_env(config, max_width=VIDEO_MAX_WIDTH, draw_observation=True)
+    skip = VIDEO_SKIP
+    if has_image_observation(env):
+        env.append_transform(ObservationFrame(VIDEO_MIN_SIDE))
+        skip = 1
     if PIXELS_KEY not in env.observation_spec.keys():
         env.close()
         raise EvalError(f"--record: {config.env.id} cannot render frames (no rgb_array render mode)")
-    fps = max(1, round(gym_env_of(env).metadata.get("render_fps", 30) / VIDEO_SKIP))
+    fps = max(1, round(gym_env_of(env).metadata.get("render_fps", 30) / skip))
     logger = VideoFileLogger(METRICS_DIR, str(run_dir), video_format=video_format, video_fps=fps)
-    recorder = VideoRecorder(logger, tag=f"eval-{frames}", in_keys=[PIXELS_KEY], skip=VIDEO_SKIP, make_grid=False)
+    recorder = VideoRecorder(logger, tag=f"eval-{frames}", in_keys=[PIXELS_KEY], skip=skip, make_grid=False)
     env.append_transform(recorder)
     try:
         rollout = play_episode(env, policy, deterministic=config.eval.deterministic, max_steps=MAX_RECORDED_STEPS)

@@ -7,13 +7,15 @@ import math
 import os
 
 import numpy as np
-from torchrl.envs import EnvBase
+import torch
+from torchrl.data import Unbounded
+from torchrl.envs import EnvBase, Transform
 from torchrl.record.recorder import PixelRenderTransform
 
 from tui_rl.config.models import RunConfig
 from tui_rl.engine.compat import gym_env_of
 from tui_rl.engine.envs import make_env
-from tui_rl.engine.observation_image import is_image_shape
+from tui_rl.engine.observation_image import image_layers, is_image_shape
 
 PIXELS_KEY = "pixels"
 OBSERVATION_KEY = "observation"
@@ -58,3 +60,26 @@ def make_render_env(config: RunConfig, max_width: int = MAX_FRAME_WIDTH, draw_ob
         preproc = functools.partial(downscale_frame, max_width=max_width)
         env.append_transform(PixelRenderTransform(out_keys=[PIXELS_KEY], preproc=preproc))
     return env
+
+
+class ObservationFrame(Transform):
+    """Writes under ``pixels`` what the inspector draws of an image observation (its first layer:
+    object channels in colour, a frame stack's newest frame), each pixel a square block so that
+    the frame is at least ``min_side`` pixels a side: a video of what the policy sees."""
+
+    def __init__(self, min_side: int) -> None:
+        super().__init__(in_keys=[OBSERVATION_KEY], out_keys=[PIXELS_KEY])
+        self.min_side = min_side
+
+    def _apply_transform(self, observation: torch.Tensor) -> torch.Tensor:
+        frame = image_layers(observation.detach().cpu().numpy())[0].frame
+        scale = max(1, math.ceil(self.min_side / min(frame.shape[:2])))
+        return torch.from_numpy(frame.repeat(scale, axis=0).repeat(scale, axis=1))
+
+    def _reset(self, tensordict, tensordict_reset):
+        return self._call(tensordict_reset)  # the first frame of an episode is the reset's
+
+    def transform_observation_spec(self, observation_spec):
+        frame = self._apply_transform(observation_spec[OBSERVATION_KEY].zero())
+        observation_spec[PIXELS_KEY] = Unbounded(shape=frame.shape, dtype=torch.uint8, device=observation_spec.device)
+        return observation_spec

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import re
 import socket
@@ -126,6 +127,13 @@ class RunRecord:
         summary.updated = time.time()
         write_run_json(self.run_dir, summary)
         self._summary_written = time.monotonic()
+
+
+def plain_library_log() -> None:
+    """TorchRL's log lines without the colour codes its own formatter adds: the trainer's output
+    is ``trainer.log``, a file that must read as plain text (call once torchrl is imported)."""
+    for handler in logging.getLogger("torchrl").handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s [%(name)s][%(levelname)s] %(message)s"))
 
 
 def record_address(run_dir: Path, socket_path: Path | str, pid: int, host: str) -> None:
@@ -302,7 +310,11 @@ def open_appending(path: Path, read: bool = False) -> BinaryIO:
 
 def trim_metrics(run_dir: Path, frames: int) -> None:
     """Drop metric rows logged after ``frames``: a run resumed from a checkpoint at ``frames``
-    collects those frames again, and its series must go on without a step backwards."""
+    (or an undo back to it) collects those frames again, and its series must go on without a
+    step backwards.
+
+    Each file is cut in place, never replaced: the trainer's CSV logger keeps it open for
+    appending, and a replaced file would take every later row into a deleted one."""
     scalars = Path(run_dir) / SCALARS_DIR
     if not scalars.is_dir():
         return
@@ -313,6 +325,6 @@ def trim_metrics(run_dir: Path, frames: int) -> None:
         kept = [(step, value) for step, value in rows if step <= frames]
         if len(kept) == len(rows) and path.read_text().endswith("\n"):
             continue
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("".join(f"{step},{value}\n" for step, value in kept))
-        os.replace(tmp, path)
+        with open(path, "r+b") as file:
+            file.write("".join(f"{step},{value}\n" for step, value in kept).encode())
+            file.truncate()

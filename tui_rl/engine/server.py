@@ -315,6 +315,8 @@ def serve_run(
             return "failed"
         from tui_rl.engine.trainer import Trainer  # torch loads here, after the socket is up
 
+        run_record.plain_library_log()
+
         if signals.reason:  # stopped while torch loaded: nothing was built, nothing to save
             server.broadcast(run_record.record_state(run_dir, "stopped", signals.reason))
             return "stopped"

@@ -63,7 +63,7 @@ def snapshot(
         if buffer is None or len(buffer) == 0:
             log(f"no replay buffer to sample from ({config.algorithm.name})", "warning")
             return None
-        rollout = buffer.sample()
+        rollout = buffer.sample(config.replay_buffer.batch_size)
     else:
         rollout = latest.episode
         if rollout is None:

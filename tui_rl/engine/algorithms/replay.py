@@ -100,10 +100,11 @@ def make_sampler(config: ReplayBufferConfig) -> Sampler:
 
 def make_replay_buffer(config: ReplayBufferConfig, device, scratch_dir: Path | None = None) -> TensorDictReplayBuffer:
     """The configured sampler over the configured storage (see :func:`make_storage`, :func:`make_sampler`)."""
+    # no batch size of its own: every draw names its size (TorchRL warns when the two differ, and
+    # replay_minibatches draws many minibatches at once)
     return TensorDictReplayBuffer(
         storage=make_storage(config, device, scratch_dir),
         sampler=make_sampler(config),
-        batch_size=config.batch_size,
         priority_key="td_error",
     )
 
