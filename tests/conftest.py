@@ -269,13 +269,25 @@ def demo_runs(tmp_path, monkeypatch) -> Path:
     """Fixture run folders (no trainer) in ``runs/`` under a fresh working directory."""
     monkeypatch.chdir(tmp_path)
     runs = Path("runs")
-    from test_snapshots_train import START, demo_run  # the snapshot tests' fixture run folders
+    from helpers import START, demo_run
 
     demo_run(runs, "cartpole-fast", learns=2.0, created=START,
              reason="evaluation return 199.2 reached the target 195")
     demo_run(runs, "cartpole-slow", learns=0.5, created=START + 100)
     demo_run(runs, "cartpole-failed", learns=1.0, created=START + 200, status="failed", reason=PIP_REASON)
     return runs
+
+
+@pytest.fixture
+def tiny_file(tmp_path) -> Path:
+    """A preset file of a tiny DQN run (``helpers.TINY_RUN``)."""
+    from helpers import TINY_RUN
+
+    from tui_rl.config import RunConfig, apply_overrides, to_toml
+
+    path = tmp_path / "tiny.toml"
+    path.write_text(to_toml(apply_overrides(RunConfig(description="tiny DQN"), TINY_RUN)))
+    return path
 
 
 # ---- optional packages and programs: skip locally, fail under CI (issue 9) ----------------------

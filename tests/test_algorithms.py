@@ -1,11 +1,10 @@
 """Each algorithm trains on its env with a plain TorchRL Collector; live hyperparameters take effect."""
 
-import math
 
 import pytest
 import torch
+from helpers import train_briefly
 from tensordict import TensorDict
-from torchrl.collectors import Collector
 
 from tui_rl.config import ConfigError, validate
 from tui_rl.engine.algorithms import build_algorithm
@@ -45,27 +44,6 @@ def make_config(name, env_id, extra=None, num_envs=2):
     }
     data.update(extra or {})
     return validate(data)
-
-
-def train_briefly(config):
-    """The algorithm after 320 collected frames (64 per batch), checking every logged value is a
-    finite float; returns it, its parameters before training and the last logged values."""
-    env = make_env(config)
-    algorithm = build_algorithm(config, env, "cpu")
-    before = [p.detach().clone() for p in algorithm.loss_module.parameters()]
-    collector = Collector(
-        env, algorithm.collector_policy, frames_per_batch=64, total_frames=320,
-        init_random_frames=config.collector.init_random_frames if not config.algorithm.on_policy else 0,
-        auto_register_policy_transforms=False,
-    )
-    frames, logged = 0, {}
-    for batch in collector:
-        frames += batch.numel()
-        logged = algorithm.update(batch, frames)
-        assert all(type(value) is float and math.isfinite(value) for value in logged.values()), logged
-    collector.shutdown()
-    assert frames == 320
-    return algorithm, before, logged
 
 
 @pytest.mark.parametrize("name, env_id, extra, expected", CASES, ids=lambda c: str(c)[:20])

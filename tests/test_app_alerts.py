@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import screen_text, toasts, until
-from test_app_train import SMALL_RUN, log_text, shown_frames, state_of, type_into
-from test_snapshots_train import START, demo_run
+from helpers import SMALL_RUN, START, demo_run, log_text, shown_frames, state_of, type_into
 
 from tui_rl.config import RunConfig, apply_overrides, load_preset
 from tui_rl.engine.protocol import Alert, HparamsChanged, Undone

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import toasts, trained_run, until
-from test_app_train import SMALL_RUN, shown_frames, state_of
+from helpers import SMALL_RUN, shown_frames, state_of
 
 from tui_rl.config import RunConfig, apply_overrides, load_preset
 from tui_rl.engine.runfolder import read_config, read_metrics, read_summary

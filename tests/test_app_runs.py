@@ -4,7 +4,7 @@ marked runs, opening one in Train, and continue / delete / archive with their re
 from __future__ import annotations
 
 from conftest import Posted, footer, screen_text, settle, stop_trainers, toasts, until, words_on_screen
-from test_snapshots_train import START, demo_run
+from helpers import START, demo_run
 
 from tui_rl.config import RunConfig
 from tui_rl.engine.runfolder import read_summary

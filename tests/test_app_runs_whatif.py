@@ -4,7 +4,7 @@ score table, a filter on any config field, and the diff of two marked runs."""
 from __future__ import annotations
 
 from conftest import screen_text, until, words_on_screen
-from test_snapshots_train import START, demo_run
+from helpers import START, demo_run
 
 from tui_rl.config import RunConfig, edit
 from tui_rl.engine.runfolder import read_config, read_summary

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from conftest import Posted, needs, screen_text, toasts, until, words_on_screen
-from test_search import TINY
+from helpers import TINY_SEARCH
 
 from tui_rl.config import load_file
 from tui_rl.config.models import RunConfig
@@ -29,7 +29,7 @@ def searched(tmp_path):
     needs("optuna", "optuna")
     runs = tmp_path / "runs"
     result = subprocess.run(
-        [sys.executable, "-m", "tui_rl.cli", "search", "cartpole-ppo", "--trials", "2", *TINY, "--seeds", "2",
+        [sys.executable, "-m", "tui_rl.cli", "search", "cartpole-ppo", "--trials", "2", *TINY_SEARCH, "--seeds", "2",
          "--study", "demo",
          "--param", "optim.lr=loguniform(1e-4,1e-2)", "--param", "algorithm.epochs=choice(1,2)",
          "--runs-dir", str(runs)],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import until, words_on_screen
-from test_cli import TINY
+from helpers import TINY_RUN
 
 from tui_rl.config import RunConfig, apply_overrides
 from tui_rl.tui.app import TuiRlApp
@@ -15,7 +15,7 @@ from tui_rl.tui.widgets.run_list import RunList
 
 @pytest.mark.slow
 async def test_s_trains_a_seed_group_that_the_runs_pane_groups(runs_dir):
-    config = apply_overrides(RunConfig(), [*TINY, "collector.total_frames=200"])
+    config = apply_overrides(RunConfig(), [*TINY_RUN, "collector.total_frames=200"])
     app = TuiRlApp(config, preset_name="tiny", runs_dir=runs_dir)
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await pilot.press("S")

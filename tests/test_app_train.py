@@ -30,7 +30,7 @@ from conftest import (
     until,
     words_on_screen,
 )
-from test_snapshots_train import START
+from helpers import SMALL_RUN, START, log_text, shown_frames, state_of, type_into
 
 from tui_rl.config import RunConfig, apply_overrides, load_preset
 from tui_rl.engine.protocol import HparamsChanged, HparamsRejected, StatusChanged, Undone
@@ -45,40 +45,12 @@ from tui_rl.tui.screens.train import TrainScreen
 from tui_rl.tui.widgets.charts import CAPACITY, DecimatedSeries
 from tui_rl.tui.widgets.event_log import EventLog
 from tui_rl.tui.widgets.run_list import RunList
-from tui_rl.tui.widgets.status_line import RunProgress, StatusLine, describe_figures
+from tui_rl.tui.widgets.status_line import RunProgress, describe_figures
 
 SMALL = (80, 24)
-SMALL_RUN = [
-    "collector.total_frames=300000",  # far more than the test needs: it ends the run itself
-    "collector.frames_per_batch=128",  # one batch = 128 frames
-    "eval.every_frames=2000",
-    "eval.episodes=2",
-    "eval.target_return=none",  # never finish early by solving it
-]
-
-
-def log_text(app) -> str:
-    return "\n".join(line.text for line in app.screen.query_one(EventLog).lines)
-
-
 def chart_text(app) -> str:
     """The chart on screen (at 80x24 one is shown at a time)."""
     return str(app.screen.query_one("#charts").viewer.render())
-
-
-def shown_frames(app) -> int:
-    return app.screen.query_one(StatusLine).progress.frames
-
-
-def state_of(app) -> str:
-    return app.screen.state if isinstance(app.screen, TrainScreen) else ""
-
-
-async def type_into(pilot, selector: str, text: str) -> None:
-    field = pilot.app.screen.query_one(selector)
-    field.focus()
-    field.value = ""
-    await pilot.press(*text, "enter")
 
 
 # ---- with a real trainer ---------------------------------------------------------------------

@@ -10,35 +10,16 @@ from pathlib import Path
 import pytest
 
 from tui_rl.cli import main
-from tui_rl.config import RunConfig, apply_overrides, list_presets, load_file, to_toml
+from tui_rl.config import RunConfig, list_presets, load_file
 from tui_rl.engine.checkpoint import CheckpointStore
 from tui_rl.engine.handle import RunHandle
 from tui_rl.engine.runfolder import read_summary
-
-TINY = [
-    "collector.frames_per_batch=100",
-    "collector.total_frames=400",
-    "collector.init_random_frames=100",
-    "replay_buffer.batch_size=32",
-    "network.hidden_sizes=[32]",
-    "eval.every_frames=200",
-    "eval.episodes=1",
-    "checkpoint.every_frames=200",
-]
-
 
 def tui_rl(*args, cwd=None, timeout=120):
     return subprocess.run(
         [sys.executable, "-m", "tui_rl.cli", *map(str, args)],
         capture_output=True, text=True, timeout=timeout, cwd=cwd,
     )
-
-
-@pytest.fixture
-def tiny_file(tmp_path):
-    path = tmp_path / "tiny.toml"
-    path.write_text(to_toml(apply_overrides(RunConfig(description="tiny DQN"), TINY)))
-    return path
 
 
 @pytest.fixture

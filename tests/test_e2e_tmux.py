@@ -7,78 +7,24 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
-from conftest import PATIENCE_S, wait_until
+from conftest import wait_until
+from helpers import TUI_RL, Tmux, screen_frames
 
 from tui_rl.config import load_preset, save_file
 from tui_rl.engine.runfolder import RunSummary, list_runs, trainer_is_gone
 
 pytestmark = pytest.mark.e2e
 
-TUI_RL = Path(sys.executable).parent / "tui-rl"
 REPO = Path(__file__).resolve().parent.parent
 if shutil.which("tmux") is None or not TUI_RL.exists():
     pytest.skip("needs tmux and the tui-rl console script", allow_module_level=True)
-
-STATUS = re.compile(r"(RUNNING|PAUSED|STARTING|FINISHED|STOPPED|FAILED) │ ([\d.]+)([kM]?)/")
-
-
-class Tmux:
-    """A private tmux server (its own socket), so the test touches no one else's sessions."""
-
-    def __init__(self, socket_name: str, cwd: Path) -> None:
-        self.socket_name = socket_name
-        self.cwd = cwd
-        self.app_pids: list[int] = []
-
-    def run(self, *args: str, check: bool = True) -> str:
-        result = subprocess.run(["tmux", "-L", self.socket_name, *args], capture_output=True,
-                                text=True, check=check, cwd=self.cwd)
-        return result.stdout
-
-    def start(self, session: str, *command: str) -> int:
-        """Run ``command`` as the session's pane process; returns its pid."""
-        shell = "exec " + shlex.join(str(part) for part in command)
-        self.run("new-session", "-d", "-s", session, "-x", "80", "-y", "24",
-                 "-e", "TERM=xterm-256color", "-e", f"PATH={os.environ['PATH']}", shell)
-        pid = int(self.run("display-message", "-p", "-t", session, "#{pane_pid}").strip())
-        self.app_pids.append(pid)
-        return pid
-
-    def screen(self, session: str) -> str:
-        return self.run("capture-pane", "-p", "-t", session, check=False)
-
-    def keys(self, session: str, *keys: str) -> None:
-        self.run("send-keys", "-t", session, *keys)
-
-    def wait_for(self, session: str, predicate, timeout: float = PATIENCE_S) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen(session)
-            if predicate(screen):
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out; the screen shows:\n{screen}")
-            time.sleep(0.25)
-
-
-def shown_frames(screen: str) -> int | None:
-    """The frame counter of the status line (``12.3k/40k`` -> 12300), or None if not shown."""
-    match = STATUS.search(screen)
-    if match is None:
-        return None
-    scale = {"": 1, "k": 1_000, "M": 1_000_000}[match.group(3)]
-    return int(float(match.group(2)) * scale)
-
 
 def chart_rows(screen: str) -> list[str]:
     """The inside of the shown chart, row by row: what follows the y axis."""
@@ -163,8 +109,8 @@ def test_a_run_survives_a_dropped_terminal_and_comes_back(tmux, workdir):
     tmux.wait_for("app", lambda s: "Start" in s)
 
     tmux.keys("app", "s")
-    first = tmux.wait_for("app", lambda s: (shown_frames(s) or 0) > 0)
-    later = tmux.wait_for("app", lambda s: (shown_frames(s) or 0) > shown_frames(first) + 2_000)
+    first = tmux.wait_for("app", lambda s: (screen_frames(s) or 0) > 0)
+    later = tmux.wait_for("app", lambda s: (screen_frames(s) or 0) > screen_frames(first) + 2_000)
     assert "RUNNING" in later
     assert chart_area(later) != chart_area(first), "the chart did not move"
 
@@ -180,7 +126,7 @@ def test_a_run_survives_a_dropped_terminal_and_comes_back(tmux, workdir):
 
     tmux.start("again", TUI_RL, "attach", after.name)
     back = tmux.wait_for(
-        "again", lambda s: (shown_frames(s) or 0) >= after.frames and plotted_from_the_start(s)
+        "again", lambda s: (screen_frames(s) or 0) >= after.frames and plotted_from_the_start(s)
     )  # the chart reaches back to frame 0: the history before the drop came back
     assert "RUNNING" in back
 
@@ -195,7 +141,7 @@ def test_the_app_started_by_make_exits_when_its_terminal_goes(tmux, workdir):
     (app,) = wait_until(lambda: children(make), what="the app under make")
     tmux.app_pids.append(app)  # killed at the end if it hangs on
     tmux.keys("app", "s")
-    tmux.wait_for("app", lambda s: (shown_frames(s) or 0) > 0)
+    tmux.wait_for("app", lambda s: (screen_frames(s) or 0) > 0)
     trainer = the_run(workdir / "runs")
 
     tmux.run("kill-session", "-t", "app")

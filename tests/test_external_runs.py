@@ -34,7 +34,7 @@ def foreign_runs(tmp_path_factory) -> Path:
     a W&B offline run written by wandb itself."""
     from torch.utils.tensorboard import SummaryWriter
 
-    from test_snapshots_train import START, demo_run
+    from helpers import START, demo_run
 
     runs = tmp_path_factory.mktemp("external") / "runs"
     demo_run(runs, "cartpole-fast", learns=2.0, created=START)

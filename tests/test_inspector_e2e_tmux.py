@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import uuid
 
 import pytest
+from helpers import TUI_RL, Tmux
 
-from test_e2e_tmux import TUI_RL, Tmux  # skips this module too where tmux is missing
 from tui_rl.config.models import EnvConfig, RunConfig
 from tui_rl.config import save_file
 
 pytestmark = pytest.mark.e2e
+
+if shutil.which("tmux") is None or not TUI_RL.exists():
+    pytest.skip("needs tmux and the tui-rl console script", allow_module_level=True)
 
 STEP = re.compile(r"step (\d+)/(\d+)")
 

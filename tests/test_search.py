@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import needs, wait_until
+from helpers import TINY_SEARCH
 
 from tui_rl.cli import main
 from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit
@@ -23,9 +24,6 @@ from tui_rl.engine.runfolder import read_summary
 from tui_rl.engine.search_space import build_space, default_space, parse_param
 
 
-#: a few hundred frames per trial, three evaluations of two episodes each
-TINY = ["--frames", "384", "--evals", "3", "--set", "eval.episodes=2", "--set", "collector.frames_per_batch=128",
-        "--set", "env.num_envs=2"]
 #: CartPole cut at 3 steps returns 3, far below any policy that may run 500: a poor setting
 POOR = ["--param", "env.max_episode_steps=choice(500,3)"]
 
@@ -117,7 +115,7 @@ def test_a_bad_param_exits_2_naming_it_before_anything_starts(runs_dir):
 def test_a_poor_setting_is_pruned_at_an_evaluation(runs_dir, capsys):
     needs("optuna", "optuna")
     # seed 4: the first trial runs the good setting, a later one the poor one (TPE is seeded)
-    result = search("cartpole-ppo", "--trials", "4", *TINY, *POOR, "--startup", "1", "--seed", "4",
+    result = search("cartpole-ppo", "--trials", "4", *TINY_SEARCH, *POOR, "--startup", "1", "--seed", "4",
                     "--study", "poor", runs_dir=runs_dir)
     assert result.returncode == 0, result.stdout + result.stderr
     trials = study(runs_dir, "poor").get_trials()
@@ -156,7 +154,7 @@ def test_the_best_trials_set_options_are_quoted_for_a_shell(runs_dir, capsys):
 @pytest.mark.slow
 def test_a_killed_search_resumes_keeping_its_completed_trials(runs_dir):
     needs("optuna", "optuna")
-    args = ("cartpole-ppo", "--trials", "3", *TINY, "--param", "optim.lr=loguniform(1e-4,1e-2)", "--seed", "1",
+    args = ("cartpole-ppo", "--trials", "3", *TINY_SEARCH, "--param", "optim.lr=loguniform(1e-4,1e-2)", "--seed", "1",
             "--study", "crash")
     process = search(*args, runs_dir=runs_dir, popen=True)
     try:
@@ -186,7 +184,7 @@ def test_a_killed_search_resumes_keeping_its_completed_trials(runs_dir):
 @pytest.mark.slow
 def test_two_processes_work_on_one_study(runs_dir):
     needs("optuna", "optuna")
-    args = ("cartpole-ppo", "--trials", "6", *TINY, "--param", "algorithm.gamma=choice(0.98,0.99,0.999)",
+    args = ("cartpole-ppo", "--trials", "6", *TINY_SEARCH, "--param", "algorithm.gamma=choice(0.98,0.99,0.999)",
             "--study", "shared")
     first = search(*args, "--workers", "2", runs_dir=runs_dir, popen=True)  # itself and one helper
     processes = [first]

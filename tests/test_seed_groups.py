@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_cli import tiny_file  # noqa: F401  (a fixture: a tiny DQN preset file)
 
 from tui_rl.cli import main
 from tui_rl.engine.run_stats import bootstrap_interval, iqm, score_summary, smoothed

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PATIENCE_S, importers, shadowing_gymnasium, stop_trainers, wait_until
-from test_e2e_tmux import shown_frames
+from helpers import screen_frames
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -221,8 +221,8 @@ async def test_the_browser_shows_setup_starts_a_run_and_the_frames_advance(serve
             setup = await page.wait_for(lambda s: "Environment" in s and "Hyperparameters" in s, "the Setup screen")
             assert "Start" in setup
             await page.type_key("s")
-            first = await page.wait_for(lambda s: (shown_frames(s) or 0) > 0, "the run to start")
-            later = await page.wait_for(lambda s: (shown_frames(s) or 0) > shown_frames(first), "more frames")
+            first = await page.wait_for(lambda s: (screen_frames(s) or 0) > 0, "the run to start")
+            later = await page.wait_for(lambda s: (screen_frames(s) or 0) > screen_frames(first), "more frames")
             assert "RUNNING" in later
     assert importers(tmp_path / "imported") == []
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from test_algorithms import train_briefly
+from helpers import train_briefly
 
 from tui_rl.config import ALGORITHMS, edit, validate
 from tui_rl.engine.algorithms import build_algorithm

@@ -5,7 +5,6 @@ its field and keeps the run from starting.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
