@@ -68,7 +68,7 @@ def test_param_expressions_read_as_distributions():
     for bad, words in [
         ("optim.lr", "expected PATH=KIND(ARGS)"),
         ("optim.lr=normal(0,1)", "unknown distribution 'normal'"),
-        ("optim.lr=loguniform(1e-2)", "takes two numbers"),
+        ("optim.lr=loguniform(1e-2)", "takes two finite numbers"),
         ("optim.lr=uniform(0.2,0.1)", "low must be below high"),
         ("optim.lr=loguniform(0,1)", "positive low end"),
         ("algorithm.epochs=int(1,2.5)", "whole numbers"),

@@ -14,6 +14,7 @@ from tui_rl.cli.progress import TrainingProgress
 from tui_rl.cli.runs import print_summary
 from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit, load_preset
 from tui_rl.config.edit import parse_overrides
+from tui_rl.config.models import MAX_TOTAL_FRAMES
 from tui_rl.engine.protocol import FINAL_STATES
 from tui_rl.engine.runfolder import is_run_dir, read_config, read_summary, resolve_run
 from tui_rl.engine.run_record import check_run_name, create_run, save_config
@@ -21,8 +22,8 @@ from tui_rl.engine.run_record import check_run_name, create_run, save_config
 
 def cmd_train(args: argparse.Namespace) -> int:
     quiet_torchrl()  # before the preflight check first imports it
-    if args.frames is not None and args.frames < 1:
-        raise UsageError("--frames: must be a positive number of frames")
+    if args.frames is not None and not 1 <= args.frames <= MAX_TOTAL_FRAMES:
+        raise UsageError(f"--frames: must be a positive number of frames, at most {MAX_TOTAL_FRAMES:,}")
     if args.from_scratch and not args.resume:
         raise UsageError("--from-scratch goes with --resume RUN")
     if args.seeds and (args.resume or args.seed is not None):

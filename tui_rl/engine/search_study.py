@@ -24,6 +24,8 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from tui_rl.engine.run_record import cannot_create
+
 #: the SQLite file holding every study of a runs folder
 STUDY_DB = "studies.db"
 #: a worker marks its trial alive this often; one silent for STALE_AFTER_S is taken as dead
@@ -46,7 +48,11 @@ def storage(runs_dir: Path) -> optuna.storages.RDBStorage:
     path = study_db(runs_dir).resolve()
     # Optuna makes the tables of a new file without a lock: two workers starting at once on a new
     # runs folder would both try (an IntegrityError), so the first one does it while holding this.
-    with open(path.with_name(f".{path.name}.lock"), "a") as lock:
+    try:
+        lock = open(path.with_name(f".{path.name}.lock"), "a")
+    except OSError as exc:  # /proc, a read-only disk
+        raise cannot_create(runs_dir, exc) from None
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         return optuna.storages.RDBStorage(f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": LOCK_TIMEOUT_S}})
 
