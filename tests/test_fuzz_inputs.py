@@ -291,3 +291,17 @@ def test_input_that_once_crashed_or_hung_is_refused_at_once_with_a_message(argv,
     assert (code, "Traceback" in output) == (2, False), (argv, output)
     assert message in " ".join(output.split()), output
     assert not no_training and not (runs.exists() and any(runs.iterdir()))  # nothing started, no run folder
+
+
+def test_the_fuzz_generator_reaches_every_option_of_every_command():
+    """benchmarks/fuzz_cli.py reads the CLI's parsers: a flag added later is fuzzed without touching it."""
+    import subprocess
+    import sys
+
+    listed = subprocess.run([sys.executable, "benchmarks/fuzz_cli.py", "--list", "--count", "10"],
+                            capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1]).stdout
+    flags = set(listed.split())
+    commands = {line.split()[1] for line in listed.splitlines()}
+    assert {"train", "search", "branch", "eval", "export", "presets", "runs"} <= commands
+    for option in ("--parallel", "--seeds", "--param", "--workers", "--episodes", "--checkpoint", "--fresh-networks"):
+        assert option in flags, option
