@@ -151,6 +151,7 @@ def test_a_killed_search_resumes_keeping_its_completed_trials(runs_dir):
     result = search("--study", "crash", "--trials", "3", runs_dir=runs_dir)  # the study knows the rest
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"trial {killed[0].number}: its worker is gone" in result.stdout
+    assert "trained from frame 0 (its runs stay in the runs folder, not resumed)" in " ".join(result.stdout.split())
     after = study(runs_dir, "crash").get_trials()
     assert {t.number: t.value for t in after if t.number in completed} == completed
     assert after[killed[0].number].state.name == "FAIL"
