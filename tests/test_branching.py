@@ -51,6 +51,17 @@ def test_a_network_change_is_refused_unless_fresh_networks_are_asked_for(parent)
     assert read_config(child).network.hidden_sizes == [16]
 
 
+def test_a_collector_backend_change_is_refused_before_the_branch_is_made_unless_fresh(parent):
+    # the checkpoint's collector state is laid out per backend: a processes child could not load it
+    with pytest.raises(BranchRefused, match="collector.backend: .* single collector") as refused:
+        branch_run(parent, {"collector.backend": "processes"})
+    assert refused.value.misfit and not (parent.parent / "parent-b600").exists()
+
+    child = branch_run(parent, {"collector.backend": "processes", "collector.total_frames": 700}, fresh_networks=True)
+    trainer, metrics = train_child(child)
+    assert metrics[0].frames == 700 and trainer.counters.frames == 700
+
+
 def test_a_missing_checkpoint_is_named(parent):
     with pytest.raises(BranchRefused, match="no checkpoint at 123 frames .*300, 600"):
         branch_run(parent, {}, at_frames=123)

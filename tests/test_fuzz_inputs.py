@@ -230,3 +230,78 @@ def test_a_preset_the_model_refuses_is_never_called_valid(tmp_path):
             refused += 1
             assert run_cli(["presets", "validate", str(path)])[0] == 2
     assert refused >= 15
+
+
+#: what a generated campaign (benchmarks/fuzz_cli.py) once saw crash or hang, each now refused up
+#: front with a message naming the flag or field; ``{runs}`` is a scratch runs folder
+CRASHED_OR_HUNG = [
+    (["train", "cartpole-dqn", "--seeds", "0", "1", "--frames", "512", "--parallel", "-1"], "--parallel: must be at least 1"),
+    (["train", "cartpole-dqn", "--seeds", "0", "--frames", "512", "--parallel", "0"], "--parallel: must be at least 1"),
+    (["train", "cartpole-dqn", "--frames", "512", "--parallel", "2"], "--parallel goes with --seeds"),
+    (["search", "cartpole-dqn", "--trials", "1", "--param", "optim.lr=loguniform(1," + "9" * 400 + ")"],
+     "optim.lr: --param: loguniform() takes two finite numbers"),
+    (["search", "cartpole-dqn", "--trials", "1", "--seed", "-1"], "--seed: must be 0 to 4294967295"),
+    (["search", "cartpole-dqn", "--trials", "1", "--seed", "1099511627776"], "--seed: must be 0 to"),
+    (["search", "cartpole-dqn", "--trials", "1", "--seed", "18446744073709551616"], "--seed: must be 0 to"),
+    (["search", "cartpole-dqn", "--trials", "1", "--workers", "2", "--seed", "4294967295"], "--seed: must be 0 to 4294967294"),
+    (["search", "--study", "nosuch", "--trials", "1"], "--study: there is no study 'nosuch'"),
+    (["search", "cartpole-dqn", "--trials", "1", "--runs-dir", "/proc"], "--runs-dir: cannot use the studies in /proc"),
+    (["search", "cartpole-dqn", "--trials", "1", "--workers", "1000000"], "--workers: must be 1 to 256"),
+    (["search", "cartpole-dqn", "--trials", "10000000000"], "--trials: must be 1 to 100,000"),
+    (["search", "cartpole-dqn", "--trials", "1", "--evals", "1099511627776"], "--evals: must be 1 to 1,000"),
+    (["train", "acrobot-dqn", "--set", "collector.frames_per_batch=1000000", "--frames", "512"],
+     "collector.frames_per_batch: 1,000,000 frames per batch exceed the whole budget"),
+    (["train", "cartpole-a2c", "--set", "collector.frames_per_batch=1000000", "--frames", "512"],
+     "collector.frames_per_batch: 1,000,000 frames per batch exceed"),
+    (["train", "pendulum-sac", "--set", "env.num_envs=4096", "--frames", "512"], "env.num_envs: 4,096 env copies"),
+    (["train", "pendulum-sac", "--set", "env.num_envs=4096", "--set", "env.backend=gymnasium", "--frames", "512"],
+     "env.num_envs"),
+    (["train", "cartpole-dqn", "--frames", "99999999999999999999999"], "--frames: must be a positive number of frames, at most"),
+    (["train", "cartpole-dqn", "--frames", "9223372036854775808"], "--frames: must be a positive number of frames, at most"),
+    (["eval", "some-run", "--episodes", "1000000000000"], "--episodes: must be 1 to 10,000"),
+    (["presets", "validate", "{catframes}"], "transforms.CatFrames.N: must be at most 64"),
+    (["presets", "validate", "{catframes_stacked}"], "transforms.1: the CatFrames of the stack take 4,096 frames"),
+    (["presets", "validate", "{stepcounters}"], "transforms: List should have at most 16 items"),
+    (["presets", "validate", "{spec_readers}"], "transforms.4: a stack takes at most 4 of StepCounter"),
+]
+
+
+def preset_with(tmp_path: Path, name: str, transforms: list[dict]) -> str:
+    data = RunConfig().model_dump(mode="json", exclude_none=True)
+    path = tmp_path / f"{name}.toml"
+    path.write_text(tomli_w.dumps({**data, "transforms": transforms}))
+    return str(path)
+
+
+@pytest.mark.parametrize(("argv", "message"), CRASHED_OR_HUNG, ids=[" ".join(a)[:60] for a, _ in CRASHED_OR_HUNG])
+def test_input_that_once_crashed_or_hung_is_refused_at_once_with_a_message(argv, message, tmp_path, no_training):
+    runs = tmp_path / "runs"
+    files = {
+        "catframes": preset_with(tmp_path, "catframes", [{"name": "CatFrames", "params": {"N": 10**8}}]),
+        "catframes_stacked": preset_with(tmp_path, "stacked", [{"name": "CatFrames", "params": {"N": 64}}] * 2),
+        "stepcounters": preset_with(tmp_path, "counters", [{"name": "StepCounter"}] * 40),
+        "spec_readers": preset_with(tmp_path, "readers", [{"name": "StepCounter"}, {"name": "RewardSum"},
+                                                          {"name": "InitTracker"}, {"name": "VecNorm"},
+                                                          {"name": "ClipTransform", "params": {"low": -5.0}}]),
+    }
+    argv = [part.format(**files) for part in argv]
+    if "--runs-dir" not in argv and argv[0] != "presets":
+        argv += ["--runs-dir", str(runs)]
+    code, output = run_cli(argv)
+    assert (code, "Traceback" in output) == (2, False), (argv, output)
+    assert message in " ".join(output.split()), output
+    assert not no_training and not (runs.exists() and any(runs.iterdir()))  # nothing started, no run folder
+
+
+def test_the_fuzz_generator_reaches_every_option_of_every_command():
+    """benchmarks/fuzz_cli.py reads the CLI's parsers: a flag added later is fuzzed without touching it."""
+    import subprocess
+    import sys
+
+    listed = subprocess.run([sys.executable, "benchmarks/fuzz_cli.py", "--list", "--count", "10"],
+                            capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1]).stdout
+    flags = set(listed.split())
+    commands = {line.split()[1] for line in listed.splitlines()}
+    assert {"train", "search", "branch", "eval", "export", "presets", "runs"} <= commands
+    for option in ("--parallel", "--seeds", "--param", "--workers", "--episodes", "--checkpoint", "--fresh-networks"):
+        assert option in flags, option

@@ -68,7 +68,7 @@ def test_param_expressions_read_as_distributions():
     for bad, words in [
         ("optim.lr", "expected PATH=KIND(ARGS)"),
         ("optim.lr=normal(0,1)", "unknown distribution 'normal'"),
-        ("optim.lr=loguniform(1e-2)", "takes two numbers"),
+        ("optim.lr=loguniform(1e-2)", "takes two finite numbers"),
         ("optim.lr=uniform(0.2,0.1)", "low must be below high"),
         ("optim.lr=loguniform(0,1)", "positive low end"),
         ("algorithm.epochs=int(1,2.5)", "whole numbers"),
@@ -171,6 +171,7 @@ def test_a_killed_search_resumes_keeping_its_completed_trials(runs_dir):
     result = search("--study", "crash", "--trials", "3", runs_dir=runs_dir)  # the study knows the rest
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"trial {killed[0].number}: its worker is gone" in result.stdout
+    assert "trained from frame 0 (its runs stay in the runs folder, not resumed)" in " ".join(result.stdout.split())
     after = study(runs_dir, "crash").get_trials()
     assert {t.number: t.value for t in after if t.number in completed} == completed
     assert after[killed[0].number].state.name == "FAIL"

@@ -3,12 +3,18 @@ seed form a group whose mean curve has a 95 % bootstrap band and an IQM (rliable
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+from conftest import PATIENCE_S, endless_dqn, wait_until
 
 from tui_rl.cli import main
+from tui_rl.config import to_toml
 from tui_rl.engine.run_stats import bootstrap_interval, iqm, score_summary, smoothed
-from tui_rl.engine.runfolder import list_runs, read_config
+from tui_rl.engine.runfolder import is_run_dir, list_runs, read_config, read_summary
 from tui_rl.engine.seed_groups import group_returns, group_scores, return_curves, seed_groups
 
 
@@ -59,3 +65,38 @@ def test_seeds_side_by_side_train_in_their_own_processes(tiny_file, runs_dir, ca
     out = capsys.readouterr().out
     assert "pair-seed7: finished at 200 frames" in out and "pair-seed8: finished at 200 frames" in out
     assert [g.name for g in seed_groups(list_runs(runs_dir))] == ["pair"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_side_by_side_group_and_resume_finishes_what_is_left(tmp_path, runs_dir, capsys):
+    preset = tmp_path / "endless.toml"
+    preset.write_text(to_toml(endless_dqn("checkpoint.every_frames=100")))
+    group = subprocess.Popen(
+        [sys.executable, "-m", "tui_rl.cli", "train", str(preset), "--seeds", "0", "1", "2", "--parallel", "2",
+         "--name", "grp", "--runs-dir", str(runs_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    runs = [runs_dir / f"grp-seed{seed}" for seed in range(3)]
+    wait_until(lambda: all(is_run_dir(run) and read_summary(run).frames > 0 for run in runs[:2]),
+               what="two seeds training")
+    group.send_signal(signal.SIGINT)
+    out, _ = group.communicate(timeout=PATIENCE_S)
+    assert group.returncode == 0 and "Traceback" not in out, out
+    assert "seed group grp: interrupted" in out and "tui-rl train --resume grp" in out
+    summaries = [read_summary(run) for run in runs]
+    assert [s.status for s in summaries] == ["stopped"] * 3  # no trainer goes on unannounced
+    assert summaries[0].frames > 0 and "never started" in summaries[2].reason
+
+    assert main(["runs", "--runs-dir", str(runs_dir)]) == 0
+    assert "seed group grp: interrupted" in capsys.readouterr().out
+
+    resumed = subprocess.run(  # a small budget: the never-started seed trains it, the others are past it
+        [sys.executable, "-m", "tui_rl.cli", "train", "--resume", "grp", "--frames", "200", "--parallel", "2",
+         "--runs-dir", str(runs_dir)],
+        capture_output=True, text=True, timeout=PATIENCE_S * 2,
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "3 of 3 runs to finish" in resumed.stdout and "seed group of 3 runs" in resumed.stdout
+    finished = [read_summary(run) for run in runs]
+    assert [s.status for s in finished] == ["finished"] * 3
+    assert all(after.frames >= before.frames for before, after in zip(summaries, finished))

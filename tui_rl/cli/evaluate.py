@@ -10,9 +10,13 @@ from tui_rl.config import ConfigError
 from tui_rl.engine.runfolder import refuse_links, resolve_run
 
 
+#: an evaluation's episodes: ten thousand already take hours on a long-episode env
+MAX_EPISODES = 10_000
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
-    if args.episodes < 1:
-        raise UsageError(f"--episodes: must be at least 1, not {args.episodes}")
+    if not 1 <= args.episodes <= MAX_EPISODES:
+        raise UsageError(f"--episodes: must be 1 to {MAX_EPISODES:,}, not {args.episodes}")
     if args.video_format and not args.record:
         raise UsageError("--format goes with --record (the video's format)")
     run_dir = resolve_run(args.run, args.runs_dir)

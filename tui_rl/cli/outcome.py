@@ -3,6 +3,8 @@
 import os
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: a run stopped by Ctrl-C before its trainer could stop it cleanly (128 + SIGINT)
+INTERRUPTED = 130
 
 
 class UsageError(Exception):

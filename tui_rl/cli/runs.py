@@ -32,6 +32,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print(f"no runs in {args.runs_dir}")
         return EXIT_OK
     print_runs(summaries)
+    from tui_rl.engine.seed_runs import group_line, unfinished_groups
+
+    for stem, members in unfinished_groups(summaries).items():
+        print(group_line(stem, members))
     return EXIT_OK
 
 

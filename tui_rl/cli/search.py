@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, UsageError, quiet_torchrl
 from tui_rl.config import RunConfig, apply_overrides, load_preset
+from tui_rl.config.models import MAX_SEED, MAX_TOTAL_FRAMES
 from tui_rl.config.presets import name_problem
 from tui_rl.engine.python_command import python_module
 
@@ -27,17 +28,25 @@ from tui_rl.engine.python_command import python_module
 DEFAULTS: dict[str, Any] = {"overrides": [], "frames": None, "evals": 10, "seeds": 1, "params": [],
                             "startup": 5, "pruner": "median"}
 
+#: the most each count may be: beyond them a study would never end, evaluate at every step or
+#: start more processes than any machine holds
+COUNT_LIMITS = {"trials": 100_000, "frames": MAX_TOTAL_FRAMES, "evals": 1000, "seeds": 100, "workers": 256}
+
 
 def cmd_search(args: argparse.Namespace) -> int:
     quiet_torchrl()
     if importlib.util.find_spec("optuna") is None:
         raise UsageError("search needs Optuna: pip install 'tui-rl[optuna]'")
-    for option in ("trials", "frames", "evals", "seeds", "workers"):
+    for option, most in COUNT_LIMITS.items():
         value = getattr(args, option)
-        if value is not None and value < 1:
-            raise UsageError(f"--{option}: must be at least 1, not {value}")
+        if value is not None and not 1 <= value <= most:
+            raise UsageError(f"--{option}: must be 1 to {most:,}, not {value}")
     if args.startup is not None and args.startup < 0:
         raise UsageError(f"--startup: must be 0 or more, not {args.startup}")
+    highest = MAX_SEED - (args.workers - 1)  # worker k samples with --seed + k
+    if args.seed is not None and not 0 <= args.seed <= highest:
+        raise UsageError(f"--seed: must be 0 to {highest}" + (" (each worker takes the next seed)" if args.workers > 1 else "")
+                         + f", not {args.seed}")
     from tui_rl.engine.stop_signals import StopSignals
 
     signals = StopSignals({signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)",
@@ -51,6 +60,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     name = study_name(args)
     existing = name in search_study.study_names(args.runs_dir)
+    if not existing and not args.target:
+        raise UsageError(f"--study: there is no study {name!r} in {args.runs_dir}; name a preset to start it")
     settings = merged_settings(args, search_study.settings_of(search_study.open_study(args.runs_dir, name))
                                if existing else None)
     config = base_config(settings)

@@ -9,28 +9,40 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, UsageError, quiet_torchrl
+from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, INTERRUPTED, UsageError, quiet_torchrl
 from tui_rl.cli.progress import TrainingProgress
 from tui_rl.cli.runs import print_summary
 from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit, load_preset
 from tui_rl.config.edit import parse_overrides
+from tui_rl.config.models import MAX_TOTAL_FRAMES
 from tui_rl.engine import liveness
 from tui_rl.engine.protocol import FINAL_STATES
-from tui_rl.engine.runfolder import RunFolderError, read_config, read_summary, refuse_links, resolve_run, resume_command
+from tui_rl.engine.runfolder import (
+    RunFolderError, is_run_dir, read_config, read_summary, refuse_links, resolve_run, resume_command,
+)
 from tui_rl.engine.run_record import check_run_name, create_run, save_config
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     quiet_torchrl()  # before the preflight check first imports it
-    if args.frames is not None and args.frames < 1:
-        raise UsageError("--frames: must be a positive number of frames")
+    if args.frames is not None and not 1 <= args.frames <= MAX_TOTAL_FRAMES:
+        raise UsageError(f"--frames: must be a positive number of frames, at most {MAX_TOTAL_FRAMES:,}")
     if args.from_scratch and not args.resume:
         raise UsageError("--from-scratch goes with --resume RUN")
     if args.seeds and (args.resume or args.seed is not None):
         raise UsageError("--seeds starts new runs, one per seed: not with --resume or --seed")
+    if args.parallel is not None and args.parallel < 1:
+        raise UsageError(f"--parallel: must be at least 1, not {args.parallel}")
+    if args.parallel is not None and not (args.seeds or args.resume):
+        raise UsageError("--parallel goes with --seeds (or --resume of a seed group)")
     if args.resume:
         if args.target:
             raise UsageError("give either a preset to start a run or --resume RUN, not both")
+        group = resume_seed_group(args)
+        if group is not None:
+            return group
+        if args.parallel is not None:
+            raise UsageError("--parallel goes with --seeds (or --resume of a seed group)")
         # --from-scratch: the same folder trained again from frame 0 (its checkpoints are dropped)
         run_dir, resume = prepare_resume(args), not args.from_scratch
     else:
@@ -47,6 +59,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         run_dir = create_run(config, name=args.name, runs_dir=args.runs_dir, preset=args.target)
         resume = False
     return train_headless(run_dir, resume=resume, fresh=not args.resume)
+
+
+def resume_seed_group(args: argparse.Namespace) -> int | None:
+    """``--resume NAME`` where NAME is a seed group's name rather than a run's; None otherwise."""
+    if is_run_dir(Path(args.resume)) or is_run_dir(args.runs_dir / args.resume):
+        return None
+    from tui_rl.cli.seeds import resume_group
+
+    return resume_group(args, args.resume, train_headless, prepare_resume)
 
 
 def check(config: RunConfig, runs_dir: Path) -> None:
@@ -138,7 +159,7 @@ def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
     except KeyboardInterrupt:
         console.print("interrupted; the run resumes from its last checkpoint with "
                       f"`{resume_command(run_dir.name)}`", markup=False, highlight=False)
-        return 130
+        return INTERRUPTED
     trainer = holder.get("trainer")
     if trainer is not None and trainer.config_error and fresh and trainer.counters.frames == 0:
         shutil.rmtree(run_dir, ignore_errors=True)  # nothing was trained: leave no empty run behind

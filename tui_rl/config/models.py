@@ -23,6 +23,11 @@ MAX_SEED = 2**32 - 1
 #: observations take about 6 GB. A bigger buffer is refused here, on any machine; one that does not
 #: fit this machine's memory is refused by the preflight check (engine/preflight.py) before a run starts
 MAX_REPLAY_SIZE = 100_000_000
+#: transforms in a stack (Atari's standard one has 9): the checks build the env once per prefix of
+#: the stack to name the one that does not fit, so their cost grows with its square
+MAX_TRANSFORMS = 16
+#: a frame budget beyond any run (Atari's longest are 10^10 frames): a bigger one is a typo
+MAX_TOTAL_FRAMES = 10**12
 
 
 def keyword_value_problem(value: Any, depth: int) -> str | None:
@@ -142,7 +147,7 @@ class CollectorConfig(Section):
         256, ge=1, le=1_000_000, description="Env steps collected between updates"
     )
     total_frames: int = Field(
-        100_000, ge=1, description="Env steps for the whole run (the frame budget)"
+        100_000, ge=1, le=MAX_TOTAL_FRAMES, description="Env steps for the whole run (the frame budget)"
     )
     init_random_frames: int = Field(
         0, ge=0, description="Steps of random actions before the policy acts (off-policy only)"
@@ -304,7 +309,7 @@ class RunConfig(Section):
     description: str = Field("", description="One line saying what this preset is")
     env: EnvConfig = Field(default_factory=EnvConfig)
     transforms: list[TransformConfig] = Field(
-        default_factory=list, description="TorchRL transforms, applied in order"
+        default_factory=list, max_length=MAX_TRANSFORMS, description="TorchRL transforms, applied in order"
     )
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     algorithm: AlgorithmConfig = Field(default_factory=DQNConfig)

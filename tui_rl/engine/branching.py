@@ -109,6 +109,9 @@ def load_problem(plan: BranchPlan, config: RunConfig) -> str | None:
     from tui_rl.engine.checkpoint_policy import ReplayBufferState
     from tui_rl.engine.envs import make_env
 
+    layout = collector_misfit(read_config(plan.parent_dir), config)
+    if layout:
+        return layout
     env = make_env(config)
     try:
         algorithm = build_algorithm(config, env)
@@ -121,6 +124,19 @@ def load_problem(plan: BranchPlan, config: RunConfig) -> str | None:
     finally:
         env.close()
     return None
+
+
+def collector_misfit(parent: RunConfig, child: RunConfig) -> str | None:
+    """Why the parent's collector state (its workers' env state: VecNorm statistics, counters) does
+    not load into the child's collector: it is laid out per backend and worker. An async processes
+    collector saves none, so anything may follow it."""
+    before, after = parent.collector, child.collector
+    if before.backend == "processes" and not before.sync:
+        return None
+    if (before.backend, before.workers) == (after.backend, after.workers):
+        return None
+    return (f"collector.backend: the checkpoint holds the env state of a {before.backend} collector with "
+            f"{before.workers} worker(s), which a {after.backend} one with {after.workers} cannot load")
 
 
 def first_problem(text: str) -> str:

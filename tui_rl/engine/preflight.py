@@ -23,6 +23,7 @@ def check_buildable(config: RunConfig, runs_dir: Path = Path("runs")) -> None:
     under ``runs_dir`` for a memmap storage), the loggers' packages are installed, the device is
     there and the collector backend can start (Ray installed, its cluster reachable). Raises
     ConfigError naming the field; returns None when all hold."""
+    check_batch(config)
     check_loggers(config)
     check_device(config.device)
     check_collector(config)
@@ -44,6 +45,19 @@ def about(path: str) -> Iterator[None]:
         if any(error.path for error in exc.errors):
             raise
         raise ConfigError(str(exc), (FieldError(path, str(exc)),)) from None
+
+
+def check_batch(config: RunConfig) -> None:
+    """A batch fits the budget, and each env copy steps at least once per batch: otherwise the
+    first batch alone runs far past what was asked (TorchRL steps every copy)."""
+    collector = config.collector
+    if collector.frames_per_batch > collector.total_frames:
+        raise ConfigError.at("collector.frames_per_batch", f"{collector.frames_per_batch:,} frames per batch exceed "
+                             f"the whole budget (collector.total_frames = {collector.total_frames:,})")
+    per_worker = collector.frames_per_batch // collector.workers
+    if config.env.num_envs > per_worker:
+        raise ConfigError.at("env.num_envs", f"{config.env.num_envs:,} env copies step more frames at once than a "
+                             f"batch holds ({per_worker:,} per collector worker): at most {per_worker:,}")
 
 
 def check_loggers(config: RunConfig) -> None:
@@ -96,11 +110,12 @@ def collector_warnings(config: RunConfig) -> list[str]:
 
 def make_checked_env(config: RunConfig):
     """The run's env (one copy), each transform built first so a bad one is named by its place."""
-    from tui_rl.engine.transforms import build_transform
+    from tui_rl.engine.transforms import build_transform, check_stack
 
     for index, transform in enumerate(config.transforms):
         with about(f"transforms.{index}"):
             build_transform(transform)
+    check_stack(config.transforms)
     try:
         return make_usable_env(config)
     except Exception as exc:  # torchrl refuses a transform that does not fit the specs in many ways

@@ -98,7 +98,8 @@ class Worker:
         ran = failures = 0
         while not self.signals.reason and failures < MAX_FAILURES_IN_A_ROW:
             for number in search_study.fail_stale_trials(self.study):
-                self.say(f"trial {number}: its worker is gone; failed, its parameters queued again")
+                self.say(f"trial {number}: its worker is gone; failed, its parameters queued again as a trial "
+                         "trained from frame 0 (its runs stay in the runs folder, not resumed)")
             if search_study.stop_requested(self.study):
                 self.say("the search was stopped (from the app); `tui-rl search` with --study goes on")
                 break

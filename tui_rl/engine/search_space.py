@@ -168,7 +168,8 @@ def parse_param(text: str) -> ParamSpec:
             raise ConfigError.at(path, "--param: choice() needs at least one value, such as choice(0.98,0.99)")
         return ParamSpec(path, kind, choices=tuple(values))
     if len(values) != 2 or not all(is_number(v) for v in values):
-        raise ConfigError.at(path, f"--param: {kind}() takes two numbers, low and high, such as {kind}(1e-4,1e-2)")
+        raise ConfigError.at(path, f"--param: {kind}() takes two finite numbers (below 1e308), low and high, "
+                             f"such as {kind}(1e-4,1e-2)")
     low, high = float(values[0]), float(values[1])
     if not low < high:
         raise ConfigError.at(path, f"--param: {kind}({low:g},{high:g}): low must be below high")
@@ -180,7 +181,13 @@ def parse_param(text: str) -> ParamSpec:
 
 
 def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite number a float can hold (a longer integer is not one)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def split_args(body: str) -> list[str]:

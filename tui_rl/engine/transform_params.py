@@ -53,6 +53,9 @@ class ParamSpec:
     description: str = ""
     required: bool = False
     minimum: float | None = None
+    #: what the checks (and a run) can afford: a frame stack of 10^8 or 10^9 no-op steps would
+    #: exhaust the machine before anything could say so
+    maximum: float | None = None
 
 
 # ---- derivation from the signature (needs the class, so torch) ----------------------------------
@@ -147,6 +150,8 @@ def check_value(where: str, param: ParamSpec, value: Any) -> Any:
         raise ConfigError.at(where, f"expected a finite number, got {value!r}")
     if param.minimum is not None and value < param.minimum:
         raise ConfigError.at(where, f"must be at least {param.minimum:g}, got {value!r}")
+    if param.maximum is not None and value > param.maximum:
+        raise ConfigError.at(where, f"must be at most {param.maximum:g}, got {value!r}")
     return float(value) if kind == "float" else value
 
 

@@ -37,6 +37,9 @@ class TransformSpec:
     drives_env: bool = False
     #: acts on one env copy (TorchRL's version refuses a batch): each copy gets its own
     per_copy: bool = False
+    #: its spec transform rebuilds the env before it (TorchRL's ``parent``), so each one doubles
+    #: what making the env costs: see :data:`MAX_SPEC_READERS`
+    reads_parent_specs: bool = False
 
 
 def entry(
@@ -107,16 +110,25 @@ SIGNATURES = load_signatures()
 ON_OBSERVATION = {"in_keys": {"default": OBSERVATION}}
 IN_KEYS = {"in_keys": "Entries to transform"}
 IMAGE_SIZE = {"w": "Size of the first image dim (rows)", "h": "Size of the second (columns; empty: w)"}
+#: bounds on what a transform may cost, so the checks (one env step) finish in bounded time and
+#: memory: frames stacked, random steps measured, env steps per action or reset, image sides
+MAX_STACK, MAX_STATS_STEPS, MAX_REPEATS, MAX_IMAGE_SIDE = 64, 100_000, 1000, 1024
+#: transforms that read the specs before them in one stack: one of each is plenty, and each one
+#: doubles the time to make the env (with 12 StepCounters it takes over a minute)
+MAX_SPEC_READERS = 4
+IMAGE_BOUNDS = {"w": {"default": 84, "minimum": 1, "maximum": MAX_IMAGE_SIDE},
+                "h": {"minimum": 1, "maximum": MAX_IMAGE_SIDE}}
 
 TRANSFORMS: dict[str, TransformSpec] = {
     spec.name: spec
     for spec in [
         entry("StepCounter", "Counts steps since the last reset; can truncate episodes after max_steps",
               {"max_steps": "Truncate episodes after this many steps", "step_count_key": "Key the count is written to"},
-              overrides={"max_steps": {"minimum": 1}}),
+              overrides={"max_steps": {"minimum": 1}}, reads_parent_specs=True),
         entry("RewardSum", "Sums rewards over each episode (the episode return so far)",
               {"in_keys": "Reward entries to sum", "out_keys": "Where the running sums are written"},
-              overrides={"in_keys": {"default": ["reward"]}, "out_keys": {"default": ["episode_reward"]}}),
+              overrides={"in_keys": {"default": ["reward"]}, "out_keys": {"default": ["episode_reward"]}},
+              reads_parent_specs=True),
         entry("DoubleToFloat", "Casts float64 entries (observations of many Gymnasium envs) to float32",
               {"in_keys": "Entries to cast (empty: every float64 entry)"}),
         entry("ObservationNorm", "Affine normalisation of observations, with fixed or measured loc and scale",
@@ -125,7 +137,8 @@ TRANSFORMS: dict[str, TransformSpec] = {
                "standard_normal": "Compute (obs - loc) / scale; otherwise obs * scale + loc"},
               overrides={**ON_OBSERVATION, "standard_normal": {"default": True}},
               extra=(ParamSpec("init_stats_steps", "int", 0,
-                               "Measure loc and scale from this many random steps when the env is built", minimum=0),),
+                               "Measure loc and scale from this many random steps when the env is built",
+                               minimum=0, maximum=MAX_STATS_STEPS),),
               factory=_observation_norm, prepare_params=("init_stats_steps",)),
         entry("RewardScaling", "Affine reward transform: reward * scale + loc (standard_normal: (reward - loc) / scale)",
               {"loc": "Location", "scale": "Scale", "standard_normal": "Compute (reward - loc) / scale"},
@@ -134,23 +147,24 @@ TRANSFORMS: dict[str, TransformSpec] = {
         entry("CatFrames", "Stacks the last N observations along a dimension (frame stacking; dim -3 for images)",
               {"N": "Number of frames to stack", "dim": "Dimension to concatenate along (negative)",
                "in_keys": "Entries to stack"},
-              overrides={**ON_OBSERVATION, "N": {"default": 4, "minimum": 1},
+              overrides={**ON_OBSERVATION, "N": {"default": 4, "minimum": 1, "maximum": MAX_STACK},
                          "dim": {"default": -1, "required": False}}),
         entry("InitTracker", "Marks the first step of each episode (needed by recurrent policies, OU noise)",
-              {"init_key": "Key of the flag"}),
+              {"init_key": "Key of the flag"}, reads_parent_specs=True),
         entry("FrameSkipTransform", "Repeats each action for frame_skip env steps, summing their rewards "
               "(applied on the env, before the episode counts)",
-              {"frame_skip": "Env steps per action"}, overrides={"frame_skip": {"minimum": 1}}, drives_env=True),
+              {"frame_skip": "Env steps per action"}, overrides={"frame_skip": {"minimum": 1, "maximum": MAX_REPEATS}},
+              drives_env=True),
         entry("NoopResetEnv", "Takes up to noops no-op steps after each reset, so episodes start apart "
               "(applied on the env, before the episode counts)",
               {"noops": "Most no-op steps", "random": "A random number of them, from 1 to noops"},
-              overrides={"noops": {"minimum": 1}}, drives_env=True, per_copy=True),
+              overrides={"noops": {"minimum": 1, "maximum": MAX_REPEATS}}, drives_env=True, per_copy=True),
         entry("EndOfLifeTransform", "Flags the loss of a life (Atari) under end-of-life, for losses to treat as a done",
               {"eol_key": "Key of the flag", "lives_key": "Key of the lives left"}, per_copy=True),
         entry("ClipTransform", "Clips entries (observations by default) to [low, high]",
               {"in_keys": "Entries to clip", "low": "Lower bound (empty: none)", "high": "Upper bound (empty: none)"},
               overrides={"in_keys": {"kind": "keys", "default": OBSERVATION},  # unannotated there
-                         "low": {"kind": "float"}, "high": {"kind": "float"}}),
+                         "low": {"kind": "float"}, "high": {"kind": "float"}}, reads_parent_specs=True),
         entry("RewardClipping", "Clips rewards to [clamp_min, clamp_max]",
               {"clamp_min": "Lower bound", "clamp_max": "Upper bound"},
               overrides={"clamp_min": {"default": -1.0}, "clamp_max": {"default": 1.0}}),
@@ -160,7 +174,7 @@ TRANSFORMS: dict[str, TransformSpec] = {
               target="torchrl.envs:VecNormV2",
               overrides={"in_keys": {"default": OBSERVATION, "required": False},
                          "decay": {"minimum": 0}, "eps": {"minimum": 0}},
-              factory=_vec_norm),
+              factory=_vec_norm, reads_parent_specs=True),
         entry("RenameTransform", "Renames entries (an image env's pixels to the observation the networks read)",
               {"in_keys": "Entries to rename", "out_keys": "Their new names"},
               overrides={"in_keys": {"kind": "keys", "default": ["pixels"]},
@@ -172,9 +186,9 @@ TRANSFORMS: dict[str, TransformSpec] = {
         entry("GrayScale", "Turns C x H x W RGB images into 1 x H x W grey ones", IN_KEYS, overrides=ON_OBSERVATION),
         entry("Resize", "Resizes C x H x W images to w x h (uint8 stays uint8)",
               {**IMAGE_SIZE, "interpolation": "bilinear, bicubic, nearest...", **IN_KEYS},
-              target=IMAGE_TARGET + "Resize", overrides={**ON_OBSERVATION, "w": {"default": 84, "minimum": 1}}),
+              target=IMAGE_TARGET + "Resize", overrides={**ON_OBSERVATION, **IMAGE_BOUNDS}),
         entry("CenterCrop", "Crops the centre w x h of C x H x W images", {**IMAGE_SIZE, **IN_KEYS},
-              target=IMAGE_TARGET + "CenterCrop", overrides={**ON_OBSERVATION, "w": {"default": 84, "minimum": 1}}),
+              target=IMAGE_TARGET + "CenterCrop", overrides={**ON_OBSERVATION, **IMAGE_BOUNDS}),
         entry("SelectObservation", "Keeps only some entries of a vector observation: a partially observed task "
               "(CartPole without its velocities keeps [0, 2])", IN_KEYS, target=None,
               overrides={"in_keys": {"kind": "keys", "default": OBSERVATION}},
@@ -204,6 +218,25 @@ def check_transforms(config: RunConfig) -> None:
     ``transforms.<Name>.<param>`` (or ``transforms.<Name>``) otherwise."""
     for cfg in config.transforms:
         build_transform(cfg)
+
+
+def check_stack(transforms: list[TransformConfig]) -> None:
+    """Refuse a stack whose env could not be made in bounded time and memory: CatFrames stacking
+    more than :data:`MAX_STACK` frames in all, or more than :data:`MAX_SPEC_READERS` transforms that
+    read the specs before them. ConfigError names the first transform too many."""
+    stacked = 1
+    for index, transform in enumerate(transforms):  # stacks of stacks multiply the observation
+        if transform.name == "CatFrames" and isinstance(transform.params.get("N"), int):
+            stacked *= transform.params["N"]
+            if stacked > MAX_STACK:
+                raise ConfigError.at(f"transforms.{index}", f"the CatFrames of the stack take {stacked:,} frames "
+                                     f"in all: at most {MAX_STACK}")
+    readers = [i for i, t in enumerate(transforms) if t.name in TRANSFORMS and TRANSFORMS[t.name].reads_parent_specs]
+    if len(readers) > MAX_SPEC_READERS:
+        kinds = ", ".join(name for name, spec in TRANSFORMS.items() if spec.reads_parent_specs)
+        raise ConfigError.at(f"transforms.{readers[MAX_SPEC_READERS]}",
+                             f"a stack takes at most {MAX_SPEC_READERS} of {kinds}: each one doubles the time "
+                             "to make the env")
 
 
 def check_params(cfg: TransformConfig) -> dict[str, Any]:
