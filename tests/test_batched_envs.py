@@ -172,7 +172,8 @@ def has_box2d() -> bool:
 )
 def test_a_backend_that_cannot_serve_is_refused_before_the_run_naming_the_field(env_section, path, words):
     with pytest.raises(ConfigError) as error:
-        check_buildable(validate({"env": env_section}))
+        # batches big enough for every copy, so only the backend can refuse
+        check_buildable(validate({"env": env_section, "collector": {"frames_per_batch": 4096}}))
     assert [e.path for e in error.value.errors] == [path]
     assert words in str(error.value)
 
