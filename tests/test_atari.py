@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 from torchrl.envs import SerialEnv
@@ -106,3 +109,17 @@ def test_a_run_on_several_copies_evaluates_with_its_frame_stacks_and_resumes(tmp
     resumed = apply_overrides(config, ["collector.total_frames=192"])
     trainer, events = train_run(resumed, run_dir, from_checkpoint=True)
     assert trainer.counters.frames == 192 and of_type(events, StatusChanged)[-1].state == "finished"
+
+
+@pytest.mark.slow
+def test_a_headless_atari_run_ends_quietly(tmp_path):
+    # the emulators must be freed before the interpreter ends, or ale-py's bindings print
+    # "nanobind: leaked 2 instances of ALEInterface" on the user's terminal after the summary
+    needs("ale_py", "atari")
+    done = subprocess.run(
+        [sys.executable, "-m", "tui_rl.cli", "train", "breakout-dqn", "--frames", "256", "--runs-dir", str(tmp_path),
+         "--set", "replay_buffer.size=1024", "--set", "env.max_episode_steps=200", "--set", "eval.episodes=1"],
+        capture_output=True, text=True, timeout=280,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "leaked" not in done.stderr, done.stderr

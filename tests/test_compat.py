@@ -4,6 +4,8 @@ changes one, these fail and name what moved."""
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -124,3 +126,25 @@ def test_unchecked_tensordict_holds_its_entries_as_given():
     data = unchecked_tensordict({"reward": value}, torch.Size([4]), torch.device("cpu"))
     assert data.batch_size == (4,) and data.device == torch.device("cpu")
     assert data.get("reward") is value, "TensorDict._new_unsafe no longer takes a dict of tensors as they are"
+
+
+#: a fresh interpreter builds its first Gymnasium env, closes and drops it, and says whether it lived on
+FIRST_ENV = """
+import gc, weakref
+from tui_rl.config import RunConfig, apply_overrides
+from tui_rl.engine.compat import gym_env_of
+from tui_rl.engine.envs import make_env
+env = make_env(apply_overrides(RunConfig(), ["env.backend=gymnasium"]))
+gym_env = weakref.ref(gym_env_of(env))
+env.close()
+del env
+gc.collect()
+print("alive" if gym_env() is not None else "freed")
+"""
+
+
+def test_the_first_env_a_process_builds_is_freed_once_dropped():
+    # TorchRL's kept ImportError, first raised inside that build, held its frames (and the env) to
+    # exit; an Atari env's emulator with them. Once per process, hence the fresh interpreter.
+    done = subprocess.run([sys.executable, "-c", FIRST_ENV], capture_output=True, text=True, timeout=240)
+    assert done.stdout.split()[-1:] == ["freed"], done.stdout + done.stderr

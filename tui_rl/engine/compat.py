@@ -84,3 +84,16 @@ def unchecked_tensordict(source: dict[str, torch.Tensor], batch_size: torch.Size
     from tensordict import TensorDict
 
     return TensorDict._new_unsafe(source, batch_size=batch_size, device=device)
+
+
+def release_gym_import_error() -> None:
+    """Drop the traceback of the ImportError TorchRL's ``envs/libs/utils.py`` keeps (its private
+    ``IMPORT_ERROR``, from trying ``import gym`` before gymnasium). That module is first imported
+    inside a GymWrapper's build, so the traceback's frames chain back through every caller's
+    frame: the first env (an Atari one's native emulator, reported "leaked" at exit) and whatever
+    the callers held stayed alive until the process ended. The error itself, and its message, stay."""
+    from torchrl.envs.libs import utils
+
+    error = getattr(utils, "IMPORT_ERROR", None)
+    if error is not None:
+        error.__traceback__ = None

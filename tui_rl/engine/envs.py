@@ -17,6 +17,7 @@ from torchrl.envs import EnvBase, GymWrapper, InitTracker, RewardSum, SerialEnv,
 from tui_rl.config.models import RunConfig
 from tui_rl.config.errors import ConfigError
 from tui_rl.engine.batched_envs import BatchedClassicEnv, env_backend, make_batched_env
+from tui_rl.engine.compat import release_gym_import_error
 from tui_rl.engine.env_families import require_family
 from tui_rl.engine.networks.recurrent import memory_primers
 from tui_rl.engine.transforms import build_transform, drives_env, per_copy, prepare_transform
@@ -186,6 +187,8 @@ def make_copy(
     except Exception as exc:
         gym_env.close()
         raise EnvError.at("env.id", f"TorchRL cannot wrap {config.env.id!r}: {exc}") from None
+    finally:
+        release_gym_import_error()  # the first wrap imports the module whose error would hold this env
     env = transformed(wrapped)
     for cfg in lead:
         append_configured(env, cfg, config.env.id)

@@ -332,5 +332,6 @@ def serve_run(
         signals.attach(trainer)
         return trainer.run()
     finally:
+        signals.detach()
         server.close()
         liveness.release(run_dir)

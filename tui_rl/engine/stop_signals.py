@@ -59,3 +59,8 @@ class StopSignals:
         self.trainer = trainer
         if self.reason:
             trainer.stop(self.reason)
+
+    def detach(self) -> None:
+        """Forget the trainer once its run has ended: the relay thread lives to the process's exit
+        and would keep the trainer, and its envs' native emulators, alive until then."""
+        self.trainer = None
