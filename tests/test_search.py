@@ -20,7 +20,9 @@ from helpers import TINY_SEARCH
 from tui_rl.cli import main
 from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit
 from tui_rl.config.algorithms import ALGORITHMS
-from tui_rl.engine.runfolder import read_summary
+from tui_rl.engine.checkpoint import CheckpointStore
+from tui_rl.engine.protocol import StatusChanged
+from tui_rl.engine.runfolder import read_events, read_summary
 from tui_rl.engine.search_space import build_space, default_space, parse_param
 
 
@@ -51,10 +53,12 @@ def trials_so_far(runs_dir: Path, name: str) -> list:
         return []
 
 
-def training_after_a_completed_trial(runs_dir: Path, name: str) -> bool:
+def training_after_a_completed_trial(runs_dir: Path, name: str, checkpointed: bool = False) -> bool:
     trials = trials_so_far(runs_dir, name)
     return any(t.state.name == "COMPLETE" for t in trials) and any(
-        t.state.name == "RUNNING" and "runs" in t.user_attrs for t in trials)
+        t.state.name == "RUNNING" and "runs" in t.user_attrs
+        and (not checkpointed or CheckpointStore(runs_dir / t.user_attrs["runs"][0], keep=1).latest() is not None)
+        for t in trials)
 
 
 # ---- the space ------------------------------------------------------------------------------------
@@ -155,11 +159,11 @@ def test_the_best_trials_set_options_are_quoted_for_a_shell(runs_dir, capsys):
 def test_a_killed_search_resumes_keeping_its_completed_trials(runs_dir):
     needs("optuna", "optuna")
     args = ("cartpole-ppo", "--trials", "3", *TINY_SEARCH, "--param", "optim.lr=loguniform(1e-4,1e-2)", "--seed", "1",
-            "--study", "crash")
+            "--study", "crash", "--set", "checkpoint.every_frames=128")
     process = search(*args, runs_dir=runs_dir, popen=True)
     try:
-        wait_until(lambda: training_after_a_completed_trial(runs_dir, "crash"),
-                   what="a trial completed and the next one training")
+        wait_until(lambda: training_after_a_completed_trial(runs_dir, "crash", checkpointed=True),
+                   what="a trial completed and the next one checkpointed")
     finally:
         process.send_signal(signal.SIGKILL)  # no handler, no finally: the trial is left RUNNING
         process.communicate()
@@ -171,15 +175,22 @@ def test_a_killed_search_resumes_keeping_its_completed_trials(runs_dir):
     result = search("--study", "crash", "--trials", "3", runs_dir=runs_dir)  # the study knows the rest
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"trial {killed[0].number}: its worker is gone" in result.stdout
-    assert "trained from frame 0 (its runs stay in the runs folder, not resumed)" in " ".join(result.stdout.split())
+    assert "goes on from its runs' last checkpoints" in " ".join(result.stdout.split())
     after = study(runs_dir, "crash").get_trials()
     assert {t.number: t.value for t in after if t.number in completed} == completed
     assert after[killed[0].number].state.name == "FAIL"
     retried = [t for t in after if t.user_attrs.get("retry_of") == killed[0].number]
     assert retried and retried[0].params == killed[0].params
     assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in after) == 3
-    killed_run = read_summary(runs_dir / killed[0].user_attrs["runs"][0])
-    assert killed_run.status == "stopped"  # its lock died with it; it opens in the app as any run
+    # the retry went on with the killed trial's run from its checkpoint: no run of its own, frames not lost
+    killed_run = killed[0].user_attrs["runs"][0]
+    assert f"goes on with {killed_run} from its checkpoint at" in result.stdout
+    assert retried[0].user_attrs["runs"] == [killed_run]
+    assert not (runs_dir / f"crash-t{retried[0].number:03d}").exists()
+    summary = read_summary(runs_dir / killed_run)
+    assert (summary.status, summary.frames, summary.tags["trial"]) == ("finished", 384, retried[0].number)
+    resumed = [e for e in read_events(runs_dir / killed_run) if isinstance(e, StatusChanged) and e.state == "running"]
+    assert len(resumed) == 2 and resumed[1].frames > 0  # it started again past frame 0
 
 
 @pytest.mark.slow

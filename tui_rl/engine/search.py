@@ -6,7 +6,9 @@ tagged ``{"study": NAME, "trial": N}`` in its run.json, trained by the same ``se
 evaluation of the first seed is reported to Optuna as an intermediate value, at the step
 ``frames // eval.every_frames``, so trials with other batch sizes still line up; when the pruner
 says so (or the user asks, from the app) the trainer is stopped at that evaluation and the trial
-is PRUNED. A trial's value is its final evaluation return, averaged over its seeds.
+is PRUNED. A trial's value is its final evaluation return, averaged over its seeds. A trial cut
+short (its worker killed, or the search stopped) is queued again, and the retry goes on with its
+runs from their last checkpoints.
 
 Sampler and pruner follow RL Zoo's ``--optimize``: TPE (multivariate) after ``startup`` random
 trials, and the median pruner, which judges no trial before ``startup`` trials ended nor before a
@@ -29,7 +31,8 @@ from tui_rl.config import ConfigError, RunConfig, edit
 from tui_rl.engine import search_study
 from tui_rl.engine.protocol import Evaluated, Event
 from tui_rl.engine.run_record import create_run, record_tags
-from tui_rl.engine.runfolder import PRUNED_TAG, read_summary
+from tui_rl.engine.checkpoint import CheckpointStore
+from tui_rl.engine.runfolder import PRUNED_TAG, RunFolderError, read_summary
 from tui_rl.engine.search_space import ParamSpec, apply_params
 from tui_rl.engine.stop_signals import StopSignals
 
@@ -99,7 +102,7 @@ class Worker:
         while not self.signals.reason and failures < MAX_FAILURES_IN_A_ROW:
             for number in search_study.fail_stale_trials(self.study):
                 self.say(f"trial {number}: its worker is gone; failed, its parameters queued again as a trial "
-                         "trained from frame 0 (its runs stay in the runs folder, not resumed)")
+                         "that goes on from its runs' last checkpoints")
             if search_study.stop_requested(self.study):
                 self.say("the search was stopped (from the app); `tui-rl search` with --study goes on")
                 break
@@ -127,16 +130,20 @@ class Worker:
         returns, frames, runs = [], 0, []
         with Heartbeat(self.study, trial) as beat:
             for index in range(self.plan.seeds):
-                run_config = edit(config, {"env.seed": config.env.seed + index}, source="search seed")
-                run_dir = create_run(
-                    run_config, name=run_name(self.plan.study, trial.number, index, self.plan.seeds),
-                    runs_dir=self.plan.runs_dir, preset=self.plan.preset,
-                    tags={"study": self.plan.study, "trial": trial.number},
-                )
+                run_dir = self.earlier_run(trial, index)
+                resumed = run_dir is not None
+                if run_dir is None:
+                    run_config = edit(config, {"env.seed": config.env.seed + index}, source="search seed")
+                    run_dir = create_run(
+                        run_config, name=run_name(self.plan.study, trial.number, index, self.plan.seeds),
+                        runs_dir=self.plan.runs_dir, preset=self.plan.preset,
+                        tags={"study": self.plan.study, "trial": trial.number},
+                    )
                 runs.append(run_dir.name)
                 trial.set_user_attr("runs", runs)
                 watch = TrialWatch(self.study, trial, beat, report=index == 0)
-                state = train_run(run_dir, watch, self.signals)
+                state = "finished" if resumed and read_summary(run_dir).status == "finished" else (
+                    train_run(run_dir, watch, self.signals, from_checkpoint=resumed))
                 summary = read_summary(run_dir)
                 frames += summary.frames
                 trial.set_user_attr("frames", frames)
@@ -150,6 +157,28 @@ class Worker:
                 returns.append(summary.last_eval)
         value = sum(returns) / len(returns)
         return TrialOutcome(TrialState.COMPLETE, value) if math.isfinite(value) else self.failed(trial, "no finite return")
+
+    def earlier_run(self, trial: Trial, index: int) -> Path | None:
+        """Seed ``index``'s run of the trial this one retries (its worker killed, or the search
+        stopped, mid-trial), to go on with from its last checkpoint rather than from frame 0; or
+        kept as it is when it finished. None when there is none to go on with."""
+        retry_of = trial.user_attrs.get("retry_of")
+        if not isinstance(retry_of, int):
+            return None
+        run_dir = self.plan.runs_dir / run_name(self.plan.study, retry_of, index, self.plan.seeds)
+        try:
+            summary = read_summary(run_dir)
+        except (OSError, RunFolderError):
+            return None
+        if summary.status == "finished" and summary.last_eval is not None:
+            self.say(f"trial {trial.number}: keeps {run_dir.name}, finished by trial {retry_of}")
+        elif summary.status == "stopped" and (checkpoint := CheckpointStore(run_dir, keep=1).latest()) is not None:
+            self.say(f"trial {trial.number}: goes on with {run_dir.name} from its checkpoint at {int(checkpoint.name):,} frames")
+        else:
+            self.say(f"trial {trial.number}: trains from frame 0 ({run_dir.name} has no checkpoint to go on from)")
+            return None
+        record_tags(run_dir, {"trial": trial.number})  # it now counts for this trial
+        return run_dir
 
     def failed(self, trial: Trial, reason: str, retry: bool = False) -> TrialOutcome:
         return self.ended(trial, TrialOutcome(TrialState.FAIL, reason=reason, retry=retry))
@@ -170,11 +199,13 @@ def describe(number: int, outcome: TrialOutcome) -> str:
     return f"trial {number}: {outcome.state.name.lower()}: {outcome.reason}"
 
 
-def train_run(run_dir: Path, watch: TrialWatch, signals: StopSignals) -> str:
-    """Train one run folder in this process (as ``tui-rl train`` does); its final state."""
+def train_run(run_dir: Path, watch: TrialWatch, signals: StopSignals, from_checkpoint: bool = False) -> str:
+    """Train one run folder in this process (as ``tui-rl train`` does, or ``train --resume``
+    with ``from_checkpoint``); its final state."""
     from tui_rl.engine.server import serve_run
 
-    return serve_run(run_dir, on_event=watch.on_event, on_trainer=watch.attach, stop_signals=signals)
+    return serve_run(run_dir, from_checkpoint=from_checkpoint, on_event=watch.on_event, on_trainer=watch.attach,
+                     stop_signals=signals)
 
 
 class TrialWatch:
