@@ -13,7 +13,7 @@ from tui_rl.cli import main
 from tui_rl.config import RunConfig, list_presets, load_file
 from tui_rl.engine.checkpoint import CheckpointStore
 from tui_rl.engine.handle import RunHandle
-from tui_rl.engine.runfolder import read_summary
+from tui_rl.engine.runfolder import is_run_dir, read_summary
 
 def tui_rl(*args, cwd=None, timeout=120):
     return subprocess.run(
@@ -115,7 +115,7 @@ def test_ctrl_c_stops_with_a_checkpoint_and_resume_goes_on_to_a_new_budget(tiny_
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run_dir = runs_dir / "interrupted"
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and not (run_dir.exists() and read_summary(run_dir).frames >= 300):
+    while time.monotonic() < deadline and not (is_run_dir(run_dir) and read_summary(run_dir).frames >= 300):
         time.sleep(0.2)
     with RunHandle.attach(run_dir) as watcher:  # a headless run serves its control socket too
         assert watcher.is_live and watcher.history().status == "running"

@@ -4,9 +4,11 @@ again from the run folder; a crafted saved rollout opens without running its pic
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import torch
-from conftest import Posted, crafted_rollout, footer, renderable_text, trained_run, until
+from conftest import PATIENCE_S, Posted, crafted_rollout, footer, renderable_text, trained_run, until
 from textual.notifications import Notify
 from textual.widgets import OptionList
 
@@ -309,16 +311,28 @@ async def test_trainer_sources_say_why_they_are_unavailable_without_a_run():
         assert isinstance(app.screen, InspectorScreen)
 
 
-async def test_recording_a_video_and_fresh_weights_for_a_live_env_from_the_app(tmp_path):
+async def test_recording_a_video_and_fresh_weights_for_a_live_env_from_the_app(tmp_path, monkeypatch):
+    from tui_rl.engine import evaluate
+
     run_dir = trained_run(tmp_path)
     app = TuiRlApp(RunConfig(), preset_name="test", runs_dir=tmp_path)
     app.current_run_dir = run_dir
     posted = Posted()
+    recording = threading.Event()  # the recording waits for it: a fast one cannot end before the second press
+    real_evaluate_run = evaluate.evaluate_run
+    monkeypatch.setattr(evaluate, "evaluate_run", lambda *args, **kwargs: (
+        recording.wait(PATIENCE_S), real_evaluate_run(*args, **kwargs))[1])
+
+    def recording_notes() -> list[str]:
+        return [m.notification.message for m in posted.of(Notify) if m.notification.message.startswith("Recording")]
+
     async with app.run_test(size=(80, 24), message_hook=posted) as pilot:
         screen = await open_inspector(pilot)
         await pilot.press("V", "V")  # a second press while the first records is refused: one video
+        await until(pilot, lambda: len(recording_notes()) == 2, what="the second press answered")
+        recording.set()
         await until(pilot, lambda: "written to" in last_notice(app), what="the video")
-        said = [m.notification.message for m in posted.of(Notify) if m.notification.message.startswith("Recording")]
+        said = recording_notes()
         assert said[0] == "Recording an episode of tiny's newest checkpoint…"
         assert said[1] == "Recording an episode of tiny's newest checkpoint… is under way: wait for it."
         (video,) = (run_dir / "metrics" / "videos").glob("eval-512*")

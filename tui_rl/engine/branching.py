@@ -82,10 +82,13 @@ def plan_branch(parent_dir: Path, changes: dict[str, Any], at_frames: int | None
 def misfit(plan: BranchPlan) -> str | None:
     """Which edit the parent's networks and replay buffer do not fit, with the value they were
     built with; None when they load into the edited config."""
+    parent = read_config(plan.parent_dir)
+    layout = collector_misfit(parent, plan.config)
+    if layout:
+        return layout
     problem = load_problem(plan, plan.config)
     if problem is None:
         return None
-    parent = read_config(plan.parent_dir)
     # With several edits each is tried alone, to name the one to blame (most fit: a rate, a budget).
     blamed = [path for path in plan.changes
               if len(plan.changes) == 1 or load_problem(plan, edit(parent, {path: plan.changes[path]}))]
@@ -109,9 +112,6 @@ def load_problem(plan: BranchPlan, config: RunConfig) -> str | None:
     from tui_rl.engine.checkpoint_policy import ReplayBufferState
     from tui_rl.engine.envs import make_env
 
-    layout = collector_misfit(read_config(plan.parent_dir), config)
-    if layout:
-        return layout
     env = make_env(config)
     try:
         algorithm = build_algorithm(config, env)
