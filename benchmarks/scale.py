@@ -3,7 +3,7 @@ updates/s on CPU (and CUDA when there is one), as ratios to the single-process f
 
     python benchmarks/scale.py [PRESET] [--seconds 5] [--workers 1 2 4] [--backends single processes ray]
 
-Each figure is the preset's own collector as the training loop builds it (engine/collectors.py:
+Each figure is the preset's own collector as the training loop builds it (engine/run/collectors.py:
 the preset's env, transforms and exploration policy, TorchRL's Collector, MultiSyncCollector or
 RayCollector), iterated for ``--seconds`` after two warm-up batches (the first weight push
 included), with the learner's weights pushed to the workers after every batch as in training.
@@ -42,8 +42,8 @@ def collection_rate(preset: str, backend: str, workers: int, seconds: float, ove
 
     from tui_rl.config import apply_overrides, load_preset
     from tui_rl.engine.algorithms import build_algorithm
-    from tui_rl.engine.collectors import Collection
-    from tui_rl.engine.envs import make_env
+    from tui_rl.engine.run.collectors import Collection
+    from tui_rl.engine.envs.making import make_env
 
     config = apply_overrides(load_preset(preset), overrides)
     frames = config.collector.frames_per_batch * max(workers, 1)  # each worker a full batch's worth
@@ -69,7 +69,7 @@ def update_rate(preset: str, device: str, seconds: float) -> tuple[float, float]
 
     from tui_rl.config import load_preset
     from tui_rl.engine.algorithms import build_algorithm
-    from tui_rl.engine.envs import make_env
+    from tui_rl.engine.envs.making import make_env
 
     config = load_preset(preset)
     env = make_env(config)
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from tui_rl.engine import machine
+    from tui_rl.engine.run import machine
 
     torch.set_num_threads(1)  # as the trainer does
     print(f"{args.preset}: {machine.describe('')}")

@@ -5,7 +5,7 @@
 Both sides get the same budget: the same number of trials, frames per trial, evaluations per
 trial (reported to a median pruner), evaluation episodes, random startup trials before TPE, and
 RL Zoo's own PPO search space (tui-rl's default space is that one, mapped onto its fields; see
-tui_rl/engine/search_space.py). Each side prints its best return (the mean evaluation return of
+tui_rl/engine/search/space.py). Each side prints its best return (the mean evaluation return of
 its best trial) and its wall time. Both run one after the other in this process's environment,
 so on a shared machine the wall times include waiting for a core: compare them within one run.
 
@@ -43,8 +43,8 @@ def run_tui_rl(args: argparse.Namespace, folder: Path) -> tuple[float | None, fl
     wall = time.perf_counter() - started
     if result.returncode != 0:
         sys.exit(f"tui-rl search failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    from tui_rl.engine.search_study import open_study
-    from tui_rl.engine.search_view import trial_rows
+    from tui_rl.engine.search.study import open_study
+    from tui_rl.engine.search.view import trial_rows
 
     rows = trial_rows(open_study(folder / "runs", "bench"))
     values = [r.value for r in rows if r.value is not None]

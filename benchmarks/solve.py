@@ -62,8 +62,8 @@ class TrainingCpuClock:
 
 def solve_once(preset: str, seed: int, overrides: list[str]) -> SeedResult:
     from tui_rl.config import apply_overrides, load_preset
-    from tui_rl.engine.trainer import Trainer
-    from tui_rl.engine.run_record import create_run
+    from tui_rl.engine.run.trainer import Trainer
+    from tui_rl.engine.runs.record import create_run
 
     config = apply_overrides(load_preset(preset), [*overrides, f"env.seed={seed}"])
     if config.eval.target_return is None:

@@ -68,7 +68,7 @@ def preset_collector(
 ) -> tuple[int, float]:
     from tui_rl.config import apply_overrides, load_preset
     from tui_rl.engine.algorithms import build_algorithm
-    from tui_rl.engine.envs import make_env
+    from tui_rl.engine.envs.making import make_env
 
     config = apply_overrides(load_preset(preset), [f"env.backend={backend}"])
     if num_envs is not None:
@@ -91,7 +91,7 @@ FAST_COPIES = (128, 1024)
 def raw_fast_env(env_id: str, num_envs: int, seconds: float, device: str = "cpu") -> float:
     """tui-rl's batched torch env alone, no transforms: ``step_and_maybe_reset`` with random actions
     drawn beforehand (finished copies are reset as in collection)."""
-    from tui_rl.engine.batched_envs import BATCHED_ENVS
+    from tui_rl.engine.envs.batched import BATCHED_ENVS
 
     env = BATCHED_ENVS[env_id](num_envs, device=device)
     env.set_seed(0)
@@ -115,7 +115,7 @@ def fast_env_ops(env_id: str, num_envs: int, seconds: float) -> float:
     TensorDict), without TorchRL's step / reset machinery around it."""
     from tensordict import TensorDict
 
-    from tui_rl.engine.batched_envs import BATCHED_ENVS
+    from tui_rl.engine.envs.batched import BATCHED_ENVS
 
     env = BATCHED_ENVS[env_id](num_envs)
     env.reset()
@@ -214,8 +214,8 @@ def image_env_rate(env_id: str, seconds: float) -> tuple[str, float]:
     from torchrl.modules import MLP, ConvNet, QValueActor
 
     from tui_rl.config import validate
-    from tui_rl.engine.env_families import family_of
-    from tui_rl.engine.envs import describe_specs, make_env
+    from tui_rl.engine.envs.families import family_of
+    from tui_rl.engine.envs.making import describe_specs, make_env
 
     family = family_of(env_id)
     config = validate({"env": {"id": env_id, "kwargs": family.kwargs}, "transforms": list(family.transforms)})

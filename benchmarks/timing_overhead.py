@@ -23,8 +23,8 @@ from pathlib import Path
 
 def frames_per_second(preset: str, frames: int, profile: bool, runs_dir: Path) -> float:
     from tui_rl.config import apply_overrides, load_preset
-    from tui_rl.engine.run_record import create_run
-    from tui_rl.engine.trainer import Trainer
+    from tui_rl.engine.runs.record import create_run
+    from tui_rl.engine.run.trainer import Trainer
 
     config = apply_overrides(load_preset(preset), [
         f"collector.total_frames={frames}", "eval.every_frames=100000000", "eval.episodes=1",
@@ -42,7 +42,7 @@ def added_seconds_per_frame(calls: int = 200_000) -> float:
     policy's ``forward``), measured here against the bare call."""
     import time
 
-    from tui_rl.engine.batch_timing import BatchTimer
+    from tui_rl.engine.run.batch_timing import BatchTimer
 
     def per_call(function) -> float:
         started = time.perf_counter()

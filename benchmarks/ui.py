@@ -121,14 +121,14 @@ def import_torchrl() -> float:
 
 
 def only_run(runs_dir: Path, before: set[str]):
-    from tui_rl.engine.runfolder import list_runs
+    from tui_rl.engine.runs.folder import list_runs
 
     runs = [run for run in list_runs(runs_dir) if run.name not in before]
     return runs[0] if runs else None
 
 
 def train_headless(preset_file: Path, runs_dir: Path) -> float:
-    from tui_rl.engine.runfolder import list_runs
+    from tui_rl.engine.runs.folder import list_runs
 
     before = {run.name for run in list_runs(runs_dir)}
     subprocess.run(
@@ -155,7 +155,7 @@ class AppRun:
 
     def train(self, press_keys: bool = False) -> AppRun:
         from tui_rl.engine.protocol import FINAL_STATES
-        from tui_rl.engine.runfolder import list_runs
+        from tui_rl.engine.runs.folder import list_runs
 
         before = {run.name for run in list_runs(self.runs_dir)}
         app = TerminalApp([str(BIN / "tui-rl"), str(self.preset_file), "--runs-dir", str(self.runs_dir)], self.workdir)
@@ -244,9 +244,9 @@ async def replay_million_frames(preset: str) -> tuple[float, float, int]:
     import math
 
     from tui_rl.config import load_preset
-    from tui_rl.engine.lineage import Lineage
+    from tui_rl.engine.runs.lineage import Lineage
     from tui_rl.engine.protocol import Evaluated, Metrics, StatusChanged
-    from tui_rl.engine.runfolder import RunHistory, RunSummary
+    from tui_rl.engine.runs.folder import RunHistory, RunSummary
     from tui_rl.tui.app import TuiRlApp
 
     config = load_preset(preset)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from tui_rl.engine.runfolder import list_runs, trainer_is_gone
+from tui_rl.engine.runs.folder import list_runs, trainer_is_gone
 
 #: the most any test waits for a condition; a loaded two-core machine needs this much headroom
 PATIENCE_S = 120.0
@@ -124,7 +124,7 @@ def tiny_dqn(*overrides: str):
 def train_run(config, run_dir: Path, from_checkpoint: bool = False, before=None):
     """Train ``run_dir`` in-process with a real Trainer; returns it and every event it emitted.
     ``before(trainer)`` runs first (to queue commands)."""
-    from tui_rl.engine.trainer import Trainer
+    from tui_rl.engine.run.trainer import Trainer
 
     events: list = []
     trainer = Trainer(config, run_dir, events.append, from_checkpoint=from_checkpoint)
@@ -171,8 +171,8 @@ def cartpole_dqn():
 
 def trained_run(runs_dir: Path) -> Path:
     """A CartPole DQN run trained for 512 frames by the real training loop, with checkpoints."""
-    from tui_rl.engine.trainer import Trainer
-    from tui_rl.engine.run_record import create_run
+    from tui_rl.engine.run.trainer import Trainer
+    from tui_rl.engine.runs.record import create_run
 
     config = cartpole_dqn()
     config.collector.total_frames = 512
@@ -313,13 +313,13 @@ def needs(name: str, extra: str):
 
 
 def collection(*overrides: str):
-    """The run's Collection (engine/collectors.py) of a tiny DQN config, built as the trainer
+    """The run's Collection (engine/run/collectors.py) of a tiny DQN config, built as the trainer
     builds it, and its env: shut the one down and close the other."""
     import torch
 
     from tui_rl.engine.algorithms import build_algorithm
-    from tui_rl.engine.collectors import Collection
-    from tui_rl.engine.envs import make_env
+    from tui_rl.engine.run.collectors import Collection
+    from tui_rl.engine.envs.making import make_env
 
     config = tiny_dqn("collector.init_random_frames=0", *overrides)
     env = make_env(config)

@@ -16,11 +16,11 @@ from conftest import PATIENCE_S
 
 from tui_rl.config import RunConfig
 from tui_rl.engine.algorithms import build_algorithm
-from tui_rl.engine.envs import make_env
+from tui_rl.engine.envs.making import make_env
 from tui_rl.engine.protocol import Checkpointed, Evaluated, HparamsChanged, Log, StatusChanged
-from tui_rl.engine.runfolder import SCALARS_DIR, read_summary
-from tui_rl.engine.run_record import append_event, create_run, write_run_json
-from tui_rl.tui.screens.train import TrainScreen
+from tui_rl.engine.runs.folder import SCALARS_DIR, read_summary
+from tui_rl.engine.runs.record import append_event, create_run, write_run_json
+from tui_rl.tui.screens.train.screen import TrainScreen
 from tui_rl.tui.widgets.event_log import EventLog
 from tui_rl.tui.widgets.status_line import StatusLine
 

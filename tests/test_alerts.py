@@ -10,16 +10,16 @@ from conftest import of_type, tiny_dqn, train_run
 
 from tui_rl.cli import main
 from tui_rl.config import apply_overrides
-from tui_rl.engine.alerts import HealthWatch
+from tui_rl.engine.run.alerts import HealthWatch
 from tui_rl.config.models import AlertsConfig
-from tui_rl.engine.counters import RunCounters
+from tui_rl.engine.runs.counters import RunCounters
 from tui_rl.engine.protocol import (
     Alert, Evaluated, HparamsChanged, Metrics, SetHparams, StatusChanged, Undone, UndoEdit,
 )
-from tui_rl.engine.reproduce import reproduce_text
-from tui_rl.engine.run_diff import live_edits
-from tui_rl.engine.runfolder import read_config, read_events, read_metrics
-from tui_rl.engine.run_record import create_run
+from tui_rl.engine.runs.reproduce import reproduce_text
+from tui_rl.engine.runs.diff import live_edits
+from tui_rl.engine.runs.folder import read_config, read_events, read_metrics
+from tui_rl.engine.runs.record import create_run
 
 TINY_PPO = ["algorithm.name=ppo", "collector.frames_per_batch=100", "collector.total_frames=600",
             "network.hidden_sizes=[16]", "eval.every_frames=300", "eval.episodes=1", "checkpoint.every_frames=300"]
@@ -67,7 +67,7 @@ def test_a_forced_entropy_collapse_raises_its_alert_and_pauses_when_asked(runs_d
         if isinstance(event, StatusChanged) and event.state == "paused":
             trainer.stop("test done")
 
-    from tui_rl.engine.trainer import Trainer
+    from tui_rl.engine.run.trainer import Trainer
 
     trainer = Trainer(config, run_dir, on_event)
     collapse(trainer)
@@ -110,7 +110,7 @@ def test_a_live_edit_takes_a_checkpoint_and_undo_goes_back_to_it(runs_dir, capsy
             trainer.submit(UndoEdit())
 
     events = []
-    from tui_rl.engine.trainer import Trainer
+    from tui_rl.engine.run.trainer import Trainer
 
     trainer = Trainer(config, run_dir, lambda e: (events.append(e), on_event(e)))
     assert trainer.run() == "finished"

@@ -9,7 +9,7 @@ from tensordict import TensorDict
 from tui_rl.config import ConfigError, validate
 from tui_rl.engine.algorithms import build_algorithm
 from tui_rl.engine.algorithms.replay import make_replay_buffer
-from tui_rl.engine.envs import make_env
+from tui_rl.engine.envs.making import make_env
 
 torch.set_num_threads(1)
 

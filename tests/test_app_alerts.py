@@ -9,10 +9,10 @@ from helpers import SMALL_RUN, START, demo_run, log_text, shown_frames, state_of
 
 from tui_rl.config import RunConfig, apply_overrides, load_preset
 from tui_rl.engine.protocol import Alert, HparamsChanged, Undone
-from tui_rl.engine.runfolder import read_config, read_events
-from tui_rl.engine.run_record import append_event
+from tui_rl.engine.runs.folder import read_config, read_events
+from tui_rl.engine.runs.record import append_event
 from tui_rl.tui.app import TuiRlApp
-from tui_rl.tui.screens.train import TrainScreen
+from tui_rl.tui.screens.train.screen import TrainScreen
 from tui_rl.tui.widgets.charts import frames_label
 
 

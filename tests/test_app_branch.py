@@ -8,12 +8,12 @@ from conftest import toasts, trained_run, until
 from helpers import SMALL_RUN, shown_frames, state_of
 
 from tui_rl.config import RunConfig, apply_overrides, load_preset
-from tui_rl.engine.runfolder import read_config, read_metrics, read_summary
+from tui_rl.engine.runs.folder import read_config, read_metrics, read_summary
 from tui_rl.tui.app import TuiRlApp
-from tui_rl.tui.screens.branch import BranchScreen
+from tui_rl.tui.screens.branch.dialog import BranchScreen
 from tui_rl.tui.screens.confirm import ConfirmScreen
 from tui_rl.tui.widgets.event_log import EventLog
-from tui_rl.tui.widgets.run_list import RunList
+from tui_rl.tui.screens.runs.run_list import RunList
 from tui_rl.tui.widgets.hparam_form import control_id
 
 

@@ -11,11 +11,11 @@ from textual.widgets import OptionList
 from conftest import needs, renderable_text, screen_text, settle, until, words_on_screen
 
 from tui_rl.config import validate
-from tui_rl.engine.env_families import FAMILIES
-from tui_rl.engine.envs import preview_rollout
-from tui_rl.engine.observation_image import image_layers
+from tui_rl.engine.envs.families import FAMILIES
+from tui_rl.engine.envs.making import preview_rollout
+from tui_rl.engine.envs.observation_image import image_layers
 from tui_rl.tui.app import TuiRlApp
-from tui_rl.tui.screens.inspector import InspectorScreen
+from tui_rl.tui.screens.inspector.screen import InspectorScreen
 from tui_rl.tui.widgets.frame_view import FrameView
 from tui_rl.tui.widgets.spec_view import SpecView
 

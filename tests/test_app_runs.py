@@ -7,16 +7,16 @@ from conftest import Posted, footer, screen_text, settle, stop_trainers, toasts,
 from helpers import START, demo_run
 
 from tui_rl.config import RunConfig
-from tui_rl.engine.runfolder import read_summary
-from tui_rl.engine.run_record import write_run_json
+from tui_rl.engine.runs.folder import read_summary
+from tui_rl.engine.runs.record import write_run_json
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.messages import ContinueRun, OpenRun
-from tui_rl.tui.run_opening import NOT_CONTINUABLE, can_continue
+from tui_rl.tui.screens.train.run_opening import NOT_CONTINUABLE, can_continue
 from tui_rl.tui.screens.confirm import ConfirmScreen
-from tui_rl.tui.screens.train import TrainScreen
+from tui_rl.tui.screens.train.screen import TrainScreen
 from tui_rl.tui.widgets.event_log import EventLog
-from tui_rl.tui.widgets.run_list import RunList
-from tui_rl.tui.widgets.run_comparison import RunComparison
+from tui_rl.tui.screens.runs.run_list import RunList
+from tui_rl.tui.screens.runs.run_comparison import RunComparison
 from tui_rl.tui.widgets.status_line import StatusLine
 
 SMALL = (80, 24)

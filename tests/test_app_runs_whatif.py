@@ -7,11 +7,11 @@ from conftest import screen_text, until, words_on_screen
 from helpers import START, demo_run
 
 from tui_rl.config import RunConfig, edit
-from tui_rl.engine.runfolder import read_config, read_summary
-from tui_rl.engine.run_record import save_config, write_run_json
+from tui_rl.engine.runs.folder import read_config, read_summary
+from tui_rl.engine.runs.record import save_config, write_run_json
 from tui_rl.tui.app import TuiRlApp
-from tui_rl.tui.screens.run_diff import RunDiffScreen
-from tui_rl.tui.widgets.run_list import RunList
+from tui_rl.tui.screens.runs.run_diff import RunDiffScreen
+from tui_rl.tui.screens.runs.run_list import RunList
 
 SIZE = (100, 40)
 

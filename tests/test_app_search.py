@@ -13,7 +13,7 @@ from helpers import TINY_SEARCH
 
 from tui_rl.config import load_file
 from tui_rl.config.models import RunConfig
-from tui_rl.engine.runfolder import read_summary
+from tui_rl.engine.runs.folder import read_summary
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.messages import OpenRun
 from tui_rl.tui.screens.confirm import ConfirmScreen
@@ -36,7 +36,7 @@ def searched(tmp_path):
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    from tui_rl.engine.search_study import open_study, worker_id
+    from tui_rl.engine.search.study import open_study, worker_id
 
     study = open_study(runs, "demo")
     running = study.ask()
@@ -103,7 +103,7 @@ async def test_a_received_study_with_damaged_trial_attributes_still_shows_its_tr
     """A studies.db from elsewhere may hold any attribute: a frame count that is text showed
     nothing and ended the app; the trial is listed, the others as usual."""
     needs("optuna", "optuna")
-    from tui_rl.engine.search_study import create_study
+    from tui_rl.engine.search.study import create_study
 
     runs = tmp_path / "runs"
     runs.mkdir()
@@ -121,7 +121,7 @@ async def test_a_received_study_with_damaged_trial_attributes_still_shows_its_tr
 def told(tmp_path):
     """A runs folder whose study was told three trials' returns (no runs behind them)."""
     needs("optuna", "optuna")
-    from tui_rl.engine.search_study import create_study
+    from tui_rl.engine.search.study import create_study
 
     runs = tmp_path / "runs"
     runs.mkdir()

@@ -9,8 +9,8 @@ from helpers import TINY_RUN
 
 from tui_rl.config import RunConfig, apply_overrides
 from tui_rl.tui.app import TuiRlApp
-from tui_rl.tui.screens.seeds import SeedsScreen
-from tui_rl.tui.widgets.run_list import RunList
+from tui_rl.tui.screens.seeds.dialog import SeedsScreen
+from tui_rl.tui.screens.runs.run_list import RunList
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.message import Message
 
 from tui_rl.config import ConfigError, FieldError, load_file, load_preset
-from tui_rl.engine.transforms import TRANSFORMS
+from tui_rl.engine.envs.transforms import TRANSFORMS
 from tui_rl.tui import app as app_module
 from tui_rl.tui import modes as modes_module
 from tui_rl.tui.app import TuiRlApp
@@ -311,7 +311,7 @@ def test_bad_preset_exits_2_with_a_message_and_no_traceback():
 
 @pytest.mark.parametrize(
     "module",
-    ["tui_rl.tui.app", "tui_rl.tui.commands", "tui_rl.tui.screens.setup", "tui_rl.tui.screens.help"],
+    ["tui_rl.tui.app", "tui_rl.tui.commands", "tui_rl.tui.screens.setup.screen", "tui_rl.tui.screens.help"],
 )
 def test_app_modules_and_the_app_load_no_torch(module):
     code = (

@@ -8,9 +8,9 @@ from pathlib import Path
 from conftest import toasts, trained_run, until
 
 from tui_rl.config import RunConfig
-from tui_rl.engine.reproduce import reproduce_text
+from tui_rl.engine.runs.reproduce import reproduce_text
 from tui_rl.tui.app import TuiRlApp
-from tui_rl.tui.widgets.run_list import RunList
+from tui_rl.tui.screens.runs.run_list import RunList
 
 
 async def open_runs(pilot, app, rows: int) -> RunList:
@@ -30,7 +30,7 @@ async def open_export_dialog(pilot, app, target: Path) -> None:
 
 async def test_c_copies_the_setup_line_of_the_run_under_the_cursor(demo_runs):
     from tui_rl.config import apply_overrides, load_preset
-    from tui_rl.engine.run_record import create_run
+    from tui_rl.engine.runs.record import create_run
 
     seeded = create_run(apply_overrides(load_preset("cartpole-dqn"), ["env.seed=9"]), name="seeded",
                         runs_dir=demo_runs, preset="cartpole-dqn")

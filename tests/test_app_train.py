@@ -34,17 +34,17 @@ from helpers import SMALL_RUN, START, log_text, shown_frames, state_of, type_int
 
 from tui_rl.config import RunConfig, apply_overrides, load_preset
 from tui_rl.engine.protocol import HparamsChanged, HparamsRejected, StatusChanged, Undone
-from tui_rl.engine.run_record import append_event
-from tui_rl.engine.runfolder import read_events, read_history, read_summary
+from tui_rl.engine.runs.record import append_event
+from tui_rl.engine.runs.folder import read_events, read_history, read_summary
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.hangup import HangupWatch
 from tui_rl.tui.messages import ContinueRun, RunShown, StartRun
 from tui_rl.tui.screens.confirm import ConfirmScreen
 from tui_rl.tui.screens.quit import QuitScreen
-from tui_rl.tui.screens.train import TrainScreen
+from tui_rl.tui.screens.train.screen import TrainScreen
 from tui_rl.tui.widgets.charts import CAPACITY, DecimatedSeries
 from tui_rl.tui.widgets.event_log import EventLog
-from tui_rl.tui.widgets.run_list import RunList
+from tui_rl.tui.screens.runs.run_list import RunList
 from tui_rl.tui.widgets.status_line import RunProgress, describe_figures
 
 SMALL = (80, 24)

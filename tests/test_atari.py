@@ -12,10 +12,10 @@ from torchrl.envs import SerialEnv
 from conftest import needs, of_type, train_run
 from tui_rl.config import apply_overrides, validate
 from tui_rl.engine.algorithms import build_algorithm
-from tui_rl.engine.env_families import FAMILIES
-from tui_rl.engine.envs import make_env
+from tui_rl.engine.envs.families import FAMILIES
+from tui_rl.engine.envs.making import make_env
 from tui_rl.engine.protocol import Evaluated, StatusChanged
-from tui_rl.engine.run_record import create_run
+from tui_rl.engine.runs.record import create_run
 
 STANDARD_STACK = ["RenameTransform", "NoopResetEnv", "FrameSkipTransform", "EndOfLifeTransform", "RewardSum",
                   "StepCounter", "RewardClipping", "ToTensorImage", "GrayScale", "Resize", "CatFrames"]

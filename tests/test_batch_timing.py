@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from conftest import of_type, tiny_dqn, train_run
 
-from tui_rl.engine import batch_timing
+from tui_rl.engine.run import batch_timing
 from tui_rl.engine.protocol import Metrics
-from tui_rl.engine.run_record import create_run
+from tui_rl.engine.runs.record import create_run
 
 
 def test_a_run_reports_where_its_batches_time_goes(runs_dir, monkeypatch):

@@ -14,11 +14,11 @@ from torchrl.collectors import Collector
 from torchrl.envs import GymWrapper
 
 from tui_rl.config import ConfigError, apply_overrides, load_preset, validate
-from tui_rl.engine.batched_envs import BATCHED_ENVS, BatchedClassicEnv
-from tui_rl.engine.envs import EPISODE_REWARD_KEY, make_env
-from tui_rl.engine.frames import PIXELS_KEY, make_render_env
-from tui_rl.engine.playback import play_episode
-from tui_rl.engine.preflight import check_buildable
+from tui_rl.engine.envs.batched import BATCHED_ENVS, BatchedClassicEnv
+from tui_rl.engine.envs.making import EPISODE_REWARD_KEY, make_env
+from tui_rl.engine.envs.frames import PIXELS_KEY, make_render_env
+from tui_rl.engine.policy.playback import play_episode
+from tui_rl.engine.run.preflight import check_buildable
 
 TRANSITIONS = 10_000
 #: states the comparison starts from, per state entry: wider than the envs reach by themselves

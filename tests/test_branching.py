@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from conftest import of_type, tiny_dqn, train_run
 
-from tui_rl.engine.branching import BranchRefused, branch_run, checkpoint_frames
+from tui_rl.engine.run.branching import BranchRefused, branch_run, checkpoint_frames
 from tui_rl.engine.protocol import Metrics
-from tui_rl.engine.runfolder import read_config, read_summary
-from tui_rl.engine.run_record import create_run
+from tui_rl.engine.runs.folder import read_config, read_summary
+from tui_rl.engine.runs.record import create_run
 
 
 @pytest.fixture
@@ -86,8 +86,8 @@ def test_tui_rl_branch_trains_the_child_and_explains_a_misfit(parent, runs_dir, 
 
 
 def test_a_branch_inherits_its_parents_curve_up_to_the_branch_and_sees_its_siblings(parent):
-    from tui_rl.engine.lineage import read_lineage
-    from tui_rl.engine.runfolder import read_metrics
+    from tui_rl.engine.runs.lineage import read_lineage
+    from tui_rl.engine.runs.folder import read_metrics
 
     first = branch_run(parent, {"optim.lr": 5e-4}, at_frames=300)
     second = branch_run(parent, {"optim.lr": 2e-3}, at_frames=300)

@@ -13,8 +13,8 @@ import pytest
 from conftest import PATIENCE_S, wait_until
 
 from tui_rl.config import RunConfig
-from tui_rl.engine import handle as handle_module
-from tui_rl.engine.channel import (
+from tui_rl.engine.channel import handle as handle_module
+from tui_rl.engine.channel.framing import (
     NONCE_BYTES,
     PREFIX,
     Channel,
@@ -23,12 +23,12 @@ from tui_rl.engine.channel import (
     connect,
     serve_handshake,
 )
-from tui_rl.engine.wire import decode, encode
-from tui_rl.engine.handle import RunHandle, RunNotLive
+from tui_rl.engine.channel.wire import decode, encode
+from tui_rl.engine.channel.handle import RunHandle, RunNotLive
 from tui_rl.engine.protocol import COMMAND_TYPES, EVENT_TYPES, Log, Metrics, Pause, SetHparams
-from tui_rl.engine.runfolder import KEY_FILE, SOCKET_FILE, read_summary
-from tui_rl.engine.run_record import append_event, create_run, write_run_json
-from tui_rl.engine.server import LAGGED, ControlServer
+from tui_rl.engine.runs.folder import KEY_FILE, SOCKET_FILE, read_summary
+from tui_rl.engine.runs.record import append_event, create_run, write_run_json
+from tui_rl.engine.channel.server import LAGGED, ControlServer
 
 
 class Marker:
@@ -301,7 +301,7 @@ def test_the_handle_imports_no_torch_until_a_payload_arrives(trainer, run):
     import sys
 
     code = (
-        "import sys; from tui_rl.engine.handle import RunHandle; "
+        "import sys; from tui_rl.engine.channel.handle import RunHandle; "
         f"h = RunHandle.attach({str(run)!r}); h.pause(); print('torch' in sys.modules, h.is_live)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=PATIENCE_S, check=True)

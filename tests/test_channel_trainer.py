@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from conftest import ENDLESS_BATCH, PATIENCE_S, endless_dqn, wait_for_event, wait_until
 
-from tui_rl.engine.channel import connect
-from tui_rl.engine.handle import RunHandle
-from tui_rl.engine.launch import launch_trainer
+from tui_rl.engine.channel.framing import connect
+from tui_rl.engine.channel.handle import RunHandle
+from tui_rl.engine.channel.launch import launch_trainer
 from tui_rl.engine.protocol import HparamsRejected, Log, Metrics, StatusChanged
-from tui_rl.engine.runfolder import KEY_FILE, list_runs, read_summary
-from tui_rl.engine.run_record import create_run
+from tui_rl.engine.runs.folder import KEY_FILE, list_runs, read_summary
+from tui_rl.engine.runs.record import create_run
 
 
 class Marker:
@@ -109,7 +109,7 @@ def test_commands_from_two_clients_apply_in_the_order_they_were_sent(shared, las
 
 
 def test_a_client_that_stops_reading_is_dropped_and_catches_up_without_a_gap(shared, monkeypatch):
-    from tui_rl.engine import handle as handle_module
+    from tui_rl.engine.channel import handle as handle_module
 
     monkeypatch.setattr(handle_module, "INBOX_LIMIT", 5)
     slow = RunHandle.attach(shared.run_dir)

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from tui_rl.engine.checkpoint import CheckpointStore
+from tui_rl.engine.runs.checkpoints import CheckpointStore
 from tui_rl.engine.protocol import Log
-from tui_rl.engine.runfolder import read_metrics, read_summary
-from tui_rl.engine.run_record import create_run
+from tui_rl.engine.runs.folder import read_metrics, read_summary
+from tui_rl.engine.runs.record import create_run
 
 from conftest import of_type, tiny_dqn, train_run
 
@@ -216,7 +216,7 @@ def test_a_disk_full_during_a_checkpoint_fails_the_run_saying_so_and_resume_work
         if isinstance(event, Checkpointed) and not filled:
             filled.append(fill(disk, leave=32 * 1024))  # room for the metrics, not the ~50 KB checkpoint
 
-    from tui_rl.engine.trainer import Trainer
+    from tui_rl.engine.run.trainer import Trainer
 
     trainer = Trainer(config, run_dir, fill_after_the_first_checkpoint)
     assert trainer.run() == "failed"

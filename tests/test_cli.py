@@ -11,9 +11,9 @@ import pytest
 
 from tui_rl.cli import main
 from tui_rl.config import RunConfig, list_presets, load_file
-from tui_rl.engine.checkpoint import CheckpointStore
-from tui_rl.engine.handle import RunHandle
-from tui_rl.engine.runfolder import is_run_dir, read_summary
+from tui_rl.engine.runs.checkpoints import CheckpointStore
+from tui_rl.engine.channel.handle import RunHandle
+from tui_rl.engine.runs.folder import is_run_dir, read_summary
 
 def tui_rl(*args, cwd=None, timeout=120):
     return subprocess.run(
@@ -137,7 +137,7 @@ def test_ctrl_c_stops_with_a_checkpoint_and_resume_goes_on_to_a_new_budget(tiny_
 
 
 def test_resume_refuses_fields_that_would_not_fit_the_checkpoint(tiny_file, runs_dir, capsys):
-    from tui_rl.engine.run_record import create_run
+    from tui_rl.engine.runs.record import create_run
 
     create_run(load_file(tiny_file), name="done", runs_dir=runs_dir)
     summary_file = runs_dir / "done" / "run.json"
@@ -183,7 +183,7 @@ def test_output_into_a_closed_pipe_ends_quietly():
 
 
 def test_runs_lists_whole_names_in_an_80_column_terminal(tiny_file, runs_dir, capsys, monkeypatch):
-    from tui_rl.engine.run_record import create_run
+    from tui_rl.engine.runs.record import create_run
 
     monkeypatch.setenv("COLUMNS", "80")
     name = "cartpole-dqn-custom-20261124-201624"  # as the app names a run of a saved preset
@@ -193,7 +193,7 @@ def test_runs_lists_whole_names_in_an_80_column_terminal(tiny_file, runs_dir, ca
 
 
 def test_runs_at_80_columns_leaves_out_whole_columns_instead_of_folding_cells(demo_runs, capsys, monkeypatch):
-    from tui_rl.engine.run_record import create_run
+    from tui_rl.engine.runs.record import create_run
 
     monkeypatch.setenv("COLUMNS", "80")
     names = ["cartpole-dqn-20261125-102420", "cartpole-dqn-20261125-102420-b20480"]  # a run and its branch
@@ -216,7 +216,7 @@ def test_attach_to_a_run_that_does_not_exist_exits_2(runs_dir, capsys):
 def test_without_a_subcommand_the_app_opens_on_a_preset_a_file_or_a_run(tmp_path, tiny_file, runs_dir, monkeypatch):
     import tui_rl.cli.app as cli_app
     import tui_rl.tui.app as app
-    from tui_rl.engine.run_record import create_run
+    from tui_rl.engine.runs.record import create_run
 
     opened = []
     monkeypatch.setattr(app, "run_app", lambda **kwargs: opened.append(kwargs) or 0)
@@ -259,7 +259,7 @@ def test_every_argument_has_help():
 
 
 def test_runs_lists_every_other_run_when_one_run_json_is_damaged(tiny_file, runs_dir, capsys):
-    from tui_rl.engine.run_record import create_run
+    from tui_rl.engine.runs.record import create_run
 
     create_run(load_file(tiny_file), name="good", runs_dir=runs_dir)
     damaged = create_run(load_file(tiny_file), name="damaged", runs_dir=runs_dir)
@@ -338,7 +338,7 @@ def test_presets_validate_refuses_what_train_would_refuse(tmp_path, capsys, monk
 
 
 def test_a_replay_buffer_larger_than_memory_is_refused_saying_how_many_fit(tiny_file, capsys, monkeypatch):
-    import tui_rl.engine.preflight as preflight
+    import tui_rl.engine.run.preflight as preflight
 
     monkeypatch.setattr(preflight, "memory_bytes", lambda device: 1_000_000)
     assert main(["presets", "validate", str(tiny_file)]) == 2
@@ -357,8 +357,8 @@ def test_the_app_without_a_terminal_says_so_and_exits_2(tmp_path):
 
 def test_eval_on_a_damaged_checkpoint_exits_1_with_the_reason(tiny_file, runs_dir, capsys):
     from tui_rl.engine.algorithms import build_algorithm
-    from tui_rl.engine.envs import make_env
-    from tui_rl.engine.run_record import create_run
+    from tui_rl.engine.envs.making import make_env
+    from tui_rl.engine.runs.record import create_run
 
     config = load_file(tiny_file)
     run_dir = create_run(config, name="damaged", runs_dir=runs_dir)
@@ -374,8 +374,8 @@ def test_eval_on_a_damaged_checkpoint_exits_1_with_the_reason(tiny_file, runs_di
 
 
 def test_json_output_stays_strict_json_when_values_are_not_finite(tiny_file, runs_dir, capsys):
-    from tui_rl.engine.runfolder import SCALARS_DIR
-    from tui_rl.engine.run_record import create_run
+    from tui_rl.engine.runs.folder import SCALARS_DIR
+    from tui_rl.engine.runs.record import create_run
 
     run_dir = create_run(load_file(tiny_file), name="diverged", runs_dir=runs_dir)
     data = json.loads((run_dir / "run.json").read_text())

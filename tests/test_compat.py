@@ -94,7 +94,7 @@ def test_target_source_pairs_reads_the_updaters_own_pairing():
     from torchrl.objectives import SoftUpdate
 
     from tui_rl.engine.algorithms import build_algorithm
-    from tui_rl.engine.envs import make_env
+    from tui_rl.engine.envs.making import make_env
 
     config = RunConfig()
     env = make_env(config)
@@ -110,7 +110,7 @@ def test_target_source_pairs_reads_the_updaters_own_pairing():
 def test_gym_env_of_reaches_the_gymnasium_env_under_the_wrapper():
     import gymnasium
 
-    from tui_rl.engine.envs import make_env
+    from tui_rl.engine.envs.making import make_env
 
     env = make_env(apply_overrides(RunConfig(), ["env.backend=gymnasium"]))
     try:
@@ -133,7 +133,7 @@ FIRST_ENV = """
 import gc, weakref
 from tui_rl.config import RunConfig, apply_overrides
 from tui_rl.engine.compat import gym_env_of
-from tui_rl.engine.envs import make_env
+from tui_rl.engine.envs.making import make_env
 env = make_env(apply_overrides(RunConfig(), ["env.backend=gymnasium"]))
 gym_env = weakref.ref(gym_env_of(env))
 env.close()

@@ -18,7 +18,7 @@ from conftest import wait_until
 from helpers import TUI_RL, Tmux, screen_frames
 
 from tui_rl.config import load_preset, save_file
-from tui_rl.engine.runfolder import RunSummary, list_runs, trainer_is_gone
+from tui_rl.engine.runs.folder import RunSummary, list_runs, trainer_is_gone
 
 pytestmark = pytest.mark.e2e
 

@@ -10,10 +10,10 @@ import torch
 
 from conftest import needs
 from tui_rl.config import ConfigError, validate
-from tui_rl.engine.env_families import FAMILIES, env_switch_edits, family_of
-from tui_rl.engine.envs import EnvError, describe_specs, make_env
-from tui_rl.engine.gym_registry import registered_env_groups
-from tui_rl.engine.preflight import check_buildable
+from tui_rl.engine.envs.families import FAMILIES, env_switch_edits, family_of
+from tui_rl.engine.envs.making import EnvError, describe_specs, make_env
+from tui_rl.engine.envs.gym_registry import registered_env_groups
+from tui_rl.engine.run.preflight import check_buildable
 
 #: family -> (an env of it, the module its extra installs, the observation it gives)
 CASES = {

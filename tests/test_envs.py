@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from tui_rl.config import validate
-from tui_rl.engine.envs import EnvError, action_kind, describe_specs, make_env, preview_rollout
-from tui_rl.engine.gym_registry import registered_env_groups
+from tui_rl.engine.envs.making import EnvError, action_kind, describe_specs, make_env, preview_rollout
+from tui_rl.engine.envs.gym_registry import registered_env_groups
 
 
 def config(**sections):

@@ -41,8 +41,8 @@ def dqn_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def sac_run(tmp_path_factory) -> Path:
     from tui_rl.config import apply_overrides, load_preset
-    from tui_rl.engine.run_record import create_run
-    from tui_rl.engine.trainer import Trainer
+    from tui_rl.engine.runs.record import create_run
+    from tui_rl.engine.run.trainer import Trainer
 
     config = apply_overrides(load_preset("pendulum-sac"), [
         "collector.frames_per_batch=100", "collector.total_frames=300", "collector.init_random_frames=100",
@@ -58,7 +58,7 @@ def recorded(run_dir: Path, steps: int = 100) -> tuple[torch.Tensor, torch.Tenso
     """``steps`` observations the run's policy met in its env, and its deterministic actions."""
     from torchrl.envs.utils import ExplorationType, set_exploration_type
 
-    from tui_rl.engine.export import load_run_policy
+    from tui_rl.engine.inspect.export import load_run_policy
 
     policy, env, _ = load_run_policy(run_dir)
     try:
@@ -92,8 +92,8 @@ def test_a_state_dict_export_loads_with_plain_torch_into_the_same_policy(dqn_run
     from torchrl.envs.utils import ExplorationType, set_exploration_type
 
     from tui_rl.engine.algorithms import build_algorithm
-    from tui_rl.engine.envs import make_env
-    from tui_rl.engine.runfolder import read_config
+    from tui_rl.engine.envs.making import make_env
+    from tui_rl.engine.runs.folder import read_config
 
     path = tmp_path / "policy.state_dict.pt"
     assert main(["export", str(dqn_run), "--format", "state-dict", "-o", str(path), "--checkpoint", "512"]) == 0
@@ -121,7 +121,7 @@ def test_the_default_file_is_named_for_the_run_and_checkpoint_in_the_working_dir
 def test_a_run_without_that_checkpoint_or_any_is_refused_with_exit_2(dqn_run, runs_dir, tmp_path, capsys):
     from conftest import cartpole_dqn
 
-    from tui_rl.engine.run_record import create_run
+    from tui_rl.engine.runs.record import create_run
 
     fresh = create_run(cartpole_dqn(), name="fresh", runs_dir=runs_dir)
     assert main(["export", "fresh", "--runs-dir", str(runs_dir), "-o", str(tmp_path / "p.pt")]) == 2

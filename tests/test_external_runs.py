@@ -14,7 +14,7 @@ from conftest import settle, toasts, until
 
 from tui_rl.cli import main
 from tui_rl.config import RunConfig
-from tui_rl.engine.external_runs import EXTERNAL, episode_returns, external_summaries
+from tui_rl.engine.runs.external import EXTERNAL, episode_returns, external_summaries
 
 CLEANRL = "cleanrl/CartPole-v1__ppo__1"
 #: a W&B offline run as wandb itself writes one, in the folder given
@@ -74,7 +74,7 @@ def test_tui_rl_runs_lists_and_shows_them(foreign_runs, capsys):
 
 async def test_the_runs_pane_overlays_an_external_curve_on_a_tui_rl_run(foreign_runs):
     from tui_rl.tui.app import TuiRlApp
-    from tui_rl.tui.widgets.run_list import RunList
+    from tui_rl.tui.screens.runs.run_list import RunList
 
     app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=foreign_runs)
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
@@ -103,7 +103,7 @@ def write_wandb_rows(path: Path, rows: list[dict[str, str]]) -> None:
 
     from wandb.proto.wandb_internal_pb2 import Record
 
-    from tui_rl.engine.wandb_offline import FULL, HEADER, IDENT, MAGIC, RECORD
+    from tui_rl.engine.runs.wandb_offline import FULL, HEADER, IDENT, MAGIC, RECORD
 
     data = HEADER.pack(IDENT, MAGIC, 0)
     for row in rows:

@@ -24,8 +24,8 @@ import tomli_w
 import tui_rl.cli.train as cli_train
 from tui_rl.cli import main
 from tui_rl.config import ConfigError, RunConfig, load_file, to_toml
-from tui_rl.engine.runfolder import EVENTS_FILE, RUN_FILE, SCALARS_DIR, list_runs
-from tui_rl.engine.run_record import create_run
+from tui_rl.engine.runs.folder import EVENTS_FILE, RUN_FILE, SCALARS_DIR, list_runs
+from tui_rl.engine.runs.record import create_run
 
 #: fixed, so a run is reproducible; TUI_RL_FUZZ_SEED=N runs another campaign of the same size
 SEED = int(os.environ.get("TUI_RL_FUZZ_SEED", "20261125"))

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import ENDLESS_BATCH, PATIENCE_S, endless_dqn, wait_for_event
 
-from tui_rl.engine.checkpoint import CheckpointStore
-from tui_rl.engine.handle import RunHandle, RunNotLive
+from tui_rl.engine.runs.checkpoints import CheckpointStore
+from tui_rl.engine.channel.handle import RunHandle, RunNotLive
 from tui_rl.engine.protocol import (
     Checkpointed,
     HparamsChanged,
@@ -23,7 +23,7 @@ from tui_rl.engine.protocol import (
     RolloutReady,
     StatusChanged,
 )
-from tui_rl.engine.runfolder import KEY_FILE, read_config, read_events, read_history, read_summary
+from tui_rl.engine.runs.folder import KEY_FILE, read_config, read_events, read_history, read_summary
 
 BATCH = ENDLESS_BATCH
 

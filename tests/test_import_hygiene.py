@@ -43,22 +43,22 @@ def test_config_never_loads_torch(module):
 # The app imports these before its first paint.
 TORCH_FREE_ENGINE_MODULES = [
     "tui_rl.engine.protocol",
-    "tui_rl.engine.handle",
-    "tui_rl.engine.channel",
-    "tui_rl.engine.launch",
-    "tui_rl.engine.liveness",
-    "tui_rl.engine.stop_signals",
-    "tui_rl.engine.counters",
-    "tui_rl.engine.runfolder",
-    "tui_rl.engine.transforms",
-    "tui_rl.engine.gym_registry",
-    "tui_rl.engine.rollouts",
-    "tui_rl.engine.env_families",
-    "tui_rl.engine.observation_image",
-    "tui_rl.engine.transform_params",
-    "tui_rl.engine.search_space",
-    "tui_rl.engine.search_study",
-    "tui_rl.engine.search_view",
+    "tui_rl.engine.channel.handle",
+    "tui_rl.engine.channel.framing",
+    "tui_rl.engine.channel.launch",
+    "tui_rl.engine.runs.liveness",
+    "tui_rl.engine.run.stop_signals",
+    "tui_rl.engine.runs.counters",
+    "tui_rl.engine.runs.folder",
+    "tui_rl.engine.envs.transforms",
+    "tui_rl.engine.envs.gym_registry",
+    "tui_rl.engine.inspect.rollouts",
+    "tui_rl.engine.envs.families",
+    "tui_rl.engine.envs.observation_image",
+    "tui_rl.engine.envs.transform_params",
+    "tui_rl.engine.search.space",
+    "tui_rl.engine.search.study",
+    "tui_rl.engine.search.view",
     *(name for name in modules_in("cli") if not name.endswith("__main__")),  # __main__ runs the CLI
 ]
 
@@ -96,11 +96,13 @@ def imported_modules(path: Path) -> set[str]:
     return {name for name in found if name.startswith("tui_rl")}
 
 
+def module_path(name: str) -> Path:
+    path = PACKAGE.parent / (name.replace(".", "/") + ".py")
+    return path if path.exists() else PACKAGE.parent / name.replace(".", "/") / "__init__.py"
+
+
 def test_no_import_circles():
-    paths = {name: PACKAGE.parent / (name.replace(".", "/") + ".py") for name in modules_in("")}
-    for name in list(paths):
-        if not paths[name].exists():
-            paths[name] = PACKAGE.parent / name.replace(".", "/") / "__init__.py"
+    paths = {name: module_path(name) for name in modules_in("")}
     graph = {name: imported_modules(path) & set(paths) - {name} for name, path in paths.items()}
 
     def cycle_from(start: str) -> list[str] | None:
@@ -120,6 +122,66 @@ def test_no_import_circles():
     assert not circles, "import circles:\n" + "\n".join(circles)
 
 
+#: Who may import whom. A module of a package at one level imports only its own package, the levels
+#: below it and ``BASE``; packages that share a level never import each other. Lazy imports count.
+BASE = {"tui_rl", "tui_rl.config"}
+LAYERS = [
+    {"tui_rl.engine"},  # the engine's top-level modules: protocol, compat, extras, ...
+    {"tui_rl.engine.runs"},
+    {"tui_rl.engine.networks"},
+    {"tui_rl.engine.envs"},
+    {"tui_rl.engine.algorithms"},
+    {"tui_rl.engine.policy", "tui_rl.engine.channel"},
+    {"tui_rl.engine.run"},
+    {"tui_rl.engine.inspect", "tui_rl.engine.search"},
+    {"tui_rl.tui"},  # the app's top-level modules
+    {"tui_rl.tui.widgets"},
+    {"tui_rl.tui.modes"},  # names each mode's screen as a string: imported when first shown
+    {"tui_rl.tui.commands"},
+    {"tui_rl.tui.screens"},  # the shared dialogs and Help
+    {"tui_rl.tui.screens.branch"},
+    {f"tui_rl.tui.screens.{name}" for name in ("setup", "train", "seeds", "search", "inspector")},
+    {"tui_rl.tui.screens.runs"},  # opens a run into Train
+    {"tui_rl.tui.app"},
+    {"tui_rl.cli"},
+]
+
+
+def package_of(module: str) -> str:
+    """The unit of the order a module belongs to: the longest name in ``LAYERS`` or ``BASE`` that
+    is the module or holds it."""
+    names = BASE.union(*LAYERS)
+    return max((name for name in names if module == name or module.startswith(name + ".")), key=len)
+
+
+def level_of(package: str) -> int:
+    return next(i for i, layer in enumerate(LAYERS) if package in layer)
+
+
+def test_packages_import_only_downwards():
+    paths = {name: module_path(name) for name in modules_in("")}
+    wrong = []
+    for name, path in paths.items():
+        source = package_of(name)
+        if source in BASE:
+            continue
+        for imported in imported_modules(path) & set(paths):
+            target = package_of(imported)
+            if target in BASE or target == source:
+                continue
+            if level_of(target) >= level_of(source):
+                wrong.append(f"{name} imports {imported}")
+    assert not wrong, "imports against the package order:\n" + "\n".join(sorted(wrong))
+
+
+def test_the_engine_is_packages_with_few_loose_modules():
+    loose = [path.name for path in (PACKAGE / "engine").glob("*.py") if path.name != "__init__.py"]
+    assert len(loose) <= 10, loose
+    for package in (PACKAGE / "engine").iterdir():
+        if (package / "__init__.py").exists():
+            assert ast.get_docstring(ast.parse((package / "__init__.py").read_text())), package
+
+
 RACE = """
 import threading
 from tui_rl.config import RunConfig
@@ -129,7 +191,7 @@ errors = []
 def probe():  # what the Setup screen's spec probe does
     try:
         load_torchrl()
-        from tui_rl.engine.envs import make_env
+        from tui_rl.engine.envs.making import make_env
         make_env(RunConfig()).close()
     except Exception as exc:
         errors.append(repr(exc))
@@ -137,7 +199,7 @@ def probe():  # what the Setup screen's spec probe does
 def start():  # what Start does first
     try:
         load_torchrl()
-        from tui_rl.engine.preflight import check_buildable
+        from tui_rl.engine.run.preflight import check_buildable
         check_buildable(RunConfig())
     except Exception as exc:
         errors.append(repr(exc))

@@ -12,15 +12,15 @@ from tensordict import TensorDict
 
 from tui_rl.config.algorithms import DDPGConfig, PPOConfig, SACConfig
 from tui_rl.config.models import EnvConfig, RunConfig
-from tui_rl.engine.evaluate import EvalError, evaluate_run
-from tui_rl.engine.frames import PIXELS_KEY, downscale_frame
-from tui_rl.engine.live_env import ActionError, LiveEnvSession
-from tui_rl.engine.policy_outputs import POLICY_KEY, with_policy_outputs
-from tui_rl.engine.rollout_sources import completed, load_source
-from tui_rl.engine.rollouts import RolloutError, list_rollouts, load_rollout, save_rollout
-from tui_rl.engine.runfolder import read_summary
-from tui_rl.engine.run_record import create_run
-from tui_rl.engine.weights import WeightsError
+from tui_rl.engine.inspect.evaluate import EvalError, evaluate_run
+from tui_rl.engine.envs.frames import PIXELS_KEY, downscale_frame
+from tui_rl.engine.inspect.live_env import ActionError, LiveEnvSession
+from tui_rl.engine.policy.outputs import POLICY_KEY, with_policy_outputs
+from tui_rl.engine.inspect.rollout_sources import completed, load_source
+from tui_rl.engine.inspect.rollouts import RolloutError, list_rollouts, load_rollout, save_rollout
+from tui_rl.engine.runs.folder import read_summary
+from tui_rl.engine.runs.record import create_run
+from tui_rl.engine.policy.weights import WeightsError
 
 torch.set_num_threads(1)
 
@@ -237,8 +237,8 @@ def test_the_eval_source_plays_an_episode_of_the_checkpoint_with_frames(tmp_path
 
 
 def test_an_episode_is_played_to_its_end_or_cut_at_the_cap():
-    from tui_rl.engine.envs import make_env
-    from tui_rl.engine.playback import MAX_RECORDED_STEPS, episode_return, play_episode, was_cut
+    from tui_rl.engine.envs.making import make_env
+    from tui_rl.engine.policy.playback import MAX_RECORDED_STEPS, episode_return, play_episode, was_cut
 
     env = make_env(cartpole_dqn(), num_envs=3)  # copies of a vector env: the one that ended
     live = LiveEnvSession(cartpole_dqn())
@@ -269,8 +269,8 @@ def test_rollouts_and_weights_come_from_a_running_trainer(tmp_path, monkeypatch)
     each over one connection, and a live env gets the trainer's weights; the trainer keeps
     training throughout."""
     from tui_rl.config import apply_overrides
-    from tui_rl.engine.handle import RunHandle
-    from tui_rl.engine.rollout_sources import live_session_for, run_weights
+    from tui_rl.engine.channel.handle import RunHandle
+    from tui_rl.engine.inspect.rollout_sources import live_session_for, run_weights
 
     config = apply_overrides(cartpole_dqn(), [
         "collector.frames_per_batch=64", "collector.total_frames=100000000",
@@ -305,7 +305,7 @@ def test_rollouts_and_weights_come_from_a_running_trainer(tmp_path, monkeypatch)
 
 
 def test_a_long_live_session_keeps_its_latest_steps_only():
-    from tui_rl.engine.live_env import GrowingRollout
+    from tui_rl.engine.inspect.live_env import GrowingRollout
 
     steps = GrowingRollout(capacity=4, limit=10)
     for index in range(23):

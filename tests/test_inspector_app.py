@@ -14,13 +14,13 @@ from textual.widgets import OptionList
 
 from tui_rl.config.algorithms import SACConfig
 from tui_rl.config.models import EnvConfig, RunConfig
-from tui_rl.engine.envs import preview_rollout
-from tui_rl.engine.live_env import LiveEnvSession
-from tui_rl.engine.rollouts import list_rollouts, save_rollout
-from tui_rl.engine.run_record import create_run
+from tui_rl.engine.envs.making import preview_rollout
+from tui_rl.engine.inspect.live_env import LiveEnvSession
+from tui_rl.engine.inspect.rollouts import list_rollouts, save_rollout
+from tui_rl.engine.runs.record import create_run
 from tui_rl.tui.app import TuiRlApp
-from tui_rl.tui.screens.inspector import InspectorScreen
-from tui_rl.tui.screens.inspector_dialogs import ActionPrompt, SourcePicker
+from tui_rl.tui.screens.inspector.screen import InspectorScreen
+from tui_rl.tui.screens.inspector.dialogs import ActionPrompt, SourcePicker
 from tui_rl.tui.widgets.frame_view import FrameView
 from tui_rl.tui.widgets.step_table import StepTable
 from tui_rl.tui.widgets.tensordict_tree import TensorDictTree
@@ -283,7 +283,7 @@ async def test_a_replay_sample_is_shown_as_transitions_not_an_episode():
 
 
 async def test_a_key_held_while_a_step_runs_queues_a_bounded_number_of_steps():
-    from tui_rl.tui.screens.inspector_live import MAX_QUEUED
+    from tui_rl.tui.screens.inspector.live import MAX_QUEUED
 
     app = TuiRlApp(RunConfig(), preset_name="test")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -312,7 +312,7 @@ async def test_trainer_sources_say_why_they_are_unavailable_without_a_run():
 
 
 async def test_recording_a_video_and_fresh_weights_for_a_live_env_from_the_app(tmp_path, monkeypatch):
-    from tui_rl.engine import evaluate
+    from tui_rl.engine.inspect import evaluate
 
     run_dir = trained_run(tmp_path)
     app = TuiRlApp(RunConfig(), preset_name="test", runs_dir=tmp_path)

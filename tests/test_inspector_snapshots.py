@@ -12,7 +12,7 @@ from conftest import settle
 from textual.app import App, ComposeResult
 
 from tui_rl.config.models import EnvConfig, RunConfig
-from tui_rl.engine.live_env import LiveEnvSession
+from tui_rl.engine.inspect.live_env import LiveEnvSession
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.widgets.frame_view import FrameView
 

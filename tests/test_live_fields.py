@@ -15,10 +15,10 @@ from torchrl.objectives.value import GAE
 
 from tui_rl.config import ALGORITHMS, RunConfig, apply_overrides, edit, live_fields, validate
 from tui_rl.engine.algorithms import build_algorithm
-from tui_rl.engine.envs import make_env
-from tui_rl.engine.trainer import Trainer
+from tui_rl.engine.envs.making import make_env
+from tui_rl.engine.run.trainer import Trainer
 from tui_rl.engine.protocol import Checkpointed, Evaluated, SetHparams
-from tui_rl.engine.run_record import create_run
+from tui_rl.engine.runs.record import create_run
 
 torch.set_num_threads(1)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import tiny_dqn, train_run
 
-from tui_rl.engine.runfolder import read_metrics, read_summary
+from tui_rl.engine.runs.folder import read_metrics, read_summary
 
 
 def tensorboard_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
@@ -24,7 +24,7 @@ def tensorboard_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
 
 def wandb_history(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     """Every W&B offline run under the run folder (a resumed run adds one), merged in order."""
-    from tui_rl.engine.wandb_offline import read_history
+    from tui_rl.engine.runs.wandb_offline import read_history
 
     merged: dict[str, list[tuple[int, float]]] = {}
     for path in sorted((run_dir / "wandb").glob("wandb/offline-run-*/run-*.wandb")):
@@ -41,7 +41,7 @@ def same_series(expected, found, rel: float) -> bool:
 
 @pytest.fixture
 def logged_run(runs_dir, monkeypatch) -> Path:
-    from tui_rl.engine.run_record import create_run
+    from tui_rl.engine.runs.record import create_run
 
     monkeypatch.setenv("WANDB_MODE", "offline")  # never the network, whatever the machine says
     config = tiny_dqn("logging.tensorboard=true", "logging.wandb=true")
@@ -63,7 +63,7 @@ def test_tensorboard_and_wandb_hold_every_scalar_of_the_csv_history(logged_run):
 
 def test_a_resumed_run_goes_on_logging_to_the_same_wandb_run(logged_run, monkeypatch):
     from tui_rl.config import apply_overrides
-    from tui_rl.engine.runfolder import read_config
+    from tui_rl.engine.runs.folder import read_config
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     config = apply_overrides(read_config(logged_run), ["collector.total_frames=800"])
@@ -85,7 +85,7 @@ def test_values_reach_the_files_while_the_run_is_open(tmp_path, monkeypatch):
     from conftest import wait_until
 
     from tui_rl.config.models import LoggingConfig
-    from tui_rl.engine.metric_loggers import MetricLoggers
+    from tui_rl.engine.run.metric_loggers import MetricLoggers
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     loggers = MetricLoggers(tmp_path, LoggingConfig(tensorboard=True, wandb=True))
@@ -102,7 +102,7 @@ def test_a_logger_whose_package_is_missing_is_refused_before_the_run_naming_the_
     import importlib.util
 
     from tui_rl.config import ConfigError
-    from tui_rl.engine.preflight import check_buildable
+    from tui_rl.engine.run.preflight import check_buildable
 
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == package else find_spec(name, *a))

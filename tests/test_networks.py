@@ -16,9 +16,9 @@ from torchrl.modules import ConvNet
 from tui_rl.config import ConfigError, RunConfig, apply_overrides, validate
 from tui_rl.config.network_fit import conv_shapes, describe_network, network_misfit
 from tui_rl.engine.algorithms import build_algorithm
-from tui_rl.engine.envs import make_env
+from tui_rl.engine.envs.making import make_env
 from tui_rl.engine.networks.encoders import ImageInput
-from tui_rl.engine.preflight import check_buildable
+from tui_rl.engine.run.preflight import check_buildable
 
 torch.set_num_threads(1)
 
@@ -250,7 +250,7 @@ def test_nature_convnet_trains_on_atari_frames_kept_as_uint8(algorithm):
     """Pong with the Atari family's standard preprocessing: four 84x84 uint8 frames, scaled inside
     the network, so replay keeps them as uint8."""
     from tui_rl.config import edit
-    from tui_rl.engine.env_families import env_switch_edits
+    from tui_rl.engine.envs.families import env_switch_edits
 
     needs("ale_py", "atari")
     config = edit(RunConfig(), env_switch_edits(RunConfig(), "ALE/Pong-v5"))

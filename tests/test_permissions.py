@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import needs, tiny_dqn
 
-from tui_rl.engine.run_record import create_run
+from tui_rl.engine.runs.record import create_run
 
 
 def mode(path: Path) -> int:
@@ -38,7 +38,7 @@ def test_a_new_runs_folder_is_owner_only(tmp_path, open_umask):
 
 def test_the_search_studies_database_is_owner_only(tmp_path, open_umask):
     needs("optuna", "optuna")
-    from tui_rl.engine.search_study import create_study, study_db
+    from tui_rl.engine.search.study import create_study, study_db
 
     runs = tmp_path / "runs"
     runs.mkdir()

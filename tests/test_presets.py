@@ -10,7 +10,7 @@ from torchrl.collectors import Collector
 from tui_rl.config import DEFAULT_PRESET, edit, list_presets, load_preset
 from tui_rl.config import ALGORITHMS
 from tui_rl.engine.algorithms import build_algorithm
-from tui_rl.engine.envs import action_kind, make_env
+from tui_rl.engine.envs.making import action_kind, make_env
 
 torch.set_num_threads(1)
 
@@ -61,7 +61,7 @@ def test_preset_builds_its_env_and_algorithm(name):
 def test_preset_collects_and_replays_without_a_torchrl_warning(name):
     """TorchRL warns when ``init_random_frames`` is not whole batches, and when a draw's size is
     not the buffer's own: a run of a preset prints neither."""
-    from tui_rl.engine import collectors
+    from tui_rl.engine.run import collectors
     from tui_rl.engine.algorithms.replay import replay_minibatches
 
     config = edit(load_preset(name), {"replay_buffer.size": 1000})
@@ -82,7 +82,7 @@ def test_preset_collects_and_replays_without_a_torchrl_warning(name):
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_preset_passes_the_preflight_check_that_train_and_validate_run(name):
-    from tui_rl.engine.preflight import check_buildable
+    from tui_rl.engine.run.preflight import check_buildable
 
     assert check_buildable(load_preset(name)) is None
 

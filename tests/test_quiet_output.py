@@ -6,9 +6,9 @@ from __future__ import annotations
 from conftest import PATIENCE_S, cartpole_dqn
 
 from tui_rl.config import apply_overrides
-from tui_rl.engine.launch import launch_trainer
-from tui_rl.engine.run_record import create_run
-from tui_rl.engine.runfolder import LOG_FILE
+from tui_rl.engine.channel.launch import launch_trainer
+from tui_rl.engine.runs.record import create_run
+from tui_rl.engine.runs.folder import LOG_FILE
 
 
 def test_the_trainer_log_is_plain_text(runs_dir, monkeypatch):

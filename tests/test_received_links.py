@@ -59,9 +59,9 @@ def test_resuming_a_run_with_a_link_out_is_refused_and_writes_nothing_outside(ru
 
 def test_the_trainer_refuses_the_links_itself(run_copy, tmp_path):
     """The app's route: the trainer process is started on the folder without the CLI's checks."""
-    from tui_rl.engine.launch import launch_trainer
-    from tui_rl.engine.runfolder import RunFolderError
-    from tui_rl.engine.server import serve_run
+    from tui_rl.engine.channel.launch import launch_trainer
+    from tui_rl.engine.runs.folder import RunFolderError
+    from tui_rl.engine.run.serve import serve_run
 
     outside = plant(run_copy, "events.jsonl", tmp_path / "outside")
     before = snapshot(outside)
@@ -73,9 +73,9 @@ def test_the_trainer_refuses_the_links_itself(run_copy, tmp_path):
 
 
 def test_run_files_are_never_appended_through_a_link(run_copy, tmp_path):
-    from tui_rl.engine import liveness
+    from tui_rl.engine.runs import liveness
     from tui_rl.engine.protocol import Log
-    from tui_rl.engine.run_record import append_event
+    from tui_rl.engine.runs.record import append_event
 
     outside = plant(run_copy, "events.jsonl", tmp_path / "events")
     before = outside.read_bytes()
@@ -93,8 +93,8 @@ def test_run_files_are_never_appended_through_a_link(run_copy, tmp_path):
 @pytest.mark.parametrize("relative", ["metrics/scalars/fps.csv", "metrics/scalars/"])
 def test_trimming_metrics_never_cuts_a_linked_series(run_copy, tmp_path, relative):
     """An undo trims the series while the run is live, after the checks made at its start."""
-    from tui_rl.engine.run_record import trim_metrics
-    from tui_rl.engine.runfolder import RunFolderError
+    from tui_rl.engine.runs.record import trim_metrics
+    from tui_rl.engine.runs.folder import RunFolderError
 
     outside = plant(run_copy, relative, tmp_path / "outside")
     before = snapshot(outside)
@@ -111,7 +111,7 @@ def test_recording_a_video_into_a_linked_videos_folder_is_refused(run_copy, tmp_
 
 
 def test_a_rollout_whose_tensor_file_is_a_link_is_not_read_through(tmp_path):
-    from tui_rl.engine.rollouts import RolloutError, load_rollout
+    from tui_rl.engine.inspect.rollouts import RolloutError, load_rollout
 
     folder = crafted_rollout(tmp_path, tmp_path / "unused")
     shutil.rmtree(folder / "info")

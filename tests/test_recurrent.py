@@ -13,12 +13,12 @@ from torchrl.modules import LSTMModule
 from conftest import of_type, tiny_dqn, train_run
 from tui_rl.config import RunConfig, apply_overrides
 from tui_rl.engine.algorithms import build_algorithm
-from tui_rl.engine.envs import make_env
+from tui_rl.engine.envs.making import make_env
 from tui_rl.engine.networks.recurrent import sequence_mode
-from tui_rl.engine.policy_outputs import POLICY_KEY, with_policy_outputs
+from tui_rl.engine.policy.outputs import POLICY_KEY, with_policy_outputs
 from tui_rl.engine.protocol import HparamsChanged, SetHparams
-from tui_rl.engine.run_record import create_run
-from tui_rl.engine.snapshots import snapshot
+from tui_rl.engine.runs.record import create_run
+from tui_rl.engine.run.snapshots import snapshot
 
 torch.set_num_threads(1)
 
@@ -169,7 +169,7 @@ def test_snapshots_of_a_recurrent_run_carry_the_state_per_step(tmp_path, source)
 
 
 def test_the_inspector_live_env_carries_the_state_from_step_to_step_and_lists_it():
-    from tui_rl.engine.live_env import LiveEnvSession
+    from tui_rl.engine.inspect.live_env import LiveEnvSession
     from tui_rl.tui.widgets.step_table import StepTable
 
     session = LiveEnvSession(memory_config("network.recurrent=lstm"))

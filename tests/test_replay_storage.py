@@ -14,13 +14,13 @@ from tensordict import TensorDict
 from tui_rl.config import ConfigError, validate
 from tui_rl.config.models import ReplayBufferConfig
 from tui_rl.engine.algorithms.replay import make_replay_buffer
-from tui_rl.engine.checkpoint import CheckpointStore
+from tui_rl.engine.runs.checkpoints import CheckpointStore
 from tui_rl.engine.compat import replay_state_dict, storage_contents
-from tui_rl.engine.envs import make_env
-from tui_rl.engine.preflight import check_replay_memory
-from tui_rl.engine.run_record import create_run
-from tui_rl.engine.runfolder import REPLAY_DIR
-from tui_rl.engine.trainer import Trainer
+from tui_rl.engine.envs.making import make_env
+from tui_rl.engine.run.preflight import check_replay_memory
+from tui_rl.engine.runs.record import create_run
+from tui_rl.engine.runs.folder import REPLAY_DIR
+from tui_rl.engine.run.trainer import Trainer
 
 from conftest import tiny_dqn, train_run
 
@@ -173,7 +173,7 @@ def test_list_storage_trains_and_resumes_with_its_transitions(tmp_path):
 
 
 def test_preflight_counts_a_memmap_buffer_as_disk_not_ram(tmp_path, monkeypatch):
-    import tui_rl.engine.preflight as preflight
+    import tui_rl.engine.run.preflight as preflight
 
     config = validate({"replay_buffer": {"size": 1_000_000, "storage": "memmap"}})
     env = make_env(config)

@@ -11,9 +11,9 @@ from conftest import TINY_DQN, train_run
 from tui_rl.cli import main
 from tui_rl.config import apply_overrides, load_preset
 from tui_rl.engine.protocol import SetHparams
-from tui_rl.engine.reproduce import reproduce_text, set_value, toml_value
-from tui_rl.engine.runfolder import read_config
-from tui_rl.engine.run_record import create_run
+from tui_rl.engine.runs.reproduce import reproduce_text, set_value, toml_value
+from tui_rl.engine.runs.folder import read_config
+from tui_rl.engine.runs.record import create_run
 
 #: a setup far from its preset: another algorithm, a transform stack, env kwargs, a seed
 SETUP = TINY_DQN + [
@@ -108,11 +108,11 @@ def test_resume_hints_quote_the_run_name(runs_dir, tmp_path):
     import json
     import subprocess
 
-    from tui_rl.engine.runfolder import read_summary
+    from tui_rl.engine.runs.folder import read_summary
 
     name = "odd; touch pwned"
     run_dir = create_run(apply_overrides(load_preset("cartpole-dqn"), TINY_DQN), name=name, runs_dir=runs_dir)
-    from tui_rl.engine import liveness
+    from tui_rl.engine.runs import liveness
 
     liveness.release(run_dir)  # the trainer is gone: run.json still says starting
     summary = json.loads((run_dir / "run.json").read_text())

@@ -29,7 +29,7 @@ def test_resuming_a_run_in_a_read_only_runs_folder_says_so(trained, small_filesy
 
 def test_a_search_in_a_read_only_runs_folder_says_so(trained, small_filesystem, capsys):
     needs("optuna", "optuna")
-    from tui_rl.engine.search_study import create_study
+    from tui_rl.engine.search.study import create_study
 
     create_study(trained.parent, "kept", {"target": "cartpole-dqn"})
     runs = small_filesystem("20m", read_only=True, holding=trained.parent) / "runs"
@@ -60,8 +60,8 @@ def test_a_second_resume_started_at_once_says_the_run_is_busy_and_changes_nothin
 
 def test_a_study_with_damaged_attributes_says_which(tmp_path, capsys):
     needs("optuna", "optuna")
-    from tui_rl.engine.search_study import create_study, prune_requested
-    from tui_rl.engine.search_view import trial_rows
+    from tui_rl.engine.search.study import create_study, prune_requested
+    from tui_rl.engine.search.view import trial_rows
 
     runs = tmp_path / "runs"
     runs.mkdir()

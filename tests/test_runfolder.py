@@ -10,9 +10,9 @@ import pytest
 
 from tui_rl.config import RunConfig, load_file
 from tui_rl.engine.protocol import Checkpointed, HparamsChanged, StatusChanged
-from tui_rl.engine.channel import MAX_SOCKET_PATH, socket_path_for
-from tui_rl.engine.runfolder import EVENTS_FILE, RUN_FILE, SCALARS_DIR, UNREADABLE, RunFolderError, list_runs, read_events, read_history, read_summary, resolve_run
-from tui_rl.engine.run_record import append_event, create_run, trim_metrics, write_run_json
+from tui_rl.engine.channel.framing import MAX_SOCKET_PATH, socket_path_for
+from tui_rl.engine.runs.folder import EVENTS_FILE, RUN_FILE, SCALARS_DIR, UNREADABLE, RunFolderError, list_runs, read_events, read_history, read_summary, resolve_run
+from tui_rl.engine.runs.record import append_event, create_run, trim_metrics, write_run_json
 
 
 @pytest.fixture

@@ -61,7 +61,7 @@ def alive(pids: set[int]) -> set[int]:
 
 def worker_pids(handle, workers: int) -> set[int]:
     """The collector worker processes under a spawned trainer, once all have started."""
-    from tui_rl.engine.runfolder import read_summary
+    from tui_rl.engine.runs.folder import read_summary
 
     pid = read_summary(handle.run_dir).pid
 
@@ -95,7 +95,7 @@ def test_collector_fields_refuse_what_cannot_run(overrides, field, words):
 
 
 def test_cuda_without_a_gpu_is_refused_up_front():
-    from tui_rl.engine.preflight import check_buildable
+    from tui_rl.engine.run.preflight import check_buildable
 
     with pytest.raises(ConfigError) as caught:
         check_buildable(apply_overrides(RunConfig(), ["device=cuda"]))
@@ -104,8 +104,8 @@ def test_cuda_without_a_gpu_is_refused_up_front():
 
 
 def test_more_workers_than_cores_is_a_warning_that_says_so():
-    from tui_rl.engine import machine
-    from tui_rl.engine.preflight import check_buildable, collector_warnings
+    from tui_rl.engine.run import machine
+    from tui_rl.engine.run.preflight import check_buildable, collector_warnings
 
     many = machine.cores() + 2
     config = apply_overrides(RunConfig(), processes(f"collector.workers={many}", f"collector.frames_per_batch={many * 10}"))
@@ -117,7 +117,7 @@ def test_more_workers_than_cores_is_a_warning_that_says_so():
 
 @pytest.mark.parametrize("address", ["127.0.0.1:9", "ray://10.255.255.1:10001"])
 def test_an_unreachable_ray_address_fails_within_10_s_naming_it_and_why(address):
-    from tui_rl.engine.preflight import check_buildable
+    from tui_rl.engine.run.preflight import check_buildable
 
     config = apply_overrides(RunConfig(), ["collector.backend=ray", f"collector.ray_address={address}"])
     started = time.monotonic()
@@ -148,7 +148,7 @@ def test_headless_train_with_an_unreachable_ray_address_exits_2(runs_dir):
 
 @pytest.mark.slow
 def test_async_workers_train_a_preset_and_report_each_worker(runs_dir):
-    from tui_rl.engine.run_record import create_run
+    from tui_rl.engine.runs.record import create_run
 
     config = tiny_dqn(*processes("collector.sync=false", "collector.total_frames=1000", "env.num_envs=4"))
     trainer, events = train_run(config, create_run(config, name="async", runs_dir=runs_dir))
@@ -167,7 +167,7 @@ def test_async_workers_train_a_preset_and_report_each_worker(runs_dir):
 
 @pytest.mark.slow
 def test_worker_processes_go_through_pause_lr_checkpoint_stop_and_resume_and_leave_nothing(runs_dir):
-    from tui_rl.engine.handle import RunHandle
+    from tui_rl.engine.channel.handle import RunHandle
 
     handle = RunHandle.start(endless_dqn(*processes()), name="procs", runs_dir=runs_dir)
     workers = worker_pids(handle, 2)
@@ -198,8 +198,8 @@ def test_worker_processes_go_through_pause_lr_checkpoint_stop_and_resume_and_lea
 
 @pytest.mark.slow
 def test_a_killed_worker_is_reported_and_the_run_fails_cleanly_with_its_checkpoint(runs_dir):
-    from tui_rl.engine.checkpoint import CheckpointStore
-    from tui_rl.engine.handle import RunHandle
+    from tui_rl.engine.runs.checkpoints import CheckpointStore
+    from tui_rl.engine.channel.handle import RunHandle
 
     handle = RunHandle.start(endless_dqn(*processes()), name="killed", runs_dir=runs_dir)
     workers = sorted(worker_pids(handle, 2))
@@ -217,8 +217,8 @@ def test_a_killed_worker_is_reported_and_the_run_fails_cleanly_with_its_checkpoi
 
 @pytest.mark.slow
 def test_workers_exit_within_10_s_when_their_trainer_is_killed(runs_dir):
-    from tui_rl.engine.handle import RunHandle
-    from tui_rl.engine.runfolder import read_summary
+    from tui_rl.engine.channel.handle import RunHandle
+    from tui_rl.engine.runs.folder import read_summary
 
     handle = RunHandle.start(endless_dqn(*processes()), name="orphans", runs_dir=runs_dir)
     wait_for_event(handle, metrics_with("worker1_fps"))
@@ -255,7 +255,7 @@ def test_the_single_collectors_rate_comes_from_its_stats():
 
 @pytest.mark.slow
 def test_sync_workers_figures_come_from_torchrls_per_worker_stats():
-    from tui_rl.engine.worker_stats import WORKER_KEY
+    from tui_rl.engine.run.worker_stats import WORKER_KEY
 
     found, env = collection(*processes())
     batches = iter(found)
@@ -293,7 +293,7 @@ def test_replay_figures_come_from_the_buffers_stats():
     import torch
     from torchrl.data import LazyTensorStorage, ReplayBuffer
 
-    from tui_rl.engine.worker_stats import ReplayTally
+    from tui_rl.engine.run.worker_stats import ReplayTally
 
     buffer = ReplayBuffer(storage=LazyTensorStorage(400))
     config = tiny_dqn()
@@ -313,7 +313,7 @@ def test_compile_goes_through_torchrls_switches_and_the_loss_modules_own(tmp_pat
     """compile = true: the collector compiles its policy (TorchRL's compile_policy), the loss module
     is compiled in place (its state dict keeps its keys, so checkpoints load either way); CUDA
     graphs only on CUDA, so not here."""
-    from tui_rl.engine.run_parts import RunParts
+    from tui_rl.engine.run.parts import RunParts
 
     plain = RunParts.build(tiny_dqn(), tmp_path / "plain")
     compiled = RunParts.build(tiny_dqn("compile=true"), tmp_path / "compiled")
@@ -329,7 +329,7 @@ def test_compile_goes_through_torchrls_switches_and_the_loss_modules_own(tmp_pat
 
 
 def test_setup_line_says_what_the_machine_has():
-    from tui_rl.engine import machine
+    from tui_rl.engine.run import machine
 
     line = machine.describe("")
     assert line.startswith(f"This machine: {machine.cores()} CPU core")

@@ -16,9 +16,9 @@ import threading
 import pytest
 from conftest import PATIENCE_S, TINY_DQN, collection, needs, tiny_dqn, train_run, wait_until
 
-from tui_rl.engine.checkpoint import CheckpointStore
+from tui_rl.engine.runs.checkpoints import CheckpointStore
 from tui_rl.engine.protocol import CheckpointNow, Checkpointed, HparamsChanged, Metrics, Pause, Resume, SetHparams, StatusChanged
-from tui_rl.engine.runfolder import is_run_dir, read_summary
+from tui_rl.engine.runs.folder import is_run_dir, read_summary
 
 #: small nodes: this machine is shared and has two cores
 NODE_OBJECT_STORE_BYTES = 80 * 1024**2
@@ -53,9 +53,9 @@ def node_ids(collection) -> list[str]:
 
 @pytest.mark.slow
 def test_ray_collectors_on_two_nodes_train_through_pause_lr_checkpoint_stop_and_resume(two_node_cluster, runs_dir, recwarn):
-    from tui_rl.engine.run_record import create_run
-    from tui_rl.engine.runfolder import read_config
-    from tui_rl.engine.trainer import Trainer
+    from tui_rl.engine.runs.record import create_run
+    from tui_rl.engine.runs.folder import read_config
+    from tui_rl.engine.run.trainer import Trainer
 
     cluster, worker_nodes = two_node_cluster
     config = tiny_dqn(

@@ -20,10 +20,10 @@ from helpers import TINY_SEARCH
 from tui_rl.cli import main
 from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit
 from tui_rl.config.algorithms import ALGORITHMS
-from tui_rl.engine.checkpoint import CheckpointStore
+from tui_rl.engine.runs.checkpoints import CheckpointStore
 from tui_rl.engine.protocol import StatusChanged
-from tui_rl.engine.runfolder import read_events, read_summary
-from tui_rl.engine.search_space import build_space, default_space, parse_param
+from tui_rl.engine.runs.folder import read_events, read_summary
+from tui_rl.engine.search.space import build_space, default_space, parse_param
 
 
 #: CartPole cut at 3 steps returns 3, far below any policy that may run 500: a poor setting
@@ -38,7 +38,7 @@ def search(*args, runs_dir: Path, popen: bool = False):
 
 
 def study(runs_dir: Path, name: str):
-    from tui_rl.engine.search_study import open_study
+    from tui_rl.engine.search.study import open_study
 
     return open_study(runs_dir, name)
 
@@ -143,7 +143,7 @@ def test_a_poor_setting_is_pruned_at_an_evaluation(runs_dir, capsys):
 def test_the_best_trials_set_options_are_quoted_for_a_shell(runs_dir, capsys):
     needs("optuna", "optuna")
     from tui_rl.cli.search import report
-    from tui_rl.engine.search_study import create_study
+    from tui_rl.engine.search.study import create_study
 
     runs_dir.mkdir()
     told = create_study(runs_dir, "demo", {})

@@ -13,9 +13,9 @@ from conftest import PATIENCE_S, endless_dqn, wait_until
 
 from tui_rl.cli import main
 from tui_rl.config import to_toml
-from tui_rl.engine.run_stats import bootstrap_interval, iqm, score_summary, smoothed
-from tui_rl.engine.runfolder import is_run_dir, list_runs, read_config, read_summary
-from tui_rl.engine.seed_groups import group_returns, group_scores, return_curves, seed_groups
+from tui_rl.engine.runs.stats import bootstrap_interval, iqm, score_summary, smoothed
+from tui_rl.engine.runs.folder import is_run_dir, list_runs, read_config, read_summary
+from tui_rl.engine.runs.seed_groups import group_returns, group_scores, return_curves, seed_groups
 
 
 def test_iqm_is_the_mean_of_the_middle_half_and_intervals_hold_the_estimate():

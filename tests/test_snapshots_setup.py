@@ -29,7 +29,7 @@ MACHINE = "This machine: 2 CPU cores · no GPU · Ray: the ray backend starts a 
 
 @pytest.fixture(autouse=True)
 def same_machine(monkeypatch):
-    monkeypatch.setattr("tui_rl.engine.machine.describe", lambda ray_address: MACHINE)
+    monkeypatch.setattr("tui_rl.engine.run.machine.describe", lambda ray_address: MACHINE)
 
 
 def make_app(config: RunConfig | None = None) -> TuiRlApp:

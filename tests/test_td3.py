@@ -11,7 +11,7 @@ from helpers import train_briefly
 
 from tui_rl.config import ALGORITHMS, edit, validate
 from tui_rl.engine.algorithms import build_algorithm
-from tui_rl.engine.envs import make_env
+from tui_rl.engine.envs.making import make_env
 
 torch.set_num_threads(1)
 

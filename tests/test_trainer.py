@@ -8,12 +8,12 @@ import torch
 import threading
 
 from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit, load_preset
-from tui_rl.engine.checkpoint import CheckpointStore
-from tui_rl.engine.envs import make_env
-from tui_rl.engine.snapshots import LatestEpisode
+from tui_rl.engine.runs.checkpoints import CheckpointStore
+from tui_rl.engine.envs.making import make_env
+from tui_rl.engine.run.snapshots import LatestEpisode
 from tui_rl.engine.protocol import CheckpointNow, HparamsChanged, HparamsRejected, SetHparams, Checkpointed, Evaluated, Log, Metrics, Pause, Resume, StatusChanged, Stop
-from tui_rl.engine.runfolder import read_events, read_history, read_metrics, read_summary
-from tui_rl.engine.run_record import create_run
+from tui_rl.engine.runs.folder import read_events, read_history, read_metrics, read_summary
+from tui_rl.engine.runs.record import create_run
 
 from conftest import PATIENCE_S, of_type, tiny_dqn, train_run, wait_until
 
@@ -325,7 +325,7 @@ def test_pause_and_resume_from_two_clients_apply_in_arrival_order(tmp_path):
         if isinstance(event, StatusChanged):
             states.append(event.state)
 
-    from tui_rl.engine.trainer import Trainer
+    from tui_rl.engine.run.trainer import Trainer
 
     trainer = Trainer(config, run_dir, on_event)
     # Two clients take turns; each sends its command only after the other's was queued.

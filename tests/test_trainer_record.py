@@ -1,4 +1,4 @@
-"""The run record (tui_rl/engine/run_record.py): the one writer of run.json and the events log,
+"""The run record (tui_rl/engine/runs/record.py): the one writer of run.json and the events log,
 over one counters dataclass; run.json keeps flat keys, so older run folders still read."""
 
 from __future__ import annotations
@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 from tui_rl.config import RunConfig
-from tui_rl.engine.counters import COUNTER_FIELDS, RunCounters
+from tui_rl.engine.runs.counters import COUNTER_FIELDS, RunCounters
 from tui_rl.engine.protocol import Log, StatusChanged
-from tui_rl.engine.run_record import RunRecord, record_address, record_state
-from tui_rl.engine.runfolder import RUN_FILE, read_events, read_summary
-from tui_rl.engine.run_record import create_run
+from tui_rl.engine.runs.record import RunRecord, record_address, record_state
+from tui_rl.engine.runs.folder import RUN_FILE, read_events, read_summary
+from tui_rl.engine.runs.record import create_run
 
 
 def test_the_summary_carries_the_counters_as_flat_run_json_keys(tmp_path):

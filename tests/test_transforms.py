@@ -8,9 +8,9 @@ from gymnasium.wrappers import DtypeObservation
 
 from conftest import needs
 from tui_rl.config import ConfigError, TransformConfig, validate
-from tui_rl.engine.env_families import FAMILIES
-from tui_rl.engine.envs import make_env
-from tui_rl.engine.transforms import TRANSFORMS, build_transform, check_params, check_transforms
+from tui_rl.engine.envs.families import FAMILIES
+from tui_rl.engine.envs.making import make_env
+from tui_rl.engine.envs.transforms import TRANSFORMS, build_transform, check_params, check_transforms
 
 
 def test_registry_has_the_common_transforms_with_described_params():
@@ -325,7 +325,7 @@ def test_importing_the_registry_loads_no_torch():
     import subprocess
     import sys
 
-    code = "import sys, tui_rl.engine.transforms; print('torch' in sys.modules)"
+    code = "import sys, tui_rl.engine.envs.transforms; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -344,9 +344,9 @@ def test_cartpole_with_its_velocities_masked_sees_position_and_angle_only():
 
 def test_registry_params_are_the_torchrl_signatures():
     """transform_signatures.json (what the torch-free registry reads) is what the installed
-    TorchRL's signatures say; rewrite it with python -m tui_rl.engine.transforms when not."""
-    from tui_rl.engine.transform_params import load_signatures, signatures_of
-    from tui_rl.engine.transforms import derived_targets
+    TorchRL's signatures say; rewrite it with python -m tui_rl.engine.envs.transforms when not."""
+    from tui_rl.engine.envs.transform_params import load_signatures, signatures_of
+    from tui_rl.engine.envs.transforms import derived_targets
 
     assert load_signatures() == signatures_of(derived_targets())
 

@@ -19,7 +19,7 @@ def run_dir(tmp_path_factory) -> Path:
 
 def recorded_frames(episode_length: int) -> int:
     """VideoRecorder keeps the reset frame and every ``VIDEO_SKIP``-th step's after it."""
-    from tui_rl.engine.evaluate import VIDEO_SKIP
+    from tui_rl.engine.inspect.evaluate import VIDEO_SKIP
 
     return (episode_length + 1) // VIDEO_SKIP
 
@@ -55,8 +55,8 @@ def test_format_gif_writes_a_looping_gif_and_reports_that_file(run_dir, capsys):
 def test_the_logger_reports_each_file_it_wrote_under_its_own_name(tmp_path):
     from torchrl.record import VideoRecorder
 
-    from tui_rl.engine.frames import PIXELS_KEY
-    from tui_rl.engine.video import VideoFileLogger
+    from tui_rl.engine.envs.frames import PIXELS_KEY
+    from tui_rl.engine.inspect.video import VideoFileLogger
 
     logger = VideoFileLogger("metrics", str(tmp_path), video_format="mp4", video_fps=10)
     recorder = VideoRecorder(logger, tag="eval-7", in_keys=[PIXELS_KEY], make_grid=False)
@@ -93,10 +93,10 @@ def test_a_minatar_recording_films_every_step_in_the_inspectors_colours(tmp_path
     needs("minatar", "minatar")
     from tui_rl.config import apply_overrides
     from tui_rl.config.presets import load_preset
-    from tui_rl.engine.envs import make_env
-    from tui_rl.engine.evaluate import evaluate_run
-    from tui_rl.engine.observation_image import image_layers
-    from tui_rl.engine.run_record import create_run
+    from tui_rl.engine.envs.making import make_env
+    from tui_rl.engine.inspect.evaluate import evaluate_run
+    from tui_rl.engine.envs.observation_image import image_layers
+    from tui_rl.engine.runs.record import create_run
 
     config = apply_overrides(load_preset("minatar-breakout-dqn"), [
         "collector.total_frames=64", "collector.init_random_frames=32", "replay_buffer.size=1000",
@@ -122,7 +122,7 @@ def test_a_minatar_recording_films_every_step_in_the_inspectors_colours(tmp_path
 
 
 def test_an_atari_frame_stack_is_filmed_as_its_newest_frame_scaled_up():
-    from tui_rl.engine.frames import ObservationFrame
+    from tui_rl.engine.envs.frames import ObservationFrame
 
     stack = torch.randint(0, 256, (4, 84, 84), dtype=torch.uint8)
     frame = ObservationFrame(min_side=200)._apply_transform(stack)

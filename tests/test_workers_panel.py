@@ -9,7 +9,7 @@ from conftest import arrive, settle, until, words_on_screen
 from tui_rl.config import RunConfig
 from tui_rl.engine.protocol import Metrics, StatusChanged
 from tui_rl.tui.app import TuiRlApp
-from tui_rl.tui.screens.train import TrainScreen
+from tui_rl.tui.screens.train.screen import TrainScreen
 from tui_rl.tui.widgets.workers_panel import WorkersPanel
 
 WIDE = (160, 48)

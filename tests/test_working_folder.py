@@ -15,8 +15,8 @@ import pytest
 from conftest import importers, shadowing_gymnasium, tiny_dqn
 
 from tui_rl.config import save_file
-from tui_rl.engine.branching import checkpoint_frames
-from tui_rl.engine.runfolder import list_runs
+from tui_rl.engine.run.branching import checkpoint_frames
+from tui_rl.engine.runs.folder import list_runs
 
 pytestmark = pytest.mark.slow
 
@@ -44,8 +44,8 @@ def test_seeds_trained_in_parallel_and_a_branch_never_import_the_working_folder(
     assert result.returncode == 0, result.stdout + result.stderr
     assert importers(marker) == []
 
-    from tui_rl.tui.branch_flow import make_branch
-    from tui_rl.tui.screens.branch import BranchRequest
+    from tui_rl.tui.screens.branch.flow import make_branch
+    from tui_rl.tui.screens.branch.dialog import BranchRequest
 
     parent = runs_dir / "pair-seed0"
     monkeypatch.chdir(work)  # the app's own folder: the user started `tui-rl` here

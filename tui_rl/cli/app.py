@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, UsageError
 from tui_rl.config.presets import resolve_preset
-from tui_rl.engine.runfolder import is_run_dir, list_runs, read_summary, resolve_run
+from tui_rl.engine.runs.folder import is_run_dir, list_runs, read_summary, resolve_run
 
 
 def open_app(args: argparse.Namespace) -> int:

@@ -9,8 +9,8 @@ import argparse
 from tui_rl.cli.outcome import UsageError, quiet_torchrl
 from tui_rl.cli.train import train_headless
 from tui_rl.config.edit import parse_overrides
-from tui_rl.engine.run_record import check_run_name
-from tui_rl.engine.runfolder import resolve_run
+from tui_rl.engine.runs.record import check_run_name
+from tui_rl.engine.runs.folder import resolve_run
 
 
 def cmd_branch(args: argparse.Namespace) -> int:
@@ -19,7 +19,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
         check_run_name(args.name)
     parent = resolve_run(args.run, args.runs_dir)
     changes = parse_overrides(args.overrides)
-    from tui_rl.engine.branching import BranchRefused, branch_run  # torch: only once the arguments hold
+    from tui_rl.engine.run.branching import BranchRefused, branch_run  # torch: only once the arguments hold
 
     try:
         child = branch_run(parent, changes, at_frames=args.checkpoint, name=args.name,

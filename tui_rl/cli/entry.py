@@ -11,8 +11,8 @@ from tui_rl.cli.app import open_app
 from tui_rl.cli.outcome import EXIT_FAILED, EXIT_USAGE, UsageError
 from tui_rl.cli.parsers import SUBCOMMANDS, app_parser, command_parser
 from tui_rl.config import ConfigError
-from tui_rl.engine.liveness import RunBusy
-from tui_rl.engine.runfolder import RunFolderError
+from tui_rl.engine.runs.liveness import RunBusy
+from tui_rl.engine.runs.folder import RunFolderError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ import sys
 
 from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, UsageError
 from tui_rl.config import ConfigError
-from tui_rl.engine.runfolder import refuse_links, resolve_run
+from tui_rl.engine.runs.folder import refuse_links, resolve_run
 
 
 #: an evaluation's episodes: ten thousand already take hours on a long-episode env
@@ -22,7 +22,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     run_dir = resolve_run(args.run, args.runs_dir)
     if args.record:  # refused before any episode is played
         refuse_links(run_dir)
-    from tui_rl.engine.evaluate import evaluate_run  # bad config / no checkpoint: a ConfigError
+    from tui_rl.engine.inspect.evaluate import evaluate_run  # bad config / no checkpoint: a ConfigError
 
     try:
         report = evaluate_run(run_dir, args.episodes, args.record, args.video_format or "mp4")

@@ -9,14 +9,14 @@ from pathlib import Path
 from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, quiet_torchrl
 from tui_rl.config import ConfigError
 from tui_rl.engine.file_formats import EXPORT_FORMATS
-from tui_rl.engine.runfolder import resolve_run
+from tui_rl.engine.runs.folder import resolve_run
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     quiet_torchrl()
     run_dir = resolve_run(args.run, args.runs_dir)
-    from tui_rl.engine.export import export_policy
-    from tui_rl.engine.weights import WeightsError
+    from tui_rl.engine.inspect.export import export_policy
+    from tui_rl.engine.policy.weights import WeightsError
 
     try:
         exported = export_policy(run_dir, args.export_format, args.output, args.checkpoint, args.force)

@@ -21,7 +21,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.action == "validate":
         quiet_torchrl()
-        from tui_rl.engine.preflight import check_buildable  # loads torch: only to validate
+        from tui_rl.engine.run.preflight import check_buildable  # loads torch: only to validate
 
         config = load_preset(args.file)
         check_buildable(config)

@@ -8,8 +8,8 @@ import math
 from typing import Any
 
 from tui_rl.cli.outcome import EXIT_OK
-from tui_rl.engine.external_runs import EXTERNAL, external_history, external_summaries
-from tui_rl.engine.runfolder import UNREADABLE, RunHistory, RunSummary, list_runs, read_history, resolve_run
+from tui_rl.engine.runs.external import EXTERNAL, external_history, external_summaries
+from tui_rl.engine.runs.folder import UNREADABLE, RunHistory, RunSummary, list_runs, read_history, resolve_run
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -32,7 +32,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print(f"no runs in {args.runs_dir}")
         return EXIT_OK
     print_runs(summaries)
-    from tui_rl.engine.seed_runs import group_line, unfinished_groups
+    from tui_rl.engine.run.seed_runs import group_line, unfinished_groups
 
     for stem, members in unfinished_groups(summaries).items():
         print(group_line(stem, members))
@@ -41,7 +41,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def print_setup_line(run_dir) -> None:
     from tui_rl.config import ConfigError
-    from tui_rl.engine.reproduce import reproduce_text
+    from tui_rl.engine.runs.reproduce import reproduce_text
 
     try:
         print(f"\nset it up again with:\n{reproduce_text(run_dir)}")

@@ -10,7 +10,6 @@ settings (preset, space, budget) are stored in it: run the same command again, o
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import shlex
 import signal
 import subprocess
@@ -22,6 +21,7 @@ from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, UsageError, quiet_torchrl
 from tui_rl.config import RunConfig, apply_overrides, load_preset
 from tui_rl.config.models import MAX_SEED, MAX_TOTAL_FRAMES
 from tui_rl.config.presets import name_problem
+from tui_rl.engine.extras import install_line, installed
 from tui_rl.engine.python_command import python_module
 
 #: defaults of the settings a study keeps (``search_study.SETTING_TYPES``); given again when resuming, each must match
@@ -35,8 +35,8 @@ COUNT_LIMITS = {"trials": 100_000, "frames": MAX_TOTAL_FRAMES, "evals": 1000, "s
 
 def cmd_search(args: argparse.Namespace) -> int:
     quiet_torchrl()
-    if importlib.util.find_spec("optuna") is None:
-        raise UsageError("search needs Optuna: pip install 'tui-rl[optuna]'")
+    if not installed("optuna"):
+        raise UsageError(f"search needs Optuna: {install_line('optuna')}")
     for option, most in COUNT_LIMITS.items():
         value = getattr(args, option)
         if value is not None and not 1 <= value <= most:
@@ -47,16 +47,16 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.seed is not None and not 0 <= args.seed <= highest:
         raise UsageError(f"--seed: must be 0 to {highest}" + (" (each worker takes the next seed)" if args.workers > 1 else "")
                          + f", not {args.seed}")
-    from tui_rl.engine.stop_signals import StopSignals
+    from tui_rl.engine.run.stop_signals import StopSignals
 
     signals = StopSignals({signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)",
                            signal.SIGHUP: "the terminal closed"})
     from sqlalchemy.exc import SQLAlchemyError
 
-    from tui_rl.engine import search_study
-    from tui_rl.engine.run_record import make_runs_dir
-    from tui_rl.engine.search import Worker
-    from tui_rl.engine.search_space import build_space
+    from tui_rl.engine.runs.record import make_runs_dir
+    from tui_rl.engine.search.space import build_space
+    from tui_rl.engine.search.worker import Worker
+    from tui_rl.engine.search import study as search_study
 
     name = study_name(args)
     existing = name in search_study.study_names(args.runs_dir)
@@ -99,7 +99,7 @@ def study_name(args: argparse.Namespace) -> str:
 
 def merged_settings(args: argparse.Namespace, stored: dict[str, Any] | None) -> dict[str, Any]:
     """The study's settings: those given (new study), or the stored ones, which those given must match."""
-    from tui_rl.engine.search_study import SETTING_TYPES
+    from tui_rl.engine.search.study import SETTING_TYPES
 
     given = {key: getattr(args, key) for key in SETTING_TYPES if getattr(args, key) not in (None, [])}
     if stored is None:
@@ -107,7 +107,7 @@ def merged_settings(args: argparse.Namespace, stored: dict[str, Any] | None) -> 
     for key, value in given.items():
         if key == "params" and stored.get(key) and value != stored[key]:
             # as written, or in the canonical form the study stored
-            from tui_rl.engine.search_space import parse_param
+            from tui_rl.engine.search.space import parse_param
 
             value = [str(parse_param(text)) for text in value]
         if value != stored.get(key, DEFAULTS.get(key)):
@@ -131,13 +131,13 @@ def base_config(settings: dict[str, Any]) -> RunConfig:
 
 
 def check(config: RunConfig, runs_dir: Path) -> None:
-    from tui_rl.engine.preflight import check_buildable
+    from tui_rl.engine.run.preflight import check_buildable
 
     check_buildable(config, runs_dir)
 
 
 def make_plan(args: argparse.Namespace, name: str, config: RunConfig, space: list, settings: dict) -> Any:
-    from tui_rl.engine.search import SearchPlan
+    from tui_rl.engine.search.worker import SearchPlan
 
     return SearchPlan(study=name, runs_dir=args.runs_dir, config=config, space=space, trials=args.trials,
                       preset=settings["target"], seeds=settings["seeds"], startup=settings["startup"],
@@ -158,9 +158,9 @@ def say(line: str) -> None:
 
 
 def report(study: Any) -> None:
-    from tui_rl.engine.reproduce import override, set_options
-    from tui_rl.engine.search_space import config_value
-    from tui_rl.engine.search_view import trial_rows
+    from tui_rl.engine.runs.reproduce import override, set_options
+    from tui_rl.engine.search.space import config_value
+    from tui_rl.engine.search.view import trial_rows
 
     rows = trial_rows(study)
     states = {state: sum(r.state == state for r in rows) for state in ("complete", "pruned", "fail")}

@@ -15,8 +15,8 @@ from pathlib import Path
 from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, INTERRUPTED, UsageError
 from tui_rl.config import RunConfig
 from tui_rl.engine.protocol import FINAL_STATES
-from tui_rl.engine.runfolder import list_runs, read_summary
-from tui_rl.engine.seed_runs import (
+from tui_rl.engine.runs.folder import list_runs, read_summary
+from tui_rl.engine.run.seed_runs import (
     GROUP_TAG, create_seed_runs, default_parallel, group_line, group_members, mark_not_started, train_side_by_side,
 )
 
@@ -95,7 +95,7 @@ def print_group(run_dirs: list[Path]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from tui_rl.engine.run_stats import score_summary
+    from tui_rl.engine.runs.stats import score_summary
 
     summaries = [read_summary(run_dir) for run_dir in run_dirs]
     table = Table("return", "mean [95% CI]", "IQM [95% CI]", "runs", box=None, header_style="bold",

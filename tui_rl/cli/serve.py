@@ -8,7 +8,6 @@ given with ``--token`` or in ``TUI_RL_SERVE_TOKEN``."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import ipaddress
 import os
 import re
@@ -18,6 +17,7 @@ import sys
 from urllib.parse import urlsplit
 
 from tui_rl.cli.outcome import EXIT_OK, UsageError
+from tui_rl.engine.extras import install_line, installed
 from tui_rl.engine.python_command import python_module
 
 #: textual-serve's default port
@@ -62,9 +62,9 @@ def is_loopback(host: str) -> bool:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    if importlib.util.find_spec("textual_serve") is None:
+    if not installed("textual_serve"):
         raise UsageError("serve: needs the textual-serve package, which is not installed "
-                         "(pip install 'tui-rl[serve]')")
+                         f"({install_line('serve')})")
     if not 0 < args.port < 65536:
         raise UsageError(f"--port: {args.port} is not a port number (1 to 65535)")
     if args.max_sessions < 1:

@@ -15,12 +15,12 @@ from tui_rl.cli.runs import print_summary
 from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit, load_preset
 from tui_rl.config.edit import parse_overrides
 from tui_rl.config.models import MAX_TOTAL_FRAMES
-from tui_rl.engine import liveness
+from tui_rl.engine.runs import liveness
 from tui_rl.engine.protocol import FINAL_STATES
-from tui_rl.engine.runfolder import (
+from tui_rl.engine.runs.folder import (
     RunFolderError, is_run_dir, read_config, read_summary, refuse_links, resolve_run, resume_command,
 )
-from tui_rl.engine.run_record import check_run_name, create_run, save_config
+from tui_rl.engine.runs.record import check_run_name, create_run, save_config
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -72,7 +72,7 @@ def resume_seed_group(args: argparse.Namespace) -> int | None:
 
 def check(config: RunConfig, runs_dir: Path) -> None:
     """Refuse, before any run folder exists, a config that cannot be built (in ``runs_dir``)."""
-    from tui_rl.engine.preflight import check_buildable
+    from tui_rl.engine.run.preflight import check_buildable
 
     check_buildable(config, runs_dir)
 
@@ -129,7 +129,7 @@ def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
     """Train in this process, behind the run's control socket, with a progress bar."""
     from rich.console import Console
 
-    from tui_rl.engine.stop_signals import StopSignals
+    from tui_rl.engine.run.stop_signals import StopSignals
 
     console = Console(stderr=True)
 
@@ -141,7 +141,7 @@ def train_headless(run_dir: Path, *, resume: bool, fresh: bool) -> int:
                     signal.SIGHUP: "the terminal closed"}
     stop_signals = StopSignals(stop_reasons, on_signal=quiet_on_hangup)  # before torch loads
 
-    from tui_rl.engine.server import serve_run
+    from tui_rl.engine.run.serve import serve_run
 
     progress = TrainingProgress(console)
     holder: dict[str, Any] = {}

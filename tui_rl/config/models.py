@@ -21,7 +21,7 @@ MAX_NESTING = 8
 MAX_SEED = 2**32 - 1
 #: the replay storage is allocated whole, in memory: 10^8 transitions of even CartPole's 4-number
 #: observations take about 6 GB. A bigger buffer is refused here, on any machine; one that does not
-#: fit this machine's memory is refused by the preflight check (engine/preflight.py) before a run starts
+#: fit this machine's memory is refused by the preflight check (engine/run/preflight.py) before a run starts
 MAX_REPLAY_SIZE = 100_000_000
 #: transforms in a stack (Atari's standard one has 9): the checks build the env once per prefix of
 #: the stack to name the one that does not fit, so their cost grows with its square

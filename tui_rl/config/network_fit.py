@@ -1,7 +1,7 @@
 """Whether a network config fits an observation shape, and the shapes each layer sees.
 
 Pure arithmetic on shapes (no torch), so the engine's builders, ``presets validate`` (through
-engine/preflight.py) and the app's Policy tab, as the user types, give the same answer in the same
+engine/run/preflight.py) and the app's Policy tab, as the user types, give the same answer in the same
 words. Images are read channel-first, ``[C, H, W]``; a frame stack ``[N, C, H, W]`` is read as
 ``N * C`` channels. The network converts uint8 pixels to floats in [0, 1] itself (and booleans to
 0 / 1), so a replay buffer keeps them as uint8.

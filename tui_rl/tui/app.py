@@ -25,9 +25,9 @@ from tui_rl.tui.modes import MODES, UnavailableScreen
 from tui_rl.tui.under_way import UnderWay
 
 if TYPE_CHECKING:
-    from tui_rl.tui.screens.setup import SetupScreen
+    from tui_rl.tui.screens.setup.screen import SetupScreen
     from tui_rl.tui.widgets.rollout_preview import RolloutPreview
-    from tui_rl.tui.screens.train import TrainScreen
+    from tui_rl.tui.screens.train.screen import TrainScreen
 
 MODES_GROUP = Binding.Group("Modes", compact=True)
 
@@ -194,12 +194,12 @@ class TuiRlApp(App[int]):
         self.post_message(StartRun(self.config))
 
     def action_start_seeds(self) -> None:
-        from tui_rl.tui.seed_launch import ask_and_start
+        from tui_rl.tui.screens.seeds.launch import ask_and_start
 
         ask_and_start(self)
 
     def action_open_search(self) -> None:
-        from tui_rl.tui.screens.search import SearchScreen
+        from tui_rl.tui.screens.search.screen import SearchScreen
 
         if not isinstance(self.screen, SearchScreen):
             self.push_screen(SearchScreen(self.runs_dir))

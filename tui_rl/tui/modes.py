@@ -19,10 +19,10 @@ from tui_rl.tui.widgets.fitting_footer import FittingFooter
 
 #: mode -> (module, class) of its base screen.
 MODE_SCREENS: dict[str, tuple[str, str]] = {
-    "setup": ("tui_rl.tui.screens.setup", "SetupScreen"),
-    "train": ("tui_rl.tui.screens.train", "TrainScreen"),
-    "runs": ("tui_rl.tui.screens.runs", "RunsScreen"),
-    "inspect": ("tui_rl.tui.screens.inspector", "InspectorScreen"),
+    "setup": ("tui_rl.tui.screens.setup.screen", "SetupScreen"),
+    "train": ("tui_rl.tui.screens.train.screen", "TrainScreen"),
+    "runs": ("tui_rl.tui.screens.runs.screen", "RunsScreen"),
+    "inspect": ("tui_rl.tui.screens.inspector.screen", "InspectorScreen"),
 }
 
 

@@ -17,7 +17,7 @@ from tui_rl.engine.algorithms.dqn import DQN
 from tui_rl.engine.algorithms.ppo import PPO
 from tui_rl.engine.algorithms.sac import SAC
 from tui_rl.engine.algorithms.td3 import TD3
-from tui_rl.engine.envs import action_kind
+from tui_rl.engine.envs.making import action_kind
 
 ALGORITHM_CLASSES: dict[str, type[Algorithm]] = {cls.name: cls for cls in (DQN, DDPG, TD3, SAC, PPO, A2C)}
 

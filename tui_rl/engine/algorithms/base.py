@@ -2,7 +2,7 @@
 
 An algorithm builds its policies and its TorchRL loss from the config and a proof env
 (:meth:`Algorithm.build`), and turns each collected batch into gradient steps with :meth:`update`.
-The training loop (``tui_rl.engine.trainer``) does everything else: collection, evaluation,
+The training loop (``tui_rl.engine.run.trainer``) does everything else: collection, evaluation,
 logging, checkpoints and commands. A reader should find the whole of one algorithm in its own
 short file.
 
@@ -34,7 +34,7 @@ from tui_rl.engine.algorithms.optimisation import (
     set_lr,
     total_loss,
 )
-from tui_rl.engine.transforms import build_transform
+from tui_rl.engine.envs.transforms import build_transform
 
 
 def live_setting(owner: object, attribute: str) -> Callable[[Any], None]:

@@ -13,7 +13,7 @@ from textual.widgets import Button, Footer, Static
 if TYPE_CHECKING:
     from textual.app import App
 
-    from tui_rl.engine.handle import RunHandle
+    from tui_rl.engine.channel.handle import RunHandle
 
 QuitChoice = Literal["stop", "detach", "cancel"]
 

@@ -20,7 +20,7 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 if TYPE_CHECKING:
-    from tui_rl.engine.gym_registry import EnvGroup
+    from tui_rl.engine.envs.gym_registry import EnvGroup
 
 
 class EnvPicker(Vertical):
@@ -71,7 +71,7 @@ class EnvPicker(Vertical):
     @work(thread=True, exit_on_error=False, group="env-registry")
     def load_registry(self) -> None:
         try:
-            from tui_rl.engine.gym_registry import registered_env_groups
+            from tui_rl.engine.envs.gym_registry import registered_env_groups
 
             groups, error = registered_env_groups(), ""
         except Exception as exc:  # a broken plugin env must not take the picker down

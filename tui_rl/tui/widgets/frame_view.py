@@ -3,7 +3,7 @@ and the lower pixel as its background, so a cell holds two square-ish pixels.
 
 :func:`frame_to_text` is a pure function (frame in, rich Text out) so it can be tested alone.
 :class:`FrameView` draws a rendered frame or an image observation, one layer at a time (a frame
-stack frame by frame; see :mod:`tui_rl.engine.observation_image`).
+stack frame by frame; see :mod:`tui_rl.engine.envs.observation_image`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
-from tui_rl.engine.observation_image import Layer, image_layers
+from tui_rl.engine.envs.observation_image import Layer, image_layers
 
 UPPER_HALF = "▀"
 

@@ -23,7 +23,7 @@ class MachineInfo(Static):
     @work(thread=True, exit_on_error=False, group="machine-info")
     def look(self) -> None:
         load_torchrl()
-        from tui_rl.engine.machine import describe
+        from tui_rl.engine.run.machine import describe
 
         try:
             text = describe(self.ray_address)

@@ -97,7 +97,7 @@ class RolloutPreview(ScrollableContainer):
         rollout, rendered, error = None, None, ""
         try:
             load_torchrl()
-            from tui_rl.engine.envs import preview_rollout
+            from tui_rl.engine.envs.making import preview_rollout
 
             rollout = preview_rollout(config, max_steps=PREVIEW_STEPS)
             rendered = describe_rollout(rollout)

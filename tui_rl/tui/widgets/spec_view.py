@@ -68,7 +68,7 @@ class SpecView(Static):
         kind, specs, error, observation = None, {}, "", None
         try:
             load_torchrl()
-            from tui_rl.engine.envs import action_kind, describe_specs, make_env
+            from tui_rl.engine.envs.making import action_kind, describe_specs, make_env
             from tui_rl.engine.networks.encoders import OBSERVATION_KEY
 
             env = make_env(config, num_envs=1)

@@ -10,7 +10,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.widgets import Static
 
-from tui_rl.engine.counters import RunCounters
+from tui_rl.engine.runs.counters import RunCounters
 from tui_rl.tui.widgets.charts import frames_label
 
 STATE_STYLES = {

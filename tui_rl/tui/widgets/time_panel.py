@@ -1,5 +1,5 @@
 """The time panel (t in Train): where each batch's time goes, as the trainer last reported it
-(``engine/batch_timing.py``): milliseconds per batch and share for each part, with a bar, and the
+(``engine/run/batch_timing.py``): milliseconds per batch and share for each part, with a bar, and the
 trainer's CPU, RAM and GPU memory. Read from the run's curves once a second while shown."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from tui_rl.engine.batch_timing import SECTIONS
+from tui_rl.engine.run.batch_timing import SECTIONS
 from tui_rl.tui.widgets.charts import RunCurves
 
 BAR_WIDTH = 24

@@ -16,7 +16,7 @@ from textual.widgets.option_list import Option
 
 from tui_rl.config import ConfigError, TransformConfig
 from tui_rl.config.edit import parse_value
-from tui_rl.engine.transforms import TRANSFORMS, ParamSpec, check_params
+from tui_rl.engine.envs.transforms import TRANSFORMS, ParamSpec, check_params
 from tui_rl.tui.widgets.hparam_form import FieldForm, FieldRow, message_for
 
 

@@ -1,6 +1,6 @@
 """The Train screen's workers panel: per collector worker its frames/s, whether it is alive and
 how many policy updates it is behind, then the replay buffer's fill, write rate and
-update-to-data ratio. It reads the metric values the trainer sends (engine/worker_stats.py names
+update-to-data ratio. It reads the metric values the trainer sends (engine/run/worker_stats.py names
 them), live or from the run's history, and shows itself once a run has collector workers. Once
 the run has ended, nothing is alive or collecting, whatever the last figures said."""
 

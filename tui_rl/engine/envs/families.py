@@ -1,0 +1,164 @@
+"""Env families: which package (and tui-rl extra) an env id needs, how its ids get registered
+with Gymnasium, and its standard preprocessing as a stack of registry transforms.
+
+Imports neither torch nor the families' packages at module level: the app lists the families
+before its first paint, and a missing package is a fact to report, never an ImportError.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tui_rl.engine import extras
+
+#: Atari as DQN (Mnih et al., 2015) and TorchRL's sota-implementations preprocess it: the pixels
+#: become the observation the networks read, 30 no-ops at most after each reset, each action held
+#: for 4 frames (ALE's own frame skip is set to 1), a life lost counts as a done for the loss,
+#: rewards clipped to [-1, 1], grey 84 x 84 frames, 4 of them stacked. uint8 stays uint8:
+#: the observation is uint8 [4, 84, 84], the newest frame last.
+ATARI_TRANSFORMS: tuple[dict[str, Any], ...] = (
+    {"name": "RenameTransform", "params": {"in_keys": ["pixels"], "out_keys": ["observation"]}},
+    {"name": "NoopResetEnv", "params": {"noops": 30, "random": True}},
+    {"name": "FrameSkipTransform", "params": {"frame_skip": 4}},
+    {"name": "EndOfLifeTransform", "params": {}},
+    {"name": "RewardClipping", "params": {"clamp_min": -1.0, "clamp_max": 1.0}},
+    {"name": "ToTensorImage", "params": {"from_int": False, "dtype": "uint8"}},
+    {"name": "GrayScale", "params": {}},
+    {"name": "Resize", "params": {"w": 84, "h": 84}},
+    {"name": "CatFrames", "params": {"N": 4, "dim": -3}},
+)
+
+#: MinAtar (Young & Tian, 2019) as its paper trains it: no frame skip or stacking, the 10 x 10
+#: object channels as a float32 [C, 10, 10] observation (0 or 1; C is 4 for Breakout).
+MINATAR_TRANSFORMS: tuple[dict[str, Any], ...] = (
+    {"name": "ToTensorImage", "params": {"from_int": False, "dtype": "float32"}},
+)
+
+
+def _register_ale() -> None:
+    import ale_py
+    import gymnasium
+
+    gymnasium.register_envs(ale_py)
+
+
+def _register_minatar() -> None:
+    from minatar.gym import register_envs
+
+    register_envs()
+
+
+@dataclass(frozen=True)
+class EnvFamily:
+    name: str
+    title: str
+    #: the module that proves the family's package is installed
+    module: str
+    #: the tui-rl extra that installs it; None: it comes with Gymnasium
+    extra: str | None
+    #: env id prefixes (namespaces) that belong to the family, known before its ids are registered
+    prefixes: tuple[str, ...] = ()
+    #: Gymnasium entry-point modules that belong to it (ids Gymnasium registers itself)
+    entry_points: tuple[str, ...] = ()
+    #: registers the family's ids with Gymnasium (once its package is imported)
+    register: Callable[[], None] | None = None
+    #: the standard preprocessing (transform configs) and env kwargs it goes with
+    transforms: tuple[dict[str, Any], ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def install_line(self) -> str:
+        return extras.install_line(self.extra)
+
+    def missing(self) -> str | None:
+        """Why the family cannot be used here (its package is missing), or None."""
+        try:
+            importlib.import_module(self.module)
+        except ImportError as exc:
+            return f"{self.title} envs need {exc.name or self.module}: {self.install_line}"
+        return None
+
+    def ensure_registered(self) -> None:
+        """Register the family's ids unless Gymnasium knows them already (MinAtar warns when
+        they are registered twice)."""
+        import gymnasium
+
+        if self.register is not None and not any(i.startswith(self.prefixes) for i in gymnasium.registry):
+            self.register()
+
+    def owns(self, env_id: str, entry_point: str | None = None) -> bool:
+        return env_id.startswith(self.prefixes) if self.prefixes else (
+            entry_point is not None and entry_point.startswith(self.entry_points)
+        )
+
+
+FAMILIES: dict[str, EnvFamily] = {
+    family.name: family
+    for family in [
+        EnvFamily("classic_control", "Classic control", "gymnasium.envs.classic_control", None,
+                  entry_points=("gymnasium.envs.classic_control",)),
+        EnvFamily("box2d", "Box2D", "Box2D", "box2d", entry_points=("gymnasium.envs.box2d",)),
+        EnvFamily("mujoco", "MuJoCo", "mujoco", "mujoco", entry_points=("gymnasium.envs.mujoco",)),
+        EnvFamily("atari", "Atari (ALE)", "ale_py", "atari", prefixes=("ALE/",), register=_register_ale,
+                  transforms=ATARI_TRANSFORMS, kwargs={"frameskip": 1}),
+        EnvFamily("minatar", "MinAtar", "minatar", "minatar", prefixes=("MinAtar/",), register=_register_minatar,
+                  transforms=MINATAR_TRANSFORMS),
+    ]
+}
+
+
+def family_of(env_id: str) -> EnvFamily | None:
+    """The family ``env_id`` belongs to, by its prefix or its Gymnasium entry point; None for
+    ids of no family (toy text, a user's own)."""
+    for family in FAMILIES.values():
+        if family.prefixes and family.owns(env_id):
+            return family
+    import gymnasium
+
+    spec = gymnasium.registry.get(env_id)
+    entry_point = spec.entry_point if spec is not None and isinstance(spec.entry_point, str) else None
+    for family in FAMILIES.values():
+        if not family.prefixes and family.owns(env_id, entry_point):
+            return family
+    return None
+
+
+def require_family(env_id: str) -> str | None:
+    """Make ``env_id``'s ids known to Gymnasium; the reason (naming the extra) when its package
+    is missing, else None."""
+    family = family_of(env_id)
+    if family is None:
+        return None
+    reason = family.missing()
+    if reason is None:
+        family.ensure_registered()
+    return reason
+
+
+def register_installed() -> dict[str, str]:
+    """Register every installed family's ids; the reason of each family that is missing."""
+    missing = {}
+    for family in FAMILIES.values():
+        reason = family.missing()
+        if reason is not None:
+            missing[family.name] = reason
+        else:
+            family.ensure_registered()
+    return missing
+
+
+def env_switch_edits(config: Any, env_id: str) -> dict[str, Any]:
+    """The edits (for ``config.edit``) that move ``config`` to ``env_id``: the id, and the new
+    family's standard preprocessing and env kwargs in place of the old family's (or of none).
+    A stack or kwargs the user changed are kept."""
+    old, new = family_of(config.env.id), family_of(env_id)
+    edits: dict[str, Any] = {"env.id": env_id}
+    stack = [{"name": t.name, "params": t.params} for t in config.transforms]
+    if stack == list(old.transforms if old else ()):
+        edits["transforms"] = [dict(t) for t in (new.transforms if new else ())]
+    if config.env.kwargs == (old.kwargs if old else {}):
+        edits["env.kwargs"] = dict(new.kwargs if new else {})
+    return edits

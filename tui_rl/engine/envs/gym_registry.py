@@ -1,0 +1,66 @@
+"""The Gymnasium ids the app offers, grouped by env family for a searchable list. Imports gymnasium
+and the installed families' packages (their ids register on import), never torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import gymnasium
+
+from tui_rl.engine.envs.families import FAMILIES, EnvFamily, register_installed
+
+
+@dataclass
+class EnvGroup:
+    name: str
+    title: str
+    ids: list[str] = field(default_factory=list)
+    #: why the group's envs cannot be made here (its package is missing, naming the extra)
+    missing: str | None = None
+
+
+def env_group(env_id: str) -> str | None:
+    """The group an env id belongs to: its family, else its namespace or module (``toy_text``...);
+    None if unusable.
+
+    Ids whose entry point is not a ``module:Class`` string are stubs that only raise (old mujoco-py
+    versions, the shimmy bridges), so they are left out, as are a prefixed family's ids without
+    its prefix (ALE's older ``PongNoFrameskip-v4`` style: they stay typeable, not listed).
+    """
+    spec = gymnasium.registry[env_id]
+    if not isinstance(spec.entry_point, str):
+        return None
+    module = spec.entry_point.partition(":")[0]
+    for family in FAMILIES.values():
+        if family.owns(env_id, spec.entry_point):
+            return family.name
+        if family.prefixes and module.startswith(family.module):
+            return None
+    if spec.namespace:
+        return spec.namespace
+    parts = module.split(".")
+    if parts[:2] == ["gymnasium", "envs"] and len(parts) > 2:
+        return parts[2]
+    return parts[0]
+
+
+def group_title(group: str) -> str:
+    family: EnvFamily | None = FAMILIES.get(group)
+    return family.title if family is not None else group.replace("_", " ").capitalize()
+
+
+def registered_env_groups() -> list[EnvGroup]:
+    """The families first (each with its ids, or why it is missing), then the other groups by
+    name; ids sorted within each."""
+    missing = register_installed()
+    groups = {name: EnvGroup(name, family.title, missing=missing.get(name)) for name, family in FAMILIES.items()}
+    for env_id in gymnasium.registry:
+        group = env_group(env_id)
+        if group is not None:
+            groups.setdefault(group, EnvGroup(group, group_title(group))).ids.append(env_id)
+    families = [groups.pop(name) for name in FAMILIES]
+    others = [groups[name] for name in sorted(groups)]
+    for group in families + others:
+        # ids a missing family registered earlier in this process cannot be made any more
+        group.ids = [] if group.missing else sorted(group.ids)
+    return [group for group in families + others if group.ids or group.missing]

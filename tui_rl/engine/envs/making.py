@@ -1,0 +1,266 @@
+"""Envs for a run: a Gymnasium env wrapped by TorchRL, then the config's transform stack."""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import partial
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Literal
+
+import gymnasium
+import torch
+from tensordict import TensorDictBase
+from torchrl.envs import EnvBase, GymWrapper, InitTracker, RewardSum, SerialEnv, StepCounter, TransformedEnv
+
+from tui_rl.config.models import RunConfig
+from tui_rl.config.errors import ConfigError
+from tui_rl.engine.envs.batched import BatchedClassicEnv, env_backend, make_batched_env
+from tui_rl.engine.compat import release_gym_import_error
+from tui_rl.engine.envs.families import require_family
+from tui_rl.engine.networks.recurrent import memory_primers
+from tui_rl.engine.envs.transforms import build_transform, drives_env, per_copy, prepare_transform
+
+#: keys the training loop reads: the running episode return and the step count within the episode
+EPISODE_REWARD_KEY = "episode_reward"
+STEP_COUNT_KEY = "step_count"
+#: what the bookkeeping transforms add to the observation spec (InitTracker's key is its default)
+BOOKKEEPING_KEYS = (EPISODE_REWARD_KEY, STEP_COUNT_KEY, "is_init")
+
+
+class EnvError(ConfigError):
+    """The env could not be built: unknown id, a missing dependency, bad kwargs."""
+
+
+#: one thread at a time swaps file descriptor 2 (see quiet_native_stderr)
+_STDERR_LOCK = threading.Lock()
+
+
+@contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence what native libraries write straight to a terminal's file descriptor 2 while an
+    env is made (ALE's banner, MuJoCo's deprecation notes): it would scribble over the app's
+    screen. Python exceptions are unaffected; where stderr is not a terminal nothing changes."""
+    if not os.isatty(2):
+        yield
+        return
+    with _STDERR_LOCK:
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+
+
+def make_gym_env(config: RunConfig, num_envs: int, render: bool) -> gymnasium.Env:
+    env_cfg = config.env
+    missing = require_family(env_cfg.id)  # registers ALE / MinAtar ids, or names the extra
+    if missing is not None:
+        raise EnvError.at("env.id", f"cannot make {env_cfg.id!r}: {missing}")
+    kwargs = dict(env_cfg.kwargs)
+    if env_cfg.max_episode_steps is not None:
+        kwargs["max_episode_steps"] = env_cfg.max_episode_steps
+    if render:
+        kwargs["render_mode"] = "rgb_array"
+    try:
+        if num_envs == 1:
+            with quiet_native_stderr():
+                return gymnasium.make(env_cfg.id, **kwargs)
+        # A sync vector env steps every copy in this process: on few cores it beats one process per
+        # copy. With autoreset DISABLED, TorchRL resets finished copies itself (partial resets).
+        with quiet_native_stderr():
+            return gymnasium.make_vec(
+                env_cfg.id,
+                num_envs=num_envs,
+                vectorization_mode="sync",
+                vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.DISABLED},
+                **kwargs,
+            )
+    except Exception as exc:  # gymnasium raises many kinds: unknown id, missing extras, bad kwargs
+        raise make_error(env_cfg.id, env_cfg.kwargs, exc) from None
+
+
+def make_error(env_id: str, kwargs: dict[str, Any], exc: Exception) -> EnvError:
+    """Why ``env_id`` could not be made, blaming the field at fault: a kwarg the env refuses
+    (``env.kwargs.<key>``) when it makes without its kwargs, else the id."""
+    if not kwargs or gym_make_refusal(env_id, {}) is not None:
+        return EnvError.at("env.id", f"cannot make {env_id!r}: {exc}")
+    for key, value in kwargs.items():
+        refusal = gym_make_refusal(env_id, {key: value})
+        if refusal is not None:
+            return EnvError.at(f"env.kwargs.{key}", f"{env_id} does not take {key}={value!r}: {refusal}")
+    return EnvError.at("env.kwargs", f"{env_id} cannot be made with {', '.join(kwargs)} together: {exc}")
+
+
+def gym_make_refusal(env_id: str, kwargs: dict[str, Any]) -> Exception | None:
+    """What ``gymnasium.make`` raises for ``env_id`` with ``kwargs``; None when it makes."""
+    try:
+        with quiet_native_stderr():
+            gymnasium.make(env_id, **kwargs).close()
+    except Exception as exc:  # the same many kinds as above
+        return exc
+    return None
+
+
+def make_env(
+    config: RunConfig,
+    *,
+    device: str | torch.device = "cpu",
+    num_envs: int | None = None,
+    render: bool = False,
+) -> TransformedEnv:
+    """The run's env: Gymnasium env -> GymWrapper (or tui-rl's batched torch env, by
+    ``env.backend``) -> the config's transforms, with the bookkeeping.
+
+    The bookkeeping transforms (RewardSum into ``episode_reward``, StepCounter into ``step_count``,
+    InitTracker for OU noise and memory cores) are added unless the user's stack has them. They go
+    first, so the episode return is the env's own, before any reward scaling or clipping: the
+    targets of presets are stated in those terms. Only transforms that step or reset the env
+    themselves (frame skip, no-op resets) come before them, so an episode's return and length
+    count every frame of it, and those that act on one env copy (end of life): with several
+    copies, each copy is its own env with them (a SerialEnv). A memory core's state primer goes last.
+    The env is seeded with ``config.env.seed``.
+    """
+    num_envs = num_envs or config.env.num_envs
+    try:
+        backend = env_backend(config.env)
+    except ConfigError as exc:  # an EnvError, so preflight keeps the field it names
+        raise EnvError(str(exc), exc.errors) from None
+    lead = config.transforms[: lead_length(config)]
+    if backend == "torch":
+        env = transformed(make_batched_env(config.env, num_envs, device))
+    elif num_envs > 1 and any(per_copy(cfg.name) for cfg in lead):
+        # TorchRL's no-op resets and end-of-life flags act on one env: each copy gets its own
+        # (as TorchRL's Atari examples do), stepped in turn like Gymnasium's sync vector env.
+        env = TransformedEnv(SerialEnv(num_envs, partial(make_copy, config, lead, render, device)))
+        lead = []
+    else:
+        env = make_copy(config, lead, render, device, num_envs)
+        lead = []
+
+    user_names = {t.name for t in config.transforms}
+    bookkeeping = []
+    if "RewardSum" not in user_names:
+        bookkeeping.append(RewardSum(in_keys=["reward"], out_keys=[EPISODE_REWARD_KEY]))
+    if "StepCounter" not in user_names:
+        bookkeeping.append(StepCounter(step_count_key=STEP_COUNT_KEY))
+    primers = memory_primers(config.network)  # a memory core's state, carried from step to step
+    if (config.algorithm.needs_init_tracker() or primers) and "InitTracker" not in user_names:
+        bookkeeping.append(InitTracker())
+    for cfg in lead:
+        append_configured(env, cfg, config.env.id)
+    for transform in bookkeeping:
+        env.append_transform(transform)
+    env.set_seed(config.env.seed)
+    for cfg in config.transforms[lead_length(config) :]:
+        append_configured(env, cfg, config.env.id)
+    for primer in primers:
+        env.append_transform(primer)
+    return env
+
+
+def lead_length(config: RunConfig) -> int:
+    """How many of the config's transforms come before the bookkeeping: up to the last one that
+    steps or resets the env itself, or that acts on one env copy."""
+    leading = [i for i, cfg in enumerate(config.transforms) if drives_env(cfg.name) or per_copy(cfg.name)]
+    return leading[-1] + 1 if leading else 0
+
+
+def make_copy(
+    config: RunConfig, lead: list, render: bool, device: str | torch.device, num_envs: int = 1
+) -> TransformedEnv:
+    """The Gymnasium env (``num_envs`` copies in a sync vector env) wrapped by TorchRL, with the
+    ``lead`` transforms of the config on it."""
+    gym_env = make_gym_env(config, num_envs, render)
+    space = getattr(gym_env, "single_observation_space", gym_env.observation_space)
+    if tuple_space(space):
+        gym_env.close()
+        raise EnvError.at("env.id", f"{config.env.id} observes a Tuple space ({space}), which tui-rl does not "
+                                    "support yet; choose an env whose observations are a Box, Discrete or Dict")
+    try:
+        wrapped = GymWrapper(gym_env, device=device, categorical_action_encoding=True)
+    except Exception as exc:
+        gym_env.close()
+        raise EnvError.at("env.id", f"TorchRL cannot wrap {config.env.id!r}: {exc}") from None
+    finally:
+        release_gym_import_error()  # the first wrap imports the module whose error would hold this env
+    env = transformed(wrapped)
+    for cfg in lead:
+        append_configured(env, cfg, config.env.id)
+    return env
+
+
+def tuple_space(space: gymnasium.Space) -> bool:
+    """Whether ``space`` is or holds a Tuple space: TorchRL's GymWrapper leaves its spec a
+    placeholder that fails at the first reset ("a placeholder that needs to be set")."""
+    if isinstance(space, gymnasium.spaces.Tuple):
+        return True
+    return isinstance(space, gymnasium.spaces.Dict) and any(map(tuple_space, space.spaces.values()))
+
+
+def transformed(env: EnvBase) -> TransformedEnv:
+    # Vector envs come back already wrapped in a TransformedEnv (TorchRL's vector-env transform).
+    return env if isinstance(env, TransformedEnv) else TransformedEnv(env)
+
+
+def append_configured(env: TransformedEnv, cfg, env_id: str) -> None:
+    transform = build_transform(cfg)
+    env.append_transform(transform)
+    # Prepared at once: transforms stacked after it read its output specs (ObservationNorm's loc).
+    try:
+        prepare_transform(transform, cfg)
+    except Exception as exc:
+        env.close()
+        raise EnvError.at(f"transforms.{cfg.name}", f"preparing it on {env_id!r} failed: {exc}") from None
+
+
+def action_kind(env: EnvBase) -> Literal["discrete", "continuous"]:
+    return "discrete" if env.action_spec.domain == "discrete" else "continuous"
+
+
+def describe_specs(env: EnvBase) -> dict[str, str]:
+    """Short readable strings for the env's backend and its observation, action, reward and done
+    specs (one env copy); the bookkeeping keys are listed apart, by name: they are no observation."""
+    batch_dims = len(env.batch_size)
+
+    def shape(spec) -> str:
+        return "x".join(str(s) for s in spec.shape[batch_dims:]) or "scalar"
+
+    leaves = list(env.observation_spec.items(include_nested=True, leaves_only=True))
+    observations = ", ".join(
+        f"{key}: {str(spec.dtype).removeprefix('torch.')} [{shape(spec)}]" for key, spec in leaves
+        if key not in BOOKKEEPING_KEYS
+    )
+    action = env.action_spec
+    if action_kind(env) == "discrete":
+        count = getattr(action.space, "n", None)
+        action_text = f"discrete: {count} actions" if count else f"discrete [{shape(action)}]"
+    else:
+        low = action.space.low.flatten().tolist()[:1] if hasattr(action, "space") else []
+        high = action.space.high.flatten().tolist()[:1] if hasattr(action, "space") else []
+        bounds = f" in [{low[0]:g}, {high[0]:g}]" if low and high else ""
+        action_text = f"continuous [{shape(action)}]{bounds}"
+    reward = env.reward_spec
+    backend = "torch (batched tensors)" if isinstance(env.base_env, BatchedClassicEnv) else "gymnasium"
+    return {
+        "backend": backend,
+        "observation": observations,
+        "action": action_text,
+        "reward": f"{str(reward.dtype).removeprefix('torch.')} [{shape(reward)}]",
+        "done": ", ".join(str(key) for key in env.done_keys),
+        "bookkeeping": ", ".join(key for key, _ in leaves if key in BOOKKEEPING_KEYS),
+    }
+
+
+def preview_rollout(config: RunConfig, max_steps: int = 100) -> TensorDictBase:
+    """A short episode of the transformed env with random actions (the setup pane's Preview)."""
+    env = make_env(config, num_envs=1)
+    try:
+        return env.rollout(max_steps=max_steps)
+    finally:
+        env.close()

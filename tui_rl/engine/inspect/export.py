@@ -1,0 +1,200 @@
+"""A run's deterministic policy as a file that loads without tui-rl: TorchScript (``torch.jit.load``),
+ONNX (``onnxruntime``) or a plain state dict (``torch.load(weights_only=True)``).
+
+The TorchScript and ONNX files map one observation, as the run's transforms hand it to the policy,
+to one action, as the env takes it (an index or a one-hot vector for discrete actions, the scaled
+vector for continuous ones). The policy is traced with TorchRL's deterministic exploration type:
+greedy Q-values, the mode of a distribution.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import stat
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tensordict import TensorDict
+from torchrl.envs.utils import ExplorationType, set_exploration_type
+from torchrl.modules import TanhNormal
+
+from tui_rl.config import ConfigError
+from tui_rl.engine.algorithms import build_algorithm
+from tui_rl.engine.envs.making import make_env
+from tui_rl.engine.file_formats import EXPORT_FORMATS, EXPORT_SUFFIXES
+from tui_rl.engine.policy.weights import load_checkpoint
+from tui_rl.engine.runs.folder import is_run_dir, read_config
+
+#: the ONNX graph's input and output names
+ONNX_INPUT, ONNX_OUTPUT = "observation", "action"
+
+
+class ExportError(ConfigError):
+    """A policy that cannot be exported; the message says why and what to do."""
+
+
+@dataclass
+class Exported:
+    """What was written where, from which checkpoint, and what the file takes."""
+
+    path: Path
+    export_format: str
+    checkpoint_frames: int
+    in_key: str
+    observation_shape: tuple[int, ...]
+
+    def summary(self) -> str:
+        how = {
+            "torchscript": "torch.jit.load(path)(observation) -> action",
+            "onnx": f"onnxruntime.InferenceSession(path).run(None, {{'{ONNX_INPUT}': observation}})",
+            "state-dict": "torch.load(path, weights_only=True): the policy's parameters",
+        }[self.export_format]
+        return (
+            f"wrote {self.path} ({self.export_format}, checkpoint at {self.checkpoint_frames:,} frames)\n"
+            f"input: {self.in_key}, shape {list(self.observation_shape)}, float32; load it with {how}"
+        )
+
+
+def deterministic_action(policy: torch.nn.Module, in_key: str):
+    """A TorchRL policy as a plain function, one observation tensor in, the action out; its
+    weights frozen, so a trace keeps them as constants. (Tracing the module tree itself trips over
+    tensordict's deprecated class attributes.)"""
+    policy = copy.deepcopy(policy).requires_grad_(False)
+    for module in policy.modules():  # TanhNormal's safe tanh is an autograd Function: not traceable
+        if getattr(module, "distribution_class", None) is TanhNormal:
+            module.distribution_kwargs = {**module.distribution_kwargs, "safe_tanh": False}
+
+    def act(observation: torch.Tensor) -> torch.Tensor:
+        with set_exploration_type(ExplorationType.DETERMINISTIC):
+            return policy(TensorDict({in_key: observation})).get("action")
+
+    return act
+
+
+def load_run_policy(run_dir: Path, checkpoint: int | None = None):
+    """The run's eval policy with the weights of its newest checkpoint (or the one at
+    ``checkpoint`` frames), the env it acts in, and the checkpoint's frame count."""
+    config = read_config(run_dir)
+    env = make_env(config, num_envs=1)
+    try:
+        algorithm = build_algorithm(config, env, "cpu")
+        frames = load_checkpoint(algorithm, run_dir, checkpoint)
+    except BaseException:
+        env.close()
+        raise
+    if frames is None:
+        env.close()
+        raise ExportError(
+            f"{Path(run_dir).name}: no checkpoint to export yet; one is written every "
+            f"checkpoint.every_frames ({config.checkpoint.every_frames:,}) frames and when the run ends"
+        )
+    return algorithm.eval_policy.eval(), env, frames
+
+
+def policy_input(policy, env) -> tuple[str, tuple[int, ...]]:
+    """The one observation key the policy reads and its shape; a policy that reads more (a
+    recurrent one reads its hidden state) cannot become a one-input file."""
+    keys = [key for key in policy.in_keys]
+    if len(keys) != 1 or not isinstance(keys[0], str):
+        raise ExportError(
+            f"export takes a policy that reads one observation; this one reads {keys} "
+            "(recurrent policies carry a hidden state between steps)"
+        )
+    return keys[0], tuple(env.observation_spec[keys[0]].shape)
+
+
+def export_policy(run_dir: Path, export_format: str, output: Path | None = None,
+                  checkpoint: int | None = None, force: bool = False) -> Exported:
+    """Write the run's deterministic policy as ``export_format`` to ``output`` (default:
+    :func:`default_output`), replacing an existing regular file only with ``force``; returns
+    what was written."""
+    if export_format not in EXPORT_FORMATS:
+        raise ExportError(f"--format: {export_format!r} is not one of {', '.join(EXPORT_FORMATS)}")
+    if export_format == "onnx":
+        from tui_rl.engine.extras import require
+
+        require("onnx", "--format onnx", extra="export", instead="or another --format")
+    run_dir = Path(run_dir)
+    if output is not None:  # a bad path is refused before the policy is loaded
+        check_target(Path(output), force)
+    policy, env, frames = load_run_policy(run_dir, checkpoint)
+    try:
+        in_key, shape = policy_input(policy, env)
+        example = env.observation_spec[in_key].zero().float()
+    finally:
+        env.close()
+    path = Path(output) if output is not None else default_output(run_dir, frames, export_format)
+    check_target(path, force)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # a fresh temp file (O_EXCL): a planted name beside the target is never written through
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise ExportError(f"output file {path}: cannot write there ({exc.strerror or exc})") from None
+    os.close(handle)
+    try:
+        write(export_format, policy, in_key, example, Path(temp))
+        os.replace(temp, path)
+    except OSError as exc:  # disk full, the folder made read-only meanwhile
+        raise ExportError(f"output file {path}: cannot write it ({exc.strerror or exc})") from None
+    finally:
+        Path(temp).unlink(missing_ok=True)
+    return Exported(path, export_format, frames, in_key, shape)
+
+
+def check_target(path: Path, force: bool) -> None:
+    """Refuse an output path that names no file, is not a regular file (a folder, a symbolic
+    link, a device), lies inside a run folder (whose files only ``run_record.py`` and the
+    checkpoint writer write), exists without ``force``, or sits in a folder that cannot be written."""
+    where = f"output file {path}"
+    if path.name in ("", ".", ".."):
+        raise ExportError(f"output file {str(path)!r}: names a folder, not a file")
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:  # a name too long, a part of the path that is a file
+        raise ExportError(f"{where}: {exc.strerror or exc}") from None
+    if mode is not None:
+        if stat.S_ISDIR(mode):
+            raise ExportError(f"{where}: is a folder; name a file in it")
+        if stat.S_ISLNK(mode):
+            raise ExportError(f"{where}: is a symbolic link; tui-rl does not write through links")
+        if not stat.S_ISREG(mode):
+            raise ExportError(f"{where}: is not a regular file (a device, pipe or socket)")
+    folder = path.parent.resolve()
+    for ancestor in (folder, *folder.parents):
+        if is_run_dir(ancestor):
+            raise ExportError(f"{where}: lies inside the run folder {ancestor}, whose files only "
+                              "tui-rl's run writes; choose a path outside it")
+    if mode is not None and not force:
+        raise ExportError(f"{where}: already exists (overwrite it with --force, or Overwrite in the app)")
+    existing = next((part for part in (folder, *folder.parents) if part.exists()), None)
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise ExportError(f"{where}: cannot write in {existing} (read-only or not yours)")
+
+
+def default_output(run_dir: Path, frames: int, export_format: str) -> Path:
+    """``<run name>-<frames><suffix>`` in the working directory: outside the run folder, whose
+    files only ``run_record.py`` writes."""
+    return Path(f"{Path(run_dir).name}-{frames}{EXPORT_SUFFIXES[export_format]}")
+
+
+def write(export_format: str, policy, in_key: str, example: torch.Tensor, path: Path) -> None:
+    if export_format == "state-dict":
+        torch.save({key: value.detach().clone() for key, value in policy.state_dict().items()}, path)
+        return
+    with torch.no_grad(), warnings.catch_warnings():
+        # the bounds checks and shapes TorchRL reads while tracing are fixed for one policy
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", "no signature found")  # the ONNX exporter, of a traced function
+        traced = torch.jit.trace(deterministic_action(policy, in_key), example, check_trace=False)
+        if export_format == "torchscript":
+            traced.save(str(path))
+        else:  # TorchScript-based exporter: the dynamo one does not follow TensorDict
+            torch.onnx.export(traced, (example,), str(path), input_names=[ONNX_INPUT],
+                              output_names=[ONNX_OUTPUT], dynamo=False)

@@ -1,0 +1,1 @@
+"""The Search screen: a study's trials, its plots, and launching one."""

@@ -1,0 +1,1 @@
+"""Seed groups from the app: the dialog and the launch."""

@@ -1,0 +1,1 @@
+"""The Setup screen: env, transforms, policy, algorithm and hyperparameters, and its field helpers."""
