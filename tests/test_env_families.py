@@ -18,7 +18,7 @@ from tui_rl.engine.run.preflight import check_buildable
 #: family -> (an env of it, the module its extra installs, the observation it gives)
 CASES = {
     "box2d": ("LunarLander-v3", "Box2D", "observation: float32 [8]"),
-    "mujoco": ("InvertedPendulum-v5", "mujoco", "observation: float64 [4]"),
+    "mujoco": ("InvertedPendulum-v5", "mujoco", "observation: float32 [4]"),  # cast by its stack
     "atari": ("ALE/Pong-v5", "ale_py", "observation: uint8 [4x84x84]"),
     "minatar": ("MinAtar/Breakout-v1", "minatar", "observation: float32 [4x10x10]"),
 }

@@ -37,6 +37,11 @@ MINATAR_TRANSFORMS: tuple[dict[str, Any], ...] = (
     {"name": "ToTensorImage", "params": {"from_int": False, "dtype": "float32"}},
 )
 
+#: MuJoCo's Gymnasium envs observe float64; the networks are float32 (RL Zoo's and TorchRL's
+#: MuJoCo examples cast the same way). Any other env observing float64 gets the cast too (see
+#: ``envs/making.py``); here it is shown in the stack, where it can be edited.
+MUJOCO_TRANSFORMS: tuple[dict[str, Any], ...] = ({"name": "DoubleToFloat", "params": {}},)
+
 
 def _register_ale() -> None:
     import ale_py
@@ -101,7 +106,8 @@ FAMILIES: dict[str, EnvFamily] = {
         EnvFamily("classic_control", "Classic control", "gymnasium.envs.classic_control", None,
                   entry_points=("gymnasium.envs.classic_control",)),
         EnvFamily("box2d", "Box2D", "Box2D", "box2d", entry_points=("gymnasium.envs.box2d",)),
-        EnvFamily("mujoco", "MuJoCo", "mujoco", "mujoco", entry_points=("gymnasium.envs.mujoco",)),
+        EnvFamily("mujoco", "MuJoCo", "mujoco", "mujoco", entry_points=("gymnasium.envs.mujoco",),
+                  transforms=MUJOCO_TRANSFORMS),
         EnvFamily("atari", "Atari (ALE)", "ale_py", "atari", prefixes=("ALE/",), register=_register_ale,
                   transforms=ATARI_TRANSFORMS, kwargs={"frameskip": 1}),
         EnvFamily("minatar", "MinAtar", "minatar", "minatar", prefixes=("MinAtar/",), register=_register_minatar,

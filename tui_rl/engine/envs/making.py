@@ -12,7 +12,16 @@ from typing import Any, Literal
 import gymnasium
 import torch
 from tensordict import TensorDictBase
-from torchrl.envs import EnvBase, GymWrapper, InitTracker, RewardSum, SerialEnv, StepCounter, TransformedEnv
+from torchrl.envs import (
+    DoubleToFloat,
+    EnvBase,
+    GymWrapper,
+    InitTracker,
+    RewardSum,
+    SerialEnv,
+    StepCounter,
+    TransformedEnv,
+)
 
 from tui_rl.config.models import RunConfig
 from tui_rl.config.errors import ConfigError
@@ -190,9 +199,22 @@ def make_copy(
     finally:
         release_gym_import_error()  # the first wrap imports the module whose error would hold this env
     env = transformed(wrapped)
+    if "DoubleToFloat" not in {t.name for t in config.transforms} and holds_float64(env):
+        env.append_transform(DoubleToFloat())  # the networks are float32: MuJoCo and many user envs give float64
     for cfg in lead:
         append_configured(env, cfg, config.env.id)
     return env
+
+
+def holds_float64(env: EnvBase) -> bool:
+    """Whether any observation, reward or action entry of ``env`` is float64."""
+    specs = (env.full_observation_spec, env.full_reward_spec, env.full_action_spec)
+    return any(leaf.dtype == torch.float64 for spec in specs for leaf in spec.values(True, True))
+
+
+def casts_float64(env: EnvBase) -> bool:
+    """Whether ``env`` (one copy, as the specs pane builds it) casts float64 entries to float32."""
+    return isinstance(env, TransformedEnv) and any(isinstance(t, DoubleToFloat) for t in env.transform)
 
 
 def tuple_space(space: gymnasium.Space) -> bool:
@@ -254,6 +276,7 @@ def describe_specs(env: EnvBase) -> dict[str, str]:
         "reward": f"{str(reward.dtype).removeprefix('torch.')} [{shape(reward)}]",
         "done": ", ".join(str(key) for key in env.done_keys),
         "bookkeeping": ", ".join(key for key, _ in leaves if key in BOOKKEEPING_KEYS),
+        **({"cast": "float64 → float32 (DoubleToFloat: the networks are float32)"} if casts_float64(env) else {}),
     }
 
 
