@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 
 from tui_rl.cli.outcome import UsageError, quiet_torchrl
+from tui_rl.cli.user_code import announce_run
 from tui_rl.cli.train import train_headless
 from tui_rl.config.edit import parse_overrides
 from tui_rl.engine.runs.record import check_run_name
@@ -19,6 +20,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
         check_run_name(args.name)
     parent = resolve_run(args.run, args.runs_dir)
     changes = parse_overrides(args.overrides)
+    announce_run(parent)
     from tui_rl.engine.run.branching import BranchRefused, branch_run  # torch: only once the arguments hold
 
     try:

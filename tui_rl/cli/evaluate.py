@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, UsageError
+from tui_rl.cli.user_code import announce_run
 from tui_rl.config import ConfigError
 from tui_rl.engine.runs.folder import refuse_links, resolve_run
 
@@ -22,6 +23,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     run_dir = resolve_run(args.run, args.runs_dir)
     if args.record:  # refused before any episode is played
         refuse_links(run_dir)
+    announce_run(run_dir)
     from tui_rl.engine.inspect.evaluate import evaluate_run  # bad config / no checkpoint: a ConfigError
 
     try:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, quiet_torchrl
+from tui_rl.cli.user_code import announce_run
 from tui_rl.config import ConfigError
 from tui_rl.engine.file_formats import EXPORT_FORMATS
 from tui_rl.engine.runs.folder import resolve_run
@@ -15,6 +16,7 @@ from tui_rl.engine.runs.folder import resolve_run
 def cmd_export(args: argparse.Namespace) -> int:
     quiet_torchrl()
     run_dir = resolve_run(args.run, args.runs_dir)
+    announce_run(run_dir)
     from tui_rl.engine.inspect.export import export_policy
     from tui_rl.engine.policy.weights import WeightsError
 

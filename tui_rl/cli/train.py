@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, INTERRUPTED, UsageError, quiet_torchrl
+from tui_rl.cli.user_code import announce
 from tui_rl.cli.progress import TrainingProgress
 from tui_rl.cli.runs import print_summary
 from tui_rl.config import ConfigError, RunConfig, apply_overrides, edit, load_preset
@@ -74,6 +75,7 @@ def check(config: RunConfig, runs_dir: Path) -> None:
     """Refuse, before any run folder exists, a config that cannot be built (in ``runs_dir``)."""
     from tui_rl.engine.run.preflight import check_buildable
 
+    announce(config)
     check_buildable(config, runs_dir)
 
 

@@ -54,9 +54,17 @@ MAX_TORCH_ENVS = 4096
 
 
 class EnvConfig(Section):
-    id: str = Field("CartPole-v1", min_length=1, description="Gymnasium environment id")
+    id: str = Field(
+        "CartPole-v1", min_length=1, max_length=1000,
+        description="Gymnasium environment id, or your own env: path/to/file.py:Name or package.module:Name "
+        "(a gymnasium.Env subclass or a function returning one; the file runs as python file.py would)",
+    )
     kwargs: dict[str, Any] = Field(
-        default_factory=dict, description="Keyword arguments passed to gymnasium.make"
+        default_factory=dict, description="Keyword arguments passed to gymnasium.make (or to your env)"
+    )
+    imports: list[Annotated[str, Field(pattern=r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$", max_length=200)]] = Field(
+        default_factory=list, max_length=16,
+        description="Modules imported before the env is made (packages that register their env ids on import)",
     )
     num_envs: int = Field(
         1,

@@ -29,6 +29,7 @@ from tui_rl.engine.envs.batched import BatchedClassicEnv, env_backend, make_batc
 from tui_rl.engine.compat import release_gym_import_error
 from tui_rl.engine.envs.families import require_family
 from tui_rl.engine.networks.recurrent import memory_primers
+from tui_rl.engine.envs.user_envs import gymnasium_id
 from tui_rl.engine.envs.transforms import build_transform, drives_env, per_copy, prepare_transform
 
 #: keys the training loop reads: the running episode return and the step count within the episode
@@ -71,6 +72,10 @@ def make_gym_env(config: RunConfig, num_envs: int, render: bool) -> gymnasium.En
     missing = require_family(env_cfg.id)  # registers ALE / MinAtar ids, or names the extra
     if missing is not None:
         raise EnvError.at("env.id", f"cannot make {env_cfg.id!r}: {missing}")
+    try:
+        env_id = gymnasium_id(env_cfg.id, env_cfg.imports)
+    except ConfigError as exc:  # an EnvError, so preflight keeps the field it names
+        raise EnvError(str(exc), exc.errors) from None
     kwargs = dict(env_cfg.kwargs)
     if env_cfg.max_episode_steps is not None:
         kwargs["max_episode_steps"] = env_cfg.max_episode_steps
@@ -79,31 +84,31 @@ def make_gym_env(config: RunConfig, num_envs: int, render: bool) -> gymnasium.En
     try:
         if num_envs == 1:
             with quiet_native_stderr():
-                return gymnasium.make(env_cfg.id, **kwargs)
+                return gymnasium.make(env_id, **kwargs)
         # A sync vector env steps every copy in this process: on few cores it beats one process per
         # copy. With autoreset DISABLED, TorchRL resets finished copies itself (partial resets).
         with quiet_native_stderr():
             return gymnasium.make_vec(
-                env_cfg.id,
+                env_id,
                 num_envs=num_envs,
                 vectorization_mode="sync",
                 vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.DISABLED},
                 **kwargs,
             )
     except Exception as exc:  # gymnasium raises many kinds: unknown id, missing extras, bad kwargs
-        raise make_error(env_cfg.id, env_cfg.kwargs, exc) from None
+        raise make_error(env_cfg.id, env_id, env_cfg.kwargs, exc) from None
 
 
-def make_error(env_id: str, kwargs: dict[str, Any], exc: Exception) -> EnvError:
-    """Why ``env_id`` could not be made, blaming the field at fault: a kwarg the env refuses
-    (``env.kwargs.<key>``) when it makes without its kwargs, else the id."""
+def make_error(shown_id: str, env_id: str, kwargs: dict[str, Any], exc: Exception) -> EnvError:
+    """Why ``env_id`` (``shown_id`` in the config) could not be made, blaming the field at fault:
+    a kwarg the env refuses (``env.kwargs.<key>``) when it makes without its kwargs, else the id."""
     if not kwargs or gym_make_refusal(env_id, {}) is not None:
-        return EnvError.at("env.id", f"cannot make {env_id!r}: {exc}")
+        return EnvError.at("env.id", f"cannot make {shown_id!r}: {exc}")
     for key, value in kwargs.items():
         refusal = gym_make_refusal(env_id, {key: value})
         if refusal is not None:
-            return EnvError.at(f"env.kwargs.{key}", f"{env_id} does not take {key}={value!r}: {refusal}")
-    return EnvError.at("env.kwargs", f"{env_id} cannot be made with {', '.join(kwargs)} together: {exc}")
+            return EnvError.at(f"env.kwargs.{key}", f"{shown_id} does not take {key}={value!r}: {refusal}")
+    return EnvError.at("env.kwargs", f"{shown_id} cannot be made with {', '.join(kwargs)} together: {exc}")
 
 
 def gym_make_refusal(env_id: str, kwargs: dict[str, Any]) -> Exception | None:

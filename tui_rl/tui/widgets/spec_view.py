@@ -69,11 +69,14 @@ class SpecView(Static):
         try:
             load_torchrl()
             from tui_rl.engine.envs.making import action_kind, describe_specs, make_env
+            from tui_rl.engine.envs.user_envs import user_code
             from tui_rl.engine.networks.encoders import OBSERVATION_KEY
 
             env = make_env(config, num_envs=1)
             try:
                 kind, specs = action_kind(env), describe_specs(env)
+                if code := user_code(config.env.id, config.env.imports):  # what building it ran
+                    specs["your code"] = ", ".join(code)
                 spec = env.observation_spec_unbatched.get(OBSERVATION_KEY, None)
                 observation = None if spec is None else tuple(spec.shape)
             finally:
