@@ -11,12 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import importers, renderable_text, settle, shadowing_gymnasium, until
+from conftest import importers, needs, renderable_text, settle, shadowing_gymnasium, until
 from helpers import state_of
 
 from tui_rl.cli import main
 from tui_rl.config import apply_overrides, load_preset, validate
 from tui_rl.engine.envs.making import make_env
+from tui_rl.engine.run.preflight import check_collector
 from tui_rl.engine.runs.folder import read_history
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.widgets.spec_view import SpecView
@@ -96,6 +97,16 @@ def test_code_that_cannot_make_an_env_is_refused_before_a_run_folder_exists(work
     err = capsys.readouterr().err
     assert code == 2 and said.format(work=work) in err, err
     assert "Traceback" not in err and not runs_dir.exists()
+
+
+def test_ray_workers_are_not_sent_code_only_this_folder_has(work, runs_dir, capsys):
+    needs("ray", "ray")
+    code = main(["train", "cartpole-ppo", "--set", "env.id=corridor.py:Corridor", "--set", "collector.backend=ray",
+                 *SHORT, "--runs-dir", str(runs_dir)])
+    err = capsys.readouterr().err
+    assert code == 2 and "collector.backend: Ray workers may run in another folder" in err and "corridor.py" in err
+    absolute = validate({"env": {"id": f"{work / 'corridor.py'}:Corridor"}, "collector": {"backend": "ray"}})
+    check_collector(absolute)  # a path any worker on this machine finds: let through
 
 
 def test_listing_and_showing_runs_never_import_the_users_code(work, runs_dir, capsys):

@@ -57,6 +57,24 @@ def user_code(env_id: str, imports: list[str] | tuple[str, ...] = ()) -> list[st
     return found
 
 
+def bound_to_this_folder(env_id: str, imports: list[str] | tuple[str, ...] = ()) -> str | None:
+    """The code of ``env.id`` / ``env.imports`` found only relative to the current folder (a
+    relative file path, a module that is not installed), which a process elsewhere cannot find."""
+    parts = split(env_id)
+    modules = list(imports)
+    if parts is not None:
+        source, _ = parts
+        if is_file(source) and not Path(source).is_absolute():
+            return source
+        if not is_file(source):
+            modules.append(source)
+    for name in modules:
+        top = name.split(".")[0]
+        if top not in sys.modules and importlib.util.find_spec(top) is None:
+            return name
+    return None
+
+
 def search_last(folder: Path) -> None:
     """Let imports find modules in ``folder``, after every installed package (a user's module may
     import its neighbours, or register ids whose entry points name them)."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tui_rl.config import ConfigError, FieldError, RunConfig
 from tui_rl.config.algorithms import action_kind_mismatch
+from tui_rl.engine.envs.user_envs import bound_to_this_folder
 from tui_rl.engine.extras import install_line, require
 
 
@@ -88,6 +89,11 @@ def check_collector(config: RunConfig) -> None:
         raise ConfigError.at(
             "collector.backend", f"the ray backend needs the ray package, which is not installed ({install_line('ray')})"
         )
+    local_code = bound_to_this_folder(config.env.id, config.env.imports)
+    if local_code is not None:
+        raise ConfigError.at("collector.backend", f"Ray workers may run in another folder or on another machine, "
+                                                  f"where {local_code} is not found: name your env's file by its "
+                                                  "absolute path in env.id, or install its package")
     address = collector.ray_address.strip()
     problem = machine.ray_unreachable(address) if address else None
     if problem:
