@@ -203,6 +203,11 @@ def action_kind_mismatch(name: str, env_id: str, kind: str) -> str | None:
     allowed = ALGORITHMS[name].action_kinds
     if kind in allowed:
         return None
+    if not fitting_algorithms(kind):
+        return (
+            f"env.id: {env_id} has a {kind} action space, which no tui-rl algorithm takes yet "
+            f"(they take {' or '.join(sorted({k for cls in ALGORITHMS.values() for k in cls.action_kinds}))} ones)"
+        )
     return (
         f"algorithm.name: {name} needs a {' or '.join(allowed)} action space; {env_id} has a {kind} "
         f"one; choose one of {', '.join(fitting_algorithms(kind))}"

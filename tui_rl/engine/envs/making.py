@@ -12,6 +12,7 @@ from typing import Any, Literal
 import gymnasium
 import torch
 from tensordict import TensorDictBase
+from torchrl.data import Binary, MultiCategorical
 from torchrl.envs import (
     DoubleToFloat,
     EnvBase,
@@ -246,8 +247,15 @@ def append_configured(env: TransformedEnv, cfg, env_id: str) -> None:
         raise EnvError.at(f"transforms.{cfg.name}", f"preparing it on {env_id!r} failed: {exc}") from None
 
 
-def action_kind(env: EnvBase) -> Literal["discrete", "continuous"]:
-    return "discrete" if env.action_spec.domain == "discrete" else "continuous"
+def action_kind(env: EnvBase) -> Literal["discrete", "continuous", "multi-discrete", "binary"]:
+    """One choice among n (Discrete), a vector of reals (Box), several choices at once
+    (MultiDiscrete) or several on/off switches (MultiBinary)."""
+    spec = env.action_spec
+    if isinstance(spec, MultiCategorical):
+        return "multi-discrete"
+    if isinstance(spec, Binary):
+        return "binary"
+    return "discrete" if spec.domain == "discrete" else "continuous"
 
 
 def describe_specs(env: EnvBase) -> dict[str, str]:
@@ -264,9 +272,14 @@ def describe_specs(env: EnvBase) -> dict[str, str]:
         if key not in BOOKKEEPING_KEYS
     )
     action = env.action_spec
-    if action_kind(env) == "discrete":
+    kind = action_kind(env)
+    if kind == "discrete":
         count = getattr(action.space, "n", None)
         action_text = f"discrete: {count} actions" if count else f"discrete [{shape(action)}]"
+    elif kind == "multi-discrete":
+        action_text = f"multi-discrete: {action.nvec.flatten().tolist()} choices"
+    elif kind == "binary":
+        action_text = f"binary [{shape(action)}]"
     else:
         low = action.space.low.flatten().tolist()[:1] if hasattr(action, "space") else []
         high = action.space.high.flatten().tolist()[:1] if hasattr(action, "space") else []

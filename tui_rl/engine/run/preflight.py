@@ -178,7 +178,8 @@ def check_action_space(config: RunConfig, env) -> None:
 
     mismatch = action_kind_mismatch(config.algorithm.name, config.env.id, action_kind(env))
     if mismatch:
-        raise ConfigError(mismatch, (FieldError("algorithm.name", mismatch),))
+        field = mismatch.split(":")[0]  # env.id when no algorithm takes the space
+        raise ConfigError(mismatch, (FieldError(field, mismatch),))
 
 
 def check_network(config: RunConfig, env) -> None:
