@@ -20,8 +20,20 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from tui_rl.config import metrics
-from tui_rl.config.metrics import Metric
+from tui_rl.config.metrics import (
+    ALPHA,
+    ENTROPY,
+    EPSILON,
+    LOSS_ACTOR,
+    LOSS_ALPHA,
+    LOSS_CRITIC,
+    LOSS_ENTROPY,
+    LOSS_OBJECTIVE,
+    LOSS_QVALUE,
+    LOSS_VALUE,
+    Metric,
+    RUN_METRICS,
+)
 from tui_rl.config.search_spaces import (
     A2C_SPACE,
     DDPG_SPACE,
@@ -51,7 +63,7 @@ class AlgorithmSection(Section):
     #: for DQN, stored recurrent states for the actor-critics
     supports_memory: ClassVar[bool] = False
     #: what its update returns to log (loss terms, exploration figures), besides what every run logs
-    #: (:data:`metrics.RUN_METRICS`)
+    #: (:data:`RUN_METRICS`)
     metrics: ClassVar[tuple[Metric, ...]]
     #: what ``tui-rl search`` varies without ``--param``; None: nothing by default
     search_space: ClassVar[SearchSpace | None] = None
@@ -86,7 +98,7 @@ class OnPolicySection(AlgorithmSection):
     action_kinds: ClassVar[tuple[ActionKind, ...]] = ("discrete", "continuous")
     exploration_fields: ClassVar[tuple[str, ...]] = ("entropy_coef",)
     metrics: ClassVar[tuple[Metric, ...]] = (
-        metrics.LOSS_OBJECTIVE, metrics.LOSS_CRITIC, metrics.LOSS_ENTROPY, metrics.ENTROPY,
+        LOSS_OBJECTIVE, LOSS_CRITIC, LOSS_ENTROPY, ENTROPY,
     )
 
     gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE lambda", json_schema_extra=LIVE)
@@ -103,7 +115,7 @@ class DQNConfig(OffPolicySection):
     action_kinds: ClassVar[tuple[ActionKind, ...]] = ("discrete",)
     exploration_fields: ClassVar[tuple[str, ...]] = ("eps_start", "eps_end", "eps_decay_frames")
     supports_memory: ClassVar[bool] = True
-    metrics: ClassVar[tuple[Metric, ...]] = (metrics.LOSS_QVALUE, metrics.EPSILON)
+    metrics: ClassVar[tuple[Metric, ...]] = (LOSS_QVALUE, EPSILON)
     search_space: ClassVar[SearchSpace | None] = DQN_SPACE
 
     name: Literal["dqn"] = "dqn"
@@ -134,7 +146,7 @@ class DDPGConfig(OffPolicySection):
     title: ClassVar[str] = "DDPG  Deep Deterministic PG"
     action_kinds: ClassVar[tuple[ActionKind, ...]] = ("continuous",)
     exploration_fields: ClassVar[tuple[str, ...]] = ("noise", "noise_sigma")
-    metrics: ClassVar[tuple[Metric, ...]] = (metrics.LOSS_ACTOR, metrics.LOSS_VALUE)
+    metrics: ClassVar[tuple[Metric, ...]] = (LOSS_ACTOR, LOSS_VALUE)
     search_space: ClassVar[SearchSpace | None] = DDPG_SPACE
 
     name: Literal["ddpg"] = "ddpg"
@@ -155,7 +167,7 @@ class SACConfig(OffPolicySection):
     action_kinds: ClassVar[tuple[ActionKind, ...]] = ("continuous",)
     exploration_fields: ClassVar[tuple[str, ...]] = ("alpha_init", "fixed_alpha", "target_entropy")
     metrics: ClassVar[tuple[Metric, ...]] = (
-        metrics.LOSS_ACTOR, metrics.LOSS_QVALUE, metrics.LOSS_ALPHA, metrics.ENTROPY, metrics.ALPHA,
+        LOSS_ACTOR, LOSS_QVALUE, LOSS_ALPHA, ENTROPY, ALPHA,
     )
     search_space: ClassVar[SearchSpace | None] = SAC_SPACE
 
@@ -172,7 +184,7 @@ class TD3Config(DDPGConfig):
 
     title: ClassVar[str] = "TD3   Twin Delayed DDPG"
     exploration_fields: ClassVar[tuple[str, ...]] = ("noise", "noise_sigma")
-    metrics: ClassVar[tuple[Metric, ...]] = (metrics.LOSS_ACTOR, metrics.LOSS_QVALUE)
+    metrics: ClassVar[tuple[Metric, ...]] = (LOSS_ACTOR, LOSS_QVALUE)
     search_space: ClassVar[SearchSpace | None] = TD3_SPACE
 
     name: Literal["td3"] = "td3"
@@ -228,13 +240,13 @@ def algorithm_section(name: str) -> type[AlgorithmSection]:
 
 def logged_metrics(name: str) -> tuple[Metric, ...]:
     """Every metric a run of algorithm ``name`` logs (per-worker figures aside)."""
-    return metrics.RUN_METRICS + ALGORITHMS[name].metrics
+    return RUN_METRICS + ALGORITHMS[name].metrics
 
 
 #: every declared metric (per-worker figures aside), each once: what every run logs, then each
 #: algorithm's in registry order
 DECLARED_METRICS: tuple[Metric, ...] = tuple(
-    dict.fromkeys(metrics.RUN_METRICS + tuple(m for cls in ALGORITHMS.values() for m in cls.metrics))
+    dict.fromkeys(RUN_METRICS + tuple(m for cls in ALGORITHMS.values() for m in cls.metrics))
 )
 
 
