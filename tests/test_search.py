@@ -94,12 +94,22 @@ def test_a_space_is_checked_against_the_config_model():
         build_space(config, ["optim.lr=uniform(0.1,0.2)", "optim.lr=uniform(0.1,0.3)"])
 
 
-@pytest.mark.parametrize("algorithm", list(ALGORITHMS))
-def test_every_algorithm_has_a_default_space_that_fits_its_config(algorithm):
+@pytest.mark.parametrize("algorithm", [name for name, section in ALGORITHMS.items() if section.search_space])
+def test_the_default_space_the_registry_names_fits_its_algorithms_config(algorithm):
     config = edit(RunConfig(), {"algorithm.name": algorithm})
     space = build_space(config, [])  # raises for a field the algorithm does not have
     assert [str(s) for s in space] == [str(s) for s in default_space(algorithm)]
     assert {"algorithm.gamma", "optim.lr"} <= {s.path for s in space}
+
+
+def test_an_algorithm_without_a_default_space_is_searched_only_over_the_params_given(monkeypatch):
+    config = edit(RunConfig(), {"algorithm.name": "td3"})
+    monkeypatch.setattr(ALGORITHMS["td3"], "search_space", None)
+    with pytest.raises(ConfigError) as caught:
+        build_space(config, [])
+    assert caught.value.errors[0].path == "algorithm.name"
+    assert "td3 has no default search space" in str(caught.value) and "--param" in str(caught.value)
+    assert [s.path for s in build_space(config, ["algorithm.policy_delay=int(1,4)"])] == ["algorithm.policy_delay"]
 
 
 def test_a_bad_param_exits_2_naming_it_before_anything_starts(runs_dir):

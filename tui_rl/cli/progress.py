@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tui_rl.config.metrics import EPISODE_RETURN, FPS
+
 
 class TrainingProgress:
     """The headless progress bar: frames, frames/s, last episode return, last evaluation return;
@@ -49,10 +51,10 @@ class TrainingProgress:
             return
         fields: dict[str, Any] = {"completed": event.frames}
         if isinstance(event, p.Metrics):
-            if "fps" in event.values:
-                fields["fps"] = f"{event.values['fps']:,.0f}"
-            if "episode_return" in event.values:
-                fields["ret"] = f"{event.values['episode_return']:.1f}"
+            if FPS.name in event.values:
+                fields["fps"] = f"{event.values[FPS.name]:,.0f}"
+            if EPISODE_RETURN.name in event.values:
+                fields["ret"] = f"{event.values[EPISODE_RETURN.name]:.1f}"
         elif isinstance(event, p.Evaluated):
             fields["eval"] = f"{event.mean_return:.1f}"
         elif isinstance(event, p.StatusChanged):

@@ -1,4 +1,5 @@
-"""``tui-rl runs``: the runs of a folder as a table (or JSON), and one run with its metric series."""
+"""``tui-rl runs``: the runs of a folder as a table (or JSON), and one run with its metric series
+(grouped as the app's charts and panels group them, with their units: config/metrics.py)."""
 
 from __future__ import annotations
 
@@ -117,15 +118,43 @@ def print_run(history: RunHistory) -> None:
 
     console = Console()
     print_summary(console, history.summary)
-    table = Table("metric", "points", "first", "last", "min", "max", box=None, header_style="bold")
-    for name, series in history.metrics.items():
-        if series:
-            values = [v for _, v in series]
-            table.add_row(
-                Text(name), str(len(series)), f"{series[0][1]:.4g} @ {series[0][0]:,}",
-                f"{series[-1][1]:.4g} @ {series[-1][0]:,}", f"{min(values):.4g}", f"{max(values):.4g}",
-            )
+    table = Table("metric", "unit", "points", "first", "last", "min", "max", box=None, header_style="bold")
+    table.columns[0].no_wrap = True  # names stay whole: they are what the metric files are called
+    group = None
+    for tab, name, unit in shown_metrics(history.metrics):
+        if tab != group:
+            group = tab
+            table.add_row(Text(tab or "other", "bold underline"))
+        series = history.metrics[name]
+        values = [v for _, v in series]
+        table.add_row(
+            Text(name), unit, str(len(series)), f"{series[0][1]:.4g} @ {series[0][0]:,}",
+            f"{series[-1][1]:.4g} @ {series[-1][0]:,}", f"{min(values):.4g}", f"{max(values):.4g}",
+        )
     console.print(table)
+
+
+def shown_metrics(metrics: dict[str, list]) -> list[tuple[str, str, str]]:
+    """(group's tab, name, unit) of each non-empty series: the declared ones group by group, in the
+    declaration's order (per-worker figures after the rest of their group, by worker), then any
+    other (another tool's, an older version's) by name, in no group."""
+    from tui_rl.config.algorithms import DECLARED_METRICS
+    from tui_rl.config.metrics import GROUPS, parse_worker_metric
+
+    order = {m.name: i for i, m in enumerate(DECLARED_METRICS)}
+    declared = {m.name: m for m in DECLARED_METRICS}
+    rows = []
+    for name, series in metrics.items():
+        if not series:
+            continue
+        worker = parse_worker_metric(name)
+        metric = declared.get(name) or (worker[1] if worker else None)
+        if metric is None:
+            rows.append(((len(GROUPS), 0, 0, name), "", name, ""))
+            continue
+        key = (GROUPS.index(metric.group), order.get(name, len(order)), worker[0] if worker else 0, name)
+        rows.append((key, metric.group.tab, name, metric.unit))
+    return [(group, name, unit) for _, group, name, unit in sorted(rows)]
 
 
 def print_summary(console: Any, s: RunSummary) -> None:

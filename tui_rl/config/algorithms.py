@@ -2,7 +2,9 @@
 
 Each algorithm is one config section here: its fields (``json_schema_extra=LIVE`` marks the
 live-tunable ones) and, as class variables, its title, the action spaces it acts in, whether it
-learns on-policy, which fields are its exploration settings, and what it needs from the env.
+learns on-policy, which fields are its exploration settings, what it needs from the env, the
+metrics its update logs (config/metrics.py names them; the charts, panels and metric files know
+no others) and its default search space (config/search_spaces.py), if it has one.
 Everything else that lists algorithms (the config union, the CLI, the app's picker and forms, the
 engine's builders) derives from :data:`ALGORITHMS`. Adding an algorithm is one section here plus
 its engine file. Imports neither torch nor textual.
@@ -18,6 +20,29 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
+from tui_rl.config.metrics import (
+    ALPHA,
+    ENTROPY,
+    EPSILON,
+    LOSS_ACTOR,
+    LOSS_ALPHA,
+    LOSS_CRITIC,
+    LOSS_ENTROPY,
+    LOSS_OBJECTIVE,
+    LOSS_QVALUE,
+    LOSS_VALUE,
+    Metric,
+    RUN_METRICS,
+)
+from tui_rl.config.search_spaces import (
+    A2C_SPACE,
+    DDPG_SPACE,
+    DQN_SPACE,
+    PPO_SPACE,
+    SAC_SPACE,
+    TD3_SPACE,
+    SearchSpace,
+)
 from tui_rl.config.section import LIVE, FieldValueError, Section
 
 ActionKind = Literal["discrete", "continuous"]
@@ -37,6 +62,11 @@ class AlgorithmSection(Section):
     #: whether its networks may have a memory core (``network.recurrent``): DRQN-style sequences
     #: for DQN, stored recurrent states for the actor-critics
     supports_memory: ClassVar[bool] = False
+    #: what its update returns to log (loss terms, exploration figures), besides what every run logs
+    #: (:data:`RUN_METRICS`)
+    metrics: ClassVar[tuple[Metric, ...]]
+    #: what ``tui-rl search`` varies without ``--param``; None: nothing by default
+    search_space: ClassVar[SearchSpace | None] = None
 
     #: the discriminator; each algorithm narrows it to its own Literal (declared here to come first)
     name: str
@@ -67,6 +97,9 @@ class OnPolicySection(AlgorithmSection):
     supports_memory: ClassVar[bool] = True
     action_kinds: ClassVar[tuple[ActionKind, ...]] = ("discrete", "continuous")
     exploration_fields: ClassVar[tuple[str, ...]] = ("entropy_coef",)
+    metrics: ClassVar[tuple[Metric, ...]] = (
+        LOSS_OBJECTIVE, LOSS_CRITIC, LOSS_ENTROPY, ENTROPY,
+    )
 
     gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE lambda", json_schema_extra=LIVE)
     entropy_coef: float = Field(
@@ -82,6 +115,8 @@ class DQNConfig(OffPolicySection):
     action_kinds: ClassVar[tuple[ActionKind, ...]] = ("discrete",)
     exploration_fields: ClassVar[tuple[str, ...]] = ("eps_start", "eps_end", "eps_decay_frames")
     supports_memory: ClassVar[bool] = True
+    metrics: ClassVar[tuple[Metric, ...]] = (LOSS_QVALUE, EPSILON)
+    search_space: ClassVar[SearchSpace | None] = DQN_SPACE
 
     name: Literal["dqn"] = "dqn"
     eps_start: float = Field(1.0, ge=0, le=1, description="Initial epsilon of epsilon-greedy")
@@ -111,6 +146,8 @@ class DDPGConfig(OffPolicySection):
     title: ClassVar[str] = "DDPG  Deep Deterministic PG"
     action_kinds: ClassVar[tuple[ActionKind, ...]] = ("continuous",)
     exploration_fields: ClassVar[tuple[str, ...]] = ("noise", "noise_sigma")
+    metrics: ClassVar[tuple[Metric, ...]] = (LOSS_ACTOR, LOSS_VALUE)
+    search_space: ClassVar[SearchSpace | None] = DDPG_SPACE
 
     name: Literal["ddpg"] = "ddpg"
     noise: Literal["gaussian", "ou"] = Field(
@@ -129,6 +166,10 @@ class SACConfig(OffPolicySection):
     title: ClassVar[str] = "SAC   Soft Actor-Critic"
     action_kinds: ClassVar[tuple[ActionKind, ...]] = ("continuous",)
     exploration_fields: ClassVar[tuple[str, ...]] = ("alpha_init", "fixed_alpha", "target_entropy")
+    metrics: ClassVar[tuple[Metric, ...]] = (
+        LOSS_ACTOR, LOSS_QVALUE, LOSS_ALPHA, ENTROPY, ALPHA,
+    )
+    search_space: ClassVar[SearchSpace | None] = SAC_SPACE
 
     name: Literal["sac"] = "sac"
     alpha_init: float = Field(1.0, gt=0, description="Initial entropy temperature")
@@ -143,6 +184,8 @@ class TD3Config(DDPGConfig):
 
     title: ClassVar[str] = "TD3   Twin Delayed DDPG"
     exploration_fields: ClassVar[tuple[str, ...]] = ("noise", "noise_sigma")
+    metrics: ClassVar[tuple[Metric, ...]] = (LOSS_ACTOR, LOSS_QVALUE)
+    search_space: ClassVar[SearchSpace | None] = TD3_SPACE
 
     name: Literal["td3"] = "td3"
     policy_delay: int = Field(
@@ -159,6 +202,7 @@ class TD3Config(DDPGConfig):
 
 class PPOConfig(OnPolicySection):
     title: ClassVar[str] = "PPO   Proximal Policy Opt."
+    search_space: ClassVar[SearchSpace | None] = PPO_SPACE
 
     name: Literal["ppo"] = "ppo"
     clip_epsilon: float = Field(
@@ -175,6 +219,7 @@ class PPOConfig(OnPolicySection):
 
 class A2CConfig(OnPolicySection):
     title: ClassVar[str] = "A2C   Advantage Actor-Critic"
+    search_space: ClassVar[SearchSpace | None] = A2C_SPACE
 
     name: Literal["a2c"] = "a2c"
     gae_lambda: float = Field(1.0, ge=0, le=1, description="GAE lambda", json_schema_extra=LIVE)
@@ -191,6 +236,18 @@ ALGORITHMS: dict[str, type[AlgorithmSection]] = {
 
 def algorithm_section(name: str) -> type[AlgorithmSection]:
     return ALGORITHMS[name]
+
+
+def logged_metrics(name: str) -> tuple[Metric, ...]:
+    """Every metric a run of algorithm ``name`` logs (per-worker figures aside)."""
+    return RUN_METRICS + ALGORITHMS[name].metrics
+
+
+#: every declared metric (per-worker figures aside), each once: what every run logs, then each
+#: algorithm's in registry order
+DECLARED_METRICS: tuple[Metric, ...] = tuple(
+    dict.fromkeys(RUN_METRICS + tuple(m for cls in ALGORITHMS.values() for m in cls.metrics))
+)
 
 
 def fitting_algorithms(kind: str) -> list[str]:

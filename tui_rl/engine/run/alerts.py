@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import statistics
 
+from tui_rl.config.metrics import ENTROPY, EVAL_RETURN
 from tui_rl.config.models import AlertsConfig
 from tui_rl.engine.runs.counters import RunCounters
 from tui_rl.engine.protocol import Alert
@@ -44,14 +45,14 @@ class HealthWatch:
 
     def after_batch(self, values: dict[str, float], frames: int) -> list[Alert]:
         alerts: list[Alert] = []
-        entropy = values.get("entropy")
+        entropy = values.get(ENTROPY.name)
         fraction = self.config.entropy_collapse
         if entropy is not None and math.isfinite(entropy) and fraction > 0:
             if self.first_entropy is None:
                 self.first_entropy = abs(entropy)
             elif self.first_entropy > 0 and entropy < fraction * self.first_entropy:
-                alerts += self._once("entropy_collapse", "entropy", Alert(
-                    "entropy_collapse", "entropy",
+                alerts += self._once("entropy_collapse", ENTROPY.name, Alert(
+                    "entropy_collapse", ENTROPY.name,
                     f"entropy fell to {entropy:.3g} at frame {frames} (from {self.first_entropy:.3g}): "
                     "the policy has stopped exploring",
                     "raise algorithm.entropy_coef (live, e), or branch from an earlier checkpoint (b)",
@@ -84,16 +85,16 @@ class HealthWatch:
             self.evals_without_progress += 1
         patience = self.config.no_progress_evals
         if patience and self.evals_without_progress >= patience:
-            alerts += self._once("no_progress", "eval_return", Alert(
-                "no_progress", "eval_return",
+            alerts += self._once("no_progress", EVAL_RETURN.name, Alert(
+                "no_progress", EVAL_RETURN.name,
                 f"no new best evaluation return for {self.evals_without_progress} evaluations "
                 f"(best {self.best:.4g}) by frame {frames}",
                 "try another optim.lr or exploration setting in a branch (b), or stop the run (x)",
                 frames=frames,
             ))
         if target is not None and counters.solved_frames == frames:
-            alerts += self._once("target_reached", "eval_return", Alert(
-                "target_reached", "eval_return",
+            alerts += self._once("target_reached", EVAL_RETURN.name, Alert(
+                "target_reached", EVAL_RETURN.name,
                 f"evaluation return {mean:.4g} reached the target {target:g} at frame {frames}",
                 "keep the checkpoint; `tui-rl train --resume` trains on to the budget",
                 frames=frames,

@@ -6,7 +6,7 @@ The trainer times collection and the update as wholes; the parts inside them are
 the objects that do them, on this run's instances only: the base env's and the transformed env's
 ``_step`` (transforms are the difference), the collector policy's ``forward``, the replay
 buffer's ``extend`` and ``sample`` and the algorithm's ``after_step`` (target updates). Figures go out as metrics
-(``time_*`` in ms per batch, ``usage_*``) averaged over about ``INTERVAL_S`` seconds, so a fast run
+(config/metrics.py's ``BATCH_TIMES`` in ms per batch, and ``USAGE``) averaged over about ``INTERVAL_S`` seconds, so a fast run
 logs a few rows a second, not one per batch.
 """
 
@@ -18,10 +18,9 @@ import time
 from collections import defaultdict
 from typing import Any
 
+from tui_rl.config.metrics import BATCH_TIMES, CPU_USAGE, GPU_USAGE, RAM_USAGE
+
 INTERVAL_S = 2.0
-#: the sections shown, in order (ms per batch)
-SECTIONS = ("env_step", "policy", "transforms", "collector", "replay_add", "replay_sample", "gradient",
-            "target_update", "evaluation", "logging")
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -99,16 +98,16 @@ class BatchTimer:
             "evaluation": s["evaluation"],
             "logging": s["logging"],
         }
-        values = {f"time_{name}": 1000 * seconds / n for name, seconds in parts.items()}
+        values = {BATCH_TIMES[name].name: 1000 * seconds / n for name, seconds in parts.items()}
         cpu = self._cpu()
-        values["usage_cpu_percent"] = 100 * (cpu - self.cpu_since) / max(now - self.since, 1e-9)
+        values[CPU_USAGE.name] = 100 * (cpu - self.cpu_since) / max(now - self.since, 1e-9)
         rss = rss_bytes()
         if rss is not None:
-            values["usage_ram_mb"] = rss / 2**20
+            values[RAM_USAGE.name] = rss / 2**20
         if device is not None and getattr(device, "type", "") == "cuda":
             import torch
 
-            values["usage_gpu_mb"] = torch.cuda.memory_allocated(device) / 2**20
+            values[GPU_USAGE.name] = torch.cuda.memory_allocated(device) / 2**20
         self.seconds.clear()
         self.batches = 0
         self.since, self.cpu_since = now, cpu

@@ -1,5 +1,6 @@
 """The metric loggers of a run: TorchRL's CSVLogger always, TensorBoard and W&B (offline) on request;
-and the per-batch values the trainer logs besides the algorithm's own."""
+and the per-batch values the trainer logs besides the algorithm's own. Every logger takes the names
+config/metrics.py declares, as they are."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import torch
 from tensordict import TensorDictBase
 from torchrl.record.loggers import CSVLogger, Logger
 
+from tui_rl.config.metrics import EPISODE_LENGTH, EPISODE_RETURN
 from tui_rl.config.models import LoggingConfig
 from tui_rl.engine.extras import require
 from tui_rl.engine.runs.folder import METRICS_DIR
@@ -80,10 +82,10 @@ def episode_metrics(batch: TensorDictBase) -> tuple[int, dict[str, float]]:
     if not ended:
         return 0, {}
     found = {}
-    for name, key in (("episode_return", "episode_reward"), ("episode_length", "step_count")):
+    for metric, key in ((EPISODE_RETURN, "episode_reward"), (EPISODE_LENGTH, "step_count")):
         value = batch.get(("next", key), None)
         if value is not None:
-            found[name] = value.squeeze(-1)[done].float().mean().item()
+            found[metric.name] = value.squeeze(-1)[done].float().mean().item()
     return ended, found
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from tui_rl.config import ConfigError, RunConfig, edit, live_fields
+from tui_rl.config.metrics import EVAL_RETURN, FPS, LEARNING_RATE
 from tui_rl.engine.run.checkpoint_policy import CheckpointPolicy
 from tui_rl.engine.runs.counters import RunCounters
 from tui_rl.engine.run.alerts import HealthWatch, nan_alert
@@ -243,8 +244,8 @@ class Trainer:
         ended, episode_values = episode_metrics(batch)
         self.counters.episodes += ended
         values.update(episode_values)
-        values["fps"] = batch.numel() / max(elapsed, 1e-9)
-        values["lr"] = learning_rate(self.parts.algorithm.optimizers())
+        values[FPS.name] = batch.numel() / max(elapsed, 1e-9)
+        values[LEARNING_RATE.name] = learning_rate(self.parts.algorithm.optimizers())
         values.update(self.parts.scale_stats())
         if self.timer is not None:
             values.update(self.timer.batch_done(collected - started, started + elapsed - collected, self.parts.device))
@@ -275,7 +276,7 @@ class Trainer:
         mean, target = evaluated.mean_return, self.config.eval.target_return
         reached = self.counters.record_eval(mean, target)  # before the event: run.json shows it
         self.record.emit(evaluated)
-        self.parts.loggers.log({"eval_return": mean}, frames)
+        self.parts.loggers.log({EVAL_RETURN.name: mean}, frames)
         for alert in self.health.after_eval(mean, self.counters, target, frames):
             self.alert(alert)
         if not reached or final or not self.stop_at_target:

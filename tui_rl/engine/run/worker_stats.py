@@ -1,5 +1,5 @@
 """The figures of the Train screen's workers panel, as metric values (so they reach the app, the
-CLI and the run's metric files like any other): per collector worker its frames/s, whether it is
+CLI and the run's metric files like any other; config/metrics.py names them): per collector worker its frames/s, whether it is
 alive and how many updates its policy is behind the learner's; the frames/s of the whole
 collection; and the replay buffer's fill, write rate and update-to-data ratio.
 
@@ -30,6 +30,16 @@ import torch
 from tensordict import TensorDictBase
 
 from tui_rl.config import RunConfig
+from tui_rl.config.metrics import (
+    COLLECT_FPS,
+    REPLAY_FILL,
+    REPLAY_UTD,
+    REPLAY_WRITES,
+    WORKER_ALIVE,
+    WORKER_FPS,
+    WORKER_LAG,
+    WORKERS_ALIVE,
+)
 
 #: the entry each worker's frames carry its index in (async backends)
 WORKER_KEY = "collector_worker"
@@ -112,22 +122,22 @@ class WorkerTally(Marked):
         self.mark = (time.monotonic(), self.counters())
 
     def values_now(self, alive: list[bool], learner_version: int) -> dict[str, float]:
-        """``collect_fps``; with workers, ``workers_alive`` and per worker ``worker<i>_fps``,
-        ``worker<i>_alive`` and ``worker<i>_lag``."""
+        """Collection frames/s; with workers, how many are alive and per worker its frames/s,
+        whether it is alive and its policy lag."""
         since = self.elapsed(self.counters())
         values: dict[str, float] = {}
         if since is not None:
             seconds, (frames, worker_frames) = since
-            values["collect_fps"] = max(self.frames - frames, 0) / seconds
+            values[COLLECT_FPS.name] = max(self.frames - frames, 0) / seconds
         if alive:
-            values["workers_alive"] = float(sum(alive) if self.workers_alive is None else self.workers_alive)
+            values[WORKERS_ALIVE.name] = float(sum(alive) if self.workers_alive is None else self.workers_alive)
             for i in range(self.workers):
                 if since is not None:
-                    values[f"worker{i}_fps"] = max(self.worker_frames[i] - worker_frames[i], 0) / seconds
-                values[f"worker{i}_alive"] = float(alive[i])
+                    values[WORKER_FPS.name(i)] = max(self.worker_frames[i] - worker_frames[i], 0) / seconds
+                values[WORKER_ALIVE.name(i)] = float(alive[i])
                 version = self.worker_versions[i]
                 if version is not None:
-                    values[f"worker{i}_lag"] = float(max(learner_version - version, 0))
+                    values[WORKER_LAG.name(i)] = float(max(learner_version - version, 0))
         self.values = values
         return values
 
@@ -141,12 +151,12 @@ class ReplayTally(Marked):
             return self.values
         stats = buffer.stats()
         since = self.elapsed(stats["write_count"])
-        values = {"replay_fill": float(stats.get("utilization", 0.0))}
+        values = {REPLAY_FILL.name: float(stats.get("utilization", 0.0))}
         if since is not None:
             seconds, writes = since
-            values["replay_writes_per_s"] = max(stats["write_count"] - writes, 0) / seconds
+            values[REPLAY_WRITES.name] = max(stats["write_count"] - writes, 0) / seconds
         updates = getattr(config.algorithm, "updates_per_batch", None)
         if updates is not None:
-            values["replay_utd"] = updates / config.collector.frames_per_batch
+            values[REPLAY_UTD.name] = updates / config.collector.frames_per_batch
         self.values = values
         return values

@@ -14,6 +14,7 @@ import os
 import threading
 from pathlib import Path
 
+from tui_rl.config.metrics import EPISODE_RETURN
 from tui_rl.engine.runs.folder import RunHistory, RunSummary, is_run_dir, read_metrics
 from tui_rl.engine.terminal_text import printable
 
@@ -24,7 +25,7 @@ TB_PREFIX = "events.out.tfevents."
 MAX_DEPTH = 4
 #: the series taken as a run's episode return, first found first: tui-rl's, TorchRL's examples',
 #: CleanRL's, Stable-Baselines3's
-RETURN_TAGS = ("episode_return", "train/reward", "charts/episodic_return", "rollout/ep_rew_mean",
+RETURN_TAGS = (EPISODE_RETURN.name, "train/reward", "charts/episodic_return", "rollout/ep_rew_mean",
                "episode_reward", "eval/reward", "eval/mean_reward")
 
 Series = dict[str, list[tuple[int, float]]]
@@ -124,7 +125,7 @@ def episode_returns(run_dir: Path) -> list[tuple[int, float]]:
     """The episode-return series of a tui-rl run folder or of an external run, for overlays."""
     run_dir = Path(run_dir)
     if is_run_dir(run_dir):
-        return read_metrics(run_dir).get("episode_return", [])
+        return read_metrics(run_dir).get(EPISODE_RETURN.name, [])
     kind = TENSORBOARD if any(p.name.startswith(TB_PREFIX) for p in run_dir.iterdir()) else WANDB
     return return_series(read_external(run_dir, kind))
 

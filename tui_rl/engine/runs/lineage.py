@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui_rl.config.metrics import EPISODE_RETURN
 from tui_rl.engine.runs.stats import smoothed
 from tui_rl.engine.runs.folder import RunFolderError, is_run_dir, list_runs, read_metrics, read_summary
 
@@ -52,7 +53,7 @@ def read_lineage(run_dir: Path) -> Lineage:
             kept.extend((frames, value) for frames, value in series if start < frames <= until)
     if summary.parent:
         lineage.siblings = [
-            (other.name, smoothed(read_metrics(Path(other.path)).get("episode_return", [])))
+            (other.name, smoothed(read_metrics(Path(other.path)).get(EPISODE_RETURN.name, [])))
             for other in list_runs(run_dir.parent)
             if other.parent == summary.parent and other.name != summary.name
         ]

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui_rl.config.metrics import EPISODE_RETURN
 from tui_rl.config import ConfigError, RunConfig
 from tui_rl.engine.runs.stats import GroupCurve, ScoreSummary, group_curve, score_summary, smoothed
 from tui_rl.engine.runs.folder import RunSummary, read_config, read_metrics
@@ -71,7 +72,7 @@ def seed_groups(runs: Sequence[RunSummary]) -> list[SeedGroup]:
 
 def return_curves(run_dirs: Sequence[Path]) -> list[list[tuple[int, float]]]:
     """Each run's episode return, smoothed as the charts draw it."""
-    return [smoothed(read_metrics(run_dir).get("episode_return", [])) for run_dir in run_dirs]
+    return [smoothed(read_metrics(run_dir).get(EPISODE_RETURN.name, [])) for run_dir in run_dirs]
 
 
 def group_returns(group: SeedGroup) -> GroupCurve:

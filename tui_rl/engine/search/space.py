@@ -1,25 +1,12 @@
-"""What a search varies: ``--param`` expressions, and the default space of each algorithm.
+"""What a search varies: ``--param`` expressions, or the default space the algorithm registry names.
 
 An expression is ``PATH=KIND(ARGS)``: ``loguniform(1e-4,1e-2)``, ``uniform(0,0.2)``,
 ``int(1,20)``, ``intlog(16,4096)`` or ``choice(0.98,0.99,0.999)`` (choices are read like ``--set``
 values, so ``choice([64],[64,64])`` varies a list). PATH is a config field (``optim.lr``); every
 expression is checked against the config model (its bounds, its ends and each choice) before a
-study or a run exists, and a bad one is a ``ConfigError`` naming it.
-
-The default spaces are RL Zoo's own (``rl_zoo3/hyperparams_opt.py``, DLR-RM/rl-baselines3-zoo:
-``sample_ppo_params``, ``sample_a2c_params``, ``sample_dqn_params``, ``sample_sac_params``,
-``sample_ddpg_params``, ``sample_td3_params``), mapped onto the fields tui-rl has:
-``n_steps``/``train_freq`` -> ``collector.frames_per_batch``, ``batch_size`` ->
-``algorithm.minibatch_size`` (PPO) or ``replay_buffer.batch_size``, ``buffer_size`` ->
-``replay_buffer.size``, ``learning_starts`` -> ``collector.init_random_frames``, ``net_arch`` ->
-``network.hidden_sizes``, ``activation_fn`` -> ``network.activation``, ``exploration_final_eps``
--> ``algorithm.eps_end``, ``noise_std`` -> ``algorithm.noise_sigma``. RL Zoo samples ``1 - gamma``
-and ``1 - gae_lambda`` log-uniformly for PPO and A2C; here those are the categorical lists RL Zoo
-uses for its other algorithms. Left out, as tui-rl has no field of that meaning: gradient steps tied
-to ``train_freq``, ``exploration_fraction`` (a fraction of the budget, not frames),
-``target_update_interval`` (hard updates only), ``log_std_init``, gSDE. An algorithm without a
-space of its own (a new one) gets the fields every algorithm has: ``algorithm.gamma`` and
-``optim.lr``. Imports neither torch nor optuna (optuna loads when a trial samples).
+study or a run exists, and a bad one is a ``ConfigError`` naming it. The default spaces (RL Zoo's)
+are in config/search_spaces.py; an algorithm whose registry entry names none is searched only over
+``--param`` expressions. Imports neither torch nor optuna (optuna loads when a trial samples).
 """
 
 from __future__ import annotations
@@ -30,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tui_rl.config import ConfigError, RunConfig, edit
+from tui_rl.config.algorithms import algorithm_section
 from tui_rl.config.edit import parse_value
 from tui_rl.config.errors import shorten
 
@@ -37,74 +25,6 @@ Kind = Literal["loguniform", "uniform", "int", "intlog", "choice"]
 KINDS: tuple[Kind, ...] = ("loguniform", "uniform", "int", "intlog", "choice")
 EXPRESSION = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*=\s*([a-z]+)\s*\((.*)\)\s*$", re.DOTALL)
 EXAMPLE = "such as optim.lr=loguniform(1e-4,1e-2) or algorithm.gamma=choice(0.98,0.99,0.999)"
-
-GAMMAS = "choice(0.9,0.95,0.98,0.99,0.995,0.999,0.9999)"
-ON_POLICY_GAMMAS = "choice(0.97,0.98,0.99,0.995,0.999,0.9999)"  # 1 - loguniform(1e-4, 0.03)
-GAE_LAMBDAS = "choice(0.9,0.95,0.98,0.99,0.999)"  # 1 - loguniform(1e-4, 0.1)
-TAUS = "choice(0.001,0.005,0.01,0.02,0.05,0.08)"
-TRAIN_FREQS = "choice(1,4,8,16,32,64,128,256,512)"
-BIG_NETS = "choice([64,64],[256,256],[400,300])"
-
-#: algorithm -> {field path: expression}: RL Zoo's samplers, as the module docstring maps them
-DEFAULT_SPACES: dict[str, dict[str, str]] = {
-    "ppo": {
-        "collector.frames_per_batch": "choice(32,64,128,256,512,1024,2048)",
-        "algorithm.minibatch_size": "choice(32,64,128,256,512)",
-        "algorithm.gamma": ON_POLICY_GAMMAS,
-        "algorithm.gae_lambda": GAE_LAMBDAS,
-        "optim.lr": "loguniform(1e-5,0.002)",
-        "algorithm.entropy_coef": "loguniform(1e-8,0.1)",
-        "algorithm.clip_epsilon": "choice(0.1,0.2,0.3,0.4)",
-        "algorithm.epochs": "choice(1,5,10,20)",
-        "optim.max_grad_norm": "uniform(0.3,2)",
-        "network.hidden_sizes": "choice([64],[64,64],[256,256])",
-        "network.activation": 'choice("tanh","relu")',
-    },
-    "a2c": {
-        "collector.frames_per_batch": "choice(32,64,128,256,512,1024,2048)",
-        "algorithm.gamma": ON_POLICY_GAMMAS,
-        "algorithm.gae_lambda": GAE_LAMBDAS,
-        "optim.lr": "loguniform(1e-5,0.002)",
-        "optim.max_grad_norm": "uniform(0.3,2)",
-        "algorithm.entropy_coef": "loguniform(1e-8,0.1)",
-        "network.hidden_sizes": "choice([64,64],[256,256])",
-        "network.activation": 'choice("tanh","relu")',
-    },
-    "dqn": {
-        "algorithm.gamma": GAMMAS,
-        "optim.lr": "loguniform(1e-5,1)",
-        "replay_buffer.batch_size": "choice(16,32,64,100,128,256,512)",
-        "replay_buffer.size": "choice(10000,50000,100000,1000000)",
-        "algorithm.eps_end": "uniform(0,0.2)",
-        "collector.init_random_frames": "choice(0,1000,5000,10000,20000)",
-        "collector.frames_per_batch": "choice(1,4,8,16,128,256,1000)",
-        "network.hidden_sizes": "choice([64],[64,64],[256,256])",
-    },
-    "sac": {
-        "algorithm.gamma": GAMMAS,
-        "optim.lr": "loguniform(1e-5,1)",
-        "replay_buffer.batch_size": "choice(16,32,64,128,256,512,1024,2048)",
-        "replay_buffer.size": "choice(10000,100000,1000000)",
-        "collector.init_random_frames": "choice(0,1000,10000,20000)",
-        "collector.frames_per_batch": TRAIN_FREQS,
-        "algorithm.tau": TAUS,
-        "network.hidden_sizes": BIG_NETS,
-    },
-    "ddpg": {
-        "algorithm.gamma": GAMMAS,
-        "optim.lr": "loguniform(1e-5,1)",
-        "replay_buffer.batch_size": "choice(16,32,64,100,128,256,512,1024,2048)",
-        "replay_buffer.size": "choice(10000,100000,1000000)",
-        "algorithm.tau": TAUS,
-        "collector.frames_per_batch": TRAIN_FREQS,
-        "algorithm.noise": 'choice("ou","gaussian")',
-        "algorithm.noise_sigma": "uniform(0,1)",
-        "network.hidden_sizes": BIG_NETS,
-    },
-}
-DEFAULT_SPACES["td3"] = {k: v for k, v in DEFAULT_SPACES["ddpg"].items() if not k.startswith("algorithm.noise")}
-#: what every algorithm has, for one without a space above
-COMMON_SPACE = {"algorithm.gamma": GAMMAS, "optim.lr": "loguniform(1e-5,1)"}
 
 
 @dataclass(frozen=True)
@@ -210,7 +130,12 @@ def split_args(body: str) -> list[str]:
 
 
 def default_space(algorithm: str) -> list[ParamSpec]:
-    return [parse_param(f"{path}={expr}") for path, expr in DEFAULT_SPACES.get(algorithm, COMMON_SPACE).items()]
+    """The space the registry names for ``algorithm``; a ConfigError when it names none."""
+    space = algorithm_section(algorithm).search_space
+    if space is None:
+        raise ConfigError.at("algorithm.name", f"{algorithm} has no default search space; name what to vary with "
+                             f"--param, {EXAMPLE}")
+    return [parse_param(f"{path}={expr}") for path, expr in space.items()]
 
 
 def build_space(config: RunConfig, expressions: list[str]) -> list[ParamSpec]:

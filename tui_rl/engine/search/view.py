@@ -15,12 +15,13 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from tui_rl.config.metrics import EPISODE_RETURN
 from tui_rl.engine.search import study as search_study
 from tui_rl.engine.runs.folder import RunFolderError, read_metrics, read_summary
 from tui_rl.engine.runs.typed_json import from_json
 
 #: the training metric drawn for running trials
-LIVE_METRIC = "episode_return"
+LIVE_METRIC = EPISODE_RETURN.name
 
 
 @dataclass

@@ -19,6 +19,8 @@ from textual.containers import Container
 from textual.widget import Widget
 from textual.widgets import Tab, Tabs
 
+from tui_rl.config.algorithms import DECLARED_METRICS
+from tui_rl.config.metrics import EPISODE_LENGTH, EPISODE_RETURN, GROUPS, RETURN, Group
 from tui_rl.tui.widgets.plotext_figure import PlotextFigure
 
 CAPACITY = 512
@@ -108,11 +110,12 @@ class RunCurves:
     def add(self, frames: int, values: dict[str, float]) -> None:
         for name, value in values.items():
             self._series(name).add(frames, float(value))
-        if "episode_return" in values and math.isfinite(values["episode_return"]):
+        episode_return = values.get(EPISODE_RETURN.name)
+        if episode_return is not None and math.isfinite(episode_return):
             # Smoothed return: the mean of the last SMOOTHING_WINDOW logged returns.
-            self._recent_returns.append(float(values["episode_return"]))
+            self._recent_returns.append(float(episode_return))
             smoothed = sum(self._recent_returns) / len(self._recent_returns)
-            self._series("episode_return_smoothed").add(frames, smoothed)
+            self._series(SMOOTHED_RETURN).add(frames, smoothed)
 
     def add_overlay(self, label: str, points: Iterable[tuple[int, float]]) -> None:
         series = self.overlays[label] = DecimatedSeries()
@@ -129,38 +132,37 @@ class RunCurves:
             self.series[name] = DecimatedSeries()
         return self.series[name]
 
-    def matching(self, names: tuple[str, ...], prefix: str = "") -> list[str]:
-        found = [n for n in names if n in self.series]
-        if prefix:
-            found += sorted(n for n in self.series if n.startswith(prefix))
-        return found
+    def matching(self, names: tuple[str, ...]) -> list[str]:
+        return [n for n in names if n in self.series]
+
+
+#: the return chart's second line, computed here from the logged returns
+SMOOTHED_RETURN = f"{EPISODE_RETURN.name}_smoothed"
 
 
 @dataclass(frozen=True)
 class ChartSpec:
-    """One chart: which metrics it draws (by name, or every metric with ``prefix``)."""
+    """One chart: which metrics it draws, by name."""
 
     key: str
     tab: str
     title: str
     metrics: tuple[str, ...] = ()
-    prefix: str = ""
 
 
-CHARTS = (
-    ChartSpec("return", "Return", "Episode return", ("episode_return", "episode_return_smoothed")),
-    ChartSpec("length", "Length", "Episode length", ("episode_length",)),
-    ChartSpec("loss", "Losses", "Losses", prefix="loss_"),
-    ChartSpec("exploration", "Exploration", "Exploration", ("epsilon", "entropy", "alpha")),
-    ChartSpec("fps", "Frames/s", "Frames per second", ("fps",)),
-    ChartSpec("eval", "Eval", "Evaluation return", ("eval_return",)),
-    ChartSpec("lr", "LR", "Learning rate", ("lr",)),
-)
+def chart_of(group: Group) -> ChartSpec:
+    """The chart of a group: every declared metric in it (config/metrics.py, and each algorithm's
+    in the registry), in declaration order."""
+    names = tuple(m.name for m in DECLARED_METRICS if m.group == group)
+    return ChartSpec(group.key, group.tab, group.title, names + ((SMOOTHED_RETURN,) if group == RETURN else ()))
 
-LABELS = {"episode_return": "raw", "episode_return_smoothed": f"mean of {SMOOTHING_WINDOW}"}
+
+CHARTS = tuple(chart_of(group) for group in GROUPS if group.chart)
+
+LABELS = {EPISODE_RETURN.name: "raw", SMOOTHED_RETURN: f"mean of {SMOOTHING_WINDOW}"}
 #: Series of one sample per episode, drawn as dots: a line through them zigzags over the whole
 #: height, which is unreadable and, in plotext, several times the cost of a smooth line.
-SAMPLES = frozenset({"raw", "episode_length"})
+SAMPLES = frozenset({LABELS[EPISODE_RETURN.name], EPISODE_LENGTH.name})
 SERIES_COLORS = ("cyan", "orange", "magenta", "green", "red", "blue")
 #: Without colour (NO_COLOR) the series differ by marker: the legend shows which is which.
 SERIES_MARKERS = ("braille", "•", "+", "x", "o", "*")
@@ -288,7 +290,7 @@ class MetricChart(PlotextFigure):
 
     def update_figure(self, width: int) -> None:
         """Redo the figure for ``width`` columns if its data changed, and repaint."""
-        names = self.curves.matching(self.spec.metrics, self.spec.prefix)
+        names = self.curves.matching(self.spec.metrics)
         key = (
             self.spec,
             tuple((n, self.curves.series[n].revision) for n in names),
@@ -300,7 +302,7 @@ class MetricChart(PlotextFigure):
             return
         self._drawn_key = key
         lines = [(LABELS.get(n, n), self.curves.series[n]) for n in names]
-        if self.spec.key == "return":
+        if self.spec.key == RETURN.key:
             lines += list(self.curves.overlays.items())
         draw_lines(self, self.spec.title, lines, self.curves.markers, width)
         self.refresh()

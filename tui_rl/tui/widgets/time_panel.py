@@ -8,31 +8,27 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from tui_rl.engine.run.batch_timing import SECTIONS
+from tui_rl.config.metrics import BATCH_TIMES, USAGE
 from tui_rl.tui.widgets.charts import RunCurves
 
 BAR_WIDTH = 24
-LABELS = {"env_step": "env steps", "policy": "policy forward", "transforms": "transforms",
-          "collector": "collector (rest)", "replay_add": "replay writes", "replay_sample": "replay sample",
-          "gradient": "gradient steps", "target_update": "target updates", "evaluation": "evaluation",
-          "logging": "logging"}
-USAGE = (("usage_cpu_percent", "CPU", "{:.0f} %"), ("usage_ram_mb", "RAM", "{:.0f} MiB"),
-         ("usage_gpu_mb", "GPU memory", "{:.0f} MiB"))
 
 
 def breakdown(curves: RunCurves) -> Table | Text:
     """The latest report as a table (a note before the first)."""
-    latest = {name: series.last for name, series in curves.series.items()
-              if name.startswith(("time_", "usage_")) and series.last is not None}
-    if not any(name.startswith("time_") for name in latest):
+    series = curves.series
+    latest = {metric.name: series[metric.name].last for metric in (*BATCH_TIMES.values(), *USAGE)
+              if metric.name in series and series[metric.name].last is not None}
+    if not any(metric.name in latest for metric in BATCH_TIMES.values()):
         return Text("No timing yet: the trainer reports every 2 s while it trains.", style="dim")
-    total = sum(latest.get(f"time_{name}", 0.0) for name in SECTIONS) or 1e-9
+    total = sum(latest.get(metric.name, 0.0) for metric in BATCH_TIMES.values()) or 1e-9
     table = Table("part of a batch", "ms", "share", "", box=None, header_style="bold", pad_edge=False)
-    for name in SECTIONS:
-        ms = latest.get(f"time_{name}", 0.0)
+    for metric in BATCH_TIMES.values():
+        ms = latest.get(metric.name, 0.0)
         share = ms / total
-        table.add_row(LABELS[name], f"{ms:.2f}", f"{share:.0%}", Text("█" * round(share * BAR_WIDTH), "cyan"))
-    usage = "  ".join(f"{label} {fmt.format(latest[key])}" for key, label, fmt in USAGE if key in latest)
+        table.add_row(metric.label, f"{ms:.2f}", f"{share:.0%}", Text("█" * round(share * BAR_WIDTH), "cyan"))
+    usage = "  ".join(f"{metric.label} {latest[metric.name]:.0f} {metric.unit}" for metric in USAGE
+                      if metric.name in latest)
     table.caption = f"{total:.1f} ms per batch · {usage}"
     return table
 

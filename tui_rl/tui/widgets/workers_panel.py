@@ -1,22 +1,34 @@
 """The Train screen's workers panel: per collector worker its frames/s, whether it is alive and
 how many policy updates it is behind, then the replay buffer's fill, write rate and
-update-to-data ratio. It reads the metric values the trainer sends (engine/run/worker_stats.py names
-them), live or from the run's history, and shows itself once a run has collector workers. Once
+update-to-data ratio. It reads the metric values the trainer sends (config/metrics.py names
+them, in its workers group), live or from the run's history, and shows itself once a run has collector workers. Once
 the run has ended, nothing is alive or collecting, whatever the last figures said."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from tui_rl.config.metrics import (
+    COLLECT_FPS,
+    REPLAY_FILL,
+    REPLAY_UTD,
+    REPLAY_WRITES,
+    RUN_METRICS,
+    WORKER_ALIVE,
+    WORKER_FPS,
+    WORKER_LAG,
+    WORKERS,
+    WORKERS_ALIVE,
+    parse_worker_metric,
+)
 from tui_rl.engine.protocol import FINAL_STATES
 
-#: ``worker3_fps`` -> worker 3, figure ``fps``
-WORKER_VALUE = re.compile(r"worker(\d+)_(fps|alive|lag)$")
+#: the panel's figures besides the per-worker ones
+PANEL_METRICS = frozenset(m.name for m in RUN_METRICS if m.group == WORKERS)
 
 
 class WorkersPanel(Static):
@@ -46,11 +58,11 @@ class WorkersPanel(Static):
 
     def show(self, values: Mapping[str, float]) -> None:
         """Take a Metrics event's values; anything that is not the panel's is ignored."""
-        mine = {k: v for k, v in values.items() if WORKER_VALUE.match(k) or k.startswith(("replay_", "workers_", "collect_"))}
+        mine = {k: v for k, v in values.items() if k in PANEL_METRICS or parse_worker_metric(k)}
         if not mine:
             return
         self.latest.update(mine)
-        if "workers_alive" in self.latest:
+        if WORKERS_ALIVE.name in self.latest:
             self.remove_class("-empty")
             self.update(self.render_table())
 
@@ -62,35 +74,36 @@ class WorkersPanel(Static):
         values = self.latest
         workers: dict[int, dict[str, float]] = {}
         for key, value in values.items():
-            match = WORKER_VALUE.match(key)
-            if match:
-                workers.setdefault(int(match[1]), {})[match[2]] = value
+            parsed = parse_worker_metric(key)
+            if parsed:
+                index, figure = parsed
+                workers.setdefault(index, {})[figure.figure] = value
         table = Table(box=None, padding=(0, 1), expand=False, show_edge=False)
         if self.ended:
             title = f"Workers {len(workers)}: none running, the run {self.ended}"
         else:
-            title = f"Workers {int(values.get('workers_alive', 0))}/{len(workers)} alive"
-            if "collect_fps" in values:
-                title += f" · collecting {values['collect_fps']:,.0f} frames/s"
+            title = f"Workers {int(values.get(WORKERS_ALIVE.name, 0))}/{len(workers)} alive"
+            if COLLECT_FPS.name in values:
+                title += f" · collecting {values[COLLECT_FPS.name]:,.0f} {COLLECT_FPS.unit}"
         table.title = title
         table.title_justify = "left"
         for column in ("worker", "frames/s", "alive", "lag"):
             table.add_column(column, justify="right")
         for index in sorted(workers):
             figures = workers[index]
-            alive = figures.get("alive", 0) > 0
+            alive = figures.get(WORKER_ALIVE.figure, 0) > 0
             table.add_row(
                 str(index),
-                "-" if self.ended else f"{figures.get('fps', 0):,.0f}",
+                "-" if self.ended else f"{figures.get(WORKER_FPS.figure, 0):,.0f}",
                 Text("ended", "dim") if self.ended else Text("yes", "green") if alive else Text("dead", "bold red"),
-                "-" if "lag" not in figures else f"{figures['lag']:.0f}",
+                "-" if WORKER_LAG.figure not in figures else f"{figures[WORKER_LAG.figure]:.0f}",
             )
-        if "replay_fill" in values:
-            line = f"Replay {values['replay_fill']:.0%} full"
+        if REPLAY_FILL.name in values:
+            line = f"Replay {values[REPLAY_FILL.name]:.0%} full"
             if not self.ended:
-                line += f" · {values.get('replay_writes_per_s', 0):,.0f} writes/s"
-            if "replay_utd" in values:
-                line += f" · {values['replay_utd']:.3g} updates/frame"
+                line += f" · {values.get(REPLAY_WRITES.name, 0):,.0f} {REPLAY_WRITES.unit}"
+            if REPLAY_UTD.name in values:
+                line += f" · {values[REPLAY_UTD.name]:.3g} {REPLAY_UTD.unit}"
             table.caption = line
             table.caption_justify = "left"
         return table

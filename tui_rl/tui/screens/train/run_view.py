@@ -6,6 +6,7 @@ and the live hyperparameters panel; the screen decides which run and when.
 
 from __future__ import annotations
 
+from tui_rl.config.metrics import EVAL_RETURN, FPS
 from tui_rl.engine.protocol import (
     FINAL_STATES,
     Alert,
@@ -58,7 +59,7 @@ class RunView:
             for frames, value in points:
                 curves.add(frames, {name: value})
         summary = history.summary
-        fps = history.metrics.get("fps")
+        fps = history.metrics.get(FPS.name)
         self.status.update_progress(
             frames=summary.frames,
             total_frames=summary.total_frames,
@@ -79,8 +80,8 @@ class RunView:
             status.update_progress(frames=event.frames)
         if isinstance(event, Metrics):
             self.charts.curves.add(event.frames, event.values)
-            if "fps" in event.values:
-                status.update_progress(fps=event.values["fps"])
+            if FPS.name in event.values:
+                status.update_progress(fps=event.values[FPS.name])
             return None
         self.log.add_event(event)
         if isinstance(event, StatusChanged):
@@ -88,7 +89,7 @@ class RunView:
             return event.state
         if isinstance(event, Evaluated):
             if not replaying:  # on disk, evaluations are a metric series like the others
-                self.charts.curves.add(event.frames, {"eval_return": event.mean_return})
+                self.charts.curves.add(event.frames, {EVAL_RETURN.name: event.mean_return})
             best = status.progress.best_eval
             status.update_progress(
                 last_eval=event.mean_return,
