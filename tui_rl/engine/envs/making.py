@@ -14,6 +14,7 @@ import torch
 from tensordict import TensorDictBase
 from torchrl.data import Binary, MultiCategorical
 from torchrl.envs import (
+    CatTensors,
     DoubleToFloat,
     EnvBase,
     GymWrapper,
@@ -29,6 +30,7 @@ from tui_rl.config.errors import ConfigError
 from tui_rl.engine.envs.batched import BatchedClassicEnv, env_backend, make_batched_env
 from tui_rl.engine.compat import release_gym_import_error
 from tui_rl.engine.envs.families import require_family
+from tui_rl.engine.networks.encoders import OBSERVATION_KEY
 from tui_rl.engine.networks.recurrent import memory_primers
 from tui_rl.engine.envs.user_envs import gymnasium_id
 from tui_rl.engine.envs.transforms import build_transform, drives_env, per_copy, prepare_transform
@@ -174,9 +176,39 @@ def make_env(
     env.set_seed(config.env.seed)
     for cfg in config.transforms[lead_length(config) :]:
         append_configured(env, cfg, config.env.id)
+    joined = joined_observation(env, config.env.id)
+    if joined is not None:
+        env.append_transform(joined)
     for primer in primers:
         env.append_transform(primer)
     return env
+
+
+def joined_observation(env: EnvBase, env_id: str) -> CatTensors | None:
+    """For an env that observes a Dict of vectors (no ``observation`` entry): its entries
+    concatenated into one ``observation``, in key order, as SB3's MultiInputPolicy concatenates
+    its per-key features. An image among them is refused, naming it: it needs its own encoder."""
+    spec = env.observation_spec
+    if OBSERVATION_KEY in spec.keys():
+        return None
+    batch_dims = len(env.batch_size)
+    leaves = sorted(
+        ((key, leaf) for key, leaf in spec.items(True, True) if key not in BOOKKEEPING_KEYS),
+        key=lambda item: item[0] if isinstance(item[0], tuple) else (item[0],),
+    )
+    if not leaves:
+        return None
+    for key, leaf in leaves:
+        if not leaf.dtype.is_floating_point or len(leaf.shape) - batch_dims != 1:
+            shape = "x".join(map(str, leaf.shape[batch_dims:])) or "scalar"
+            raise EnvError.at("env.id", f"{env_id} observes a Dict whose entries tui-rl joins into one observation "
+                                        f"when each is a float vector, but {dotted(key)} is "
+                                        f"{str(leaf.dtype).removeprefix('torch.')} [{shape}]")
+    return CatTensors(in_keys=[key for key, _ in leaves], out_key=OBSERVATION_KEY, del_keys=False)
+
+
+def dotted(key) -> str:
+    return ".".join(key) if isinstance(key, tuple) else key
 
 
 def lead_length(config: RunConfig) -> int:
@@ -216,6 +248,14 @@ def holds_float64(env: EnvBase) -> bool:
     """Whether any observation, reward or action entry of ``env`` is float64."""
     specs = (env.full_observation_spec, env.full_reward_spec, env.full_action_spec)
     return any(leaf.dtype == torch.float64 for spec in specs for leaf in spec.values(True, True))
+
+
+def joined_keys(env: EnvBase) -> list[str]:
+    """The Dict entries ``env`` joins into its observation (see :func:`joined_observation`)."""
+    if not isinstance(env, TransformedEnv):
+        return []
+    joins = [t for t in env.transform if isinstance(t, CatTensors) and t.out_keys == [OBSERVATION_KEY]]
+    return [dotted(key) for key in joins[0].in_keys] if joins else []
 
 
 def casts_float64(env: EnvBase) -> bool:
@@ -295,6 +335,7 @@ def describe_specs(env: EnvBase) -> dict[str, str]:
         "done": ", ".join(str(key) for key in env.done_keys),
         "bookkeeping": ", ".join(key for key, _ in leaves if key in BOOKKEEPING_KEYS),
         **({"cast": "float64 → float32 (DoubleToFloat: the networks are float32)"} if casts_float64(env) else {}),
+        **({"joined": f"observation = {', '.join(joined)} (concatenated)"} if (joined := joined_keys(env)) else {}),
     }
 
 

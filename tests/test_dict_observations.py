@@ -1,0 +1,88 @@
+"""An env that observes a Dict of vectors trains as it comes: its entries (nested ones by dotted
+keys) are joined into one observation, and the specs say which; an entry the join cannot take (an
+image, a count) is refused before a run starts, naming it."""
+
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+import pytest
+from helpers import train_briefly
+
+from tui_rl.cli import main
+from tui_rl.config import validate
+from tui_rl.engine.envs.making import describe_specs, make_env
+from tui_rl.engine.runs.folder import read_history
+
+
+class Rover(gymnasium.Env):
+    """A point rover observing where it is, and (nested) how fast it goes; its goal is the origin.
+    ``extra`` adds an entry to the Dict, to see what the join refuses."""
+
+    action_space = gymnasium.spaces.Discrete(4)
+
+    def __init__(self, extra: str = ""):
+        entries = {"pos": gymnasium.spaces.Box(-5, 5, (2,), np.float32),
+                   "motion": gymnasium.spaces.Dict({"vel": gymnasium.spaces.Box(-1, 1, (2,), np.float32)})}
+        if extra == "camera":
+            entries["camera"] = gymnasium.spaces.Box(0, 255, (8, 8, 3), np.uint8)
+        elif extra == "count":
+            entries["count"] = gymnasium.spaces.Discrete(5)
+        self.observation_space = gymnasium.spaces.Dict(entries)
+
+    def observe(self):
+        seen = self.observation_space.sample()
+        seen["pos"], seen["motion"]["vel"] = self.pos.astype(np.float32), self.vel.astype(np.float32)
+        return seen
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.pos, self.vel, self.t = self.np_random.uniform(-2, 2, 2), np.zeros(2), 0
+        return self.observe(), {}
+
+    def step(self, action):
+        self.vel = np.clip(0.5 * self.vel + 0.2 * np.array([[1, 0], [-1, 0], [0, 1], [0, -1]][action]), -1, 1)
+        self.pos = np.clip(self.pos + self.vel, -5, 5)
+        self.t += 1
+        return self.observe(), -float(np.linalg.norm(self.pos)), False, self.t >= 30, {}
+
+
+gymnasium.register("TuiRlTest/Rover-v0", entry_point=Rover)
+
+
+def test_the_entries_are_joined_in_key_order_and_the_specs_say_so():
+    env = make_env(validate({"env": {"id": "TuiRlTest/Rover-v0"}}))
+    try:
+        rollout = env.rollout(3)
+        specs = describe_specs(env)
+    finally:
+        env.close()
+    joined = rollout["observation"]
+    assert joined.shape == (3, 4)
+    assert (joined[:, :2] == rollout["motion", "vel"]).all() and (joined[:, 2:] == rollout["pos"]).all()
+    assert specs["joined"] == "observation = motion.vel, pos (concatenated)"
+
+
+@pytest.mark.parametrize("algorithm, recurrent", [("ppo", "none"), ("dqn", "none"), ("a2c", "lstm")])
+def test_a_dict_observation_trains(algorithm, recurrent):
+    config = validate({"env": {"id": "TuiRlTest/Rover-v0", "num_envs": 2}, "algorithm": {"name": algorithm},
+                       "network": {"recurrent": recurrent, "recurrent_size": 16, "hidden_sizes": [16]},
+                       "collector": {"init_random_frames": 64}, "replay_buffer": {"batch_size": 32}})
+    _, _, logged = train_briefly(config)
+    assert logged
+
+
+def test_a_dict_observation_trains_headless(runs_dir):
+    code = main(["train", "cartpole-ppo", "--set", "env.id=TuiRlTest/Rover-v0", "--frames", "512",
+                 "--set", "collector.frames_per_batch=128", "--set", "eval.episodes=2", "--name", "rover",
+                 "--runs-dir", str(runs_dir)])
+    assert code == 0 and read_history(runs_dir / "rover").summary.status == "finished"
+
+
+@pytest.mark.parametrize("extra, said", [("camera", "camera is uint8 [8x8x3]"), ("count", "count is int64 [scalar]")])
+def test_an_entry_the_join_cannot_take_is_refused_naming_it(extra, said, runs_dir, capsys):
+    code = main(["train", "cartpole-ppo", "--set", "env.id=TuiRlTest/Rover-v0", "--set", f"env.kwargs={{extra = '{extra}'}}",
+                 "--frames", "256", "--runs-dir", str(runs_dir)])
+    err = capsys.readouterr().err
+    assert code == 2 and "env.id: TuiRlTest/Rover-v0 observes a Dict" in err and said in err, err
+    assert not runs_dir.exists()
