@@ -1,12 +1,13 @@
-"""An env that observes a Dict of vectors trains as it comes: its entries (nested ones by dotted
-keys) are joined into one observation, and the specs say which; an entry the join cannot take (an
-image, a count) is refused before a run starts, naming it."""
+"""Observations that are not one vector train as they come: a Dict of vectors is joined into one
+observation (nested entries by dotted keys) and the specs say which, an entry the join cannot take
+(an image, a count) is refused before a run starts, naming it; a Discrete state is one-hot encoded."""
 
 from __future__ import annotations
 
 import gymnasium
 import numpy as np
 import pytest
+import torch
 from helpers import train_briefly
 
 from tui_rl.cli import main
@@ -86,3 +87,25 @@ def test_an_entry_the_join_cannot_take_is_refused_naming_it(extra, said, runs_di
     err = capsys.readouterr().err
     assert code == 2 and "env.id: TuiRlTest/Rover-v0 observes a Dict" in err and said in err, err
     assert not runs_dir.exists()
+
+
+@pytest.mark.parametrize("env_id, states", [("FrozenLake-v1", 16), ("Taxi-v4", 500)])
+def test_a_discrete_observation_is_one_hot_encoded(env_id, states):
+    env = make_env(validate({"env": {"id": env_id}}))
+    try:
+        rollout = env.rollout(5, break_when_any_done=False)
+        assert "one-hot" in describe_specs(env)
+    finally:
+        env.close()
+    observation = rollout["observation"]
+    assert observation.shape == (5, states) and observation.dtype == torch.float32
+    assert (observation.sum(-1) == 1).all()
+
+
+def test_frozen_lake_trains_headless_with_the_cartpole_preset(runs_dir):
+    code = main(["train", "cartpole-dqn", "--set", "env.id=FrozenLake-v1", "--frames", "512",
+                 "--set", "collector.init_random_frames=128", "--set", "eval.episodes=2", "--name", "lake",
+                 "--runs-dir", str(runs_dir)])
+    history = read_history(runs_dir / "lake")
+    assert code == 0 and history.summary.status == "finished"
+    assert history.metrics["loss_qvalue"]

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import gymnasium
 import torch
 from tensordict import TensorDictBase
-from torchrl.data import Binary, MultiCategorical
+from torchrl.data import Binary, Categorical, MultiCategorical
 from torchrl.envs import (
     CatTensors,
     DoubleToFloat,
@@ -23,6 +23,7 @@ from torchrl.envs import (
     SerialEnv,
     StepCounter,
     TransformedEnv,
+    UnaryTransform,
 )
 
 from tui_rl.config.models import RunConfig
@@ -176,9 +177,9 @@ def make_env(
     env.set_seed(config.env.seed)
     for cfg in config.transforms[lead_length(config) :]:
         append_configured(env, cfg, config.env.id)
-    joined = joined_observation(env, config.env.id)
-    if joined is not None:
-        env.append_transform(joined)
+    for shaping in (joined_observation(env, config.env.id), one_hot_observation(env)):
+        if shaping is not None:
+            env.append_transform(shaping)
     for primer in primers:
         env.append_transform(primer)
     return env
@@ -205,6 +206,19 @@ def joined_observation(env: EnvBase, env_id: str) -> CatTensors | None:
                                         f"when each is a float vector, but {dotted(key)} is "
                                         f"{str(leaf.dtype).removeprefix('torch.')} [{shape}]")
     return CatTensors(in_keys=[key for key, _ in leaves], out_key=OBSERVATION_KEY, del_keys=False)
+
+
+def one_hot_observation(env: EnvBase) -> UnaryTransform | None:
+    """For an env that observes one of n states (Discrete: Taxi, FrozenLake, CliffWalking): the
+    state one-hot encoded, a float32 vector of n, which the MLP reads."""
+    spec = env.observation_spec.get(OBSERVATION_KEY, None)
+    if not isinstance(spec, Categorical) or spec.shape[len(env.batch_size):] != () or not spec.space.n:
+        return None
+    return UnaryTransform([OBSERVATION_KEY], [OBSERVATION_KEY], fn=partial(one_hot, states=spec.space.n))
+
+
+def one_hot(state: torch.Tensor, states: int) -> torch.Tensor:
+    return torch.nn.functional.one_hot(state.long(), states).float()
 
 
 def dotted(key) -> str:
@@ -256,6 +270,11 @@ def joined_keys(env: EnvBase) -> list[str]:
         return []
     joins = [t for t in env.transform if isinstance(t, CatTensors) and t.out_keys == [OBSERVATION_KEY]]
     return [dotted(key) for key in joins[0].in_keys] if joins else []
+
+
+def one_hot_encodes(env: EnvBase) -> bool:
+    return isinstance(env, TransformedEnv) and any(
+        isinstance(t, UnaryTransform) and t.out_keys == [OBSERVATION_KEY] for t in env.transform)
 
 
 def casts_float64(env: EnvBase) -> bool:
@@ -336,6 +355,7 @@ def describe_specs(env: EnvBase) -> dict[str, str]:
         "bookkeeping": ", ".join(key for key, _ in leaves if key in BOOKKEEPING_KEYS),
         **({"cast": "float64 → float32 (DoubleToFloat: the networks are float32)"} if casts_float64(env) else {}),
         **({"joined": f"observation = {', '.join(joined)} (concatenated)"} if (joined := joined_keys(env)) else {}),
+        **({"one-hot": "observation = one of n states, one-hot encoded"} if one_hot_encodes(env) else {}),
     }
 
 
