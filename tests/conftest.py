@@ -82,6 +82,7 @@ def screen_text(app) -> str:
     """What the terminal shows, as plain text."""
     width, height = app.size
     console = Console(width=width, height=height, file=io.StringIO(), record=True, color_system=None)
+    # Textual has no public plain-text picture of the screen: export_screenshot() draws this as SVG.
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
 
@@ -246,6 +247,12 @@ class Posted:
     def of(self, kind: type) -> list:
         return [m for m in self.messages if type(m) is kind]
 
+    def notices(self) -> list[str]:
+        """The words of every notification, in the order they were posted."""
+        from textual.notifications import Notify
+
+        return [m.notification.message for m in self.of(Notify)]
+
 
 def toasts(app) -> str:
     """The words of the notifications on screen (each toast line follows a ``▌`` bar)."""
@@ -256,8 +263,7 @@ def toasts(app) -> str:
 def arrive(screen, *events) -> None:
     """Live events reaching a Train screen the way its event reader hands them over."""
     for event in events:
-        screen._inbox.put(screen.handle, event)
-    screen.post_message(type(screen).EventsArrived())
+        screen.receive(screen.handle, event)
 
 
 def footer(app) -> str:

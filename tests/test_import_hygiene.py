@@ -2,6 +2,8 @@
 textual, and the modules the app imports before its first paint never load torch."""
 
 import ast
+import functools
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,22 +24,62 @@ def modules_in(folder: str) -> list[str]:
     return names
 
 
-def loaded_after_import(module: str) -> set[str]:
-    code = f"import sys, {module}; print(' '.join(sorted(sys.modules)))"
+#: Imports each module named on its command line in a child forked from one interpreter, so every
+#: module starts from the same state (no module imported earlier can mask what a later one loads)
+#: while the third-party packages named first are imported once, not once per module.
+FORK_SERVER = """
+import os, sys
+forbidden, preloaded, modules = sys.argv[1], sys.argv[2].split(","), sys.argv[3:]
+for name in preloaded:
+    __import__(name)
+assert forbidden not in sys.modules, f"{forbidden} is loaded by the preloaded {preloaded}"
+for module in modules:
+    sys.stdout.flush()
+    if os.fork() == 0:
+        try:
+            __import__(module)
+            print(module + "\t" + " ".join(sorted(sys.modules)), flush=True)
+        except BaseException as error:
+            print(module + "\t!" + repr(error), flush=True)
+        os._exit(0)
+    os.wait()
+"""
+
+#: what the engine loads anyway (its checks are for textual) and what the app loads anyway (its
+#: checks are for torch): imported once by the fork server
+PRELOADED = {"textual": ["numpy", "torch", "tensordict", "torchrl", "gymnasium"], "torch": ["textual", "rich"]}
+
+
+@functools.cache
+def loaded_without(forbidden: str) -> dict[str, set[str]]:
+    """What importing each module of the checks for ``forbidden`` loads, by module."""
+    checked = CHECKED_FOR[forbidden]
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-c", FORK_SERVER, forbidden, ",".join(PRELOADED[forbidden]), *checked],
+        capture_output=True, text=True, timeout=len(checked) * 60,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},  # a forked child of a threaded torch can hang
     )
-    return set(result.stdout.split())
+    assert result.returncode == 0, result.stderr[-2000:]
+    return dict(line.split("\t", 1) for line in result.stdout.splitlines())
+
+
+def loaded_after_import(module: str, forbidden: str) -> set[str]:
+    """The modules loaded once ``module`` is imported, where everything but the preloaded
+    packages comes from importing it."""
+    report = loaded_without(forbidden).get(module)
+    assert report is not None, f"no report from importing {module}"
+    assert not report.startswith("!"), f"importing {module} failed: {report[1:]}"
+    return set(report.split())
 
 
 @pytest.mark.parametrize("module", modules_in("engine") + modules_in("config"))
 def test_engine_and_config_never_load_textual(module):
-    assert "textual" not in loaded_after_import(module)
+    assert "textual" not in loaded_after_import(module, "textual")
 
 
 @pytest.mark.parametrize("module", modules_in("config"))
 def test_config_never_loads_torch(module):
-    assert "torch" not in loaded_after_import(module)
+    assert "torch" not in loaded_after_import(module, "torch")
 
 
 # The app imports these before its first paint.
@@ -65,13 +107,20 @@ TORCH_FREE_ENGINE_MODULES = [
 
 @pytest.mark.parametrize("module", TORCH_FREE_ENGINE_MODULES)
 def test_modules_loaded_before_first_paint_never_load_torch(module):
-    assert "torch" not in loaded_after_import(module)
+    assert "torch" not in loaded_after_import(module, "torch")
 
 
 @pytest.mark.parametrize("module", modules_in("tui"))
 def test_app_modules_load_no_torch_at_import(module):
     """Screens and widgets import torch inside the functions that need it, after the first paint."""
-    assert "torch" not in loaded_after_import(module)
+    assert "torch" not in loaded_after_import(module, "torch")
+
+
+#: every module each fork server imports, by the package its checks look for
+CHECKED_FOR = {
+    "textual": modules_in("engine") + modules_in("config"),
+    "torch": sorted(set(modules_in("config") + TORCH_FREE_ENGINE_MODULES + modules_in("tui"))),
+}
 
 
 def imported_modules(path: Path) -> set[str]:
