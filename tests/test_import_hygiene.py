@@ -2,10 +2,12 @@
 textual, and the modules the app imports before its first paint never load torch."""
 
 import ast
+import atexit
 import functools
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -47,29 +49,48 @@ for module in modules:
 
 #: what the engine loads anyway (its checks are for textual) and what the app loads anyway (its
 #: checks are for torch): imported once by the fork server
-PRELOADED = {"textual": ["numpy", "torch", "tensordict", "torchrl", "gymnasium"], "torch": ["textual", "rich"]}
+PRELOADED = {
+    "textual": ["numpy", "gymnasium", "torch", "tensordict.nn", "torchrl.envs", "torchrl.collectors",
+                "torchrl.data", "torchrl.modules", "torchrl.objectives"],
+    "torch": ["textual.app", "textual.widgets", "rich"],
+}
+
+
+class ForkServer:
+    """A running :data:`FORK_SERVER` for the checks that look for ``forbidden``; its reports are
+    read as the tests ask for them, so no test waits for the imports of the tests after it."""
+
+    def __init__(self, forbidden: str) -> None:
+        self.errors = tempfile.TemporaryFile("w+")  # a pipe nobody reads could fill and stop the server
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", FORK_SERVER, forbidden, ",".join(PRELOADED[forbidden]), *CHECKED_FOR[forbidden]],
+            stdout=subprocess.PIPE, stderr=self.errors, text=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},  # a forked child of a threaded torch can hang
+        )
+        atexit.register(self.process.kill)
+        self.reports: dict[str, str] = {}
+
+    def loaded_by(self, module: str) -> set[str]:
+        """The modules loaded once ``module`` is imported (besides the preloaded, all by it)."""
+        while module not in self.reports:
+            line = self.process.stdout.readline()
+            if not line:
+                self.errors.seek(0)
+                raise AssertionError(f"no report on {module}: {self.errors.read()[-2000:]}")
+            name, _, report = line.rstrip("\n").partition("\t")
+            self.reports[name] = report
+        report = self.reports[module]
+        assert not report.startswith("!"), f"importing {module} failed: {report[1:]}"
+        return set(report.split())
 
 
 @functools.cache
-def loaded_without(forbidden: str) -> dict[str, set[str]]:
-    """What importing each module of the checks for ``forbidden`` loads, by module."""
-    checked = CHECKED_FOR[forbidden]
-    result = subprocess.run(
-        [sys.executable, "-c", FORK_SERVER, forbidden, ",".join(PRELOADED[forbidden]), *checked],
-        capture_output=True, text=True, timeout=len(checked) * 60,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},  # a forked child of a threaded torch can hang
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return dict(line.split("\t", 1) for line in result.stdout.splitlines())
+def fork_server(forbidden: str) -> ForkServer:
+    return ForkServer(forbidden)
 
 
 def loaded_after_import(module: str, forbidden: str) -> set[str]:
-    """The modules loaded once ``module`` is imported, where everything but the preloaded
-    packages comes from importing it."""
-    report = loaded_without(forbidden).get(module)
-    assert report is not None, f"no report from importing {module}"
-    assert not report.startswith("!"), f"importing {module} failed: {report[1:]}"
-    return set(report.split())
+    return fork_server(forbidden).loaded_by(module)
 
 
 @pytest.mark.parametrize("module", modules_in("engine") + modules_in("config"))
@@ -119,7 +140,7 @@ def test_app_modules_load_no_torch_at_import(module):
 #: every module each fork server imports, by the package its checks look for
 CHECKED_FOR = {
     "textual": modules_in("engine") + modules_in("config"),
-    "torch": sorted(set(modules_in("config") + TORCH_FREE_ENGINE_MODULES + modules_in("tui"))),
+    "torch": list(dict.fromkeys(modules_in("config") + TORCH_FREE_ENGINE_MODULES + modules_in("tui"))),  # in test order
 }
 
 
