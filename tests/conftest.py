@@ -7,10 +7,14 @@ never red.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import gc
 import io
 import os
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -171,7 +175,15 @@ def cartpole_dqn():
 
 
 def trained_run(runs_dir: Path) -> Path:
-    """A CartPole DQN run trained for 512 frames by the real training loop, with checkpoints."""
+    """A CartPole DQN run trained for 512 frames by the real training loop, with checkpoints at
+    256 and 512, in ``runs_dir``: a copy of the one run the test session trains."""
+    run_dir = Path(runs_dir) / "tiny"
+    shutil.copytree(once_trained_run(), run_dir, symlinks=True)
+    return run_dir
+
+
+@functools.cache
+def once_trained_run() -> Path:
     from tui_rl.engine.run.trainer import Trainer
     from tui_rl.engine.runs.record import create_run
 
@@ -183,7 +195,9 @@ def trained_run(runs_dir: Path) -> Path:
     config.checkpoint.every_frames = 256
     config.replay_buffer.size = 1_000
     config.replay_buffer.batch_size = 32
-    run_dir = create_run(config, name="tiny", runs_dir=runs_dir)
+    session_folder = Path(tempfile.mkdtemp(prefix="tui-rl-trained-"))
+    atexit.register(shutil.rmtree, session_folder, ignore_errors=True)
+    run_dir = create_run(config, name="tiny", runs_dir=session_folder / "runs")
     assert Trainer(config, run_dir).run() == "finished"
     return run_dir
 
@@ -303,7 +317,6 @@ def needs(name: str, extra: str):
     return the module (or the program's path). When it is missing the test is skipped, or fails
     when the ``CI`` variable is set, so CI never passes by skipping a real path."""
     import importlib
-    import shutil
 
     try:
         return importlib.import_module(name)
@@ -367,7 +380,6 @@ def small_filesystem(tmp_path):
     """``mount(size, read_only=False, holding=None)``: a fresh tmpfs of ``size`` under tmp_path, a
     real full or read-only filesystem (holding a copy of the folder ``holding``, put in before it
     is made read-only); skipped where this user cannot mount one. Unmounted at the end."""
-    import shutil
     import subprocess
 
     mounted: list[Path] = []
