@@ -7,10 +7,14 @@ never red.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import gc
 import io
 import os
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -82,6 +86,7 @@ def screen_text(app) -> str:
     """What the terminal shows, as plain text."""
     width, height = app.size
     console = Console(width=width, height=height, file=io.StringIO(), record=True, color_system=None)
+    # Textual has no public plain-text picture of the screen: export_screenshot() draws this as SVG.
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
 
@@ -170,7 +175,15 @@ def cartpole_dqn():
 
 
 def trained_run(runs_dir: Path) -> Path:
-    """A CartPole DQN run trained for 512 frames by the real training loop, with checkpoints."""
+    """A CartPole DQN run trained for 512 frames by the real training loop, with checkpoints at
+    256 and 512, in ``runs_dir``: a copy of the one run the test session trains."""
+    run_dir = Path(runs_dir) / "tiny"
+    shutil.copytree(once_trained_run(), run_dir, symlinks=True)
+    return run_dir
+
+
+@functools.cache
+def once_trained_run() -> Path:
     from tui_rl.engine.run.trainer import Trainer
     from tui_rl.engine.runs.record import create_run
 
@@ -182,7 +195,9 @@ def trained_run(runs_dir: Path) -> Path:
     config.checkpoint.every_frames = 256
     config.replay_buffer.size = 1_000
     config.replay_buffer.batch_size = 32
-    run_dir = create_run(config, name="tiny", runs_dir=runs_dir)
+    session_folder = Path(tempfile.mkdtemp(prefix="tui-rl-trained-"))
+    atexit.register(shutil.rmtree, session_folder, ignore_errors=True)
+    run_dir = create_run(config, name="tiny", runs_dir=session_folder / "runs")
     assert Trainer(config, run_dir).run() == "finished"
     return run_dir
 
@@ -246,6 +261,12 @@ class Posted:
     def of(self, kind: type) -> list:
         return [m for m in self.messages if type(m) is kind]
 
+    def notices(self) -> list[str]:
+        """The words of every notification, in the order they were posted."""
+        from textual.notifications import Notify
+
+        return [m.notification.message for m in self.of(Notify)]
+
 
 def toasts(app) -> str:
     """The words of the notifications on screen (each toast line follows a ``▌`` bar)."""
@@ -256,8 +277,7 @@ def toasts(app) -> str:
 def arrive(screen, *events) -> None:
     """Live events reaching a Train screen the way its event reader hands them over."""
     for event in events:
-        screen._inbox.put(screen.handle, event)
-    screen.post_message(type(screen).EventsArrived())
+        screen.receive(screen.handle, event)
 
 
 def footer(app) -> str:
@@ -297,7 +317,6 @@ def needs(name: str, extra: str):
     return the module (or the program's path). When it is missing the test is skipped, or fails
     when the ``CI`` variable is set, so CI never passes by skipping a real path."""
     import importlib
-    import shutil
 
     try:
         return importlib.import_module(name)
@@ -361,7 +380,6 @@ def small_filesystem(tmp_path):
     """``mount(size, read_only=False, holding=None)``: a fresh tmpfs of ``size`` under tmp_path, a
     real full or read-only filesystem (holding a copy of the folder ``holding``, put in before it
     is made read-only); skipped where this user cannot mount one. Unmounted at the end."""
-    import shutil
     import subprocess
 
     mounted: list[Path] = []

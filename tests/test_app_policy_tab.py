@@ -3,29 +3,13 @@ core, sees the shapes the network will see, and is told at once what does not fi
 
 from __future__ import annotations
 
-from pathlib import Path
 
-from conftest import choose, settle, until, words_on_screen
-from textual.message import Message
+from conftest import Posted, choose, settle, until, words_on_screen
 
-from tui_rl.tui import app as app_module
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.widgets.hparam_form import FieldForm
 
 WIDE = (160, 50)
-
-
-class RecordingApp(TuiRlApp):
-    """The app, keeping the refusals the forms post."""
-
-    CSS_PATH = str(Path(app_module.__file__).with_name(TuiRlApp.CSS_PATH))
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.posted: list[Message] = []
-
-    def on_field_form_invalid(self, message: FieldForm.Invalid) -> None:
-        self.posted.append(message)
 
 
 def shapes_line(app) -> str:
@@ -33,8 +17,8 @@ def shapes_line(app) -> str:
 
 
 async def test_a_convnet_on_cartpole_is_refused_with_the_reason_and_memory_shows_its_shapes():
-    app = RecordingApp()
-    async with app.run_test(size=WIDE) as pilot:
+    app, posted = TuiRlApp(), Posted()
+    async with app.run_test(size=WIDE, message_hook=posted) as pilot:
         await settle(pilot)
         await pilot.press("escape", "right_square_bracket", "right_square_bracket")  # the Policy tab
         await until(pilot, lambda: "Shapes: 4 -> heads [64, 64]" in shapes_line(app), what="the shapes")
@@ -43,7 +27,7 @@ async def test_a_convnet_on_cartpole_is_refused_with_the_reason_and_memory_shows
         await until(pilot, lambda: app.screen.invalid_fields == ["network.encoder"], what="the refusal")
         shown = words_on_screen(app)
         assert "convnet reads images [C, H, W]; CartPole-v1 gives a vector [4]: use mlp" in shown
-        assert [m.path for m in app.posted if isinstance(m, FieldForm.Invalid)] == ["network.encoder"]
+        assert [m.path for m in posted.of(FieldForm.Invalid)] == ["network.encoder"]
         await pilot.press("escape", "s")  # no run starts while the network does not fit
         await pilot.pause()
         assert app.current_mode == "setup"
@@ -56,7 +40,7 @@ async def test_a_convnet_on_cartpole_is_refused_with_the_reason_and_memory_shows
 
 
 async def test_memory_with_an_algorithm_that_has_none_is_refused_as_you_choose_it():
-    app = RecordingApp()
+    app = TuiRlApp()
     async with app.run_test(size=WIDE) as pilot:
         await settle(pilot)
         await pilot.press("slash", *"Pendulum-v1", "enter")

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from conftest import choose, renderable_text, screen_text, settle, toasts, until, words_on_screen
+from conftest import Posted, choose, renderable_text, screen_text, settle, toasts, until, words_on_screen
 from textual.binding import Binding
-from textual.message import Message
 
 from tui_rl.config import ConfigError, FieldError, load_file, load_preset
 from tui_rl.engine.envs.transforms import TRANSFORMS
-from tui_rl.tui import app as app_module
 from tui_rl.tui import modes as modes_module
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.commands import BindingCommands
@@ -22,30 +19,9 @@ from tui_rl.tui.screens.help import HelpScreen
 from tui_rl.tui.screens.save_preset import SavePresetScreen
 from tui_rl.tui.widgets.algorithm_picker import AlgorithmPicker
 from tui_rl.tui.widgets.hparam_form import FieldForm, HparamForm, message_for
+from tui_rl.tui.widgets.spec_view import SpecView
 
 SMALL = (80, 24)
-
-
-class RecordingApp(TuiRlApp):
-    """The app, keeping the messages of the Setup widgets that bubble up to it, in order."""
-
-    CSS_PATH = str(Path(app_module.__file__).with_name(TuiRlApp.CSS_PATH))  # not beside this file
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.posted: list[Message] = []
-
-    def on_algorithm_picker_chosen(self, message: AlgorithmPicker.Chosen) -> None:
-        self.posted.append(message)
-
-    def on_field_form_invalid(self, message: FieldForm.Invalid) -> None:
-        self.posted.append(message)
-
-    def on_hparam_form_edited(self, message: HparamForm.Edited) -> None:
-        self.posted.append(message)
-
-    def posted_of(self, kind: type[Message]) -> list:
-        return [message for message in self.posted if isinstance(message, kind)]
 
 
 def picker_words(app) -> str:
@@ -73,8 +49,8 @@ async def test_opens_on_cartpole_dqn_with_its_specs():
 
 
 async def test_search_pendulum_shows_continuous_actions_and_drops_dqn():
-    app = RecordingApp()
-    async with app.run_test(size=SMALL) as pilot:
+    app, posted = TuiRlApp(), Posted()
+    async with app.run_test(size=SMALL, message_hook=posted) as pilot:
         await settle(pilot)
         await pilot.press("slash", *"Pendulum", "enter")
         await settle(pilot)
@@ -95,7 +71,7 @@ async def test_search_pendulum_shows_continuous_actions_and_drops_dqn():
         assert (app.config.algorithm.gamma, app.config.algorithm.updates_per_batch) == (0.98, 32)
         assert "Training with DDPG." in shown
         assert "kept from DQN: gamma 0.98, updates_per_batch 32" in shown
-        assert app.posted_of(AlgorithmPicker.Chosen) == []
+        assert posted.of(AlgorithmPicker.Chosen) == []
 
         # Back on CartPole the switch back gives the preset's DQN again, not DQN's defaults.
         await pilot.press("slash", *"CartPole-v1", "enter")
@@ -118,8 +94,8 @@ async def test_specs_show_shapes_in_brackets_and_list_the_bookkeeping_apart():
 
 
 async def test_an_unknown_env_id_is_explained_and_kwargs_reach_the_env():
-    app = TuiRlApp()
-    async with app.run_test(size=SMALL) as pilot:
+    app, posted = TuiRlApp(), Posted()
+    async with app.run_test(size=SMALL, message_hook=posted) as pilot:
         await settle(pilot)
         await pilot.press("slash", *"NoSuchEnv-v0", "enter")
         await settle(pilot)
@@ -129,10 +105,11 @@ async def test_an_unknown_env_id_is_explained_and_kwargs_reach_the_env():
         assert app.screen.query_one("#spec-view").has_class("-error")
 
         await pilot.press("slash", *"MountainCarContinuous", "enter")
+        await until(pilot, lambda: app.screen.query_one(SpecView).kind == "continuous", what="the env's probe")
+        probes = len(posted.of(SpecView.Probed))
         app.screen.query_one("#field-env-kwargs").focus()
-        await pilot.press(*'{"goal_velocity": 0.1}')
-        await pilot.pause(0.6)  # the probe waits for a pause in typing
-        await settle(pilot)
+        await pilot.press(*'{"goal_velocity": 0.1}')  # only the closing brace makes an edit to probe
+        await until(pilot, lambda: len(posted.of(SpecView.Probed)) > probes, what="the probe with the kwargs")
         assert app.config.env.kwargs == {"goal_velocity": 0.1}
         specs = renderable_text(app.screen.query_one("#spec-view").content)
         assert "continuous [1] in [-1, 1]" in specs
@@ -325,9 +302,9 @@ def test_app_modules_and_the_app_load_no_torch(module):
 
 
 async def test_switching_dqn_to_ppo_and_back_by_keys_keeps_the_presets_tuned_values():
-    app = RecordingApp()
+    app, posted = TuiRlApp(), Posted()
     preset = load_preset("cartpole-dqn")  # gamma 0.98, 32 updates per batch, hard targets, ...
-    async with app.run_test(size=SMALL) as pilot:
+    async with app.run_test(size=SMALL, message_hook=posted) as pilot:
         await settle(pilot)
         await pilot.press("right_square_bracket", "right_square_bracket")  # the Policy tab
         await until(pilot, lambda: getattr(app.focused, "id", None) == "algorithm-set")
@@ -343,7 +320,7 @@ async def test_switching_dqn_to_ppo_and_back_by_keys_keeps_the_presets_tuned_val
         assert "Algorithm PPO → DQN: DQN's values are back as last set" in note
         assert "gamma 0.99" not in note  # PPO kept DQN's gamma: nothing to report about it
         assert "DQN's values are back as last set" in picker_words(app)
-        assert [message.name for message in app.posted_of(AlgorithmPicker.Chosen)] == ["ppo", "dqn"]
+        assert [message.name for message in posted.of(AlgorithmPicker.Chosen)] == ["ppo", "dqn"]
 
         await pilot.press("right_square_bracket")  # the hyperparameters show DQN's values again
         await pilot.pause()
@@ -352,8 +329,8 @@ async def test_switching_dqn_to_ppo_and_back_by_keys_keeps_the_presets_tuned_val
 
 
 async def test_env_kwargs_asks_for_a_json_object_and_refuses_anything_else_by_name():
-    app = RecordingApp()
-    async with app.run_test(size=SMALL) as pilot:
+    app, posted = TuiRlApp(), Posted()
+    async with app.run_test(size=SMALL, message_hook=posted) as pilot:
         await settle(pilot)
         assert 'JSON {"key": value}' in screen_text(app)  # the empty box says what it wants
         app.screen.query_one("#field-env-kwargs").focus()
@@ -363,19 +340,19 @@ async def test_env_kwargs_asks_for_a_json_object_and_refuses_anything_else_by_na
         note = app.screen.query_one("#field-env-kwargs").parent.query_one(".field-note")
         assert str(note.content).startswith('✗ expected a JSON object such as {"key": value}')
         await until(pilot, lambda: "✗ expected a JSON object such as" in screen_text(app))
-        refused = app.posted_of(FieldForm.Invalid)[-1]
+        refused = posted.of(FieldForm.Invalid)[-1]
         assert refused.path == "env.kwargs"
         assert refused.message.startswith('expected a JSON object such as {"key": value}')
 
         await clear_and_type(pilot, '{"x": NaN}')
         await pilot.pause()
-        assert app.posted_of(FieldForm.Invalid)[-1].message == "NaN is not allowed; use a finite number"
+        assert posted.of(FieldForm.Invalid)[-1].message == "NaN is not allowed; use a finite number"
         assert app.config.env.kwargs == {}
 
         await clear_and_type(pilot, '{"render_mode": "rgb_array"}')
         await pilot.pause()
         assert app.screen.invalid_fields == []
-        edited = app.posted_of(HparamForm.Edited)[-1]
+        edited = posted.of(HparamForm.Edited)[-1]
         assert edited.path == "env.kwargs"
         assert edited.config.env.kwargs == {"render_mode": "rgb_array"} == app.config.env.kwargs
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import toasts, trained_run, until
+from conftest import Posted, toasts, trained_run, until
 
 from tui_rl.config import RunConfig
 from tui_rl.engine.runs.reproduce import reproduce_text
@@ -53,13 +53,13 @@ async def test_e_exports_the_policy_to_the_file_typed(tmp_path):
     runs = tmp_path / "runs"
     run_dir = trained_run(runs)
     target = tmp_path / "out" / "policy.onnx"
-    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=runs)
-    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+    app, posted = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=runs), Posted()
+    async with app.run_test(size=(80, 24), notifications=True, message_hook=posted) as pilot:
         await open_export_dialog(pilot, app, target)
         await pilot.click("#export-onnx")
         await until(pilot, lambda: "Exported" in toasts(app), what="the export")
         assert type(app.screen).__name__ == "RunsScreen"
-        assert f"wrote {target} (onnx, checkpoint at 512 frames)" in " ".join(n.message for n in app._notifications)
+        assert f"wrote {target} (onnx, checkpoint at 512 frames)" in " ".join(posted.notices())
     session = onnxruntime.InferenceSession(str(target))
     assert session.get_inputs()[0].name == "observation" and run_dir.is_dir()
 
@@ -83,8 +83,8 @@ async def test_the_export_dialog_overwrites_a_file_only_when_told(tmp_path):
     trained_run(runs)
     target = tmp_path / "policy.pt"
     target.write_bytes(b"mine")
-    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=runs)
-    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+    app, posted = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=runs), Posted()
+    async with app.run_test(size=(80, 24), notifications=True, message_hook=posted) as pilot:
         await open_export_dialog(pilot, app, target)
         await pilot.click("#export-torchscript")
         status = app.screen.query_one("#export-status")

@@ -135,7 +135,7 @@ async def test_a_user_trains_tunes_pauses_detaches_and_attaches_again(runs_dir):
         await pilot.press("x")  # asks first
         await until(pilot, lambda: isinstance(again.screen, ConfirmScreen), what="the stop question")
         await pilot.press("escape")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: again.screen is screen, what="the question to close")
         assert screen.has_live_run, "a cancelled stop stopped the run"
         await pilot.press("x")
         await until(pilot, lambda: isinstance(again.screen, ConfirmScreen), what="the stop question")
@@ -269,16 +269,14 @@ async def test_a_finished_run_says_why_it_ended_and_labels_its_live_edits(demo_r
     async with app.run_test(size=SMALL) as pilot:
         await until(pilot, lambda: state_of(app) == "finished", what="the finished run")
         await settle(pilot)
-        await pilot.pause(0.5)  # the chart timer
+        await until(pilot, lambda: "lr=0.0003" in chart_text(app), what="the live-edit marker's label")
         assert "evaluation return 199.2 reached the target 195" in words_on_screen(app)
-        assert "lr=0.0003" in chart_text(app), "the live-edit marker has no label"
         note = str(app.screen.query_one("#hp-note").render())
         assert "not live" in note and "Applied" not in note
 
         for _ in range(6):  # Return -> ... -> LR, the seventh tab
             await pilot.press("right_square_bracket")
-        await pilot.pause(0.5)
-        assert "Learning rate" in chart_text(app)
+        await until(pilot, lambda: "Learning rate" in chart_text(app), what="the LR chart")
 
 
 async def test_an_edit_and_its_undo_at_one_frame_keep_both_labels_whole(demo_runs):
@@ -299,7 +297,7 @@ async def test_overlaid_curves_differ_without_colour(demo_runs, monkeypatch):
     async with app.run_test(size=SMALL) as pilot:
         await until(pilot, lambda: state_of(app) == "finished", what="the finished run")
         await settle(pilot)
-        await pilot.pause(0.5)
+        await until(pilot, lambda: "raw" in chart_text(app) and "mean of 20" in chart_text(app), what="the legend")
         legend = {}
         for line in chart_text(app).splitlines():
             for label in ("raw", "mean of 20"):
@@ -357,7 +355,7 @@ def test_sighup_detaches_at_once_without_stopping_the_run():
             async with app.run_test(size=(80, 24)) as pilot:
                 print("up", flush=True)
                 os.kill(os.getpid(), signal.SIGHUP)
-                await pilot.pause(5)
+                await pilot.pause(5)  # a ceiling: SIGHUP ends the app long before
             print("the app outlived its terminal", flush=True)
 
         asyncio.run(main())

@@ -2,8 +2,12 @@
 textual, and the modules the app imports before its first paint never load torch."""
 
 import ast
+import atexit
+import functools
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,22 +26,81 @@ def modules_in(folder: str) -> list[str]:
     return names
 
 
-def loaded_after_import(module: str) -> set[str]:
-    code = f"import sys, {module}; print(' '.join(sorted(sys.modules)))"
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
-    )
-    return set(result.stdout.split())
+#: Imports each module named on its command line in a child forked from one interpreter, so every
+#: module starts from the same state (no module imported earlier can mask what a later one loads)
+#: while the third-party packages named first are imported once, not once per module.
+FORK_SERVER = """
+import os, sys
+forbidden, preloaded, modules = sys.argv[1], sys.argv[2].split(","), sys.argv[3:]
+for name in preloaded:
+    __import__(name)
+assert forbidden not in sys.modules, f"{forbidden} is loaded by the preloaded {preloaded}"
+for module in modules:
+    sys.stdout.flush()
+    if os.fork() == 0:
+        try:
+            __import__(module)
+            print(module + "\t" + " ".join(sorted(sys.modules)), flush=True)
+        except BaseException as error:
+            print(module + "\t!" + repr(error), flush=True)
+        os._exit(0)
+    os.wait()
+"""
+
+#: what the engine loads anyway (its checks are for textual) and what the app loads anyway (its
+#: checks are for torch): imported once by the fork server
+PRELOADED = {
+    "textual": ["numpy", "gymnasium", "torch", "tensordict.nn", "torchrl.envs", "torchrl.collectors",
+                "torchrl.data", "torchrl.modules", "torchrl.objectives"],
+    "torch": ["textual.app", "textual.widgets", "rich"],
+}
+
+
+class ForkServer:
+    """A running :data:`FORK_SERVER` for the checks that look for ``forbidden``; its reports are
+    read as the tests ask for them, so no test waits for the imports of the tests after it."""
+
+    def __init__(self, forbidden: str) -> None:
+        self.errors = tempfile.TemporaryFile("w+")  # a pipe nobody reads could fill and stop the server
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", FORK_SERVER, forbidden, ",".join(PRELOADED[forbidden]), *CHECKED_FOR[forbidden]],
+            stdout=subprocess.PIPE, stderr=self.errors, text=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},  # a forked child of a threaded torch can hang
+        )
+        atexit.register(self.process.kill)
+        self.reports: dict[str, str] = {}
+
+    def loaded_by(self, module: str) -> set[str]:
+        """The modules loaded once ``module`` is imported (besides the preloaded, all by it)."""
+        while module not in self.reports:
+            line = self.process.stdout.readline()
+            if not line:
+                self.errors.seek(0)
+                raise AssertionError(f"no report on {module}: {self.errors.read()[-2000:]}")
+            name, _, report = line.rstrip("\n").partition("\t")
+            self.reports[name] = report
+        report = self.reports[module]
+        assert not report.startswith("!"), f"importing {module} failed: {report[1:]}"
+        return set(report.split())
+
+
+@functools.cache
+def fork_server(forbidden: str) -> ForkServer:
+    return ForkServer(forbidden)
+
+
+def loaded_after_import(module: str, forbidden: str) -> set[str]:
+    return fork_server(forbidden).loaded_by(module)
 
 
 @pytest.mark.parametrize("module", modules_in("engine") + modules_in("config"))
 def test_engine_and_config_never_load_textual(module):
-    assert "textual" not in loaded_after_import(module)
+    assert "textual" not in loaded_after_import(module, "textual")
 
 
 @pytest.mark.parametrize("module", modules_in("config"))
 def test_config_never_loads_torch(module):
-    assert "torch" not in loaded_after_import(module)
+    assert "torch" not in loaded_after_import(module, "torch")
 
 
 # The app imports these before its first paint.
@@ -65,13 +128,20 @@ TORCH_FREE_ENGINE_MODULES = [
 
 @pytest.mark.parametrize("module", TORCH_FREE_ENGINE_MODULES)
 def test_modules_loaded_before_first_paint_never_load_torch(module):
-    assert "torch" not in loaded_after_import(module)
+    assert "torch" not in loaded_after_import(module, "torch")
 
 
 @pytest.mark.parametrize("module", modules_in("tui"))
 def test_app_modules_load_no_torch_at_import(module):
     """Screens and widgets import torch inside the functions that need it, after the first paint."""
-    assert "torch" not in loaded_after_import(module)
+    assert "torch" not in loaded_after_import(module, "torch")
+
+
+#: every module each fork server imports, by the package its checks look for
+CHECKED_FOR = {
+    "textual": modules_in("engine") + modules_in("config"),
+    "torch": list(dict.fromkeys(modules_in("config") + TORCH_FREE_ENGINE_MODULES + modules_in("tui"))),  # in test order
+}
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -9,7 +9,6 @@ import threading
 import pytest
 import torch
 from conftest import PATIENCE_S, Posted, crafted_rollout, footer, renderable_text, trained_run, until
-from textual.notifications import Notify
 from textual.widgets import OptionList
 
 from tui_rl.config.algorithms import SACConfig
@@ -49,19 +48,19 @@ async def open_live_env(pilot) -> InspectorScreen:
     await pilot.press("l")
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
-    assert screen.session is not None, [n.message for n in pilot.app._notifications]
+    assert screen.session is not None, "no live env opened"
     return screen
 
 
-def last_notice(app) -> str:
-    notices = list(app._notifications)
-    return notices[-1].message if notices else ""
+def last_notice(posted: Posted) -> str:
+    notices = posted.notices()
+    return notices[-1] if notices else ""
 
 
-async def open_saved(pilot, screen: InspectorScreen, path) -> None:
+async def open_saved(pilot, screen: InspectorScreen, path, posted: Posted) -> None:
     """Open the saved rollout at ``path`` as the source picker would."""
     screen.open_source(next(source for source in screen.sources() if source.path == path))
-    await until(pilot, lambda: screen.kind == "saved" or "Saved:" in last_notice(pilot.app), what="the rollout to open")
+    await until(pilot, lambda: screen.kind == "saved" or "Saved:" in last_notice(posted), what="the rollout to open")
     await pilot.pause()
 
 
@@ -122,8 +121,8 @@ async def test_the_tree_shows_every_key_and_the_statistics_of_the_highlighted_on
 
 
 async def test_driving_a_live_env_by_hand_grows_the_rollout_and_the_view_follows():
-    app = TuiRlApp(RunConfig(), preset_name="test")
-    async with app.run_test(size=(80, 24)) as pilot:
+    app, posted = TuiRlApp(RunConfig(), preset_name="test"), Posted()
+    async with app.run_test(size=(80, 24), message_hook=posted) as pilot:
         screen = await open_live_env(pilot)
         assert screen.query_one(FrameView).frame is not None  # the reset frame, before any step
         assert "the env is reset" in renderable_text(screen.query_one(StepTable).render())
@@ -139,7 +138,7 @@ async def test_driving_a_live_env_by_hand_grows_the_rollout_and_the_view_follows
         assert torch.equal(torch.as_tensor(screen.query_one(FrameView).frame), rollout["pixels"][4])
 
         await pilot.press("7")  # CartPole has two actions: refused, and no mode switch
-        await until(pilot, lambda: "choose one of 0..1" in last_notice(app), what="the refusal")
+        await until(pilot, lambda: "choose one of 0..1" in last_notice(posted), what="the refusal")
         assert isinstance(app.screen, InspectorScreen) and len(screen.rollout) == 5
         status = renderable_text(screen.query_one("#inspector-status").render(), width=78)
         assert "0-1 action · R reset · l close · ^p modes" in status.splitlines()[1]
@@ -245,9 +244,10 @@ async def test_a_saved_rollout_of_another_session_steps_like_any_other(tmp_path)
     live.close()
     app = TuiRlApp(RunConfig(), preset_name="test", runs_dir=tmp_path)
     app.current_run_dir = run_dir
-    async with app.run_test(size=(160, 48)) as pilot:
+    posted = Posted()
+    async with app.run_test(size=(160, 48), message_hook=posted) as pilot:
         screen = await open_inspector(pilot)
-        await open_saved(pilot, screen, path)
+        await open_saved(pilot, screen, path, posted)
         assert len(screen.rollout) == 6
         await pilot.press("end")
         assert int(shown_rows(screen)["action"]) == screen.rollout["action"][5].item()
@@ -261,9 +261,10 @@ async def test_a_crafted_saved_rollout_opens_without_running_its_pickle(tmp_path
     path = crafted_rollout(run_dir, marker)
     app = TuiRlApp(RunConfig(), preset_name="test", runs_dir=tmp_path)
     app.current_run_dir = run_dir
-    async with app.run_test(size=(80, 24)) as pilot:
+    posted = Posted()
+    async with app.run_test(size=(80, 24), message_hook=posted) as pilot:
         screen = await open_inspector(pilot)
-        await open_saved(pilot, screen, path)
+        await open_saved(pilot, screen, path, posted)
         assert not marker.exists()
         assert screen.kind == "saved" and len(screen.rollout) == 4
         status = renderable_text(screen.query_one("#inspector-status").render(), width=78)
@@ -324,24 +325,24 @@ async def test_recording_a_video_and_fresh_weights_for_a_live_env_from_the_app(t
         recording.wait(PATIENCE_S), real_evaluate_run(*args, **kwargs))[1])
 
     def recording_notes() -> list[str]:
-        return [m.notification.message for m in posted.of(Notify) if m.notification.message.startswith("Recording")]
+        return [notice for notice in posted.notices() if notice.startswith("Recording")]
 
     async with app.run_test(size=(80, 24), message_hook=posted) as pilot:
         screen = await open_inspector(pilot)
         await pilot.press("V", "V")  # a second press while the first records is refused: one video
         await until(pilot, lambda: len(recording_notes()) == 2, what="the second press answered")
         recording.set()
-        await until(pilot, lambda: "written to" in last_notice(app), what="the video")
+        await until(pilot, lambda: "written to" in last_notice(posted), what="the video")
         said = recording_notes()
         assert said[0] == "Recording an episode of tiny's newest checkpoint…"
         assert said[1] == "Recording an episode of tiny's newest checkpoint… is under way: wait for it."
         (video,) = (run_dir / "metrics" / "videos").glob("eval-512*")
         assert video.suffix == ".mp4"  # the record key writes MP4 (tests/test_video.py decodes one)
-        assert str(video) in last_notice(app)
+        assert str(video) in last_notice(posted)
 
         # a live env takes the run's freshest weights when asked (u), between its steps
         await pilot.press("l")
         await until(pilot, lambda: screen.session is not None, what="the live env")
         await pilot.press("p", "u", "p")
-        await until(pilot, lambda: "Policy: checkpoint at 512 frames" in last_notice(app), what="the fresh weights")
+        await until(pilot, lambda: "Policy: checkpoint at 512 frames" in last_notice(posted), what="the fresh weights")
         await until(pilot, lambda: screen.length == 2, what="both steps")

@@ -5,10 +5,10 @@ observation comes channels-last, so the tests put TorchRL's PermuteTransform aft
 """
 
 import math
-import os
 
 import pytest
 import torch
+from conftest import needs
 from torchrl.collectors import Collector
 from torchrl.envs import PermuteTransform
 from torchrl.modules import ConvNet
@@ -24,19 +24,6 @@ torch.set_num_threads(1)
 
 #: the MinAtar paper's network: one 3x3 conv of 16 channels, stride 1
 MINATAR_CONV = ["network.conv_channels=[16]", "network.conv_kernels=[3]", "network.conv_strides=[1]"]
-
-
-def needs(name: str, extra: str):
-    """Import ``name``; skip when missing, fail under CI (until conftest's ``needs`` lands)."""
-    import importlib
-
-    try:
-        return importlib.import_module(name)
-    except ImportError as error:
-        message = f"{name} is missing ({error}); install it with pip install 'tui-rl[{extra}]'"
-        if os.environ.get("CI"):
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
 
 
 def minatar_config(*overrides: str) -> RunConfig:

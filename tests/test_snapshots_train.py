@@ -9,12 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import settle
+from conftest import settle, until
 from helpers import START, demo_run
 
 from tui_rl.config import RunConfig
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.screens.quit import QuitScreen
+from tui_rl.tui.widgets.charts import MetricChart
 
 SIZES = {"small": (80, 24), "large": (160, 48)}
 @pytest.fixture
@@ -39,7 +40,9 @@ def test_train_screen_shows_a_failed_runs_whole_reason_at_80_columns(snap_compar
 async def settled(pilot) -> None:
     """Let the attach worker, the chart timer and the resize land."""
     await settle(pilot)
-    await pilot.pause(0.5)
+    charts = [chart for chart in pilot.app.screen.query(MetricChart) if chart.display]
+    await until(pilot, lambda: all(chart.is_up_to_date for chart in charts), what="the charts to catch up")
+    await settle(pilot)
 
 
 def app_on_run(runs_dir: Path, name: str) -> TuiRlApp:
@@ -69,6 +72,7 @@ def test_quit_dialog(snap_compare, runs_dir, size):
     async def ask(pilot):
         await settled(pilot)
         pilot.app.push_screen(QuitScreen("cartpole-fast"))
-        await pilot.pause(0.3)
+        await until(pilot, lambda: isinstance(pilot.app.screen, QuitScreen), what="the quit dialog")
+        await settle(pilot)
 
     assert snap_compare(app_on_run(runs_dir, "cartpole-fast"), terminal_size=SIZES[size], run_before=ask)

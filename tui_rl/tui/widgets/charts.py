@@ -288,19 +288,24 @@ class MetricChart(PlotextFigure):
         self.spec = spec
         self.update_figure(self.size.width)
 
+    def figure_key(self, width: int) -> tuple:
+        """What the figure drawn at ``width`` columns shows: the figure is redone when it changes."""
+        names = self.curves.matching(self.spec.metrics)
+        revisions = tuple((n, self.curves.series[n].revision) for n in names)
+        return self.spec, revisions, self.curves.marker_revision, width, id(self.curves)
+
+    @property
+    def is_up_to_date(self) -> bool:
+        """Whether the figure shows the current curves at the chart's current width."""
+        return self._drawn_key == self.figure_key(self.size.width)
+
     def update_figure(self, width: int) -> None:
         """Redo the figure for ``width`` columns if its data changed, and repaint."""
-        names = self.curves.matching(self.spec.metrics)
-        key = (
-            self.spec,
-            tuple((n, self.curves.series[n].revision) for n in names),
-            self.curves.marker_revision,
-            width,
-            id(self.curves),
-        )
+        key = self.figure_key(width)
         if key == self._drawn_key or not width:
             return
         self._drawn_key = key
+        names = self.curves.matching(self.spec.metrics)
         lines = [(LABELS.get(n, n), self.curves.series[n]) for n in names]
         if self.spec.key == RETURN.key:
             lines += list(self.curves.overlays.items())

@@ -192,6 +192,11 @@ class TrainScreen(Screen):
             config = None  # charts and log still show; only the live hyperparameters need it
         self.post_message(self.RunOpened(handle, config, history, read_lineage(handle.run_dir), task))
 
+    def receive(self, handle: RunHandle, event) -> None:
+        """Take a live event of ``handle`` from any thread; the screen applies it on its own."""
+        if self._inbox.put(handle, event):
+            self.post_message(self.EventsArrived())
+
     @work(thread=True, group="events", exit_on_error=False)
     def _read_events(self, handle: RunHandle) -> None:
         # The handle skips what history() already read. Short waits let the thread notice a
@@ -201,8 +206,7 @@ class TrainScreen(Screen):
         try:
             while handle.is_live and not worker.is_cancelled:
                 for event in handle.events(timeout=EVENT_WAIT_S):
-                    if self._inbox.put(handle, event):
-                        self.post_message(self.EventsArrived())
+                    self.receive(handle, event)
         except Exception as exc:  # a broken connection ends the stream; the UI says so
             reason = str(exc) or type(exc).__name__
         self.post_message(self.EventsEnded(handle, reason))
