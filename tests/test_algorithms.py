@@ -61,13 +61,13 @@ def test_epsilon_follows_the_frame_count_so_a_resumed_run_picks_up_its_schedule(
     env = make_env(config)
     running = build_algorithm(config, env, "cpu")
     for frames in range(100, 701, 100):
-        epsilon = running.before_updates(frames)["epsilon"]
+        epsilon = running.anneal_epsilon(frames)
     assert epsilon == pytest.approx(1.0 - 0.9 * 0.7, abs=1e-4)
     # A run resumed at 700 frames builds a fresh algorithm: its first batch brings epsilon to the same place.
     resumed = build_algorithm(config, env, "cpu")
-    assert resumed.before_updates(700)["epsilon"] == pytest.approx(epsilon, abs=1e-4)
+    assert resumed.anneal_epsilon(700) == pytest.approx(epsilon, abs=1e-4)
     assert resumed.exploration.eps.item() == pytest.approx(epsilon, abs=1e-4)
-    assert build_algorithm(config, env, "cpu").before_updates(50_000)["epsilon"] == pytest.approx(0.1)
+    assert build_algorithm(config, env, "cpu").anneal_epsilon(50_000) == pytest.approx(0.1)
 
 
 def test_state_dict_restores_networks_targets_and_optimiser():

@@ -145,19 +145,11 @@ CHECKED_FOR = {
 
 
 def imported_modules(path: Path) -> set[str]:
-    """The tui_rl modules ``path`` imports, at load time or inside functions (a lazy import that
-    closes a circle is still a circle); imports for type checkers only are left out."""
+    """The tui_rl modules ``path`` imports, at load time, inside functions or for type checkers
+    only: a lazy import or an ``if TYPE_CHECKING:`` one that closes a circle is still a circle."""
     tree = ast.parse(path.read_text())
-    skipped = {
-        id(child)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-        for child in ast.walk(node)
-    }
     found: set[str] = set()
     for node in ast.walk(tree):
-        if id(node) in skipped:
-            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

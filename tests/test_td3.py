@@ -35,6 +35,11 @@ def filled(config):
     return algorithm
 
 
+def one_gradient_step(algorithm):
+    """A batch of replayed transitions back into the buffer, and one gradient step after it."""
+    algorithm.update(algorithm.replay_buffer.sample(32), frames=64)
+
+
 def actor_and_critic(algorithm):
     loss = algorithm.loss_module
     actor = [p.detach().clone() for p in loss.actor_network_params.values(True, True)]
@@ -62,11 +67,10 @@ def test_trains_a_few_hundred_frames_on_pendulum_with_finite_losses():
 @pytest.mark.parametrize("delay", [2, 3])
 def test_the_actor_and_targets_move_only_every_policy_delay_steps(delay):
     algorithm = filled(td3_config(policy_delay=delay, updates_per_batch=1))
-    minibatch = algorithm.replay_buffer.sample(32)
     moved = []
     for _ in range(2 * delay):
         actor, critic, targets = actor_and_critic(algorithm)
-        algorithm.learn([minibatch.clone()], frames=0)
+        one_gradient_step(algorithm)
         after = actor_and_critic(algorithm)
         assert changed(critic, after[1]), "the critics train on every step"
         moved.append((changed(actor, after[0]), changed(targets, after[2])))
@@ -77,10 +81,9 @@ def test_the_actor_and_targets_move_only_every_policy_delay_steps(delay):
 def test_a_live_policy_delay_reaches_the_next_steps():
     algorithm = filled(td3_config(policy_delay=2))
     algorithm.apply_hparams(edit(algorithm.config, {"algorithm.policy_delay": 1}, live_only=True))
-    minibatch = algorithm.replay_buffer.sample(32)
     for _ in range(3):
         actor = actor_and_critic(algorithm)[0]
-        algorithm.learn([minibatch.clone()], frames=0)
+        one_gradient_step(algorithm)
         assert changed(actor, actor_and_critic(algorithm)[0])
 
 
@@ -100,11 +103,11 @@ def test_live_target_noise_and_clip_reach_the_loss_relative_to_the_action_range(
 
 def test_a_resumed_td3_keeps_its_actor_turns():
     running = filled(td3_config(policy_delay=2))
-    running.learn([running.replay_buffer.sample(32)], frames=0)  # one critic step: the actor's turn is next
+    one_gradient_step(running)  # one critic step: the actor's turn is next
     resumed = build_algorithm(running.config, make_env(running.config), "cpu")
     resumed.load_state_dict(running.state_dict())
     assert resumed.gradient_steps == 1
     resumed.replay_buffer.extend(running.replay_buffer.sample(64))
     actor = actor_and_critic(resumed)[0]
-    resumed.learn([resumed.replay_buffer.sample(32)], frames=0)
+    one_gradient_step(resumed)
     assert changed(actor, actor_and_critic(resumed)[0])

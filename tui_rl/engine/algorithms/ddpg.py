@@ -1,27 +1,38 @@
-"""DDPG: a deterministic actor with exploration noise, trained to maximise a learned Q(s, a)."""
+"""DDPG: a deterministic actor with exploration noise, trained to maximise a learned Q(s, a) on
+replayed transitions; the target networks follow by soft updates."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from tensordict import TensorDictBase
 from tensordict.nn import TensorDictSequential
 from torchrl.envs import EnvBase
 from torchrl.modules import AdditiveGaussianModule, OrnsteinUhlenbeckProcessModule, TanhModule
 from torchrl.objectives import DDPGLoss, LossModule
 
-from tui_rl.engine.algorithms.base import live_setting
-from tui_rl.engine.algorithms.off_policy import OffPolicyAlgorithm
+from tui_rl.engine.algorithms.base import Algorithm, live_setting
+from tui_rl.engine.algorithms.optimisation import LossMeans, gradient_step, total_loss
 from tui_rl.engine.networks.heads import make_action_net, make_critic
 
 
-class DDPG(OffPolicyAlgorithm):
+class DDPG(Algorithm):
     name = "ddpg"
 
     def build(self, env: EnvBase) -> LossModule:
         actor = self.build_actor(env)
         critic = make_critic(self.config, env, self.device, with_action=True)
-        return DDPGLoss(actor, critic, delay_actor=True, delay_value=True)
+        return self.replay_parts(DDPGLoss(actor, critic, delay_actor=True, delay_value=True))
+
+    def update(self, batch: TensorDictBase, frames: int) -> dict[str, float]:
+        means = LossMeans()
+        for minibatch in self.replayed(batch, frames):
+            losses = self.loss_module(minibatch)  # the actor's and the critic's
+            gradient_step(total_loss(losses), self.optimizer, self.config.optim.max_grad_norm)
+            self.target_updater.step()
+            means.add(losses)
+        return means.means()
 
     def build_actor(self, env: EnvBase) -> TensorDictSequential:
         """The deterministic actor and its exploration noise, set as the policies (TD3 shares them)."""

@@ -55,16 +55,22 @@ class LossMeans:
         self.sums: dict[str, torch.Tensor] = defaultdict(lambda: 0)
         self.count = 0
 
-    def add(self, values: TensorDictBase, keys: list[str]) -> None:
-        for key in keys:
-            self.sums[key] = self.sums[key] + values.get(key).detach().mean()
+    def add(self, losses: TensorDictBase, *logged: str) -> None:
+        """Count one gradient step's ``loss_*`` terms and the ``logged`` scalars (``entropy``)."""
+        for key in [*loss_keys(losses), *logged]:
+            self.sums[key] = self.sums[key] + losses.get(key).detach().mean()
         self.count += 1
 
     def means(self) -> dict[str, float]:
         return {key: float(total) / self.count for key, total in self.sums.items()}
 
 
-def total_loss(loss_td: TensorDictBase) -> tuple[torch.Tensor, list[str]]:
-    """The sum of every ``loss_*`` term of a TorchRL loss output, and their keys."""
-    keys = [key for key in loss_td.keys() if key.startswith("loss_")]
-    return sum(loss_td.get(key) for key in keys), keys
+def loss_keys(losses: TensorDictBase) -> list[str]:
+    """The ``loss_*`` terms of a TorchRL loss output, in its order."""
+    return [key for key in losses.keys() if key.startswith("loss_")]
+
+
+def total_loss(losses: TensorDictBase) -> torch.Tensor:
+    """The sum of every ``loss_*`` term of a TorchRL loss output: one backward pass trains each
+    network on its own term (each TorchRL term detaches the networks it must not train)."""
+    return sum(losses.get(key) for key in loss_keys(losses))

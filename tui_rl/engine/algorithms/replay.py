@@ -110,16 +110,25 @@ def make_replay_buffer(config: ReplayBufferConfig, device, scratch_dir: Path | N
 
 
 def replay_minibatches(
-    buffer: TensorDictReplayBuffer, config: ReplayBufferConfig, count: int
+    buffer: TensorDictReplayBuffer, config: ReplayBufferConfig, count: int, device=None
 ) -> Iterator[TensorDictBase]:
-    """``count`` minibatches of ``config.batch_size`` transitions.
+    """``count`` minibatches of ``config.batch_size`` transitions, on ``device`` when given (a
+    memmap storage samples on the CPU).
 
     Uniform replay draws them all in one call, which costs a fraction of ``count`` calls and
     gives the same distribution; prioritised replay must draw each after the last one's
-    priorities are written back.
+    priorities are written back (:func:`reprioritise`).
     """
     if config.sampler == "prioritized":
-        for _ in range(count):
-            yield buffer.sample(config.batch_size)
+        minibatches: Iterator[TensorDictBase] = (buffer.sample(config.batch_size) for _ in range(count))
     else:
-        yield from buffer.sample(config.batch_size * count).split(config.batch_size)
+        minibatches = iter(buffer.sample(config.batch_size * count).split(config.batch_size))
+    for minibatch in minibatches:
+        yield minibatch if device is None else minibatch.to(device)
+
+
+def reprioritise(buffer: TensorDictReplayBuffer, config: ReplayBufferConfig, minibatch: TensorDictBase) -> None:
+    """With prioritised replay, the TD errors the loss wrote into ``minibatch`` become the
+    priorities of its transitions."""
+    if config.sampler == "prioritized":
+        buffer.update_tensordict_priority(minibatch)

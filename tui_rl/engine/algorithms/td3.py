@@ -16,6 +16,7 @@ from torchrl.objectives import LossModule, TD3Loss
 
 from tui_rl.config.algorithms import TD3Config
 from tui_rl.engine.algorithms.ddpg import DDPG
+from tui_rl.engine.algorithms.optimisation import LossMeans, gradient_step, total_loss
 from tui_rl.engine.networks.heads import make_critic
 
 
@@ -23,14 +24,12 @@ class TD3(DDPG):
     name = "td3"
     #: gradient steps so far (checkpointed, so a resume keeps the actor's turns)
     gradient_steps = 0
-    #: whether the current gradient step trains the actor and moves the targets
-    actor_turn = True
 
     def build(self, env: EnvBase) -> LossModule:
         algo: TD3Config = self.config.algorithm
         spec = env.action_spec_unbatched
         self.half_range = ((spec.space.high - spec.space.low) / 2).to(self.device)
-        return TD3Loss(
+        loss = TD3Loss(
             self.build_actor(env),
             make_critic(self.config, env, self.device, with_action=True),
             action_spec=spec,
@@ -39,17 +38,21 @@ class TD3(DDPG):
             noise_clip=algo.noise_clip * self.half_range,
             loss_function="l2",
         )
+        return self.replay_parts(loss)
 
-    def losses(self, minibatch: TensorDictBase) -> TensorDictBase:
-        self.gradient_steps += 1
-        self.actor_turn = self.gradient_steps % self.config.algorithm.policy_delay == 0
-        loss_td = self.loss_module(minibatch)
-        if not self.actor_turn:  # still logged, but no gradient reaches the actor
-            loss_td.set("loss_actor", loss_td.get("loss_actor").detach())
-        return loss_td
-
-    def updates_targets(self) -> bool:
-        return self.actor_turn
+    def update(self, batch: TensorDictBase, frames: int) -> dict[str, float]:
+        means = LossMeans()
+        for minibatch in self.replayed(batch, frames):
+            self.gradient_steps += 1
+            actor_turn = self.gradient_steps % self.config.algorithm.policy_delay == 0
+            losses = self.loss_module(minibatch)
+            if not actor_turn:  # still logged, but no gradient reaches the actor
+                losses.set("loss_actor", losses.get("loss_actor").detach())
+            gradient_step(total_loss(losses), self.optimizer, self.config.optim.max_grad_norm)
+            if actor_turn:  # the targets follow the actor
+                self.target_updater.step()
+            means.add(losses)
+        return means.means()
 
     def live_settings(self) -> dict[str, Callable[[Any], None]]:
         loss = self.loss_module

@@ -5,7 +5,7 @@ memory and (on CUDA) GPU memory. The time panel draws it.
 The trainer times collection and the update as wholes; the parts inside them are timed by wrapping
 the objects that do them, on this run's instances only: the base env's and the transformed env's
 ``_step`` (transforms are the difference), the collector policy's ``forward``, the replay
-buffer's ``extend`` and ``sample`` and the algorithm's ``after_step`` (target updates). Figures go out as metrics
+buffer's ``extend`` and ``sample`` and the target updater's ``step``. Figures go out as metrics
 (config/metrics.py's ``BATCH_TIMES`` in ms per batch, and ``USAGE``) averaged over about ``INTERVAL_S`` seconds, so a fast run
 logs a few rows a second, not one per batch.
 """
@@ -74,7 +74,8 @@ class BatchTimer:
         if algorithm.replay_buffer is not None:
             algorithm.replay_buffer.sample = self.timed(algorithm.replay_buffer.sample, "replay_sample")
             algorithm.replay_buffer.extend = self.timed(algorithm.replay_buffer.extend, "replay_add")
-        algorithm.after_step = self.timed(algorithm.after_step, "target_update")
+        if algorithm.target_updater is not None:
+            algorithm.target_updater.step = self.timed(algorithm.target_updater.step, "target_update")
 
     def batch_done(self, collect_s: float, update_s: float, device: Any = None) -> dict[str, float]:
         """Count one batch; every ``INTERVAL_S`` the breakdown (ms per batch) and usage, else {}."""

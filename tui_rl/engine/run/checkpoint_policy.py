@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tensordict import TensorDict
 from torchrl.checkpoint import GlobalRNGState
@@ -25,7 +25,9 @@ from tui_rl.engine.protocol import Checkpointed
 from tui_rl.engine.runs.folder import resume_command
 
 if TYPE_CHECKING:
-    from tui_rl.engine.run.trainer import Trainer
+    from tui_rl.config import RunConfig
+    from tui_rl.engine.run.parts import RunParts
+    from tui_rl.engine.runs.record import RunRecord
 
 #: the folder, beside its state.pt, of a memory-mapped buffer's transitions in a checkpoint
 TRANSITIONS_DIR = "transitions"
@@ -86,65 +88,76 @@ class ReplayBufferState:
         self.pending = None
 
 
-class CheckpointPolicy:
-    """The checkpoints of one :class:`Trainer`'s run."""
+class CheckpointedRun(Protocol):
+    """What a checkpoint policy reads of its run (the trainer): the config as it is now (its
+    checkpoint section is live), the counters a checkpoint records, and the parts it saves."""
 
-    def __init__(self, trainer: Trainer) -> None:
-        self.trainer = trainer
-        self.store = CheckpointStore(trainer.run_dir, trainer.config.checkpoint.keep)
+    run_dir: Path
+    config: RunConfig
+    counters: RunCounters
+    record: RunRecord
+    parts: RunParts
+
+
+class CheckpointPolicy:
+    """The checkpoints of one run."""
+
+    def __init__(self, run: CheckpointedRun) -> None:
+        self.run = run
+        self.store = CheckpointStore(run.run_dir, run.config.checkpoint.keep)
         self.last_frames = 0
 
     def components(self, with_replay: bool) -> dict[str, Any]:
-        trainer = self.trainer
+        parts = self.run.parts
         components: dict[str, Any] = {
-            NETWORKS: trainer.parts.algorithm,
-            "collector": trainer.parts.collector,
+            NETWORKS: parts.algorithm,
+            "collector": parts.collector,
             "rng": GlobalRNGState(),
-            "loggers": trainer.parts.loggers,
+            "loggers": parts.loggers,
         }
-        if with_replay and trainer.parts.algorithm.replay_buffer is not None:
-            components["replay_buffer"] = ReplayBufferState(trainer.parts.algorithm.replay_buffer)
+        if with_replay and parts.algorithm.replay_buffer is not None:
+            components["replay_buffer"] = ReplayBufferState(parts.algorithm.replay_buffer)
         return components
 
     def due(self) -> bool:
-        every = self.trainer.config.checkpoint.every_frames
-        return self.trainer.counters.frames // every > self.last_frames // every
+        every = self.run.config.checkpoint.every_frames
+        return self.run.counters.frames // every > self.last_frames // every
 
     def save(self, announce_existing: bool = False) -> None:
         """Write a checkpoint, unless the newest one is already at this frame count (nothing has
         trained since): then only ``announce_existing`` (an explicit request) says where it is."""
-        trainer = self.trainer
-        frames = trainer.counters.frames
+        run = self.run
+        frames = run.counters.frames
         latest = self.store.latest()
         if latest is not None and latest.name == str(frames):
             if announce_existing:
-                trainer.record.emit(Checkpointed(str(latest)))
+                run.record.emit(Checkpointed(str(latest)))
             return
-        check_parameters(trainer.parts.algorithm.loss_module, frames)
-        check_optimizers(trainer.parts.algorithm.optimizers(), frames)
-        self.store.keep = trainer.config.checkpoint.keep
-        with_replay = trainer.config.checkpoint.replay_buffer and self.replay_buffer_fits()
+        check_parameters(run.parts.algorithm.loss_module, frames)
+        check_optimizers(run.parts.algorithm.optimizers(), frames)
+        self.store.keep = run.config.checkpoint.keep
+        with_replay = run.config.checkpoint.replay_buffer and self.replay_buffer_fits()
         try:
-            path = self.store.save(frames, self.components(with_replay), trainer.counters.to_dict())
+            path = self.store.save(frames, self.components(with_replay), run.counters.to_dict())
         except DiskFull as exc:
             kept = self.store.latest()
             raise TrainingFailed(
                 f"disk full: {exc}; " + (f"the checkpoint at {kept.name} frames is intact: " if kept else "")
-                + f"free some space, then `{resume_command(trainer.run_dir.name)}`"
+                + f"free some space, then `{resume_command(run.run_dir.name)}`"
             ) from None
         self.last_frames = frames
-        trainer.record.emit(Checkpointed(str(path)))
+        run.record.emit(Checkpointed(str(path)))
 
     def replay_buffer_fits(self) -> bool:
-        buffer = self.trainer.parts.algorithm.replay_buffer
+        buffer = self.run.parts.algorithm.replay_buffer
         if buffer is None or len(buffer) == 0:  # nothing collected yet: nothing to save
             return False
         size = storage_bytes(buffer)  # the preallocated storage, of which the filled rows are saved
         if size is not None:
             size = size * len(buffer) // buffer.storage.max_size
-        limit = shutil.disk_usage(self.trainer.run_dir).free // 4
+        limit = shutil.disk_usage(self.run.run_dir).free // 4
         if size is not None and size > limit:
-            self.trainer.record.log(
+            self.run.record.log(
                 f"replay buffer ({size / 1024**2:.0f} MiB) left out of the checkpoint: "
                 f"over the {limit / 1024**2:.0f} MiB limit",
                 "warning",
@@ -158,7 +171,7 @@ class CheckpointPolicy:
         Raises :class:`TrainingFailed` when there are checkpoints but none loads: starting at
         frame 0 would throw the run's history away, so that takes an explicit ``--from-scratch``.
         """
-        trainer = self.trainer
+        run = self.run
         try:
             self.store.check_directory()
         except CheckpointUnusable as exc:
@@ -173,24 +186,24 @@ class CheckpointPolicy:
                     raise CheckpointUnusable(f"its metadata says {counters.frames} frames")
             except (CheckpointUnusable, ValueError, TypeError) as exc:
                 problems.append(f"{path.name}: {exc}")
-                trainer.record.log(f"checkpoint at {path.name} frames skipped: {exc}", "warning")
+                run.record.log(f"checkpoint at {path.name} frames skipped: {exc}", "warning")
                 continue
             for name in sorted(refused):
-                trainer.record.log(
+                run.record.log(
                     f"the {name} of the checkpoint at {path.name} frames is not in tui-rl's state-dict "
                     "form (TorchRL's dump holds pickle files, which are never loaded): left out",
                     "warning",
                 )
-            buffer = trainer.parts.algorithm.replay_buffer
+            buffer = run.parts.algorithm.replay_buffer
             if buffer is not None and "replay_buffer" not in loaded:
                 buffer.empty()  # a newer, broken checkpoint may have half-filled it; new experience refills it
-            trainer.counters.copy_from(counters)
+            run.counters.copy_from(counters)
             self.last_frames = counters.frames
             return True
         if problems:
             raise TrainingFailed(
                 f"none of the {len(problems)} checkpoints of this run can be loaded "
                 f"({'; '.join(problems)}); the run folder and its history were left as they are. "
-                f"To train it again from frame 0: `{resume_command(trainer.run_dir.name, '--from-scratch')}`"
+                f"To train it again from frame 0: `{resume_command(run.run_dir.name, '--from-scratch')}`"
             )
         return False

@@ -16,6 +16,7 @@ import queue
 import random
 import time
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Callable
 
 import numpy as np
@@ -353,25 +354,32 @@ class Trainer:
         if not isinstance(values, dict):
             self.record.emit(HparamsRejected({}, f"set_hparams needs a {{field: value}} mapping, not {values!r}"))
             return
-        previous_config = self.config
         try:
-            new_config = edit(previous_config, values, live_only=True, source="set_hparams")
-            self.parts.algorithm.apply_hparams(new_config)
+            previous, changes = self.apply_live(values, source="set_hparams")
         except Exception as exc:
-            self.parts.algorithm.apply_hparams(previous_config)
             # keys as text: the events log is JSON, and a rejected key may be anything
             self.record.emit(HparamsRejected({str(k): v for k, v in values.items()}, str(exc)))
             return
-        before, after = live_fields(previous_config), live_fields(new_config)
-        self.undo.before_edit({key: before[key] for key in values})
-        self.config = self.parts.algorithm.config = new_config
-        save_config(self.run_dir, new_config)
-        self.record.emit(
-            HparamsChanged(
-                changes={key: after[key] for key in values},
-                previous={key: before[key] for key in values},
-            )
-        )
+        self.undo.before_edit(previous)
+        self.record.emit(HparamsChanged(changes=changes, previous=previous))
+
+    def apply_live(self, changes: Mapping[str, Any], source: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Make the live ``changes`` (``{"optim.lr": 3e-4}``) part of the run's config: validated,
+        taken by the algorithm at once, written to config.toml. The one way a running config
+        changes (an edit and its undo alike); ``source`` names it in a ConfigError. Returns the
+        changed fields' values before and after. A change refused (the config's validation or
+        the algorithm) raises and leaves the run as it was."""
+        previous = self.config
+        config = edit(previous, changes, live_only=True, source=source)
+        try:
+            self.parts.algorithm.apply_hparams(config)
+        except Exception:
+            self.parts.algorithm.apply_hparams(previous)
+            raise
+        self.config = config
+        save_config(self.run_dir, config)
+        before, after = live_fields(previous), live_fields(config)
+        return {key: before[key] for key in changes}, {key: after[key] for key in changes}
 
     def close(self) -> None:
         parts = getattr(self, "parts", None)
