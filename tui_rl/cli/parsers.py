@@ -14,6 +14,7 @@ from tui_rl.cli.serve import add_serve_parser
 from tui_rl.cli.runs import cmd_runs
 from tui_rl.cli.search import add_search_parser
 from tui_rl.cli.train import cmd_train
+from tui_rl.engine.extras import install_line
 from tui_rl.engine.file_formats import VIDEO_FORMATS
 
 SUBCOMMANDS = ("train", "presets", "runs", "attach", "eval", "export", "serve", "search", "branch")
@@ -121,7 +122,7 @@ def command_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--format", dest="video_format", choices=VIDEO_FORMATS,
-        help="the video's format with --record (default: mp4; it needs pip install 'tui-rl[video]')",
+        help=f"the video's format with --record (default: mp4; it needs {install_line('video')})",
     )
     runs_dir_option(evaluate)
     evaluate.set_defaults(handler=cmd_eval)
