@@ -189,10 +189,6 @@ ALGORITHMS: dict[str, type[AlgorithmSection]] = {
 }
 
 
-def algorithm_section(name: str) -> type[AlgorithmSection]:
-    return ALGORITHMS[name]
-
-
 def fitting_algorithms(kind: str) -> list[str]:
     """The algorithms that can act in a ``kind`` ("discrete" / "continuous") action space."""
     return [name for name, cls in ALGORITHMS.items() if kind in cls.action_kinds]
