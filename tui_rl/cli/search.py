@@ -25,7 +25,7 @@ from tui_rl.config.presets import name_problem
 from tui_rl.engine.extras import install_line, installed
 from tui_rl.engine.python_command import python_module
 
-#: defaults of the settings a study keeps (``search_study.SETTING_TYPES``); given again when resuming, each must match
+#: defaults of the settings a study keeps (``engine/search/study.py``'s ``SETTING_TYPES``); given again when resuming, each must match
 DEFAULTS: dict[str, Any] = {"overrides": [], "frames": None, "evals": 10, "seeds": 1, "params": [],
                             "startup": 5, "pruner": "median"}
 
