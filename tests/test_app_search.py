@@ -29,7 +29,7 @@ def searched(tmp_path):
     needs("optuna", "optuna")
     runs = tmp_path / "runs"
     result = subprocess.run(
-        [sys.executable, "-m", "tui_rl.cli", "search", "cartpole-ppo", "--trials", "2", *TINY_SEARCH, "--seeds", "2",
+        [sys.executable, "-m", "tui_rl.cli", "search", "cartpole-ppo", "--trials", "2", *TINY_SEARCH, "--seeds-per-trial", "2",
          "--study", "demo",
          "--param", "optim.lr=loguniform(1e-4,1e-2)", "--param", "algorithm.epochs=choice(1,2)",
          "--runs-dir", str(runs)],

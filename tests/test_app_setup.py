@@ -93,6 +93,25 @@ async def test_specs_show_shapes_in_brackets_and_list_the_bookkeeping_apart():
         assert specs["bookkeeping"] == "episode_reward, step_count"
 
 
+async def test_edits_in_two_tabs_both_hold():
+    """Every form edits the one config: a learning rate typed after the env's seed keeps the seed."""
+    app = TuiRlApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#field-env-seed").focus()
+        await clear_and_type(pilot, "7")
+        await pilot.press("escape", "left_square_bracket")  # Hyperparameters tab (cycling left)
+        app.screen.query_one("#field-optim-lr").focus()
+        await clear_and_type(pilot, "3e-4")
+        await pilot.pause()
+        assert (app.config.env.seed, app.config.optim.lr) == (7, pytest.approx(3e-4))
+        await pilot.press("escape", "right_square_bracket")  # back to Environment
+        app.screen.query_one("#field-env-seed").focus()
+        await clear_and_type(pilot, "8")
+        await pilot.pause()
+        assert (app.config.env.seed, app.config.optim.lr) == (8, pytest.approx(3e-4))
+
+
 async def test_an_unknown_env_id_is_explained_and_kwargs_reach_the_env():
     app, posted = TuiRlApp(), Posted()
     async with app.run_test(size=SMALL, message_hook=posted) as pilot:

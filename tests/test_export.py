@@ -58,14 +58,14 @@ def recorded(run_dir: Path, steps: int = 100) -> tuple[torch.Tensor, torch.Tenso
     """``steps`` observations the run's policy met in its env, and its deterministic actions."""
     from torchrl.envs.utils import ExplorationType, set_exploration_type
 
-    from tui_rl.engine.inspect.export import load_run_policy
+    from tui_rl.engine.policy.weights import load_run_policy
 
-    policy, env, _ = load_run_policy(run_dir)
+    run = load_run_policy(run_dir)
     try:
         with set_exploration_type(ExplorationType.DETERMINISTIC), torch.no_grad():
-            rollout = env.rollout(steps, policy, break_when_any_done=False)
+            rollout = run.env.rollout(steps, run.policy, break_when_any_done=False)
     finally:
-        env.close()
+        run.close()
     return rollout.get("observation").reshape(steps, -1).float(), rollout.get("action").reshape(steps, -1)
 
 

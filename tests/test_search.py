@@ -122,6 +122,15 @@ def test_a_bad_param_exits_2_naming_it_before_anything_starts(runs_dir):
     assert not runs_dir.exists()  # no study, no run
 
 
+def test_seeds_is_trains_list_so_search_refuses_it_naming_its_own_count(runs_dir, capsys):
+    assert main(["search", "cartpole-ppo", "--trials", "2", "--seeds", "3", "--runs-dir", str(runs_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "--seeds: search takes --seeds-per-trial N" in err and "Traceback" not in err
+    assert main(["search", "cartpole-ppo", "--trials", "2", "--seeds-per-trial", "0", "--runs-dir", str(runs_dir)]) == 2
+    assert "--seeds-per-trial: must be 1 to 100, not 0" in capsys.readouterr().err
+    assert not runs_dir.exists()  # no study, no run
+
+
 # ---- searches -------------------------------------------------------------------------------------
 
 

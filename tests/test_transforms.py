@@ -10,7 +10,7 @@ from conftest import needs
 from tui_rl.config import ConfigError, TransformConfig, validate
 from tui_rl.engine.envs.families import FAMILIES
 from tui_rl.engine.envs.making import make_env
-from tui_rl.engine.envs.transforms import TRANSFORMS, build_transform, check_params, check_transforms
+from tui_rl.engine.envs.transforms import TRANSFORMS, build_transform, check_params
 
 
 def test_registry_has_the_common_transforms_with_described_params():
@@ -305,15 +305,6 @@ def test_bad_params_are_config_errors_naming_the_transform_and_param(name, param
     path, _, text = message.partition(": ")
     assert [(e.path, e.message) for e in error.value.errors] == [(path, str(error.value)[len(path) + 2:])]
     assert text in error.value.errors[0].message
-
-
-def test_check_transforms_names_the_first_transform_that_does_not_build():
-    good = {"name": "RewardScaling", "params": {"scale": 0.5}}
-    check_transforms(validate({"transforms": [good]}))
-    bad = validate({"transforms": [good, {"name": "CatFrames", "params": {"N": 0}}]})
-    with pytest.raises(ConfigError) as error:
-        check_transforms(bad)
-    assert [e.path for e in error.value.errors] == ["transforms.CatFrames.N"]
 
 
 def test_defaults_fill_missing_params_and_nested_keys_become_tuples():

@@ -11,7 +11,8 @@
     tui-rl eval RUN --episodes N      evaluate a run's policy (--record: an MP4, or --format gif)
     tui-rl export RUN --format F      the deterministic policy as TorchScript, ONNX or a state dict
     tui-rl serve [PRESET]             the app in a web browser (textual-serve)
-    tui-rl search PRESET --trials N   tune hyperparameters with Optuna (each trial a run)
+    tui-rl search PRESET --trials N   tune hyperparameters with Optuna (each trial a run;
+                                      --seeds-per-trial K: each trial's value is K seeds' mean)
     tui-rl --version
 
 Exit codes: 0 done; 1 the run (or an evaluation) failed, the reason is printed; 2 bad config or
@@ -19,7 +20,8 @@ arguments, or a run folder that cannot be read (the message names the field or t
 imported only by commands that train, evaluate or check a config, so ``--help`` and ``runs``
 answer at once.
 
-One module per command: ``entry`` (dispatch and exit codes), ``parsers``, ``app``, ``train``,
+One module per command: ``entry`` (dispatch and exit codes), ``parsers`` (with ``options``, the
+arguments several commands share), ``app``, ``train``,
 ``progress`` (the headless progress bar), ``runs``, ``presets``, ``evaluate``, ``export``, ``serve``,
 ``branch``, ``seeds`` (``train --seeds``), ``search``.
 """

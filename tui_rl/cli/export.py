@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from tui_rl.cli.options import RUN_HELP, runs_dir_option
 from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, quiet_torchrl
 from tui_rl.cli.user_code import announce_run
 from tui_rl.config import ConfigError
@@ -33,9 +34,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_export_parser(sub, runs_dir_option, run_help: str) -> None:
+def add_export_parser(sub: argparse._SubParsersAction) -> None:
     export = sub.add_parser("export", help="write a run's deterministic policy to a file usable without tui-rl")
-    export.add_argument("run", metavar="RUN", help=run_help)
+    export.add_argument("run", metavar="RUN", help=RUN_HELP)
     export.add_argument(
         "--checkpoint", type=int, metavar="N", help="the checkpoint at N frames (default: the newest)"
     )

@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from tui_rl.cli.app import cmd_attach
 from tui_rl.cli.branch import cmd_branch
 from tui_rl.cli.evaluate import cmd_eval
 from tui_rl.cli.export import add_export_parser
+from tui_rl.cli.options import RUN_HELP, runs_dir_option, set_option
 from tui_rl.cli.presets import cmd_presets
 from tui_rl.cli.serve import add_serve_parser
 from tui_rl.cli.runs import cmd_runs
 from tui_rl.cli.search import add_search_parser
 from tui_rl.cli.train import cmd_train
+from tui_rl.engine.extras import install_line
 from tui_rl.engine.file_formats import VIDEO_FORMATS
 
 SUBCOMMANDS = ("train", "presets", "runs", "attach", "eval", "export", "serve", "search", "branch")
-RUN_HELP = "a run's name (in --runs-dir) or its folder"
-
-
-def runs_dir_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--runs-dir", type=Path, default=Path("runs"), help="where run folders live (default: ./runs)"
-    )
 
 
 def version_option(parser: argparse.ArgumentParser) -> None:
@@ -69,10 +63,7 @@ def command_parser() -> argparse.ArgumentParser:
         help="with --resume: train the run again from frame 0, dropping its checkpoints and the "
         "metrics logged after frame 0 (for a run whose checkpoints cannot be loaded)",
     )
-    train.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="override a config field, such as optim.lr=3e-4 (repeatable)",
-    )
+    set_option(train, "override a config field, such as optim.lr=3e-4")
     train.add_argument("--frames", type=int, help="frame budget (collector.total_frames)")
     train.add_argument("--seed", type=int, help="seed (env.seed), 0 to 2^32-1")
     train.add_argument("--name", help="run folder name (default: preset and time)")
@@ -86,10 +77,7 @@ def command_parser() -> argparse.ArgumentParser:
     branch = sub.add_parser("branch", help="a new run from a run's checkpoint with edited fields")
     branch.add_argument("run", metavar="RUN", help=RUN_HELP)
     branch.add_argument("--checkpoint", type=int, metavar="N", help="the checkpoint at N frames (default: the newest)")
-    branch.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="change any config field for the branch, such as optim.lr=3e-4 (repeatable)",
-    )
+    set_option(branch, "change any config field for the branch, such as optim.lr=3e-4")
     branch.add_argument("--name", help="the branch's run name (default: RUN-b<frames>)")
     branch.add_argument(
         "--fresh-networks", action="store_true",
@@ -134,12 +122,12 @@ def command_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--format", dest="video_format", choices=VIDEO_FORMATS,
-        help="the video's format with --record (default: mp4; it needs pip install 'tui-rl[video]')",
+        help=f"the video's format with --record (default: mp4; it needs {install_line('video')})",
     )
     runs_dir_option(evaluate)
     evaluate.set_defaults(handler=cmd_eval)
 
-    add_export_parser(sub, runs_dir_option, RUN_HELP)
-    add_serve_parser(sub, runs_dir_option)
-    add_search_parser(sub, runs_dir_option)
+    add_export_parser(sub)
+    add_serve_parser(sub)
+    add_search_parser(sub)
     return parser

@@ -15,8 +15,9 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from tui_rl.cli.options import runs_dir_option, set_option
 from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, UsageError, quiet_torchrl
 from tui_rl.config import RunConfig, apply_overrides, load_preset
 from tui_rl.config.models import MAX_SEED, MAX_TOTAL_FRAMES
@@ -24,23 +25,33 @@ from tui_rl.config.presets import name_problem
 from tui_rl.engine.extras import install_line, installed
 from tui_rl.engine.python_command import python_module
 
-#: defaults of the settings a study keeps (``search_study.SETTING_TYPES``); given again when resuming, each must match
+#: defaults of the settings a study keeps (``engine/search/study.py``'s ``SETTING_TYPES``); given again when resuming, each must match
 DEFAULTS: dict[str, Any] = {"overrides": [], "frames": None, "evals": 10, "seeds": 1, "params": [],
                             "startup": 5, "pruner": "median"}
 
 #: the most each count may be: beyond them a study would never end, evaluate at every step or
 #: start more processes than any machine holds
 COUNT_LIMITS = {"trials": 100_000, "frames": MAX_TOTAL_FRAMES, "evals": 1000, "seeds": 100, "workers": 256}
+#: the settings given by an option not named ``--SETTING``
+OPTIONS = {"target": "PRESET", "overrides": "--set", "params": "--param", "seeds": "--seeds-per-trial"}
+
+
+def option_name(setting: str) -> str:
+    """The command-line option that gives ``setting``."""
+    return OPTIONS.get(setting, f"--{setting}")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     quiet_torchrl()
+    if args.seed_list is not None:  # train's --seeds is a list of seeds; a trial's count is another flag
+        raise UsageError("--seeds: search takes --seeds-per-trial N (each trial trains N seeds and "
+                         "scores their mean return); --seeds S1 S2 ... is train's seed group")
     if not installed("optuna"):
         raise UsageError(f"search needs Optuna: {install_line('optuna')}")
     for option, most in COUNT_LIMITS.items():
         value = getattr(args, option)
         if value is not None and not 1 <= value <= most:
-            raise UsageError(f"--{option}: must be 1 to {most:,}, not {value}")
+            raise UsageError(f"{option_name(option)}: must be 1 to {most:,}, not {value}")
     if args.startup is not None and args.startup < 0:
         raise UsageError(f"--startup: must be 0 or more, not {args.startup}")
     highest = MAX_SEED - (args.workers - 1)  # worker k samples with --seed + k
@@ -111,9 +122,8 @@ def merged_settings(args: argparse.Namespace, stored: dict[str, Any] | None) -> 
 
             value = [str(parse_param(text)) for text in value]
         if value != stored.get(key, DEFAULTS.get(key)):
-            option = {"target": "PRESET", "overrides": "--set", "params": "--param"}.get(key, f"--{key}")
             raise UsageError(
-                f"{option}: study {args.study or Path(args.target).stem} was made with "
+                f"{option_name(key)}: study {args.study or Path(args.target).stem} was made with "
                 f"{stored.get(key, DEFAULTS.get(key))!r}, not {value!r}; leave it out to go on with the study, "
                 "or name a new one with --study"
             )
@@ -173,9 +183,7 @@ def report(study: Any) -> None:
         say("  " + shlex.join(set_options(overrides)))
 
 
-def add_search_parser(
-    sub: argparse._SubParsersAction, runs_dir_option: Callable[[argparse.ArgumentParser], None]
-) -> None:
+def add_search_parser(sub: argparse._SubParsersAction) -> None:
     """The ``search`` subcommand and its arguments."""
     search = sub.add_parser("search", help="tune hyperparameters with Optuna; each trial is a run")
     search.add_argument("target", nargs="?", help="a preset name or a preset TOML file")
@@ -185,13 +193,14 @@ def add_search_parser(
         help="a field to vary: loguniform(a,b), uniform(a,b), int(a,b), intlog(a,b) or choice(v1,v2,...), "
         "such as optim.lr=loguniform(1e-4,1e-2) (repeatable; default: RL Zoo's space for the algorithm)",
     )
-    search.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="a fixed config value for every trial, such as eval.episodes=5 (repeatable)",
-    )
+    set_option(search, "a fixed config value for every trial, such as eval.episodes=5")
     search.add_argument("--frames", type=int, help="frame budget of each trial (collector.total_frames)")
     search.add_argument("--evals", type=int, help="evaluations per trial, reported to the pruner (default: 10)")
-    search.add_argument("--seeds", type=int, help="seeds per trial; its value is their mean return (default: 1)")
+    search.add_argument("--seeds-per-trial", dest="seeds", type=int, metavar="N",
+                        help="seeds each trial trains; its value is their mean return (default: 1)")
+    # named so that it is refused, not read as an abbreviation of --seeds-per-trial
+    search.add_argument("--seeds", dest="seed_list", nargs="*", metavar="SEED",
+                        help="refused: train's list of seeds; a search takes --seeds-per-trial")
     search.add_argument("--workers", type=int, default=1, help="worker processes on the study (default: 1)")
     search.add_argument("--study", help="the study's name (default: the preset's name); an existing one resumes")
     search.add_argument("--startup", type=int, help="random trials before TPE, and before pruning (default: 5)")

@@ -15,7 +15,7 @@ from pathlib import Path
 from tui_rl.cli.outcome import EXIT_FAILED, EXIT_OK, INTERRUPTED, UsageError
 from tui_rl.config import RunConfig
 from tui_rl.engine.protocol import FINAL_STATES
-from tui_rl.engine.runs.folder import list_runs, read_summary
+from tui_rl.engine.runs.folder import LOG_FILE, list_runs, read_summary
 from tui_rl.engine.run.seed_runs import (
     GROUP_TAG, create_seed_runs, default_parallel, group_line, group_members, mark_not_started, train_side_by_side,
 )
@@ -82,7 +82,7 @@ def train_group(args: argparse.Namespace, stem: str, run_dirs: list[Path], train
 
 
 def announce(run_dir: Path) -> None:
-    print(f"training {run_dir.name} (trainer log: {run_dir / 'trainer.log'})", flush=True)
+    print(f"training {run_dir.name} (trainer log: {run_dir / LOG_FILE})", flush=True)
 
 
 def report(run_dir: Path, code: int) -> None:

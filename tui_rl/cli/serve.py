@@ -16,6 +16,7 @@ import shlex
 import sys
 from urllib.parse import urlsplit
 
+from tui_rl.cli.options import runs_dir_option
 from tui_rl.cli.outcome import EXIT_OK, UsageError
 from tui_rl.engine.extras import install_line, installed
 from tui_rl.engine.python_command import python_module
@@ -89,7 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_serve_parser(sub, runs_dir_option) -> None:
+def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="serve the app to a web browser (textual-serve), behind a token")
     serve.add_argument("target", nargs="?", help="the preset (name or TOML file) each page opens on")
     serve.add_argument(

@@ -234,10 +234,6 @@ ALGORITHMS: dict[str, type[AlgorithmSection]] = {
 }
 
 
-def algorithm_section(name: str) -> type[AlgorithmSection]:
-    return ALGORITHMS[name]
-
-
 def logged_metrics(name: str) -> tuple[Metric, ...]:
     """Every metric a run of algorithm ``name`` logs (per-worker figures aside)."""
     return RUN_METRICS + ALGORITHMS[name].metrics

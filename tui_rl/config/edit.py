@@ -1,8 +1,8 @@
 """The one way to change a config: dotted paths and values in, a validated config out.
 
-The form, the live-hyperparameter panel, the trainer and the CLI's ``--set`` all edit through
-:func:`edit`; an edit that does not validate raises :class:`ConfigError` whose ``errors`` name
-each field.
+The forms, the live-hyperparameter panel, the trainer and the CLI's ``--set`` all edit through
+:func:`edit` (one field typed in the app: :func:`edit_field`); an edit that does not validate
+raises :class:`ConfigError` whose ``errors`` name each field.
 """
 
 from __future__ import annotations
@@ -45,6 +45,15 @@ def edit(
             raise ConfigError.at(path, f"not a live-tunable field; live fields: {', '.join(sorted(live))}")
         set_path(data, path, value)
     return validate(data, source=source)
+
+
+def edit_field(
+    config: RunConfig, path: str, value: Any, *, live_only: bool = False, source: str = "config"
+) -> tuple[RunConfig, Any]:
+    """``config`` with the one field at ``path`` set to ``value`` (see :func:`edit`), and the value
+    as the model holds it (``"3e-4"`` typed in a box is the float 0.0003)."""
+    edited = edit(config, {path: value}, live_only=live_only, source=source)
+    return edited, field_value(edited, path)
 
 
 def field_value(config: RunConfig, path: str) -> Any:

@@ -2,7 +2,7 @@
 
 Commands go in, events come out. All are plain dataclasses; on the control socket each travels as
 a JSON header checked against these field types, and the tensors of a ``TENSORS`` field (rollouts
-as TensorDicts, weights as state dicts) as a ``weights_only`` torch payload (see ``channel.py``). Every event carries ``seq`` (its position in the run's event
+as TensorDicts, weights as state dicts) as a ``weights_only`` torch payload (see ``channel/wire.py``). Every event carries ``seq`` (its position in the run's event
 stream, assigned by the trainer) and ``frames`` (the run's frame count when it happened), so a late
 client can merge the on-disk history with the live stream without gaps or duplicates.
 

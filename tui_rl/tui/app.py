@@ -17,7 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.reactive import var
 from textual.screen import Screen
 
-from tui_rl.config import DEFAULT_PRESET, ConfigError, RunConfig, load_file, load_preset
+from tui_rl.config import DEFAULT_PRESET, ConfigError, RunConfig, load_preset
 from tui_rl.tui.commands import BindingCommands
 from tui_rl.tui.hangup import HangupWatch, terminal_fds
 from tui_rl.tui.messages import ContinueRun, OpenRun, RunShown, StartRun
@@ -227,8 +227,10 @@ def run_app(
     prints the reason and exits with status 2."""
     try:
         if run_dir is not None:
+            from tui_rl.engine.runs.folder import read_config
+
             run_dir = Path(run_dir)
-            config = load_file(run_dir / "config.toml")
+            config = read_config(run_dir)
             name = run_dir.name
         else:
             name = preset or DEFAULT_PRESET

@@ -29,7 +29,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from tui_rl.engine.runs.folder import SOCKET_FILE, RunFolderError
+from tui_rl.engine.runs.folder import RUN_FILE, SOCKET_FILE, RunFolderError
 
 #: AF_UNIX socket paths must fit in sun_path (108 bytes with the terminating NUL)
 MAX_SOCKET_PATH = 100
@@ -206,7 +206,7 @@ def check_socket_path(run_dir: Path, address: str, own_name: str) -> Path:
     one in a private temp folder of this user's; UnsafeSocket otherwise (never a symlink)."""
     path = Path(address)
     own = Path(run_dir).resolve() / own_name
-    refuse = f"refusing to connect to {address!r} (named in {Path(run_dir).name}/run.json): "
+    refuse = f"refusing to connect to {address!r} (named in {Path(run_dir).name}/{RUN_FILE}): "
     if path != own:
         try:
             folder = path.parent.lstat()

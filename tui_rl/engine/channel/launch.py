@@ -1,4 +1,4 @@
-"""Starting a trainer process for a run folder (``trainer_main``), as the app does.
+"""Starting a trainer process for a run folder (``python -m tui_rl.engine.run.main``), as the app does.
 
 Torch-free: the app starts runs before torch is loaded anywhere in it.
 """
@@ -19,7 +19,7 @@ class RunStartError(RuntimeError):
 
 
 def launch_trainer(run_dir: Path, from_checkpoint: bool = False) -> subprocess.Popen:
-    """Start ``trainer_main`` for ``run_dir``, in its own session (a closing terminal's SIGHUP to
+    """Start the trainer process for ``run_dir``, in its own session (a closing terminal's SIGHUP to
     our process group does not reach it), handing it the run's lock."""
     refuse_links(run_dir)  # before its lock and log are opened
     try:

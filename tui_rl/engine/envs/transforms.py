@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from tui_rl.config.errors import ConfigError
-from tui_rl.config.models import RunConfig, TransformConfig
+from tui_rl.config.models import TransformConfig
 from tui_rl.engine.envs.transform_params import ParamSpec, check_value, derive_signature, load_signatures
 
 #: images and vectors alike: transforms act on the observation unless told otherwise
@@ -211,13 +211,6 @@ def per_copy(name: str) -> bool:
 def derived_targets() -> list[str]:
     """The classes whose signatures the registry reads."""
     return [spec.target for spec in TRANSFORMS.values() if spec.target]
-
-
-def check_transforms(config: RunConfig) -> None:
-    """Every transform of ``config`` builds from its params; ConfigError naming
-    ``transforms.<Name>.<param>`` (or ``transforms.<Name>``) otherwise."""
-    for cfg in config.transforms:
-        build_transform(cfg)
 
 
 def check_stack(transforms: list[TransformConfig]) -> None:

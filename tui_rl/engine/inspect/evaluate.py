@@ -15,7 +15,6 @@ from pathlib import Path
 from torchrl.record import VideoRecorder
 
 from tui_rl.config import ConfigError
-from tui_rl.engine.algorithms import build_algorithm
 from tui_rl.engine.compat import gym_env_of
 from tui_rl.engine.envs.frames import (
     PIXELS_KEY,
@@ -23,7 +22,6 @@ from tui_rl.engine.envs.frames import (
     has_image_observation,
     make_render_env,
 )
-from tui_rl.engine.envs.making import make_env
 from tui_rl.engine.inspect.video import VideoFileLogger, check_video_format
 from tui_rl.engine.policy.playback import (
     MAX_RECORDED_STEPS,
@@ -31,8 +29,8 @@ from tui_rl.engine.policy.playback import (
     play_episode,
     was_cut,
 )
-from tui_rl.engine.policy.weights import load_checkpoint
-from tui_rl.engine.runs.folder import METRICS_DIR, read_config, refuse_links
+from tui_rl.engine.policy.weights import NoCheckpointYet, load_run_policy
+from tui_rl.engine.runs.folder import METRICS_DIR, refuse_links
 
 #: every how many env steps a rendered frame goes into the video (an image observation's: every step)
 VIDEO_SKIP = 2
@@ -89,27 +87,21 @@ def evaluate_run(run_dir: Path, episodes: int = 10, record: bool = False, video_
         raise EvalError(f"--episodes: must be at least 1, not {episodes}")
     if record:
         check_video_format(video_format)
-    config = read_config(run_dir)
-    env = make_env(config, num_envs=1)
     try:
-        algorithm = build_algorithm(config, env, "cpu")
-        frames = load_checkpoint(algorithm, run_dir)
-        if frames is None:
-            raise EvalError(
-                f"{run_dir.name}: no checkpoint to evaluate yet; one is written every "
-                f"checkpoint.every_frames ({config.checkpoint.every_frames:,}) frames and when the run ends"
-            )
-        report = EvalReport(run_dir, checkpoint_frames=frames)
+        run = load_run_policy(run_dir, purpose="evaluate")
+    except NoCheckpointYet as exc:
+        raise EvalError(str(exc)) from None
+    config, policy = run.config, run.policy
+    report = EvalReport(run_dir, checkpoint_frames=run.frames)
+    try:
         for _ in range(episodes):
-            rollout = play_episode(env, algorithm.eval_policy, deterministic=config.eval.deterministic)
+            rollout = play_episode(run.env, policy, deterministic=config.eval.deterministic)
             report.returns.append(episode_return(rollout))
             report.lengths.append(rollout.batch_size[0])
     finally:
-        env.close()
+        run.close()
     if record:
-        report.video, report.video_cut = record_episode(
-            config, algorithm.eval_policy, run_dir, report.checkpoint_frames, video_format
-        )
+        report.video, report.video_cut = record_episode(config, policy, run_dir, report.checkpoint_frames, video_format)
     return report
 
 

@@ -23,11 +23,9 @@ from torchrl.envs.utils import ExplorationType, set_exploration_type
 from torchrl.modules import TanhNormal
 
 from tui_rl.config import ConfigError
-from tui_rl.engine.algorithms import build_algorithm
-from tui_rl.engine.envs.making import make_env
 from tui_rl.engine.file_formats import EXPORT_FORMATS, EXPORT_SUFFIXES
-from tui_rl.engine.policy.weights import load_checkpoint
-from tui_rl.engine.runs.folder import is_run_dir, read_config
+from tui_rl.engine.policy.weights import load_run_policy
+from tui_rl.engine.runs.folder import is_run_dir
 
 #: the ONNX graph's input and output names
 ONNX_INPUT, ONNX_OUTPUT = "observation", "action"
@@ -75,26 +73,6 @@ def deterministic_action(policy: torch.nn.Module, in_key: str):
     return act
 
 
-def load_run_policy(run_dir: Path, checkpoint: int | None = None):
-    """The run's eval policy with the weights of its newest checkpoint (or the one at
-    ``checkpoint`` frames), the env it acts in, and the checkpoint's frame count."""
-    config = read_config(run_dir)
-    env = make_env(config, num_envs=1)
-    try:
-        algorithm = build_algorithm(config, env, "cpu")
-        frames = load_checkpoint(algorithm, run_dir, checkpoint)
-    except BaseException:
-        env.close()
-        raise
-    if frames is None:
-        env.close()
-        raise ExportError(
-            f"{Path(run_dir).name}: no checkpoint to export yet; one is written every "
-            f"checkpoint.every_frames ({config.checkpoint.every_frames:,}) frames and when the run ends"
-        )
-    return algorithm.eval_policy.eval(), env, frames
-
-
 def policy_input(policy, env) -> tuple[str, tuple[int, ...]]:
     """The one observation key the policy reads and its shape; a policy that reads more (a
     recurrent one reads its hidden state) cannot become a one-input file."""
@@ -121,12 +99,14 @@ def export_policy(run_dir: Path, export_format: str, output: Path | None = None,
     run_dir = Path(run_dir)
     if output is not None:  # a bad path is refused before the policy is loaded
         check_target(Path(output), force)
-    policy, env, frames = load_run_policy(run_dir, checkpoint)
+    run = load_run_policy(run_dir, checkpoint, purpose="export")
     try:
-        in_key, shape = policy_input(policy, env)
-        example = env.observation_spec[in_key].zero().float()
+        policy = run.policy
+        in_key, shape = policy_input(policy, run.env)
+        example = run.env.observation_spec[in_key].zero().float()
     finally:
-        env.close()
+        run.close()
+    frames = run.frames
     path = Path(output) if output is not None else default_output(run_dir, frames, export_format)
     check_target(path, force)
     try:
@@ -148,8 +128,8 @@ def export_policy(run_dir: Path, export_format: str, output: Path | None = None,
 
 def check_target(path: Path, force: bool) -> None:
     """Refuse an output path that names no file, is not a regular file (a folder, a symbolic
-    link, a device), lies inside a run folder (whose files only ``run_record.py`` and the
-    checkpoint writer write), exists without ``force``, or sits in a folder that cannot be written."""
+    link, a device), lies inside a run folder (whose files only the run's own writers write,
+    ``runs/record.py`` and the checkpoint store), exists without ``force``, or sits in a folder that cannot be written."""
     where = f"output file {path}"
     if path.name in ("", ".", ".."):
         raise ExportError(f"output file {str(path)!r}: names a folder, not a file")
@@ -180,7 +160,7 @@ def check_target(path: Path, force: bool) -> None:
 
 def default_output(run_dir: Path, frames: int, export_format: str) -> Path:
     """``<run name>-<frames><suffix>`` in the working directory: outside the run folder, whose
-    files only ``run_record.py`` writes."""
+    files only the run's own writers write."""
     return Path(f"{Path(run_dir).name}-{frames}{EXPORT_SUFFIXES[export_format]}")
 
 

@@ -1,6 +1,6 @@
 """Video files of episodes. TorchRL's :class:`~torchrl.record.VideoRecorder` collects the frames and
 hands them to :class:`VideoFileLogger`, which writes MP4 through PyAV (its wheels bundle FFmpeg,
-so ``pip install 'tui-rl[video]'`` is all it needs) or a GIF through Pillow, and keeps the path of
+so the ``video`` extra is all it needs) or a GIF through Pillow, and keeps the path of
 each file it wrote. TorchRL's own CSVLogger writes MP4 only through torchcodec, which needs FFmpeg
 from the system, so it is not used for videos.
 """

@@ -1,12 +1,19 @@
-"""The one place a policy is built outside the trainer and given weights: a state dict (the
-trainer's, sent over the run handle), a loss module's or a whole ``Algorithm.state_dict()``, or a
-run folder's newest checkpoint."""
+"""A policy built outside the trainer and given weights: a state dict (the trainer's, sent over the
+run handle), a loss module's or a whole ``Algorithm.state_dict()``, or a run folder's checkpoint.
+
+:func:`load_run_policy` gives a run's policy from its own config and checkpoint (``tui-rl eval``,
+``tui-rl export``); :func:`build_policy` gives one from any config and :data:`Weights` (the
+inspector's live env and the rollouts it completes, which may take the live trainer's weights).
+Branching's fit test (:mod:`tui_rl.engine.run.branching`) loads a checkpoint into a whole
+algorithm, replay buffer included, and is not a policy.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +21,17 @@ from torchrl.envs import EnvBase
 
 from tui_rl.config.models import RunConfig
 from tui_rl.engine.algorithms import Algorithm, build_algorithm
+from tui_rl.engine.envs.making import make_env
 from tui_rl.engine.runs.checkpoints import NETWORKS, CheckpointStore, CheckpointUnusable
+from tui_rl.engine.runs.folder import read_config
 
 
 class WeightsError(ValueError):
     """Weights that do not fit the policy built from the config."""
+
+
+class NoCheckpointYet(WeightsError):
+    """A run that has written no checkpoint yet."""
 
 
 #: a state dict, a run folder whose newest checkpoint to load, or None: the untrained weights
@@ -113,3 +126,42 @@ def build_policy(config: RunConfig, env: EnvBase, weights: Weights) -> tuple[Alg
     ensure_resource_tracker()
     algorithm = build_algorithm(config, env, "cpu")
     return algorithm, apply_weights(algorithm, weights)
+
+
+@dataclass
+class RunPolicy:
+    """A run's algorithm with one of its checkpoints loaded, the config it was built from, the
+    one-copy env it acts in (:meth:`close` it), and the checkpoint's frame count."""
+
+    config: RunConfig
+    algorithm: Algorithm
+    env: EnvBase
+    frames: int
+
+    @property
+    def policy(self):
+        """The eval policy, in eval mode."""
+        return self.algorithm.eval_policy.eval()
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def load_run_policy(run_dir: Path, checkpoint: int | None = None, *, purpose: str = "load") -> RunPolicy:
+    """The run's policy with the weights of its newest checkpoint (or the one at ``checkpoint``
+    frames). WeightsError when that checkpoint is missing or does not fit; NoCheckpointYet, naming
+    ``purpose`` (what the caller wants it for), when the run has none yet."""
+    config = read_config(run_dir)
+    env = make_env(config, num_envs=1)
+    try:
+        algorithm, _ = build_policy(config, env, None)
+        frames = load_checkpoint(algorithm, run_dir, checkpoint)
+        if frames is None:
+            raise NoCheckpointYet(
+                f"{Path(run_dir).name}: no checkpoint to {purpose} yet; one is written every "
+                f"checkpoint.every_frames ({config.checkpoint.every_frames:,}) frames and when the run ends"
+            )
+    except BaseException:
+        env.close()
+        raise
+    return RunPolicy(config, algorithm, env, frames)

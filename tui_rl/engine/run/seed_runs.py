@@ -1,6 +1,6 @@
 """Starting a seed group: one run folder per seed (``<stem>-seed<N>``), trained one after the other
 or side by side as the machine allows. The CLI (``--seeds``) and the app (``S``) both start groups
-here. Torch-free: trainers are processes (``launch.py``)."""
+here. Torch-free: trainers are processes (``channel/launch.py``)."""
 
 from __future__ import annotations
 

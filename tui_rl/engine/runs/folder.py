@@ -1,5 +1,7 @@
-"""Run folders: where everything about one run lives, and how to read them back (the one writer
-of their files is ``run_record.py``).
+"""Run folders: where everything about one run lives, and how to read them back. ``runs/record.py``
+writes their files, except the checkpoints (``runs/checkpoints.py``), the metric series
+(``run/metric_loggers.py``), the control key (``channel/server.py``) and saved rollouts
+(``inspect/rollouts.py``).
 
 Layout of ``runs/<name>/``::
 
@@ -7,7 +9,7 @@ Layout of ``runs/<name>/``::
     run.json           status summary, rewritten atomically by the trainer
     events.jsonl       logged events, one JSON object a line (status, evaluations, hparams, checkpoints)
     metrics/scalars/   one CSV per metric (TorchRL's CSVLogger): ``frames,value`` lines
-    checkpoints/<frames>/  complete checkpoints (see ``checkpoint.py``)
+    checkpoints/<frames>/  complete checkpoints (see ``checkpoints.py``)
     rollouts/          saved rollouts
     control.key        auth key of the control socket (0600); the socket path is in run.json
     run.lock           flock'd by the process that owns the run (see ``liveness.py``)

@@ -8,7 +8,7 @@ worker to look fails it (its process is gone on this host, or its heartbeat stop
 its parameters again, so a search survives a crash and resumes. Requests travel as the study's
 user attributes, which Optuna never caches, so a worker sees them within a poll.
 
-Torch-free: the app reads studies from a thread worker (see ``search_view.py``).
+Torch-free: the app reads studies from a thread worker (see ``search/view.py``).
 """
 
 from __future__ import annotations

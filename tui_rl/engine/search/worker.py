@@ -36,7 +36,6 @@ from tui_rl.engine.runs.folder import PRUNED_TAG, RunFolderError, read_summary
 from tui_rl.engine.search.space import ParamSpec, apply_params
 from tui_rl.engine.run.stop_signals import StopSignals
 
-PRUNERS = ("median", "none")
 #: a worker gives up after this many trials in a row failed (a space that cannot train)
 MAX_FAILURES_IN_A_ROW = 3
 #: how often a running trial looks for a stop or prune request

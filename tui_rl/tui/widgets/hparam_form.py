@@ -1,10 +1,11 @@
 """A form over some fields of the run config, built from the pydantic model: one row per field with
 its name, an input, and its description, which an error replaces while the value is invalid.
 
-Every keystroke is validated against the whole config (``app.config``) through the config-edit
-API, so cross-field rules and bounds apply as the user types. A valid value is posted as
-:class:`HparamForm.Edited` with the new config; an invalid one leaves the config alone, shows the
-error's message for that field (``ConfigError.errors``) and is posted as :class:`FieldForm.Invalid`.
+Every keystroke is validated against the form's whole config (its ``config``, which its owner
+keeps current) through :func:`~tui_rl.config.edit.edit_field`, so cross-field rules and bounds
+apply as the user types. A valid value becomes the form's config and is posted as
+:class:`HparamForm.Edited`; an invalid one leaves the config alone, shows the error's message for
+that field (``ConfigError.errors``) and is posted as :class:`FieldForm.Invalid`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from tui_rl.config import ConfigError, RunConfig, edit, parse_value
-from tui_rl.config.edit import field_value
+from tui_rl.config import ConfigError, RunConfig, parse_value
+from tui_rl.config.edit import edit_field, field_value
 
 LIVE_MARK = "●"
 JSON_EXAMPLE = '{"key": value}'
@@ -279,7 +280,8 @@ class FieldForm(VerticalScroll):
 
 
 class HparamForm(FieldForm):
-    """A form over config fields (``paths``), grouped under their section's title."""
+    """A form over config fields (``paths``), grouped under their section's title; ``source``
+    names the form in the errors of an edit."""
 
     class Edited(Message):
         """A field took a valid value; ``config`` is the whole new config."""
@@ -300,6 +302,7 @@ class HparamForm(FieldForm):
         paths: list[str],
         *,
         group_titles: dict[str, str] | None = None,
+        source: str = "setup",
         id: str | None = None,
         classes: str = "",
         focusable: bool = False,
@@ -308,6 +311,7 @@ class HparamForm(FieldForm):
         self.config = config
         self.paths = paths
         self.group_titles = group_titles or {}
+        self.source = source
 
     def compose(self) -> ComposeResult:
         group = None
@@ -325,17 +329,10 @@ class HparamForm(FieldForm):
         self.invalid.clear()
         await self.recompose()
 
-    def show_config(self, config: RunConfig) -> None:
-        """Show ``config``'s values (loaded or changed elsewhere); pending errors are dropped."""
-        self.config = config
-        self.invalid.clear()
-        for path, row in self.rows().items():
-            row.set_value(field_value(config, path))
-
     def edit(self, row: FieldRow, value: Any) -> None:
         path = row.field.path
         try:
-            config = edit(self.app.config, {path: value}, source="setup")
+            config, _ = edit_field(self.config, path, value, source=self.source)
         except ConfigError as exc:
             self.refuse(row, message_for(path, exc))
             return

@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, Static
 
 from tui_rl.config import ConfigError, RunConfig, live_fields
-from tui_rl.config.edit import edit, parse_value
+from tui_rl.config.edit import edit, edit_field, parse_value
 
 
 def first_reason(error: ConfigError) -> str:
@@ -103,7 +103,7 @@ class LiveHparams(VerticalScroll):
         if self.config is None or not key or not self.editable:
             return
         try:
-            typed = live_fields(edit(self.config, {key: parse_value(event.value.strip())}, live_only=True, source="live"))[key]
+            _, typed = edit_field(self.config, key, parse_value(event.value.strip()), live_only=True, source="live")
         except ConfigError as exc:
             event.input.add_class("-invalid")
             self.note(f"Not sent: {first_reason(exc)}", "error")

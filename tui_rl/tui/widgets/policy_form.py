@@ -50,11 +50,6 @@ class PolicyForm(HparamForm):
         self.misfit = None
         self.show_fit()
 
-    def show_config(self, config) -> None:
-        super().show_config(config)
-        self.misfit = None
-        self.show_fit()
-
     def edit(self, row: FieldRow, value: Any) -> None:
         super().edit(row, value)
         if row.field.path.startswith(NETWORK_PREFIX):

@@ -13,9 +13,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Select, Static
 
-from tui_rl.config import ConfigError, RunConfig, edit
+from tui_rl.config import RunConfig
 from tui_rl.engine.runs.diff import config_diff
-from tui_rl.tui.widgets.hparam_form import FieldRow, HparamForm, message_for
+from tui_rl.tui.widgets.hparam_form import HparamForm
 
 #: the checkpoint choice that takes a new checkpoint of a live run first
 NOW = -1
@@ -44,20 +44,6 @@ class BranchRequest:
     changes: dict[str, Any] = field(default_factory=dict)
 
 
-class BranchForm(HparamForm):
-    """The parent's fields, each edit checked against the branch's own config (not the app's)."""
-
-    def edit(self, row: FieldRow, value: Any) -> None:
-        path = row.field.path
-        try:
-            config = edit(self.config, {path: value}, source="branch")
-        except ConfigError as exc:
-            self.refuse(row, message_for(path, exc))
-            return
-        self.accept(row, value)
-        self.config = config
-
-
 class BranchScreen(ModalScreen[BranchRequest | None]):
     """Dismisses with a :class:`BranchRequest`, or None when cancelled."""
 
@@ -83,7 +69,8 @@ class BranchScreen(ModalScreen[BranchRequest | None]):
                 yield Select(self.choices, value=self.choices[0][1], allow_blank=False, compact=True,
                              id="branch-checkpoint")
             yield Static("Change any field; the parent goes on as it is.", id="branch-hint", markup=False)
-            yield BranchForm(self.config, branch_fields(self.config), id="branch-form")
+            # edits check against the branch's own config, not the app's
+            yield HparamForm(self.config, branch_fields(self.config), source="branch", id="branch-form")
             yield Static("", id="branch-error", markup=False)
             with Horizontal(id="branch-buttons"):
                 yield Button("Branch (ctrl+b)", variant="primary", id="branch-go")
@@ -97,7 +84,7 @@ class BranchScreen(ModalScreen[BranchRequest | None]):
             self.dismiss(None)
 
     def action_branch(self) -> None:
-        form = self.query_one(BranchForm)
+        form = self.query_one(HparamForm)
         if form.invalid:
             self.query_one("#branch-error", Static).update(f"Fix first: {', '.join(sorted(form.invalid))}")
             return

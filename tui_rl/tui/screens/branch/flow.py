@@ -19,10 +19,9 @@ from pathlib import Path
 
 from textual.screen import Screen
 
-from tui_rl.config import load_file
 from tui_rl.engine.channel.handle import RunHandle
 from tui_rl.engine.python_command import python_module
-from tui_rl.engine.runs.folder import CONFIG_FILE
+from tui_rl.engine.runs.folder import read_config
 from tui_rl.tui.engine_imports import load_torchrl
 from tui_rl.tui.messages import OpenRun
 from tui_rl.tui.screens.branch.dialog import NOW, BranchRequest, BranchScreen
@@ -79,7 +78,7 @@ class BranchFlow:
             load_torchrl()
             from tui_rl.engine.run.branching import checkpoint_frames
 
-            config = load_file(run_dir / CONFIG_FILE)
+            config = read_config(run_dir)
             checkpoints = checkpoint_frames(run_dir)
         except Exception as exc:  # a damaged folder is said, never raised
             self._say(f"Cannot branch {run_dir.name}: {exc}")

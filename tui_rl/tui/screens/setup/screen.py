@@ -149,7 +149,10 @@ class SetupScreen(Screen):
         return [path for form in self.query(FieldForm) for path in form.invalid]
 
     def use(self, config: RunConfig) -> None:
+        """Make ``config`` the app's and the one each form's next edit starts from."""
         self.app.set_config(config)
+        for form in self.query(HparamForm):
+            form.config = config
 
     # ---- environment -------------------------------------------------------------------------
 

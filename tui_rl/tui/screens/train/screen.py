@@ -21,11 +21,11 @@ from textual.screen import Screen
 from textual.widgets import Header, Input
 from textual.worker import get_current_worker
 
-from tui_rl.config import ConfigError, RunConfig, load_file
+from tui_rl.config import ConfigError, RunConfig
 from tui_rl.engine.channel.handle import RunHandle
 from tui_rl.engine.protocol import FINAL_STATES, Metrics, Undone
 from tui_rl.engine.runs.lineage import Lineage, read_lineage
-from tui_rl.engine.runs.folder import RunHistory
+from tui_rl.engine.runs.folder import RunHistory, read_config
 from tui_rl.tui.screens.train import run_opening
 from tui_rl.tui.screens.branch.flow import BranchFlow
 from tui_rl.tui.screens.train.event_inbox import EventInbox
@@ -187,7 +187,7 @@ class TrainScreen(Screen):
             self.post_message(self.RunFailedToOpen(str(exc) or type(exc).__name__, task))
             return
         try:
-            config = load_file(handle.run_dir / "config.toml")
+            config = read_config(handle.run_dir)
         except ConfigError:
             config = None  # charts and log still show; only the live hyperparameters need it
         self.post_message(self.RunOpened(handle, config, history, read_lineage(handle.run_dir), task))
