@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tui_rl.config import ConfigError, RunConfig, edit
-from tui_rl.config.algorithms import algorithm_section
+from tui_rl.config.algorithms import ALGORITHMS
 from tui_rl.config.edit import parse_value
 from tui_rl.config.errors import shorten
 
@@ -131,7 +131,7 @@ def split_args(body: str) -> list[str]:
 
 def default_space(algorithm: str) -> list[ParamSpec]:
     """The space the registry names for ``algorithm``; a ConfigError when it names none."""
-    space = algorithm_section(algorithm).search_space
+    space = ALGORITHMS[algorithm].search_space
     if space is None:
         raise ConfigError.at("algorithm.name", f"{algorithm} has no default search space; name what to vary with "
                              f"--param, {EXAMPLE}")
