@@ -52,10 +52,9 @@ from tui_rl.engine.protocol import (
     UndoEdit,
     WeightsReady,
 )
-from tui_rl.engine.runs.record import RunRecord
 from tui_rl.engine.run.parts import RunParts
 from tui_rl.engine.runs.folder import LOG_FILE, RunFolderError, read_summary, resume_command
-from tui_rl.engine.runs.record import save_config, trim_metrics
+from tui_rl.engine.runs.record import RunRecord, save_config, trim_metrics
 from tui_rl.engine.run.snapshots import LatestEpisode, snapshot
 
 Reply = Callable[[Event], None]
