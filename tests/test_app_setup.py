@@ -84,12 +84,14 @@ async def test_specs_show_shapes_in_brackets_and_list_the_bookkeeping_apart():
     app = TuiRlApp()
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
-        await pilot.press("slash", *"FrozenLake-v1", "enter")  # its observation is one integer
+        await pilot.press("slash", *"FrozenLake-v1", "enter")  # its observation is one integer, one-hot encoded
         view = app.screen.query_one("#spec-view")
         await until(pilot, lambda: app.config.env.id == "FrozenLake-v1" and view.kind is not None, what="the specs")
         specs = {line.split(maxsplit=1)[0]: line.split(maxsplit=1)[1].strip()
                  for line in renderable_text(view.content).splitlines() if line.strip()}
-        assert specs["observation"] == "observation: int64 [scalar]"  # not the markup tag [scalar]
+        assert specs["observation"] == "observation: float32 [16]"
+        # not the markup tag [scalar]
+        assert specs["one-hot"] == "the env gives one of 16 states (int64 [scalar]); the networks read it one-hot"
         assert specs["bookkeeping"] == "episode_reward, step_count"
 
 

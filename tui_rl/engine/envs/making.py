@@ -208,13 +208,21 @@ def joined_observation(env: EnvBase, env_id: str) -> CatTensors | None:
     return CatTensors(in_keys=[key for key, _ in leaves], out_key=OBSERVATION_KEY, del_keys=False)
 
 
-def one_hot_observation(env: EnvBase) -> UnaryTransform | None:
+class OneHotObservation(UnaryTransform):
+    """One of ``states`` states, as a float32 one-hot vector the MLP reads."""
+
+    def __init__(self, states: int) -> None:
+        super().__init__([OBSERVATION_KEY], [OBSERVATION_KEY], fn=partial(one_hot, states=states))
+        self.states = states
+
+
+def one_hot_observation(env: EnvBase) -> OneHotObservation | None:
     """For an env that observes one of n states (Discrete: Taxi, FrozenLake, CliffWalking): the
-    state one-hot encoded, a float32 vector of n, which the MLP reads."""
+    state one-hot encoded."""
     spec = env.observation_spec.get(OBSERVATION_KEY, None)
     if not isinstance(spec, Categorical) or spec.shape[len(env.batch_size):] != () or not spec.space.n:
         return None
-    return UnaryTransform([OBSERVATION_KEY], [OBSERVATION_KEY], fn=partial(one_hot, states=spec.space.n))
+    return OneHotObservation(spec.space.n)
 
 
 def one_hot(state: torch.Tensor, states: int) -> torch.Tensor:
@@ -272,9 +280,12 @@ def joined_keys(env: EnvBase) -> list[str]:
     return [dotted(key) for key in joins[0].in_keys] if joins else []
 
 
-def one_hot_encodes(env: EnvBase) -> bool:
-    return isinstance(env, TransformedEnv) and any(
-        isinstance(t, UnaryTransform) and t.out_keys == [OBSERVATION_KEY] for t in env.transform)
+def one_hot_states(env: EnvBase) -> int:
+    """How many states ``env`` one-hot encodes (see :func:`one_hot_observation`); 0 when it does not."""
+    if not isinstance(env, TransformedEnv):
+        return 0
+    encodings = [t for t in env.transform if isinstance(t, OneHotObservation)]
+    return encodings[0].states if encodings else 0
 
 
 def casts_float64(env: EnvBase) -> bool:
@@ -355,7 +366,8 @@ def describe_specs(env: EnvBase) -> dict[str, str]:
         "bookkeeping": ", ".join(key for key, _ in leaves if key in BOOKKEEPING_KEYS),
         **({"cast": "float64 → float32 (DoubleToFloat: the networks are float32)"} if casts_float64(env) else {}),
         **({"joined": f"observation = {', '.join(joined)} (concatenated)"} if (joined := joined_keys(env)) else {}),
-        **({"one-hot": "observation = one of n states, one-hot encoded"} if one_hot_encodes(env) else {}),
+        **({"one-hot": f"the env gives one of {states} states (int64 [scalar]); the networks read it one-hot"}
+           if (states := one_hot_states(env)) else {}),
     }
 
 
