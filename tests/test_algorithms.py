@@ -24,6 +24,7 @@ CASES = [
     ("ddpg", "Pendulum-v1", {}, {"loss_actor", "loss_value"}),
     ("ddpg", "Pendulum-v1", {"algorithm": {"name": "ddpg", "noise": "ou"}}, {"loss_actor"}),
     ("sac", "Pendulum-v1", {}, {"loss_actor", "loss_qvalue", "loss_alpha", "alpha", "entropy"}),
+    ("sac-discrete", "CartPole-v1", {}, {"loss_actor", "loss_qvalue", "loss_alpha", "alpha", "entropy"}),
     # with a memory core: DRQN on slices, PPO / A2C on runs of steps (continuous actions too)
     ("dqn", "CartPole-v1", {"network": {"hidden_sizes": [32], "recurrent": "gru", "recurrent_size": 16},
                             "replay_buffer": {"sampler": "slice", "slice_len": 8, "batch_size": 32}}, {"epsilon"}),
@@ -83,7 +84,7 @@ def test_state_dict_restores_networks_targets_and_optimiser():
     assert fresh.optimizer.state_dict()["state"].keys() == trained.optimizer.state_dict()["state"].keys()
 
 
-@pytest.mark.parametrize("name, env_id", [("dqn", "Pendulum-v1"), ("sac", "CartPole-v1")])
+@pytest.mark.parametrize("name, env_id", [("dqn", "Pendulum-v1"), ("sac", "CartPole-v1"), ("sac-discrete", "Pendulum-v1")])
 def test_algorithm_that_does_not_fit_the_action_space_is_a_config_error(name, env_id):
     config = make_config(name, env_id)
     with pytest.raises(ConfigError, match=f"algorithm.name: {name} needs a") as error:

@@ -179,6 +179,26 @@ class SACConfig(OffPolicySection):
     )
 
 
+class DiscreteSACConfig(OffPolicySection):
+    """SAC for discrete actions (Christodoulou, 2019): the policy's and the critics' expectations
+    are taken over every action instead of sampled."""
+
+    title: ClassVar[str] = "SAC-D SAC for discrete actions"
+    action_kinds: ClassVar[tuple[ActionKind, ...]] = ("discrete",)
+    exploration_fields: ClassVar[tuple[str, ...]] = ("alpha_init", "fixed_alpha", "target_entropy_weight")
+    metrics: ClassVar[tuple[Metric, ...]] = (
+        LOSS_ACTOR, LOSS_QVALUE, LOSS_ALPHA, ENTROPY, ALPHA,
+    )
+    search_space: ClassVar[SearchSpace | None] = None
+
+    name: Literal["sac-discrete"] = "sac-discrete"
+    alpha_init: float = Field(1.0, gt=0, description="Initial entropy temperature")
+    fixed_alpha: bool = Field(False, description="Keep alpha fixed instead of learning it")
+    target_entropy_weight: float = Field(
+        0.98, gt=0, le=1, description="Target entropy for the learned alpha, as a share of the most (log n actions)"
+    )
+
+
 class TD3Config(DDPGConfig):
     """DDPG's actor and exploration noise, with TD3's twin critics, target smoothing and delayed actor."""
 
@@ -230,7 +250,8 @@ class A2CConfig(OnPolicySection):
 
 #: name -> section class, in the order the app lists them
 ALGORITHMS: dict[str, type[AlgorithmSection]] = {
-    cls.algorithm_name(): cls for cls in (DQNConfig, DDPGConfig, TD3Config, SACConfig, PPOConfig, A2CConfig)
+    cls.algorithm_name(): cls
+    for cls in (DQNConfig, DDPGConfig, TD3Config, SACConfig, DiscreteSACConfig, PPOConfig, A2CConfig)
 }
 
 

@@ -16,10 +16,11 @@ from tui_rl.engine.algorithms.ddpg import DDPG
 from tui_rl.engine.algorithms.dqn import DQN
 from tui_rl.engine.algorithms.ppo import PPO
 from tui_rl.engine.algorithms.sac import SAC
+from tui_rl.engine.algorithms.sac_discrete import DiscreteSAC
 from tui_rl.engine.algorithms.td3 import TD3
 from tui_rl.engine.envs.making import action_kind
 
-ALGORITHM_CLASSES: dict[str, type[Algorithm]] = {cls.name: cls for cls in (DQN, DDPG, TD3, SAC, PPO, A2C)}
+ALGORITHM_CLASSES: dict[str, type[Algorithm]] = {cls.name: cls for cls in (DQN, DDPG, TD3, SAC, DiscreteSAC, PPO, A2C)}
 
 
 def build_algorithm(
