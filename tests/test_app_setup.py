@@ -62,7 +62,7 @@ async def test_search_pendulum_shows_continuous_actions_and_drops_dqn():
         await pilot.press("escape", "right_square_bracket", "right_square_bracket")  # Policy tab
         await pilot.pause()
         shown = picker_words(app)
-        assert "Pendulum-v1 has continuous actions: DQN cannot act in it." in shown
+        assert "Pendulum-v1 has continuous actions: DQN, SAC-DISCRETE cannot act in it." in shown
         assert app.screen.query_one("#algorithm-dqn").disabled
         assert not app.screen.query_one("#algorithm-sac").disabled
         # The config moved to an algorithm that can act in the env, kept the tuned values both
@@ -329,12 +329,12 @@ async def test_switching_dqn_to_ppo_and_back_by_keys_keeps_the_presets_tuned_val
         await settle(pilot)
         await pilot.press("right_square_bracket", "right_square_bracket")  # the Policy tab
         await until(pilot, lambda: getattr(app.focused, "id", None) == "algorithm-set")
-        await pilot.press("down", "enter")  # DDPG and SAC cannot act in CartPole: down is PPO
+        await pilot.press("down", "down", "enter")  # DDPG, TD3 and SAC cannot act in CartPole: SAC-D, then PPO
         await until(pilot, lambda: app.config.algorithm.name == "ppo", what="the switch to PPO")
         assert app.config.algorithm.gamma == 0.98  # carried over, not PPO's default 0.99
         assert "kept from DQN: gamma 0.98" in picker_words(app)
 
-        await pilot.press("up", "enter")
+        await pilot.press("up", "up", "enter")
         await until(pilot, lambda: app.config.algorithm.name == "dqn", what="the switch back")
         assert app.config == preset
         note = str(app.screen.query_one("#algorithm-changes").content)
