@@ -190,8 +190,9 @@ def joined_observation(env: EnvBase, env_id: str) -> CatTensors | None:
     concatenated into one ``observation``, in key order, as SB3's MultiInputPolicy concatenates
     its per-key features. An image among them is refused, naming it: it needs its own encoder."""
     spec = env.observation_spec
-    if OBSERVATION_KEY in spec.keys():
-        return None
+    given = env.base_env.observation_spec.keys()
+    if OBSERVATION_KEY in spec.keys() or OBSERVATION_KEY in given or "pixels" in given:
+        return None  # a Box (or image) the env gives, which the stack may have renamed on purpose
     batch_dims = len(env.batch_size)
     leaves = sorted(
         ((key, leaf) for key, leaf in spec.items(True, True) if key not in BOOKKEEPING_KEYS),
