@@ -12,6 +12,7 @@ from torchrl.modules import LSTMModule
 
 from conftest import of_type, tiny_dqn, train_run
 from tui_rl.config import RunConfig, apply_overrides
+from tui_rl.engine.algorithms.on_policy import shuffled_passes
 from tui_rl.engine.algorithms import build_algorithm
 from tui_rl.engine.envs.making import make_env
 from tui_rl.engine.networks.recurrent import sequence_mode
@@ -99,7 +100,7 @@ def test_ppo_with_memory_learns_on_runs_of_consecutive_steps_of_each_env():
     config = memory_config("algorithm.name=ppo", "env.num_envs=2", "algorithm.minibatch_size=40",
                            "algorithm.epochs=2")
     algorithm, batch = collect(config)
-    runs = list(algorithm.sequences(batch))
+    runs = list(shuffled_passes(batch, config.algorithm.epochs, config.algorithm.minibatch_size, memory=True))
     assert len(runs) == 2 * 5 and all(run.shape == (2, 20) for run in runs)
     for run in runs:
         count, is_init = run["step_count"].squeeze(-1), run["is_init"].squeeze(-1)
@@ -119,8 +120,9 @@ def test_ppo_runs_its_memory_over_whole_runs_and_trains_it_on_the_policy_loss_al
         algorithm.value_estimator(batch)
     assert calls and all(not recurrent for recurrent, _ in calls), "advantages read each step's stored state"
     calls.clear()
-    run = next(algorithm.sequences(batch))
-    loss = algorithm.losses(run)
+    run = next(shuffled_passes(batch, 1, config.algorithm.minibatch_size, memory=True))
+    with sequence_mode(True):  # as PPO's update runs its loss on a run of steps
+        loss = algorithm.loss_module(run)
     # actor and critic each run the core once, over the whole [envs, steps] run
     assert calls == [(True, run.shape)] * 2
 
