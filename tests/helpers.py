@@ -9,10 +9,9 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from conftest import PATIENCE_S
+from conftest import PATIENCE_S, wait_until
 
 from tui_rl.config import RunConfig
 from tui_rl.engine.algorithms import build_algorithm
@@ -162,14 +161,16 @@ class Tmux:
         self.run("send-keys", "-t", session, *keys)
 
     def wait_for(self, session: str, predicate, timeout: float = PATIENCE_S) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen(session)
-            if predicate(screen):
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out; the screen shows:\n{screen}")
-            time.sleep(0.25)
+        shown = [""]
+
+        def showing() -> str | None:
+            shown[0] = self.screen(session)
+            return shown[0] if predicate(shown[0]) else None
+
+        try:
+            return wait_until(showing, timeout, what="the screen")
+        except AssertionError:
+            raise AssertionError(f"timed out; the screen shows:\n{shown[0]}") from None
 
 
 def screen_frames(screen: str) -> int | None:

@@ -4,17 +4,17 @@ follow by soft updates (TorchRL's DiscreteSACLoss)."""
 
 from __future__ import annotations
 
-from tensordict import TensorDictBase
 from torchrl.envs import EnvBase
 from torchrl.objectives import DiscreteSACLoss, LossModule
 
 from tui_rl.config.algorithms import DiscreteSACConfig
-from tui_rl.engine.algorithms.base import Algorithm
-from tui_rl.engine.algorithms.optimisation import LossMeans, gradient_step, total_loss
+from tui_rl.engine.algorithms.sac import SAC
 from tui_rl.engine.networks.heads import action_size, make_action_net, make_stochastic_actor
 
 
-class DiscreteSAC(Algorithm):
+class DiscreteSAC(SAC):
+    """SAC's update (sac.py); only the networks and the loss differ."""
+
     name = "sac-discrete"
 
     def build(self, env: EnvBase) -> LossModule:
@@ -34,12 +34,3 @@ class DiscreteSAC(Algorithm):
             action_space=env.action_spec_unbatched,
         )
         return self.replay_parts(loss)
-
-    def update(self, batch: TensorDictBase, frames: int) -> dict[str, float]:
-        means = LossMeans()
-        for minibatch in self.replayed(batch, frames):
-            losses = self.loss_module(minibatch)  # the actor's, the critics' and alpha's
-            gradient_step(total_loss(losses), self.optimizer, self.config.optim.max_grad_norm)
-            self.target_updater.step()
-            means.add(losses, "alpha", "entropy")
-        return means.means()
