@@ -5,10 +5,10 @@ no traceback) or finishes: never "checks pass, then the run crashes"."""
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 
 import pytest
+from conftest import needs
 
 from tui_rl.cli import main
 from tui_rl.config import ConfigError, save_file, validate
@@ -18,10 +18,11 @@ from tui_rl.engine.runs.folder import read_summary
 
 pytestmark = pytest.mark.slow
 
-#: one env of every family (and of Gymnasium's toy text), with the package it needs
+#: one env of every family (and of Gymnasium's toy text), with the module it needs and its extra
 ENVS = {
-    "CartPole-v1": None, "Pendulum-v1": None, "FrozenLake-v1": None, "LunarLander-v3": "Box2D",
-    "InvertedPendulum-v5": "mujoco", "ALE/Pong-v5": "ale_py", "MinAtar/Breakout-v1": "minatar",
+    "CartPole-v1": None, "Pendulum-v1": None, "FrozenLake-v1": None, "LunarLander-v3": ("Box2D", "box2d"),
+    "InvertedPendulum-v5": ("mujoco", "mujoco"), "ALE/Pong-v5": ("ale_py", "atari"),
+    "MinAtar/Breakout-v1": ("minatar", "minatar"),
 }
 NETWORKS = [("mlp", "none"), ("mlp", "lstm"), ("convnet", "none"), ("convnet", "gru")]
 #: one update, as small as each algorithm allows; evaluation short
@@ -59,9 +60,8 @@ CASES = [
 @pytest.mark.parametrize("env_id, algorithm, encoder, memory, backend", CASES)
 def test_a_combination_is_refused_up_front_or_trains(env_id, algorithm, encoder, memory, backend, tmp_path, runs_dir,
                                                       capsys):
-    package = ENVS[env_id]
-    if package is not None and importlib.util.find_spec(package) is None:
-        pytest.skip(f"{package} is not installed")
+    if ENVS[env_id] is not None:
+        needs(*ENVS[env_id])
     try:
         config = validate(config_for(env_id, algorithm, encoder, memory, backend))
     except ConfigError:

@@ -44,7 +44,7 @@ def test_a_second_resume_started_at_once_says_the_run_is_busy_and_changes_nothin
     config = (run_dir / "config.toml").read_bytes()
     # the first resume: it holds the run and has not yet marked it running
     first = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from tui_rl.engine import liveness; liveness.hold(sys.argv[1]); "
+        [sys.executable, "-c", "import sys; from tui_rl.engine.runs import liveness; liveness.hold(sys.argv[1]); "
          "print('held', flush=True); sys.stdin.read()", str(run_dir)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
