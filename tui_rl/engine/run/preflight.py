@@ -23,8 +23,9 @@ def check_buildable(config: RunConfig, runs_dir: Path = Path("runs")) -> None:
     """The env makes with its kwargs, each transform builds with its params, the algorithm fits
     the action space, the network fits the observation, the replay buffer fits in memory (on disk
     under ``runs_dir`` for a memmap storage), the loggers' packages are installed, the device is
-    there and the collector backend can start (Ray installed, its cluster reachable). Raises
-    ConfigError naming the field; returns None when all hold."""
+    there and the collector backend can start (Ray installed, its cluster reachable); then the
+    first batch trains in a dry run (engine/run/dry_run.py). Raises ConfigError naming the field;
+    returns None when all hold."""
     check_batch(config)
     check_loggers(config)
     check_device(config.device)
@@ -36,6 +37,9 @@ def check_buildable(config: RunConfig, runs_dir: Path = Path("runs")) -> None:
         check_replay_memory(config, env, runs_dir)
     finally:
         env.close()
+    from tui_rl.engine.run.dry_run import dry_run
+
+    dry_run(config)
 
 
 @contextmanager
@@ -146,6 +150,7 @@ def blame(config: RunConfig, exc: Exception) -> ConfigError:
     """The field at fault when the env cannot be made: its id, one of its kwargs, or the first
     transform of the stack that does not fit what comes before it."""
     from tui_rl.engine.envs.making import EnvError
+    from tui_rl.engine.run.dry_run import first_line
 
     if isinstance(exc, EnvError):  # make_env already named the env field at fault
         return exc
@@ -164,13 +169,6 @@ def makes(config: RunConfig) -> bool:
     except Exception:  # the failure itself is reported by the caller
         return False
     return True
-
-
-def first_line(exc: Exception, limit: int = 300) -> str:
-    """An exception as one short line: torchrl's messages can hold whole specs."""
-    lines = str(exc).strip().splitlines()
-    text = f"{type(exc).__name__}: {lines[0] if lines else ''}"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def check_action_space(config: RunConfig, env) -> None:
