@@ -18,6 +18,7 @@ from textual.reactive import var
 from textual.screen import Screen
 
 from tui_rl.config import DEFAULT_PRESET, ConfigError, RunConfig, load_preset
+from tui_rl.engine.channel.warm_trainers import discard_spare, warm_up
 from tui_rl.tui.commands import BindingCommands
 from tui_rl.tui.hangup import HangupWatch, terminal_fds
 from tui_rl.tui.messages import ContinueRun, OpenRun, RunShown, StartRun
@@ -66,8 +67,12 @@ class TuiRlApp(App[int]):
         preset_name: str = DEFAULT_PRESET,
         runs_dir: Path = Path("runs"),
         attach_dir: Path | None = None,
+        warm_trainer: bool = False,
     ) -> None:
         super().__init__()
+        #: whether a spare trainer process warms up once the first frame is on screen, so a run
+        #: started from the app does not wait for torch (engine/channel/warm_trainers.py)
+        self.warm_trainer = warm_trainer
         self.config: RunConfig = config if config is not None else load_preset(preset_name)
         self.preset_name = preset_name
         #: the config as opened, before any edit: a run of another env or algorithm is not named
@@ -88,9 +93,12 @@ class TuiRlApp(App[int]):
             await self.switch_mode("setup")
         else:
             self.post_message(OpenRun(self.attach_dir))
+        if self.warm_trainer:
+            self.call_after_refresh(warm_up)  # after the first frame: its imports take a core for seconds
 
     def on_unmount(self) -> None:
         self._hangup.stop()
+        discard_spare()
 
     def detach(self) -> None:
         """Leave the app without stopping the run: the trainer is its own process and goes on."""
@@ -240,5 +248,5 @@ def run_app(
         raise SystemExit(2) from None
     if preset is not None and Path(preset).suffix == ".toml":
         name = Path(preset).stem
-    app = TuiRlApp(config, preset_name=name, runs_dir=runs_dir, attach_dir=run_dir)
+    app = TuiRlApp(config, preset_name=name, runs_dir=runs_dir, attach_dir=run_dir, warm_trainer=True)
     return app.run() or 0

@@ -13,6 +13,7 @@ from pathlib import Path
 from tui_rl.config import ConfigError, RunConfig, edit
 from tui_rl.engine.runs import liveness
 from tui_rl.engine.channel.launch import launch_trainer
+from tui_rl.engine.channel.warm_trainers import discard_spare, warm_up
 from tui_rl.engine.runs.record import check_run_name, create_run, default_run_name, record_state
 from tui_rl.engine.protocol import FINAL_STATES
 from tui_rl.engine.runs.folder import RunSummary
@@ -99,18 +100,24 @@ def train_side_by_side(
     running: dict[Path, subprocess.Popen] = {}
     codes: dict[Path, int] = {}
     told = False
-    while running or (waiting and not told):
-        while waiting and len(running) < parallel and not stopping():
-            run_dir = waiting.pop(0)
-            running[run_dir] = launch_trainer(run_dir, from_checkpoint)
-            on_start(run_dir)
-        if stopping() and not told:
-            told = True
-            for process in running.values():
-                process.terminate()
-        for run_dir, process in list(running.items()):
-            if process.poll() is not None:
-                codes[run_dir] = running.pop(run_dir).returncode
-                on_end(run_dir, codes[run_dir])
-        time.sleep(POLL_S)
+    # a spare trainer, warm for the first run that waits for a free slot (the app may have one)
+    warmed_here = len(waiting) > parallel and warm_up()
+    try:
+        while running or (waiting and not told):
+            while waiting and len(running) < parallel and not stopping():
+                run_dir = waiting.pop(0)
+                running[run_dir] = launch_trainer(run_dir, from_checkpoint)
+                on_start(run_dir)
+            if stopping() and not told:
+                told = True
+                for process in running.values():
+                    process.terminate()
+            for run_dir, process in list(running.items()):
+                if process.poll() is not None:
+                    codes[run_dir] = running.pop(run_dir).returncode
+                    on_end(run_dir, codes[run_dir])
+            time.sleep(POLL_S)
+    finally:
+        if warmed_here:
+            discard_spare()
     return codes

@@ -1,0 +1,93 @@
+"""A warm trainer: the app (and a seed group) keep a spare trainer process that has imported torch
+and waits, so a run starts without that wait. A run handed to it is the same run as one started
+cold, and a spare nobody uses goes away with the process that started it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import tiny_dqn, until, wait_until
+
+from tui_rl.engine.channel import warm_trainers
+from tui_rl.engine.channel.handle import RunHandle
+from tui_rl.engine.runs.folder import read_config, read_history
+from tui_rl.tui.app import TuiRlApp
+
+pytestmark = pytest.mark.slow
+
+
+def gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie waiting to be reaped counts as ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+@pytest.fixture
+def spare():
+    """A warmed spare trainer of this process; discarded at the end."""
+    warm_trainers.warm_up()
+    wait_until(warm_trainers.spare_ready, what="the spare trainer's imports")
+    yield warm_trainers.spare_pid()
+    warm_trainers.discard_spare()
+
+
+def learning(run_dir: Path) -> dict[str, list]:
+    """What a run learned, by frame: its loss and returns (not its timings)."""
+    metrics = read_history(run_dir).metrics
+    return {name: series for name, series in metrics.items() if name.startswith(("loss_", "episode_return", "eval_return"))}
+
+
+def test_a_run_handed_to_the_spare_is_the_same_run_as_one_started_cold(spare, runs_dir):
+    config = tiny_dqn("env.seed=7")
+    warm = RunHandle.start(config, name="warm", runs_dir=runs_dir)
+    assert warm.process.pid == spare, "the spare trainer took the run"
+    assert warm_trainers.spare_pid() not in (None, spare), "a new spare warms for the next run"
+    warm_trainers.discard_spare()
+    cold = RunHandle.start(config, name="cold", runs_dir=runs_dir)
+    assert cold.process.pid != spare
+    for handle in (warm, cold):
+        assert handle.process.wait(timeout=300) == 0, (handle.run_dir / "trainer.log").read_text()
+    warm_dir, cold_dir = runs_dir / "warm", runs_dir / "cold"
+    assert read_config(warm_dir) == read_config(cold_dir)
+    assert read_history(warm_dir).status == read_history(cold_dir).status == "finished"
+    assert learning(warm_dir)["loss_qvalue"], "the runs trained"
+    assert learning(warm_dir) == learning(cold_dir), "same seed, same batches, same losses"
+    assert "run ended: finished" in (warm_dir / "trainer.log").read_text(), "its output went to the run's log"
+
+
+def test_a_spare_left_unused_goes_when_the_process_that_started_it_is_killed(tmp_path):
+    parent = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent("""
+            import sys, time
+            from tui_rl.engine.channel import warm_trainers
+            warm_trainers.warm_up()
+            while not warm_trainers.spare_ready():
+                time.sleep(0.05)
+            print(warm_trainers.spare_pid(), flush=True)
+            sys.stdin.read()
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    spare_pid = int(parent.stdout.readline())
+    assert not gone(spare_pid)
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    wait_until(lambda: gone(spare_pid), what="the spare to exit with its parent")
+
+
+async def test_the_app_warms_a_spare_after_its_first_frame_and_lets_it_go_on_exit(runs_dir):
+    app = TuiRlApp(runs_dir=runs_dir, warm_trainer=True)
+    async with app.run_test() as pilot:
+        await until(pilot, warm_trainers.spare_pid, what="a spare trainer")
+        spare_pid = warm_trainers.spare_pid()
+    assert warm_trainers.spare_pid() is None
+    wait_until(lambda: gone(spare_pid), what="the spare to exit with the app")
