@@ -1,0 +1,90 @@
+"""What the networks read of an observation that is not one float vector: a Dict of vectors
+joined into one ``observation``, a Discrete state one-hot encoded."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import gymnasium
+import torch
+from torchrl.data import Categorical
+from torchrl.envs import CatTensors, EnvBase, TransformedEnv, UnaryTransform
+
+from tui_rl.engine.envs.env_error import EnvError
+from tui_rl.engine.networks.encoders import OBSERVATION_KEY
+
+
+def joined_observation(env: EnvBase, env_id: str) -> CatTensors | None:
+    """For an env that observes a Dict of vectors (no ``observation`` entry): its entries
+    concatenated into one ``observation``, in key order, as SB3's MultiInputPolicy concatenates
+    its per-key features. An image among them is refused, naming it: it needs its own encoder."""
+    spec = env.observation_spec
+    given = env.base_env.observation_spec
+    if OBSERVATION_KEY in spec.keys() or OBSERVATION_KEY in given.keys() or "pixels" in given.keys():
+        return None  # a Box (or image) the env gives, which the stack may have renamed on purpose
+    batch_dims = len(env.batch_size)
+    # the entries the env itself gives, as the stack leaves them (not the bookkeeping it adds)
+    leaves = sorted(
+        ((key, leaf) for key, leaf in spec.items(True, True) if key in given.keys(True, True)),
+        key=lambda item: item[0] if isinstance(item[0], tuple) else (item[0],),
+    )
+    if not leaves:
+        return None
+    for key, leaf in leaves:
+        if not leaf.dtype.is_floating_point or len(leaf.shape) - batch_dims != 1:
+            shape = "x".join(map(str, leaf.shape[batch_dims:])) or "scalar"
+            raise EnvError.at("env.id", f"{env_id} observes a Dict whose entries tui-rl joins into one observation "
+                                        f"when each is a float vector, but {dotted(key)} is "
+                                        f"{str(leaf.dtype).removeprefix('torch.')} [{shape}]")
+    return CatTensors(in_keys=[key for key, _ in leaves], out_key=OBSERVATION_KEY, del_keys=False)
+
+
+class OneHotObservation(UnaryTransform):
+    """One of ``states`` states, as a float32 one-hot vector the MLP reads."""
+
+    def __init__(self, states: int) -> None:
+        super().__init__([OBSERVATION_KEY], [OBSERVATION_KEY], fn=partial(one_hot, states=states))
+        self.states = states
+
+
+def one_hot_observation(env: EnvBase) -> OneHotObservation | None:
+    """For an env that observes one of n states (Discrete: Taxi, FrozenLake, CliffWalking): the
+    state one-hot encoded."""
+    spec = env.observation_spec.get(OBSERVATION_KEY, None)
+    if not isinstance(spec, Categorical) or spec.shape[len(env.batch_size):] != () or not spec.space.n:
+        return None
+    return OneHotObservation(spec.space.n)
+
+
+def one_hot(state: torch.Tensor, states: int) -> torch.Tensor:
+    return torch.nn.functional.one_hot(state.long(), states).float()
+
+
+def dotted(key) -> str:
+    return ".".join(key) if isinstance(key, tuple) else key
+
+
+
+def joined_keys(env: EnvBase) -> list[str]:
+    """The Dict entries ``env`` joins into its observation (see :func:`joined_observation`)."""
+    if not isinstance(env, TransformedEnv):
+        return []
+    joins = [t for t in env.transform if isinstance(t, CatTensors) and t.out_keys == [OBSERVATION_KEY]]
+    return [dotted(key) for key in joins[0].in_keys] if joins else []
+
+
+def one_hot_states(env: EnvBase) -> int:
+    """How many states ``env`` one-hot encodes (see :func:`one_hot_observation`); 0 when it does not."""
+    if not isinstance(env, TransformedEnv):
+        return 0
+    encodings = [t for t in env.transform if isinstance(t, OneHotObservation)]
+    return encodings[0].states if encodings else 0
+
+
+
+def tuple_space(space: gymnasium.Space) -> bool:
+    """Whether ``space`` is or holds a Tuple space: TorchRL's GymWrapper leaves its spec a
+    placeholder that fails at the first reset ("a placeholder that needs to be set")."""
+    if isinstance(space, gymnasium.spaces.Tuple):
+        return True
+    return isinstance(space, gymnasium.spaces.Dict) and any(map(tuple_space, space.spaces.values()))
