@@ -37,7 +37,8 @@ from tui_rl.engine.envs.observation_shaping import (
     joined_observation,
     one_hot_observation,
     one_hot_states,
-    tuple_space,
+    flattened_observations,
+    flattened_space,
 )
 from tui_rl.engine.envs.transforms import build_transform, drives_env, per_copy, prepare_transform
 
@@ -199,11 +200,7 @@ def make_copy(
     """The Gymnasium env (``num_envs`` copies in a sync vector env) wrapped by TorchRL, with the
     ``lead`` transforms of the config on it."""
     gym_env = make_gym_env(config, num_envs, render)
-    space = getattr(gym_env, "single_observation_space", gym_env.observation_space)
-    if tuple_space(space):
-        gym_env.close()
-        raise EnvError.at("env.id", f"{config.env.id} observes a Tuple space ({space}), which tui-rl does not "
-                                    "support yet; choose an env whose observations are a Box, Discrete or Dict")
+    gym_env = flattened_observations(gym_env)  # a Tuple's spec would stay a placeholder in GymWrapper
     try:
         wrapped = GymWrapper(gym_env, device=device, categorical_action_encoding=True)
     except Exception as exc:
@@ -295,6 +292,8 @@ def describe_specs(env: EnvBase) -> dict[str, str]:
         "bookkeeping": ", ".join(key for key, _ in leaves if key in BOOKKEEPING_KEYS),
         **({"cast": "float64 → float32 (DoubleToFloat: the networks are float32)"} if casts_float64(env) else {}),
         **({"joined": f"observation = {', '.join(joined)} (concatenated)"} if (joined := joined_keys(env)) else {}),
+        **({"flattened": f"observation = {space} flattened into one float32 vector (discrete parts one-hot)"}
+           if (space := flattened_space(env)) else {}),
         **({"one-hot": f"the env gives one of {states} states (int64 [scalar]); the networks read it one-hot"}
            if (states := one_hot_states(env)) else {}),
     }

@@ -1,12 +1,15 @@
 """What the networks read of an observation that is not one float vector: a Dict of vectors
-joined into one ``observation``, a Discrete state one-hot encoded."""
+joined into one ``observation``, a Discrete state one-hot encoded, a Tuple flattened."""
 
 from __future__ import annotations
 
 from functools import partial
 
 import gymnasium
+import numpy as np
 import torch
+from gymnasium.vector import VectorEnv, VectorWrapper
+from gymnasium.wrappers import DtypeObservation, FlattenObservation, vector
 from torchrl.data import Categorical
 from torchrl.envs import CatTensors, EnvBase, TransformedEnv, UnaryTransform
 
@@ -82,9 +85,30 @@ def one_hot_states(env: EnvBase) -> int:
 
 
 
+def flattened_observations(gym_env: gymnasium.Env | VectorEnv) -> gymnasium.Env | VectorEnv:
+    """For an env whose observations are or hold a Tuple (Blackjack): each observation flattened
+    into one float32 vector, its discrete parts one-hot (Gymnasium's FlattenObservation), which the
+    MLP reads. TorchRL's GymWrapper leaves a Tuple's spec a placeholder that fails at the first reset."""
+    if not tuple_space(getattr(gym_env, "single_observation_space", gym_env.observation_space)):
+        return gym_env
+    if isinstance(gym_env, VectorEnv):
+        return vector.DtypeObservation(vector.FlattenObservation(gym_env), np.float32)
+    return DtypeObservation(FlattenObservation(gym_env), np.float32)
+
+
+def flattened_space(env: EnvBase) -> gymnasium.Space | None:
+    """The space ``env`` flattens (see :func:`flattened_observations`); None when it flattens none."""
+    gym_env = getattr(env.base_env, "_env", None)  # GymWrapper's Gymnasium env
+    while isinstance(gym_env, (gymnasium.Wrapper, VectorWrapper)):
+        if isinstance(gym_env, (FlattenObservation, vector.FlattenObservation)):
+            inner = gym_env.env
+            return getattr(inner, "single_observation_space", inner.observation_space)
+        gym_env = gym_env.env
+    return None
+
+
 def tuple_space(space: gymnasium.Space) -> bool:
-    """Whether ``space`` is or holds a Tuple space: TorchRL's GymWrapper leaves its spec a
-    placeholder that fails at the first reset ("a placeholder that needs to be set")."""
+    """Whether ``space`` is or holds a Tuple space."""
     if isinstance(space, gymnasium.spaces.Tuple):
         return True
     return isinstance(space, gymnasium.spaces.Dict) and any(map(tuple_space, space.spaces.values()))
