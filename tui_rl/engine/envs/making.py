@@ -179,7 +179,7 @@ def make_env(
     env.set_seed(config.env.seed)
     for cfg in config.transforms[lead_length(config) :]:
         append_configured(env, cfg, config.env.id)
-    for shaping in (joined_observation(env, config.env.id), one_hot_observation(env)):
+    for shaping in (joined_observation(env, config.network, config.env.id), one_hot_observation(env)):
         if shaping is not None:
             env.append_transform(shaping)
     for primer in primers:

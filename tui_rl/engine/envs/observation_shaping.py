@@ -14,32 +14,27 @@ from torchrl.data import Categorical
 from torchrl.envs import CatTensors, EnvBase, TransformedEnv, UnaryTransform
 
 from tui_rl.engine.envs.env_error import EnvError
-from tui_rl.engine.networks.encoders import OBSERVATION_KEY
+from tui_rl.config.models import NetworkConfig
+from tui_rl.config.network_fit import chosen_inputs, unknown_keys
+from tui_rl.engine.networks.encoders import OBSERVATION_KEY, dotted, nested, observation_inputs
 
 
-def joined_observation(env: EnvBase, env_id: str) -> CatTensors | None:
-    """For an env that observes a Dict of vectors (no ``observation`` entry): its entries
-    concatenated into one ``observation``, in key order, as SB3's MultiInputPolicy concatenates
-    its per-key features. An image among them is refused, naming it: it needs its own encoder."""
-    spec = env.observation_spec
+def joined_observation(env: EnvBase, network: NetworkConfig, env_id: str) -> CatTensors | None:
+    """For an env that observes a Dict of float vectors (no ``observation`` entry): the entries the
+    networks read (``network.observation_keys``, else all) concatenated into one ``observation``, in
+    key order, as SB3's MultiInputPolicy concatenates its per-key features. A Dict holding anything
+    else (an image, a count) is left as it is: the networks read it key by key."""
     given = env.base_env.observation_spec
-    if OBSERVATION_KEY in spec.keys() or OBSERVATION_KEY in given.keys() or "pixels" in given.keys():
+    if OBSERVATION_KEY in env.observation_spec.keys() or OBSERVATION_KEY in given.keys() or "pixels" in given.keys():
         return None  # a Box (or image) the env gives, which the stack may have renamed on purpose
-    batch_dims = len(env.batch_size)
-    # the entries the env itself gives, as the stack leaves them (not the bookkeeping it adds)
-    leaves = sorted(
-        ((key, leaf) for key, leaf in spec.items(True, True) if key in given.keys(True, True)),
-        key=lambda item: item[0] if isinstance(item[0], tuple) else (item[0],),
-    )
-    if not leaves:
+    inputs = observation_inputs(env)
+    if (unknown := unknown_keys(network, inputs, env_id)) is not None:
+        raise EnvError(str(unknown), unknown.errors)
+    keys = [nested(key) for key in chosen_inputs(network, inputs)]
+    leaves = [env.observation_spec_unbatched[key] for key in keys]
+    if not keys or not all(leaf.dtype.is_floating_point and len(leaf.shape) == 1 for leaf in leaves):
         return None
-    for key, leaf in leaves:
-        if not leaf.dtype.is_floating_point or len(leaf.shape) - batch_dims != 1:
-            shape = "x".join(map(str, leaf.shape[batch_dims:])) or "scalar"
-            raise EnvError.at("env.id", f"{env_id} observes a Dict whose entries tui-rl joins into one observation "
-                                        f"when each is a float vector, but {dotted(key)} is "
-                                        f"{str(leaf.dtype).removeprefix('torch.')} [{shape}]")
-    return CatTensors(in_keys=[key for key, _ in leaves], out_key=OBSERVATION_KEY, del_keys=False)
+    return CatTensors(in_keys=keys, out_key=OBSERVATION_KEY, del_keys=False)
 
 
 class OneHotObservation(UnaryTransform):
@@ -61,11 +56,6 @@ def one_hot_observation(env: EnvBase) -> OneHotObservation | None:
 
 def one_hot(state: torch.Tensor, states: int) -> torch.Tensor:
     return torch.nn.functional.one_hot(state.long(), states).float()
-
-
-def dotted(key) -> str:
-    return ".".join(key) if isinstance(key, tuple) else key
-
 
 
 def joined_keys(env: EnvBase) -> list[str]:
