@@ -88,14 +88,6 @@ def test_a_config_that_cannot_be_built_exits_2_and_leaves_no_run_behind(tiny_fil
     assert not runs_dir.exists()  # refused before any run folder was made
 
 
-def test_an_env_with_tuple_observations_is_refused_naming_the_env_and_its_space(tiny_file, runs_dir):
-    result = tui_rl("train", tiny_file, "--set", "env.id=Blackjack-v1", "--runs-dir", runs_dir)
-    assert result.returncode == 2
-    assert "env.id: Blackjack-v1 observes a Tuple space (Tuple(Discrete(32)" in result.stderr
-    assert "does not support yet" in result.stderr and "placeholder" not in result.stderr
-    assert not runs_dir.exists()
-
-
 def test_a_run_whose_loss_turns_nan_exits_1_with_the_reason_and_the_run_folder(tiny_file, runs_dir):
     result = tui_rl(
         "train", tiny_file, "--name", "diverges", "--runs-dir", runs_dir, "--frames", "3000",

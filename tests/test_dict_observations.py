@@ -1,6 +1,8 @@
 """Observations that are not one vector train as they come: a Dict of vectors is joined into one
-observation (nested entries by dotted keys) and the specs say which, an entry the join cannot take
-(an image, a count) is refused before a run starts, naming it; a Discrete state is one-hot encoded."""
+observation (nested entries by dotted keys) and the specs say which; a Dict holding an image (or a
+count) is read key by key, a ConvNet for the image; the keys the networks read can be chosen, and a
+chosen key the env does not give is refused before a run starts, naming the field; a Discrete state
+is one-hot encoded."""
 
 from __future__ import annotations
 
@@ -13,12 +15,13 @@ from helpers import train_briefly
 from tui_rl.cli import main
 from tui_rl.config import validate
 from tui_rl.engine.envs.making import describe_specs, make_env
+from tui_rl.engine.networks.heads import make_actor_critic
 from tui_rl.engine.runs.folder import read_history
 
 
 class Rover(gymnasium.Env):
     """A point rover observing where it is, and (nested) how fast it goes; its goal is the origin.
-    ``extra`` adds an entry to the Dict, to see what the join refuses."""
+    ``extra`` adds an entry to the Dict that the join cannot take: an image or a count."""
 
     action_space = gymnasium.spaces.Discrete(4)
 
@@ -26,7 +29,7 @@ class Rover(gymnasium.Env):
         entries = {"pos": gymnasium.spaces.Box(-5, 5, (2,), np.float32),
                    "motion": gymnasium.spaces.Dict({"vel": gymnasium.spaces.Box(-1, 1, (2,), np.float32)})}
         if extra == "camera":
-            entries["camera"] = gymnasium.spaces.Box(0, 255, (8, 8, 3), np.uint8)
+            entries["camera"] = gymnasium.spaces.Box(0, 255, (3, 12, 12), np.uint8)
         elif extra == "count":
             entries["count"] = gymnasium.spaces.Discrete(5)
         self.observation_space = gymnasium.spaces.Dict(entries)
@@ -80,12 +83,36 @@ def test_a_dict_observation_trains_headless(runs_dir):
     assert code == 0 and read_history(runs_dir / "rover").summary.status == "finished"
 
 
-@pytest.mark.parametrize("extra, said", [("camera", "camera is uint8 [8x8x3]"), ("count", "count is int64 [scalar]")])
-def test_an_entry_the_join_cannot_take_is_refused_naming_it(extra, said, runs_dir, capsys):
+SMALL_CONVNET = ["--set", "network.conv_channels=[4]", "--set", "network.conv_kernels=[4]",
+                 "--set", "network.conv_strides=[2]"]
+
+
+@pytest.mark.parametrize("extra", ["camera", "count"])
+def test_a_dict_holding_an_image_or_a_count_trains_read_key_by_key(extra, runs_dir):
     code = main(["train", "cartpole-ppo", "--set", "env.id=TuiRlTest/Rover-v0", "--set", f"env.kwargs={{extra = '{extra}'}}",
-                 "--frames", "256", "--runs-dir", str(runs_dir)])
+                 *SMALL_CONVNET, "--frames", "256", "--set", "collector.frames_per_batch=128",
+                 "--set", "eval.episodes=1", "--name", "rover", "--runs-dir", str(runs_dir)])
+    assert code == 0 and read_history(runs_dir / "rover").summary.status == "finished"
+
+
+def test_the_multi_input_encoder_reads_each_chosen_key():
+    config = validate({"env": {"id": "TuiRlTest/Rover-v0", "kwargs": {"extra": "camera"}},
+                       "network": {"observation_keys": ["camera", "motion.vel"], "conv_channels": [4],
+                                   "conv_kernels": [4], "conv_strides": [2]}})
+    env = make_env(config)
+    try:
+        actor, _ = make_actor_critic(config, env, "cpu")
+        encoder = actor.module[0].module[0]  # the trunk's first module
+    finally:
+        env.close()
+    assert encoder.in_keys == ["camera", ("motion", "vel")] and encoder.out_keys == ["embedding"]
+
+
+def test_a_chosen_key_the_env_does_not_give_is_refused_naming_the_field(runs_dir, capsys):
+    code = main(["train", "cartpole-ppo", "--set", "env.id=TuiRlTest/Rover-v0",
+                 "--set", "network.observation_keys=['pos', 'speed']", "--frames", "256", "--runs-dir", str(runs_dir)])
     err = capsys.readouterr().err
-    assert code == 2 and "env.id: TuiRlTest/Rover-v0 observes a Dict" in err and said in err, err
+    assert code == 2 and "network.observation_keys: TuiRlTest/Rover-v0 gives no 'speed'" in err, err
     assert not runs_dir.exists()
 
 
@@ -109,3 +136,12 @@ def test_frozen_lake_trains_headless_with_the_cartpole_preset(runs_dir):
     history = read_history(runs_dir / "lake")
     assert code == 0 and history.summary.status == "finished"
     assert history.metrics["loss_qvalue"]
+
+
+def test_exporting_a_policy_read_key_by_key_is_refused_saying_why(runs_dir, tmp_path, capsys):
+    main(["train", "cartpole-ppo", "--set", "env.id=TuiRlTest/Rover-v0", "--set", "env.kwargs={extra = 'camera'}",
+          *SMALL_CONVNET, "--frames", "128", "--set", "collector.frames_per_batch=128", "--set", "eval.episodes=1",
+          "--name", "rover", "--runs-dir", str(runs_dir)])
+    refused = main(["export", str(runs_dir / "rover"), "--format", "torchscript", "--output", str(tmp_path / "p.pt")])
+    assert refused == 2 and "a Dict holding an image is read key by key" in capsys.readouterr().err
+    assert not (tmp_path / "p.pt").exists()

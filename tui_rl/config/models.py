@@ -109,6 +109,10 @@ class NetworkConfig(Section):
         default_factory=lambda: [4, 2, 1], min_length=1, max_length=8,
         description="ConvNet: stride of each conv layer (Nature DQN: 4, 2, 1)",
     )
+    observation_keys: list[str] = Field(
+        default_factory=list, max_length=64,
+        description="Dict observations: the keys the networks read, nested ones dotted (empty: all of them)",
+    )
     recurrent: Literal["none", "lstm", "gru"] = Field(
         "none", description="Memory core after the encoder: none, lstm or gru"
     )

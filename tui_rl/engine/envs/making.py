@@ -12,9 +12,8 @@ from typing import Any, Literal
 import gymnasium
 import torch
 from tensordict import TensorDictBase
-from torchrl.data import Binary, Categorical, MultiCategorical
+from torchrl.data import Binary, MultiCategorical
 from torchrl.envs import (
-    CatTensors,
     DoubleToFloat,
     EnvBase,
     GymWrapper,
@@ -23,17 +22,24 @@ from torchrl.envs import (
     SerialEnv,
     StepCounter,
     TransformedEnv,
-    UnaryTransform,
 )
 
 from tui_rl.config.models import RunConfig
 from tui_rl.config.errors import ConfigError
+from tui_rl.engine.envs.env_error import EnvError
 from tui_rl.engine.envs.batched import BatchedClassicEnv, env_backend, make_batched_env
 from tui_rl.engine.compat import release_gym_import_error
 from tui_rl.engine.envs.families import require_family
-from tui_rl.engine.networks.encoders import OBSERVATION_KEY
 from tui_rl.engine.networks.recurrent import memory_primers
 from tui_rl.engine.envs.user_envs import gymnasium_id
+from tui_rl.engine.envs.observation_shaping import (
+    joined_keys,
+    joined_observation,
+    one_hot_observation,
+    one_hot_states,
+    flattened_observations,
+    flattened_space,
+)
 from tui_rl.engine.envs.transforms import build_transform, drives_env, per_copy, prepare_transform
 
 #: keys the training loop reads: the running episode return and the step count within the episode
@@ -41,10 +47,6 @@ EPISODE_REWARD_KEY = "episode_reward"
 STEP_COUNT_KEY = "step_count"
 #: what the bookkeeping transforms add to the observation spec (InitTracker's key is its default)
 BOOKKEEPING_KEYS = (EPISODE_REWARD_KEY, STEP_COUNT_KEY, "is_init")
-
-
-class EnvError(ConfigError):
-    """The env could not be built: unknown id, a missing dependency, bad kwargs."""
 
 
 #: one thread at a time swaps file descriptor 2 (see quiet_native_stderr)
@@ -177,61 +179,12 @@ def make_env(
     env.set_seed(config.env.seed)
     for cfg in config.transforms[lead_length(config) :]:
         append_configured(env, cfg, config.env.id)
-    for shaping in (joined_observation(env, config.env.id), one_hot_observation(env)):
+    for shaping in (joined_observation(env, config.network, config.env.id), one_hot_observation(env)):
         if shaping is not None:
             env.append_transform(shaping)
     for primer in primers:
         env.append_transform(primer)
     return env
-
-
-def joined_observation(env: EnvBase, env_id: str) -> CatTensors | None:
-    """For an env that observes a Dict of vectors (no ``observation`` entry): its entries
-    concatenated into one ``observation``, in key order, as SB3's MultiInputPolicy concatenates
-    its per-key features. An image among them is refused, naming it: it needs its own encoder."""
-    spec = env.observation_spec
-    given = env.base_env.observation_spec.keys()
-    if OBSERVATION_KEY in spec.keys() or OBSERVATION_KEY in given or "pixels" in given:
-        return None  # a Box (or image) the env gives, which the stack may have renamed on purpose
-    batch_dims = len(env.batch_size)
-    leaves = sorted(
-        ((key, leaf) for key, leaf in spec.items(True, True) if key not in BOOKKEEPING_KEYS),
-        key=lambda item: item[0] if isinstance(item[0], tuple) else (item[0],),
-    )
-    if not leaves:
-        return None
-    for key, leaf in leaves:
-        if not leaf.dtype.is_floating_point or len(leaf.shape) - batch_dims != 1:
-            shape = "x".join(map(str, leaf.shape[batch_dims:])) or "scalar"
-            raise EnvError.at("env.id", f"{env_id} observes a Dict whose entries tui-rl joins into one observation "
-                                        f"when each is a float vector, but {dotted(key)} is "
-                                        f"{str(leaf.dtype).removeprefix('torch.')} [{shape}]")
-    return CatTensors(in_keys=[key for key, _ in leaves], out_key=OBSERVATION_KEY, del_keys=False)
-
-
-class OneHotObservation(UnaryTransform):
-    """One of ``states`` states, as a float32 one-hot vector the MLP reads."""
-
-    def __init__(self, states: int) -> None:
-        super().__init__([OBSERVATION_KEY], [OBSERVATION_KEY], fn=partial(one_hot, states=states))
-        self.states = states
-
-
-def one_hot_observation(env: EnvBase) -> OneHotObservation | None:
-    """For an env that observes one of n states (Discrete: Taxi, FrozenLake, CliffWalking): the
-    state one-hot encoded."""
-    spec = env.observation_spec.get(OBSERVATION_KEY, None)
-    if not isinstance(spec, Categorical) or spec.shape[len(env.batch_size):] != () or not spec.space.n:
-        return None
-    return OneHotObservation(spec.space.n)
-
-
-def one_hot(state: torch.Tensor, states: int) -> torch.Tensor:
-    return torch.nn.functional.one_hot(state.long(), states).float()
-
-
-def dotted(key) -> str:
-    return ".".join(key) if isinstance(key, tuple) else key
 
 
 def lead_length(config: RunConfig) -> int:
@@ -247,11 +200,7 @@ def make_copy(
     """The Gymnasium env (``num_envs`` copies in a sync vector env) wrapped by TorchRL, with the
     ``lead`` transforms of the config on it."""
     gym_env = make_gym_env(config, num_envs, render)
-    space = getattr(gym_env, "single_observation_space", gym_env.observation_space)
-    if tuple_space(space):
-        gym_env.close()
-        raise EnvError.at("env.id", f"{config.env.id} observes a Tuple space ({space}), which tui-rl does not "
-                                    "support yet; choose an env whose observations are a Box, Discrete or Dict")
+    gym_env = flattened_observations(gym_env)  # a Tuple's spec would stay a placeholder in GymWrapper
     try:
         wrapped = GymWrapper(gym_env, device=device, categorical_action_encoding=True)
     except Exception as exc:
@@ -273,33 +222,9 @@ def holds_float64(env: EnvBase) -> bool:
     return any(leaf.dtype == torch.float64 for spec in specs for leaf in spec.values(True, True))
 
 
-def joined_keys(env: EnvBase) -> list[str]:
-    """The Dict entries ``env`` joins into its observation (see :func:`joined_observation`)."""
-    if not isinstance(env, TransformedEnv):
-        return []
-    joins = [t for t in env.transform if isinstance(t, CatTensors) and t.out_keys == [OBSERVATION_KEY]]
-    return [dotted(key) for key in joins[0].in_keys] if joins else []
-
-
-def one_hot_states(env: EnvBase) -> int:
-    """How many states ``env`` one-hot encodes (see :func:`one_hot_observation`); 0 when it does not."""
-    if not isinstance(env, TransformedEnv):
-        return 0
-    encodings = [t for t in env.transform if isinstance(t, OneHotObservation)]
-    return encodings[0].states if encodings else 0
-
-
 def casts_float64(env: EnvBase) -> bool:
     """Whether ``env`` (one copy, as the specs pane builds it) casts float64 entries to float32."""
     return isinstance(env, TransformedEnv) and any(isinstance(t, DoubleToFloat) for t in env.transform)
-
-
-def tuple_space(space: gymnasium.Space) -> bool:
-    """Whether ``space`` is or holds a Tuple space: TorchRL's GymWrapper leaves its spec a
-    placeholder that fails at the first reset ("a placeholder that needs to be set")."""
-    if isinstance(space, gymnasium.spaces.Tuple):
-        return True
-    return isinstance(space, gymnasium.spaces.Dict) and any(map(tuple_space, space.spaces.values()))
 
 
 def transformed(env: EnvBase) -> TransformedEnv:
@@ -367,6 +292,8 @@ def describe_specs(env: EnvBase) -> dict[str, str]:
         "bookkeeping": ", ".join(key for key, _ in leaves if key in BOOKKEEPING_KEYS),
         **({"cast": "float64 → float32 (DoubleToFloat: the networks are float32)"} if casts_float64(env) else {}),
         **({"joined": f"observation = {', '.join(joined)} (concatenated)"} if (joined := joined_keys(env)) else {}),
+        **({"flattened": f"observation = {space} flattened into one float32 vector (discrete parts one-hot)"}
+           if (space := flattened_space(env)) else {}),
         **({"one-hot": f"the env gives one of {states} states (int64 [scalar]); the networks read it one-hot"}
            if (states := one_hot_states(env)) else {}),
     }

@@ -75,12 +75,14 @@ def deterministic_action(policy: torch.nn.Module, in_key: str):
 
 def policy_input(policy, env) -> tuple[str, tuple[int, ...]]:
     """The one observation key the policy reads and its shape; a policy that reads more (a
-    recurrent one reads its hidden state) cannot become a one-input file."""
+    recurrent one reads its hidden state, a multi-input one each entry of a Dict) cannot become a
+    one-input file."""
     keys = [key for key in policy.in_keys]
     if len(keys) != 1 or not isinstance(keys[0], str):
         raise ExportError(
-            f"export takes a policy that reads one observation; this one reads {keys} "
-            "(recurrent policies carry a hidden state between steps)"
+            f"export takes a policy that reads one observation; this one reads {keys} (recurrent policies "
+            "carry a hidden state between steps; a Dict holding an image is read key by key: to export, "
+            "train on vector keys only, chosen in network.observation_keys, which are joined into one)"
         )
     return keys[0], tuple(env.observation_spec[keys[0]].shape)
 

@@ -19,7 +19,7 @@ from torchrl.modules import (
 )
 
 from tui_rl.config.models import RunConfig
-from tui_rl.engine.networks.encoders import OBSERVATION_KEY, checked_observation, make_encoder, make_mlp
+from tui_rl.engine.networks.encoders import OBSERVATION_KEY, make_encoder, make_mlp
 from tui_rl.engine.networks.recurrent import CRITIC_MEMORY_KEY, critic_memory, make_memory
 
 
@@ -34,8 +34,7 @@ def action_size(env: EnvBase) -> int:
 def make_trunk(config: RunConfig, env: EnvBase, device) -> tuple[list[TensorDictModuleBase], str, int]:
     """Encoder then memory core, as TensorDict modules; the key the heads read and its width."""
     network = config.network
-    observation = checked_observation(network, env, config.env.id)
-    modules, key, width = make_encoder(network, observation, device)
+    modules, key, width = make_encoder(network, env, config.env.id, device)
     memory = make_memory(network, key, width, device)
     if memory is not None:
         modules.append(memory)

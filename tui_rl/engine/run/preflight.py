@@ -182,9 +182,9 @@ def check_action_space(config: RunConfig, env) -> None:
 
 def check_network(config: RunConfig, env) -> None:
     """The encoder reads the env's observation: a ConvNet an image its layers fit, an MLP a vector."""
-    from tui_rl.engine.networks.encoders import checked_observation
+    from tui_rl.engine.networks.encoders import checked_inputs
 
-    checked_observation(config.network, env, config.env.id)
+    checked_inputs(config.network, env, config.env.id)
 
 
 def check_replay_memory(config: RunConfig, env, runs_dir: Path) -> None:

@@ -2,20 +2,21 @@
 as the user types (a ConvNet only for images whose size its layers fit, an MLP for vectors), with
 the shapes each layer will see beneath them.
 
-The observation shape comes from the Setup screen's spec probe (:meth:`PolicyForm.fit_observation`);
+The observation's shapes, by key for a Dict, come from the Setup screen's spec probe
+(:meth:`PolicyForm.fit_inputs`);
 until then only the config's own rules apply. The fit itself is ``config/network_fit.py``, the
 same words the engine and ``presets validate`` use. No torch here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from tui_rl.config.network_fit import describe_network, network_misfit
+from tui_rl.config.network_fit import OBSERVATION_KEY, describe_inputs, inputs_misfit
 from tui_rl.tui.widgets.hparam_form import FieldRow, HparamForm
 
 NETWORK_PREFIX = "network."
@@ -27,8 +28,9 @@ class PolicyForm(HparamForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.env_id = ""
-        #: one observation's shape, from the last spec probe; None until one succeeds
-        self.observation: tuple[int, ...] | None = None
+        #: what the networks may read, by key, one observation's shapes, from the last spec probe;
+        #: None until one succeeds
+        self.inputs: dict[str, tuple[int, ...]] | None = None
         #: (path, message) of the misfit this form marked on a row, to clear it once it is fixed
         self.misfit: tuple[str, str] | None = None
 
@@ -39,10 +41,10 @@ class PolicyForm(HparamForm):
     def on_mount(self) -> None:
         self.show_fit()
 
-    def fit_observation(self, env_id: str, observation: Sequence[int] | None) -> None:
-        """The env's observation shape (None: the env could not be built)."""
+    def fit_inputs(self, env_id: str, inputs: Mapping[str, Sequence[int]] | None) -> None:
+        """The env's observation shapes by key (None: the env could not be built)."""
         self.env_id = env_id
-        self.observation = None if observation is None else tuple(observation)
+        self.inputs = None if inputs is None else {key: tuple(shape) for key, shape in inputs.items()}
         self.show_fit()
 
     async def rebuild(self, config, paths: list[str]) -> None:
@@ -66,17 +68,19 @@ class PolicyForm(HparamForm):
                 self.accept(rows[path], rows[path].value)
             self.misfit = None
         view = shapes.first(Static)
-        if self.observation is None:
+        if self.inputs is None:
             view.update("Network shapes show once the env is built.")
             view.set_class(False, "-invalid")
             return
-        misfit = network_misfit(self.config.network, self.observation, self.env_id)
+        misfit = inputs_misfit(self.config.network, self.inputs, self.env_id)
         view.set_class(misfit is not None, "-invalid")
+        keys = "" if list(self.inputs) == [OBSERVATION_KEY] else "Keys: " + ", ".join(
+            f"{key} [{'x'.join(map(str, shape)) or 'scalar'}]" for key, shape in self.inputs.items()) + "\n"
         if misfit is None:
-            view.update(f"Shapes: {describe_network(self.config.network, self.observation)}")
+            view.update(f"{keys}Shapes: {describe_inputs(self.config.network, self.inputs)}")
             return
         (error,) = misfit.errors
-        view.update(f"✗ {error.path}: {error.message}")
+        view.update(f"{keys}✗ {error.path}: {error.message}")
         if error.path in rows and error.path not in self.invalid:
             self.refuse(rows[error.path], error.message)
             self.misfit = (error.path, error.message)

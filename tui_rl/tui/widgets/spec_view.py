@@ -23,7 +23,8 @@ class SpecView(Static):
 
     class Probed(Message):
         """A probe finished: ``kind`` is "discrete"/"continuous", or None when it failed;
-        ``observation`` the shape of one observation the networks read, None when there is none."""
+        ``inputs`` what the networks may read, by key, one observation's shapes, None when the
+        env could not be built."""
 
         def __init__(
             self,
@@ -32,7 +33,7 @@ class SpecView(Static):
             kind: str | None,
             specs: dict[str, str],
             error: str,
-            observation: tuple[int, ...] | None = None,
+            inputs: dict[str, tuple[int, ...]] | None = None,
         ) -> None:
             super().__init__()
             self.view = view
@@ -40,7 +41,7 @@ class SpecView(Static):
             self.kind = kind
             self.specs = specs
             self.error = error
-            self.observation = observation
+            self.inputs = inputs
 
         @property
         def control(self) -> SpecView:
@@ -48,7 +49,7 @@ class SpecView(Static):
 
         def clone(self) -> SpecView.Probed:
             """The same result as a new message, to be handled again later."""
-            return SpecView.Probed(self.view, self.env_id, self.kind, self.specs, self.error, self.observation)
+            return SpecView.Probed(self.view, self.env_id, self.kind, self.specs, self.error, self.inputs)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id)
@@ -65,20 +66,19 @@ class SpecView(Static):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="spec-probe")
     def run_probe(self, config: RunConfig) -> None:
-        kind, specs, error, observation = None, {}, "", None
+        kind, specs, error, inputs = None, {}, "", None
         try:
             load_torchrl()
             from tui_rl.engine.envs.making import action_kind, describe_specs, make_env
             from tui_rl.engine.envs.user_envs import user_code
-            from tui_rl.engine.networks.encoders import OBSERVATION_KEY
+            from tui_rl.engine.networks.encoders import observation_inputs
 
             env = make_env(config, num_envs=1)
             try:
                 kind, specs = action_kind(env), describe_specs(env)
                 if code := user_code(config.env.id, config.env.imports):  # what building it ran
                     specs["your code"] = ", ".join(code)
-                spec = env.observation_spec_unbatched.get(OBSERVATION_KEY, None)
-                observation = None if spec is None else tuple(spec.shape)
+                inputs = observation_inputs(env)
             finally:
                 env.close()
         except ValueError as exc:  # ConfigError / EnvError: already a readable sentence
@@ -86,7 +86,7 @@ class SpecView(Static):
         except Exception as exc:  # anything else a third-party env raises
             error = f"{type(exc).__name__}: {exc}"
         if not get_current_worker().is_cancelled:
-            self.post_message(self.Probed(self, config.env.id, kind, specs, error, observation))
+            self.post_message(self.Probed(self, config.env.id, kind, specs, error, inputs))
 
     def on_spec_view_probed(self, message: Probed) -> None:
         # Runs before the message bubbles to the screen, so the view is current when the screen reads it.

@@ -211,7 +211,7 @@ class SetupScreen(Screen):
             return
         picker = self.query_one(AlgorithmPicker)
         picker.fit_to(event.env_id, event.kind)
-        self.query_one(PolicyForm).fit_observation(event.env_id, event.observation)
+        self.query_one(PolicyForm).fit_inputs(event.env_id, event.inputs)
         current = self.app.config.algorithm.name
         if event.kind is not None and current not in fitting_algorithms(event.kind):
             chosen = fitting_algorithms(event.kind)[0]
