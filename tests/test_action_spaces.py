@@ -10,9 +10,11 @@ import pytest
 from tui_rl.cli import main
 from tui_rl.config import validate
 from tui_rl.engine.envs.making import action_kind, describe_specs, make_env
+from tui_rl.engine.inspect.live_env import LiveEnvSession
 from tui_rl.engine.policy.playback import play_episode
 from tui_rl.engine.policy.weights import load_run_policy
 from tui_rl.engine.runs.folder import read_history
+from tui_rl.tui.widgets.step_table import legal_actions
 
 SPACES = '''
 import gymnasium
@@ -55,8 +57,8 @@ class Locks(gymnasium.Env):
 
     action_space = gymnasium.spaces.Discrete(4)
 
-    def __init__(self, in_info=False):
-        self.in_info = in_info
+    def __init__(self, in_info=False, render_mode=None):
+        self.in_info, self.render_mode = in_info, render_mode
         box = gymnasium.spaces.Box(-1, 1, (2,), np.float32)
         self.observation_space = box if in_info else gymnasium.spaces.Dict(
             {"observation": box, "action_mask": gymnasium.spaces.MultiBinary(4)})
@@ -81,8 +83,8 @@ class Locks(gymnasium.Env):
         return observation, reward, False, self.t >= 16, info
 
 
-def dict_mask():
-    return Locks()
+def dict_mask(**kwargs):
+    return Locks(**kwargs)
 
 
 def info_mask():
@@ -165,3 +167,17 @@ def test_a_trained_policy_never_takes_an_illegal_action(spaces, runs_dir, capsys
             assert (rollout["next", "reward"] == 1).all(), "every door it took was open"
     finally:
         run.close()
+
+
+def test_the_inspector_greys_out_the_illegal_actions(spaces):
+    session = LiveEnvSession(validate({"env": {"id": "spaces.py:dict_mask"}, "algorithm": {"name": "ppo"}}))
+    try:
+        step = session.step_policy()
+    finally:
+        session.close()
+    mask = step["action_mask"].tolist()
+    probs = step["policy", "probs"].tolist()
+    assert all(p == 0 for p, legal in zip(probs, mask) if not legal), "the policy's odds of a locked door are nil"
+    shown = legal_actions(mask)
+    greyed = {shown.plain[span.start:span.end] for span in shown.spans if "strike" in str(span.style)}
+    assert greyed == {str(i) for i, legal in enumerate(mask) if not legal} and len(greyed) == 2
