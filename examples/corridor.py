@@ -11,17 +11,25 @@ import numpy as np
 
 
 class Corridor(gymnasium.Env):
-    """Observation: [where the agent is, how much time is left], both in [0, 1].
+    """Observation: a Dict of ``observation`` [where the agent is, how much time is left], both in
+    [0, 1], and ``action_mask``, which actions are legal: at the left end the wall forbids a step
+    left (tui-rl's policies then never take it; the mask is no input of their networks).
     Actions: 0 steps left, 1 steps right. An episode ends at the goal or after 4 x length steps."""
 
     def __init__(self, length: int = 10):
         self.length = length
         self.limit = 4 * length
-        self.observation_space = gymnasium.spaces.Box(0.0, 1.0, (2,), np.float32)
+        self.observation_space = gymnasium.spaces.Dict({
+            "observation": gymnasium.spaces.Box(0.0, 1.0, (2,), np.float32),
+            "action_mask": gymnasium.spaces.MultiBinary(2),
+        })
         self.action_space = gymnasium.spaces.Discrete(2)
 
     def observe(self):
-        return np.array([self.position / self.length, 1 - self.t / self.limit], dtype=np.float32)
+        return {
+            "observation": np.array([self.position / self.length, 1 - self.t / self.limit], dtype=np.float32),
+            "action_mask": np.array([self.position > 0, True], dtype=np.int8),
+        }
 
     def reset(self, seed=None, options=None):
         super().reset(seed=seed)

@@ -1,6 +1,7 @@
-"""Action spaces no tui-rl algorithm takes yet (MultiDiscrete, MultiBinary) are refused before a run
-starts, naming env.id and the space: never "checks pass, then the run crashes" (they once failed at
-the first batch with "'ContinuousBox' object has no attribute 'n'")."""
+"""Actions of several parts train with the actor-critics: MultiDiscrete (one categorical per
+dimension) and MultiBinary (one Bernoulli per switch). The algorithms that cannot act in them are
+refused before a run starts, naming the ones that can. An env that says which actions are legal
+(an ``action_mask``, in its Dict observation or its info) is only ever played legally."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ import pytest
 from tui_rl.cli import main
 from tui_rl.config import validate
 from tui_rl.engine.envs.making import action_kind, describe_specs, make_env
+from tui_rl.engine.inspect.live_env import LiveEnvSession
+from tui_rl.engine.policy.playback import play_episode
+from tui_rl.engine.policy.weights import load_run_policy
+from tui_rl.engine.runs.folder import read_history
+from tui_rl.tui.widgets.step_table import legal_actions
 
 SPACES = '''
 import gymnasium
@@ -16,6 +22,8 @@ import numpy as np
 
 
 class Switches(gymnasium.Env):
+    """Paid 1 for each part of the action that is 1; 8 steps an episode."""
+
     observation_space = gymnasium.spaces.Box(-1, 1, (3,), np.float32)
 
     def __init__(self, action_space):
@@ -23,19 +31,68 @@ class Switches(gymnasium.Env):
 
     def reset(self, seed=None, options=None):
         super().reset(seed=seed)
+        self.t = 0
         return np.zeros(3, np.float32), {}
 
     def step(self, action):
-        return np.zeros(3, np.float32), 0.0, False, False, {}
+        self.t += 1
+        return np.zeros(3, np.float32), float(np.sum(np.asarray(action) == 1)), False, self.t >= 8, {}
 
 
 def multi_discrete():
     return Switches(gymnasium.spaces.MultiDiscrete([3, 2]))
 
 
+def even_multi_discrete():
+    return Switches(gymnasium.spaces.MultiDiscrete([3, 3]))
+
+
 def multi_binary():
     return Switches(gymnasium.spaces.MultiBinary(4))
+
+
+class Locks(gymnasium.Env):
+    """Each step two of four doors are open, at random: the observation does not say which, only
+    the action mask does. An open door pays 1, a locked one costs 10; 16 steps an episode."""
+
+    action_space = gymnasium.spaces.Discrete(4)
+
+    def __init__(self, in_info=False, render_mode=None):
+        self.in_info, self.render_mode = in_info, render_mode
+        box = gymnasium.spaces.Box(-1, 1, (2,), np.float32)
+        self.observation_space = box if in_info else gymnasium.spaces.Dict(
+            {"observation": box, "action_mask": gymnasium.spaces.MultiBinary(4)})
+
+    def observe(self):
+        self.open = np.zeros(4, np.int8)
+        self.open[self.np_random.choice(4, 2, replace=False)] = 1
+        observation = np.zeros(2, np.float32)
+        if self.in_info:
+            return observation, {"action_mask": self.open}
+        return {"observation": observation, "action_mask": self.open}, {}
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.observe()
+
+    def step(self, action):
+        reward = 1.0 if self.open[action] else -10.0
+        self.t += 1
+        observation, info = self.observe()
+        return observation, reward, False, self.t >= 16, info
+
+
+def dict_mask(**kwargs):
+    return Locks(**kwargs)
+
+
+def info_mask():
+    return Locks(in_info=True)
 '''
+
+#: a short run of the preset's settings
+SHORT = ["--frames", "1024", "--set", "collector.frames_per_batch=128", "--set", "eval.episodes=2"]
 
 
 @pytest.fixture
@@ -45,20 +102,82 @@ def spaces(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("maker, kind, shown", [("multi_discrete", "multi-discrete", "multi-discrete: [3, 2] choices"),
+                                                ("even_multi_discrete", "multi-discrete", "multi-discrete: [3, 3] choices"),
                                                 ("multi_binary", "binary", "binary [4]")])
-def test_the_specs_name_the_space(spaces, maker, kind, shown):
-    env = make_env(validate({"env": {"id": f"spaces.py:{maker}"}}))
+@pytest.mark.parametrize("copies", [1, 4])
+def test_the_specs_name_the_space(spaces, maker, kind, shown, copies):
+    env = make_env(validate({"env": {"id": f"spaces.py:{maker}", "num_envs": copies}}))
     try:
         assert action_kind(env) == kind and describe_specs(env)["action"] == shown
     finally:
         env.close()
 
 
-@pytest.mark.parametrize("preset", ["cartpole-dqn", "cartpole-ppo", "pendulum-sac"])
+@pytest.mark.parametrize("preset", ["cartpole-ppo", "cartpole-a2c"])
+@pytest.mark.parametrize("maker, best", [("multi_discrete", 16.0), ("multi_binary", 32.0)])
+def test_the_actor_critics_train_on_actions_of_several_parts(spaces, runs_dir, capsys, preset, maker, best):
+    code = main(["train", preset, "--set", f"env.id=spaces.py:{maker}", *SHORT, "--name", "parts",
+                 "--runs-dir", str(runs_dir)])
+    err = capsys.readouterr().err
+    history = read_history(runs_dir / "parts")
+    assert code == 0 and history.summary.status == "finished", err
+    run = load_run_policy(runs_dir / "parts", purpose="evaluate")
+    try:
+        rollout = play_episode(run.env, run.policy, deterministic=True)  # the mode of each part
+    finally:
+        run.close()
+    assert rollout["action"].shape[-1] == (2 if maker == "multi_discrete" else 4)
+    assert float(rollout["next", "reward"].sum()) > best / 2, "it learned to set the parts that pay"
+
+
+@pytest.mark.parametrize("preset", ["cartpole-dqn", "pendulum-sac", "pendulum-td3"])
 @pytest.mark.parametrize("maker, kind", [("multi_discrete", "multi-discrete"), ("multi_binary", "binary")])
-def test_every_algorithm_refuses_the_space_before_a_run_folder_exists(spaces, runs_dir, capsys, preset, maker, kind):
+def test_the_others_refuse_the_space_before_a_run_folder_exists(spaces, runs_dir, capsys, preset, maker, kind):
     code = main(["train", preset, "--set", f"env.id=spaces.py:{maker}", "--frames", "256", "--runs-dir", str(runs_dir)])
     err = capsys.readouterr().err
     assert code == 2, err
-    assert f"env.id: spaces.py:{maker} has a {kind} action space, which no tui-rl algorithm takes yet" in err
+    assert f"spaces.py:{maker} has a {kind} one; choose one of ppo, a2c" in err
     assert "Traceback" not in err and not runs_dir.exists()
+
+
+@pytest.mark.parametrize("maker", ["dict_mask", "info_mask"])
+def test_the_mask_is_read_and_is_no_observation(spaces, maker):
+    env = make_env(validate({"env": {"id": f"spaces.py:{maker}", "num_envs": 2}}))
+    try:
+        specs = describe_specs(env)
+        rollout = env.rollout(20)  # random actions, drawn from the masked spec
+    finally:
+        env.close()
+    assert specs["observation"] == "observation: float32 [2]"
+    assert specs["action"] == "discrete: 4 actions, masked by the env's action_mask (the legal ones)"
+    legal = rollout["action_mask"].gather(-1, rollout["action"].unsqueeze(-1))
+    assert legal.all() and (rollout["next", "reward"] == 1).all()
+
+
+@pytest.mark.parametrize("preset, maker", [("cartpole-ppo", "dict_mask"), ("cartpole-a2c", "info_mask"),
+                                           ("cartpole-dqn", "dict_mask")])
+def test_a_trained_policy_never_takes_an_illegal_action(spaces, runs_dir, capsys, preset, maker):
+    code = main(["train", preset, "--set", f"env.id=spaces.py:{maker}", *SHORT, "--name", "masked",
+                 "--runs-dir", str(runs_dir)])
+    assert code == 0, capsys.readouterr().err
+    run = load_run_policy(runs_dir / "masked", purpose="evaluate")
+    try:
+        for deterministic in (True, False, False):
+            rollout = play_episode(run.env, run.policy, deterministic=deterministic)
+            assert (rollout["next", "reward"] == 1).all(), "every door it took was open"
+    finally:
+        run.close()
+
+
+def test_the_inspector_greys_out_the_illegal_actions(spaces):
+    session = LiveEnvSession(validate({"env": {"id": "spaces.py:dict_mask"}, "algorithm": {"name": "ppo"}}))
+    try:
+        step = session.step_policy()
+    finally:
+        session.close()
+    mask = step["action_mask"].tolist()
+    probs = step["policy", "probs"].tolist()
+    assert all(p == 0 for p, legal in zip(probs, mask) if not legal), "the policy's odds of a locked door are nil"
+    shown = legal_actions(mask)
+    greyed = {shown.plain[span.start:span.end] for span in shown.spans if "strike" in str(span.style)}
+    assert greyed == {str(i) for i, legal in enumerate(mask) if not legal} and len(greyed) == 2

@@ -45,7 +45,7 @@ from tui_rl.config.search_spaces import (
 )
 from tui_rl.config.section import LIVE, FieldValueError, Section
 
-ActionKind = Literal["discrete", "continuous"]
+ActionKind = Literal["discrete", "continuous", "multi-discrete", "binary"]
 
 
 class AlgorithmSection(Section):
@@ -95,7 +95,8 @@ class OffPolicySection(AlgorithmSection):
 class OnPolicySection(AlgorithmSection):
     on_policy: ClassVar[bool] = True
     supports_memory: ClassVar[bool] = True
-    action_kinds: ClassVar[tuple[ActionKind, ...]] = ("discrete", "continuous")
+    #: MultiDiscrete and MultiBinary actions: one categorical or Bernoulli per dimension
+    action_kinds: ClassVar[tuple[ActionKind, ...]] = ("discrete", "continuous", "multi-discrete", "binary")
     exploration_fields: ClassVar[tuple[str, ...]] = ("entropy_coef",)
     metrics: ClassVar[tuple[Metric, ...]] = (
         LOSS_OBJECTIVE, LOSS_CRITIC, LOSS_ENTROPY, ENTROPY,
@@ -268,7 +269,7 @@ DECLARED_METRICS: tuple[Metric, ...] = tuple(
 
 
 def fitting_algorithms(kind: str) -> list[str]:
-    """The algorithms that can act in a ``kind`` ("discrete" / "continuous") action space."""
+    """The algorithms that can act in a ``kind`` (an :data:`ActionKind`) action space."""
     return [name for name, cls in ALGORITHMS.items() if kind in cls.action_kinds]
 
 

@@ -14,6 +14,7 @@ from torchrl.objectives import DQNLoss, LossModule
 from tui_rl.config.algorithms import DQNConfig
 from tui_rl.engine.algorithms.base import Algorithm, live_setting
 from tui_rl.engine.algorithms.optimisation import LossMeans, gradient_step, total_loss
+from tui_rl.engine.networks.action_distributions import ACTION_MASK_KEY, has_action_mask
 from tui_rl.engine.networks.heads import make_q_actor
 from tui_rl.engine.networks.recurrent import sequence_mode
 
@@ -27,6 +28,7 @@ class DQN(Algorithm):
         self.exploration = EGreedyModule(
             env.action_spec_unbatched, eps_init=algo.eps_start, eps_end=algo.eps_end,
             annealing_num_steps=algo.eps_decay_frames, device=self.device,
+            action_mask_key=ACTION_MASK_KEY if has_action_mask(env) else None,  # random actions legal too
         )
         self.set_policies(actor, self.exploration)
         self.annealed_frames = 0  # the frame count epsilon has been annealed to

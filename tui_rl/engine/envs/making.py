@@ -7,12 +7,11 @@ import threading
 from functools import partial
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any
 
 import gymnasium
 import torch
 from tensordict import TensorDictBase
-from torchrl.data import Binary, MultiCategorical
 from torchrl.envs import (
     DoubleToFloat,
     EnvBase,
@@ -30,6 +29,10 @@ from tui_rl.engine.envs.env_error import EnvError
 from tui_rl.engine.envs.batched import BatchedClassicEnv, env_backend, make_batched_env
 from tui_rl.engine.compat import release_gym_import_error
 from tui_rl.engine.envs.families import require_family
+from tui_rl.engine.envs.action_spaces import keep_action_parts
+from tui_rl.engine.envs.action_masks import mask_actions
+from tui_rl.config.algorithms import ActionKind
+from tui_rl.engine.networks.action_distributions import ACTION_MASK_KEY, choice_counts, has_action_mask, spec_kind
 from tui_rl.engine.networks.recurrent import memory_primers
 from tui_rl.engine.envs.user_envs import gymnasium_id
 from tui_rl.engine.envs.observation_shaping import (
@@ -209,6 +212,11 @@ def make_copy(
     finally:
         release_gym_import_error()  # the first wrap imports the module whose error would hold this env
     env = transformed(wrapped)
+    keep_action_parts(env, gym_env)
+    try:
+        mask_actions(env, config.env.id)
+    except ConfigError as exc:  # an EnvError, so preflight keeps the field it names
+        raise EnvError(str(exc), exc.errors) from None
     if "DoubleToFloat" not in {t.name for t in config.transforms} and holds_float64(env):
         env.append_transform(DoubleToFloat())  # the networks are float32: MuJoCo and many user envs give float64
     for cfg in lead:
@@ -243,15 +251,9 @@ def append_configured(env: TransformedEnv, cfg, env_id: str) -> None:
         raise EnvError.at(f"transforms.{cfg.name}", f"preparing it on {env_id!r} failed: {exc}") from None
 
 
-def action_kind(env: EnvBase) -> Literal["discrete", "continuous", "multi-discrete", "binary"]:
-    """One choice among n (Discrete), a vector of reals (Box), several choices at once
-    (MultiDiscrete) or several on/off switches (MultiBinary)."""
-    spec = env.action_spec
-    if isinstance(spec, MultiCategorical):
-        return "multi-discrete"
-    if isinstance(spec, Binary):
-        return "binary"
-    return "discrete" if spec.domain == "discrete" else "continuous"
+def action_kind(env: EnvBase) -> ActionKind:
+    """What ``env`` acts with (see :func:`spec_kind`)."""
+    return spec_kind(env.action_spec_unbatched)
 
 
 def describe_specs(env: EnvBase) -> dict[str, str]:
@@ -265,7 +267,7 @@ def describe_specs(env: EnvBase) -> dict[str, str]:
     leaves = list(env.observation_spec.items(include_nested=True, leaves_only=True))
     observations = ", ".join(
         f"{key}: {str(spec.dtype).removeprefix('torch.')} [{shape(spec)}]" for key, spec in leaves
-        if key not in BOOKKEEPING_KEYS
+        if key not in (*BOOKKEEPING_KEYS, ACTION_MASK_KEY)
     )
     action = env.action_spec
     kind = action_kind(env)
@@ -273,7 +275,7 @@ def describe_specs(env: EnvBase) -> dict[str, str]:
         count = getattr(action.space, "n", None)
         action_text = f"discrete: {count} actions" if count else f"discrete [{shape(action)}]"
     elif kind == "multi-discrete":
-        action_text = f"multi-discrete: {action.nvec.flatten().tolist()} choices"
+        action_text = f"multi-discrete: {list(choice_counts(env.action_spec_unbatched))} choices"
     elif kind == "binary":
         action_text = f"binary [{shape(action)}]"
     else:
@@ -281,6 +283,8 @@ def describe_specs(env: EnvBase) -> dict[str, str]:
         high = action.space.high.flatten().tolist()[:1] if hasattr(action, "space") else []
         bounds = f" in [{low[0]:g}, {high[0]:g}]" if low and high else ""
         action_text = f"continuous [{shape(action)}]{bounds}"
+    if has_action_mask(env):
+        action_text += f", masked by the env's {ACTION_MASK_KEY} (the legal ones)"
     reward = env.reward_spec
     backend = "torch (batched tensors)" if isinstance(env.base_env, BatchedClassicEnv) else "gymnasium"
     return {

@@ -10,6 +10,7 @@ from torch import nn
 from torchrl.envs import EnvBase
 from torchrl.modules import MLP, ConvNet
 
+from tui_rl.engine.networks.action_distributions import ACTION_MASK_KEY
 from tui_rl.config.errors import ConfigError
 from tui_rl.config.models import NetworkConfig
 from tui_rl.config.network_fit import (
@@ -21,8 +22,6 @@ from tui_rl.config.network_fit import (
     inputs_misfit,
 )
 
-#: a Dict entry that masks the actions: never an input of the networks
-ACTION_MASK_KEY = "action_mask"
 #: what a ConvNet encoder writes: the flat features the memory core or the heads read
 EMBEDDING_KEY = "embedding"
 

@@ -15,19 +15,32 @@ from torchrl.modules import (
     ProbabilisticActor,
     QValueActor,
     TanhNormal,
+    MaskedCategorical,
     ValueOperator,
 )
 
 from tui_rl.config.models import RunConfig
+from tui_rl.engine.networks.action_distributions import (
+    ACTION_MASK_KEY,
+    IndependentBernoullis,
+    IndependentCategoricals,
+    choice_counts,
+    has_action_mask,
+    spec_kind,
+)
 from tui_rl.engine.networks.encoders import OBSERVATION_KEY, make_encoder, make_mlp
 from tui_rl.engine.networks.recurrent import CRITIC_MEMORY_KEY, critic_memory, make_memory
 
 
 def action_size(env: EnvBase) -> int:
-    """Number of discrete actions, or width of a continuous action."""
+    """Number of discrete actions, of the choices of all dimensions of a multi-discrete action
+    together, or width of a continuous or binary action: one logit (or value) each."""
     spec = env.action_spec_unbatched
-    if spec.domain == "discrete":
+    kind = spec_kind(spec)
+    if kind == "discrete":
         return spec.space.n
+    if kind == "multi-discrete":
+        return sum(choice_counts(spec))
     return spec.shape[-1]
 
 
@@ -48,13 +61,14 @@ def shares_trunk(config: RunConfig) -> bool:
 
 
 def make_q_actor(config: RunConfig, env: EnvBase, device) -> QValueActor:
-    """Observation -> Q-value per action -> greedy action."""
+    """Observation -> Q-value per action -> greedy action (among the legal ones, where the env masks them)."""
     trunk, key, width = make_trunk(config, env, device)
     head = make_mlp(config.network, width, action_size(env), device)
+    mask = {"action_mask_key": ACTION_MASK_KEY} if has_action_mask(env) else {}
     if not trunk:  # an MLP on the observation, as before trunks existed (checkpoints keep loading)
-        return QValueActor(head, in_keys=[OBSERVATION_KEY], spec=env.action_spec_unbatched)
+        return QValueActor(head, in_keys=[OBSERVATION_KEY], spec=env.action_spec_unbatched, **mask)
     module = TensorDictSequential(*trunk, TensorDictModule(head, in_keys=[key], out_keys=["action_value"]))
-    return QValueActor(module, spec=env.action_spec_unbatched)
+    return QValueActor(module, spec=env.action_spec_unbatched, **mask)
 
 
 def make_action_net(config: RunConfig, env: EnvBase, device, out_key: str) -> TensorDictModuleBase:
@@ -67,14 +81,23 @@ def make_action_net(config: RunConfig, env: EnvBase, device, out_key: str) -> Te
 def sampling_actor(
     config: RunConfig, env: EnvBase, device, key: str, width: int, trunk: list[TensorDictModuleBase] = ()
 ) -> ProbabilisticActor:
-    """Reads ``key`` (after ``trunk``, run inside it): Categorical over discrete actions, TanhNormal
-    within the bounds otherwise. The trunk goes inside the actor so the losses can ask it for its
-    distribution."""
+    """Reads ``key`` (after ``trunk``, run inside it): Categorical over discrete actions (masked
+    by the env's ``action_mask`` where it gives one), one per dimension of a multi-discrete action,
+    a Bernoulli per switch of a binary one, TanhNormal within the bounds otherwise. The trunk goes
+    inside the actor so the losses can ask it for its distribution."""
     spec = env.action_spec_unbatched
-    if spec.domain == "discrete":
+    kind = spec_kind(spec)
+    in_keys = None
+    if kind != "continuous":
         net = make_mlp(config.network, width, action_size(env), device)
         module = TensorDictModule(net, in_keys=[key], out_keys=["logits"])
-        distribution, kwargs = torch.distributions.Categorical, {}
+        distribution, kwargs = {
+            "discrete": (torch.distributions.Categorical, {}),
+            "multi-discrete": (IndependentCategoricals, {"choices": choice_counts(spec)}),
+            "binary": (IndependentBernoullis, {}),
+        }[kind]
+        if kind == "discrete" and has_action_mask(env):
+            distribution, in_keys = MaskedCategorical, {"logits": "logits", "mask": ACTION_MASK_KEY}
     else:
         net = nn.Sequential(make_mlp(config.network, width, 2 * action_size(env), device), NormalParamExtractor())
         module = TensorDictModule(net, in_keys=[key], out_keys=["loc", "scale"])
@@ -82,7 +105,7 @@ def sampling_actor(
         kwargs = {"low": spec.space.low.to(device), "high": spec.space.high.to(device)}
     return ProbabilisticActor(
         TensorDictSequential(*trunk, module) if trunk else module,
-        in_keys=list(module.out_keys),
+        in_keys=in_keys or list(module.out_keys),
         spec=spec,
         distribution_class=distribution,
         distribution_kwargs=kwargs,

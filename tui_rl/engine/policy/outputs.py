@@ -16,6 +16,7 @@ import torch
 from tensordict import TensorDictBase
 from torchrl.envs import set_exploration_type
 
+from tui_rl.engine.networks.action_distributions import ACTION_MASK_KEY
 from tui_rl.engine.networks.recurrent import STATE_KEYS
 from tui_rl.engine.policy.playback import exploration_type
 
@@ -41,7 +42,10 @@ def policy_outputs(policy: Any, td: TensorDictBase, deterministic: bool = True) 
     with torch.no_grad(), set_exploration_type(exploration_type(deterministic)):
         out = policy(inputs.clone())
     if "logits" in out.keys():
-        out.set("probs", out.get("logits").softmax(-1))
+        logits = out.get("logits")
+        if ACTION_MASK_KEY in inputs.keys():  # what the masked categorical draws from: illegal ones never
+            logits = logits.masked_fill(~inputs.get(ACTION_MASK_KEY), float("-inf"))
+        out.set("probs", logits.softmax(-1))
     for key in MEMORY_KEYS:  # the state after the step, not the one it started from
         if ("next", key) in out.keys(include_nested=True):
             out.set(key, out.get(("next", key)))

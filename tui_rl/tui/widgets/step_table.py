@@ -67,6 +67,19 @@ def format_value(value: Any, max_values: int = MAX_VALUES) -> str:
     return shown
 
 
+#: the env's action mask (the engine's ACTION_MASK_KEY; the app imports no torch to read it)
+MASK_KEY = "action_mask"
+
+
+def legal_actions(mask: list[bool]) -> Text:
+    """Every action's index, the ones the env forbids at this step greyed out."""
+    text = Text()
+    for index, legal in enumerate(mask):
+        text.append(str(index), "bold green" if legal else "dim strike")
+        text.append(" ")
+    return text
+
+
 @dataclass(frozen=True)
 class Episode:
     """One episode within a rollout: steps ``start`` to ``end`` (inclusive); ``finished`` when its
@@ -178,4 +191,7 @@ class StepTable(Widget):
         table.add_column(overflow="fold")
         for name, value, style in self.rows():
             table.add_row(name, Text(value, style=style))
+        step = self.rollout[self.step]
+        if MASK_KEY in step.keys():
+            table.add_row("legal", legal_actions(step.get(MASK_KEY).tolist()))
         return Group(self.header(), table)
