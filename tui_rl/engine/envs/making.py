@@ -29,6 +29,7 @@ from torchrl.envs import (
 from tui_rl.config.models import RunConfig
 from tui_rl.config.errors import ConfigError
 from tui_rl.engine.envs.batched import BatchedClassicEnv, env_backend, make_batched_env
+from tui_rl.engine.envs.dm_control import DMControlTask, is_dm_control, make_dm_control_env
 from tui_rl.engine.compat import release_gym_import_error
 from tui_rl.engine.envs.families import require_family
 from tui_rl.engine.networks.encoders import OBSERVATION_KEY
@@ -245,7 +246,23 @@ def make_copy(
     config: RunConfig, lead: list, render: bool, device: str | torch.device, num_envs: int = 1
 ) -> TransformedEnv:
     """The Gymnasium env (``num_envs`` copies in a sync vector env) wrapped by TorchRL, with the
-    ``lead`` transforms of the config on it."""
+    ``lead`` transforms of the config on it; a DeepMind Control task wrapped by TorchRL itself."""
+    if not is_dm_control(config.env.id):
+        env = transformed(wrapped_gym_env(config, num_envs, render, device))
+    else:
+        try:
+            with quiet_native_stderr():  # the suite's models log deprecation notes as they load
+                env = transformed(make_dm_control_env(config, num_envs, device))
+        except ConfigError as exc:  # an EnvError, so preflight keeps the field it names
+            raise EnvError(str(exc), exc.errors) from None
+    if "DoubleToFloat" not in {t.name for t in config.transforms} and holds_float64(env):
+        env.append_transform(DoubleToFloat())  # the networks are float32: MuJoCo and many user envs give float64
+    for cfg in lead:
+        append_configured(env, cfg, config.env.id)
+    return env
+
+
+def wrapped_gym_env(config: RunConfig, num_envs: int, render: bool, device: str | torch.device) -> GymWrapper:
     gym_env = make_gym_env(config, num_envs, render)
     space = getattr(gym_env, "single_observation_space", gym_env.observation_space)
     if tuple_space(space):
@@ -259,12 +276,7 @@ def make_copy(
         raise EnvError.at("env.id", f"TorchRL cannot wrap {config.env.id!r}: {exc}") from None
     finally:
         release_gym_import_error()  # the first wrap imports the module whose error would hold this env
-    env = transformed(wrapped)
-    if "DoubleToFloat" not in {t.name for t in config.transforms} and holds_float64(env):
-        env.append_transform(DoubleToFloat())  # the networks are float32: MuJoCo and many user envs give float64
-    for cfg in lead:
-        append_configured(env, cfg, config.env.id)
-    return env
+    return wrapped
 
 
 def holds_float64(env: EnvBase) -> bool:
@@ -357,7 +369,8 @@ def describe_specs(env: EnvBase) -> dict[str, str]:
         bounds = f" in [{low[0]:g}, {high[0]:g}]" if low and high else ""
         action_text = f"continuous [{shape(action)}]{bounds}"
     reward = env.reward_spec
-    backend = "torch (batched tensors)" if isinstance(env.base_env, BatchedClassicEnv) else "gymnasium"
+    backend = ("torch (batched tensors)" if isinstance(env.base_env, BatchedClassicEnv)
+               else "dm_control" if isinstance(env.base_env, DMControlTask) else "gymnasium")
     return {
         "backend": backend,
         "observation": observations,
