@@ -13,6 +13,7 @@ from conftest import needs
 from tui_rl.cli import main
 from tui_rl.config import ConfigError, save_file, validate
 from tui_rl.engine.envs.families import DM_CONTROL_PIXEL_TRANSFORMS, FAMILIES, dm_control_suite
+from tui_rl.engine.envs.frames import make_render_env
 from tui_rl.engine.envs.gym_registry import registered_env_groups
 from tui_rl.engine.envs.making import EnvError, describe_specs, make_env
 from tui_rl.engine.run.preflight import check_buildable
@@ -100,3 +101,12 @@ def test_a_task_trains_headless_from_its_states(suite, algorithm, tmp_path, runs
     code = main(["train", str(preset), "--name", "cheetah", "--runs-dir", str(runs_dir)])
     assert code == 0, capsys.readouterr().err
     assert read_summary(runs_dir / "cheetah").status == "finished"
+
+
+def test_the_inspector_draws_a_tasks_frames(suite):
+    env = make_render_env(task_config("dm_control/cheetah-run"))
+    try:
+        frames = env.rollout(2)["pixels"]
+    finally:
+        env.close()
+    assert frames.shape == (2, 120, 160, 3) and frames.float().std() > 0  # 240 x 320, halved to fit
