@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 ENVS = {
     "CartPole-v1": None, "Pendulum-v1": None, "FrozenLake-v1": None, "LunarLander-v3": ("Box2D", "box2d"),
     "InvertedPendulum-v5": ("mujoco", "mujoco"), "ALE/Pong-v5": ("ale_py", "atari"),
-    "MinAtar/Breakout-v1": ("minatar", "minatar"),
+    "MinAtar/Breakout-v1": ("minatar", "minatar"), "dm_control/cartpole-swingup": ("dm_control", "dmcontrol"),
 }
 NETWORKS = [("mlp", "none"), ("mlp", "lstm"), ("convnet", "none"), ("convnet", "gru")]
 #: one update, as small as each algorithm allows; evaluation short

@@ -8,6 +8,8 @@ before its first paint, and a missing package is a fact to report, never an Impo
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +44,20 @@ MINATAR_TRANSFORMS: tuple[dict[str, Any], ...] = (
 #: ``envs/making.py``); here it is shown in the stack, where it can be edited.
 MUJOCO_TRANSFORMS: tuple[dict[str, Any], ...] = ({"name": "DoubleToFloat", "params": {}},)
 
+#: The DeepMind Control Suite from states: its dict of float64 state vectors is joined into one
+#: observation (see ``envs/making.py``) and cast to float32, as MuJoCo's are.
+DM_CONTROL_TRANSFORMS = MUJOCO_TRANSFORMS
+#: ... and from pixels (env kwarg ``from_pixels = true``) as DrQ (Kostrikov et al., 2020) trains
+#: it: the 84 x 84 RGB camera image becomes the observation, each action held for 4 steps, the
+#: newest 3 frames stacked: uint8 [9, 84, 84].
+DM_CONTROL_PIXEL_TRANSFORMS: tuple[dict[str, Any], ...] = (
+    {"name": "RenameTransform", "params": {"in_keys": ["pixels"], "out_keys": ["observation"]}},
+    {"name": "FrameSkipTransform", "params": {"frame_skip": 4}},
+    {"name": "ToTensorImage", "params": {"from_int": False, "dtype": "uint8"}},
+    {"name": "CatFrames", "params": {"N": 3, "dim": -3}},
+)
+DM_CONTROL_PREFIX = "dm_control/"
+
 
 def _register_ale() -> None:
     import ale_py
@@ -54,6 +70,22 @@ def _register_minatar() -> None:
     from minatar.gym import register_envs
 
     register_envs()
+
+
+def dm_control_suite() -> Any:
+    """dm_control's suite, imported with a GL backend that renders without a display (EGL) on a
+    Linux machine that has none: dm_control picks its backend once, on import, and GLFW's (its
+    first choice) fails there at the first frame."""
+    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+        os.environ.setdefault("MUJOCO_GL", "egl")
+    from dm_control import suite
+
+    return suite
+
+
+def _dm_control_ids() -> list[str]:
+    """The suite's benchmark tasks (Tassa et al., 2018), as ``dm_control/<domain>-<task>``."""
+    return [f"{DM_CONTROL_PREFIX}{domain}-{task}" for domain, task in dm_control_suite().BENCHMARKING]
 
 
 @dataclass(frozen=True)
@@ -70,6 +102,8 @@ class EnvFamily:
     entry_points: tuple[str, ...] = ()
     #: registers the family's ids with Gymnasium (once its package is imported)
     register: Callable[[], None] | None = None
+    #: the family's ids, for a family whose envs are not Gymnasium's (made by TorchRL's own wrapper)
+    ids: Callable[[], list[str]] | None = None
     #: the standard preprocessing (transform configs) and env kwargs it goes with
     transforms: tuple[dict[str, Any], ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
@@ -112,6 +146,8 @@ FAMILIES: dict[str, EnvFamily] = {
                   transforms=ATARI_TRANSFORMS, kwargs={"frameskip": 1}),
         EnvFamily("minatar", "MinAtar", "minatar", "minatar", prefixes=("MinAtar/",), register=_register_minatar,
                   transforms=MINATAR_TRANSFORMS),
+        EnvFamily("dm_control", "DeepMind Control", "dm_control", "dmcontrol", prefixes=(DM_CONTROL_PREFIX,),
+                  ids=_dm_control_ids, transforms=DM_CONTROL_TRANSFORMS),
     ]
 }
 

@@ -1,5 +1,6 @@
-"""The Gymnasium ids the app offers, grouped by env family for a searchable list. Imports gymnasium
-and the installed families' packages (their ids register on import), never torch."""
+"""The env ids the app offers (Gymnasium's, and those of the families TorchRL wraps itself), grouped
+by env family for a searchable list. Imports gymnasium and the installed families' packages (their
+ids register on import), never torch."""
 
 from __future__ import annotations
 
@@ -58,6 +59,9 @@ def registered_env_groups() -> list[EnvGroup]:
         group = env_group(env_id)
         if group is not None:
             groups.setdefault(group, EnvGroup(group, group_title(group))).ids.append(env_id)
+    for name, family in FAMILIES.items():
+        if family.ids is not None and name not in missing:
+            groups[name].ids.extend(family.ids())
     families = [groups.pop(name) for name in FAMILIES]
     others = [groups[name] for name in sorted(groups)]
     for group in families + others:

@@ -27,6 +27,7 @@ from tui_rl.config.models import RunConfig
 from tui_rl.config.errors import ConfigError
 from tui_rl.engine.envs.env_error import EnvError
 from tui_rl.engine.envs.batched import BatchedClassicEnv, env_backend, make_batched_env
+from tui_rl.engine.envs.dm_control import DMControlTask, is_dm_control, make_dm_control_env
 from tui_rl.engine.compat import release_gym_import_error
 from tui_rl.engine.envs.families import require_family
 from tui_rl.engine.envs.action_spaces import keep_action_parts
@@ -201,7 +202,25 @@ def make_copy(
     config: RunConfig, lead: list, render: bool, device: str | torch.device, num_envs: int = 1
 ) -> TransformedEnv:
     """The Gymnasium env (``num_envs`` copies in a sync vector env) wrapped by TorchRL, with the
-    ``lead`` transforms of the config on it."""
+    ``lead`` transforms of the config on it; a DeepMind Control task wrapped by TorchRL itself."""
+    if not is_dm_control(config.env.id):
+        env = wrapped_gym_env(config, num_envs, render, device)
+    else:
+        try:
+            with quiet_native_stderr():  # the suite's models log deprecation notes as they load
+                env = transformed(make_dm_control_env(config, num_envs, device))
+        except ConfigError as exc:  # an EnvError, so preflight keeps the field it names
+            raise EnvError(str(exc), exc.errors) from None
+    if "DoubleToFloat" not in {t.name for t in config.transforms} and holds_float64(env):
+        env.append_transform(DoubleToFloat())  # the networks are float32: MuJoCo and many user envs give float64
+    for cfg in lead:
+        append_configured(env, cfg, config.env.id)
+    return env
+
+
+def wrapped_gym_env(config: RunConfig, num_envs: int, render: bool, device: str | torch.device) -> TransformedEnv:
+    """The Gymnasium env wrapped by TorchRL: its Tuple observations flattened, its action parts
+    kept across copies, its action mask applied."""
     gym_env = make_gym_env(config, num_envs, render)
     gym_env = flattened_observations(gym_env)  # a Tuple's spec would stay a placeholder in GymWrapper
     try:
@@ -217,10 +236,6 @@ def make_copy(
         mask_actions(env, config.env.id)
     except ConfigError as exc:  # an EnvError, so preflight keeps the field it names
         raise EnvError(str(exc), exc.errors) from None
-    if "DoubleToFloat" not in {t.name for t in config.transforms} and holds_float64(env):
-        env.append_transform(DoubleToFloat())  # the networks are float32: MuJoCo and many user envs give float64
-    for cfg in lead:
-        append_configured(env, cfg, config.env.id)
     return env
 
 
@@ -286,7 +301,8 @@ def describe_specs(env: EnvBase) -> dict[str, str]:
     if has_action_mask(env):
         action_text += f", masked by the env's {ACTION_MASK_KEY} (the legal ones)"
     reward = env.reward_spec
-    backend = "torch (batched tensors)" if isinstance(env.base_env, BatchedClassicEnv) else "gymnasium"
+    backend = ("torch (batched tensors)" if isinstance(env.base_env, BatchedClassicEnv)
+               else "dm_control" if isinstance(env.base_env, DMControlTask) else "gymnasium")
     return {
         "backend": backend,
         "observation": observations,

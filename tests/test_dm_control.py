@@ -1,0 +1,112 @@
+"""The DeepMind Control Suite as an env family: its benchmark tasks are listed, made from their
+state vectors (joined into one float32 observation) or their camera's pixels, and train headless;
+without dm_control the family is refused, naming its extra."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+import torch
+
+from conftest import needs
+from tui_rl.cli import main
+from tui_rl.config import ConfigError, save_file, validate
+from tui_rl.engine.envs.families import DM_CONTROL_PIXEL_TRANSFORMS, FAMILIES, dm_control_suite
+from tui_rl.engine.envs.frames import make_render_env
+from tui_rl.engine.envs.gym_registry import registered_env_groups
+from tui_rl.engine.envs.making import EnvError, describe_specs, make_env
+from tui_rl.engine.run.preflight import check_buildable
+from tui_rl.engine.runs.folder import read_summary
+
+FAMILY = FAMILIES["dm_control"]
+
+
+@pytest.fixture
+def suite():
+    needs("dm_control", FAMILY.extra)
+    return dm_control_suite()
+
+
+def task_config(env_id: str, kwargs=None, transforms=FAMILY.transforms, **sections):
+    env = {"id": env_id, "kwargs": kwargs or {}, "max_episode_steps": 40}
+    return validate({"env": env, "transforms": [dict(t) for t in transforms], **sections})
+
+
+def test_the_env_list_offers_the_suites_benchmark_tasks_or_says_how_to_get_them(suite, monkeypatch):
+    ids = {group.name: group for group in registered_env_groups()}["dm_control"].ids
+    assert {"dm_control/cheetah-run", "dm_control/walker-walk", "dm_control/cartpole-swingup"} <= set(ids)
+    assert len(ids) == len(suite.BENCHMARKING)
+    monkeypatch.setitem(sys.modules, "dm_control", None)  # import raises ImportError from now on
+    missing = {group.name: group for group in registered_env_groups()}["dm_control"]
+    assert missing.ids == [] and "pip install 'tui-rl[dmcontrol]'" in missing.missing
+
+
+def test_the_specs_show_the_state_vectors_joined_into_one_float32_observation(suite):
+    env = make_env(task_config("dm_control/walker-walk"))
+    try:
+        specs = describe_specs(env)
+        rollout = env.rollout(45, break_when_any_done=False)
+    finally:
+        env.close()
+    assert specs["backend"] == "dm_control"
+    assert specs["joined"] == "observation = height, orientations, velocity (concatenated)"
+    assert "observation: float32 [24]" in specs["observation"]
+    assert specs["action"] == "continuous [6] in [-1, 1]"
+    assert rollout["next", "observation"].dtype == torch.float32
+    assert rollout["next", "step_count"].squeeze(-1).tolist()[38:42] == [39, 40, 1, 2], "max_episode_steps holds"
+
+
+def test_pixels_are_the_cameras_image_through_the_pixel_stack_and_refused_without_it(suite):
+    pixels = {"from_pixels": True}
+    env = make_env(task_config("dm_control/cartpole-swingup", pixels, DM_CONTROL_PIXEL_TRANSFORMS))
+    try:
+        specs = describe_specs(env)
+        frames = env.rollout(3, break_when_any_done=False)["next", "observation"]
+    finally:
+        env.close()
+    assert specs["observation"].startswith("observation: uint8 [9x84x84]")  # 3 RGB frames stacked
+    assert frames.float().std() > 0, "a drawn scene, not a blank image"
+    with pytest.raises(EnvError, match="pixel stack") as error:
+        make_env(task_config("dm_control/cartpole-swingup", pixels))
+    assert [e.path for e in error.value.errors] == ["transforms"]
+
+
+def test_a_task_the_suite_lacks_is_refused_naming_its_tasks(suite):
+    with pytest.raises(EnvError, match="swingup, swingup_sparse") as error:
+        make_env(task_config("dm_control/cartpole-run"))
+    assert [e.path for e in error.value.errors] == ["env.id"]
+
+
+def test_without_dm_control_a_task_is_refused_before_the_run_naming_the_extra(suite, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dm_control", None)
+    with pytest.raises(ConfigError) as error:
+        check_buildable(task_config("dm_control/cheetah-run"))
+    assert isinstance(error.value, EnvError) and [e.path for e in error.value.errors] == ["env.id"]
+    assert "DeepMind Control envs need dm_control: pip install 'tui-rl[dmcontrol]'" in str(error.value)
+
+
+@pytest.mark.parametrize("algorithm", ["sac", "ppo"])
+def test_a_task_trains_headless_from_its_states(suite, algorithm, tmp_path, runs_dir, capsys):
+    config = task_config(
+        "dm_control/cheetah-run",
+        algorithm={"name": algorithm},
+        network={"hidden_sizes": [16]},
+        collector={"frames_per_batch": 32, "total_frames": 64, "init_random_frames": 32},
+        replay_buffer={"size": 1000, "batch_size": 16},
+        eval={"every_frames": 64, "episodes": 1},
+    )
+    preset = tmp_path / "cheetah.toml"
+    save_file(config, preset)
+    code = main(["train", str(preset), "--name", "cheetah", "--runs-dir", str(runs_dir)])
+    assert code == 0, capsys.readouterr().err
+    assert read_summary(runs_dir / "cheetah").status == "finished"
+
+
+def test_the_inspector_draws_a_tasks_frames(suite):
+    env = make_render_env(task_config("dm_control/cheetah-run"))
+    try:
+        frames = env.rollout(2)["pixels"]
+    finally:
+        env.close()
+    assert frames.shape == (2, 120, 160, 3) and frames.float().std() > 0  # 240 x 320, halved to fit
