@@ -35,16 +35,16 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 
 def observation_inputs(env: EnvBase) -> dict[str, tuple[int, ...]]:
-    """What the networks may read, by key, one observation's shapes (no batch dims): the env's
-    ``observation`` (a Box, or a Discrete or Tuple made one), else the entries of its Dict by dotted
-    key, as the transforms leave them. ``action_mask`` is no input: it masks the actions."""
+    """What the networks may read, by key, one observation's shapes (no batch dims): the
+    ``observation`` (the env's Box, a Discrete or Tuple made one, or what the stack made of its
+    pixels), else the entries of its Dict by dotted key, as the transforms leave them. ``action_mask`` is no input: it masks the actions."""
     spec = env.observation_spec_unbatched
     given = env.base_env.observation_spec
-    if OBSERVATION_KEY in given.keys():
-        if OBSERVATION_KEY not in spec.keys():
-            keys = ", ".join(str(k) for k in env.observation_spec.keys())
-            raise ConfigError.at("env.id", f"the networks read 'observation', but the env gives {keys}")
+    if OBSERVATION_KEY in spec.keys():  # the env's own, or one the stack made (Atari's pixels renamed)
         return {OBSERVATION_KEY: tuple(spec[OBSERVATION_KEY].shape)}
+    if OBSERVATION_KEY in given.keys() or "pixels" in given.keys():
+        keys = ", ".join(str(k) for k in env.observation_spec.keys())
+        raise ConfigError.at("env.id", f"the networks read 'observation', but the env gives {keys}")
     leaves = [(dotted(key), tuple(leaf.shape)) for key, leaf in spec.items(True, True)
               if key in given.keys(True, True) and key != ACTION_MASK_KEY]
     return dict(sorted(leaves))
