@@ -16,6 +16,7 @@ from tui_rl.engine.algorithms.replay import make_replay_buffer
 from tui_rl.engine.compat import (
     SAMPLER_TREES,
     gym_env_of,
+    gym_space_spec,
     load_replay_state_dict,
     replay_state_dict,
     storage_bytes,
@@ -148,3 +149,12 @@ def test_the_first_env_a_process_builds_is_freed_once_dropped():
     # exit; an Atari env's emulator with them. Once per process, hence the fresh interpreter.
     done = subprocess.run([sys.executable, "-c", FIRST_ENV], capture_output=True, text=True, timeout=240)
     assert done.stdout.split()[-1:] == ["freed"], done.stdout + done.stderr
+
+
+def test_gym_space_spec_converts_one_space_as_the_wrapper_does():
+    import gymnasium
+    from torchrl.data import Binary, MultiCategorical
+
+    parts = gym_space_spec(gymnasium.spaces.MultiDiscrete([3, 2]), "cpu")
+    assert isinstance(parts, MultiCategorical) and parts.nvec.tolist() == [3, 2]
+    assert isinstance(gym_space_spec(gymnasium.spaces.MultiBinary(4), "cpu"), Binary)

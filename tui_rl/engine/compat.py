@@ -97,3 +97,11 @@ def release_gym_import_error() -> None:
     error = getattr(utils, "IMPORT_ERROR", None)
     if error is not None:
         error.__traceback__ = None
+
+
+def gym_space_spec(space: Any, device: Any) -> Any:
+    """The TorchRL spec GymWrapper makes of one Gymnasium space (its private
+    ``_gym_to_torchrl_spec_transform``), with actions as integers as tui-rl wraps them."""
+    from torchrl.envs.libs.gym import _gym_to_torchrl_spec_transform
+
+    return _gym_to_torchrl_spec_transform(space, device=device, categorical_action_encoding=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gymnasium
 from torchrl.envs import EnvBase
-from torchrl.envs.libs.gym import _gym_to_torchrl_spec_transform
+
+from tui_rl.engine.compat import gym_space_spec
 
 
 def keep_action_parts(env: EnvBase, gym_env: gymnasium.Env) -> None:
@@ -14,6 +15,6 @@ def keep_action_parts(env: EnvBase, gym_env: gymnasium.Env) -> None:
     single = getattr(gym_env, "single_action_space", None)
     if not isinstance(single, (gymnasium.spaces.MultiDiscrete, gymnasium.spaces.MultiBinary)):
         return
-    spec = _gym_to_torchrl_spec_transform(single, device=env.device, categorical_action_encoding=True)
+    spec = gym_space_spec(single, env.device)
     base = env.base_env
     base.action_spec = spec.expand(*base.batch_size, *spec.shape)
