@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -248,5 +249,9 @@ def run_app(
         raise SystemExit(2) from None
     if preset is not None and Path(preset).suffix == ".toml":
         name = Path(preset).stem
+    # The checks before a run build TorchRL parts in this process, and some use multiprocessing,
+    # whose resource tracker process is started on first use with this process's stderr: while the
+    # app runs, that is Textual's stand-in, with no file descriptor ("bad value(s) in fds_to_keep").
+    resource_tracker.ensure_running()
     app = TuiRlApp(config, preset_name=name, runs_dir=runs_dir, attach_dir=run_dir, warm_trainer=True)
     return app.run() or 0
