@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import math
 import os
 import re
 import signal
@@ -78,6 +79,11 @@ class TerminalApp:
         sent = time.perf_counter()
         os.write(self.master, key.encode())
         return sent
+
+    def seen(self, since: float) -> bytes:
+        """The output written after ``since``, escape sequences left out."""
+        with self.lock:
+            return ANSI.sub(b"", b"".join(data for arrived, data in self.chunks if arrived >= since))
 
     def wait_for(self, text: str | re.Pattern[bytes], since: float, timeout: float = 60.0) -> float:
         """When ``text`` (or a match of the pattern; escape sequences aside) had arrived in output
@@ -236,8 +242,12 @@ def waits_to_train(preset_file: Path, runs_dir: Path, workdir: Path) -> tuple[fl
         painted = app.wait_for("tui-rl", since=0.0)
         complete = max(app.wait_for(LISTED, since=painted), app.wait_for(SPECS, since=painted, timeout=120))
         started = app.press("s")
-        running = app.wait_for("RUNNING", since=started, timeout=120)
-        point = app.wait_for(FIRST_POINT, since=started, timeout=120)
+        running = app.wait_for(re.compile(rb"RUNNING|NOT STARTED"), since=started, timeout=120)
+        if refused := re.search(rb"cannot start: [^\r\n]*", app.seen(started)):
+            print(f"  (the app refused the run: {refused.group().decode(errors='replace').strip()})")
+            running = point = math.nan
+        else:
+            point = app.wait_for(FIRST_POINT, since=started, timeout=120)
         figures = painted - app.started, complete - painted, running - started, point - started
         stop_new_trainers(runs_dir, before, FINAL_STATES)
         app.press("q")
