@@ -2,8 +2,12 @@
 
     python benchmarks/ui.py [--preset cartpole-dqn] [--frames 40000]
 
-1. Time to first paint of `tui-rl` (until the header's title is on screen), beside
-   `python -c "import torchrl"` timed in the same run.
+1. Time to first paint of `tui-rl` (until the header's title is on screen), beside a hello-world
+   Textual app's and `python -c "import torchrl"`, alternated in the same run.
+   The waits between a key and a curve (at 100x30, the env list cached by an earlier launch):
+   the Setup screen complete after the first paint (the env list and the specs both shown), `s`
+   to RUNNING and to the return chart's first point, and, from the Runs screen, `b` to the
+   branch dialog plus its confirmation to the child's RUNNING.
 2. Training frames/s with the app attached, divided by headless (`tui-rl train`) for the same
    preset: frames / training seconds (collection and updates; evaluation and checkpoints are
    excluded by the trainer's own clock). Runs alternate headless / app to share the machine's load.
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import math
 import os
 import re
 import signal
@@ -38,16 +43,16 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 SIZE = (80, 24)
-PARTS = ["paint", "attached", "keys", "inspector", "memory"]
+PARTS = ["paint", "waits", "branch", "attached", "keys", "inspector", "memory"]
 
 
 class TerminalApp:
     """A command in a pseudo-terminal; everything it prints is kept with its arrival time."""
 
-    def __init__(self, command: list[str], cwd: Path) -> None:
+    def __init__(self, command: list[str], cwd: Path, size: tuple[int, int] = SIZE) -> None:
         master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
-        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(SIZE[0]), "LINES": str(SIZE[1])}
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
+        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(size[0]), "LINES": str(size[1])}
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
             command, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True
@@ -75,9 +80,15 @@ class TerminalApp:
         os.write(self.master, key.encode())
         return sent
 
-    def wait_for(self, text: str, since: float, timeout: float = 60.0) -> float:
-        """When ``text`` (escape sequences aside) had arrived in output written after ``since``."""
-        needle = text.encode()
+    def seen(self, since: float) -> bytes:
+        """The output written after ``since``, escape sequences left out."""
+        with self.lock:
+            return ANSI.sub(b"", b"".join(data for arrived, data in self.chunks if arrived >= since))
+
+    def wait_for(self, text: str | re.Pattern[bytes], since: float, timeout: float = 60.0) -> float:
+        """When ``text`` (or a match of the pattern; escape sequences aside) had arrived in output
+        written after ``since``."""
+        needle = text if isinstance(text, re.Pattern) else re.compile(re.escape(text.encode()))
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
             with self.lock:
@@ -85,7 +96,7 @@ class TerminalApp:
             seen = b""
             for arrived, data in chunks:
                 seen += data
-                if needle in ANSI.sub(b"", seen):
+                if needle.search(ANSI.sub(b"", seen)):
                     return arrived
             time.sleep(0.002)
         raise TimeoutError(f"{text!r} did not appear in {timeout:.0f} s")
@@ -110,6 +121,33 @@ def first_paint(preset_file: Path, workdir: Path) -> float:
     app = TerminalApp([str(BIN / "tui-rl"), str(preset_file)], workdir)
     try:
         return app.wait_for("tui-rl", since=0.0) - app.started
+    finally:
+        app.close()
+
+
+HELLO_WORLD = """
+from textual.app import App
+from textual.widgets import Header
+
+
+class HelloWorld(App):
+    TITLE = "hello-world"
+
+    def compose(self):
+        yield Header()
+
+
+HelloWorld().run()
+"""
+
+
+def hello_world_paint(workdir: Path) -> float:
+    """Time to first paint of the smallest Textual app with a header, as tui-rl's is timed."""
+    script = workdir / "hello_world.py"
+    script.write_text(HELLO_WORLD)
+    app = TerminalApp([sys.executable, str(script)], workdir)
+    try:
+        return app.wait_for("hello-world", since=0.0) - app.started
     finally:
         app.close()
 
@@ -181,6 +219,108 @@ class AppRun:
             app.close()
         self.fps = run.frames / run.train_seconds
         return self
+
+
+#: the size the waits of issue 23 were first measured at
+WAIT_SIZE = (100, 30)
+#: the env list is shown: the current env among its options ("Env  CartPole-v1" beside it is not)
+LISTED = re.compile(rb"(?<!Env) {2}CartPole-v1")
+#: the specs are shown: the probe's table (its "Building ..." line has no such row)
+SPECS = "observation"
+#: the return chart has its first point: its legend names the smoothed line
+FIRST_POINT = "mean of 20"
+
+
+def waits_to_train(preset_file: Path, runs_dir: Path, workdir: Path) -> tuple[float, float, float, float]:
+    """One launch: first paint; Setup complete (env list and specs shown) after it; then `s` to
+    RUNNING and to the return chart's first point. Seconds each."""
+    from tui_rl.engine.protocol import FINAL_STATES
+
+    before = {run.name for run in list_runs(runs_dir)}
+    app = TerminalApp([str(BIN / "tui-rl"), str(preset_file), "--runs-dir", str(runs_dir)], workdir, WAIT_SIZE)
+    try:
+        painted = app.wait_for("tui-rl", since=0.0)
+        complete = max(app.wait_for(LISTED, since=painted), app.wait_for(SPECS, since=painted, timeout=120))
+        started = app.press("s")
+        running = app.wait_for(re.compile(rb"RUNNING|NOT STARTED"), since=started, timeout=120)
+        if refused := re.search(rb"cannot start: [^\r\n]*", app.seen(started)):
+            print(f"  (the app refused the run: {refused.group().decode(errors='replace').strip()})")
+            running = point = math.nan
+        else:
+            point = app.wait_for(FIRST_POINT, since=started, timeout=120)
+        figures = painted - app.started, complete - painted, running - started, point - started
+        stop_new_trainers(runs_dir, before, FINAL_STATES)
+        app.press("q")
+        app.process.wait(20)
+    finally:
+        app.close()
+    return figures
+
+
+def list_runs(runs_dir: Path):
+    from tui_rl.engine.runs.folder import list_runs as listed
+
+    return listed(runs_dir)
+
+
+def stop_new_trainers(runs_dir: Path, before: set[str], final_states) -> None:
+    """SIGTERM the trainers of runs started since ``before`` (each leads its own session), and
+    wait until each has stopped, so the next figure has the machine to itself."""
+    runs = [run for run in list_runs(runs_dir) if run.name not in before and run.pid]
+    for run in runs:
+        try:
+            os.killpg(run.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.perf_counter() + 60
+    while time.perf_counter() < deadline and any(
+        run.status not in final_states for run in list_runs(runs_dir) if run.name in {r.name for r in runs}
+    ):
+        time.sleep(0.2)
+
+
+def stopped_parent(preset_file: Path, runs_dir: Path) -> Path:
+    """A run stopped after its first checkpoint, with most of its frames still to train: a branch
+    of it runs on."""
+    from tui_rl.engine.protocol import FINAL_STATES
+    from tui_rl.engine.run.branching import checkpoint_frames
+
+    before = {run.name for run in list_runs(runs_dir)}
+    trainer = subprocess.Popen(
+        [str(BIN / "tui-rl"), "train", str(preset_file), "--runs-dir", str(runs_dir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.perf_counter() + 300
+    while (run := only_run(runs_dir, before)) is None or not checkpoint_frames(run.path):
+        if time.perf_counter() > deadline or trainer.poll() is not None:
+            raise RuntimeError("the parent run wrote no checkpoint")
+        time.sleep(0.2)
+    os.killpg(trainer.pid, signal.SIGTERM)
+    trainer.wait(60)
+    assert only_run(runs_dir, before).status in FINAL_STATES
+    return run.path
+
+
+def branch_wait(parent: Path, runs_dir: Path, workdir: Path) -> tuple[float, float]:
+    """From the Runs screen: `b` to the branch dialog, and its confirmation (ctrl+b, the defaults:
+    the newest checkpoint, no edits) to the child's RUNNING. Seconds each."""
+    from tui_rl.engine.protocol import FINAL_STATES
+
+    before = {run.name for run in list_runs(runs_dir)}
+    app = TerminalApp([str(BIN / "tui-rl"), "--runs-dir", str(runs_dir)], workdir, WAIT_SIZE)
+    try:
+        app.wait_for("tui-rl", since=0.0)
+        app.wait_for(parent.name, since=app.press("3"))
+        pressed = app.press("b")
+        dialog = app.wait_for("Branch (ctrl+b)", since=pressed, timeout=120)
+        confirmed = app.press("\x02")  # ctrl+b
+        running = app.wait_for("RUNNING", since=confirmed, timeout=120)
+        stop_new_trainers(runs_dir, before, FINAL_STATES)
+        app.press("q")
+        app.process.wait(20)
+    finally:
+        app.close()
+    return dialog - pressed, running - confirmed
 
 
 def inspector_steps(preset_file: Path, workdir: Path, steps: int = 30) -> tuple[list[float], list[float]]:
@@ -325,6 +465,11 @@ def main() -> int:
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start")
     if "paint" in args.only:
         first_paint_figures(compared, workdir)
+    if "waits" in args.only:
+        wait_figures(compared, runs_dir, workdir)
+    if "branch" in args.only:
+        parent = preset_file("parent", ["collector.total_frames=1000000", "checkpoint.every_frames=1", *quiet])
+        branch_figures(parent, runs_dir, workdir)
     if "attached" in args.only:
         attached_figures(compared, runs_dir, workdir, args)
     if "keys" in args.only:
@@ -343,13 +488,46 @@ def main() -> int:
     return 0
 
 
+def median_line(what: str, values: list[float], goal: str = "") -> str:
+    return (f"{what}: {statistics.median(values):.2f} s (median of {len(values)}: "
+            f"{', '.join(f'{v:.2f}' for v in values)}){f'; goal {goal}' if goal else ''}")
+
+
 def first_paint_figures(compared: Path, workdir: Path) -> None:
-    paints, imports = [], []
+    # Alternated, so the three see the same load from the rest of the machine.
+    paints, hellos, imports = [], [], []
     for _ in range(3):
         paints.append(first_paint(compared, workdir))
+        hellos.append(hello_world_paint(workdir))
         imports.append(import_torchrl())
-    print(f"first paint of tui-rl: {statistics.median(paints):.2f} s (median of 3: {', '.join(f'{p:.2f}' for p in paints)})")
-    print(f"python -c 'import torchrl': {statistics.median(imports):.2f} s (median of 3: {', '.join(f'{p:.2f}' for p in imports)})")
+    ratio = statistics.median(paints) / statistics.median(hellos)
+    print(median_line("first paint of tui-rl", paints) + f"; {ratio:.1f}x the hello-world (goal <= 1.5x)")
+    print(median_line("first paint of a hello-world Textual app", hellos))
+    print(median_line("python -c 'import torchrl'", imports))
+
+
+def wait_figures(compared: Path, runs_dir: Path, workdir: Path) -> None:
+    from tui_rl.engine.envs.registry_cache import listed_env_groups
+
+    listed_env_groups()  # the env list is cached, as after any earlier launch
+    rounds = [waits_to_train(compared, runs_dir, workdir) for _ in range(3)]
+    paint, complete, running, point = (list(column) for column in zip(*rounds))
+    print(f"at {WAIT_SIZE[0]}x{WAIT_SIZE[1]}, the env list cached by an earlier launch:")
+    print(median_line("  first paint", paint))
+    print(median_line("  Setup complete (env list and specs shown) after the first paint", complete, "<= 1.0 s"))
+    print(median_line("  s to RUNNING", running, "<= 1.5 s"))
+    print(median_line("  s to the first chart point", point, "<= 2.5 s"))
+
+
+def branch_figures(parent_preset: Path, runs_dir: Path, workdir: Path) -> None:
+    parent = stopped_parent(parent_preset, runs_dir)
+    rounds = [branch_wait(parent, runs_dir, workdir) for _ in range(3)]
+    dialog, running = (list(column) for column in zip(*rounds))
+    total = [d + r for d, r in rounds]
+    print(f"branch from the Runs screen ({WAIT_SIZE[0]}x{WAIT_SIZE[1]}; the time in the dialog left out):")
+    print(median_line("  b to the branch dialog", dialog))
+    print(median_line("  its confirmation to the child's RUNNING", running))
+    print(median_line("  branch key to the child's RUNNING", total, "<= 2 s"))
 
 
 def attached_figures(compared: Path, runs_dir: Path, workdir: Path, args: argparse.Namespace) -> None:

@@ -36,6 +36,15 @@ def unfrozen_garbage():
     gc.unfreeze()
 
 
+@pytest.fixture(autouse=True)
+def own_cache_folder(tmp_path_factory, monkeypatch) -> Path:
+    """Each test has its own user cache folder: the env list cached by one test (or by the user's
+    own launches) never stands in for another test's registry."""
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+    return folder
+
+
 def stop_trainers(runs: Path) -> None:
     """SIGTERM every trainer still running under ``runs`` (each leads its own session)."""
     for summary in list_runs(runs):

@@ -146,3 +146,43 @@ async def test_brackets_turn_the_search_views_and_trials_count_in_whole_numbers(
         await until(pilot, lambda: "Running trials" in screen_text(app), what="the next view")
         await pilot.press("left_square_bracket", "left_square_bracket")
         await until(pilot, lambda: "Slice: optim.lr" in screen_text(app), what="the last view, going round")
+
+
+async def test_a_prune_request_is_said_at_once_and_a_repeat_waits_for_it(tmp_path, monkeypatch):
+    """Reaching the study loads Optuna and opens its database (seconds on a busy machine): `p` says
+    at once that the request is under way, and a second `p` meanwhile sends no second request."""
+    needs("optuna", "optuna")
+    import threading
+
+    from tui_rl.engine.search import study as search_study
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    study = search_study.create_study(runs, "demo", {})
+    running = study.ask()
+    running.set_user_attr("worker", search_study.worker_id())  # this process: alive, so not stale
+    arrived, release = [], threading.Event()
+
+    def slow_request_prune(study, number):
+        arrived.append(number)
+        release.wait(30)
+
+    monkeypatch.setattr(search_study, "request_prune", slow_request_prune)
+    app = TuiRlApp(RunConfig(), preset_name="cartpole-dqn", runs_dir=runs)
+    posted = Posted()
+    async with app.run_test(size=SIZE, message_hook=posted, notifications=True) as pilot:
+        await pilot.press("5")
+        await until(pilot, lambda: "1 running" in words_on_screen(app), what="the study")
+        await pilot.press("p")
+        said = f"Asking the worker of trial {running.number} to prune it…"
+        assert posted.notices() == [said]  # at once, before the request reaches the study
+        await until(pilot, lambda: said in toasts(app), what="the notice on screen")
+        await until(pilot, lambda: arrived, what="the request to reach the study")
+        await pilot.press("p")
+        await until(pilot, lambda: len(posted.notices()) == 2, what="the answer to the repeat")
+        assert posted.notices()[1] == f"{said} is under way: wait for it."
+        release.set()
+        await app.workers.wait_for_complete([w for w in app.workers if w.group == "search-request"])
+        assert arrived == [running.number]  # one request for the two presses
+        await pilot.press("p")  # once it is done, the key works again
+        await until(pilot, lambda: len(arrived) == 2, what="the next request")

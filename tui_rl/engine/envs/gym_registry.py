@@ -1,12 +1,11 @@
 """The env ids the app offers (Gymnasium's, and those of the families TorchRL wraps itself), grouped
-by env family for a searchable list. Imports gymnasium and the installed families' packages (their
-ids register on import), never torch."""
+by env family for a searchable list. Reading the registry imports gymnasium and the installed
+families' packages (their ids register on import), never torch; importing this module imports
+neither, so the cached list (``registry_cache.py``) costs none of that."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import gymnasium
 
 from tui_rl.engine.envs.families import FAMILIES, EnvFamily, register_installed
 
@@ -28,6 +27,8 @@ def env_group(env_id: str) -> str | None:
     versions, the shimmy bridges), so they are left out, as are a prefixed family's ids without
     its prefix (ALE's older ``PongNoFrameskip-v4`` style: they stay typeable, not listed).
     """
+    import gymnasium
+
     spec = gymnasium.registry[env_id]
     if not isinstance(spec.entry_point, str):
         return None
@@ -53,6 +54,8 @@ def group_title(group: str) -> str:
 def registered_env_groups() -> list[EnvGroup]:
     """The families first (each with its ids, or why it is missing), then the other groups by
     name; ids sorted within each."""
+    import gymnasium
+
     missing = register_installed()
     groups = {name: EnvGroup(name, family.title, missing=missing.get(name)) for name, family in FAMILIES.items()}
     for env_id in gymnasium.registry:

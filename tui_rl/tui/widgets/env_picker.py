@@ -1,9 +1,12 @@
 """A searchable list of the registered Gymnasium ids, grouped by env family, plus a free-text id.
 
-The registry loads in a thread worker: importing gymnasium's env modules (and ALE's, MinAtar's)
-is not free and must not delay the first paint. Typing filters the list; enter picks the
-highlighted id, or the text itself when nothing matches (an id registered by a package the user
-imports elsewhere). A family whose package is missing is listed with the extra that installs it.
+The list loads in a thread worker once the first frame is on screen: from the cache on disk when
+it was written for the installed packages (milliseconds), else by importing gymnasium's env
+modules (and ALE's, MinAtar's), which takes seconds. ``Loaded`` bubbles up, so the screen starts
+what would slow the list down (the spec probe) only once it is shown. Typing filters the list;
+enter picks the highlighted id, or the text itself when nothing matches (an id registered by a
+package the user imports elsewhere). A family whose package is missing is listed with the extra
+that installs it.
 """
 
 from __future__ import annotations
@@ -66,21 +69,20 @@ class EnvPicker(Vertical):
         yield options
 
     def on_mount(self) -> None:
-        self.load_registry()
+        self.call_after_refresh(self.load_registry)
 
     @work(thread=True, exit_on_error=False, group="env-registry")
     def load_registry(self) -> None:
         try:
-            from tui_rl.engine.envs.gym_registry import registered_env_groups
+            from tui_rl.engine.envs.registry_cache import listed_env_groups
 
-            groups, error = registered_env_groups(), ""
+            groups, error = listed_env_groups(), ""
         except Exception as exc:  # a broken plugin env must not take the picker down
             groups, error = None, f"{type(exc).__name__}: {exc}"
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(groups, error))
 
     def on_env_picker_loaded(self, message: Loaded) -> None:
-        message.stop()
         if message.groups is None:
             self.query_one(OptionList).set_options(
                 [Option(f"Cannot read the registry: {message.error}", disabled=True)]

@@ -9,7 +9,8 @@ Keys: ``enter`` opens the trial's run in Train, ``p`` prunes the running trial u
 ``x`` stops the whole search (running trials are pruned, no new one starts), ``ctrl+s`` saves the
 trial's config as a preset (the save-preset dialog of Setup), ``n`` shows the next study, ``v`` the
 next parameter in the slice view, ``]`` and ``[`` the next and previous view (as the other screens'
-charts and tabs). Requests go through the study, so they reach workers anywhere.
+charts and tabs). Requests go through the study, so they reach workers anywhere; opening it loads
+Optuna (seconds the first time), so a request is said at once and a repeat waits for it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from tui_rl.engine.search.view import StudyView, TrialRow
 
 REFRESH_S = 2.0
+#: the app's task under way (tui/under_way.py) while a prune or stop request reaches the study
+REQUEST_TASK = "search-request"
 COLUMNS = ("#", "state", "return", "best eval", "frames", "pruned at", "parameters")
 
 
@@ -170,15 +173,15 @@ class SearchScreen(Screen):
         if row is None or row.state != "running":
             self.notify("Only a running trial can be pruned.", title="Cannot prune", severity="warning")
             return
-        self.request("request_prune", row.number)
-        self.notify(f"Asked its worker to prune trial {row.number}.", title="Prune")
+        if self.app.under_way.begin(REQUEST_TASK, f"Asking the worker of trial {row.number} to prune it"):
+            self.request("request_prune", row.number)
 
     def action_stop_search(self) -> None:
         if self.study is None:
             return
 
         def answer(yes: bool | None) -> None:
-            if yes:
+            if yes and self.app.under_way.begin(REQUEST_TASK, f"Stopping the search {self.study}"):
                 self.request("request_stop")
                 self.notify(f"Stopping {self.study}: running trials are pruned, no new one starts. "
                             f"`tui-rl search --study {self.study} --trials N` goes on.", title="Stop search")
@@ -196,6 +199,8 @@ class SearchScreen(Screen):
         except Exception as exc:
             self.app.call_from_thread(self.notify, str(exc), title="Cannot reach the study", severity="error")
             return
+        finally:
+            self.app.under_way.end(REQUEST_TASK)
         self.app.call_from_thread(self.reload)
 
     def action_promote(self) -> None:

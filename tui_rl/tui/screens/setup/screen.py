@@ -140,7 +140,10 @@ class SetupScreen(Screen):
 
     def on_mount(self) -> None:
         self.show_env(self.app.config)
-        # Probing imports torch (seconds): start it once the first frame is on screen.
+
+    def on_env_picker_loaded(self, message: EnvPicker.Loaded) -> None:
+        # Probing imports torch (seconds, holding the interpreter): it starts once the env list
+        # (read after the first frame) is on screen, so neither waits for it.
         self.call_after_refresh(self.probe_specs)
 
     @property
