@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import importers, needs, renderable_text, settle, shadowing_gymnasium, until
 from helpers import state_of
+from textual.widgets import OptionList
 
 from tui_rl.cli import main
 from tui_rl.config import apply_overrides, load_preset, validate
@@ -138,3 +139,20 @@ async def test_the_app_trains_a_file_typed_in_the_env_search(work, runs_dir):
         await pilot.press("s")
         await until(pilot, lambda: state_of(app) == "finished", what="the run to finish")
     assert read_history(app.current_run_dir).metrics["episode_return"]
+
+
+@pytest.mark.parametrize("module, code, listed", [
+    ("registering_v9", "import gymnasium\ngymnasium.register('TuiRlTest/Corridor-v9', entry_point='corridor:Corridor')\n",
+     "TuiRlTest/Corridor-v9"),
+    ("registering_broken", "raise RuntimeError('the maze generator is missing')\n",
+     "env.imports: importing registering_broken failed: RuntimeError: the maze generator is missing"),
+])
+async def test_the_env_list_starts_with_the_ids_your_modules_register(work, runs_dir, module, code, listed):
+    (work / f"{module}.py").write_text(code)
+    config = apply_overrides(load_preset("cartpole-ppo"), [f"env.imports=['{module}']"])
+    app = TuiRlApp(config, preset_name="cartpole-ppo", runs_dir=runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        options = app.screen.query_one("#env-list", OptionList)
+        await until(pilot, lambda: options.option_count > 2, what="the env list")
+        prompts = [str(options.get_option_at_index(i).prompt).strip() for i in range(3)]
+    assert prompts[:2] == ["Your envs", listed], prompts

@@ -17,6 +17,8 @@ class EnvGroup:
     ids: list[str] = field(default_factory=list)
     #: why the group's envs cannot be made here (its package is missing, naming the extra)
     missing: str | None = None
+    #: why a module the user named (``env.imports``) did not import, in its own words
+    error: str | None = None
 
 
 def env_group(env_id: str) -> str | None:
@@ -71,3 +73,32 @@ def registered_env_groups() -> list[EnvGroup]:
         # ids a missing family registered earlier in this process cannot be made any more
         group.ids = [] if group.missing else sorted(group.ids)
     return [group for group in families + others if group.ids or group.missing]
+
+
+#: the group of the ids that the user's own modules (``env.imports``) register
+YOUR_ENVS = "yours"
+
+
+def your_env_group(imports: list[str] | tuple[str, ...]) -> EnvGroup | None:
+    """The ids that importing ``env.imports`` registers, as the "Your envs" group (first in the
+    list); None without imports. A module that fails to import is the group's error, in its words.
+    Never cached: the user's code changes between launches."""
+    import gymnasium
+
+    from tui_rl.config import ConfigError
+    from tui_rl.engine.envs.user_envs import import_module
+
+    if not imports:
+        return None
+    group = EnvGroup(YOUR_ENVS, "Your envs")
+    before = set(gymnasium.registry)
+    for name in imports:
+        try:
+            import_module(name, "env.imports")
+        except ConfigError as exc:
+            group.error = str(exc)
+            return group
+    prefixes = tuple(f"{name}." for name in imports) + tuple(f"{name}:" for name in imports)
+    group.ids = sorted(env_id for env_id, spec in gymnasium.registry.items() if env_id not in before or (
+        isinstance(spec.entry_point, str) and spec.entry_point.startswith(prefixes)))
+    return group

@@ -6,7 +6,8 @@ modules (and ALE's, MinAtar's), which takes seconds. ``Loaded`` bubbles up, so t
 what would slow the list down (the spec probe) only once it is shown. Typing filters the list;
 enter picks the highlighted id, or the text itself when nothing matches (an id registered by a
 package the user imports elsewhere). A family whose package is missing is listed with the extra
-that installs it.
+that installs it. The ids the user's own modules register (``env.imports``) come first, as
+"Your envs", or the error that kept one from importing.
 """
 
 from __future__ import annotations
@@ -54,9 +55,11 @@ class EnvPicker(Vertical):
             self.groups = groups
             self.error = error
 
-    def __init__(self, current: str, *, id: str | None = None) -> None:
+    def __init__(self, current: str, imports: list[str] | tuple[str, ...] = (), *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.current = current
+        #: the user's modules that register env ids (``env.imports``): listed first, as "Your envs"
+        self.imports = tuple(imports)
         self.groups: list[EnvGroup] = []
 
     def compose(self) -> ComposeResult:
@@ -74,9 +77,15 @@ class EnvPicker(Vertical):
     @work(thread=True, exit_on_error=False, group="env-registry")
     def load_registry(self) -> None:
         try:
+            from tui_rl.engine.envs.gym_registry import your_env_group
             from tui_rl.engine.envs.registry_cache import listed_env_groups
 
+            yours = your_env_group(self.imports)
             groups, error = listed_env_groups(), ""
+            if yours is not None:  # each id once: yours are not listed again under their namespace
+                for group in groups:
+                    group.ids = [env_id for env_id in group.ids if env_id not in yours.ids]
+                groups = [yours, *(group for group in groups if group.ids or group.missing)]
         except Exception as exc:  # a broken plugin env must not take the picker down
             groups, error = None, f"{type(exc).__name__}: {exc}"
         if not get_current_worker().is_cancelled:
@@ -99,7 +108,7 @@ class EnvPicker(Vertical):
         for group in self.groups:
             named = needle in group.title.lower() or needle in group.name
             hits = group.ids if named else [env_id for env_id in group.ids if needle in env_id.lower()]
-            if hits or (group.missing and named):
+            if hits or ((group.missing or group.error) and named):
                 found.append((group, hits))
         return found
 
@@ -112,6 +121,8 @@ class EnvPicker(Vertical):
             options.append(Option(group.title, disabled=True))
             if group.missing:
                 options.append(Option(f"  not installed: {group.missing}", disabled=True))
+            if group.error:
+                options.append(Option(f"  {group.error}", disabled=True))
             options += [Option(f"  {env_id}", id=env_id) for env_id in ids]
         if not options and self.groups:
             options = [Option(f"No registered id matches; enter uses {query.strip()!r}", disabled=True)]

@@ -100,7 +100,7 @@ class SetupScreen(Screen):
         with TabbedContent(id="setup-tabs"):
             with TabPane("Environment", id="tab-env"):
                 with Horizontal(id="env-columns"):
-                    yield EnvPicker(config.env.id, id="env-picker")
+                    yield EnvPicker(config.env.id, config.env.imports, id="env-picker")
                     with Vertical(id="env-details"):
                         yield Static(id="env-chosen")
                         yield HparamForm(config, ENV_FIELDS, id="env-form", classes="side-form")
