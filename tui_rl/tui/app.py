@@ -71,6 +71,11 @@ class TuiRlApp(App[int]):
         warm_trainer: bool = False,
     ) -> None:
         super().__init__()
+        # The checks before a run build TorchRL parts in this process, and some use multiprocessing,
+        # whose resource tracker process is started on first use with this process's stderr: while
+        # the app runs, that is Textual's stand-in, with no file descriptor ("bad value(s) in
+        # fds_to_keep"). Started now, while stderr is still the process's own.
+        resource_tracker.ensure_running()
         #: whether a spare trainer process warms up once the first frame is on screen, so a run
         #: started from the app does not wait for torch (engine/channel/warm_trainers.py)
         self.warm_trainer = warm_trainer
@@ -249,9 +254,5 @@ def run_app(
         raise SystemExit(2) from None
     if preset is not None and Path(preset).suffix == ".toml":
         name = Path(preset).stem
-    # The checks before a run build TorchRL parts in this process, and some use multiprocessing,
-    # whose resource tracker process is started on first use with this process's stderr: while the
-    # app runs, that is Textual's stand-in, with no file descriptor ("bad value(s) in fds_to_keep").
-    resource_tracker.ensure_running()
     app = TuiRlApp(config, preset_name=name, runs_dir=runs_dir, attach_dir=run_dir, warm_trainer=True)
     return app.run() or 0
