@@ -190,7 +190,7 @@ def test_supported_kwargs_and_time_limits_reach_the_torch_env():
 def test_presets_collect_and_evaluate_through_their_transforms_on_the_torch_backend(preset):
     from tui_rl.engine.algorithms import build_algorithm
 
-    config = apply_overrides(load_preset(preset), ["env.num_envs=64"])
+    config = apply_overrides(load_preset(preset), ["env.num_envs=64", "env.backend=torch"])
     env = make_env(config)
     eval_env = make_env(config, num_envs=1)
     collector = None
