@@ -4,7 +4,7 @@ field; the child opens in Train at the parent's frame with the edited value, and
 from __future__ import annotations
 
 import pytest
-from conftest import toasts, trained_run, until
+from conftest import PATIENCE_S, toasts, trained_run, until
 from helpers import SMALL_RUN, shown_frames, state_of
 
 from tui_rl.config import RunConfig, apply_overrides, load_preset
@@ -44,7 +44,9 @@ async def test_branch_a_live_run_with_a_new_learning_rate_and_both_train(runs_di
         await until(pilot, lambda: isinstance(app.screen, BranchScreen), what="the branch dialog")
         await set_field(pilot, "optim.lr", "0.0005")
         await pilot.press("ctrl+b")
-        await until(pilot, lambda: app.current_run_dir != parent, what="the child to open in Train")
+        # the branch is a new process that imports torch and dry-runs the child's first batch while
+        # the parent trains beside it: on a loaded machine that is minutes
+        await until(pilot, lambda: app.current_run_dir != parent, timeout=3 * PATIENCE_S, what="the child to open in Train")
         child = app.current_run_dir
         await until(pilot, lambda: state_of(app) == "running", what="the child to train")
         summary = read_summary(child)
