@@ -14,6 +14,7 @@ from torchrl.envs import ActionMask, DTypeCastTransform, TransformedEnv
 from torchrl.envs.libs.gym import default_info_dict_reader
 
 from tui_rl.config.errors import ConfigError
+from tui_rl.engine.compat import gym_env_of
 from tui_rl.engine.networks.action_distributions import ACTION_MASK_KEY, spec_kind
 
 
@@ -22,7 +23,7 @@ def mask_actions(env: TransformedEnv, env_id: str) -> None:
     read it from the info dict if it comes there, as bool, and mask the action spec with it."""
     wrapper = env.base_env
     if ACTION_MASK_KEY not in wrapper.observation_spec.keys():
-        given = mask_in_info(wrapper)
+        given = mask_in_info(env)
         if given is None:
             return
         read_mask_from_info(wrapper, given)
@@ -36,9 +37,9 @@ def mask_actions(env: TransformedEnv, env_id: str) -> None:
     env.append_transform(ActionMask(mask_key=ACTION_MASK_KEY))
 
 
-def mask_in_info(wrapper) -> torch.Tensor | None:
+def mask_in_info(env: TransformedEnv) -> torch.Tensor | None:
     """The ``action_mask`` of the Gymnasium env's reset info, if it gives one (the env is reset once to see)."""
-    _, info = wrapper._env.reset()
+    _, info = gym_env_of(env).reset()
     given = info.get(ACTION_MASK_KEY) if isinstance(info, dict) else None
     return None if given is None else torch.as_tensor(given)
 

@@ -13,6 +13,7 @@ from gymnasium.wrappers import DtypeObservation, FlattenObservation, vector
 from torchrl.data import Categorical
 from torchrl.envs import CatTensors, EnvBase, TransformedEnv, UnaryTransform
 
+from tui_rl.engine.compat import gym_env_of
 from tui_rl.engine.envs.env_error import EnvError
 from tui_rl.config.models import NetworkConfig
 from tui_rl.config.network_fit import chosen_inputs, unknown_keys
@@ -74,7 +75,6 @@ def one_hot_states(env: EnvBase) -> int:
     return encodings[0].states if encodings else 0
 
 
-
 def flattened_observations(gym_env: gymnasium.Env | VectorEnv) -> gymnasium.Env | VectorEnv:
     """For an env whose observations are or hold a Tuple (Blackjack): each observation flattened
     into one float32 vector, its discrete parts one-hot (Gymnasium's FlattenObservation), which the
@@ -88,7 +88,7 @@ def flattened_observations(gym_env: gymnasium.Env | VectorEnv) -> gymnasium.Env 
 
 def flattened_space(env: EnvBase) -> gymnasium.Space | None:
     """The space ``env`` flattens (see :func:`flattened_observations`); None when it flattens none."""
-    gym_env = getattr(env.base_env, "_env", None)  # GymWrapper's Gymnasium env
+    gym_env = gym_env_of(env)
     while isinstance(gym_env, (gymnasium.Wrapper, VectorWrapper)):
         if isinstance(gym_env, (FlattenObservation, vector.FlattenObservation)):
             inner = gym_env.env
