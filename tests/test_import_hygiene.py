@@ -240,9 +240,17 @@ def test_packages_import_only_downwards():
 def test_the_engine_is_packages_with_few_loose_modules():
     loose = [path.name for path in (PACKAGE / "engine").glob("*.py") if path.name != "__init__.py"]
     assert len(loose) <= 10, loose
-    for package in (PACKAGE / "engine").iterdir():
-        if (package / "__init__.py").exists():
-            assert ast.get_docstring(ast.parse((package / "__init__.py").read_text())), package
+
+
+def test_every_folder_of_modules_is_a_package_saying_what_it_holds():
+    """A folder of modules without an ``__init__.py`` still imports (as a namespace package), so
+    nothing else notices one that never says what it holds and what it may import."""
+    folders = sorted({path.parent for path in PACKAGE.rglob("*.py")})
+    missing = [str(folder.relative_to(PACKAGE)) for folder in folders if not (folder / "__init__.py").exists()]
+    assert not missing, f"folders of modules that are not packages: {missing}"
+    silent = [str(folder.relative_to(PACKAGE)) for folder in folders
+              if not ast.get_docstring(ast.parse((folder / "__init__.py").read_text()))]
+    assert not silent, f"packages whose __init__ says nothing of what they hold: {silent}"
 
 
 RACE = """
