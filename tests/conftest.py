@@ -10,8 +10,10 @@ from __future__ import annotations
 import atexit
 import functools
 import gc
+import html
 import io
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 from rich.console import Console
 
 from tui_rl.engine.runs.folder import list_runs, trainer_is_gone
@@ -94,10 +97,39 @@ async def settle(pilot) -> None:
 def screen_text(app) -> str:
     """What the terminal shows, as plain text."""
     width, height = app.size
+    # Textual has no public plain-text picture of the screen. Its compositor's update (what
+    # export_screenshot() prints before making it SVG) is read first, for speed: a poll takes a few
+    # ms this way and tens of ms through SVG. Should a Textual release move those internals, the
+    # public screenshot is read instead, so an upgrade does not fail every Pilot test
+    # (test_screen_text.py holds the two readings equal).
+    try:
+        update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    except (AttributeError, TypeError):
+        return screenshot_text(app.export_screenshot(), width, height)
     console = Console(width=width, height=height, file=io.StringIO(), record=True, color_system=None)
-    # Textual has no public plain-text picture of the screen: export_screenshot() draws this as SVG.
-    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    console.print(update)
     return console.export_text()
+
+
+#: a run of characters in Rich's SVG export: its x, its width and the screen line it is clipped to
+SVG_TEXT = re.compile(r'<text [^>]*?x="([\d.]+)"[^>]*?textLength="([\d.]+)"[^>]*?'
+                      r'clip-path="url\(#[\w-]+-line-(\d+)\)"[^>]*>(.*?)</text>', re.S)
+
+
+def screenshot_text(svg: str, width: int, height: int) -> str:
+    """The plain text of an SVG screenshot (``App.export_screenshot()``), line by line, each line's
+    trailing blanks left out. Rich writes each run of styled characters as a ``<text>`` at
+    ``x = column * cell width``, clipped to its line; blanks are not written at all."""
+    rows = [[" "] * width for _ in range(height)]
+    for x, length, line, text in SVG_TEXT.findall(svg):
+        text = html.unescape(text).replace("\xa0", " ")
+        column, row = round(float(x) * len(text) / float(length)), int(line)
+        for char in text:
+            cells = cell_len(char)
+            if row < height and column + cells <= width:
+                rows[row][column:column + cells] = [char] + [""] * (cells - 1)
+            column += cells
+    return "\n".join("".join(row).rstrip() for row in rows) + "\n"
 
 
 def words_on_screen(app) -> str:
