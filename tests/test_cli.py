@@ -4,10 +4,10 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_until
 
 from tui_rl.cli import main
 from tui_rl.config import RunConfig, list_presets, load_file
@@ -106,9 +106,7 @@ def test_ctrl_c_stops_with_a_checkpoint_and_resume_goes_on_to_a_new_budget(tiny_
                "--runs-dir", str(runs_dir), "--frames", "100000000"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run_dir = runs_dir / "interrupted"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and not (is_run_dir(run_dir) and read_summary(run_dir).frames >= 300):
-        time.sleep(0.2)
+    wait_until(lambda: is_run_dir(run_dir) and read_summary(run_dir).frames >= 300, what="300 frames trained")
     with RunHandle.attach(run_dir) as watcher:  # a headless run serves its control socket too
         assert watcher.is_live and watcher.history().status == "running"
     process.send_signal(signal.SIGINT)

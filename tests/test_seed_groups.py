@@ -29,7 +29,7 @@ def test_iqm_is_the_mean_of_the_middle_half_and_intervals_hold_the_estimate():
 
 
 @pytest.mark.slow
-def test_five_seeds_make_a_group_whose_band_holds_the_mean(tiny_file, runs_dir, capsys):  # noqa: F811
+def test_five_seeds_make_a_group_whose_band_holds_the_mean(tiny_file, runs_dir, capsys):
     code = main(["train", str(tiny_file), "--seeds", "0", "1", "2", "3", "4", "--name", "tiny",
                  "--frames", "300", "--parallel", "1", "--runs-dir", str(runs_dir)])
     assert code == 0
@@ -58,7 +58,7 @@ def test_five_seeds_make_a_group_whose_band_holds_the_mean(tiny_file, runs_dir, 
 
 
 @pytest.mark.slow
-def test_seeds_side_by_side_train_in_their_own_processes(tiny_file, runs_dir, capsys):  # noqa: F811
+def test_seeds_side_by_side_train_in_their_own_processes(tiny_file, runs_dir, capsys):
     code = main(["train", str(tiny_file), "--seeds", "7", "8", "--name", "pair", "--frames", "200",
                  "--parallel", "2", "--runs-dir", str(runs_dir)])
     assert code == 0
