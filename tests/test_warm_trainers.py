@@ -172,3 +172,19 @@ def test_a_run_the_trainer_process_refuses_is_said_naming_the_field_and_leaves_n
     assert "cannot start: env.id:" in printed[2] and "the stepper motor is unplugged" in printed[2], printed
     assert printed[3] == "no torch"
     assert not runs_dir.exists() or not list(runs_dir.iterdir()), "a refused run left a folder"
+
+
+def test_the_spare_probes_specs_as_here_and_stays_the_spare_after_refusing_a_run(spare, runs_dir):
+    from tui_rl.config import ConfigError
+    from tui_rl.engine.envs.spec_probe import SpecProbe, probe_specs
+
+    config = tiny_dqn()
+    assert SpecProbe.from_json(warm_trainers.ask_spare({"probe": config.model_dump(mode="json")})) == probe_specs(config)
+    with pytest.raises(ConfigError) as refused:
+        warm_trainers.check_in_spare(tiny_dqn("collector.frames_per_batch=1000"), runs_dir)
+    assert [error.path for error in refused.value.errors] == ["collector.frames_per_batch"]
+    assert warm_trainers.spare_pid() == spare, "a refusal leaves the spare waiting for the next run"
+    checked = warm_trainers.check_in_spare(config, runs_dir)
+    handle = RunHandle.start(config, name="checked", runs_dir=runs_dir, spare=checked)
+    assert handle.process.pid == spare, "the process that checked the run trains it"
+    assert handle.process.wait(timeout=300) == 0, (runs_dir / "checked" / "trainer.log").read_text()

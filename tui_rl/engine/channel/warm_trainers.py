@@ -226,10 +226,11 @@ def take_spare(run_dir: Path, from_checkpoint: bool, lock_fd: int, log_fd: int) 
 
 
 def discard_spare() -> None:
-    """Let the spare trainer go (when the app exits); the next :func:`take_spare` finds none."""
-    global _spare
+    """Let the spare trainer go (when the app exits), and warm no more; the next
+    :func:`take_spare` finds none."""
+    global _spare, _warming
     with _lock:
-        spare, _spare = _spare, None
+        spare, _spare, _warming = _spare, None, False
     if spare is not None:
         spare.discard()
 
