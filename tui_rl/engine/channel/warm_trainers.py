@@ -141,13 +141,17 @@ def warm_up() -> bool:
         return True
 
 
-def current_spare() -> SpareTrainer:
-    """The spare there is, started now when there is none (it stays this process's spare)."""
+def current_spare(take: bool = False) -> SpareTrainer:
+    """The spare there is, started now when there is none; it stays this process's spare unless
+    ``take`` (then the caller owns it)."""
     global _spare
     with _lock:
         if _spare is None or _spare.process.poll() is not None:
             _spare = SpareTrainer()
-        return _spare
+        spare = _spare
+        if take:
+            _spare = None
+        return spare
 
 
 def ask_spare(request: dict[str, Any]) -> dict[str, Any]:
@@ -171,11 +175,7 @@ def check_in_spare(config: RunConfig, runs_dir: Path) -> SpareTrainer:
     (``launch_trainer(..., spare=)``) or put back (:func:`put_back`). ConfigError naming the field
     when the checks refuse ``config`` (the spare, unchanged, stays this process's spare);
     SpareGone when the process ended first; RuntimeError when a check itself broke."""
-    global _spare
-    spare = current_spare()
-    with _lock:
-        if _spare is spare:
-            _spare = None
+    spare = current_spare(take=True)
     try:
         answer = spare.ask({"check": config.model_dump(mode="json"), "runs_dir": str(runs_dir)})
     except BaseException:
@@ -201,8 +201,9 @@ def put_back(spare: SpareTrainer) -> None:
         spare.discard()
 
 
-def hand_run(spare: SpareTrainer, run_dir: Path, from_checkpoint: bool, lock_fd: int,
-                 log_fd: int) -> subprocess.Popen | None:
+def hand_run(
+    spare: SpareTrainer, run_dir: Path, from_checkpoint: bool, lock_fd: int, log_fd: int
+) -> subprocess.Popen | None:
     """Hand ``spare`` (from :func:`check_in_spare`) its run, and warm the next spare when this
     process keeps one; None when it could not take the run."""
     process = spare.hand(run_dir, from_checkpoint, lock_fd, log_fd)
