@@ -116,6 +116,8 @@ TORCH_FREE_ENGINE_MODULES = [
     "tui_rl.engine.envs.transforms",
     "tui_rl.engine.envs.gym_registry",
     "tui_rl.engine.envs.registry_cache",
+    "tui_rl.engine.envs.spec_probe",
+    "tui_rl.engine.channel.warm_trainers",
     "tui_rl.engine.inspect.rollouts",
     "tui_rl.engine.envs.families",
     "tui_rl.engine.envs.observation_image",

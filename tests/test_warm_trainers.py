@@ -89,3 +89,102 @@ async def test_the_app_warms_a_spare_after_its_first_frame_and_lets_it_go_on_exi
         spare_pid = warm_trainers.spare_pid()
     assert warm_trainers.spare_pid() is None
     wait_until(lambda: gone(spare_pid), what="the spare to exit with the app")
+
+
+#: The app in a fresh interpreter (the tests' own has torch loaded): it shows the specs, takes
+#: `s`, and once the run shows RUNNING (or the start was refused) says what its event log said and
+#: whether torch was ever loaded in it.
+APP_STARTS_A_RUN = """
+import asyncio, sys, time
+from pathlib import Path
+from tui_rl.config import RunConfig, apply_overrides
+from tui_rl.tui.app import TuiRlApp
+from tui_rl.tui.widgets.event_log import EventLog
+from tui_rl.tui.widgets.spec_view import SpecView
+
+async def until(pilot, condition, what):
+    deadline = time.monotonic() + 240
+    while not condition():
+        if time.monotonic() > deadline:
+            sys.exit(f"timed out waiting for {what}")
+        await pilot.pause(0.1)
+
+def log(app):
+    return [line.text for line in app.screen.query(EventLog).first().lines] if app.screen.query(EventLog) else []
+
+async def main(runs_dir, overrides):
+    app = TuiRlApp(apply_overrides(RunConfig(), overrides), runs_dir=Path(runs_dir), warm_trainer=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.screen.query(SpecView) and app.screen.query_one(SpecView).kind, "the specs")
+        print("specs", app.screen.query_one(SpecView).kind, flush=True)
+        await pilot.press("s")
+        await until(pilot, lambda: getattr(app.screen, "state", "") in ("running", "finished")
+                    or any("cannot start" in line for line in log(app)), "RUNNING or a refusal")
+        print("state", app.screen.state, flush=True)
+        print("log", " ".join(" ".join(log(app)).split()), flush=True)
+        print("torch loaded" if "torch" in sys.modules else "no torch", flush=True)
+
+asyncio.run(main(sys.argv[1], sys.argv[2:]))
+"""
+
+
+def start_in_a_fresh_app(folder: Path, runs_dir: Path, *overrides: str) -> list[str]:
+    """What APP_STARTS_A_RUN printed, line by line, run in ``folder``."""
+    from conftest import TINY_DQN
+
+    result = subprocess.run([sys.executable, "-c", APP_STARTS_A_RUN, str(runs_dir), *TINY_DQN,
+                             "collector.total_frames=100000", *overrides],
+                            cwd=folder, capture_output=True, text=True, timeout=400)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    return [line for line in result.stdout.splitlines() if line]
+
+
+def test_the_app_shows_the_specs_and_starts_a_run_without_ever_importing_torch(tmp_path, runs_dir):
+    printed = start_in_a_fresh_app(tmp_path, runs_dir)
+    assert printed[:2] == ["specs discrete", "state running"], printed
+    assert printed[3] == "no torch", "the probe and the checks before the run ran in the trainer process"
+    assert len(list(runs_dir.iterdir())) == 1
+
+
+#: a user's env that resets fine and raises when stepped: only the dry run before a run finds it
+STUMBLES = textwrap.dedent('''
+    import gymnasium
+    import numpy as np
+
+
+    class Stumbles(gymnasium.Env):
+        observation_space = gymnasium.spaces.Box(0.0, 1.0, (2,), np.float32)
+        action_space = gymnasium.spaces.Discrete(2)
+
+        def reset(self, seed=None, options=None):
+            super().reset(seed=seed)
+            return np.zeros(2, np.float32), {}
+
+        def step(self, action):
+            raise ValueError("the stepper motor is unplugged")
+''')
+
+
+def test_a_run_the_trainer_process_refuses_is_said_naming_the_field_and_leaves_no_folder(tmp_path, runs_dir):
+    (tmp_path / "faulty.py").write_text(STUMBLES)
+    printed = start_in_a_fresh_app(tmp_path, runs_dir, "env.id=faulty.py:Stumbles")
+    assert printed[:2] == ["specs discrete", "state idle"], printed
+    assert "cannot start: env.id:" in printed[2] and "the stepper motor is unplugged" in printed[2], printed
+    assert printed[3] == "no torch"
+    assert not runs_dir.exists() or not list(runs_dir.iterdir()), "a refused run left a folder"
+
+
+def test_the_spare_probes_specs_as_here_and_stays_the_spare_after_refusing_a_run(spare, runs_dir):
+    from tui_rl.config import ConfigError
+    from tui_rl.engine.envs.spec_probe import SpecProbe, probe_specs
+
+    config = tiny_dqn()
+    assert SpecProbe.from_json(warm_trainers.ask_spare({"probe": config.model_dump(mode="json")})) == probe_specs(config)
+    with pytest.raises(ConfigError) as refused:
+        warm_trainers.check_in_spare(tiny_dqn("collector.frames_per_batch=1000"), runs_dir)
+    assert [error.path for error in refused.value.errors] == ["collector.frames_per_batch"]
+    assert warm_trainers.spare_pid() == spare, "a refusal leaves the spare waiting for the next run"
+    checked = warm_trainers.check_in_spare(config, runs_dir)
+    handle = RunHandle.start(config, name="checked", runs_dir=runs_dir, spare=checked)
+    assert handle.process.pid == spare, "the process that checked the run trains it"
+    assert handle.process.wait(timeout=300) == 0, (runs_dir / "checked" / "trainer.log").read_text()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -71,13 +70,10 @@ class TuiRlApp(App[int]):
         warm_trainer: bool = False,
     ) -> None:
         super().__init__()
-        # The checks before a run build TorchRL parts in this process, and some use multiprocessing,
-        # whose resource tracker process is started on first use with this process's stderr: while
-        # the app runs, that is Textual's stand-in, with no file descriptor ("bad value(s) in
-        # fds_to_keep"). Started now, while stderr is still the process's own.
-        resource_tracker.ensure_running()
         #: whether a spare trainer process warms up once the first frame is on screen, so a run
-        #: started from the app does not wait for torch (engine/channel/warm_trainers.py)
+        #: started from the app does not wait for torch, and the env's specs and the machine's
+        #: GPUs are read there, not in this process (engine/channel/warm_trainers.py). The checks
+        #: before a run always run in a trainer process (that spare, or one started for the run).
         self.warm_trainer = warm_trainer
         self.config: RunConfig = config if config is not None else load_preset(preset_name)
         self.preset_name = preset_name

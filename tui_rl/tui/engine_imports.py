@@ -1,7 +1,9 @@
 """The first import of torchrl, made once for all of the app's thread workers.
 
-torchrl's first import is not thread-safe: two workers importing it at once (the spec probe and
-Start's preflight check, say) fail with ``KeyError: 'torchrl'`` or a partially initialised module.
+torchrl's first import is not thread-safe: two workers importing it at once (the inspector's live
+env and the Setup preview, or, in an app without a warm trainer, the spec probe and the machine
+line, say) fail with ``KeyError: 'torchrl'`` or a partially initialised module. Start's checks and
+an app's spec probe with a warm trainer never import it here: they run in the trainer process.
 Every worker that is about to use the engine's torch side calls :func:`load_torchrl` first; after
 the first call it costs a lock and a dict lookup.
 

@@ -35,6 +35,7 @@ from tui_rl.engine.channel.framing import (
 )
 from tui_rl.engine.channel.wire import decode, encode
 from tui_rl.engine.channel.launch import RunStartError, launch_trainer, log_tail
+from tui_rl.engine.channel.warm_trainers import SpareTrainer
 from tui_rl.engine.protocol import (
     EVENT_TYPES,
     FINAL_STATES,
@@ -103,11 +104,13 @@ class RunHandle:
 
     @classmethod
     def start(
-        cls, config: RunConfig, *, name: str | None = None, runs_dir: Path = Path("runs"), preset: str = ""
+        cls, config: RunConfig, *, name: str | None = None, runs_dir: Path = Path("runs"), preset: str = "",
+        spare: SpareTrainer | None = None,
     ) -> RunHandle:
-        """Make a run folder for ``config`` and start its trainer; returns once it is reachable."""
+        """Make a run folder for ``config`` and start its trainer (``spare``, the warm trainer that
+        checked ``config``, when given); returns once it is reachable."""
         run_dir = create_run(config, name=name, runs_dir=runs_dir, preset=preset)
-        return cls.spawn(run_dir)
+        return cls.spawn(run_dir, spare=spare)
 
     @classmethod
     def continue_run(cls, run_dir: Path) -> RunHandle:
@@ -115,9 +118,9 @@ class RunHandle:
         return cls.spawn(Path(run_dir), from_checkpoint=True)
 
     @classmethod
-    def spawn(cls, run_dir: Path, from_checkpoint: bool = False) -> RunHandle:
+    def spawn(cls, run_dir: Path, from_checkpoint: bool = False, spare: SpareTrainer | None = None) -> RunHandle:
         run_dir = Path(run_dir).resolve()
-        handle = cls(run_dir, process=launch_trainer(run_dir, from_checkpoint))
+        handle = cls(run_dir, process=launch_trainer(run_dir, from_checkpoint, spare))
         process = handle.process
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:

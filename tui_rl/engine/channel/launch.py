@@ -9,7 +9,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from tui_rl.engine.channel.warm_trainers import take_spare
+from tui_rl.engine.channel.warm_trainers import SpareTrainer, hand_run, take_spare
 from tui_rl.engine.python_command import python_module
 from tui_rl.engine.runs import liveness
 from tui_rl.engine.runs.folder import LOG_FILE, refuse_links
@@ -19,10 +19,13 @@ class RunStartError(RuntimeError):
     """The trainer process could not be started; the message holds the end of its log."""
 
 
-def launch_trainer(run_dir: Path, from_checkpoint: bool = False) -> subprocess.Popen:
+def launch_trainer(
+    run_dir: Path, from_checkpoint: bool = False, spare: SpareTrainer | None = None
+) -> subprocess.Popen:
     """Start the trainer process for ``run_dir``, in its own session (a closing terminal's SIGHUP to
-    our process group does not reach it), handing it the run's lock: the spare warm trainer when
-    there is one (engine/channel/warm_trainers.py), else a new process."""
+    our process group does not reach it), handing it the run's lock: ``spare`` (the warm trainer
+    that checked the run's config) when given, else the spare warm trainer when there is one
+    ready (engine/channel/warm_trainers.py), else a new process."""
     refuse_links(run_dir)  # before its lock and log are opened
     try:
         lock_fd = liveness.hand_over(run_dir)
@@ -34,7 +37,10 @@ def launch_trainer(run_dir: Path, from_checkpoint: bool = False) -> subprocess.P
     try:
         log_fd = os.open(Path(run_dir) / LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         with open(log_fd, "ab") as log:
-            warm = take_spare(run_dir, from_checkpoint, lock_fd, log_fd)
+            if spare is not None:
+                warm = hand_run(spare, run_dir, from_checkpoint, lock_fd, log_fd)
+            else:
+                warm = take_spare(run_dir, from_checkpoint, lock_fd, log_fd)
             if warm is not None:
                 return warm
             return subprocess.Popen(

@@ -71,9 +71,16 @@ def write_cached(path: Path, versions: dict[str, str | None], groups: list[EnvGr
         "versions": versions,
         "groups": [{"name": g.name, "title": g.title, "ids": g.ids, "missing": g.missing} for g in groups],
     }
+    write_json(path, stored)
+
+
+def write_json(path: Path, stored: Any) -> None:
+    """Replace ``path`` with ``stored`` as JSON, atomically (a reader sees the old file or the
+    new one, never half of one); a folder that cannot be written is let be (the cache is only
+    a saving)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".env-registry-", suffix=".tmp")
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
     except OSError:
         return
     try:

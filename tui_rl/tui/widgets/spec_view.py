@@ -1,8 +1,11 @@
 """The observation, action, reward and done specs of the chosen env with its transforms.
 
-Probing builds the env, so it imports torch and TorchRL: it runs in a thread worker, and a newer
-probe supersedes an older one. Failures (an unknown id, a missing extra, bad kwargs) are shown,
-never raised.
+Probing builds the env, so it imports torch and TorchRL: the app that keeps a warm trainer asks
+that process (engine/channel/warm_trainers.py), never loading torch itself; an app without one
+(tests, mostly) probes in its own interpreter. A probe already made for the installed versions is
+read from disk (engine/envs/spec_probe.py). Each runs in a thread worker, and a newer probe
+supersedes an older one. Failures (an unknown id, a missing extra, bad kwargs) are shown, never
+raised.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from tui_rl.config import RunConfig
+from tui_rl.engine.channel.warm_trainers import SpareGone, ask_spare
+from tui_rl.engine.envs.spec_probe import SpecProbe, cached_probe, probe_specs, store_probe
 from tui_rl.tui.engine_imports import load_torchrl
 
 
@@ -66,27 +71,12 @@ class SpecView(Static):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="spec-probe")
     def run_probe(self, config: RunConfig) -> None:
-        kind, specs, error, inputs = None, {}, "", None
-        try:
-            load_torchrl()
-            from tui_rl.engine.envs.making import action_kind, describe_specs, make_env
-            from tui_rl.engine.envs.user_envs import user_code
-            from tui_rl.engine.networks.encoders import observation_inputs
-
-            env = make_env(config, num_envs=1)
-            try:
-                kind, specs = action_kind(env), describe_specs(env)
-                if code := user_code(config.env.id, config.env.imports):  # what building it ran
-                    specs["your code"] = ", ".join(code)
-                inputs = observation_inputs(env)
-            finally:
-                env.close()
-        except ValueError as exc:  # ConfigError / EnvError: already a readable sentence
-            error = str(exc)
-        except Exception as exc:  # anything else a third-party env raises
-            error = f"{type(exc).__name__}: {exc}"
+        probe = cached_probe(config)
+        if probe is None:
+            probe = probed(config, in_trainer=self.app.warm_trainer)
+            store_probe(config, probe)
         if not get_current_worker().is_cancelled:
-            self.post_message(self.Probed(self, config.env.id, kind, specs, error, inputs))
+            self.post_message(self.Probed(self, config.env.id, probe.kind, probe.specs, probe.error, probe.inputs))
 
     def on_spec_view_probed(self, message: Probed) -> None:
         # Runs before the message bubbles to the screen, so the view is current when the screen reads it.
@@ -103,3 +93,15 @@ class SpecView(Static):
         for name, text in message.specs.items():
             table.add_row(name, Text(text))  # Text, not markup: "[scalar]" is a shape, not a style
         self.update(table)
+
+
+def probed(config: RunConfig, in_trainer: bool) -> SpecProbe:
+    """Probe ``config``'s env in the spare trainer process, or (``in_trainer`` False) here."""
+    if not in_trainer:
+        load_torchrl()
+        return probe_specs(config)
+    try:
+        answer = ask_spare({"probe": config.model_dump(mode="json")})
+        return SpecProbe.from_json(answer) if "failed" not in answer else SpecProbe(None, {}, answer["failed"])
+    except SpareGone as exc:
+        return SpecProbe(None, {}, f"could not build {config.env.id}: {exc}")

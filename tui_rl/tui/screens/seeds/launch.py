@@ -38,21 +38,19 @@ def start_seed_group(config: RunConfig, seeds: list[int], runs_dir: Path, preset
 
 
 def ask_and_start(app) -> None:
-    """Ask for the seeds, check the app's config builds (in a thread), start the group, show Runs."""
+    """Ask for the seeds, check the app's config builds (in the spare trainer, from a thread), start the
+    group, show Runs."""
     from tui_rl.tui.screens.seeds.dialog import SeedsScreen
 
     def start(seeds: list[int]) -> None:
         from tui_rl.config import ConfigError
-        from tui_rl.tui.engine_imports import load_torchrl
+        from tui_rl.engine.channel.warm_trainers import check_in_spare, put_back
 
         try:
-            load_torchrl()
-            from tui_rl.engine.run.preflight import check_buildable
-
             config = app.config
-            check_buildable(config, app.runs_dir)
+            put_back(check_in_spare(config, app.runs_dir))  # the checks run in the spare trainer, not here
             stem = start_seed_group(config, seeds, app.runs_dir, app.run_preset(config))
-        except (ConfigError, OSError, ValueError) as exc:
+        except (ConfigError, OSError, ValueError, RuntimeError) as exc:
             app.call_from_thread(app.notify, f"Cannot start: {exc}", title="Seed group", severity="error", markup=False)
             return
         finally:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from tui_rl.config import ConfigError, RunConfig
 from tui_rl.engine.channel.handle import RunHandle
+from tui_rl.engine.channel.warm_trainers import check_in_spare, put_back
 from tui_rl.engine.protocol import FINAL_STATES
 from tui_rl.engine.runs.folder import RunHistory, read_summary
-from tui_rl.tui.engine_imports import load_torchrl
 
 #: what a run that cannot be continued is told
 NOT_CONTINUABLE = "only a stopped or failed run, or one that ended early at its target, can be continued"
@@ -30,17 +30,19 @@ class OpenRefused(Exception):
 
 
 def start(config: RunConfig, runs_dir: Path, preset: str) -> tuple[RunHandle, RunHistory]:
-    """Check that ``config`` can be built (this imports torch), then start its trainer."""
-    load_torchrl()
-    from tui_rl.engine.run.preflight import check_buildable  # torch: never before the first paint
-
+    """Check that ``config`` can be built, in the trainer process that will train it (the warm
+    spare, or one started now: torch is never imported here), then make its run folder and hand
+    it the run."""
     try:
-        check_buildable(config, runs_dir)
+        spare = check_in_spare(config, runs_dir)
     except ConfigError as exc:
         raise OpenRefused(f"cannot start: {exc}") from None
+    except Exception as exc:  # the process could not start or answer, or a check broke: said, never raised
+        raise OpenRefused(f"could not start the run: {exc}") from None
     try:
-        handle = RunHandle.start(config, runs_dir=runs_dir, preset=preset)
+        handle = RunHandle.start(config, runs_dir=runs_dir, preset=preset, spare=spare)
     except Exception as exc:  # a folder or a process that cannot be made: said, never raised
+        put_back(spare)
         raise OpenRefused(f"could not start the run: {exc}") from None
     return handle, handle.history()
 
