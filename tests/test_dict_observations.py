@@ -136,12 +136,3 @@ def test_frozen_lake_trains_headless_with_the_cartpole_preset(runs_dir):
     history = read_history(runs_dir / "lake")
     assert code == 0 and history.summary.status == "finished"
     assert history.metrics["loss_qvalue"]
-
-
-def test_exporting_a_policy_read_key_by_key_is_refused_saying_why(runs_dir, tmp_path, capsys):
-    main(["train", "cartpole-ppo", "--set", "env.id=TuiRlTest/Rover-v0", "--set", "env.kwargs={extra = 'camera'}",
-          *SMALL_CONVNET, "--frames", "128", "--set", "collector.frames_per_batch=128", "--set", "eval.episodes=1",
-          "--name", "rover", "--runs-dir", str(runs_dir)])
-    refused = main(["export", str(runs_dir / "rover"), "--format", "torchscript", "--output", str(tmp_path / "p.pt")])
-    assert refused == 2 and "a Dict holding an image is read key by key" in capsys.readouterr().err
-    assert not (tmp_path / "p.pt").exists()
