@@ -69,9 +69,29 @@ class Lookout(gymnasium.Env):
         reward = float(action == self.door) if self.open[action] else -1.0
         self.t += 1
         return self.observe(), reward, False, self.t >= 12, {}
+
+
+class Dials(Lookout):
+    """Two dials to set (a door of three, a speed of two), the mask flat over both dials' choices."""
+
+    action_space = gymnasium.spaces.MultiDiscrete([3, 2])
+    observation_space = gymnasium.spaces.Dict({
+        "camera": gymnasium.spaces.Box(0, 255, (3, 6, 6), np.uint8),
+        "compass": gymnasium.spaces.Box(-1, 1, (2,), np.float32),
+        "action_mask": gymnasium.spaces.MultiBinary(5),
+    })
+
+    def observe(self):
+        seen = super().observe()
+        seen["action_mask"] = np.concatenate([self.open, self.np_random.permutation([0, 1]).astype(np.int8)])
+        return seen
+
+    def step(self, action):
+        return super().step(int(action[0]))
 '''
 
 CORRIDOR = Path(__file__).parent.parent / "examples" / "corridor.py"
+SMALL_CONVNET = ("network.conv_channels=[4]", "network.conv_kernels=[3]", "network.conv_strides=[1]")
 
 
 def trained(runs_dir: Path, preset: str, *overrides: str) -> Path:
@@ -238,7 +258,8 @@ def test_export_refuses_targets_it_would_damage_and_says_why(dqn_run, tmp_path, 
 @pytest.fixture(scope="module")
 def masked_runs(tmp_path_factory) -> dict[str, Path]:
     """Runs on a user's Dict envs with action masks: the corridor (a vector and the mask) by PPO
-    and DQN, the lookout (an image read by a ConvNet, a vector and the mask) by PPO."""
+    and DQN, the lookout (an image read by a ConvNet, a vector and the mask) by PPO, and its dials
+    (a MultiDiscrete action, the mask flat over its parts) by A2C."""
     runs_dir = tmp_path_factory.mktemp("masked")
     lookout = runs_dir / "lookout.py"
     lookout.write_text(LOOKOUT)
@@ -246,15 +267,15 @@ def masked_runs(tmp_path_factory) -> dict[str, Path]:
     return {
         "corridor-ppo": trained(runs_dir / "a", "cartpole-ppo", corridor),
         "corridor-dqn": trained(runs_dir / "b", "cartpole-dqn", corridor, "collector.init_random_frames=128"),
-        "lookout-ppo": trained(runs_dir / "c", "cartpole-ppo", f"env.id={lookout}:Lookout", "network.conv_channels=[4]",
-                               "network.conv_kernels=[3]", "network.conv_strides=[1]"),
+        "lookout-ppo": trained(runs_dir / "c", "cartpole-ppo", f"env.id={lookout}:Lookout", *SMALL_CONVNET),
+        "dials-a2c": trained(runs_dir / "d", "cartpole-a2c", f"env.id={lookout}:Dials", *SMALL_CONVNET),
     }
 
 
-def observed_inputs(run_dir: Path, steps: int = 60) -> dict[str, torch.Tensor]:
+def observed_inputs(run_dir: Path, choices: tuple[int, ...], steps: int = 60) -> dict[str, torch.Tensor]:
     """What the run's policy read on ``steps`` steps of its env, by dotted key, then the same
-    observations under every mask that leaves one or more actions legal (so the mask decides
-    some of the actions), in the order the exported files take them."""
+    observations under every mask that leaves each part of the action (``choices`` each) one or
+    more legal choices (so the mask decides some of the actions), in the order the files take them."""
     import itertools
 
     from torchrl.envs.utils import ExplorationType, set_exploration_type
@@ -270,8 +291,8 @@ def observed_inputs(run_dir: Path, steps: int = 60) -> dict[str, torch.Tensor]:
         run.close()
     rollout = rollout.reshape(steps)
     inputs = {key: rollout.get(key) for key in keys}
-    actions = inputs["action_mask"].shape[-1]
-    masks = [torch.tensor(legal) for legal in itertools.product([False, True], repeat=actions) if any(legal)]
+    per_part = [[legal for legal in itertools.product([False, True], repeat=n) if any(legal)] for n in choices]
+    masks = [torch.tensor(sum(parts, ())) for parts in itertools.product(*per_part)]
     every = {key: torch.cat([value] * len(masks)) for key, value in inputs.items()}
     every["action_mask"] = torch.stack(masks).repeat_interleave(steps, dim=0)
     return {".".join(key) if isinstance(key, tuple) else key: value.float() if value.is_floating_point() else value
@@ -295,23 +316,27 @@ def run_policy_on(run_dir: Path, inputs: dict[str, torch.Tensor]) -> torch.Tenso
         run.close()
 
 
-@pytest.mark.parametrize("run_name", ["corridor-ppo", "corridor-dqn", "lookout-ppo"])
-def test_a_masked_policy_reading_a_dict_exports_taking_each_key_and_the_mask(masked_runs, run_name, tmp_path, capsys):
+@pytest.mark.parametrize("run_name, choices", [("corridor-ppo", (2,)), ("corridor-dqn", (2,)),
+                                               ("lookout-ppo", (3,)), ("dials-a2c", (3, 2))])
+def test_a_masked_policy_reading_a_dict_exports_taking_each_key_and_the_mask(masked_runs, run_name, choices,
+                                                                             tmp_path, capsys):
     run_dir = masked_runs[run_name]
-    inputs = observed_inputs(run_dir)
+    inputs = observed_inputs(run_dir, choices)
     for export_format, name in (("torchscript", "policy.pt"), ("onnx", "policy.onnx")):
         assert main(["export", str(run_dir), "--format", export_format, "-o", str(tmp_path / name)]) == 0
         out = capsys.readouterr().out
         assert "action_mask [" in out and "bool (True: legal)" in out, out
     assert list(inputs)[-1] == "action_mask" and out.count("[") >= len(inputs)
-    expected = run_policy_on(run_dir, inputs).reshape(-1)
-    mask = inputs["action_mask"]
+    expected = run_policy_on(run_dir, inputs).reshape(len(inputs["action_mask"]), len(choices))
+    masks = inputs["action_mask"].split(list(choices), dim=-1)  # one per part of the action
     for export_format, exported in run_exported(tmp_path, inputs).items():
-        exported = exported.reshape(-1).to(expected.dtype)
+        exported = exported.reshape(expected.shape).to(expected.dtype)
         assert torch.equal(exported, expected), export_format
-        assert mask.gather(-1, exported.unsqueeze(-1)).all(), f"{export_format}: an illegal action taken"
-    forced = mask.sum(-1) == 1  # one legal action: the mask alone decides it
-    assert forced.any() and (expected[forced] == mask[forced].float().argmax(-1)).all()
+        for part, mask in enumerate(masks):
+            assert mask.gather(-1, exported[:, part:part + 1]).all(), f"{export_format}: an illegal action taken"
+    for part, mask in enumerate(masks):
+        forced = mask.sum(-1) == 1  # one legal choice: the mask alone decides it
+        assert forced.any() and (expected[forced, part] == mask[forced].float().argmax(-1)).all()
 
 
 def test_a_policy_with_a_memory_core_is_refused_naming_the_field(tmp_path, capsys):
