@@ -1,7 +1,9 @@
 """Actions of several parts train with the actor-critics: MultiDiscrete (one categorical per
 dimension) and MultiBinary (one Bernoulli per switch). The algorithms that cannot act in them are
 refused before a run starts, naming the ones that can. An env that says which actions are legal
-(an ``action_mask``, in its Dict observation or its info) is only ever played legally."""
+(an ``action_mask``, in its Dict observation or its info; for a MultiDiscrete, flat over its parts'
+choices) is only ever played legally, by PPO, A2C, DQN and discrete SAC: illegal actions get no
+probability."""
 
 from __future__ import annotations
 
@@ -87,6 +89,54 @@ def dict_mask(**kwargs):
     return Locks(**kwargs)
 
 
+class Panel(gymnasium.Env):
+    """Two dials (MultiDiscrete ``choices``); each step the mask, flat over both dials' choices,
+    forbids some settings of each at random (one or more left open). A step with every dial on an
+    allowed setting pays 1, any other costs 10; 16 steps an episode."""
+
+    observation_space = gymnasium.spaces.Dict({"observation": gymnasium.spaces.Box(-1, 1, (2,), np.float32)})
+
+    def __init__(self, choices=(3, 2)):
+        self.action_space = gymnasium.spaces.MultiDiscrete(list(choices))
+        self.observation_space = gymnasium.spaces.Dict({
+            "observation": gymnasium.spaces.Box(-1, 1, (2,), np.float32),
+            "action_mask": gymnasium.spaces.MultiBinary(sum(choices)),
+        })
+
+    def observe(self):
+        parts = []
+        for n in self.action_space.nvec:
+            allowed = self.np_random.integers(0, 2, n).astype(np.int8)
+            allowed[self.np_random.integers(n)] = 1
+            parts.append(allowed)
+        self.allowed = parts
+        return {"observation": np.zeros(2, np.float32), "action_mask": np.concatenate(parts)}
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.observe(), {}
+
+    def step(self, action):
+        legal = all(allowed[a] for allowed, a in zip(self.allowed, action))
+        self.t += 1
+        return self.observe(), 1.0 if legal else -10.0, False, self.t >= 16, {}
+
+
+def multi_mask():
+    return Panel()
+
+
+def even_multi_mask():
+    return Panel((3, 3))
+
+
+def wrong_width_mask():
+    env = Panel()
+    env.observation_space["action_mask"] = gymnasium.spaces.MultiBinary(6)
+    return env
+
+
 def info_mask():
     return Locks(in_info=True)
 '''
@@ -140,8 +190,10 @@ def test_the_others_refuse_the_space_before_a_run_folder_exists(spaces, runs_dir
     assert "Traceback" not in err and not runs_dir.exists()
 
 
-@pytest.mark.parametrize("maker", ["dict_mask", "info_mask"])
-def test_the_mask_is_read_and_is_no_observation(spaces, maker):
+@pytest.mark.parametrize("maker, action", [
+    ("dict_mask", "discrete: 4 actions"), ("info_mask", "discrete: 4 actions"),
+    ("multi_mask", "multi-discrete: [3, 2] choices"), ("even_multi_mask", "multi-discrete: [3, 3] choices")])
+def test_the_mask_is_read_and_is_no_observation(spaces, maker, action):
     env = make_env(validate({"env": {"id": f"spaces.py:{maker}", "num_envs": 2}}))
     try:
         specs = describe_specs(env)
@@ -149,16 +201,27 @@ def test_the_mask_is_read_and_is_no_observation(spaces, maker):
     finally:
         env.close()
     assert specs["observation"] == "observation: float32 [2]"
-    assert specs["action"] == "discrete: 4 actions, masked by the env's action_mask (the legal ones)"
-    legal = rollout["action_mask"].gather(-1, rollout["action"].unsqueeze(-1))
-    assert legal.all() and (rollout["next", "reward"] == 1).all()
+    assert specs["action"] == f"{action}, masked by the env's action_mask (the legal ones)"
+    assert (rollout["next", "reward"] == 1).all(), "every random action was legal"
+    if maker in ("dict_mask", "info_mask"):
+        assert rollout["action_mask"].gather(-1, rollout["action"].unsqueeze(-1)).all()
 
 
-@pytest.mark.parametrize("preset, maker", [("cartpole-ppo", "dict_mask"), ("cartpole-a2c", "info_mask"),
-                                           ("cartpole-dqn", "dict_mask")])
-def test_a_trained_policy_never_takes_an_illegal_action(spaces, runs_dir, capsys, preset, maker):
-    code = main(["train", preset, "--set", f"env.id=spaces.py:{maker}", *SHORT, "--name", "masked",
+def test_a_mask_that_does_not_fit_the_choices_is_refused_naming_the_field(spaces, runs_dir, capsys):
+    code = main(["train", "cartpole-ppo", "--set", "env.id=spaces.py:wrong_width_mask", "--frames", "256",
                  "--runs-dir", str(runs_dir)])
+    err = capsys.readouterr().err
+    assert code == 2 and "env.id: spaces.py:wrong_width_mask gives an action mask of shape [6] for 5 choices" in err, err
+    assert "Traceback" not in err and not runs_dir.exists()
+
+
+@pytest.mark.parametrize("preset, maker, algorithm", [
+    ("cartpole-ppo", "dict_mask", "ppo"), ("cartpole-a2c", "info_mask", "a2c"), ("cartpole-dqn", "dict_mask", "dqn"),
+    ("cartpole-dqn", "dict_mask", "sac-discrete"), ("cartpole-ppo", "multi_mask", "ppo"),
+    ("cartpole-a2c", "even_multi_mask", "a2c")])
+def test_a_trained_policy_never_takes_an_illegal_action(spaces, runs_dir, capsys, preset, maker, algorithm):
+    code = main(["train", preset, "--set", f"algorithm.name={algorithm}", "--set", f"env.id=spaces.py:{maker}",
+                 *SHORT, "--name", "masked", "--runs-dir", str(runs_dir)])
     assert code == 0, capsys.readouterr().err
     run = load_run_policy(runs_dir / "masked", purpose="evaluate")
     try:
@@ -181,3 +244,32 @@ def test_the_inspector_greys_out_the_illegal_actions(spaces):
     shown = legal_actions(mask)
     greyed = {shown.plain[span.start:span.end] for span in shown.spans if "strike" in str(span.style)}
     assert greyed == {str(i) for i, legal in enumerate(mask) if not legal} and len(greyed) == 2
+
+
+@pytest.mark.parametrize("maker, algorithm", [("dict_mask", "sac-discrete"), ("multi_mask", "ppo"),
+                                              ("even_multi_mask", "a2c")])
+def test_illegal_actions_get_no_probability_and_the_losses_stay_finite(spaces, maker, algorithm):
+    import torch
+
+    from tui_rl.engine.algorithms import build_algorithm
+
+    config = validate({"env": {"id": f"spaces.py:{maker}", "num_envs": 4}, "algorithm": {"name": algorithm}})
+    env = make_env(config)
+    try:
+        batch = env.rollout(8)  # random legal actions, as a first batch would hold
+        built = build_algorithm(config, env, "cpu")
+    finally:
+        env.close()
+    dist = built.eval_policy.get_dist(batch)
+    mask = batch["action_mask"]
+    parts = getattr(dist, "parts", [dist])
+    probs = torch.cat([part.probs for part in parts], dim=-1)
+    assert probs.shape == mask.shape and (probs[~mask] == 0).all() and (probs[mask] > 0).all()
+    drawn = dist.sample()
+    legal = (mask.gather(-1, drawn.unsqueeze(-1)) if len(parts) == 1 else
+             torch.stack([part_mask.gather(-1, drawn[..., i:i + 1]) for i, part_mask in
+                          enumerate(mask.split([p.probs.shape[-1] for p in parts], dim=-1))], -1))
+    assert legal.all(), "every action drawn is legal"
+    if algorithm == "sac-discrete":  # every action's log-probability weighed by its probability: 0, not NaN
+        losses = built.loss_module(batch.reshape(-1))
+        assert all(torch.isfinite(losses[key]).all() for key in ("loss_actor", "loss_qvalue", "loss_alpha"))

@@ -110,3 +110,52 @@ def test_the_inspector_draws_a_tasks_frames(suite):
     finally:
         env.close()
     assert frames.shape == (2, 120, 160, 3) and frames.float().std() > 0  # 240 x 320, halved to fit
+
+
+async def test_switching_pixels_on_in_the_env_tab_brings_the_pixel_stack_and_off_the_state_one(suite):
+    from conftest import Posted, renderable_text, settle, until, words_on_screen
+
+    from tui_rl.tui.app import TuiRlApp
+    from tui_rl.tui.widgets.spec_view import SpecView
+
+    def stack(app):
+        return [{"name": t.name, "params": t.params} for t in app.config.transforms]
+
+    app, posted = TuiRlApp(), Posted()
+    async with app.run_test(size=(100, 30), message_hook=posted) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"cartpole-swingup")
+        await until(pilot, lambda: "dm_control/cartpole-swingup" in words_on_screen(app), what="the task in the list")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.config.env.id == "dm_control/cartpole-swingup" and stack(app) == list(FAMILY.transforms)
+        app.screen.query_one("#field-env-kwargs").focus()
+        await pilot.press("ctrl+a", "ctrl+k", *'{"from_pixels": true}')
+        await until(pilot, lambda: stack(app) == list(DM_CONTROL_PIXEL_TRANSFORMS), what="the pixel stack")
+        assert app.config.env.kwargs == {"from_pixels": True}
+        assert any("the Transforms tab now holds it: RenameTransform, FrameSkipTransform" in notice
+                   for notice in posted.notices()), posted.notices()
+        spec_view = app.screen.query_one(SpecView)
+        await until(pilot, lambda: "uint8 [9x84x84]" in renderable_text(spec_view.content), what="the pixel specs")
+        assert not spec_view.has_class("-error")
+        await pilot.press("ctrl+a", "ctrl+k", *"{}")  # pixels off again: the states' stack
+        await until(pilot, lambda: stack(app) == list(FAMILY.transforms), what="the state stack back")
+        await pilot.press("escape", "right_square_bracket")  # the Transforms tab shows it
+        await pilot.pause()
+        shown = words_on_screen(app)
+        assert "DoubleToFloat" in shown and "CatFrames" not in shown
+
+
+def test_a_stack_the_user_changed_is_kept_when_pixels_switch_and_another_task_keeps_the_pixel_stack():
+    from tui_rl.config import edit
+    from tui_rl.engine.envs.families import env_switch_edits, kwargs_switch_edits
+
+    states = task_config("dm_control/cheetah-run")
+    pixels = edit(states, {"env.kwargs": {"from_pixels": True}})
+    assert kwargs_switch_edits(states, pixels) == {"transforms": [dict(t) for t in DM_CONTROL_PIXEL_TRANSFORMS]}
+    own = edit(states, {"transforms": [{"name": "DoubleToFloat", "params": {}}, {"name": "StepCounter", "params": {}}]})
+    assert kwargs_switch_edits(own, edit(own, {"env.kwargs": {"from_pixels": True}})) == {}, "the user's stack stays"
+    on_pixels = edit(pixels, {"transforms": [dict(t) for t in DM_CONTROL_PIXEL_TRANSFORMS]})
+    moved = env_switch_edits(on_pixels, "dm_control/walker-walk")
+    assert "env.kwargs" not in moved and moved["transforms"] == [dict(t) for t in DM_CONTROL_PIXEL_TRANSFORMS]
+    assert env_switch_edits(on_pixels, "CartPole-v1") == {"env.id": "CartPole-v1", "transforms": []}, "the family's stack goes"

@@ -1,5 +1,7 @@
 """Action masks: an env that says which of its discrete actions are legal at each step, as an
-``action_mask`` entry of its Dict observation or of its info dict (True or 1: legal).
+``action_mask`` entry of its Dict observation or of its info dict (True or 1: legal). For a
+MultiDiscrete action the mask is flat, one flag per choice of each part, the parts one after another
+(Gymnasium's ``MultiDiscrete.sample(mask=...)`` takes the same flags as one array per part).
 
 The mask reaches the tensordict as a bool ``action_mask``; TorchRL's ActionMask transform narrows
 the action spec to it, so random actions (warm-up, the inspector's random step) are legal too, and
@@ -9,13 +11,13 @@ the policies read it (a masked categorical, masked Q-values). It is never a netw
 from __future__ import annotations
 
 import torch
-from torchrl.data import Binary, Composite
+from torchrl.data import Binary, Categorical, Composite
 from torchrl.envs import ActionMask, DTypeCastTransform, TransformedEnv
 from torchrl.envs.libs.gym import default_info_dict_reader
 
 from tui_rl.config.errors import ConfigError
 from tui_rl.engine.compat import gym_env_of
-from tui_rl.engine.networks.action_distributions import ACTION_MASK_KEY, spec_kind
+from tui_rl.engine.networks.action_distributions import ACTION_MASK_KEY, choice_counts, spec_kind
 
 
 def mask_actions(env: TransformedEnv, env_id: str) -> None:
@@ -27,14 +29,34 @@ def mask_actions(env: TransformedEnv, env_id: str) -> None:
         if given is None:
             return
         read_mask_from_info(wrapper, given)
-    if spec_kind(env.action_spec_unbatched) != "discrete":
-        env.close()
-        raise ConfigError.at("env.id", f"{env_id} gives an action mask for a {spec_kind(env.action_spec_unbatched)} "
-                                       "action space; tui-rl masks Discrete actions only")
+    spec = env.action_spec_unbatched
+    kind = spec_kind(spec)
     mask = env.observation_spec[ACTION_MASK_KEY]
+    if kind not in ("discrete", "multi-discrete"):
+        env.close()
+        raise ConfigError.at("env.id", f"{env_id} gives an action mask for a {kind} action space; tui-rl masks "
+                                       "Discrete and MultiDiscrete actions only")
+    width = spec.space.n if kind == "discrete" else sum(choice_counts(spec))
+    if mask.shape[-1:] != (width,):
+        env.close()
+        raise ConfigError.at("env.id", f"{env_id} gives an action mask of shape {list(mask.shape[-1:])} for {width} "
+                                       "choices; it takes one flag per choice (a MultiDiscrete's parts one after another)")
     if mask.dtype != torch.bool:  # MultiBinary gives int8: the masks of TorchRL take bool
         env.append_transform(DTypeCastTransform(mask.dtype, torch.bool, in_keys=[ACTION_MASK_KEY], in_keys_inv=[]))
-    env.append_transform(ActionMask(mask_key=ACTION_MASK_KEY))
+    env.append_transform(FlatActionMask(mask_key=ACTION_MASK_KEY))
+
+
+class FlatActionMask(ActionMask):
+    """TorchRL's ActionMask, also for a MultiDiscrete whose parts have as many choices each, which
+    TorchRL makes one Categorical of shape [parts]: its flat mask is handed over as one row per part."""
+
+    def _call(self, next_tensordict):
+        spec = self.action_spec
+        if type(spec) is Categorical and spec.shape != self.parent.batch_size:  # [copies..., parts]
+            mask = next_tensordict.get(ACTION_MASK_KEY)
+            spec.update_mask(mask.reshape(*mask.shape[:-1], spec.shape[-1], spec.space.n).to(spec.device))
+            return next_tensordict
+        return super()._call(next_tensordict)
 
 
 def mask_in_info(env: TransformedEnv) -> torch.Tensor | None:

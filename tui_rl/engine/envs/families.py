@@ -107,6 +107,12 @@ class EnvFamily:
     #: the standard preprocessing (transform configs) and env kwargs it goes with
     transforms: tuple[dict[str, Any], ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
+    #: the preprocessing in place of ``transforms`` when the env kwarg ``from_pixels`` is on
+    pixel_transforms: tuple[dict[str, Any], ...] = ()
+
+    def standard_transforms(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+        """The preprocessing the family's envs go with under env kwargs ``kwargs``."""
+        return self.pixel_transforms if self.pixel_transforms and kwargs.get("from_pixels") else self.transforms
 
     @property
     def install_line(self) -> str:
@@ -147,7 +153,7 @@ FAMILIES: dict[str, EnvFamily] = {
         EnvFamily("minatar", "MinAtar", "minatar", "minatar", prefixes=("MinAtar/",), register=_register_minatar,
                   transforms=MINATAR_TRANSFORMS),
         EnvFamily("dm_control", "DeepMind Control", "dm_control", "dmcontrol", prefixes=(DM_CONTROL_PREFIX,),
-                  ids=_dm_control_ids, transforms=DM_CONTROL_TRANSFORMS),
+                  ids=_dm_control_ids, transforms=DM_CONTROL_TRANSFORMS, pixel_transforms=DM_CONTROL_PIXEL_TRANSFORMS),
     ]
 }
 
@@ -192,15 +198,35 @@ def register_installed() -> dict[str, str]:
     return missing
 
 
+def standard_stack(env_id: str, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+    """The preprocessing ``env_id``'s family goes with under env kwargs ``kwargs``; none for an id of no family."""
+    family = family_of(env_id)
+    return [dict(t) for t in family.standard_transforms(kwargs)] if family else []
+
+
 def env_switch_edits(config: Any, env_id: str) -> dict[str, Any]:
     """The edits (for ``config.edit``) that move ``config`` to ``env_id``: the id, and the new
     family's standard preprocessing and env kwargs in place of the old family's (or of none).
     A stack or kwargs the user changed are kept."""
     old, new = family_of(config.env.id), family_of(env_id)
     edits: dict[str, Any] = {"env.id": env_id}
-    stack = [{"name": t.name, "params": t.params} for t in config.transforms]
-    if stack == list(old.transforms if old else ()):
-        edits["transforms"] = [dict(t) for t in (new.transforms if new else ())]
-    if config.env.kwargs == (old.kwargs if old else {}):
-        edits["env.kwargs"] = dict(new.kwargs if new else {})
+    kwargs = config.env.kwargs
+    if kwargs == (old.kwargs if old else {}):
+        kwargs = edits["env.kwargs"] = dict(new.kwargs if new else {})
+    if stack_of(config) == standard_stack(config.env.id, config.env.kwargs):
+        edits["transforms"] = standard_stack(env_id, kwargs)
     return edits
+
+
+def kwargs_switch_edits(before: Any, after: Any) -> dict[str, Any]:
+    """When an edit of the env kwargs (``before`` → ``after``, both configs) changes the
+    preprocessing the env goes with (a DeepMind Control task's ``from_pixels`` switched): that
+    preprocessing in place of the one before, as an edit; nothing when the user changed the stack."""
+    old, new = standard_stack(before.env.id, before.env.kwargs), standard_stack(after.env.id, after.env.kwargs)
+    if old == new or stack_of(after) != old:
+        return {}
+    return {"transforms": new}
+
+
+def stack_of(config: Any) -> list[dict[str, Any]]:
+    return [{"name": t.name, "params": t.params} for t in config.transforms]

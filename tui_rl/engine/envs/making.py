@@ -39,8 +39,8 @@ from tui_rl.engine.envs.user_envs import gymnasium_id
 from tui_rl.engine.envs.observation_shaping import (
     joined_keys,
     joined_observation,
-    one_hot_observation,
-    one_hot_states,
+    one_hot_observations,
+    one_hot_text,
     flattened_observations,
     flattened_space,
 )
@@ -183,9 +183,10 @@ def make_env(
     env.set_seed(config.env.seed)
     for cfg in config.transforms[lead_length(config) :]:
         append_configured(env, cfg, config.env.id)
-    for shaping in (joined_observation(env, config.network, config.env.id), one_hot_observation(env)):
-        if shaping is not None:
-            env.append_transform(shaping)
+    for encoding in one_hot_observations(env):  # before the join, which takes the one-hot vectors
+        env.append_transform(encoding)
+    if (join := joined_observation(env, config.network, config.env.id)) is not None:
+        env.append_transform(join)
     for primer in primers:
         env.append_transform(primer)
     return env
@@ -314,8 +315,7 @@ def describe_specs(env: EnvBase) -> dict[str, str]:
         **({"joined": f"observation = {', '.join(joined)} (concatenated)"} if (joined := joined_keys(env)) else {}),
         **({"flattened": f"observation = {space} flattened into one float32 vector (discrete parts one-hot)"}
            if (space := flattened_space(env)) else {}),
-        **({"one-hot": f"the env gives one of {states} states (int64 [scalar]); the networks read it one-hot"}
-           if (states := one_hot_states(env)) else {}),
+        **({"one-hot": text} if (text := one_hot_text(env)) else {}),
     }
 
 

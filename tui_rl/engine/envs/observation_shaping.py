@@ -1,5 +1,5 @@
 """What the networks read of an observation that is not one float vector: a Dict of vectors
-joined into one ``observation``, a Discrete state one-hot encoded, a Tuple flattened."""
+joined into one ``observation``, a Discrete state (or Dict entry) one-hot encoded, a Tuple flattened."""
 
 from __future__ import annotations
 
@@ -11,20 +11,23 @@ import torch
 from gymnasium.vector import VectorEnv, VectorWrapper
 from gymnasium.wrappers import DtypeObservation, FlattenObservation, vector
 from torchrl.data import Categorical
+from tensordict import NestedKey
 from torchrl.envs import CatTensors, EnvBase, TransformedEnv, UnaryTransform
 
 from tui_rl.engine.compat import gym_env_of
 from tui_rl.engine.envs.env_error import EnvError
 from tui_rl.config.models import NetworkConfig
 from tui_rl.config.network_fit import chosen_inputs, unknown_keys
+from tui_rl.engine.networks.action_distributions import ACTION_MASK_KEY
 from tui_rl.engine.networks.encoders import OBSERVATION_KEY, dotted, nested, observation_inputs
 
 
 def joined_observation(env: EnvBase, network: NetworkConfig, env_id: str) -> CatTensors | None:
     """For an env that observes a Dict of float vectors (no ``observation`` entry): the entries the
     networks read (``network.observation_keys``, else all) concatenated into one ``observation``, in
-    key order, as SB3's MultiInputPolicy concatenates its per-key features. A Dict holding anything
-    else (an image, a count) is left as it is: the networks read it key by key."""
+    key order, as SB3's MultiInputPolicy concatenates its per-key features (a Discrete entry is a
+    one-hot vector by then). A Dict holding anything else (an image) is left as it is: the networks
+    read it key by key."""
     given = env.base_env.observation_spec
     if OBSERVATION_KEY in env.observation_spec.keys() or OBSERVATION_KEY in given.keys() or "pixels" in given.keys():
         return None  # a Box (or image) the env gives, which the stack may have renamed on purpose
@@ -39,20 +42,22 @@ def joined_observation(env: EnvBase, network: NetworkConfig, env_id: str) -> Cat
 
 
 class OneHotObservation(UnaryTransform):
-    """One of ``states`` states, as a float32 one-hot vector the MLP reads."""
+    """One of ``states`` states (the ``key`` entry), as a float32 one-hot vector the MLP reads."""
 
-    def __init__(self, states: int) -> None:
-        super().__init__([OBSERVATION_KEY], [OBSERVATION_KEY], fn=partial(one_hot, states=states))
-        self.states = states
+    def __init__(self, states: int, key: NestedKey = OBSERVATION_KEY) -> None:
+        super().__init__([key], [key], fn=partial(one_hot, states=states))
+        self.states, self.key = states, key
 
 
-def one_hot_observation(env: EnvBase) -> OneHotObservation | None:
-    """For an env that observes one of n states (Discrete: Taxi, FrozenLake, CliffWalking): the
-    state one-hot encoded."""
-    spec = env.observation_spec.get(OBSERVATION_KEY, None)
-    if not isinstance(spec, Categorical) or spec.shape[len(env.batch_size):] != () or not spec.space.n:
-        return None
-    return OneHotObservation(spec.space.n)
+def one_hot_observations(env: EnvBase) -> list[OneHotObservation]:
+    """For an env that observes one of n states (Discrete: Taxi, FrozenLake, CliffWalking), or
+    whose Dict holds such entries: each of them one-hot encoded, as SB3's ``preprocess_obs`` does
+    (a Dict's then join with its vectors, see :func:`joined_observation`)."""
+    given = env.base_env.observation_spec.keys(True, True)
+    spec = env.observation_spec_unbatched
+    return [OneHotObservation(leaf.space.n, key) for key, leaf in spec.items(True, True)
+            if key in given and key != ACTION_MASK_KEY and type(leaf) is Categorical and leaf.shape == ()
+            and leaf.space.n]
 
 
 def one_hot(state: torch.Tensor, states: int) -> torch.Tensor:
@@ -67,12 +72,21 @@ def joined_keys(env: EnvBase) -> list[str]:
     return [dotted(key) for key in joins[0].in_keys] if joins else []
 
 
-def one_hot_states(env: EnvBase) -> int:
-    """How many states ``env`` one-hot encodes (see :func:`one_hot_observation`); 0 when it does not."""
+def one_hot_states(env: EnvBase) -> dict[str, int]:
+    """The entries ``env`` one-hot encodes (see :func:`one_hot_observations`), by dotted key, and
+    how many states each has."""
     if not isinstance(env, TransformedEnv):
-        return 0
-    encodings = [t for t in env.transform if isinstance(t, OneHotObservation)]
-    return encodings[0].states if encodings else 0
+        return {}
+    return {dotted(t.key): t.states for t in env.transform if isinstance(t, OneHotObservation)}
+
+
+def one_hot_text(env: EnvBase) -> str:
+    """The specs' line for the Discrete states ``env`` one-hot encodes; empty when it encodes none."""
+    states = one_hot_states(env)
+    if list(states) == [OBSERVATION_KEY]:
+        return f"the env gives one of {states[OBSERVATION_KEY]} states (int64 [scalar]); the networks read it one-hot"
+    return ", ".join(f"{key}: one of {n}" for key, n in states.items()) + (
+        " (int64 [scalar]); the networks read each one-hot" if states else "")
 
 
 def flattened_observations(gym_env: gymnasium.Env | VectorEnv) -> gymnasium.Env | VectorEnv:

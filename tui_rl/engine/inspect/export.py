@@ -3,7 +3,9 @@ ONNX (``onnxruntime``) or a plain state dict (``torch.load(weights_only=True)``)
 
 The TorchScript and ONNX files map one observation, as the run's transforms hand it to the policy,
 to one action, as the env takes it (an index or a one-hot vector for discrete actions, the scaled
-vector for continuous ones). The policy is traced with TorchRL's deterministic exploration type:
+vector for continuous ones). A Dict read key by key is one input per entry (named by its dotted
+key), and an env's action mask one more input (``action_mask``, True where legal) that the file
+applies as the policy does. The policy is traced with TorchRL's deterministic exploration type:
 greedy Q-values, the mode of a distribution.
 """
 
@@ -18,17 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tensordict import TensorDict
+from tensordict import NestedKey, TensorDict
 from torchrl.envs.utils import ExplorationType, set_exploration_type
 from torchrl.modules import TanhNormal
 
 from tui_rl.config import ConfigError
 from tui_rl.engine.file_formats import EXPORT_FORMATS, EXPORT_SUFFIXES
+from tui_rl.engine.networks.action_distributions import ACTION_MASK_KEY
+from tui_rl.engine.networks.encoders import dotted
 from tui_rl.engine.policy.weights import load_run_policy
 from tui_rl.engine.runs.folder import is_run_dir
 
-#: the ONNX graph's input and output names
-ONNX_INPUT, ONNX_OUTPUT = "observation", "action"
+#: the ONNX graph's output name; its inputs are named for the keys the policy reads
+ONNX_OUTPUT = "action"
 
 
 class ExportError(ConfigError):
@@ -37,54 +41,64 @@ class ExportError(ConfigError):
 
 @dataclass
 class Exported:
-    """What was written where, from which checkpoint, and what the file takes."""
+    """What was written where, from which checkpoint, and what the file takes: each input's
+    (dotted) key, shape and dtype, in the order the exported module takes them."""
 
     path: Path
     export_format: str
     checkpoint_frames: int
-    in_key: str
-    observation_shape: tuple[int, ...]
+    inputs: dict[str, tuple[tuple[int, ...], str]]
 
     def summary(self) -> str:
+        names = ", ".join(self.inputs)
+        feed = ", ".join(f"'{name}': {name}" for name in self.inputs)
         how = {
-            "torchscript": "torch.jit.load(path)(observation) -> action",
-            "onnx": f"onnxruntime.InferenceSession(path).run(None, {{'{ONNX_INPUT}': observation}})",
+            "torchscript": f"torch.jit.load(path)({names}) -> action",
+            "onnx": f"onnxruntime.InferenceSession(path).run(None, {{{feed}}})",
             "state-dict": "torch.load(path, weights_only=True): the policy's parameters",
         }[self.export_format]
+        shown = ", ".join(f"{name} {list(shape)} {dtype}" + (" (True: legal)" if name == ACTION_MASK_KEY else "")
+                          for name, (shape, dtype) in self.inputs.items())
         return (
             f"wrote {self.path} ({self.export_format}, checkpoint at {self.checkpoint_frames:,} frames)\n"
-            f"input: {self.in_key}, shape {list(self.observation_shape)}, float32; load it with {how}"
+            f"input{'s' if len(self.inputs) > 1 else ''}: {shown}; load it with {how}"
         )
 
 
-def deterministic_action(policy: torch.nn.Module, in_key: str):
-    """A TorchRL policy as a plain function, one observation tensor in, the action out; its
-    weights frozen, so a trace keeps them as constants. (Tracing the module tree itself trips over
-    tensordict's deprecated class attributes.)"""
+def deterministic_action(policy: torch.nn.Module, in_keys: list[NestedKey]):
+    """A TorchRL policy as a plain function, one tensor per key it reads in (each observation
+    entry, the action mask) and the action out; its weights frozen, so a trace keeps them as
+    constants. (Tracing the module tree itself trips over tensordict's deprecated class attributes.)"""
     policy = copy.deepcopy(policy).requires_grad_(False)
     for module in policy.modules():  # TanhNormal's safe tanh is an autograd Function: not traceable
         if getattr(module, "distribution_class", None) is TanhNormal:
             module.distribution_kwargs = {**module.distribution_kwargs, "safe_tanh": False}
 
-    def act(observation: torch.Tensor) -> torch.Tensor:
+    def act(*inputs: torch.Tensor) -> torch.Tensor:
         with set_exploration_type(ExplorationType.DETERMINISTIC):
-            return policy(TensorDict({in_key: observation})).get("action")
+            return policy(TensorDict(dict(zip(in_keys, inputs)))).get("action")
 
     return act
 
 
-def policy_input(policy, env) -> tuple[str, tuple[int, ...]]:
-    """The one observation key the policy reads and its shape; a policy that reads more (a
-    recurrent one reads its hidden state, a multi-input one each entry of a Dict) cannot become a
-    one-input file."""
-    keys = [key for key in policy.in_keys]
-    if len(keys) != 1 or not isinstance(keys[0], str):
+def policy_inputs(policy, config) -> list[NestedKey]:
+    """The keys the policy reads, each an input of the file: the observation (or each entry of a
+    Dict read key by key) and the action mask, where the env gives one. A policy with a memory core
+    also reads its hidden state, carried from step to step: no file of one step's inputs acts as it does."""
+    if config.network.has_memory:
         raise ExportError(
-            f"export takes a policy that reads one observation; this one reads {keys} (recurrent policies "
-            "carry a hidden state between steps; a Dict holding an image is read key by key: to export, "
-            "train on vector keys only, chosen in network.observation_keys, which are joined into one)"
+            f"export takes a policy that acts on one step's observation; this one has a memory core "
+            f"(network.recurrent = {config.network.recurrent!r}) whose hidden state is carried between "
+            "steps; train without it to export, or use --format state-dict for its parameters"
         )
-    return keys[0], tuple(env.observation_spec[keys[0]].shape)
+    return list(policy.in_keys)
+
+
+def example_inputs(env, keys: list[NestedKey]) -> list[torch.Tensor]:
+    """One real observation of ``env`` (its reset), by key, floats as float32: what the trace runs on."""
+    first = env.reset()
+    examples = [first.get(key).reshape(env.observation_spec_unbatched[key].shape) for key in keys]
+    return [example.float() if example.is_floating_point() else example for example in examples]
 
 
 def export_policy(run_dir: Path, export_format: str, output: Path | None = None,
@@ -104,8 +118,8 @@ def export_policy(run_dir: Path, export_format: str, output: Path | None = None,
     run = load_run_policy(run_dir, checkpoint, purpose="export")
     try:
         policy = run.policy
-        in_key, shape = policy_input(policy, run.env)
-        example = run.env.observation_spec[in_key].zero().float()
+        keys = policy_inputs(policy, run.config)
+        examples = example_inputs(run.env, keys)
     finally:
         run.close()
     frames = run.frames
@@ -119,13 +133,15 @@ def export_policy(run_dir: Path, export_format: str, output: Path | None = None,
         raise ExportError(f"output file {path}: cannot write there ({exc.strerror or exc})") from None
     os.close(handle)
     try:
-        write(export_format, policy, in_key, example, Path(temp))
+        write(export_format, policy, keys, examples, Path(temp))
         os.replace(temp, path)
     except OSError as exc:  # disk full, the folder made read-only meanwhile
         raise ExportError(f"output file {path}: cannot write it ({exc.strerror or exc})") from None
     finally:
         Path(temp).unlink(missing_ok=True)
-    return Exported(path, export_format, frames, in_key, shape)
+    inputs = {dotted(key): (tuple(example.shape), str(example.dtype).removeprefix("torch."))
+              for key, example in zip(keys, examples)}
+    return Exported(path, export_format, frames, inputs)
 
 
 def check_target(path: Path, force: bool) -> None:
@@ -166,7 +182,7 @@ def default_output(run_dir: Path, frames: int, export_format: str) -> Path:
     return Path(f"{Path(run_dir).name}-{frames}{EXPORT_SUFFIXES[export_format]}")
 
 
-def write(export_format: str, policy, in_key: str, example: torch.Tensor, path: Path) -> None:
+def write(export_format: str, policy, keys: list[NestedKey], examples: list[torch.Tensor], path: Path) -> None:
     if export_format == "state-dict":
         torch.save({key: value.detach().clone() for key, value in policy.state_dict().items()}, path)
         return
@@ -174,9 +190,9 @@ def write(export_format: str, policy, in_key: str, example: torch.Tensor, path: 
         # the bounds checks and shapes TorchRL reads while tracing are fixed for one policy
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", "no signature found")  # the ONNX exporter, of a traced function
-        traced = torch.jit.trace(deterministic_action(policy, in_key), example, check_trace=False)
+        traced = torch.jit.trace(deterministic_action(policy, keys), tuple(examples), check_trace=False)
         if export_format == "torchscript":
             traced.save(str(path))
         else:  # TorchScript-based exporter: the dynamo one does not follow TensorDict
-            torch.onnx.export(traced, (example,), str(path), input_names=[ONNX_INPUT],
+            torch.onnx.export(traced, tuple(examples), str(path), input_names=[dotted(key) for key in keys],
                               output_names=[ONNX_OUTPUT], dynamo=False)

@@ -14,6 +14,10 @@ from tui_rl.config.algorithms import ActionKind
 #: marks a legal action. The policy reads it to mask its choice; it is never a network input.
 ACTION_MASK_KEY = "action_mask"
 
+#: the logit an illegal action gets: finite, so its probability is exactly 0 and a loss that weighs
+#: every action's log-probability by its probability (discrete SAC's) reads 0 for it, not 0 x -inf
+MASKED_LOGIT = -1e8
+
 
 def has_action_mask(env) -> bool:
     """Whether ``env`` (made by tui-rl) gives an action mask the policy reads."""
@@ -40,12 +44,16 @@ def choice_counts(spec: TensorSpec) -> tuple[int, ...]:
 
 class IndependentCategoricals(D.Distribution):
     """One categorical per action dimension, dimension ``i`` choosing among ``choices[i]``, from
-    one flat vector of logits (the dimensions' logits one after another)."""
+    one flat vector of logits (the dimensions' logits one after another). ``mask``, where the env
+    gives one, is as flat: True for each legal choice of each dimension (Gymnasium's MultiDiscrete
+    mask, its parts joined), and an illegal choice gets no probability."""
 
     arg_constraints: dict = {}
     has_rsample = False
 
-    def __init__(self, logits: torch.Tensor, choices: tuple[int, ...]) -> None:
+    def __init__(self, logits: torch.Tensor, choices: tuple[int, ...], mask: torch.Tensor | None = None) -> None:
+        if mask is not None:
+            logits = logits.masked_fill(~mask.reshape(logits.shape).bool(), MASKED_LOGIT)
         self.parts = [D.Categorical(logits=part) for part in logits.split(list(choices), dim=-1)]
         super().__init__(logits.shape[:-1], torch.Size([len(choices)]), validate_args=False)
 

@@ -22,6 +22,7 @@ from torchrl.modules import (
 from tui_rl.config.models import RunConfig
 from tui_rl.engine.networks.action_distributions import (
     ACTION_MASK_KEY,
+    MASKED_LOGIT,
     IndependentBernoullis,
     IndependentCategoricals,
     choice_counts,
@@ -81,8 +82,8 @@ def make_action_net(config: RunConfig, env: EnvBase, device, out_key: str) -> Te
 def sampling_actor(
     config: RunConfig, env: EnvBase, device, key: str, width: int, trunk: list[TensorDictModuleBase] = ()
 ) -> ProbabilisticActor:
-    """Reads ``key`` (after ``trunk``, run inside it): Categorical over discrete actions (masked
-    by the env's ``action_mask`` where it gives one), one per dimension of a multi-discrete action,
+    """Reads ``key`` (after ``trunk``, run inside it): Categorical over discrete actions, one per
+    dimension of a multi-discrete action (either masked by the env's ``action_mask`` where it gives one),
     a Bernoulli per switch of a binary one, TanhNormal within the bounds otherwise. The trunk goes
     inside the actor so the losses can ask it for its distribution."""
     spec = env.action_spec_unbatched
@@ -96,8 +97,10 @@ def sampling_actor(
             "multi-discrete": (IndependentCategoricals, {"choices": choice_counts(spec)}),
             "binary": (IndependentBernoullis, {}),
         }[kind]
-        if kind == "discrete" and has_action_mask(env):
-            distribution, in_keys = MaskedCategorical, {"logits": "logits", "mask": ACTION_MASK_KEY}
+        if has_action_mask(env):  # discrete or multi-discrete (the env checks which)
+            in_keys = {"logits": "logits", "mask": ACTION_MASK_KEY}
+            if kind == "discrete":
+                distribution, kwargs = MaskedCategorical, {"neg_inf": MASKED_LOGIT}
     else:
         net = nn.Sequential(make_mlp(config.network, width, 2 * action_size(env), device), NormalParamExtractor())
         module = TensorDictModule(net, in_keys=[key], out_keys=["loc", "scale"])

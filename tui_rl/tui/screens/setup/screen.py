@@ -20,7 +20,7 @@ from textual.timer import Timer
 from tui_rl.config import ConfigError, RunConfig, edit, fitting_algorithms
 from tui_rl.config.algorithm_switch import switch_algorithm
 from tui_rl.config.algorithms import AlgorithmSection
-from tui_rl.engine.envs.families import env_switch_edits
+from tui_rl.engine.envs.families import env_switch_edits, kwargs_switch_edits
 from tui_rl.tui.screens.setup.add_transform import AddTransformScreen
 from tui_rl.tui.screens.save_preset import save_as_preset
 from tui_rl.tui.screens.setup.fields import (
@@ -192,8 +192,17 @@ class SetupScreen(Screen):
         self.show_env(config)
         self.query_one(SpecView).probe(config)
 
-    def on_hparam_form_edited(self, event: HparamForm.Edited) -> None:
-        self.use(event.config)
+    async def on_hparam_form_edited(self, event: HparamForm.Edited) -> None:
+        config = event.config
+        if event.path == "env.kwargs" and (stack := kwargs_switch_edits(self.app.config, config)):
+            # from_pixels switched on a DeepMind Control task: the stack its pixels need, or back
+            config = edit(config, stack, source="setup")
+            for view in self.query(TransformStack):  # none while the tab is still unmounted (Lazy)
+                await view.set_transforms(config.transforms)
+            names = ", ".join(t.name for t in config.transforms) or "none"
+            self.notify(f"env.kwargs changed the preprocessing {config.env.id} goes with; the Transforms "
+                        f"tab now holds it: {names}", title="Transforms", markup=False)
+        self.use(config)
         if event.path in PROBED_FIELDS:
             self.probe_soon()
 
