@@ -153,8 +153,9 @@ def make_actor_critic(config: RunConfig, env: EnvBase, device) -> ActorCritic:
     """The networks of PPO / A2C: one shared trunk (ActorValueOperator) on images or with
     memory, two separate MLPs otherwise. Only the actor trains a shared memory core."""
     if not shares_trunk(config):
+        actor = make_stochastic_actor(config, env, device)  # first: a seed draws the same weights as before
         critic = make_critic(config, env, device)
-        return ActorCritic(make_stochastic_actor(config, env, device), critic, critic, ())
+        return ActorCritic(actor, critic, critic, ())
     trunk, key, width = make_trunk(config, env, device)
     if config.network.has_memory:
         head = TensorDictSequential(critic_memory(), value_head(config, device, CRITIC_MEMORY_KEY, width))
