@@ -205,3 +205,13 @@ def train_briefly(config):
     collector.shutdown()
     assert frames == 320
     return algorithm, before, logged
+
+
+def one_batch(env, policy, frames: int):
+    """One batch of ``frames`` steps that a TorchRL Collector running ``policy`` collects from ``env``."""
+    from torchrl.collectors import Collector
+
+    collector = Collector(env, policy, frames_per_batch=frames, total_frames=frames, auto_register_policy_transforms=False)
+    batch = next(iter(collector))
+    collector.shutdown()
+    return batch

@@ -3,7 +3,7 @@
 
 import pytest
 import torch
-from helpers import train_briefly
+from helpers import one_batch, train_briefly
 from tensordict import TensorDict
 
 from tui_rl.config import ConfigError, validate
@@ -132,3 +132,31 @@ def test_soft_target_update_moves_targets_by_tau_and_hard_update_copies_on_its_p
     assert not torch.equal(target, source.data), "copied before its period"
     hard.target_updater.step()
     assert torch.equal(target, source.data)
+
+
+def test_advantages_come_from_one_critic_pass_and_keep_every_step_where_episodes_are_cut_short():
+    # CartPole cut at 5 steps: each env copy's 32 steps hold several truncations (and a few falls)
+    config = make_config("ppo", "CartPole-v1", {"env": {"id": "CartPole-v1", "num_envs": 2,
+                                                        "kwargs": {"max_episode_steps": 5}}})
+    env = make_env(config)
+    algorithm = build_algorithm(config, env, "cpu")
+    from torchrl.objectives.value import GAE
+
+    from tui_rl.engine.algorithms.on_policy import advantages
+
+    batch = one_batch(env, algorithm.collector_policy, 64)
+    cut = batch["next", "truncated"].squeeze(-1)[:, :-1]
+    assert cut.sum(-1).min() >= 2, "each copy has episodes cut short inside the batch"
+    calls = []
+    algorithm.critic.register_forward_hook(lambda module, args, out: calls.append(out.shape))
+    twice = batch.clone()
+    with torch.no_grad():  # the critic on the steps and on their next steps apart
+        GAE(gamma=algorithm.value_estimator.gamma, lmbda=algorithm.value_estimator.lmbda,
+            value_network=algorithm.critic)(twice)
+    calls.clear()
+    advantages(algorithm.value_estimator, batch)
+    assert len(calls) == 1 and calls[0][-1] < 2 * batch.shape[-1], calls  # one pass, not over both
+    assert "shifted_valid" not in batch.keys()
+    for key in ["advantage", "value_target", "state_value", ("next", "state_value")]:
+        torch.testing.assert_close(batch[key], twice[key], msg=str(key))
+    env.close()

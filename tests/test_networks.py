@@ -9,13 +9,17 @@ import math
 import pytest
 import torch
 from conftest import needs
+from helpers import one_batch
 from torchrl.collectors import Collector
 from torchrl.envs import PermuteTransform
 from torchrl.modules import ConvNet
+from torchrl.objectives import ClipPPOLoss
 
 from tui_rl.config import ConfigError, RunConfig, apply_overrides, validate
 from tui_rl.config.network_fit import conv_shapes, describe_network, network_misfit
 from tui_rl.engine.algorithms import build_algorithm
+from tui_rl.engine.algorithms.on_policy import advantages, shuffled_passes
+from tui_rl.engine.algorithms.optimisation import total_loss
 from tui_rl.engine.envs.making import make_env
 from tui_rl.engine.networks.encoders import ImageInput
 from tui_rl.engine.run.preflight import check_buildable
@@ -184,6 +188,65 @@ def test_ppo_on_images_shares_one_convnet_between_actor_and_critic_and_checkpoin
     fresh.load_state_dict(algorithm.state_dict())
     for (name, a), b in zip(algorithm.loss_module.state_dict().items(), fresh.loss_module.state_dict().values()):
         assert torch.equal(a, b), name
+    env.close()
+
+
+def ppo_minibatch(config: RunConfig):
+    """A PPO on MinAtar frames, and a minibatch of a batch it collected, its advantages in."""
+    env = image_env(config)
+    algorithm = build_algorithm(config, env, "cpu")
+    batch = one_batch(env, algorithm.collector_policy, 100)
+    env.close()
+    advantages(algorithm.value_estimator, batch)
+    return algorithm, next(shuffled_passes(batch, 1, 50, memory=False, stale=algorithm.features))
+
+
+def test_ppo_runs_the_shared_convnet_once_a_minibatch_with_the_losses_and_gradients_of_the_whole_critic():
+    algorithm, minibatch = ppo_minibatch(minatar_config("algorithm.name=ppo", "algorithm.critic_coef=0.5"))
+    (convnet,) = [m for m in algorithm.actor.modules() if isinstance(m, ConvNet)]
+    calls = []
+    convnet.register_forward_hook(lambda module, args, out: calls.append(out.shape))
+    losses = algorithm.loss_module(minibatch)
+    assert calls == [(50, *calls[0][1:])], "actor and critic read one pass of the trunk"
+    # what the loss gave when its critic ran the trunk again
+    loss = algorithm.loss_module
+    whole = ClipPPOLoss(algorithm.actor, algorithm.critic, clip_epsilon=loss.clip_epsilon.item(),
+                        entropy_coeff=loss.entropy_coeff.item(), critic_coeff=loss.critic_coeff.item(),
+                        loss_critic_type="l2", normalize_advantage=algorithm.config.algorithm.normalize_advantage)
+    reference = whole(minibatch)
+    assert len(calls) == 3
+    params = [p for group in algorithm.optimizer.param_groups for p in group["params"]]
+    for name in ["loss_objective", "loss_critic", "loss_entropy"]:
+        torch.testing.assert_close(losses[name], reference[name], msg=name)
+    grads = torch.autograd.grad(total_loss(losses), params, allow_unused=True)
+    expected = torch.autograd.grad(total_loss(reference), params, allow_unused=True)
+    assert all(g is not None for g in grads)
+    for g, e in zip(grads, expected):
+        torch.testing.assert_close(g, e)
+
+
+def test_a_ppo_checkpoint_whose_critic_held_the_trunk_too_loads_its_value_head():
+    config = minatar_config("algorithm.name=ppo")
+    env = image_env(config)
+    algorithm = build_algorithm(config, env, "cpu")
+    # the layout checkpoints had when the loss's critic ran the trunk again: its own copy, then the head
+    old = ClipPPOLoss(algorithm.actor, algorithm.critic, entropy_coeff=1.0, critic_coeff=1.0).state_dict()
+    assert any(key.startswith("critic_network_params.module.1.") for key in old)
+    old = {key: value + 1 if key.startswith("critic_network_params.") else value for key, value in old.items()}
+    state = algorithm.state_dict()
+    state["loss_module"] = old
+    fresh = build_algorithm(config, env, "cpu")
+    fresh.load_state_dict(state)
+    head = [p for p in fresh.critic.parameters() if all(p is not q for q in fresh.actor.parameters())]
+    old_head = [value for key, value in old.items() if key.startswith("critic_network_params.module.1.")]
+    assert len(head) == len(old_head) > 0
+    for p, value in zip(head, old_head):
+        assert torch.equal(p.detach(), value)
+    # the trunk is the actor's: the old critic's copy of it (moved here by one) is not loaded
+    (convnet,) = [m for m in fresh.actor.modules() if isinstance(m, ConvNet)]
+    (original,) = [m for m in algorithm.actor.modules() if isinstance(m, ConvNet)]
+    for p, q in zip(convnet.parameters(), original.parameters()):
+        assert torch.equal(p, q)
     env.close()
 
 

@@ -91,7 +91,7 @@ class ImageInput(nn.Module):
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         if pixels.dtype == torch.uint8:
-            pixels = pixels.float() / 255
+            pixels = pixels.float().div_(255)  # scaled in the one float copy
         elif not pixels.is_floating_point():
             pixels = pixels.float()
         if self.observation_dims > 3:

@@ -6,6 +6,8 @@ the images are encoded (and the memory stepped) once per step for both heads.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from tensordict.nn import NormalParamExtractor, TensorDictModule, TensorDictModuleBase, TensorDictSequential
 from torch import nn
@@ -137,15 +139,31 @@ def make_critic(config: RunConfig, env: EnvBase, device, with_action: bool = Fal
     return TensorDictSequential(*trunk, critic) if trunk else critic
 
 
-def make_actor_critic(config: RunConfig, env: EnvBase, device) -> tuple[TensorDictModuleBase, TensorDictModuleBase]:
-    """(actor, critic) of PPO / A2C: one shared trunk (ActorValueOperator) on images or with
+class ActorCritic(NamedTuple):
+    """PPO's and A2C's networks. ``critic`` computes V(s) from the observation (the advantages);
+    ``loss_critic`` is what the loss reads after the actor ran on the same minibatch: with a
+    shared trunk only the value head (on the features the actor wrote), so the trunk runs once
+    per minibatch for both losses, as TorchRL's PPOLoss documents; ``critic`` itself otherwise."""
+
+    actor: ProbabilisticActor
+    critic: TensorDictModuleBase
+    loss_critic: TensorDictModuleBase
+    #: the keys the trunk writes (empty without a shared trunk), stale once the networks move
+    features: tuple[str, ...]
+
+
+def make_actor_critic(config: RunConfig, env: EnvBase, device) -> ActorCritic:
+    """The networks of PPO / A2C: one shared trunk (ActorValueOperator) on images or with
     memory, two separate MLPs otherwise. Only the actor trains a shared memory core."""
     if not shares_trunk(config):
-        return make_stochastic_actor(config, env, device), make_critic(config, env, device)
+        actor = make_stochastic_actor(config, env, device)  # first: a seed draws the same weights as before
+        critic = make_critic(config, env, device)
+        return ActorCritic(actor, critic, critic, ())
     trunk, key, width = make_trunk(config, env, device)
     if config.network.has_memory:
-        critic = TensorDictSequential(critic_memory(), value_head(config, device, CRITIC_MEMORY_KEY, width))
+        head = TensorDictSequential(critic_memory(), value_head(config, device, CRITIC_MEMORY_KEY, width))
     else:
-        critic = value_head(config, device, key, width)
-    shared = ActorValueOperator(TensorDictSequential(*trunk), sampling_actor(config, env, device, key, width), critic)
-    return shared.get_policy_operator(), shared.get_value_operator()
+        head = value_head(config, device, key, width)
+    shared = ActorValueOperator(TensorDictSequential(*trunk), sampling_actor(config, env, device, key, width), head)
+    features = tuple(str(k) for module in trunk for k in module.out_keys if not isinstance(k, tuple))
+    return ActorCritic(shared.get_policy_operator(), shared.get_value_operator(), head, features)
