@@ -118,7 +118,10 @@ def solve_once(preset: str, seed: int, overrides: list[str]) -> SeedResult:
 def sb3_python(given: str | None) -> str | None:
     """An interpreter that imports stable_baselines3: ``given``, else the cached side venv (made here)."""
     def works(python: str) -> bool:
-        probe = subprocess.run([python, "-c", "import stable_baselines3"], capture_output=True, text=True)
+        try:
+            probe = subprocess.run([python, "-c", "import stable_baselines3"], capture_output=True, text=True)
+        except OSError:  # not an interpreter at all
+            return False
         return probe.returncode == 0
 
     if given:
