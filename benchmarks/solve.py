@@ -199,7 +199,7 @@ def show_ratio(ours: list[SeedResult], theirs: list[SeedResult]) -> None:
     wall, cpu = ratio("train_seconds"), ratio("train_cpu_seconds")
     steps = ratio("frames")
     met = "met" if wall <= GOAL_RATIO else "NOT met"
-    print(f"  tui-rl / SB3 (medians): {wall:.2f}x training seconds, {cpu:.2f}x CPU seconds, {steps:.2f}x steps; "
+    print(f"  tui-rl / SB3 (medians): {wall:.3f}x training seconds, {cpu:.3f}x CPU seconds, {steps:.3f}x steps; "
           f"goal <= {GOAL_RATIO}x: {met}; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}",
           flush=True)
 
