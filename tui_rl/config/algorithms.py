@@ -67,6 +67,8 @@ class AlgorithmSection(Section):
     metrics: ClassVar[tuple[Metric, ...]]
     #: what ``tui-rl search`` varies without ``--param``; None: nothing by default
     search_space: ClassVar[SearchSpace | None] = None
+    #: it trains groups of agents (a multi-agent env's groups) instead of one agent
+    multi_agent: ClassVar[bool] = False
 
     #: the discriminator; each algorithm narrows it to its own Literal (declared here to come first)
     name: str
@@ -248,11 +250,95 @@ class A2CConfig(OnPolicySection):
         0.01, ge=0, le=1, description="Entropy bonus coefficient", json_schema_extra=LIVE
     )
 
+# -- multi-agent: groups of agents (engine/envs/multi_agent.py), as TorchRL's multi-agent examples
+# train them. Defaults are BenchMARL's (facebookresearch/BenchMARL, benchmarl/conf/algorithm/
+# mappo.yaml, ippo.yaml, qmix.yaml, vdn.yaml; its base_experiment.yaml for the shared ones).
+
+
+class MultiAgentPPOSection(OnPolicySection):
+    """PPO for each group of agents (TorchRL's ClipPPOLoss per group, MultiAgentMLP networks)."""
+
+    multi_agent: ClassVar[bool] = True
+    supports_memory: ClassVar[bool] = False
+    action_kinds: ClassVar[tuple[ActionKind, ...]] = ("discrete", "continuous")
+
+    gae_lambda: float = Field(0.9, ge=0, le=1, description="GAE lambda", json_schema_extra=LIVE)
+    critic_coef: float = Field(
+        1.0, ge=0, le=10, description="Value loss coefficient", json_schema_extra=LIVE
+    )
+    clip_epsilon: float = Field(0.2, gt=0, le=1, description="PPO ratio clip", json_schema_extra=LIVE)
+    epochs: int = Field(3, ge=1, le=100, description="Passes over each batch", json_schema_extra=LIVE)
+    minibatch_size: int = Field(
+        400, ge=1, description="Minibatch size (env steps) within a batch", json_schema_extra=LIVE
+    )
+    normalize_advantage: bool = Field(False, description="Normalise advantages per minibatch")
+    share_params: bool = Field(
+        True, description="The agents of a group share one actor (and one critic)"
+    )
+    centralised: bool = Field(
+        True, description="The critic reads every agent's observation of the group (MAPPO) or each its own (IPPO)"
+    )
+
+
+class MAPPOConfig(MultiAgentPPOSection):
+    title: ClassVar[str] = "MAPPO Multi-agent PPO (central critic)"
+
+    name: Literal["mappo"] = "mappo"
+
+
+class IPPOConfig(MultiAgentPPOSection):
+    title: ClassVar[str] = "IPPO  Independent PPO"
+
+    name: Literal["ippo"] = "ippo"
+    centralised: bool = Field(
+        False, description="The critic reads every agent's observation of the group (MAPPO) or each its own (IPPO)"
+    )
+
+
+class ValueMixingSection(OffPolicySection):
+    """Per-agent Q-networks whose chosen values a mixer joins into the group's (TorchRL's QMixerLoss)."""
+
+    multi_agent: ClassVar[bool] = True
+    action_kinds: ClassVar[tuple[ActionKind, ...]] = ("discrete",)
+    exploration_fields: ClassVar[tuple[str, ...]] = ("eps_start", "eps_end", "eps_decay_frames")
+    metrics: ClassVar[tuple[Metric, ...]] = (LOSS_QVALUE, EPSILON)
+
+    eps_start: float = Field(0.8, ge=0, le=1, description="Initial epsilon of epsilon-greedy")
+    eps_end: float = Field(
+        0.01, ge=0, le=1, description="Final epsilon of epsilon-greedy", json_schema_extra=LIVE
+    )
+    eps_decay_frames: int = Field(
+        1_000_000, ge=1, description="Frames over which epsilon anneals from start to end"
+    )
+    share_params: bool = Field(True, description="The agents of a group share one Q-network")
+
+    @model_validator(mode="after")
+    def _epsilon_anneals_down(self) -> ValueMixingSection:
+        if self.eps_start < self.eps_end:
+            raise FieldValueError("eps_start", f"must be at least eps_end ({self.eps_end:g}); epsilon anneals down")
+        return self
+
+
+class QMIXConfig(ValueMixingSection):
+    title: ClassVar[str] = "QMIX  Monotonic value mixing"
+
+    name: Literal["qmix"] = "qmix"
+    mixing_embed_dim: int = Field(32, ge=1, le=1024, description="Width of the QMIX mixing network")
+
+
+class VDNConfig(ValueMixingSection):
+    title: ClassVar[str] = "VDN   Value decomposition (sum)"
+
+    name: Literal["vdn"] = "vdn"
+
 
 #: name -> section class, in the order the app lists them
 ALGORITHMS: dict[str, type[AlgorithmSection]] = {
     cls.algorithm_name(): cls
-    for cls in (DQNConfig, DDPGConfig, TD3Config, SACConfig, DiscreteSACConfig, PPOConfig, A2CConfig)
+    for cls in (
+        DQNConfig, DDPGConfig, TD3Config, SACConfig, DiscreteSACConfig, PPOConfig, A2CConfig,
+        MAPPOConfig, IPPOConfig, QMIXConfig, VDNConfig,
+    )
 }
 
 
@@ -271,6 +357,19 @@ DECLARED_METRICS: tuple[Metric, ...] = tuple(
 def fitting_algorithms(kind: str) -> list[str]:
     """The algorithms that can act in a ``kind`` (an :data:`ActionKind`) action space."""
     return [name for name, cls in ALGORITHMS.items() if kind in cls.action_kinds]
+
+
+def agents_mismatch(name: str, env_id: str, multi_agent: bool) -> str | None:
+    """Why ``name`` cannot train in ``env_id`` (a multi-agent env when ``multi_agent``): a
+    single-agent algorithm takes no agent groups and a multi-agent one needs them; None when it fits."""
+    if ALGORITHMS[name].multi_agent == multi_agent:
+        return None
+    fitting = ", ".join(n for n, cls in ALGORITHMS.items() if cls.multi_agent == multi_agent)
+    if multi_agent:
+        return (f"algorithm.name: {name} trains a single agent; {env_id} is a multi-agent env (groups of "
+                f"agents): choose one of {fitting}")
+    return (f"algorithm.name: {name} trains groups of agents; {env_id} is a single-agent env: "
+            f"choose one of {fitting}")
 
 
 def action_kind_mismatch(name: str, env_id: str, kind: str) -> str | None:

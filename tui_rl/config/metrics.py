@@ -117,3 +117,27 @@ def parse_worker_metric(name: str) -> tuple[int, WorkerMetric] | None:
     match = WORKER_NAME.fullmatch(name)
     figure = next((m for m in PER_WORKER if match and m.figure == match[2]), None)
     return None if figure is None else (int(match[1]), figure)
+
+
+@dataclass(frozen=True)
+class GroupMetric:
+    """A figure logged for each group of agents of a multi-agent env, as ``<figure>/<group>``
+    (``episode_return/adversary``), charted with its figure; the figure itself (``episode_return``)
+    is the mean over the groups."""
+
+    metric: Metric
+
+    def name(self, group: str) -> str:
+        return f"{self.metric.name}/{group}"
+
+
+GROUP_RETURN = GroupMetric(EPISODE_RETURN)
+PER_GROUP = (GROUP_RETURN,)
+
+
+def parse_group_metric(name: str) -> tuple[str, GroupMetric] | None:
+    """``episode_return/adversary`` -> ("adversary", :data:`GROUP_RETURN`); None for a name that
+    is no per-group metric."""
+    figure, slash, group = name.partition("/")
+    found = next((m for m in PER_GROUP if m.metric.name == figure), None)
+    return None if found is None or not slash or not group else (group, found)

@@ -88,6 +88,30 @@ def _dm_control_ids() -> list[str]:
     return [f"{DM_CONTROL_PREFIX}{domain}-{task}" for domain, task in dm_control_suite().BENCHMARKING]
 
 
+#: multi-agent envs (engine/envs/multi_agent.py), made by TorchRL's own wrappers: VMAS's
+#: vectorised scenarios (``vmas/<scenario>``) and PettingZoo's particle envs from mpe2 (``mpe/<task>``)
+VMAS_PREFIX = "vmas/"
+MPE_PREFIX = "mpe/"
+VMAS_SCENARIOS = (
+    "navigation", "balance", "transport", "wheel", "give_way", "passage", "joint_passage", "ball_passage",
+    "dispersion", "flocking", "discovery", "sampling", "reverse_transport", "buzz_wire", "multi_give_way",
+)
+#: the mpe2 module of each particle task: simple_spread is cooperative, simple_tag (predators
+#: and prey) and simple_adversary are competitive (one group of agents per side)
+MPE_TASKS = {
+    "simple_spread": "simple_spread_v3", "simple_tag": "simple_tag_v3", "simple_adversary": "simple_adversary_v3",
+    "simple_reference": "simple_reference_v3", "simple_push": "simple_push_v3", "simple": "simple_v3",
+}
+
+
+def _vmas_ids() -> list[str]:
+    return [VMAS_PREFIX + scenario for scenario in VMAS_SCENARIOS]
+
+
+def _mpe_ids() -> list[str]:
+    return [MPE_PREFIX + task for task in MPE_TASKS]
+
+
 @dataclass(frozen=True)
 class EnvFamily:
     name: str
@@ -109,6 +133,9 @@ class EnvFamily:
     kwargs: dict[str, Any] = field(default_factory=dict)
     #: the preprocessing in place of ``transforms`` when the env kwarg ``from_pixels`` is on
     pixel_transforms: tuple[dict[str, Any], ...] = ()
+    #: its envs hold groups of agents (each group's observations, actions and rewards nested under
+    #: its name): only multi-agent algorithms train in them
+    multi_agent: bool = False
 
     def standard_transforms(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], ...]:
         """The preprocessing the family's envs go with under env kwargs ``kwargs``."""
@@ -154,6 +181,10 @@ FAMILIES: dict[str, EnvFamily] = {
                   transforms=MINATAR_TRANSFORMS),
         EnvFamily("dm_control", "DeepMind Control", "dm_control", "dmcontrol", prefixes=(DM_CONTROL_PREFIX,),
                   ids=_dm_control_ids, transforms=DM_CONTROL_TRANSFORMS, pixel_transforms=DM_CONTROL_PIXEL_TRANSFORMS),
+        EnvFamily("vmas", "VMAS (multi-agent)", "vmas", "vmas", prefixes=(VMAS_PREFIX,), ids=_vmas_ids,
+                  multi_agent=True),
+        EnvFamily("pettingzoo", "PettingZoo MPE (multi-agent)", "mpe2", "pettingzoo", prefixes=(MPE_PREFIX,),
+                  ids=_mpe_ids, multi_agent=True),
     ]
 }
 
@@ -172,6 +203,12 @@ def family_of(env_id: str) -> EnvFamily | None:
         if not family.prefixes and family.owns(env_id, entry_point):
             return family
     return None
+
+
+def is_multi_agent(env_id: str) -> bool:
+    """Whether ``env_id`` names a multi-agent env (of a multi-agent family)."""
+    family = family_of(env_id)
+    return family is not None and family.multi_agent
 
 
 def require_family(env_id: str) -> str | None:

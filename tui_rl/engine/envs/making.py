@@ -29,7 +29,13 @@ from tui_rl.engine.envs.env_error import EnvError
 from tui_rl.engine.envs.batched import BatchedClassicEnv, env_backend, make_batched_env
 from tui_rl.engine.envs.dm_control import DMControlTask, is_dm_control, make_dm_control_env
 from tui_rl.engine.compat import release_gym_import_error
-from tui_rl.engine.envs.families import require_family
+from tui_rl.engine.envs.families import is_multi_agent, require_family
+from tui_rl.engine.envs.multi_agent import (
+    describe_groups,
+    group_action_kinds,
+    is_multi_agent_env,
+    make_multi_agent_env,
+)
 from tui_rl.engine.envs.action_spaces import keep_action_parts
 from tui_rl.engine.envs.action_masks import mask_actions
 from tui_rl.config.algorithms import ActionKind
@@ -156,7 +162,12 @@ def make_env(
     except ConfigError as exc:  # an EnvError, so preflight keeps the field it names
         raise EnvError(str(exc), exc.errors) from None
     lead = config.transforms[: lead_length(config)]
-    if backend == "torch":
+    if is_multi_agent(config.env.id):
+        try:
+            env = transformed(make_multi_agent_env(config, num_envs, device))
+        except ConfigError as exc:  # an EnvError, so preflight keeps the field it names
+            raise EnvError(str(exc), exc.errors) from None
+    elif backend == "torch":
         env = transformed(make_batched_env(config.env, num_envs, device))
     elif num_envs > 1 and any(per_copy(cfg.name) for cfg in lead):
         # TorchRL's no-op resets and end-of-life flags act on one env: each copy gets its own
@@ -169,8 +180,9 @@ def make_env(
 
     user_names = {t.name for t in config.transforms}
     bookkeeping = []
-    if "RewardSum" not in user_names:
-        bookkeeping.append(RewardSum(in_keys=["reward"], out_keys=[EPISODE_REWARD_KEY]))
+    if "RewardSum" not in user_names:  # a multi-agent env's return per group, beside its reward
+        rewards = env.reward_keys
+        bookkeeping.append(RewardSum(in_keys=rewards, out_keys=[episode_reward_key(key) for key in rewards]))
     if "StepCounter" not in user_names:
         bookkeeping.append(StepCounter(step_count_key=STEP_COUNT_KEY))
     primers = memory_primers(config.network)  # a memory core's state, carried from step to step
@@ -183,13 +195,19 @@ def make_env(
     env.set_seed(config.env.seed)
     for cfg in config.transforms[lead_length(config) :]:
         append_configured(env, cfg, config.env.id)
-    for encoding in one_hot_observations(env):  # before the join, which takes the one-hot vectors
-        env.append_transform(encoding)
-    if (join := joined_observation(env, config.network, config.env.id)) is not None:
-        env.append_transform(join)
+    if not is_multi_agent_env(env):  # a group's observations are read by its own networks
+        for encoding in one_hot_observations(env):  # before the join, which takes the one-hot vectors
+            env.append_transform(encoding)
+        if (join := joined_observation(env, config.network, config.env.id)) is not None:
+            env.append_transform(join)
     for primer in primers:
         env.append_transform(primer)
     return env
+
+
+def episode_reward_key(reward_key: str | tuple[str, ...]) -> str | tuple[str, ...]:
+    """Where the running return of ``reward_key`` goes: ``episode_reward`` beside it (in its group)."""
+    return reward_key[:-1] + (EPISODE_REWARD_KEY,) if isinstance(reward_key, tuple) else EPISODE_REWARD_KEY
 
 
 def lead_length(config: RunConfig) -> int:
@@ -268,13 +286,19 @@ def append_configured(env: TransformedEnv, cfg, env_id: str) -> None:
 
 
 def action_kind(env: EnvBase) -> ActionKind:
-    """What ``env`` acts with (see :func:`spec_kind`)."""
+    """What ``env`` acts with (see :func:`spec_kind`); in a multi-agent env, its first group's
+    agents (``multi_agent.group_action_kinds`` gives each group's)."""
+    if is_multi_agent_env(env):
+        return next(iter(group_action_kinds(env).values()))
     return spec_kind(env.action_spec_unbatched)
 
 
 def describe_specs(env: EnvBase) -> dict[str, str]:
     """Short readable strings for the env's backend and its observation, action, reward and done
-    specs (one env copy); the bookkeeping keys are listed apart, by name: they are no observation."""
+    specs (one env copy); the bookkeeping keys are listed apart, by name: they are no observation.
+    A multi-agent env is described by its groups (each group's agents, observation and action)."""
+    if is_multi_agent_env(env):
+        return describe_groups(env)
     batch_dims = len(env.batch_size)
 
     def shape(spec) -> str:

@@ -27,7 +27,14 @@ class NonFinite(TrainingFailed):
 
 
 def check_rewards(batch: TensorDictBase, frames: int) -> None:
-    reward = batch.get(("next", "reward"))
+    """Every reward of ``batch`` is finite (each group's, in a multi-agent env)."""
+    after = batch.get("next")
+    for key in after.keys(True, True):
+        if key == "reward" or (isinstance(key, tuple) and key[-1] == "reward"):
+            check_reward(after.get(key), frames)
+
+
+def check_reward(reward: torch.Tensor, frames: int) -> None:
     if not torch.isfinite(reward).all():
         bad = reward[~torch.isfinite(reward)].flatten()[0].item()
         raise NonFinite("reward", f"the env returned a reward of {bad} (by frame {frames}); stopped before training on it")

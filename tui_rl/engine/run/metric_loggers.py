@@ -13,8 +13,9 @@ import torch
 from tensordict import TensorDictBase
 from torchrl.record.loggers import CSVLogger, Logger
 
-from tui_rl.config.metrics import EPISODE_LENGTH, EPISODE_RETURN
+from tui_rl.config.metrics import EPISODE_LENGTH, EPISODE_RETURN, GROUP_RETURN
 from tui_rl.config.models import LoggingConfig
+from tui_rl.engine.envs.multi_agent import returning_groups
 from tui_rl.engine.extras import require
 from tui_rl.engine.runs.folder import METRICS_DIR
 
@@ -76,7 +77,9 @@ def offline_wandb_logger(run_dir: Path) -> Logger:
 
 
 def episode_metrics(batch: TensorDictBase) -> tuple[int, dict[str, float]]:
-    """How many episodes ended in ``batch``, and their mean return and length."""
+    """How many episodes ended in ``batch``, and their mean return and length. In a multi-agent
+    env each group's return (its agents' mean) is logged as ``episode_return/<group>``, and
+    ``episode_return`` is the mean over the groups."""
     done = batch.get(("next", "done")).squeeze(-1)
     ended = int(done.sum())
     if not ended:
@@ -86,7 +89,20 @@ def episode_metrics(batch: TensorDictBase) -> tuple[int, dict[str, float]]:
         value = batch.get(("next", key), None)
         if value is not None:
             found[metric.name] = value.squeeze(-1)[done].float().mean().item()
+    groups = group_returns(batch, done)
+    if groups:
+        found.update({GROUP_RETURN.name(group): value for group, value in groups.items()})
+        found[EPISODE_RETURN.name] = sum(groups.values()) / len(groups)
     return ended, found
+
+
+def group_returns(batch: TensorDictBase, done: torch.Tensor) -> dict[str, float]:
+    """Each group's mean return over the episodes that ended (its agents' mean); {} for a
+    single-agent batch."""
+    after = batch.get("next")
+    return {  # each [*batch, agents, 1]
+        group: after.get(key).float().mean((-2, -1))[done].mean().item() for group, key in returning_groups(after).items()
+    }
 
 
 def learning_rate(optimizers: dict[str, torch.optim.Optimizer]) -> float:

@@ -18,6 +18,7 @@ from torchrl.envs import EnvBase
 from tui_rl.config import ConfigError, RunConfig
 from tui_rl.engine.algorithms.base import Algorithm
 from tui_rl.engine.run.collectors import Collection
+from tui_rl.engine.run.group_evaluation import evaluate_groups
 from tui_rl.engine.run.worker_stats import ReplayTally
 from tui_rl.engine.run.metric_loggers import MetricLoggers
 from tui_rl.engine.protocol import Evaluated
@@ -36,7 +37,8 @@ class RunParts:
     eval_env: EnvBase
     algorithm: Algorithm
     collector: Collection
-    evaluator: Evaluator
+    #: TorchRL's Evaluator; None in a multi-agent env, whose copies play their episodes together
+    evaluator: Evaluator | None
     replay_tally: ReplayTally = field(default_factory=ReplayTally)
 
     @classmethod
@@ -53,7 +55,7 @@ class RunParts:
             if config.compile:  # in place: the state dict keeps its keys, so checkpoints do not change
                 algorithm.loss_module.compile()
             parts["collector"] = Collection(config, parts["env"], algorithm.collector_policy, parts["device"])
-            parts["evaluator"] = Evaluator(
+            parts["evaluator"] = None if algorithm.config.algorithm.multi_agent else Evaluator(
                 parts["eval_env"],
                 algorithm.eval_policy,
                 num_trajectories=config.eval.episodes,
@@ -82,6 +84,8 @@ class RunParts:
     def evaluate(self, frames: int, episodes: int) -> Evaluated:
         """Play ``episodes`` evaluation episodes with TorchRL's Evaluator."""
         self.sync_eval_env()
+        if self.evaluator is None:
+            return evaluate_groups(self.eval_env, self.algorithm.eval_policy, episodes, self.algorithm.config.eval.deterministic)
         result = self.evaluator.evaluate(step=frames)
         std = float(result.get("eval/reward_std", 0.0))
         return Evaluated(
@@ -110,7 +114,7 @@ def close_parts(parts: dict[str, Any], on_error: Callable[[], None]) -> None:
     """Shut down whatever of a run's parts exist (also after a failed build); ``on_error`` is
     called in the ``except`` block of a shutdown that raised, and the others still close."""
     for name in ("evaluator", "collector"):
-        if name in parts:
+        if parts.get(name) is not None:
             try:
                 parts[name].shutdown()
             except Exception:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tui_rl.config import ConfigError, FieldError, RunConfig
-from tui_rl.config.algorithms import action_kind_mismatch
+from tui_rl.config.algorithms import agents_mismatch
 from tui_rl.engine.envs.user_envs import bound_to_this_folder
 from tui_rl.engine.extras import install_line, require
 
@@ -26,6 +26,7 @@ def check_buildable(config: RunConfig, runs_dir: Path = Path("runs")) -> None:
     there and the collector backend can start (Ray installed, its cluster reachable); then the
     first batch trains in a dry run (engine/run/dry_run.py). Raises ConfigError naming the field;
     returns None when all hold."""
+    check_agents(config)
     check_batch(config)
     check_loggers(config)
     check_device(config.device)
@@ -51,6 +52,16 @@ def about(path: str) -> Iterator[None]:
         if any(error.path for error in exc.errors):
             raise
         raise ConfigError(str(exc), (FieldError(path, str(exc)),)) from None
+
+
+def check_agents(config: RunConfig) -> None:
+    """A multi-agent algorithm trains in a multi-agent env only, and a single-agent one in a
+    single-agent env only: refused from the env's family, before any env is made."""
+    from tui_rl.engine.envs.families import is_multi_agent
+
+    mismatch = agents_mismatch(config.algorithm.name, config.env.id, is_multi_agent(config.env.id))
+    if mismatch:
+        raise ConfigError.at("algorithm.name", mismatch.removeprefix("algorithm.name: "))
 
 
 def check_batch(config: RunConfig) -> None:
@@ -172,18 +183,21 @@ def makes(config: RunConfig) -> bool:
 
 
 def check_action_space(config: RunConfig, env) -> None:
-    from tui_rl.engine.envs.making import action_kind
+    from tui_rl.engine.algorithms import algorithm_mismatch
 
-    mismatch = action_kind_mismatch(config.algorithm.name, config.env.id, action_kind(env))
+    mismatch = algorithm_mismatch(config, env)
     if mismatch:
         field = mismatch.split(":")[0]  # env.id when no algorithm takes the space
         raise ConfigError(mismatch, (FieldError(field, mismatch),))
 
 
 def check_network(config: RunConfig, env) -> None:
-    """The encoder reads the env's observation: a ConvNet an image its layers fit, an MLP a vector."""
+    """The encoder reads the env's observation: a ConvNet an image its layers fit, an MLP a vector.
+    (A multi-agent env's groups are read by MultiAgentMLPs, one per group, built for their specs.)"""
     from tui_rl.engine.networks.encoders import checked_inputs
 
+    if config.algorithm.multi_agent:
+        return
     checked_inputs(config.network, env, config.env.id)
 
 

@@ -200,7 +200,18 @@ def read_metrics(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     scalars = Path(run_dir) / SCALARS_DIR
     if not scalars.is_dir():
         return {}
-    return {printable(path.stem): read_series(path) for path in sorted(scalars.glob("*.csv"))}
+    return {printable(metric_name(scalars, path)): read_series(path) for path in metric_files(scalars)}
+
+
+def metric_files(scalars: Path) -> list[Path]:
+    """The metric files of a run's ``scalars`` folder: one per metric, a per-group metric
+    (``episode_return/<group>``, config/metrics.py) in a folder of its figure."""
+    return sorted([*scalars.glob("*.csv"), *scalars.glob("*/*.csv")])
+
+
+def metric_name(scalars: Path, path: Path) -> str:
+    """A metric file's metric name: its path under ``scalars`` without the suffix."""
+    return path.relative_to(scalars).with_suffix("").as_posix()
 
 
 def event_from_json(data: Any) -> Event | None:

@@ -37,6 +37,7 @@ from tui_rl.engine.runs.folder import (
     SCALARS_DIR,
     RunFolderError,
     RunSummary,
+    metric_files,
     read_events,
     read_series,
     read_summary,
@@ -318,7 +319,7 @@ def trim_metrics(run_dir: Path, frames: int) -> None:
     scalars = Path(run_dir) / SCALARS_DIR
     if not scalars.is_dir():
         return
-    for path in scalars.glob("*.csv"):
+    for path in metric_files(scalars):
         if scalars.is_symlink() or path.is_symlink():
             refuse_links(run_dir)  # names the link: a trim never cuts the file it points at
         rows = read_series(path)
