@@ -101,7 +101,7 @@ def test_the_multi_input_encoder_reads_each_chosen_key():
                                    "conv_kernels": [4], "conv_strides": [2]}})
     env = make_env(config)
     try:
-        actor, _ = make_actor_critic(config, env, "cpu")
+        actor = make_actor_critic(config, env, "cpu").actor
         encoder = actor.module[0].module[0]  # the trunk's first module
     finally:
         env.close()
@@ -135,7 +135,7 @@ def test_a_discrete_entry_of_a_dict_is_read_one_hot_joined_with_the_vectors():
     try:
         rollout = env.rollout(20)
         specs = describe_specs(env)
-        actor, _ = make_actor_critic(config, env, "cpu")
+        actor = make_actor_critic(config, env, "cpu").actor
     finally:
         env.close()
     assert specs["one-hot"] == "count: one of 5 (int64 [scalar]); the networks read each one-hot"
