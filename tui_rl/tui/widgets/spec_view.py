@@ -24,7 +24,8 @@ class SpecView(Static):
     class Probed(Message):
         """A probe finished: ``kind`` is "discrete"/"continuous", or None when it failed;
         ``inputs`` what the networks may read, by key, one observation's shapes, None when the
-        env could not be built."""
+        env could not be built; ``groups`` a multi-agent env's groups of agents (engine's
+        ``AgentGroup``: name, agents, one agent's observation and action), () for one agent."""
 
         def __init__(
             self,
@@ -34,6 +35,7 @@ class SpecView(Static):
             specs: dict[str, str],
             error: str,
             inputs: dict[str, tuple[int, ...]] | None = None,
+            groups: tuple = (),
         ) -> None:
             super().__init__()
             self.view = view
@@ -42,6 +44,7 @@ class SpecView(Static):
             self.specs = specs
             self.error = error
             self.inputs = inputs
+            self.groups = groups
 
         @property
         def control(self) -> SpecView:
@@ -49,7 +52,7 @@ class SpecView(Static):
 
         def clone(self) -> SpecView.Probed:
             """The same result as a new message, to be handled again later."""
-            return SpecView.Probed(self.view, self.env_id, self.kind, self.specs, self.error, self.inputs)
+            return SpecView.Probed(self.view, self.env_id, self.kind, self.specs, self.error, self.inputs, self.groups)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id)
@@ -66,19 +69,25 @@ class SpecView(Static):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="spec-probe")
     def run_probe(self, config: RunConfig) -> None:
-        kind, specs, error, inputs = None, {}, "", None
+        kind, specs, error, inputs, groups = None, {}, "", None, ()
         try:
             load_torchrl()
             from tui_rl.engine.envs.making import action_kind, describe_specs, make_env
+            from tui_rl.engine.envs.multi_agent import agent_groups, group_action_kinds, is_multi_agent_env
             from tui_rl.engine.envs.user_envs import user_code
             from tui_rl.engine.networks.encoders import observation_inputs
 
             env = make_env(config, num_envs=1)
             try:
-                kind, specs = action_kind(env), describe_specs(env)
+                specs = describe_specs(env)
                 if code := user_code(config.env.id, config.env.imports):  # what building it ran
                     specs["your code"] = ", ".join(code)
-                inputs = observation_inputs(env)
+                if is_multi_agent_env(env):  # each group's networks read its own agents' observations
+                    groups = tuple(agent_groups(env))
+                    kinds = set(group_action_kinds(env).values())
+                    kind = kinds.pop() if len(kinds) == 1 else None
+                else:
+                    kind, inputs = action_kind(env), observation_inputs(env)
             finally:
                 env.close()
         except ValueError as exc:  # ConfigError / EnvError: already a readable sentence
@@ -86,7 +95,7 @@ class SpecView(Static):
         except Exception as exc:  # anything else a third-party env raises
             error = f"{type(exc).__name__}: {exc}"
         if not get_current_worker().is_cancelled:
-            self.post_message(self.Probed(self, config.env.id, kind, specs, error, inputs))
+            self.post_message(self.Probed(self, config.env.id, kind, specs, error, inputs, groups))
 
     def on_spec_view_probed(self, message: Probed) -> None:
         # Runs before the message bubbles to the screen, so the view is current when the screen reads it.
