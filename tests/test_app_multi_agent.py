@@ -6,12 +6,14 @@ return chart draws one line per group (predators and prey)."""
 from __future__ import annotations
 
 import pytest
-from conftest import needs, renderable_text, settle, train_run, until, words_on_screen
+from conftest import Posted, needs, renderable_text, settle, train_run, until, words_on_screen
 from helpers import state_of
 
 from tui_rl.config import RunConfig, apply_overrides
 from tui_rl.engine.runs.record import create_run
 from tui_rl.tui.app import TuiRlApp
+from tui_rl.tui.widgets.frame_view import FrameView
+from tui_rl.tui.widgets.step_table import StepTable
 
 WIDE = (160, 50)
 #: MAPPO on simple_tag (3 predators, 1 prey; 25-step episodes), small enough to train in seconds
@@ -73,6 +75,14 @@ async def test_a_competitive_env_shows_its_groups_in_the_specs_and_the_policy_ta
         await until(pilot, lambda: "Parameters: one set per agent" in policy_text(app), what="the Policy tab to follow")
 
 
+def status(screen) -> str:
+    return str(screen.query_one("#inspector-status").render())
+
+
+def shown_rows(screen) -> dict[str, str]:
+    return {name: value for name, value, _style in screen.query_one(StepTable).rows()}
+
+
 def chart_text(app) -> str:
     return str(app.screen.query_one("#charts").viewer.render())
 
@@ -90,3 +100,38 @@ async def test_a_competitive_run_charts_each_groups_return(tag_run):
         charts = app.screen.query_one("#charts")
         assert sorted(charts.curves.matching((), ("episode_return",))) == [
             "episode_return/adversary", "episode_return/agent"]
+
+
+async def test_the_user_drives_the_prey_by_hand_while_the_policy_drives_the_predators():
+    needs("mpe2", "pettingzoo")
+    app, posted = TuiRlApp(apply_overrides(RunConfig(), TINY_TAG), preset_name="tag"), Posted()
+    async with app.run_test(size=(120, 40), message_hook=posted) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        screen = app.screen
+        await pilot.press("l")  # the live env
+        await until(pilot, lambda: screen.session is not None, what="the live env")
+        await until(pilot, lambda: screen.query_one(FrameView).frame is not None, what="the particle world's frame")
+
+        await pilot.press("g", "g", "g", "g")  # adversary 0, 1, 2, then the prey
+        await until(pilot, lambda: "g agent (agent 0)" in status(screen), what="the prey to be driven")
+        await pilot.press("3")
+        await until(pilot, lambda: screen.length == 1, what="one step")
+        step = screen.session.rollout[0]
+        assert step["agent", "action"].tolist() == [3]  # the user's
+        assert step["adversary", "action"].tolist() == step["policy", "adversary", "action"].tolist()
+        assert "You drive agent 0; the policy drives the others." in posted.notices()
+
+        rows = shown_rows(screen)  # each agent's observation, action and reward at the step
+        assert rows["agent[0] action"] == "3"
+        assert [rows[f"adversary[{i}] action"] for i in range(3)] == [str(a) for a in step["adversary", "action"].tolist()]
+        assert len(rows["adversary[2] observation"].split()) == 10  # 8 of 16 values, "…", "(+8)"
+        assert rows["agent[0] reward"] == f"{step['next', 'agent', 'reward'].item():+.3f}"
+
+        await pilot.press("g")  # no one driven: the digits are refused, the policy steps all
+        await until(pilot, lambda: "g agent (none" in status(screen), what="no agent driven")
+        await pilot.press("3")
+        await until(pilot, lambda: "choose the agent you drive first (g)" in " ".join(posted.notices()),
+                    what="the refusal")
+        await pilot.press("p")
+        await until(pilot, lambda: screen.length == 2, what="the policy's step")
