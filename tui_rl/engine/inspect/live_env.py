@@ -91,6 +91,10 @@ class LiveEnvSession:
     def __init__(self, config: RunConfig, weights: Weights = None) -> None:
         self.config = config
         self.env = make_render_env(config, draw_observation=True)
+        if self.env.batch_size:  # VMAS steps a batch of worlds, even for one copy
+            self.env.close()
+            raise ValueError(f"env.id: the live env steps one env; {config.env.id} keeps a batch of "
+                             f"{list(self.env.batch_size)} of its own: a VMAS scenario cannot be driven here yet")
         try:
             self.algorithm, self.weights_note = build_policy(config, self.env, weights)
         except Exception:
