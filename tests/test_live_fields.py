@@ -17,6 +17,7 @@ from tui_rl.config import ALGORITHMS, RunConfig, apply_overrides, edit, live_fie
 from tui_rl.engine.algorithms import build_algorithm
 from tui_rl.engine.envs.making import make_env
 from tui_rl.engine.run.trainer import Trainer
+from tui_rl.engine.algorithms.mappo import group_keys
 from tui_rl.engine.protocol import Checkpointed, Evaluated, SetHparams
 from tui_rl.engine.runs.record import create_run
 
@@ -28,14 +29,17 @@ BATCH = 64
 
 def base_config(name: str, changes: dict | None = None) -> RunConfig:
     config = validate({
-        "env": {"id": ENV_FOR_KIND[ALGORITHMS[name].action_kinds[0]], "num_envs": 2},
+        "env": {"id": "mpe/simple_spread" if ALGORITHMS[name].multi_agent else ENV_FOR_KIND[ALGORITHMS[name].action_kinds[0]],
+                "num_envs": 2},
         "algorithm": {"name": name},
         "network": {"hidden_sizes": [16]},
         "collector": {"frames_per_batch": BATCH, "init_random_frames": 0},
         "replay_buffer": {"batch_size": 32, "size": 1000},
     })
-    if name == "ppo":
+    if name in ("ppo", "mappo", "ippo"):
         config = edit(config, {"algorithm.epochs": 2, "algorithm.minibatch_size": 16})
+    if name in ("qmix", "vdn"):  # DQN's schedule
+        config = edit(config, {"algorithm.eps_decay_frames": 10_000, "algorithm.eps_start": 1.0, "algorithm.eps_end": 0.05})
     return edit(config, changes or {})
 
 
@@ -60,6 +64,16 @@ class Rig:
     def loss(self):
         return self.algorithm.loss_module
 
+    @property
+    def group(self) -> str | None:
+        """The first group of agents of a multi-agent env; None for a single-agent one."""
+        return self.algorithm.groups[0] if self.config.algorithm.multi_agent else None
+
+    @property
+    def own_loss(self):
+        """The TorchRL loss: the first group's in a multi-agent env."""
+        return self.loss.groups[self.group] if self.group else self.loss
+
     def set(self, path: str, value) -> None:
         """A live change, as the trainer makes it."""
         self.algorithm.apply_hparams(edit(self.algorithm.config, {path: value}, live_only=True))
@@ -78,7 +92,7 @@ class Rig:
 
     def target_pair(self) -> tuple[torch.Tensor, torch.Tensor]:
         """One source parameter of a target network and its target copy."""
-        for net in ("value_network", "qvalue_network"):
+        for net in ("value_network", "qvalue_network", "local_value_network"):
             if getattr(self.loss, f"target_{net}_params", None) is not None:
                 source = next(iter(getattr(self.loss, f"{net}_params").values(True, True)))
                 target = next(iter(getattr(self.loss, f"target_{net}_params").values(True, True)))
@@ -133,9 +147,15 @@ def observe_advantage(rig: Rig, gamma: float, lmbda: float) -> None:
     """The algorithm's advantages are those of a GAE built with ``gamma`` and ``lmbda``."""
     _, batch = rig.on_policy_losses()
     expected = rig.batch.clone()
+    group = rig.group
+    critic = rig.algorithm.estimators[group].value_network if group else rig.algorithm.critic
+    gae = GAE(gamma=gamma, lmbda=lmbda, value_network=critic)
+    if group:
+        gae.set_keys(**group_keys(group))
     with torch.no_grad():
-        GAE(gamma=gamma, lmbda=lmbda, value_network=rig.algorithm.critic)(expected)
-    assert torch.allclose(batch["advantage"], expected["advantage"], atol=1e-5)
+        gae(expected)
+    advantage = (group, "advantage") if group else "advantage"
+    assert torch.allclose(batch[advantage], expected[advantage], atol=1e-5)
 
 
 def observe_tau(rig: Rig) -> None:
@@ -206,7 +226,7 @@ def observe_minibatch_size(rig: Rig) -> None:
 
 def observe_clip_epsilon(rig: Rig) -> None:
     rig.set("algorithm.clip_epsilon", 0.05)
-    assert rig.loss.clip_epsilon.item() == pytest.approx(0.05)
+    assert rig.own_loss.clip_epsilon.item() == pytest.approx(0.05)
     # A ratio moved by more than 5 % is clipped: after a few steps some of the batch is.
     rig.set("optim.lr", 0.05)
     rig.update()

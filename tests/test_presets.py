@@ -11,6 +11,7 @@ from tui_rl.config import DEFAULT_PRESET, edit, list_presets, load_preset
 from tui_rl.config import ALGORITHMS
 from tui_rl.engine.algorithms import build_algorithm
 from tui_rl.engine.envs.making import action_kind, make_env
+from tui_rl.engine.envs.multi_agent import group_action_kinds, is_multi_agent_env
 
 torch.set_num_threads(1)
 
@@ -20,11 +21,14 @@ TARGETS = {
     "CartPole-v1": 475, "Acrobot-v1": -100, "MountainCar-v0": -110, "Pendulum-v1": -200,
     "LunarLander-v3": 200, "InvertedPendulum-v5": 950,
     "MinAtar/Breakout-v1": 10, "ALE/Pong-v5": 18, "ALE/Breakout-v5": 200,
+    # multi-agent envs have no published solved threshold: their presets set no target
+    "vmas/navigation": None, "mpe/simple_spread": None, "mpe/simple_tag": None,
 }
 REQUIRED = {
     "cartpole-dqn", "cartpole-ppo", "acrobot-dqn", "mountaincar-dqn", "pendulum-ddpg", "pendulum-sac",
     "pendulum-td3", "lunarlander-ppo", "invertedpendulum-sac", "minatar-breakout-dqn",
     "cartpole-masked-lstm", "pong-ppo", "breakout-dqn",
+    "vmas-navigation-mappo", "mpe-spread-mappo", "mpe-spread-qmix", "mpe-tag-mappo",
 }
 
 PRESETS = [info.name for info in list_presets()]
@@ -48,12 +52,13 @@ def test_preset_builds_its_env_and_algorithm(name):
     config = load_preset(name)
     env = make_env(config)
     algorithm = build_algorithm(config, env, "cpu")
-    assert action_kind(env) in ALGORITHMS[config.algorithm.name].action_kinds
-    # One step of the collector policy gives an action the env accepts.
+    kinds = group_action_kinds(env).values() if is_multi_agent_env(env) else [action_kind(env)]
+    assert set(kinds) <= set(ALGORITHMS[config.algorithm.name].action_kinds)
+    # One step of the collector policy gives an action the env accepts (each group's, multi-agent).
     with torch.no_grad():
         step = env.rollout(2, algorithm.collector_policy, break_when_any_done=False)
     first = step[:, 0] if step.ndim > 1 else step[0]
-    assert env.action_spec.is_in(first["action"])
+    assert all(env.full_action_spec[key].is_in(first[key]) for key in env.action_keys)
     env.close()
 
 

@@ -59,7 +59,7 @@ class MAPPO(Algorithm):
             self.estimators[group] = GAE(gamma=0.99, lmbda=0.95, value_network=critic)  # live: apply_hparams
             self.estimators[group].set_keys(**group_keys(group))
         self.value_estimator = next(iter(self.estimators.values()))
-        return torch.nn.ModuleDict(losses)
+        return GroupLosses(losses)
 
     def update(self, batch: TensorDictBase, frames: int) -> dict[str, float]:
         config, algo = self.config, self.config.algorithm
@@ -71,13 +71,13 @@ class MAPPO(Algorithm):
         means = LossMeans()
         minibatch_size = min(algo.minibatch_size, batch.numel())
         for minibatch in shuffled_passes(batch, algo.epochs, minibatch_size, memory=False):
-            losses = sum_groups([loss(minibatch) for loss in self.loss_module.values()])
+            losses = self.loss_module(minibatch)
             gradient_step(total_loss(losses), self.optimizer, config.optim.max_grad_norm)
             means.add(losses, "entropy")
         return means.means()
 
     def live_settings(self) -> dict[str, Callable[[Any], None]]:
-        losses, estimators = list(self.loss_module.values()), list(self.estimators.values())
+        losses, estimators = list(self.loss_module.groups.values()), list(self.estimators.values())
         return {
             "algorithm.gamma": fanned_out([live_setting(e, "gamma") for e in estimators]),
             "algorithm.gae_lambda": fanned_out([live_setting(e, "lmbda") for e in estimators]),
@@ -93,12 +93,25 @@ class IPPO(MAPPO):
     name = "ippo"
 
 
+class GroupLosses(torch.nn.Module):
+    """Every group's ClipPPOLoss, called as one loss on a batch holding all the groups."""
+
+    def __init__(self, losses: dict[str, ClipPPOLoss]) -> None:
+        super().__init__()
+        self.groups = torch.nn.ModuleDict(losses)
+
+    def forward(self, batch: TensorDictBase) -> TensorDictBase:
+        return sum_groups([loss(batch) for loss in self.groups.values()])
+
+
 def sum_groups(outputs: list[TensorDictBase]) -> TensorDictBase:
     """The groups' loss outputs as one: each ``loss_*`` term summed over the groups (one backward
-    pass trains each group's networks on its own terms), the entropy averaged."""
-    joined = outputs[0].select(*[key for key in outputs[0].keys() if key.startswith("loss_") or key == "entropy"])
+    pass trains each group's networks on its own terms), the entropy and clipped share averaged."""
+    averaged = [key for key in ("entropy", "clip_fraction") if key in outputs[0].keys()]
+    joined = outputs[0].select(*[key for key in outputs[0].keys() if key.startswith("loss_")], *averaged)
     for output in outputs[1:]:
         for key in joined.keys():
             joined.set(key, joined.get(key) + output.get(key))
-    joined.set("entropy", joined.get("entropy") / len(outputs))
+    for key in averaged:
+        joined.set(key, joined.get(key) / len(outputs))
     return joined

@@ -17,6 +17,7 @@ from torchrl.objectives.multiagent import QMixerLoss
 
 from tui_rl.config.errors import ConfigError
 from tui_rl.engine.algorithms.base import Algorithm, live_setting
+from tui_rl.engine.algorithms.dqn import DQN
 from tui_rl.engine.algorithms.optimisation import LossMeans, gradient_step, total_loss
 from tui_rl.engine.envs.multi_agent import group_names
 from tui_rl.engine.networks.multi_agent import (
@@ -61,13 +62,8 @@ class QMIX(Algorithm):
             means.add(losses)
         return {**means.means(), "epsilon": epsilon}
 
-    def anneal_epsilon(self, frames: int) -> float:
-        """Move epsilon to where its schedule is at ``frames`` (as DQN does); its value."""
-        steps = min(frames - self.annealed_frames, self.config.algorithm.eps_decay_frames + 1)
-        if steps > 0 and self.exploration.eps != self.exploration.eps_end:
-            self.exploration.step(steps)
-        self.annealed_frames = frames
-        return self.exploration.eps.item()
+    #: epsilon follows the frame count as DQN's does (the same fields: eps_start, eps_end, eps_decay_frames)
+    anneal_epsilon = DQN.anneal_epsilon
 
     def live_settings(self) -> dict[str, Callable[[Any], None]]:
         return {**super().live_settings(), "algorithm.eps_end": live_setting(self.exploration, "eps_end")}
