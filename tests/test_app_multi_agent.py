@@ -135,3 +135,16 @@ async def test_the_user_drives_the_prey_by_hand_while_the_policy_drives_the_pred
                     what="the refusal")
         await pilot.press("p")
         await until(pilot, lambda: screen.length == 2, what="the policy's step")
+
+
+def test_an_evaluation_episode_of_a_competitive_run_has_each_groups_outputs_frames_and_return(tag_run):
+    from tui_rl.engine.inspect.rollout_sources import evaluation_episode
+    from tui_rl.engine.runs.folder import read_config
+
+    rollout, description = evaluation_episode(read_config(tag_run), tag_run)
+    assert rollout.batch_size[0] == 25  # simple_tag's episodes last 25 steps
+    assert rollout["pixels"].shape[1:] == (140, 140, 3)  # the particle world, drawn at 700 px and shrunk
+    assert rollout["policy", "adversary", "logits"].shape == (25, 3, 5)
+    assert rollout["policy", "agent", "action"].shape == (25, 1)
+    assert description.startswith("evaluation episode, returns adversary ")
+    assert ", agent " in description

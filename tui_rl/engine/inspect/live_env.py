@@ -179,7 +179,11 @@ class LiveEnvSession:
         rollout = play_episode(self.env, self.policy, deterministic=self.deterministic, max_steps=max_steps)
         # the frame after a step is the next step's root frame; kept once, not twice
         rollout = rollout.exclude(("next", PIXELS_KEY))
-        self.steps.replace(with_policy_outputs(rollout, self.policy, deterministic=self.deterministic))
+        if self.seats:  # each group's outputs, under the group's name
+            rollout.set(POLICY_KEY, agents_policy_outputs(self.policy, rollout, self.deterministic))
+            self.steps.replace(rollout)
+        else:
+            self.steps.replace(with_policy_outputs(rollout, self.policy, deterministic=self.deterministic))
         self.episodes += 1
         self.needs_reset = True  # the env stands where the episode ended
         return self.rollout
