@@ -30,7 +30,12 @@ from tui_rl.engine.envs.batched import BatchedClassicEnv, env_backend, make_batc
 from tui_rl.engine.envs.dm_control import DMControlTask, is_dm_control, make_dm_control_env
 from tui_rl.engine.compat import release_gym_import_error
 from tui_rl.engine.envs.families import is_multi_agent, require_family
-from tui_rl.engine.envs.multi_agent import describe_groups, is_multi_agent_env, make_multi_agent_env
+from tui_rl.engine.envs.multi_agent import (
+    describe_groups,
+    group_action_kinds,
+    is_multi_agent_env,
+    make_multi_agent_env,
+)
 from tui_rl.engine.envs.action_spaces import keep_action_parts
 from tui_rl.engine.envs.action_masks import mask_actions
 from tui_rl.config.algorithms import ActionKind
@@ -281,7 +286,10 @@ def append_configured(env: TransformedEnv, cfg, env_id: str) -> None:
 
 
 def action_kind(env: EnvBase) -> ActionKind:
-    """What ``env`` acts with (see :func:`spec_kind`)."""
+    """What ``env`` acts with (see :func:`spec_kind`); in a multi-agent env, its first group's
+    agents (``multi_agent.group_action_kinds`` gives each group's)."""
+    if is_multi_agent_env(env):
+        return next(iter(group_action_kinds(env).values()))
     return spec_kind(env.action_spec_unbatched)
 
 
