@@ -14,6 +14,7 @@ from torchrl.record.recorder import PixelRenderTransform
 
 from tui_rl.config.models import RunConfig
 from tui_rl.engine.compat import gym_env_of
+from tui_rl.engine.envs.families import MPE_PREFIX
 from tui_rl.engine.envs.making import make_env
 from tui_rl.engine.envs.observation_image import image_layers, is_image_shape
 
@@ -55,6 +56,9 @@ def make_render_env(config: RunConfig, max_width: int = MAX_FRAME_WIDTH, draw_ob
     # pygame, which renders the classic-control envs, complains about a missing display straight
     # to file descriptor 2, which would scribble over the app's screen; rgb_array needs no display.
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    if config.env.id.startswith(MPE_PREFIX):  # a particle env renders as it was made to
+        config = config.model_copy(deep=True)
+        config.env.kwargs = {**config.env.kwargs, "render_mode": "rgb_array"}
     env = make_env(config, num_envs=1, render=True)
     if can_render(env) and not (draw_observation and has_image_observation(env)):
         preproc = functools.partial(downscale_frame, max_width=max_width)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from dataclasses import dataclass
 from functools import partial
 
 import torch
@@ -21,22 +20,13 @@ from torchrl.envs import EnvBase, SerialEnv
 from tui_rl.config.errors import ConfigError
 from tui_rl.config.models import RunConfig
 from tui_rl.engine.envs.families import MPE_PREFIX, MPE_TASKS, VMAS_PREFIX, VMAS_SCENARIOS, require_family
+from tui_rl.engine.envs.spec_probe import AgentGroup
 from tui_rl.engine.networks.action_distributions import spec_kind
 
 #: episode length when the config sets none: VMAS scenarios never end on their own (BenchMARL's
 #: vmas task configs cut them at 100 steps); MPE's own default is 25 cycles
 VMAS_MAX_STEPS = 100
 MPE_MAX_CYCLES = 25
-
-
-@dataclass(frozen=True)
-class AgentGroup:
-    """One group of agents as its env's specs give it (one agent's shapes)."""
-
-    name: str
-    agents: int
-    observation: str
-    action: str
 
 
 def make_multi_agent_env(config: RunConfig, num_envs: int, device: str | torch.device) -> EnvBase:

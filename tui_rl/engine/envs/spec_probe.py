@@ -25,20 +25,33 @@ from tui_rl.engine.envs.registry_cache import cache_folder, installed_versions, 
 from tui_rl.engine.envs.user_envs import user_code
 
 #: what a cached probe's JSON looks like; a new layout bumps it
-FORMAT = 1
+FORMAT = 2
 FOLDER = "spec-probes"
+
+
+@dataclass(frozen=True)
+class AgentGroup:
+    """One group of agents of a multi-agent env as its specs give it (one agent's shapes, as text)."""
+
+    name: str
+    agents: int
+    observation: str
+    action: str
 
 
 @dataclass(frozen=True)
 class SpecProbe:
     """A probe's findings: ``kind`` "discrete" / "continuous" / ..., None when it failed; the specs
     as short texts by name; ``error`` why the env could not be built ("" when it was);
-    ``inputs`` what the networks may read, by key, one observation's shapes (None on failure)."""
+    ``inputs`` what the networks may read, by key, one observation's shapes (None on failure, and
+    for a multi-agent env, whose groups' networks read their own agents'); ``groups`` a
+    multi-agent env's groups of agents, () for one agent."""
 
     kind: str | None
     specs: dict[str, str]
     error: str = ""
     inputs: dict[str, tuple[int, ...]] | None = None
+    groups: tuple[AgentGroup, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,10 +62,12 @@ class SpecProbe:
         kind, specs, error, inputs = data["kind"], data["specs"], data["error"], data["inputs"]
         if not ((kind is None or isinstance(kind, str)) and isinstance(error, str) and isinstance(specs, dict)
                 and all(isinstance(k, str) and isinstance(v, str) for k, v in specs.items())
-                and (inputs is None or isinstance(inputs, dict))):
+                and (inputs is None or isinstance(inputs, dict)) and isinstance(data["groups"], list)):
             raise TypeError(f"not a spec probe: {data!r}")
         shapes = None if inputs is None else {str(key): tuple(int(n) for n in shape) for key, shape in inputs.items()}
-        return cls(kind, dict(specs), error, shapes)
+        groups = tuple(AgentGroup(str(g["name"]), int(g["agents"]), str(g["observation"]), str(g["action"]))
+                       for g in data["groups"])
+        return cls(kind, dict(specs), error, shapes, groups)
 
 
 def probe_specs(config: RunConfig) -> SpecProbe:
@@ -60,6 +75,7 @@ def probe_specs(config: RunConfig) -> SpecProbe:
     the probe's ``error``, a readable sentence."""
     try:
         from tui_rl.engine.envs.making import action_kind, describe_specs, make_env
+        from tui_rl.engine.envs.multi_agent import agent_groups, group_action_kinds, is_multi_agent_env
         from tui_rl.engine.networks.encoders import observation_inputs
 
         env = make_env(config, num_envs=1)
@@ -67,6 +83,9 @@ def probe_specs(config: RunConfig) -> SpecProbe:
             specs = describe_specs(env)
             if code := user_code(config.env.id, config.env.imports):  # what building it ran
                 specs["your code"] = ", ".join(code)
+            if is_multi_agent_env(env):  # each group's networks read their own agents' observations
+                kinds = set(group_action_kinds(env).values())
+                return SpecProbe(kinds.pop() if len(kinds) == 1 else None, specs, "", None, tuple(agent_groups(env)))
             return SpecProbe(action_kind(env), specs, "", observation_inputs(env))
         finally:
             env.close()

@@ -5,6 +5,9 @@ with reward / done / terminated / truncated, ...) plus the rendered frame under 
 policy's view of the step under ``policy`` (see :mod:`tui_rl.engine.policy.outputs`). Steps are
 appended to a rollout with batch size [T], which is what the inspector shows.
 
+In a multi-agent env the policy acts for every agent, except the one the user drives (:meth:`drive`):
+the user's action is that agent's row of its group's action.
+
 Not thread-safe: one thread at a time steps a session (the inspector runs its steps in order, one
 worker after the other).
 """
@@ -21,6 +24,8 @@ from torchrl.envs.utils import step_mdp
 from tui_rl.config.models import RunConfig
 from tui_rl.engine.envs.frames import PIXELS_KEY, make_render_env
 from tui_rl.engine.envs.making import action_kind
+from tui_rl.engine.envs.multi_agent import group_action_kinds, is_multi_agent_env
+from tui_rl.engine.inspect.agents import Seat, agent_seats, agents_policy_outputs, seat_action_spec
 from tui_rl.engine.policy.outputs import (
     POLICY_KEY,
     carry_memory,
@@ -86,6 +91,10 @@ class LiveEnvSession:
     def __init__(self, config: RunConfig, weights: Weights = None) -> None:
         self.config = config
         self.env = make_render_env(config, draw_observation=True)
+        if self.env.batch_size:  # VMAS steps a batch of worlds, even for one copy
+            self.env.close()
+            raise ValueError(f"env.id: the live env steps one env; {config.env.id} keeps a batch of "
+                             f"{list(self.env.batch_size)} of its own: a VMAS scenario cannot be driven here yet")
         try:
             self.algorithm, self.weights_note = build_policy(config, self.env, weights)
         except Exception:
@@ -93,7 +102,10 @@ class LiveEnvSession:
             raise
         self.policy = self.algorithm.eval_policy
         self.deterministic = config.eval.deterministic
-        self.kind = action_kind(self.env)
+        #: a multi-agent env's agents, group by group ([] for one agent), and the one the user drives
+        self.seats: list[Seat] = agent_seats(self.env) if is_multi_agent_env(self.env) else []
+        self.driven: Seat | None = None
+        self.kind = group_action_kinds(self.env)[self.seats[0].group] if self.seats else action_kind(self.env)
         self.steps = GrowingRollout()
         self.episodes = 0
         self.reset()
@@ -106,12 +118,32 @@ class LiveEnvSession:
         return self.steps.view
 
     @property
+    def action_spec(self):
+        """What the user's action may be: the env's, or in a multi-agent env one agent's (the
+        driven one, else the first)."""
+        if not self.seats:
+            return self.env.action_spec
+        return seat_action_spec(self.env, self.driven or self.seats[0])
+
+    @property
     def action_count(self) -> int | None:
         """Number of discrete actions (None for continuous ones)."""
-        return self.env.action_spec.space.n if self.kind == "discrete" else None
+        return self.action_spec.space.n if self.kind == "discrete" else None
+
+    def drive(self, seat: Seat | None) -> str:
+        """Let the user act for ``seat`` (the policy for every other agent); None: the policy acts
+        for all. Returns what now drives."""
+        self.driven = seat
+        self.kind = group_action_kinds(self.env)[(seat or self.seats[0]).group]
+        return f"You drive {seat.label}; the policy drives the others." if seat else "The policy drives every agent."
+
+    def drive_next(self) -> str:
+        """Drive the next agent (group by group), after the last none."""
+        order = [None, *self.seats]
+        return self.drive(order[(order.index(self.driven) + 1) % len(order)])
 
     def describe_actions(self) -> str:
-        spec = self.env.action_spec
+        spec = self.action_spec
         if self.kind == "discrete":
             return f"one of 0..{spec.space.n - 1}"
         low, high = spec.space.low.flatten(), spec.space.high.flatten()
@@ -134,7 +166,7 @@ class LiveEnvSession:
         return self.step_with(None)
 
     def step_random(self) -> TensorDictBase:
-        return self.step_with(self.env.action_spec.rand())
+        return self.step_with(self.env.full_action_spec.rand() if self.seats else self.env.action_spec.rand())
 
     def step_action(self, action: int | float | str | Sequence[float]) -> TensorDictBase:
         """Take ``action``: a discrete index, or the values of a continuous action (numbers or a
@@ -147,7 +179,11 @@ class LiveEnvSession:
         rollout = play_episode(self.env, self.policy, deterministic=self.deterministic, max_steps=max_steps)
         # the frame after a step is the next step's root frame; kept once, not twice
         rollout = rollout.exclude(("next", PIXELS_KEY))
-        self.steps.replace(with_policy_outputs(rollout, self.policy, deterministic=self.deterministic))
+        if self.seats:  # each group's outputs, under the group's name
+            rollout.set(POLICY_KEY, agents_policy_outputs(self.policy, rollout, self.deterministic))
+            self.steps.replace(rollout)
+        else:
+            self.steps.replace(with_policy_outputs(rollout, self.policy, deterministic=self.deterministic))
         self.episodes += 1
         self.needs_reset = True  # the env stands where the episode ended
         return self.rollout
@@ -157,18 +193,37 @@ class LiveEnvSession:
         if self.needs_reset:
             self.reset()
         td = self.current.clone(False)
-        outputs = policy_outputs(self.policy, td, self.deterministic)
-        td.set(POLICY_KEY, outputs)
-        carry_memory(td, outputs)
-        td.set("action", outputs.get("action") if action is None else action)
+        if self.seats:
+            self.act_for_agents(td, action)
+        else:
+            outputs = policy_outputs(self.policy, td, self.deterministic)
+            td.set(POLICY_KEY, outputs)
+            carry_memory(td, outputs)
+            td.set("action", outputs.get("action") if action is None else action)
         td = self.env.step(td)
         self.steps.append(td.exclude(("next", PIXELS_KEY)))
         self.current = step_mdp(td, keep_other=False)
         self.needs_reset = bool(td.get(("next", "done")).any())
         return self.steps.view[-1]
 
+    def act_for_agents(self, td: TensorDictBase, action: torch.Tensor | TensorDictBase | None) -> None:
+        """Every group's action into ``td``: the policy's, the driven agent's row replaced by
+        ``action``; a TensorDict ``action`` (a random step) holds every group's."""
+        outputs = agents_policy_outputs(self.policy, td, self.deterministic)
+        td.set(POLICY_KEY, outputs)
+        if isinstance(action, TensorDictBase):
+            td.update(action)
+            return
+        if action is not None and self.driven is None:
+            raise ActionError("action: choose the agent you drive first (g)")
+        for group in {seat.group for seat in self.seats}:
+            group_action = outputs.get((group, "action")).clone()
+            if action is not None and self.driven.group == group:
+                group_action[self.driven.index] = action
+            td.set((group, "action"), group_action)
+
     def parse_action(self, action: int | float | str | Sequence[float]) -> torch.Tensor:
-        spec = self.env.action_spec
+        spec = self.action_spec
         env_id = self.config.env.id
         values = split_numbers(action) if isinstance(action, str) else action
         if self.kind == "discrete":

@@ -115,7 +115,18 @@ def evaluation_episode(config: RunConfig, run_dir: Path | None) -> tuple[TensorD
     finally:
         session.close()
     cut = f", cut at {MAX_RECORDED_STEPS:,} steps" if was_cut(rollout, MAX_RECORDED_STEPS) else ""
-    return rollout, f"evaluation episode, return {episode_return(rollout):g}{cut} ({session.weights_note})"
+    return rollout, f"evaluation episode, {returns_text(rollout)}{cut} ({session.weights_note})"
+
+
+def returns_text(rollout: TensorDictBase) -> str:
+    """The episode's return, or in a multi-agent env each group's (its agents' mean)."""
+    from tui_rl.engine.envs.multi_agent import returning_groups
+
+    groups = returning_groups(rollout.get("next"))
+    if not groups:
+        return f"return {episode_return(rollout):g}"
+    return "returns " + ", ".join(f"{group} {rollout.get(('next', *key))[-1].float().mean().item():g}"
+                                  for group, key in groups.items())
 
 
 def load_source(kind: str, config: RunConfig, run_dir: Path | None, path: Path | None = None) -> tuple[TensorDictBase, str]:

@@ -1,5 +1,7 @@
 """The algorithm choice: one button per algorithm, and only those that fit the env's action space
-(the registry's ``action_kinds``) can be pressed; under them, what the last switch changed."""
+(the registry's ``action_kinds``) and its agents (a multi-agent env takes only the registry's
+``multi_agent`` algorithms, a single-agent env only the others) can be pressed; under them, what
+the last switch changed."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from textual.message import Message
 from textual.widgets import RadioButton, RadioSet, Static
 
 from tui_rl.config import ALGORITHMS, fitting_algorithms
+from tui_rl.engine.envs.families import is_multi_agent
 
 
 class AlgorithmPicker(Vertical):
@@ -48,14 +51,18 @@ class AlgorithmPicker(Vertical):
         return self.query_one(f"#algorithm-{name}", RadioButton)
 
     def fit_to(self, env_id: str, kind: str | None) -> None:
-        """Offer only what fits ``kind``; None (the env could not be probed) offers everything."""
-        offered = fitting_algorithms(kind) if kind else list(ALGORITHMS)
+        """Offer only what fits ``kind`` and ``env_id``'s agents; a None kind (the env could not be
+        probed) offers every algorithm for its agents."""
+        offered = fitting_algorithms_for(env_id, kind)
         for name in ALGORITHMS:
             self.button(name).disabled = name not in offered
         if kind is None:
-            self.fit_note = "The action space is unknown: every algorithm is offered."
-        else:
-            left_out = ", ".join(n.upper() for n in ALGORITHMS if n not in offered)
+            self.fit_note = "The action space is unknown: every algorithm for its agents is offered."
+        elif is_multi_agent(env_id):
+            self.fit_note = (f"{env_id} has groups of agents with {kind} actions: "
+                             f"{', '.join(n.upper() for n in offered)} train in it.")
+        else:  # the multi-agent algorithms go unsaid: they never train one agent
+            left_out = ", ".join(n.upper() for n in ALGORITHMS if n not in offered and not ALGORITHMS[n].multi_agent)
             self.fit_note = f"{env_id} has {kind} actions" + (
                 f": {left_out} cannot act in it." if left_out else "."
             )
@@ -86,3 +93,10 @@ class AlgorithmPicker(Vertical):
             self.current = name
             self.show_note()
             self.post_message(self.Chosen(self, name))
+
+
+def fitting_algorithms_for(env_id: str, kind: str | None) -> list[str]:
+    """The algorithms that act in ``kind`` actions (any, when None) and train ``env_id``'s agents."""
+    multi_agent = is_multi_agent(env_id)
+    return [name for name in (fitting_algorithms(kind) if kind else ALGORITHMS)
+            if ALGORITHMS[name].multi_agent == multi_agent]

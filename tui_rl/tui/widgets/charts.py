@@ -20,7 +20,7 @@ from textual.widget import Widget
 from textual.widgets import Tab, Tabs
 
 from tui_rl.config.algorithms import DECLARED_METRICS
-from tui_rl.config.metrics import EPISODE_LENGTH, EPISODE_RETURN, GROUPS, RETURN, Group
+from tui_rl.config.metrics import EPISODE_LENGTH, EPISODE_RETURN, GROUPS, PER_GROUP, RETURN, Group, parse_group_metric
 from tui_rl.tui.widgets.plotext_figure import PlotextFigure
 
 CAPACITY = 512
@@ -132,8 +132,11 @@ class RunCurves:
             self.series[name] = DecimatedSeries()
         return self.series[name]
 
-    def matching(self, names: tuple[str, ...]) -> list[str]:
-        return [n for n in names if n in self.series]
+    def matching(self, names: tuple[str, ...], per_group: tuple[str, ...] = ()) -> list[str]:
+        """The series of ``names`` this run has, then those of each group of agents logged under
+        a figure of ``per_group`` (``episode_return/<group>``), in the order they came."""
+        grouped = [n for n in self.series if (parsed := parse_group_metric(n)) and parsed[1].metric.name in per_group]
+        return [n for n in names if n in self.series] + grouped
 
 
 #: the return chart's second line, computed here from the logged returns
@@ -148,13 +151,24 @@ class ChartSpec:
     tab: str
     title: str
     metrics: tuple[str, ...] = ()
+    #: figures logged per group of agents (config/metrics.py's ``PER_GROUP``) it draws, one line
+    #: per group, named for the group
+    per_group: tuple[str, ...] = ()
 
 
 def chart_of(group: Group) -> ChartSpec:
     """The chart of a group: every declared metric in it (config/metrics.py, and each algorithm's
-    in the registry), in declaration order."""
+    in the registry), in declaration order, then each group of agents' line of its per-group figures."""
     names = tuple(m.name for m in DECLARED_METRICS if m.group == group)
-    return ChartSpec(group.key, group.tab, group.title, names + ((SMOOTHED_RETURN,) if group == RETURN else ()))
+    per_group = tuple(m.metric.name for m in PER_GROUP if m.metric.group == group)
+    return ChartSpec(group.key, group.tab, group.title,
+                     names + ((SMOOTHED_RETURN,) if group == RETURN else ()), per_group)
+
+
+def series_label(name: str) -> str:
+    """A series' legend: the group's name for a per-group figure, else its own (or its ``LABELS``)."""
+    parsed = parse_group_metric(name)
+    return parsed[0] if parsed else LABELS.get(name, name)
 
 
 CHARTS = tuple(chart_of(group) for group in GROUPS if group.chart)
@@ -290,7 +304,7 @@ class MetricChart(PlotextFigure):
 
     def figure_key(self, width: int) -> tuple:
         """What the figure drawn at ``width`` columns shows: the figure is redone when it changes."""
-        names = self.curves.matching(self.spec.metrics)
+        names = self.curves.matching(self.spec.metrics, self.spec.per_group)
         revisions = tuple((n, self.curves.series[n].revision) for n in names)
         return self.spec, revisions, self.curves.marker_revision, width, id(self.curves)
 
@@ -305,8 +319,8 @@ class MetricChart(PlotextFigure):
         if key == self._drawn_key or not width:
             return
         self._drawn_key = key
-        names = self.curves.matching(self.spec.metrics)
-        lines = [(LABELS.get(n, n), self.curves.series[n]) for n in names]
+        names = self.curves.matching(self.spec.metrics, self.spec.per_group)
+        lines = [(series_label(n), self.curves.series[n]) for n in names]
         if self.spec.key == RETURN.key:
             lines += list(self.curves.overlays.items())
         draw_lines(self, self.spec.title, lines, self.curves.markers, width)

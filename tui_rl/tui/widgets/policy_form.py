@@ -4,7 +4,9 @@ the shapes each layer will see beneath them.
 
 The observation's shapes, by key for a Dict, come from the Setup screen's spec probe
 (:meth:`PolicyForm.fit_inputs`);
-until then only the config's own rules apply. The fit itself is ``config/network_fit.py``, the
+until then only the config's own rules apply. A multi-agent env's probe gives its groups of agents
+instead: the form lists them (agents, one agent's observation and action) and says how the
+algorithm's networks treat them (one set of weights per group or per agent, a central critic). The fit itself is ``config/network_fit.py``, the
 same words the engine and ``presets validate`` use. No torch here.
 """
 
@@ -31,6 +33,8 @@ class PolicyForm(HparamForm):
         #: what the networks may read, by key, one observation's shapes, from the last spec probe;
         #: None until one succeeds
         self.inputs: dict[str, tuple[int, ...]] | None = None
+        #: a multi-agent env's groups (the engine's ``AgentGroup``s), from the last spec probe
+        self.groups: tuple = ()
         #: (path, message) of the misfit this form marked on a row, to clear it once it is fixed
         self.misfit: tuple[str, str] | None = None
 
@@ -41,10 +45,12 @@ class PolicyForm(HparamForm):
     def on_mount(self) -> None:
         self.show_fit()
 
-    def fit_inputs(self, env_id: str, inputs: Mapping[str, Sequence[int]] | None) -> None:
-        """The env's observation shapes by key (None: the env could not be built)."""
+    def fit_inputs(self, env_id: str, inputs: Mapping[str, Sequence[int]] | None, groups: tuple = ()) -> None:
+        """The env's observation shapes by key (None: the env could not be built, or it has
+        ``groups`` of agents)."""
         self.env_id = env_id
         self.inputs = None if inputs is None else {key: tuple(shape) for key, shape in inputs.items()}
+        self.groups = tuple(groups)
         self.show_fit()
 
     async def rebuild(self, config, paths: list[str]) -> None:
@@ -68,6 +74,10 @@ class PolicyForm(HparamForm):
                 self.accept(rows[path], rows[path].value)
             self.misfit = None
         view = shapes.first(Static)
+        if self.groups:
+            view.update(describe_agent_groups(self.groups, self.config.algorithm))
+            view.set_class(False, "-invalid")
+            return
         if self.inputs is None:
             view.update("Network shapes show once the env is built.")
             view.set_class(False, "-invalid")
@@ -84,3 +94,24 @@ class PolicyForm(HparamForm):
         if error.path in rows and error.path not in self.invalid:
             self.refuse(rows[error.path], error.message)
             self.misfit = (error.path, error.message)
+
+
+def describe_agent_groups(groups: Sequence, algorithm: Any) -> str:
+    """The groups of agents and how ``algorithm``'s networks treat them: shared weights (its
+    ``share_params``) and, for an actor-critic, a central critic (its ``centralised``)."""
+    lines = [f"Groups: {len(groups)}"]
+    for group in groups:
+        plural = "s" if group.agents > 1 else ""
+        lines.append(f"  {group.name}: {group.agents} agent{plural}, "
+                     f"observation {group.observation}, action {group.action}")
+    shared = getattr(algorithm, "share_params", None)
+    if shared is not None:
+        lines.append("Parameters: shared by the agents of a group" if shared
+                     else "Parameters: one set per agent")
+    centralised = getattr(algorithm, "centralised", None)
+    if centralised is not None:
+        lines.append("Critic: centralised (reads every agent of its group)" if centralised
+                     else "Critic: decentralised (each agent its own observation)")
+    if len(groups) > 1:
+        lines.append("One policy per group")
+    return "\n".join(lines)

@@ -29,7 +29,8 @@ class SpecView(Static):
     class Probed(Message):
         """A probe finished: ``kind`` is "discrete"/"continuous", or None when it failed;
         ``inputs`` what the networks may read, by key, one observation's shapes, None when the
-        env could not be built."""
+        env could not be built; ``groups`` a multi-agent env's groups of agents (engine's
+        ``AgentGroup``: name, agents, one agent's observation and action), () for one agent."""
 
         def __init__(
             self,
@@ -39,6 +40,7 @@ class SpecView(Static):
             specs: dict[str, str],
             error: str,
             inputs: dict[str, tuple[int, ...]] | None = None,
+            groups: tuple = (),
         ) -> None:
             super().__init__()
             self.view = view
@@ -47,6 +49,7 @@ class SpecView(Static):
             self.specs = specs
             self.error = error
             self.inputs = inputs
+            self.groups = groups
 
         @property
         def control(self) -> SpecView:
@@ -54,7 +57,7 @@ class SpecView(Static):
 
         def clone(self) -> SpecView.Probed:
             """The same result as a new message, to be handled again later."""
-            return SpecView.Probed(self.view, self.env_id, self.kind, self.specs, self.error, self.inputs)
+            return SpecView.Probed(self.view, self.env_id, self.kind, self.specs, self.error, self.inputs, self.groups)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id)
@@ -76,7 +79,8 @@ class SpecView(Static):
             probe = probed(config, in_trainer=self.app.warm_trainer)
             store_probe(config, probe)
         if not get_current_worker().is_cancelled:
-            self.post_message(self.Probed(self, config.env.id, probe.kind, probe.specs, probe.error, probe.inputs))
+            self.post_message(self.Probed(self, config.env.id, probe.kind, probe.specs, probe.error, probe.inputs,
+                                           probe.groups))
 
     def on_spec_view_probed(self, message: Probed) -> None:
         # Runs before the message bubbles to the screen, so the view is current when the screen reads it.

@@ -3,7 +3,9 @@ marked) and its entries: observation, action, reward, done / terminated / trunca
 and the policy's outputs beside them. A sample of transitions (from a replay buffer) has no
 episodes: its steps are said to be transitions.
 
-Entries are named by their TensorDict keys (``next.reward``), as the rollout holds them.
+Entries are named by their TensorDict keys (``next.reward``), as the rollout holds them. A
+multi-agent env's groups hold one row per agent: each agent's observation, action, reward and
+return are shown apart, as ``adversary[1] action``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ STEP_KEYS: tuple[tuple[str, ...], ...] = (
     ("next", "episode_reward"),
 )
 POLICY_KEY = "policy"
+#: each agent's entries of a group, in the order shown: (label, key under the step)
+AGENT_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("observation", ("observation",)),
+    ("action", ("action",)),
+    ("reward", ("next", "reward")),
+    ("return", ("next", "episode_reward")),
+)
 DONE_KEY = ("next", "done")
 #: vectors longer than this are cut, with the count of the rest
 MAX_VALUES = 8
@@ -123,6 +132,24 @@ def timeline(length: int, step: int, ends: list[int], width: int) -> Text:
     return text
 
 
+def agent_groups(step: Any) -> list[str]:
+    """The groups of agents of a multi-agent step: its nested entries that hold an action."""
+    return [key for key in step.keys() if key not in ("next", POLICY_KEY)
+            and hasattr(step.get(key), "keys") and "action" in step.get(key).keys()]
+
+
+def agent_rows(step: Any, keys: set[tuple[str, ...]]) -> list[tuple[str, str, str]]:
+    """Each agent's observation, action, reward and return at ``step``, group by group."""
+    rows = []
+    for group in agent_groups(step):
+        for index in range(step.get(group).batch_size[0]):
+            for label, key in AGENT_KEYS:
+                full = (*key[:-1], group, key[-1])  # ("next", group, "reward")
+                if full in keys:
+                    rows.append((f"{group}[{index}] {label}", format_value(step.get(full)[index]), "green"))
+    return rows
+
+
 NO_ROLLOUT = "no rollout: press o to open one, or l for a live env"
 
 
@@ -156,6 +183,7 @@ class StepTable(Widget):
                 flag = key[-1] in ("done", "terminated", "truncated")
                 style = "bold magenta" if flag and bool(value.any()) else ""
                 rows.append((key_name(key), format_value(value), style))
+        rows += agent_rows(step, keys)
         if POLICY_KEY in step.keys():
             for key in step.get(POLICY_KEY).keys(include_nested=True, leaves_only=True):
                 full = (POLICY_KEY, *(key if isinstance(key, tuple) else (key,)))

@@ -162,6 +162,10 @@ class LiveEnvPanel:
     def action_act(self, index: int) -> None:
         self.driver.submit(lambda session: session.step_action(index))
 
+    def action_drive_agent(self) -> None:
+        """In a multi-agent env: act for the next agent (group by group, then none)."""
+        self.driver.submit(lambda session: session.drive_next(), follow=False)
+
     def action_enter_action(self) -> None:
         prompt = f"Action for {self.session.config.env.id}: {self.session.describe_actions()}"
         self.app.push_screen(ActionPrompt(prompt, self.session.parse_action, self.last_action), self.take_typed_action)

@@ -76,6 +76,8 @@ class InspectorScreen(LiveEnvPanel, Screen):
         *(Binding(str(i), f"act({i})", f"Action {i} {ACTION_HELP}", show=False, id=f"inspect.action{i}") for i in range(1, 10)),
         Binding("a", "enter_action", "Action…", id="inspect.enter_action"),
         Binding("R", "reset_env", "Reset", id="inspect.reset"),
+        Binding("g", "drive_agent", "Drive agent", tooltip="Act for the next agent; the policy drives the rest",
+                id="inspect.drive_agent"),
         # priority: the tree would otherwise take ←/→/home/end for scrolling
         Binding("left", "step(-1)", "Step", key_display="←/→", priority=True, id="inspect.back"),
         Binding("right", "step(1)", "Step forward", show=False, priority=True, id="inspect.forward"),
@@ -193,6 +195,9 @@ class InspectorScreen(LiveEnvPanel, Screen):
                 keys = f"0-{self.session.action_count - 1} action · R reset · l close · ^p modes"
             else:
                 keys = f"a action ({self.session.describe_actions()}) · R reset · l close"
+            if self.session.seats:  # a multi-agent env: who the keys act for
+                driven = self.session.driven
+                keys = f"g agent ({driven.label if driven else 'none: the policy drives all'}) · {keys}"
             return (
                 f"[b]LIVE[/b] {env_id} · {self.length} steps{dropped_note(self.session.steps.dropped)} · "
                 f"policy: {self.session.weights_note}\n"
@@ -247,6 +252,8 @@ class InspectorScreen(LiveEnvPanel, Screen):
             return self.session is not None
         if action == "act":  # off a live env, digits stay the app's mode keys
             return self.session is not None and self.session.kind == "discrete"
+        if action == "drive_agent":
+            return self.session is not None and bool(self.session.seats)
         if action == "enter_action":
             return self.session is not None and self.session.kind == "continuous"
         if action == "toggle_view":

@@ -9,6 +9,8 @@ ENV_FIELDS = ["env.num_envs", "env.backend", "env.kwargs", "env.max_episode_step
 #: env fields that can change the specs or make the env unbuildable (the probe builds one copy,
 #: so num_envs does not)
 PROBED_FIELDS = ("env.backend", "env.kwargs", "env.max_episode_steps")
+#: how a multi-agent algorithm's networks treat the agents: the Policy tab says it in words
+AGENT_FIELDS = ("algorithm.share_params", "algorithm.centralised")
 POLICY_TITLES = {"network": "Network", "algorithm": "Exploration"}
 GROUP_TITLES = {
     "network": "Network",

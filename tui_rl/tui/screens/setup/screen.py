@@ -17,13 +17,14 @@ from textual.screen import Screen
 from textual.widgets import Button, Header, Static, TabbedContent, TabPane
 from textual.timer import Timer
 
-from tui_rl.config import ConfigError, RunConfig, edit, fitting_algorithms
+from tui_rl.config import ConfigError, RunConfig, edit
 from tui_rl.config.algorithm_switch import switch_algorithm
-from tui_rl.config.algorithms import AlgorithmSection
+from tui_rl.config.algorithms import AlgorithmSection, agents_mismatch
 from tui_rl.engine.envs.families import env_switch_edits, kwargs_switch_edits
 from tui_rl.tui.screens.setup.add_transform import AddTransformScreen
 from tui_rl.tui.screens.save_preset import save_as_preset
 from tui_rl.tui.screens.setup.fields import (
+    AGENT_FIELDS,
     ENV_FIELDS,
     GROUP_TITLES,
     POLICY_TITLES,
@@ -31,7 +32,7 @@ from tui_rl.tui.screens.setup.fields import (
     hparam_paths,
     policy_paths,
 )
-from tui_rl.tui.widgets.algorithm_picker import AlgorithmPicker
+from tui_rl.tui.widgets.algorithm_picker import AlgorithmPicker, fitting_algorithms_for
 from tui_rl.tui.widgets.env_picker import EnvPicker
 from tui_rl.tui.widgets.fitting_footer import FittingFooter
 from tui_rl.tui.widgets.hparam_form import LIVE_MARK, FieldForm, HparamForm
@@ -203,6 +204,9 @@ class SetupScreen(Screen):
             self.notify(f"env.kwargs changed the preprocessing {config.env.id} goes with; the Transforms "
                         f"tab now holds it: {names}", title="Transforms", markup=False)
         self.use(config)
+        if event.path in AGENT_FIELDS:  # the Policy tab says how the networks treat the agents
+            for form in self.query(PolicyForm):  # none while the tab is still unmounted (Lazy)
+                form.show_fit()
         if event.path in PROBED_FIELDS:
             self.probe_soon()
 
@@ -223,14 +227,14 @@ class SetupScreen(Screen):
             return
         picker = self.query_one(AlgorithmPicker)
         picker.fit_to(event.env_id, event.kind)
-        self.query_one(PolicyForm).fit_inputs(event.env_id, event.inputs)
+        self.query_one(PolicyForm).fit_inputs(event.env_id, event.inputs, event.groups)
         current = self.app.config.algorithm.name
-        if event.kind is not None and current not in fitting_algorithms(event.kind):
-            chosen = fitting_algorithms(event.kind)[0]
+        fitting = fitting_algorithms_for(event.env_id, event.kind)
+        if fitting and current not in fitting and (event.kind is not None or event.groups):
+            chosen = fitting[0]
             picker.show_choice(chosen)
-            await self.choose_algorithm(
-                chosen, f"{current.upper()} cannot act in {event.env_id}'s {event.kind} action space."
-            )
+            await self.choose_algorithm(chosen, agents_mismatch(current, event.env_id, bool(event.groups)) or
+                                        f"{current.upper()} cannot act in {event.env_id}'s {event.kind} action space.")
 
     # ---- transforms --------------------------------------------------------------------------
 
