@@ -117,6 +117,7 @@ TORCH_FREE_ENGINE_MODULES = [
     "tui_rl.engine.envs.gym_registry",
     "tui_rl.engine.envs.registry_cache",
     "tui_rl.engine.envs.spec_probe",
+    "tui_rl.engine.envs.agent_group",
     "tui_rl.engine.channel.warm_trainers",
     "tui_rl.engine.inspect.rollouts",
     "tui_rl.engine.envs.families",

@@ -20,7 +20,7 @@ from torchrl.envs import EnvBase, SerialEnv
 from tui_rl.config.errors import ConfigError
 from tui_rl.config.models import RunConfig
 from tui_rl.engine.envs.families import MPE_PREFIX, MPE_TASKS, VMAS_PREFIX, VMAS_SCENARIOS, require_family
-from tui_rl.engine.envs.spec_probe import AgentGroup
+from tui_rl.engine.envs.agent_group import AgentGroup
 from tui_rl.engine.networks.action_distributions import spec_kind
 
 #: episode length when the config sets none: VMAS scenarios never end on their own (BenchMARL's

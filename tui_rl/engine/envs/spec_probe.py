@@ -21,22 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from tui_rl.config import RunConfig
+from tui_rl.engine.envs.agent_group import AgentGroup
 from tui_rl.engine.envs.registry_cache import cache_folder, installed_versions, write_json
 from tui_rl.engine.envs.user_envs import user_code
 
 #: what a cached probe's JSON looks like; a new layout bumps it
 FORMAT = 2
 FOLDER = "spec-probes"
-
-
-@dataclass(frozen=True)
-class AgentGroup:
-    """One group of agents of a multi-agent env as its specs give it (one agent's shapes, as text)."""
-
-    name: str
-    agents: int
-    observation: str
-    action: str
 
 
 @dataclass(frozen=True)
@@ -62,7 +53,7 @@ class SpecProbe:
         kind, specs, error, inputs = data["kind"], data["specs"], data["error"], data["inputs"]
         if not ((kind is None or isinstance(kind, str)) and isinstance(error, str) and isinstance(specs, dict)
                 and all(isinstance(k, str) and isinstance(v, str) for k, v in specs.items())
-                and (inputs is None or isinstance(inputs, dict)) and isinstance(data["groups"], list)):
+                and (inputs is None or isinstance(inputs, dict)) and isinstance(data["groups"], (list, tuple))):
             raise TypeError(f"not a spec probe: {data!r}")
         shapes = None if inputs is None else {str(key): tuple(int(n) for n in shape) for key, shape in inputs.items()}
         groups = tuple(AgentGroup(str(g["name"]), int(g["agents"]), str(g["observation"]), str(g["action"]))
