@@ -153,3 +153,32 @@ def test_a_short_dqn_run_on_breakout_trains_on_envpool(tmp_path):
     trainer, events = train_run(config, run_dir)
     assert trainer.counters.frames == 256 and of_type(events, StatusChanged)[-1].state == "finished", [
         getattr(e, "message", e) for e in events if type(e).__name__ in ("Alert", "Log", "StatusChanged")][-3:]
+
+
+async def test_the_transforms_tab_shows_what_envpool_does_inside_and_marks_those_transforms():
+    needs("envpool", "envpool")
+    from textual.widgets import OptionList
+
+    from conftest import choose, settle, until, words_on_screen
+    from tui_rl.tui.app import TuiRlApp
+
+    app = TuiRlApp(atari("envpool"), preset_name="test")
+    async with app.run_test(size=(140, 50)) as pilot:
+        await settle(pilot)
+        await pilot.press("right_square_bracket")  # the Transforms tab
+        await settle(pilot)
+        inside = app.screen.query_one("#envpool-inside")
+        shown = words_on_screen(app)
+        assert inside.display and "Inside EnvPool (read-only)" in shown
+        for row in ("1-30 no-ops", "held 4 frames, max of last 2", "GrayScale", "84 x 84", "newest 4 frames stacked"):
+            assert row in shown, row
+        stack = app.screen.query_one("#transform-list", OptionList)
+        marked = [str(stack.get_option_at_index(i).prompt).endswith("(inside EnvPool)") for i in range(stack.option_count)]
+        # EndOfLifeTransform and RewardClipping stay TorchRL's, after EnvPool
+        assert marked == [True, True, True, False, False, True, True, True, True]
+
+        await pilot.press("left_square_bracket")  # back to the Env tab: the Gymnasium path does it all itself
+        await choose(pilot, "env.backend", "gymnasium")
+        await pilot.press("right_square_bracket")
+        await until(pilot, lambda: not inside.display, what="the EnvPool rows hidden")
+        assert "(inside EnvPool)" not in words_on_screen(app)

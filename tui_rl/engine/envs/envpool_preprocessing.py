@@ -145,7 +145,7 @@ def atari_plan(config: Any, task: str) -> EnvPoolPlan:
     if env.max_episode_steps is not None:
         settings["max_episode_steps"] = math.ceil(env.max_episode_steps / settings["frame_skip"])
     sticky = settings["repeat_action_probability"]
-    lines = [f"EnvPool {task}: ALE in C++ threads, sticky actions p={sticky:g}, no FIRE at reset"]
+    lines = [f"EnvPool {task} in C++ threads: sticky actions {sticky:g}, no FIRE at reset"]
     order = ("NoopResetEnv", "FrameSkipTransform", "ToTensorImage", "GrayScale", "Resize", "CatFrames")
     lines += [rows[name] for name in order if name in rows]
     return EnvPoolPlan(task, settings, tuple(inside), tuple(lines))
@@ -168,12 +168,11 @@ def absorb(name: str, params: dict[str, Any], settings: dict[str, Any]) -> str |
             raise refuse("draws the number of no-ops at random (random = true), or does exactly 1")
         settings["noop_max"] = noops
         if noops == 1:
-            return "NoopResetEnv: 1 no-op after each reset"
-        return f"NoopResetEnv: 1 to {noops} no-ops after each reset, at random (TorchRL's: 0 to {noops - 1})"
+            return "NoopResetEnv: 1 no-op at reset"
+        return f"NoopResetEnv: 1-{noops} no-ops at reset (TorchRL: 0-{noops - 1})"
     if name == "FrameSkipTransform":
         settings["frame_skip"] = int(params.get("frame_skip", 1))
-        return (f"FrameSkipTransform: each action held {settings['frame_skip']} frames, rewards summed; "
-                "the frame is the max of the last 2 (max-pool)")
+        return f"FrameSkipTransform: action held {settings['frame_skip']} frames, max of last 2"
     if name == "ToTensorImage":
         if params.get("dtype", "float32") != "uint8" or params.get("from_int") is not False:
             raise refuse("gives uint8 frames (dtype = uint8, from_int = false)")
@@ -183,12 +182,12 @@ def absorb(name: str, params: dict[str, Any], settings: dict[str, Any]) -> str |
         return "GrayScale: one grey channel"
     if name == "Resize":
         settings["img_width"], settings["img_height"] = int(params["w"]), int(params["h"])
-        return f"Resize: {settings['img_height']} x {settings['img_width']} (area interpolation)"
+        return f"Resize: {settings['img_height']} x {settings['img_width']} (area)"
     if name == "CatFrames":
         if params.get("dim", -3) != -3:
             raise refuse("stacks frames along the channels (dim = -3)")
         settings["stack_num"] = int(params["N"])
-        return f"CatFrames: the newest {settings['stack_num']} frames stacked, newest last"
+        return f"CatFrames: newest {settings['stack_num']} frames stacked"
     return None
 
 
@@ -203,5 +202,14 @@ def chosen_plan(config: Any) -> EnvPoolPlan | None:
         return None
     try:
         return plan(config)
+    except ConfigError:
+        return None
+
+
+def shown_plan(config: Any) -> EnvPoolPlan | None:
+    """The plan the Transforms tab shows (None where EnvPool is not taken or cannot serve: the
+    env's own error is shown where the env is probed)."""
+    try:
+        return chosen_plan(config)
     except ConfigError:
         return None
