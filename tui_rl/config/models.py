@@ -76,8 +76,8 @@ class EnvConfig(Section):
         "auto",
         description="gymnasium: the Gymnasium env; torch: tui-rl's batched tensor version (classic control); "
         "envpool: EnvPool's C++ threads (Atari with its preprocessing inside, classic control, MuJoCo); "
-        "auto: torch when the env has one that takes the kwargs, else envpool when installed and it makes "
-        "the env, else gymnasium",
+        "auto: torch when the env has one that takes the kwargs, else envpool for Atari when installed and it "
+        "serves the kwargs and stack, else gymnasium",
     )
     seed: int = Field(
         0, ge=0, le=MAX_SEED, description="Seed for the env, torch and the replay buffer"

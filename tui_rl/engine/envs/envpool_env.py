@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from tensordict import TensorDict, TensorDictBase
 from torchrl.data import Categorical, Composite, Unbounded
-from torchrl.envs import BatchSizeTransform, EndOfLifeTransform, EnvBase, TransformedEnv
+from torchrl.envs import EndOfLifeTransform, EnvBase, TransformedEnv
+from torchrl.envs.common import _EnvWrapper
 from torchrl.envs.libs.envpool import MultiThreadedEnvWrapper
 
 from tui_rl.engine.envs.envpool_preprocessing import EnvPoolPlan
@@ -39,27 +40,37 @@ class AleLives:
         return self
 
     def lives(self) -> torch.Tensor:
-        lives = self.env.lives_left.clone()
-        return lives.reshape(()) if lives.numel() == 1 else lives  # one copy: batch [] (squeezed)
+        return self.env.lives_left.clone()
 
 
 class EnvPoolEnv(MultiThreadedEnvWrapper):
-    """``num_envs`` copies of an EnvPool task, reset by TorchRL (partial resets)."""
+    """``num_envs`` copies of an EnvPool task, reset by TorchRL (partial resets). With one copy
+    the batch size is ``[]``, as for a Gymnasium env under GymWrapper."""
 
     def __init__(self, env, **kwargs) -> None:
-        super().__init__(env, **kwargs)
+        # TorchRL's wrapper fixes the batch size at [num_envs] before its specs are made
+        self.num_workers = env.config["num_envs"]
+        batch_size = torch.Size([] if self.num_workers == 1 else [self.num_workers])
+        _EnvWrapper.__init__(self, env=env, batch_size=batch_size, **kwargs)
+        self.obs = self.observation_spec.zero()
         self.lives_left = torch.zeros(self.batch_size, dtype=torch.int64)
 
     def _make_specs(self, env) -> None:
         # TorchRL's reads the spaces under the ``gym`` backend; EnvPool's gymnasium envs have
         # Gymnasium's spaces
-        from torchrl.envs.libs.gym import set_gym_backend
+        from torchrl.envs.libs.gym import _gym_to_torchrl_spec_transform, set_gym_backend
+
+        def spec(space):
+            converted = _gym_to_torchrl_spec_transform(space, device=self.device, categorical_action_encoding=True)
+            return converted.expand((*self.batch_size, *converted.shape))
 
         with set_gym_backend("gymnasium"):
-            self.action_spec = self._get_action_spec()
-            output_spec = self._get_output_spec()
-        self.observation_spec = output_spec["full_observation_spec"]
-        # reward and done [num_envs, 1], as GymWrapper gives them
+            self.action_spec = spec(env.spec.action_space)
+            observation = spec(env.spec.observation_space)
+        if not isinstance(observation, Composite):
+            observation = Composite(observation=observation, shape=self.batch_size, device=self.device)
+        self.observation_spec = observation
+        # reward and done [*batch, 1], as GymWrapper gives them
         self.reward_spec = Unbounded(shape=(*self.batch_size, 1), device=self.device)
         flag = Categorical(2, shape=(*self.batch_size, 1), dtype=torch.bool, device=self.device)
         self.done_spec = Composite(done=flag, terminated=flag.clone(), truncated=flag.clone(),
@@ -69,6 +80,10 @@ class EnvPoolEnv(MultiThreadedEnvWrapper):
     def unwrapped(self) -> AleLives:
         return AleLives(self)
 
+    def batched(self, data: dict[str, torch.Tensor]) -> TensorDict:
+        """EnvPool's arrays (leading dimension: the copies) as a TensorDict of the env's batch."""
+        return TensorDict(data, [self.num_workers], device=self.device).reshape(self.batch_size)
+
     def _note_lives(self, info: dict, workers: np.ndarray | None) -> None:
         lives = info.get("lives")
         if lives is None:
@@ -77,17 +92,18 @@ class EnvPoolEnv(MultiThreadedEnvWrapper):
         if workers is None:
             self.lives_left = lives.reshape(self.batch_size)
         else:
-            self.lives_left[torch.as_tensor(workers)] = lives
+            self.lives_left.view(-1)[torch.as_tensor(workers)] = lives
 
     def _reset(self, tensordict: TensorDictBase | None) -> TensorDictBase:
         mask = tensordict.get("_reset", None) if tensordict is not None else None
-        workers = None if mask is None else np.where(mask.reshape(-1).cpu().numpy())[0]
+        workers = None if mask is None or self.num_workers == 1 else np.where(mask.reshape(-1).cpu().numpy())[0]
         observation, info = self._env.reset() if workers is None else self._env.reset(workers)
         self._note_lives(info, workers)
         if workers is None:
-            self.obs = TensorDict(observations(observation), self.batch_size, device=self.device)
+            self.obs = self.batched(observations(observation))
         else:
-            self.obs[torch.as_tensor(workers)] = TensorDict(observations(observation), [len(workers)], device=self.device)
+            fresh = TensorDict(observations(observation), [len(workers)], device=self.device)
+            self.obs[torch.as_tensor(workers)] = fresh
         self.is_closed = False
         out = self.obs.clone(False)
         out.update(self.full_done_spec.zero())
@@ -95,14 +111,14 @@ class EnvPoolEnv(MultiThreadedEnvWrapper):
 
     @torch.no_grad()
     def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
-        action = tensordict.get(self.action_key).to("cpu")
+        action = tensordict.get(self.action_key).to("cpu").reshape(self.num_workers, *self.action_spec_unbatched.shape)
         observation, reward, terminated, truncated, info = self._env.step(action.numpy())
         self._note_lives(info, None)
         out = observations(observation)
         terminated, truncated = torch.as_tensor(terminated)[:, None], torch.as_tensor(truncated)[:, None]
         out.update(reward=torch.as_tensor(reward, dtype=torch.float32)[:, None], terminated=terminated,
                    truncated=truncated, done=terminated | truncated)
-        self.obs = TensorDict(out, self.batch_size, device=self.device)
+        self.obs = self.batched(out)
         return self.obs
 
     # TorchRL's own step-and-reset: finished copies are reset through ``_reset`` at once
@@ -125,18 +141,10 @@ def observations(observation: np.ndarray | dict) -> dict[str, torch.Tensor]:
     return {"observation": torch.as_tensor(observation)}
 
 
-def squeezed(tensordict: TensorDictBase) -> TensorDictBase:
-    return tensordict.squeeze(0)
-
-
 def make_envpool_env(plan: EnvPoolPlan, num_envs: int, seed: int, device: str | torch.device) -> TransformedEnv:
     """The EnvPool env of ``plan`` with ``num_envs`` copies seeded from ``seed`` (EnvPool seeds
-    copy i with seed + i, once, when it is made). With one copy the batch size is ``[]``, as for
-    a Gymnasium env under GymWrapper."""
+    copy i with seed + i, once, when it is made)."""
     import envpool
 
     pool = envpool.make(plan.task, env_type="gymnasium", num_envs=num_envs, seed=seed, **plan.settings)
-    env = TransformedEnv(EnvPoolEnv(pool, device=device))
-    if num_envs == 1:
-        env.append_transform(BatchSizeTransform(reshape_fn=squeezed))
-    return env
+    return TransformedEnv(EnvPoolEnv(pool, device=device))

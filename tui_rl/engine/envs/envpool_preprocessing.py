@@ -193,12 +193,15 @@ def absorb(name: str, params: dict[str, Any], settings: dict[str, Any]) -> str |
 
 def chosen_plan(config: Any) -> EnvPoolPlan | None:
     """The EnvPool plan when ``env.backend`` takes EnvPool: ``"envpool"`` (refused with a
-    ConfigError when EnvPool cannot serve), or ``"auto"`` when EnvPool is installed and serves the
-    id, kwargs and stack as they are (the caller has preferred the torch backend first)."""
+    ConfigError when EnvPool cannot serve), or ``"auto"`` for an Atari id when EnvPool is installed
+    and serves its kwargs and stack as they are. ``"auto"`` keeps classic control on the torch
+    backend or Gymnasium, and MuJoCo on Gymnasium: the inspector and videos draw those from
+    Gymnasium's renderer, which EnvPool's envs do not give."""
     backend = config.env.backend
     if backend == "envpool":
         return plan(config)
-    if backend != "auto" or not installed() or envpool_task(config.env.id) is None:
+    atari = config.env.id.startswith(ATARI_PREFIX)
+    if backend != "auto" or not atari or not installed() or envpool_task(config.env.id) is None:
         return None
     try:
         return plan(config)

@@ -2,7 +2,7 @@
 
 Each env steps all its copies as tensors with Gymnasium's dynamics (``tests/test_batched_envs.py``
 compares them transition by transition). ``env.backend = "auto"`` takes one when the id has one and
-it takes every kwarg given, else EnvPool when it is installed and makes the id with the config's
+it takes every kwarg given, else EnvPool for an Atari id when it is installed and serves the config's
 kwargs and stack (``envs/envpool_preprocessing.py``), else Gymnasium; ``"torch"`` and ``"envpool"``
 ask for theirs and are refused otherwise, naming the field.
 """
