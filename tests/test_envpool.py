@@ -173,7 +173,8 @@ async def test_the_transforms_tab_shows_what_envpool_does_inside_and_marks_those
         for row in ("1-30 no-ops", "held 4 frames, max of last 2", "GrayScale", "84 x 84", "newest 4 frames stacked"):
             assert row in shown, row
         stack = app.screen.query_one("#transform-list", OptionList)
-        marked = [str(stack.get_option_at_index(i).prompt).endswith("(inside EnvPool)") for i in range(stack.option_count)]
+        marked = [str(stack.get_option_at_index(i).prompt).startswith(f"{i + 1}*") for i in range(stack.option_count)]
+        assert "Stack (* inside EnvPool)" in shown
         # EndOfLifeTransform and RewardClipping stay TorchRL's, after EnvPool
         assert marked == [True, True, True, False, False, True, True, True, True]
 
@@ -181,4 +182,4 @@ async def test_the_transforms_tab_shows_what_envpool_does_inside_and_marks_those
         await choose(pilot, "env.backend", "gymnasium")
         await pilot.press("right_square_bracket")
         await until(pilot, lambda: not inside.display, what="the EnvPool rows hidden")
-        assert "(inside EnvPool)" not in words_on_screen(app)
+        assert "Stack (* inside EnvPool)" not in words_on_screen(app)

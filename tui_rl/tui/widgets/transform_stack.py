@@ -21,6 +21,10 @@ from tui_rl.engine.envs.transforms import TRANSFORMS, ParamSpec, check_params
 from tui_rl.tui.widgets.hparam_form import FieldForm, FieldRow, message_for
 
 
+#: the Transforms tab's height from which the EnvPool rows are shown above the stack
+MIN_HEIGHT_WITH_ROWS = 24
+
+
 def summary(transform: TransformConfig) -> str:
     """``StepCounter(max_steps=10)``: the name and the params set explicitly."""
     params = ", ".join(f"{key}={value!r}" for key, value in transform.params.items())
@@ -183,11 +187,11 @@ class TransformStack(Vertical):
     def compose(self) -> ComposeResult:
         inside = Static(self.envpool_text(), id="envpool-inside", markup=False)
         inside.border_title = "Inside EnvPool (read-only)"
-        inside.display = bool(self.envpool and self.envpool.rows)
+        inside.display = False  # shown once the stack knows its height (on_resize)
         yield inside
         with Horizontal(id="transform-columns"):
             stack = OptionList(id="transform-list", markup=False)  # params hold brackets: [0.5]
-            stack.border_title = "Stack (applied in order)"
+            stack.border_title = self.stack_title()
             yield stack
             form = ParamForm(self.transforms[0] if self.transforms else None, id="transform-params")
             form.border_title = "Parameters"
@@ -210,14 +214,27 @@ class TransformStack(Vertical):
         if plan == self.envpool:
             return
         self.envpool = plan
-        inside = self.query_one("#envpool-inside", Static)
-        inside.update(self.envpool_text())
-        inside.display = bool(plan and plan.rows)
+        self.query_one("#envpool-inside", Static).update(self.envpool_text())
+        self.query_one("#transform-list", OptionList).border_title = self.stack_title()
+        self.show_inside()
         self.show_stack(self.index)
+
+    def stack_title(self) -> str:
+        marked = self.envpool is not None and bool(self.envpool.inside)
+        return "Stack (* inside EnvPool)" if marked else "Stack (applied in order)"
+
+    def show_inside(self) -> None:
+        """The EnvPool rows, where the tab is tall enough to keep the stack in view beside them
+        (the stack's marks say it in any case)."""
+        rows = bool(self.envpool and self.envpool.rows)
+        self.query_one("#envpool-inside", Static).display = rows and self.size.height >= MIN_HEIGHT_WITH_ROWS
+
+    def on_resize(self) -> None:
+        self.show_inside()
 
     def prompt(self, i: int, transform: TransformConfig) -> str:
         done_inside = self.envpool is not None and i in self.envpool.inside
-        return f"{i + 1}. {summary(transform)}" + ("  (inside EnvPool)" if done_inside else "")
+        return f"{i + 1}{'*' if done_inside else '.'} {summary(transform)}"  # as wide either way
 
     def show_stack(self, highlight: int | None) -> None:
         option_list = self.query_one("#transform-list", OptionList)
