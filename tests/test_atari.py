@@ -24,9 +24,10 @@ PER_COPY = STANDARD_STACK[:4]
 
 
 def atari_config(env_id: str = "ALE/Breakout-v5", algorithm: str = "dqn", **env):
+    """The standard Atari config on the Gymnasium path (auto would take EnvPool where it is installed)."""
     family = FAMILIES["atari"]
     return validate({
-        "env": {"id": env_id, "kwargs": family.kwargs, **env}, "transforms": list(family.transforms),
+        "env": {"id": env_id, "kwargs": family.kwargs, "backend": "gymnasium", **env}, "transforms": list(family.transforms),
         "network": {"encoder": "convnet"}, "algorithm": {"name": algorithm},
     })
 

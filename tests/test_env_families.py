@@ -60,8 +60,10 @@ def test_a_family_whose_package_is_missing_is_refused_before_the_run_naming_its_
     needs(module, FAMILIES[name].extra)  # registered first, as a session that had it would
     make_env(family_config(env_id)).close()
     monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError from now on
+    config = family_config(env_id)  # on Gymnasium: with EnvPool installed, auto makes Atari without ale-py
+    config = config.model_copy(update={"env": config.env.model_copy(update={"backend": "gymnasium"})})
     with pytest.raises(ConfigError) as error:
-        check_buildable(family_config(env_id))
+        check_buildable(config)
     assert isinstance(error.value, EnvError)
     assert [e.path for e in error.value.errors] == ["env.id"]
     assert f"pip install 'tui-rl[{FAMILIES[name].extra}]'" in str(error.value)

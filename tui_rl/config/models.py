@@ -72,10 +72,12 @@ class EnvConfig(Section):
         le=MAX_TORCH_ENVS,
         description="Parallel copies of the env (a synchronous vector env; above 256, the torch backend only)",
     )
-    backend: Literal["auto", "gymnasium", "torch"] = Field(
+    backend: Literal["auto", "gymnasium", "torch", "envpool"] = Field(
         "auto",
         description="gymnasium: the Gymnasium env; torch: tui-rl's batched tensor version (classic control); "
-        "auto: torch when the env has one that takes the kwargs, else gymnasium",
+        "envpool: EnvPool's C++ threads (Atari with its preprocessing inside, classic control, MuJoCo); "
+        "auto: torch when the env has one that takes the kwargs, else envpool for Atari when installed and it "
+        "serves the kwargs and stack, else gymnasium",
     )
     seed: int = Field(
         0, ge=0, le=MAX_SEED, description="Seed for the env, torch and the replay buffer"

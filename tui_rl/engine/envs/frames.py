@@ -14,6 +14,7 @@ from torchrl.record.recorder import PixelRenderTransform
 
 from tui_rl.config.models import RunConfig
 from tui_rl.engine.compat import gym_env_of
+from tui_rl.engine.envs.envpool_env import EnvPoolEnv
 from tui_rl.engine.envs.families import MPE_PREFIX
 from tui_rl.engine.envs.making import make_env
 from tui_rl.engine.envs.observation_image import image_layers, is_image_shape
@@ -41,6 +42,8 @@ def downscale_frame(frame: np.ndarray, max_width: int = MAX_FRAME_WIDTH) -> np.n
 
 
 def can_render(env: EnvBase) -> bool:
+    if isinstance(env.base_env, EnvPoolEnv):
+        return False  # EnvPool renders no frame of one copy; the observation is drawn where it is an image
     return "rgb_array" in gym_env_of(env).metadata.get("render_modes", [])
 
 

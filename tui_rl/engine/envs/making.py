@@ -23,10 +23,12 @@ from torchrl.envs import (
     TransformedEnv,
 )
 
-from tui_rl.config.models import RunConfig
+from tui_rl.config.models import RunConfig, TransformConfig
 from tui_rl.config.errors import ConfigError
 from tui_rl.engine.envs.env_error import EnvError
 from tui_rl.engine.envs.batched import BatchedClassicEnv, env_backend, make_batched_env
+from tui_rl.engine.envs.envpool_env import CopiesEndOfLife, EnvPoolEnv, make_envpool_env
+from tui_rl.engine.envs.envpool_preprocessing import plan
 from tui_rl.engine.envs.dm_control import DMControlTask, is_dm_control, make_dm_control_env
 from tui_rl.engine.compat import release_gym_import_error
 from tui_rl.engine.envs.families import is_multi_agent, require_family
@@ -158,10 +160,13 @@ def make_env(
     """
     num_envs = num_envs or config.env.num_envs
     try:
-        backend = env_backend(config.env)
+        backend = env_backend(config)
+        pool = plan(config) if backend == "envpool" else None
     except ConfigError as exc:  # an EnvError, so preflight keeps the field it names
         raise EnvError(str(exc), exc.errors) from None
-    lead = config.transforms[: lead_length(config)]
+    # EnvPool does Atari's standard preprocessing inside: TorchRL applies the rest of the stack
+    stack = config.transforms if pool is None else pool.rest(config.transforms)
+    lead = stack[: lead_length(stack)]
     if is_multi_agent(config.env.id):
         try:
             env = transformed(make_multi_agent_env(config, num_envs, device))
@@ -169,6 +174,8 @@ def make_env(
             raise EnvError(str(exc), exc.errors) from None
     elif backend == "torch":
         env = transformed(make_batched_env(config.env, num_envs, device))
+    elif pool is not None:
+        env = with_float32(make_envpool_env(pool, num_envs, config.env.seed, device), config)
     elif num_envs > 1 and any(per_copy(cfg.name) for cfg in lead):
         # TorchRL's no-op resets and end-of-life flags act on one env: each copy gets its own
         # (as TorchRL's Atari examples do), stepped in turn like Gymnasium's sync vector env.
@@ -189,11 +196,15 @@ def make_env(
     if (config.algorithm.needs_init_tracker() or primers) and "InitTracker" not in user_names:
         bookkeeping.append(InitTracker())
     for cfg in lead:
-        append_configured(env, cfg, config.env.id)
+        if pool is not None and cfg.name == "EndOfLifeTransform":
+            env.append_transform(CopiesEndOfLife(**cfg.params))  # every copy's lives, EnvPool's
+        else:
+            append_configured(env, cfg, config.env.id)
     for transform in bookkeeping:
         env.append_transform(transform)
-    env.set_seed(config.env.seed)
-    for cfg in config.transforms[lead_length(config) :]:
+    if pool is None:
+        env.set_seed(config.env.seed)  # EnvPool's copies are seeded once, when made
+    for cfg in stack[lead_length(stack) :]:
         append_configured(env, cfg, config.env.id)
     if not is_multi_agent_env(env):  # a group's observations are read by its own networks
         for encoding in one_hot_observations(env):  # before the join, which takes the one-hot vectors
@@ -210,10 +221,10 @@ def episode_reward_key(reward_key: str | tuple[str, ...]) -> str | tuple[str, ..
     return reward_key[:-1] + (EPISODE_REWARD_KEY,) if isinstance(reward_key, tuple) else EPISODE_REWARD_KEY
 
 
-def lead_length(config: RunConfig) -> int:
-    """How many of the config's transforms come before the bookkeeping: up to the last one that
+def lead_length(stack: list[TransformConfig]) -> int:
+    """How many of the stack's transforms come before the bookkeeping: up to the last one that
     steps or resets the env itself, or that acts on one env copy."""
-    leading = [i for i, cfg in enumerate(config.transforms) if drives_env(cfg.name) or per_copy(cfg.name)]
+    leading = [i for i, cfg in enumerate(stack) if drives_env(cfg.name) or per_copy(cfg.name)]
     return leading[-1] + 1 if leading else 0
 
 
@@ -230,11 +241,17 @@ def make_copy(
                 env = transformed(make_dm_control_env(config, num_envs, device))
         except ConfigError as exc:  # an EnvError, so preflight keeps the field it names
             raise EnvError(str(exc), exc.errors) from None
-    if "DoubleToFloat" not in {t.name for t in config.transforms} and holds_float64(env):
-        env.append_transform(DoubleToFloat())  # the networks are float32: MuJoCo and many user envs give float64
+    env = with_float32(env, config)
     for cfg in lead:
         append_configured(env, cfg, config.env.id)
     return env
+
+
+def with_float32(env: TransformedEnv, config: RunConfig) -> TransformedEnv:
+    if "DoubleToFloat" not in {t.name for t in config.transforms} and holds_float64(env):
+        env.append_transform(DoubleToFloat())  # the networks are float32: MuJoCo and many user envs give float64
+    return env
+
 
 
 def wrapped_gym_env(config: RunConfig, num_envs: int, render: bool, device: str | torch.device) -> TransformedEnv:
@@ -327,6 +344,7 @@ def describe_specs(env: EnvBase) -> dict[str, str]:
         action_text += f", masked by the env's {ACTION_MASK_KEY} (the legal ones)"
     reward = env.reward_spec
     backend = ("torch (batched tensors)" if isinstance(env.base_env, BatchedClassicEnv)
+               else "envpool (C++ threads)" if isinstance(env.base_env, EnvPoolEnv)
                else "dm_control" if isinstance(env.base_env, DMControlTask) else "gymnasium")
     return {
         "backend": backend,

@@ -16,8 +16,13 @@ from textual.widgets.option_list import Option
 
 from tui_rl.config import ConfigError, TransformConfig
 from tui_rl.config.edit import parse_value
+from tui_rl.engine.envs.envpool_preprocessing import EnvPoolPlan
 from tui_rl.engine.envs.transforms import TRANSFORMS, ParamSpec, check_params
 from tui_rl.tui.widgets.hparam_form import FieldForm, FieldRow, message_for
+
+
+#: the Transforms tab's height from which the EnvPool rows are shown above the stack
+MIN_HEIGHT_WITH_ROWS = 24
 
 
 def summary(transform: TransformConfig) -> str:
@@ -172,14 +177,21 @@ class TransformStack(Vertical):
     class AddRequested(Message):
         """The user asked to add a transform (the screen asks which)."""
 
-    def __init__(self, transforms: list[TransformConfig], *, id: str | None = None) -> None:
+    def __init__(
+        self, transforms: list[TransformConfig], *, envpool: EnvPoolPlan | None = None, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.transforms = list(transforms)
+        self.envpool = envpool
 
     def compose(self) -> ComposeResult:
+        inside = Static(self.envpool_text(), id="envpool-inside", markup=False)
+        inside.border_title = "Inside EnvPool (read-only)"
+        inside.display = False  # shown once the stack knows its height (on_resize)
+        yield inside
         with Horizontal(id="transform-columns"):
             stack = OptionList(id="transform-list", markup=False)  # params hold brackets: [0.5]
-            stack.border_title = "Stack (applied in order)"
+            stack.border_title = self.stack_title()
             yield stack
             form = ParamForm(self.transforms[0] if self.transforms else None, id="transform-params")
             form.border_title = "Parameters"
@@ -192,9 +204,41 @@ class TransformStack(Vertical):
     def index(self) -> int | None:
         return self.query_one("#transform-list", OptionList).highlighted
 
+    def envpool_text(self) -> str:
+        rows = self.envpool.rows if self.envpool else ()
+        return "\n".join(f"• {row}" for row in rows)
+
+    def show_envpool(self, plan: EnvPoolPlan | None) -> None:
+        """Show what EnvPool does inside for the config (its backend takes EnvPool), and mark the
+        stack's transforms it does in TorchRL's place."""
+        if plan == self.envpool:
+            return
+        self.envpool = plan
+        self.query_one("#envpool-inside", Static).update(self.envpool_text())
+        self.query_one("#transform-list", OptionList).border_title = self.stack_title()
+        self.show_inside()
+        self.show_stack(self.index)
+
+    def stack_title(self) -> str:
+        marked = self.envpool is not None and bool(self.envpool.inside)
+        return "Stack (* inside EnvPool)" if marked else "Stack (applied in order)"
+
+    def show_inside(self) -> None:
+        """The EnvPool rows, where the tab is tall enough to keep the stack in view beside them
+        (the stack's marks say it in any case)."""
+        rows = bool(self.envpool and self.envpool.rows)
+        self.query_one("#envpool-inside", Static).display = rows and self.size.height >= MIN_HEIGHT_WITH_ROWS
+
+    def on_resize(self) -> None:
+        self.show_inside()
+
+    def prompt(self, i: int, transform: TransformConfig) -> str:
+        done_inside = self.envpool is not None and i in self.envpool.inside
+        return f"{i + 1}{'*' if done_inside else '.'} {summary(transform)}"  # as wide either way
+
     def show_stack(self, highlight: int | None) -> None:
         option_list = self.query_one("#transform-list", OptionList)
-        options = [Option(f"{i + 1}. {summary(t)}") for i, t in enumerate(self.transforms)]
+        options = [Option(self.prompt(i, t)) for i, t in enumerate(self.transforms)]
         option_list.set_options(
             options or [Option("Empty: press a to add a transform.", disabled=True)]
         )
@@ -224,7 +268,7 @@ class TransformStack(Vertical):
             return
         self.transforms[index] = event.transform
         option_list = self.query_one("#transform-list", OptionList)
-        option_list.replace_option_prompt_at_index(index, f"{index + 1}. {summary(event.transform)}")
+        option_list.replace_option_prompt_at_index(index, self.prompt(index, event.transform))
         self.changed()
 
     def changed(self) -> None:

@@ -2,7 +2,9 @@
 
 Each env steps all its copies as tensors with Gymnasium's dynamics (``tests/test_batched_envs.py``
 compares them transition by transition). ``env.backend = "auto"`` takes one when the id has one and
-it takes every kwarg given; ``"torch"`` asks for one and is refused otherwise, naming the field.
+it takes every kwarg given, else EnvPool for an Atari id when it is installed and serves the config's
+kwargs and stack (``envs/envpool_preprocessing.py``), else Gymnasium; ``"torch"`` and ``"envpool"``
+ask for theirs and are refused otherwise, naming the field.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import torch
 
 from tui_rl.config.errors import ConfigError
-from tui_rl.config.models import EnvConfig
+from tui_rl.config.models import EnvConfig, RunConfig
+from tui_rl.engine.envs.envpool_preprocessing import chosen_plan
 from tui_rl.engine.envs.batched.acrobot import Acrobot
 from tui_rl.engine.envs.batched.base import BatchedClassicEnv
 from tui_rl.engine.envs.batched.cartpole import CartPole
@@ -24,9 +27,11 @@ BATCHED_ENVS: dict[str, type[BatchedClassicEnv]] = {
 MAX_GYM_ENVS = 256
 
 
-def env_backend(env: EnvConfig) -> str:
-    """``"torch"`` or ``"gymnasium"``: the backend ``env.backend`` resolves to. Raises ConfigError
-    naming ``env.backend``, ``env.kwargs.<key>`` or ``env.num_envs`` when it cannot serve."""
+def env_backend(config: RunConfig) -> str:
+    """``"torch"``, ``"envpool"`` or ``"gymnasium"``: the backend ``env.backend`` resolves to.
+    Raises ConfigError naming ``env.backend``, ``env.kwargs.<key>``, ``transforms.<name>`` or
+    ``env.num_envs`` when it cannot serve."""
+    env = config.env
     batched = BATCHED_ENVS.get(env.id)
     unsupported = [key for key in env.kwargs if batched is None or key not in batched.options]
     if env.backend == "torch":
@@ -43,6 +48,9 @@ def env_backend(env: EnvConfig) -> str:
                 "set env.backend = 'gymnasium' to pass it to Gymnasium",
             )
         return "torch"
+    if env.backend == "envpool" or (env.backend == "auto" and (batched is None or unsupported)):
+        if chosen_plan(config) is not None:
+            return "envpool"
     backend = "torch" if env.backend == "auto" and batched is not None and not unsupported else "gymnasium"
     if backend == "gymnasium" and env.num_envs > MAX_GYM_ENVS:
         raise ConfigError.at(

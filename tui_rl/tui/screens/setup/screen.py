@@ -41,6 +41,7 @@ from tui_rl.tui.widgets.rollout_preview import RolloutPreview
 from tui_rl.tui.widgets.policy_form import PolicyForm
 from tui_rl.tui.widgets.spec_view import SpecView
 from tui_rl.tui.widgets.transform_stack import TransformStack
+from tui_rl.engine.envs.envpool_preprocessing import shown_plan
 
 TABS_GROUP = Binding.Group("Tabs", compact=True)
 #: tab -> the widget that takes the focus when the tab is shown by a key
@@ -110,7 +111,7 @@ class SetupScreen(Screen):
             with TabPane("Transforms", id="tab-transforms"):
                 with Lazy(Horizontal(id="transform-area")):
                     with Vertical(id="transform-side"):
-                        yield TransformStack(config.transforms, id="transform-stack")
+                        yield TransformStack(config.transforms, envpool=shown_plan(config), id="transform-stack")
                         with Horizontal(id="transform-buttons"):
                             yield Button("a Add", id="transform-add", compact=True)
                             yield Button("del Remove", id="transform-remove", compact=True)
@@ -157,6 +158,8 @@ class SetupScreen(Screen):
         self.app.set_config(config)
         for form in self.query(HparamForm):
             form.config = config
+        for stack in self.query(TransformStack):  # none while the tab is still unmounted (Lazy)
+            stack.show_envpool(shown_plan(config))
 
     # ---- environment -------------------------------------------------------------------------
 
