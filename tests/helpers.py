@@ -9,6 +9,7 @@ import re
 import shlex
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 from conftest import PATIENCE_S, wait_until
@@ -22,6 +23,34 @@ from tui_rl.engine.runs.record import append_event, create_run, write_run_json
 from tui_rl.tui.screens.train.screen import TrainScreen
 from tui_rl.tui.widgets.event_log import EventLog
 from tui_rl.tui.widgets.status_line import StatusLine
+
+#: a user's env file (faulty.py) whose envs reset fine and fail in the ways only stepping them shows
+FAULTY_ENVS = textwrap.dedent('''
+    import gymnasium
+    import numpy as np
+
+
+    class Stumbles(gymnasium.Env):
+        """Resets fine; its step raises."""
+
+        observation_space = gymnasium.spaces.Box(0.0, 1.0, (2,), np.float32)
+        action_space = gymnasium.spaces.Discrete(2)
+
+        def reset(self, seed=None, options=None):
+            super().reset(seed=seed)
+            return np.zeros(2, np.float32), {}
+
+        def step(self, action):
+            raise ValueError("the stepper motor is unplugged")
+
+
+    class Grows(Stumbles):
+        """Its step returns an observation of another shape than its space says."""
+
+        def step(self, action):
+            return np.zeros(3, np.float32), 0.0, False, False, {}
+''')
+
 
 START = 1_700_000_000.0  # a fixed wall-clock time for the fixture runs
 

@@ -5,46 +5,18 @@ anything starts (exit 2, the field named, the exception's own words kept, no run
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
+from helpers import FAULTY_ENVS
 
 from tui_rl.cli import main
 from tui_rl.config import ConfigError, apply_overrides, load_preset
 from tui_rl.engine.algorithms.ppo import PPO
 from tui_rl.engine.run.preflight import check_buildable
 
-#: a user's env that resets fine and fails in the ways only stepping it shows
-ENVS = textwrap.dedent('''
-    import gymnasium
-    import numpy as np
-
-
-    class Stumbles(gymnasium.Env):
-        """Resets fine; its step raises."""
-
-        observation_space = gymnasium.spaces.Box(0.0, 1.0, (2,), np.float32)
-        action_space = gymnasium.spaces.Discrete(2)
-
-        def reset(self, seed=None, options=None):
-            super().reset(seed=seed)
-            return np.zeros(2, np.float32), {}
-
-        def step(self, action):
-            raise ValueError("the stepper motor is unplugged")
-
-
-    class Grows(Stumbles):
-        """Its step returns an observation of another shape than its space says."""
-
-        def step(self, action):
-            return np.zeros(3, np.float32), 0.0, False, False, {}
-''')
-
 
 @pytest.fixture
 def work(tmp_path, monkeypatch):
-    (tmp_path / "faulty.py").write_text(ENVS)
+    (tmp_path / "faulty.py").write_text(FAULTY_ENVS)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import tiny_dqn, until, wait_until
+from helpers import FAULTY_ENVS
 
 from tui_rl.engine.channel import warm_trainers
 from tui_rl.engine.channel.handle import RunHandle
@@ -146,27 +147,8 @@ def test_the_app_shows_the_specs_and_starts_a_run_without_ever_importing_torch(t
     assert len(list(runs_dir.iterdir())) == 1
 
 
-#: a user's env that resets fine and raises when stepped: only the dry run before a run finds it
-STUMBLES = textwrap.dedent('''
-    import gymnasium
-    import numpy as np
-
-
-    class Stumbles(gymnasium.Env):
-        observation_space = gymnasium.spaces.Box(0.0, 1.0, (2,), np.float32)
-        action_space = gymnasium.spaces.Discrete(2)
-
-        def reset(self, seed=None, options=None):
-            super().reset(seed=seed)
-            return np.zeros(2, np.float32), {}
-
-        def step(self, action):
-            raise ValueError("the stepper motor is unplugged")
-''')
-
-
 def test_a_run_the_trainer_process_refuses_is_said_naming_the_field_and_leaves_no_folder(tmp_path, runs_dir):
-    (tmp_path / "faulty.py").write_text(STUMBLES)
+    (tmp_path / "faulty.py").write_text(FAULTY_ENVS)
     printed = start_in_a_fresh_app(tmp_path, runs_dir, "env.id=faulty.py:Stumbles")
     assert printed[:2] == ["specs discrete", "state idle"], printed
     assert "cannot start: env.id:" in printed[2] and "the stepper motor is unplugged" in printed[2], printed

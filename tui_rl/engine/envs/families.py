@@ -8,6 +8,7 @@ before its first paint, and a missing package is a fact to report, never an Impo
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Callable
@@ -146,12 +147,13 @@ class EnvFamily:
         return extras.install_line(self.extra)
 
     def missing(self) -> str | None:
-        """Why the family cannot be used here (its package is missing), or None."""
+        """Why the family cannot be used here (its package is missing), or None. The package is
+        looked up, not imported: some import torch (VMAS), which the app's env list must not."""
         try:
-            importlib.import_module(self.module)
-        except ImportError as exc:
-            return f"{self.title} envs need {exc.name or self.module}: {self.install_line}"
-        return None
+            found = importlib.util.find_spec(self.module) is not None
+        except (ImportError, ValueError):  # ValueError: its import is blocked (None in sys.modules)
+            found = False
+        return None if found else f"{self.title} envs need {self.module}: {self.install_line}"
 
     def ensure_registered(self) -> None:
         """Register the family's ids unless Gymnasium knows them already (MinAtar warns when
