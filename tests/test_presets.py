@@ -16,10 +16,11 @@ from tui_rl.engine.envs.multi_agent import group_action_kinds, is_multi_agent_en
 torch.set_num_threads(1)
 
 #: each env's solved threshold, as the issues state it; for the image envs, what the published
-#: budgets reach (the MinAtar paper's DQN on Breakout; RL Zoo's Atari benchmark)
+#: budgets reach (the MinAtar paper's DQN on Breakout; RL Zoo's Atari benchmark); for HalfCheetah, a
+#: return a CPU budget reaches (RL Zoo's SAC, 1M steps: ~9500)
 TARGETS = {
     "CartPole-v1": 475, "Acrobot-v1": -100, "MountainCar-v0": -110, "Pendulum-v1": -200,
-    "LunarLander-v3": 200, "InvertedPendulum-v5": 950,
+    "LunarLander-v3": 200, "InvertedPendulum-v5": 950, "HalfCheetah-v5": 1500,
     "MinAtar/Breakout-v1": 10, "ALE/Pong-v5": 18, "ALE/Breakout-v5": 200,
     # multi-agent envs have no published solved threshold: their presets set no target
     "vmas/navigation": None, "mpe/simple_spread": None, "mpe/simple_tag": None,
@@ -27,7 +28,7 @@ TARGETS = {
 REQUIRED = {
     "cartpole-dqn", "cartpole-ppo", "acrobot-dqn", "mountaincar-dqn", "pendulum-ddpg", "pendulum-sac",
     "pendulum-td3", "lunarlander-ppo", "invertedpendulum-sac", "minatar-breakout-dqn",
-    "cartpole-masked-lstm", "pong-ppo", "breakout-dqn",
+    "cartpole-masked-lstm", "pong-ppo", "breakout-dqn", "halfcheetah-sac",
     "vmas-navigation-mappo", "mpe-spread-mappo", "mpe-spread-qmix", "mpe-tag-mappo",
 }
 
