@@ -123,7 +123,7 @@ class Panel(gymnasium.Env):
         return self.observe(), 1.0 if legal else -10.0, False, self.t >= 16, {}
 
 
-def multi_mask():
+def multi_mask(render_mode=None):  # the inspector's live env asks for frames
     return Panel()
 
 
@@ -244,6 +244,18 @@ def test_the_inspector_greys_out_the_illegal_actions(spaces):
     shown = legal_actions(mask)
     greyed = {shown.plain[span.start:span.end] for span in shown.spans if "strike" in str(span.style)}
     assert greyed == {str(i) for i, legal in enumerate(mask) if not legal} and len(greyed) == 2
+
+
+def test_the_inspector_gives_each_dial_of_a_multi_part_action_its_own_odds(spaces):
+    session = LiveEnvSession(validate({"env": {"id": "spaces.py:multi_mask"}, "algorithm": {"name": "ppo"}}))
+    try:
+        step = session.step_policy()
+    finally:
+        session.close()
+    mask, probs = step["action_mask"], step["policy", "probs"]
+    first, second = probs.split([3, 2], dim=-1)  # the panel's two dials
+    assert first.sum().item() == pytest.approx(1.0) and second.sum().item() == pytest.approx(1.0)
+    assert (probs[~mask] == 0).all(), "no odds for a forbidden setting"
 
 
 @pytest.mark.parametrize("maker, algorithm", [("dict_mask", "sac-discrete"), ("multi_mask", "ppo"),

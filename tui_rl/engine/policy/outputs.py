@@ -14,9 +14,10 @@ from typing import Any
 
 import torch
 from tensordict import TensorDictBase
+from tensordict.nn import ProbabilisticTensorDictModule
 from torchrl.envs import set_exploration_type
 
-from tui_rl.engine.networks.action_distributions import ACTION_MASK_KEY
+from tui_rl.engine.networks.action_distributions import ACTION_MASK_KEY, IndependentBernoullis, IndependentCategoricals
 from tui_rl.engine.networks.recurrent import STATE_KEYS
 from tui_rl.engine.policy.playback import exploration_type
 
@@ -42,15 +43,29 @@ def policy_outputs(policy: Any, td: TensorDictBase, deterministic: bool = True) 
     with torch.no_grad(), set_exploration_type(exploration_type(deterministic)):
         out = policy(inputs.clone())
     if "logits" in out.keys():
-        logits = out.get("logits")
-        if ACTION_MASK_KEY in inputs.keys():  # what the masked categorical draws from: illegal ones never
-            logits = logits.masked_fill(~inputs.get(ACTION_MASK_KEY), float("-inf"))
-        out.set("probs", logits.softmax(-1))
+        mask = inputs.get(ACTION_MASK_KEY) if ACTION_MASK_KEY in inputs.keys() else None
+        out.set("probs", choice_probabilities(policy, out.get("logits"), mask))
     for key in MEMORY_KEYS:  # the state after the step, not the one it started from
         if ("next", key) in out.keys(include_nested=True):
             out.set(key, out.get(("next", key)))
     out = out.select(*[key for key in POLICY_OUTPUT_KEYS if key in out.keys()])
     return out.to(td.device) if td.device is not None else out
+
+
+def choice_probabilities(policy: Any, logits: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Each choice's probability as ``policy``'s own distribution gives it from ``logits``: one
+    softmax for a categorical, one per part of a multi-discrete action (each part's sum is 1), each
+    switch's own for a binary one; an illegal choice (``mask`` False) gets none."""
+    head = next((m for m in policy.modules() if isinstance(m, ProbabilisticTensorDictModule)), None)
+    distribution = getattr(head, "distribution_class", None)
+    if distribution is IndependentBernoullis:
+        return logits.sigmoid()
+    if mask is not None:  # what the masked distributions draw from: illegal ones never
+        logits = logits.masked_fill(~mask.reshape(logits.shape).bool(), float("-inf"))
+    if distribution is IndependentCategoricals:
+        parts = logits.split(list(head.distribution_kwargs["choices"]), dim=-1)
+        return torch.cat([part.softmax(-1) for part in parts], dim=-1)
+    return logits.softmax(-1)
 
 
 def carry_memory(td: TensorDictBase, outputs: TensorDictBase) -> None:
