@@ -9,6 +9,7 @@ import torch
 from conftest import needs, train_run
 
 from tui_rl.config import ConfigError, validate
+from tui_rl.engine.algorithms import build_algorithm
 from tui_rl.engine.envs.making import describe_specs, make_env
 from tui_rl.engine.envs.multi_agent import agent_groups
 from tui_rl.engine.run.group_evaluation import evaluate_groups
@@ -119,6 +120,26 @@ def test_each_algorithm_passes_the_checks_and_trains_a_batch(name, env_id, num_e
     losses = {key: series[-1][1] for key, series in metrics.items() if key.startswith("loss_")}
     assert losses and all(math.isfinite(value) for value in losses.values()), losses
 
+
+
+def test_the_qmix_target_bootstraps_through_the_episode_cut_and_stops_only_at_a_terminal_step():
+    needs("mpe2", "pettingzoo")
+    config = multi_agent("vdn", "mpe/simple_spread", 1, 100, 1000)
+    env = make_env(config)
+    algorithm = build_algorithm(config, env)
+    steps = env.rollout(25, algorithm.collector_policy)  # MPE cuts its episodes at 25 cycles
+    group = agent_groups(env)[0].name
+    env.close()
+    last = steps[-1:].clone()
+    assert last["next", "done"].all() and not last["next", "terminated"].any()  # a cut, not an end
+    # the loss's TD target reads the group's mean reward, as update() writes it
+    last.set(("next", "reward"), last.get(("next", group, "reward")).mean(-2))
+    estimator = algorithm.loss_module.value_estimator
+    cut = estimator.value_estimate(last.clone())
+    last.set(("next", "terminated"), torch.ones_like(last["next", "terminated"]))
+    ended = estimator.value_estimate(last.clone())
+    assert torch.equal(ended, last["next", "reward"])  # nothing after a terminal step
+    assert not torch.allclose(cut, ended)  # after a cut, the next state's value counts
 
 # -- a short run learns: its evaluation return beats uniformly random actions ---------------------
 LEARNING = {
