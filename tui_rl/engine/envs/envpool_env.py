@@ -23,11 +23,6 @@ from torchrl.envs.libs.envpool import MultiThreadedEnvWrapper
 from tui_rl.engine.envs.envpool_preprocessing import EnvPoolPlan
 
 
-# EndOfLifeTransform warns on every env that is not a GymWrapper; it reads this one's lives as
-# the ALE's (AleLives)
-warnings.filterwarnings("ignore", message="The base_env is not a gym env", category=UserWarning)
-
-
 class AleLives:
     """What TorchRL's ``EndOfLifeTransform`` reads at ``unwrapped.ale.lives()`` (its default
     ``eol_attribute``, the ALE's own): here every copy's lives, as EnvPool reported them last."""
@@ -132,6 +127,13 @@ class CopiesEndOfLife(EndOfLifeTransform):
     def _reset(self, tensordict: TensorDictBase, tensordict_reset: TensorDictBase) -> TensorDictBase:
         tensordict_reset = super()._reset(tensordict, tensordict_reset)
         return tensordict_reset.set(self.eol_key, tensordict_reset.get(self.eol_key).clone())
+
+    def _get_lives(self) -> torch.Tensor:
+        # TorchRL warns on every env that is not a GymWrapper, at every step; this one's lives are
+        # the ALE's, as AleLives hands them over
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The base_env is not a gym env", category=UserWarning)
+            return super()._get_lives()
 
 
 def observations(observation: np.ndarray | dict) -> dict[str, torch.Tensor]:
