@@ -40,6 +40,16 @@ def unfrozen_garbage():
 
 
 @pytest.fixture(autouse=True)
+def no_spare_left_behind():
+    """A spare trainer warmed during a test (a seed group's, an app's) ends with it: the next test
+    starts from a process with none, as a fresh launch does."""
+    yield
+    from tui_rl.engine.channel import warm_trainers
+
+    warm_trainers.discard_spare()
+
+
+@pytest.fixture(autouse=True)
 def own_cache_folder(tmp_path_factory, monkeypatch) -> Path:
     """Each test has its own user cache folder: the env list cached by one test (or by the user's
     own launches) never stands in for another test's registry."""

@@ -27,7 +27,7 @@ def gone(pid: int) -> bool:
     """Whether process ``pid`` has ended (a zombie waiting to be reaped counts as ended)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # ESRCH: it went while being read
         return True
     return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
@@ -170,3 +170,23 @@ def test_the_spare_probes_specs_as_here_and_stays_the_spare_after_refusing_a_run
     handle = RunHandle.start(config, name="checked", runs_dir=runs_dir, spare=checked)
     assert handle.process.pid == spare, "the process that checked the run trains it"
     assert handle.process.wait(timeout=300) == 0, (runs_dir / "checked" / "trainer.log").read_text()
+
+
+def test_a_spare_started_in_another_folder_leaves_your_files_here_to_a_new_one(tmp_path, monkeypatch, runs_dir):
+    from tui_rl.config import ConfigError
+
+    elsewhere, here = tmp_path / "elsewhere", tmp_path / "here"
+    elsewhere.mkdir()
+    here.mkdir()
+    (here / "faulty.py").write_text(FAULTY_ENVS)
+    monkeypatch.chdir(elsewhere)
+    warm_trainers.warm_up()
+    try:
+        first = warm_trainers.spare_pid()
+        monkeypatch.chdir(here)  # where the user's env file is: a spare of the other folder cannot find it
+        with pytest.raises(ConfigError) as refused:
+            warm_trainers.check_in_spare(tiny_dqn("env.id=faulty.py:Stumbles"), runs_dir)
+        assert "the stepper motor is unplugged" in str(refused.value), "checked by a spare that found the file"
+        assert warm_trainers.spare_pid() not in (None, first)
+    finally:
+        warm_trainers.discard_spare()

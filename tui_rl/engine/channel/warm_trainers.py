@@ -23,6 +23,7 @@ Torch-free: the app warms a trainer before torch is loaded anywhere in it.
 from __future__ import annotations
 
 import json
+import os
 import select
 import socket
 import subprocess
@@ -67,6 +68,9 @@ class SpareTrainer:
             theirs.close()
         self.socket = ours
         self.is_ready = False
+        #: the folder it started in: a user's env file (``env.id = "corridor.py:Corridor"``) and
+        #: ``env.imports`` are found from there, so it serves only callers still in that folder
+        self.cwd = os.getcwd()
         #: one request at a time, and the run order after the last answer
         self.asking = threading.Lock()
 
@@ -146,12 +150,20 @@ def current_spare(take: bool = False) -> SpareTrainer:
     ``take`` (then the caller owns it)."""
     global _spare
     with _lock:
-        if _spare is None or _spare.process.poll() is not None:
+        if _spare is not None and not serves_here(_spare):
+            _spare.discard()
+            _spare = None
+        if _spare is None:
             _spare = SpareTrainer()
         spare = _spare
         if take:
             _spare = None
         return spare
+
+
+def serves_here(spare: SpareTrainer) -> bool:
+    """Whether ``spare`` is alive and started in the folder this process is in now."""
+    return spare.process.poll() is None and spare.cwd == os.getcwd()
 
 
 def ask_spare(request: dict[str, Any]) -> dict[str, Any]:
@@ -220,7 +232,7 @@ def take_spare(run_dir: Path, from_checkpoint: bool, lock_fd: int, log_fd: int) 
     not take the run."""
     global _spare
     with _lock:
-        if _spare is None or not _spare.ready():
+        if _spare is None or not _spare.ready() or not serves_here(_spare):
             return None
         spare, _spare = _spare, None
     return hand_run(spare, run_dir, from_checkpoint, lock_fd, log_fd)
