@@ -88,6 +88,15 @@ def wait_until(condition: Callable[[], object], timeout: float = PATIENCE_S, wha
         time.sleep(0.05)
 
 
+def asks(app) -> bool:
+    """Whether the app shows a yes/no question, composed: a pushed screen is the app's screen a
+    moment before its widgets are mounted."""
+    from tui_rl.tui.screens.confirm import ConfirmScreen
+
+    screen = app.screen
+    return isinstance(screen, ConfirmScreen) and bool(screen.query("#confirm-detail"))
+
+
 async def until(pilot, condition: Callable[[], object], timeout: float = PATIENCE_S, what: str = "") -> None:
     """The Pilot form of :func:`wait_until`: the app keeps running while the test waits."""
     deadline = time.monotonic() + timeout

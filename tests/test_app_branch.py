@@ -4,14 +4,13 @@ field; the child opens in Train at the parent's frame with the edited value, and
 from __future__ import annotations
 
 import pytest
-from conftest import PATIENCE_S, toasts, trained_run, until
+from conftest import PATIENCE_S, asks, toasts, trained_run, until
 from helpers import SMALL_RUN, shown_frames, state_of
 
 from tui_rl.config import RunConfig, apply_overrides, load_preset
 from tui_rl.engine.runs.folder import read_config, read_metrics, read_summary
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.screens.branch.dialog import BranchScreen
-from tui_rl.tui.screens.confirm import ConfirmScreen
 from tui_rl.tui.widgets.event_log import EventLog
 from tui_rl.tui.screens.runs.run_list import RunList
 from tui_rl.tui.widgets.hparam_form import control_id
@@ -76,7 +75,7 @@ async def test_branch_a_finished_run_from_runs_with_a_smaller_network_on_fresh_n
         await set_field(pilot, "collector.total_frames", "1024")
         await pilot.press("ctrl+b")
         await until(pilot, lambda: "Making the branch of tiny at 512 frames…" in toasts(app), what="word of it")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the fresh-networks question")
+        await until(pilot, lambda: asks(app), what="the fresh-networks question")
         assert "network.hidden_sizes: [8] does not fit" in str(app.screen.query_one("#confirm-detail").render())
         await pilot.press("y")  # the branch is made again, in a process of its own: seconds
         await pilot.press("b")  # an impatient second press makes no second branch

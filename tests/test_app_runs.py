@@ -3,7 +3,7 @@ marked runs, opening one in Train, and continue / delete / archive with their re
 
 from __future__ import annotations
 
-from conftest import Posted, footer, screen_text, settle, stop_trainers, toasts, until, words_on_screen
+from conftest import Posted, asks, footer, screen_text, settle, stop_trainers, toasts, until, words_on_screen
 from helpers import START, demo_run
 
 from tui_rl.config import RunConfig
@@ -115,20 +115,20 @@ async def test_delete_and_archive_ask_first(demo_runs):
         await until(pilot, lambda: table.row_count == 3, what="the run list")
 
         await pilot.press("d")  # the cursor is on cartpole-failed
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the delete question")
+        await until(pilot, lambda: asks(app), what="the delete question")
         assert "Delete run cartpole-failed?" in words_on_screen(app)
         await pilot.press("escape")
         await settle(pilot)
         assert (demo_runs / "cartpole-failed").is_dir(), "a cancelled delete deleted"
 
         await pilot.press("d")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the delete question")
+        await until(pilot, lambda: asks(app), what="the delete question")
         await pilot.press("y")
         await until(pilot, lambda: table.row_count == 2, what="the list without it")
         assert not (demo_runs / "cartpole-failed").exists()
 
         await pilot.press("a")  # now on cartpole-slow
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the archive question")
+        await until(pilot, lambda: asks(app), what="the archive question")
         await pilot.press("y")
         await until(pilot, lambda: table.row_count == 1, what="the list without it")
         assert not (demo_runs / "cartpole-slow").exists()

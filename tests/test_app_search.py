@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import Posted, needs, screen_text, toasts, until, words_on_screen
+from conftest import Posted, asks, needs, screen_text, toasts, until, words_on_screen
 from helpers import TINY_SEARCH
 
 from tui_rl.config import load_file
@@ -16,7 +16,6 @@ from tui_rl.config.models import RunConfig
 from tui_rl.engine.runs.folder import read_summary
 from tui_rl.tui.app import TuiRlApp
 from tui_rl.tui.messages import OpenRun
-from tui_rl.tui.screens.confirm import ConfirmScreen
 from tui_rl.tui.screens.save_preset import SavePresetScreen
 
 SIZE = (100, 34)
@@ -75,7 +74,7 @@ async def test_a_user_watches_and_steers_a_search(searched, tmp_path, monkeypatc
                     what="the prune request in the study")
 
         await pilot.press("x")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: asks(app))
         await pilot.press("y")
         await until(pilot, lambda: study.user_attrs.get("stop_requested") is True, what="the stop request")
         await until(pilot, lambda: "Stopped: no new trials start" in words_on_screen(app))

@@ -22,6 +22,7 @@ from conftest import (
     PIP_REASON,
     Posted,
     arrive,
+    asks,
     footer,
     renderable_text,
     screen_text,
@@ -154,7 +155,7 @@ async def test_a_stopped_run_continues_from_train_and_from_runs(runs_dir):
 
     async def stop(pilot) -> None:
         await pilot.press("x")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the stop question")
+        await until(pilot, lambda: asks(app), what="the stop question")
         await pilot.press("y")
         await until(pilot, lambda: state_of(app) == "stopped", what="the stop")
 
