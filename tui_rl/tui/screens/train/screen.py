@@ -204,9 +204,12 @@ class TrainScreen(Screen):
         worker = get_current_worker()
         reason = ""
         try:
-            while handle.is_live and not worker.is_cancelled:
+            while not worker.is_cancelled:
+                live = handle.is_live
                 for event in handle.events(timeout=EVENT_WAIT_S):
                     self.receive(handle, event)
+                if not live:  # what came before the connection closed is read: the stream ends
+                    break
         except Exception as exc:  # a broken connection ends the stream; the UI says so
             reason = str(exc) or type(exc).__name__
         self.post_message(self.EventsEnded(handle, reason))
@@ -239,7 +242,9 @@ class TrainScreen(Screen):
         if state is not None:
             self._set_state(state)
         summary = message.history.summary
-        if handle.is_live:
+        if handle.is_live or handle.process is not None:
+            # a trainer started here: what it sent before a quick run closed its connection waits
+            # in the handle, the run's end included
             self._read_events(handle)
         elif self.state not in FINAL_STATES:
             # The trainer is gone without saying so (killed, crashed): the summary knows.
