@@ -43,7 +43,7 @@ from tui_rl.tui.messages import ContinueRun, RunShown, StartRun
 from tui_rl.tui.screens.confirm import ConfirmScreen
 from tui_rl.tui.screens.quit import QuitScreen
 from tui_rl.tui.screens.train.screen import TrainScreen
-from tui_rl.tui.widgets.charts import CAPACITY, DecimatedSeries
+from tui_rl.tui.widgets.metric_series import CAPACITY, DecimatedSeries
 from tui_rl.tui.widgets.event_log import EventLog
 from tui_rl.tui.screens.runs.run_list import RunList
 from tui_rl.tui.widgets.status_line import RunProgress, describe_figures

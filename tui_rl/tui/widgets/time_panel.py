@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui_rl.config.metrics import BATCH_TIMES, USAGE
-from tui_rl.tui.widgets.charts import RunCurves
+from tui_rl.tui.widgets.metric_series import RunCurves
 
 BAR_WIDTH = 24
 

@@ -18,7 +18,8 @@ from tui_rl.engine.runs.stats import ScoreSummary, smoothed
 from tui_rl.engine.runs.external import episode_returns
 from tui_rl.engine.runs.seed_groups import group_returns, group_scores
 from tui_rl.tui.screens.runs.run_rows import RunRow
-from tui_rl.tui.widgets.charts import DecimatedSeries, SMOOTHING_WINDOW, draw_lines, series_of
+from tui_rl.tui.widgets.charts import draw_lines
+from tui_rl.tui.widgets.metric_series import SMOOTHING_WINDOW, DecimatedSeries, series_of
 from tui_rl.tui.widgets.plotext_figure import PlotextFigure
 
 TITLE = f"Episode return (mean of {SMOOTHING_WINDOW})"
